@@ -1,0 +1,237 @@
+/* The context as plain Lua rules see it, and Lua <-> MessagePack (see
+ * context.h). */
+#include "bindings/lua/context.h"
+
+#include <lauxlib.h>
+#include <string.h>
+
+/* Registry keys: addresses of statics, so they cannot collide. */
+static const char ctx_udata_key = 0;
+static const char ctx_mt_name[] = "arbiter.context";
+
+typedef struct lua_ctx {
+    const arb_context_t *ctx;   /* NULL outside a decision */
+} lua_ctx_t;
+
+void arb_lua_push_msgpack(lua_State *L, const msgpack_object *o)
+{
+    luaL_checkstack(L, 4, "context too deep");
+    switch (o->type) {
+    case MSGPACK_OBJECT_BOOLEAN: lua_pushboolean(L, o->via.boolean); break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 <= (uint64_t)LUA_MAXINTEGER) lua_pushinteger(L, (lua_Integer)o->via.u64);
+        else lua_pushnumber(L, (lua_Number)o->via.u64);
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: lua_pushinteger(L, (lua_Integer)o->via.i64); break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: lua_pushnumber(L, o->via.f64); break;
+    case MSGPACK_OBJECT_STR: lua_pushlstring(L, o->via.str.ptr, o->via.str.size); break;
+    case MSGPACK_OBJECT_BIN: lua_pushlstring(L, o->via.bin.ptr, o->via.bin.size); break;
+    case MSGPACK_OBJECT_ARRAY:
+        lua_createtable(L, (int)o->via.array.size, 0);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            arb_lua_push_msgpack(L, &o->via.array.ptr[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    case MSGPACK_OBJECT_MAP:
+        lua_createtable(L, 0, (int)o->via.map.size);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            if (o->via.map.ptr[i].key.type == MSGPACK_OBJECT_NIL) continue;
+            arb_lua_push_msgpack(L, &o->via.map.ptr[i].key);
+            arb_lua_push_msgpack(L, &o->via.map.ptr[i].val);
+            lua_rawset(L, -3);
+        }
+        break;
+    default: lua_pushnil(L); break;
+    }
+}
+
+static void push_str(lua_State *L, arb_str_t s)
+{
+    if (s.ptr) lua_pushlstring(L, s.ptr, s.len); else lua_pushnil(L);
+}
+
+/* Push the field `key` of the request's context map, or nil. Stack: +1. */
+static void push_raw_field(lua_State *L, const arb_context_t *ctx, const char *key)
+{
+    const msgpack_object *v = arb_msgpack_map_get(ctx->raw, key);
+    if (v) arb_lua_push_msgpack(L, v); else lua_pushnil(L);
+}
+
+/* c.field: stack in: (c, key); out: +1 value. Tables are cached in the
+ * userdata's user value until the decision ends. */
+static int l_context_index(lua_State *L)
+{
+    lua_ctx_t *u = luaL_checkudata(L, 1, ctx_mt_name);
+    const char *key = luaL_checkstring(L, 2);
+    const arb_context_t *ctx = u->ctx;
+    if (!ctx) return luaL_error(L, "the context is only valid during its decision");
+    if (strcmp(key, "customer_id") == 0) { push_str(L, ctx->customer_id); return 1; }
+    if (strcmp(key, "channel") == 0) { push_str(L, ctx->channel); return 1; }
+    if (strcmp(key, "touchpoint") == 0) { push_str(L, ctx->touchpoint); return 1; }
+    if (strcmp(key, "now") == 0) { lua_pushinteger(L, ctx->now); return 1; }
+    if (strcmp(key, "location") == 0 &&
+        !arb_context_consent(ctx, "location", strlen("location"))) {
+        lua_pushnil(L);    /* invisible without consent, whatever the rule does */
+        return 1;
+    }
+    lua_getiuservalue(L, 1, 1);                         /* cache */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, -2) != LUA_TNIL) return 1;        /* cache value */
+    lua_pop(L, 1);
+    if (strcmp(key, "consent") == 0) {
+        lua_createtable(L, 0, (int)ctx->n_consent);
+        for (uint32_t i = 0; i < ctx->n_consent; i++) {
+            push_str(L, ctx->consent[i].name);
+            lua_pushboolean(L, ctx->consent[i].given);
+            lua_rawset(L, -3);
+        }
+    } else if (strcmp(key, "location") == 0 || strcmp(key, "purchases") == 0 ||
+               strcmp(key, "events") == 0 || strcmp(key, "weather") == 0 ||
+               strcmp(key, "scores") == 0 || strcmp(key, "attributes") == 0) {
+        push_raw_field(L, ctx, key);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);   /* absent containers read as empty */
+        }
+    } else {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);                                  /* cache[key] = value */
+    return 1;
+}
+
+static int l_context_newindex(lua_State *L)
+{
+    return luaL_error(L, "the context is read-only");
+}
+
+void arb_lua_context_init(lua_State *L)
+{
+    luaL_newmetatable(L, ctx_mt_name);                  /* mt */
+    lua_pushcfunction(L, l_context_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_context_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+    lua_ctx_t *u = lua_newuserdatauv(L, sizeof *u, 1);  /* u */
+    u->ctx = NULL;
+    luaL_setmetatable(L, ctx_mt_name);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ctx_udata_key);
+}
+
+void arb_lua_context_push(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &ctx_udata_key); }
+
+void arb_lua_context_set(lua_State *L, const arb_context_t *ctx)
+{
+    arb_lua_context_push(L);                            /* u */
+    lua_ctx_t *u = lua_touserdata(L, -1);
+    u->ctx = ctx;
+    if (ctx) {
+        lua_newtable(L);                                /* u cache */
+        lua_setiuservalue(L, -2, 1);
+    } else {
+        lua_pushnil(L);
+        lua_setiuservalue(L, -2, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------------ Lua -> msgpack */
+
+static int pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth, char *err, size_t n);
+
+/* n when the table at idx is a sequence 1..n with no other keys, else -1. */
+static lua_Integer sequence_length(lua_State *L, int idx)
+{
+    lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1)) { lua_pop(L, 1); return -1; }
+        lua_Integer k = lua_tointeger(L, -1);
+        if (k < 1 || k > len) { lua_pop(L, 1); return -1; }
+        count++;
+    }
+    return count == len ? len : -1;
+}
+
+static int pack_table(lua_State *L, int idx, msgpack_packer *pk, int depth, char *err, size_t n)
+{
+    lua_Integer len = sequence_length(L, idx);
+    if (len > 0) {   /* an empty table packs as an empty map */
+        msgpack_pack_array(pk, (size_t)len);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_rawgeti(L, idx, i);
+            int r = pack_value(L, lua_gettop(L), pk, depth + 1, err, n);
+            lua_pop(L, 1);
+            if (r < 0) return -1;
+        }
+        return 0;
+    }
+    size_t pairs = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) { lua_pop(L, 1); pairs++; }
+    msgpack_pack_map(pk, pairs);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int top = lua_gettop(L);
+        int kt = lua_type(L, top - 1);
+        if (kt != LUA_TSTRING && kt != LUA_TNUMBER) {
+            lua_pop(L, 2);
+            snprintf(err, n, "table keys must be strings or numbers, not %s", lua_typename(L, kt));
+            return -1;
+        }
+        if (pack_value(L, top - 1, pk, depth + 1, err, n) < 0 ||
+            pack_value(L, top, pk, depth + 1, err, n) < 0) {
+            lua_pop(L, 2);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth, char *err, size_t n)
+{
+    if (depth > 32) {
+        snprintf(err, n, "value nested deeper than 32 levels");
+        return -1;
+    }
+    luaL_checkstack(L, 4, "value too deep");
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: msgpack_pack_nil(pk); return 0;
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx)) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+        return 0;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) msgpack_pack_int64(pk, lua_tointeger(L, idx));
+        else msgpack_pack_double(pk, lua_tonumber(L, idx));
+        return 0;
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        msgpack_pack_str(pk, len);
+        msgpack_pack_str_body(pk, s, len);
+        return 0;
+    }
+    case LUA_TTABLE: return pack_table(L, idx, pk, depth, err, n);
+    default:
+        snprintf(err, n, "cannot send a %s", luaL_typename(L, idx));
+        return -1;
+    }
+}
+
+int arb_lua_pack(lua_State *L, int idx, msgpack_packer *pk, char *err, size_t errlen)
+{
+    int top = lua_gettop(L);
+    int r = pack_value(L, lua_absindex(L, idx), pk, 0, err, errlen);
+    lua_settop(L, top);
+    return r;
+}

@@ -1,0 +1,40 @@
+/* Showing a decide context to plain Lua rules, and moving values between
+ * Lua and MessagePack.
+ *
+ * A rule's function(c) receives one userdata per lua_State. Its fields are
+ * converted from the request only when read, and cached for the rest of the
+ * decision. `c.location` is nil unless consent.location is true, whatever
+ * the rule does: the engine, not the rule author, enforces consent.
+ */
+#ifndef ARB_LUA_CONTEXT_H
+#define ARB_LUA_CONTEXT_H
+
+#include <stddef.h>
+#include <lua.h>
+#include <msgpack.h>
+
+#include "engine/context.h"
+
+/* Create the context userdata and its metatable in L's registry. Call once
+ * per state. Stack: unchanged. */
+void arb_lua_context_init(lua_State *L);
+
+/* Point the userdata at ctx for the decision that starts (ctx NULL when it
+ * ends: a rule that kept `c` then gets an error, not stale data).
+ * Stack: unchanged. */
+void arb_lua_context_set(lua_State *L, const arb_context_t *ctx);
+
+/* Push the context userdata. Stack: +1. */
+void arb_lua_context_push(lua_State *L);
+
+/* Push o as a Lua value (maps -> tables, arrays -> sequences, nil -> nil).
+ * Stack: +1. */
+void arb_lua_push_msgpack(lua_State *L, const msgpack_object *o);
+
+/* Pack the Lua value at idx as MessagePack. Tables with only keys 1..n pack
+ * as arrays, others as maps with string or number keys. Returns 0, or -1 with
+ * a message in err (functions, cycles deeper than 32, other key types).
+ * Stack: unchanged. */
+int arb_lua_pack(lua_State *L, int idx, msgpack_packer *pk, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,304 @@
+/* A client connection on a worker (see conn.h).
+ *
+ * Reading: libuv reads straight into msgpack-c's streaming buffer. Before
+ * msgpack-c parses anything, the frame scanner (frame.c) must have seen one
+ * whole frame within the limits; msgpack-c then parses exactly that frame
+ * into the unpacker's zone, rpc.c answers it, and the zone is cleared, so a
+ * steady stream of requests allocates nothing.
+ *
+ * Writing: answers are packed into one of two buffers; one uv_write is in
+ * flight at a time and takes the other buffer when it completes. When the
+ * answers queued for a client pass max_queued, the connection stops reading
+ * (and stops answering frames already read) until the client drains them.
+ */
+#include "engine/conn.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "engine/log.h"
+#include "engine/rpc.h"
+
+/* Read size offered to the kernel per read. */
+#define ARB_READ_CHUNK 65536
+/* Buffers that grew past this for one large frame are given back when idle. */
+#define ARB_KEEP_BUFFER (256 * 1024)
+
+static void conn_process(arb_conn_t *c);
+static void conn_read_start(arb_conn_t *c);
+
+size_t arb_conn_queued(const arb_conn_t *c)
+{
+    return c->out[0].size + c->out[1].size;
+}
+
+static void conn_on_close(uv_handle_t *h)
+{
+    arb_conn_t *c = (arb_conn_t *)h;
+    arb_worker_t *w = c->w;
+    if (c->prev) c->prev->next = c->next; else w->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    msgpack_unpacker_destroy(&c->unp);
+    msgpack_sbuffer_destroy(&c->out[0]);
+    msgpack_sbuffer_destroy(&c->out[1]);
+    arb_stat_inc(&w->stats.connections_closed);
+    arb__server_conn_closed(w->server, c->admin);
+    free(c);
+}
+
+void arb_conn_close(arb_conn_t *c)
+{
+    if (c->closing) return;
+    c->closing = true;
+    if (c->reading) uv_read_stop(&c->h.stream);
+    c->reading = false;
+    uv_close(&c->h.handle, conn_on_close);
+}
+
+static void conn_read_pause(arb_conn_t *c)
+{
+    if (!c->reading) return;
+    uv_read_stop(&c->h.stream);
+    c->reading = false;
+    arb_stat_inc(&c->w->stats.backpressure_pauses);
+}
+
+static void conn_on_write(uv_write_t *req, int status);
+
+static void conn_flush(arb_conn_t *c)
+{
+    if (c->writing || c->closing) return;
+    msgpack_sbuffer *b = &c->out[c->filling];
+    if (b->size == 0) {
+        if (c->close_after_flush) arb_conn_close(c);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->size);
+    c->writing = true;
+    c->filling ^= 1;
+    int r = uv_write(&c->wreq, &c->h.stream, &buf, 1, conn_on_write);
+    if (r < 0) {
+        c->writing = false;
+        arb_conn_close(c);
+    }
+}
+
+/* Keep an answer buffer's memory for reuse unless one large answer grew it. */
+static void buffer_recycle(msgpack_sbuffer *b)
+{
+    if (b->alloc > ARB_KEEP_BUFFER) {
+        msgpack_sbuffer_destroy(b);
+        msgpack_sbuffer_init(b);
+    }
+    b->size = 0;
+}
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+    arb_conn_t *c = req->data;
+    c->writing = false;
+    buffer_recycle(&c->out[c->filling ^ 1]);
+    if (c->closing) return;
+    if (status < 0) {
+        arb_conn_close(c);
+        return;
+    }
+    size_t max = arb_server_config(c->w->server)->max_queued;
+    if (!c->reading && !c->close_after_flush && arb_conn_queued(c) <= max / 2) {
+        conn_process(c);   /* frames read before the pause come first */
+        if (!c->closing && !c->close_after_flush && arb_conn_queued(c) <= max) {
+            conn_read_start(c);
+        }
+    }
+    conn_flush(c);
+}
+
+void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
+{
+    if (c->closing) return;
+    msgpack_sbuffer_write(&c->out[c->filling], data, len);
+    conn_flush(c);
+}
+
+/* Answer a frame the scanner refused, then close: the stream cannot be
+ * resynchronised after bytes that are not a frame. */
+static void conn_protocol_error(arb_conn_t *c, arb_frame_status_t st)
+{
+    const arb_config_t *cfg = arb_server_config(c->w->server);
+    const char *p = c->unp.buffer + c->unp.off;
+    size_t len = c->unp.used - c->unp.off;
+    uint32_t msgid;
+    char msg[160];
+    if (st == ARB_FRAME_TOO_BIG)
+        snprintf(msg, sizeof msg, "%s (%zu bytes)", arb_frame_status_message(st), cfg->max_frame);
+    else if (st == ARB_FRAME_TOO_DEEP)
+        snprintf(msg, sizeof msg, "%s (%d)", arb_frame_status_message(st), cfg->max_depth);
+    else
+        snprintf(msg, sizeof msg, "%s", arb_frame_status_message(st));
+    arb_log_warn("closing connection", "reason=\"%s\" worker=%d", msg, c->w->index);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &c->out[c->filling], msgpack_sbuffer_write);
+    if (arb_frame_peek_msgid(p, len, &msgid))
+        arb_rpc_pack_error(&pk, msgid, ARB_INVALID_REQUEST, msg);
+    arb_stat_inc(&c->w->stats.errors[ARB_INVALID_REQUEST]);
+    c->close_after_flush = true;
+    conn_read_pause(c);
+}
+
+/* Hand back the unpacker's memory after a large frame, once nothing is
+ * buffered. */
+static void unpacker_recycle(arb_conn_t *c)
+{
+    if (c->unp.used != c->unp.off) return;
+    if (c->unp.used + c->unp.free <= ARB_KEEP_BUFFER) return;
+    msgpack_unpacker_destroy(&c->unp);
+    if (!msgpack_unpacker_init(&c->unp, ARB_READ_CHUNK)) abort();
+}
+
+/* Answer every whole frame buffered, until the queue limit. */
+static void conn_process(arb_conn_t *c)
+{
+    arb_worker_t *w = c->w;
+    const arb_config_t *cfg = arb_server_config(w->server);
+    arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
+    msgpack_packer pk;
+    while (!c->closing && !c->close_after_flush) {
+        if (arb_conn_queued(c) > cfg->max_queued) {
+            conn_read_pause(c);
+            break;
+        }
+        const char *p = c->unp.buffer + c->unp.off;
+        size_t len = c->unp.used - c->unp.off, flen;
+        if (len == 0) {
+            c->frame_started_ms = 0;
+            break;
+        }
+        arb_frame_status_t st = arb_frame_scan(&c->scan, p, len, &lim, &flen);
+        if (st == ARB_FRAME_MORE) {
+            if (!c->frame_started_ms) c->frame_started_ms = uv_now(&w->loop);
+            break;
+        }
+        if (st != ARB_FRAME_DONE) {
+            conn_protocol_error(c, st);
+            break;
+        }
+        if (msgpack_unpacker_execute(&c->unp) <= 0) {
+            /* The scanner accepted what msgpack-c refused: treat as garbage. */
+            conn_protocol_error(c, ARB_FRAME_INVALID);
+            break;
+        }
+        msgpack_object frame = msgpack_unpacker_data(&c->unp);
+        msgpack_packer_init(&pk, &c->out[c->filling], msgpack_sbuffer_write);
+        if (arb_rpc_handle(w, c, &frame, &pk) < 0) {
+            c->close_after_flush = true;
+            conn_read_pause(c);
+        }
+        /* Release the frame: un-reference the buffer so it can be rewound,
+         * clear the zone (it keeps its first chunk), reset the parser. */
+        msgpack_unpacker_flush_zone(&c->unp);
+        msgpack_unpacker_reset_zone(&c->unp);
+        msgpack_unpacker_reset(&c->unp);
+        arb_frame_scan_reset(&c->scan);
+        arb_arena_reset(&w->arena);
+        c->frame_started_ms = 0;
+    }
+    unpacker_recycle(c);
+    conn_flush(c);
+}
+
+static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    arb_conn_t *c = (arb_conn_t *)h;
+    if (!msgpack_unpacker_reserve_buffer(&c->unp, ARB_READ_CHUNK)) {
+        *buf = uv_buf_init(NULL, 0);   /* libuv reports UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init(msgpack_unpacker_buffer(&c->unp),
+                       (unsigned)msgpack_unpacker_buffer_capacity(&c->unp));
+}
+
+static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    arb_conn_t *c = (arb_conn_t *)s;
+    if (nread < 0) {
+        arb_conn_close(c);
+        return;
+    }
+    if (nread == 0) return;
+    msgpack_unpacker_buffer_consumed(&c->unp, (size_t)nread);
+    c->last_active_ms = uv_now(&c->w->loop);
+    conn_process(c);
+}
+
+static void conn_read_start(arb_conn_t *c)
+{
+    if (c->reading || c->closing) return;
+    if (uv_read_start(&c->h.stream, conn_on_alloc, conn_on_read) == 0) c->reading = true;
+    else arb_conn_close(c);
+}
+
+int arb_conn_open(arb_worker_t *w, int fd, bool is_pipe, bool admin)
+{
+    arb_conn_t *c = calloc(1, sizeof *c);
+    if (!c || !msgpack_unpacker_init(&c->unp, ARB_READ_CHUNK)) {
+        free(c);
+        close(fd);
+        arb__server_conn_closed(w->server, admin);
+        return UV_ENOMEM;
+    }
+    int r = is_pipe ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
+    if (r < 0) {
+        msgpack_unpacker_destroy(&c->unp);
+        free(c);
+        close(fd);
+        arb__server_conn_closed(w->server, admin);
+        return r;
+    }
+    r = is_pipe ? uv_pipe_open(&c->h.pipe, fd) : uv_tcp_open(&c->h.tcp, fd);
+    c->w = w;
+    c->id = ++w->next_conn_id;
+    c->admin = admin;
+    c->wreq.data = c;
+    c->last_active_ms = uv_now(&w->loop);
+    msgpack_sbuffer_init(&c->out[0]);
+    msgpack_sbuffer_init(&c->out[1]);
+    arb_frame_scan_reset(&c->scan);
+    c->next = w->conns;
+    if (w->conns) w->conns->prev = c;
+    w->conns = c;
+    arb_stat_inc(&w->stats.connections_accepted);
+    if (r < 0) {
+        close(fd);
+        arb_conn_close(c);
+        return r;
+    }
+    if (!is_pipe) {
+        uv_tcp_nodelay(&c->h.tcp, 1);
+        uv_tcp_keepalive(&c->h.tcp, 1, 60);
+    }
+    conn_read_start(c);
+    return 0;
+}
+
+void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms)
+{
+    const arb_config_t *cfg = arb_server_config(c->w->server);
+    if (c->closing) return;
+    if (c->frame_started_ms && cfg->frame_timeout > 0 &&
+        now_ms - c->frame_started_ms > (uint64_t)(cfg->frame_timeout * 1000)) {
+        arb_log_warn("closing connection", "reason=\"partial frame stalled\" worker=%d",
+                     c->w->index);
+        arb_conn_close(c);
+        return;
+    }
+    if (cfg->idle_timeout > 0 && !c->writing &&
+        now_ms - c->last_active_ms > (uint64_t)(cfg->idle_timeout * 1000)) {
+        arb_conn_close(c);
+        return;
+    }
+    if (c->w->stopping) {
+        bool quiet = now_ms - c->last_active_ms >= 100 && !c->writing &&
+                     arb_conn_queued(c) == 0;
+        if (quiet || now_ms >= c->w->stop_deadline_ms) arb_conn_close(c);
+    }
+}

@@ -1,0 +1,307 @@
+/* Checking a decide context (see context.h). Every rejection names the field
+ * as a path a caller can find in their own payload: "purchases[3].ts". */
+#include "engine/context.h"
+
+#include <math.h>
+
+const msgpack_object *arb_msgpack_map_get(const msgpack_object *o, const char *key)
+{
+    if (!o || o->type != MSGPACK_OBJECT_MAP) return NULL;
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
+            return &o->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+bool arb_context_consent(const arb_context_t *ctx, const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < ctx->n_consent; i++)
+        if (ctx->consent[i].name.len == len && memcmp(ctx->consent[i].name.ptr, name, len) == 0)
+            return ctx->consent[i].given;
+    return false;
+}
+
+static const char *type_name(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: return "nil";
+    case MSGPACK_OBJECT_BOOLEAN: return "a boolean";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "an integer";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: return "a float";
+    case MSGPACK_OBJECT_STR: return "a string";
+    case MSGPACK_OBJECT_ARRAY: return "an array";
+    case MSGPACK_OBJECT_MAP: return "a map";
+    case MSGPACK_OBJECT_BIN: return "binary";
+    default: return "an extension";
+    }
+}
+
+static int wrong(arb_err_t *err, const char *path, const char *want, const msgpack_object *o)
+{
+    return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected %s, got %s", path, want,
+                       type_name(o));
+}
+
+static int get_str(const msgpack_object *o, const char *path, arb_str_t *out, arb_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_STR) return wrong(err, path, "a string", o);
+    out->ptr = o->via.str.ptr;
+    out->len = o->via.str.size;
+    return 0;
+}
+
+static int get_int(const msgpack_object *o, const char *path, int64_t *out, arb_err_t *err)
+{
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) { *out = o->via.i64; return 0; }
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *out = (int64_t)o->via.u64;
+        return 0;
+    }
+    return wrong(err, path, "an integer", o);
+}
+
+static int get_num(const msgpack_object *o, const char *path, double *out, arb_err_t *err)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return 0;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return 0;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (!isfinite(o->via.f64))
+            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected a finite number", path);
+        *out = o->via.f64;
+        return 0;
+    default: return wrong(err, path, "a number", o);
+    }
+}
+
+static int get_bool(const msgpack_object *o, const char *path, bool *out, arb_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN) return wrong(err, path, "a boolean", o);
+    *out = o->via.boolean;
+    return 0;
+}
+
+/* Walk the str-keyed map o, calling field(key, value) for each entry. */
+typedef int (*field_fn)(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+                        arb_err_t *err);
+
+static int each_field(const msgpack_object *o, const char *path, void *out, field_fn field,
+                      arb_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", o);
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: keys must be strings", path);
+        arb_str_t key = { k->via.str.ptr, k->via.str.size };
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s.%.*s", path, (int)(key.len > 64 ? 64 : key.len), key.ptr);
+        if (field(out, key, &o->via.map.ptr[i].val, sub, err) < 0) return -1;
+    }
+    return 0;
+}
+
+static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+                          arb_err_t *err)
+{
+    arb_purchase_t *p = out;
+    if (arb_str_eq(key, "sku")) return get_str(v, path, &p->sku, err);
+    if (arb_str_eq(key, "category")) return get_str(v, path, &p->category, err);
+    if (arb_str_eq(key, "channel")) return get_str(v, path, &p->channel, err);
+    if (arb_str_eq(key, "price")) return get_num(v, path, &p->price, err);
+    if (arb_str_eq(key, "ts")) return get_int(v, path, &p->ts, err);
+    return 0;
+}
+
+static int event_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+                       arb_err_t *err)
+{
+    arb_event_t *e = out;
+    if (arb_str_eq(key, "type")) return get_str(v, path, &e->type, err);
+    if (arb_str_eq(key, "sku")) return get_str(v, path, &e->sku, err);
+    if (arb_str_eq(key, "category")) return get_str(v, path, &e->category, err);
+    if (arb_str_eq(key, "ts")) return get_int(v, path, &e->ts, err);
+    return 0;
+}
+
+/* Parse an array of maps into n records of `size` bytes, each starting
+ * zeroed with ts = INT64_MIN so a missing ts is caught. */
+static int get_records(const msgpack_object *o, const char *path, size_t size, field_fn field,
+                       void **out, uint32_t *n, arb_arena_t *arena, arb_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY) return wrong(err, path, "an array", o);
+    uint32_t count = o->via.array.size;
+    char *recs = count ? arb_arena_alloc(arena, size * count) : NULL;
+    if (count && !recs) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    for (uint32_t i = 0; i < count; i++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s[%u]", path, i);
+        void *rec = recs + i * size;
+        memset(rec, 0, size);
+        int64_t *ts = (int64_t *)((char *)rec + (field == purchase_field
+                                                     ? offsetof(arb_purchase_t, ts)
+                                                     : offsetof(arb_event_t, ts)));
+        *ts = INT64_MIN;
+        if (each_field(&o->via.array.ptr[i], sub, rec, field, err) < 0) return -1;
+        if (*ts == INT64_MIN)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "%s.ts: required", sub);
+    }
+    *out = recs;
+    *n = count;
+    return 0;
+}
+
+static int get_scores(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *arena,
+                      arb_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, "scores", "a map", o);
+    uint32_t n = o->via.map.size;
+    arb_score_t *s = n ? arb_arena_alloc(arena, sizeof *s * n) : NULL;
+    if (n && !s) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "scores: keys must be strings");
+        char path[96];
+        snprintf(path, sizeof path, "scores.%.*s",
+                 (int)(kv->key.via.str.size > 64 ? 64 : kv->key.via.str.size),
+                 kv->key.via.str.ptr);
+        s[i].model = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
+        if (get_num(&kv->val, path, &s[i].value, err) < 0) return -1;
+    }
+    ctx->scores = s;
+    ctx->n_scores = n;
+    return 0;
+}
+
+static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *arena,
+                       arb_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, "consent", "a map", o);
+    uint32_t n = o->via.map.size;
+    arb_consent_t *c = n ? arb_arena_alloc(arena, sizeof *c * n) : NULL;
+    if (n && !c) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "consent: keys must be strings");
+        char path[96];
+        snprintf(path, sizeof path, "consent.%.*s",
+                 (int)(kv->key.via.str.size > 64 ? 64 : kv->key.via.str.size),
+                 kv->key.via.str.ptr);
+        c[i].name = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
+        if (get_bool(&kv->val, path, &c[i].given, err) < 0) return -1;
+    }
+    ctx->consent = c;
+    ctx->n_consent = n;
+    return 0;
+}
+
+static int location_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+                          arb_err_t *err)
+{
+    arb_context_t *ctx = out;
+    if (arb_str_eq(key, "lat")) return get_num(v, path, &ctx->lat, err);
+    if (arb_str_eq(key, "lon")) return get_num(v, path, &ctx->lon, err);
+    if (arb_str_eq(key, "store_id")) return get_str(v, path, &ctx->store_id, err);
+    if (arb_str_eq(key, "country")) return get_str(v, path, &ctx->country, err);
+    return 0;
+}
+
+static int weather_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+                         arb_err_t *err)
+{
+    arb_context_t *ctx = out;
+    if (arb_str_eq(key, "temp_c")) {
+        ctx->has_temp = true;
+        return get_num(v, path, &ctx->temp_c, err);
+    }
+    if (arb_str_eq(key, "condition")) return get_str(v, path, &ctx->condition, err);
+    return 0;
+}
+
+/* What the top-level walk needs besides the context being filled. */
+typedef struct parse_state {
+    arb_context_t *ctx;
+    arb_arena_t *arena;
+} parse_state_t;
+
+static int context_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+                         arb_err_t *err)
+{
+    parse_state_t *st = out;
+    arb_context_t *ctx = st->ctx;
+    path += 1; /* drop the leading '.' of a top-level field */
+    if (arb_str_eq(key, "customer_id")) return get_str(v, path, &ctx->customer_id, err);
+    if (arb_str_eq(key, "channel")) return get_str(v, path, &ctx->channel, err);
+    if (arb_str_eq(key, "touchpoint")) return get_str(v, path, &ctx->touchpoint, err);
+    if (arb_str_eq(key, "now")) {
+        ctx->now_given = true;
+        return get_int(v, path, &ctx->now, err);
+    }
+    if (arb_str_eq(key, "limit")) {
+        if (get_int(v, path, &ctx->limit, err) < 0) return -1;
+        if (ctx->limit < 1 || ctx->limit > 1000)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "limit: must be between 1 and 1000");
+        return 0;
+    }
+    if (arb_str_eq(key, "explain")) return get_bool(v, path, &ctx->explain, err);
+    if (arb_str_eq(key, "location")) {
+        ctx->has_location = true;
+        ctx->location = v;
+        return each_field(v, path, ctx, location_field, err);
+    }
+    if (arb_str_eq(key, "weather")) {
+        ctx->has_weather = true;
+        ctx->weather = v;
+        return each_field(v, path, ctx, weather_field, err);
+    }
+    if (arb_str_eq(key, "attributes")) {
+        if (v->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", v);
+        ctx->attributes = v;
+        return 0;
+    }
+    if (arb_str_eq(key, "consent")) return get_consent(v, ctx, st->arena, err);
+    if (arb_str_eq(key, "scores")) return get_scores(v, ctx, st->arena, err);
+    if (arb_str_eq(key, "purchases"))
+        return get_records(v, path, sizeof(arb_purchase_t), purchase_field,
+                           (void **)&ctx->purchases, &ctx->n_purchases, st->arena, err);
+    if (arb_str_eq(key, "events"))
+        return get_records(v, path, sizeof(arb_event_t), event_field, (void **)&ctx->events,
+                           &ctx->n_events, st->arena, err);
+    return 0; /* unknown keys are ignored */
+}
+
+static int require_str(arb_str_t s, const char *name, arb_err_t *err)
+{
+    if (s.ptr == NULL) return arb_err_set(err, ARB_INVALID_PARAMS, "%s: required", name);
+    if (s.len == 0) return arb_err_set(err, ARB_INVALID_PARAMS, "%s: must not be empty", name);
+    return 0;
+}
+
+int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_t *ctx,
+                      arb_arena_t *arena, arb_err_t *err)
+{
+    memset(ctx, 0, sizeof *ctx);
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return arb_err_set(err, ARB_INVALID_PARAMS, "context: expected a map, got %s",
+                           type_name(o));
+    parse_state_t st = { ctx, arena };
+    if (each_field(o, "", &st, context_field, err) < 0) return -1;
+    if (require_str(ctx->customer_id, "customer_id", err) < 0 ||
+        require_str(ctx->channel, "channel", err) < 0 ||
+        require_str(ctx->touchpoint, "touchpoint", err) < 0)
+        return -1;
+    ctx->has_coords = ctx->location && arb_msgpack_map_get(ctx->location, "lat") &&
+                      arb_msgpack_map_get(ctx->location, "lon");
+    if (!ctx->now_given) ctx->now = now_default;
+    ctx->raw = o;
+    return 0;
+}

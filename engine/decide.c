@@ -1,0 +1,356 @@
+/* The decide pipeline (see decide.h).
+ *
+ * For one context: check it, index it (cond.c), walk the candidates of its
+ * channel (precomputed per channel, in id order), drop in C what C can
+ * decide (touchpoint, flight dates, consent, a missing score), evaluate the
+ * conditions and weight of the survivors, then arbitrate: priority =
+ * propensity x weight x value x lever, best first, ties by id, the
+ * touchpoint's limit and diversity, and a fallback when nothing else is
+ * eligible. With `explain`, every action of the ruleset gets its reason.
+ */
+#include "engine/decide.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "engine/compiled.h"
+#include "engine/cond.h"
+#include "engine/context.h"
+#include "engine/rpc.h"
+
+/* One eligible action. */
+typedef struct candidate {
+    uint32_t action;      /* index in rs->actions (id order) */
+    double priority;
+    double propensity;
+} candidate_t;
+
+struct arb_decider {
+    arb_eval_t ev;              /* the context index and evaluator */
+    candidate_t *eligible;      /* eligible regular actions */
+    candidate_t *fallbacks;     /* eligible fallbacks */
+    const char **reasons;       /* per action, for explain */
+    uint8_t *chosen;            /* per action, for explain */
+    uint32_t cap;               /* actions the arrays hold */
+    uint64_t counter;           /* decisions made, for ids */
+    bool force_explain;         /* explain every decision (arbiter decide --explain, tests) */
+    char prefix[17];            /* random per decider, for ids */
+};
+
+arb_decider_t *arb_decider_new(void)
+{
+    arb_decider_t *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    arb_eval_init(&d->ev);
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint64_t)time(NULL) ^ (uintptr_t)d;
+    snprintf(d->prefix, sizeof d->prefix, "%016llx", (unsigned long long)r);
+    return d;
+}
+
+void arb_decider_free(arb_decider_t *d)
+{
+    if (!d) return;
+    arb_eval_free(&d->ev);
+    free(d->eligible);
+    free(d->fallbacks);
+    free(d->reasons);
+    free(d->chosen);
+    free(d);
+}
+
+void arb_decider_force_explain(arb_decider_t *d, bool on) { d->force_explain = on; }
+
+static int decider_reserve(arb_decider_t *d, uint32_t n)
+{
+    if (n <= d->cap) return 0;
+    candidate_t *e = malloc(sizeof *e * n), *f = malloc(sizeof *f * n);
+    const char **r = malloc(sizeof *r * n);
+    uint8_t *c = malloc(n);
+    if (!e || !f || !r || !c) {
+        free(e); free(f); free(r); free(c);
+        return -1;
+    }
+    free(d->eligible); free(d->fallbacks); free(d->reasons); free(d->chosen);
+    d->eligible = e;
+    d->fallbacks = f;
+    d->reasons = r;
+    d->chosen = c;
+    d->cap = n;
+    return 0;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ filtering */
+
+static int channel_of(const arb_ruleset_t *rs, arb_str_t ch)
+{
+    for (int i = 0; i < rs->n_channels; i++)
+        if (arb_str_eq(ch, rs->channels[i])) return i;
+    return -1;
+}
+
+static int unknown_channel(const arb_ruleset_t *rs, arb_str_t ch, arb_err_t *err)
+{
+    char known[400] = "";
+    for (int i = 0; i < rs->n_channels; i++) {
+        if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
+        strncat(known, rs->channels[i], sizeof known - strlen(known) - 1);
+    }
+    return arb_err_set(err, ARB_INVALID_PARAMS, "channel: unknown channel '%.*s' (this ruleset knows: %s)",
+                       (int)(ch.len > 64 ? 64 : ch.len), ch.ptr, known);
+}
+
+static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sym)
+{
+    if (sym < 0) return NULL;
+    for (uint32_t i = 0; i < rs->n_touchpoints; i++)
+        if (rs->touchpoints[i].sym == sym) return &rs->touchpoints[i];
+    return NULL;
+}
+
+/* Why action a cannot be shown at all, before its rules run; NULL when it
+ * may. Writes a dynamic reason into the arena. */
+static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int channel,
+                             int32_t tp_sym, arb_arena_t *arena)
+{
+    const arb_context_t *ctx = ev->ctx;
+    if (!(a->channels & (1ull << channel))) return "channel";
+    if (a->n_touchpoints) {
+        bool ok = false;
+        for (uint32_t k = 0; k < a->n_touchpoints && !ok; k++) ok = a->touchpoints[k] == tp_sym;
+        if (!ok) return "touchpoint";
+    }
+    if ((a->start && ctx->now < a->start) || (a->stop && ctx->now >= a->stop)) return "dates";
+    for (uint32_t k = 0; k < a->n_requires; k++) {
+        const char *name = ev->rs->syms.names[a->requires[k]];
+        if (!arb_context_consent(ctx, name, ev->rs->syms.lens[a->requires[k]])) {
+            size_t n = strlen(name) + 9;
+            char *why = arb_arena_alloc(arena, n);
+            if (why) snprintf(why, n, "consent:%s", name);
+            return why ? why : "consent";
+        }
+    }
+    if (a->requires_location && !ctx->has_location) return "location: not sent";
+    return NULL;
+}
+
+/* Evaluate action a fully. Returns 1 eligible (priority set), 0 not (reason
+ * set), -1 faulted (reason is the fault). */
+static int evaluate(arb_eval_t *ev, const arb_action_t *a, candidate_t *c, const char **reason,
+                    arb_arena_t *arena)
+{
+    double propensity = a->propensity, weight = 1;
+    if (a->model >= 0 && !arb_eval_score(ev, a->model, &propensity)) {
+        const char *m = ev->rs->syms.names[a->model];
+        size_t n = strlen(m) + 11;
+        char *why = arb_arena_alloc(arena, n);
+        if (why) snprintf(why, n, "no score: %s", m);
+        *reason = why ? why : "no score";
+        return 0;
+    }
+    int r = a->when >= 0 ? arb_cond_eval(ev, a->when) : 1;
+    if (r > 0 && a->weight >= 0 && arb_weight_eval(ev, a->weight, &weight) < 0) r = -1;
+    if (r < 0) {
+        size_t n = strlen(ev->fault_msg) + 1;
+        char *why = arb_arena_alloc(arena, n);
+        if (why) memcpy(why, ev->fault_msg, n);
+        *reason = why ? why : "error";
+        return -1;
+    }
+    if (r == 0) {
+        *reason = "when";
+        return 0;
+    }
+    c->propensity = propensity;
+    c->priority = propensity * a->value * weight * a->lever;
+    return 1;
+}
+
+/* ------------------------------------------------------------ arbitration */
+
+static int by_priority(const void *x, const void *y)
+{
+    const candidate_t *a = x, *b = y;
+    if (a->priority != b->priority) return a->priority > b->priority ? -1 : 1;
+    return a->action < b->action ? -1 : a->action > b->action;   /* id order */
+}
+
+/* Choose up to limit of the n candidates (sorted), honouring diversity.
+ * Writes the chosen indices (into cands) to out and returns how many. */
+static uint32_t choose(const arb_ruleset_t *rs, candidate_t *cands, uint32_t n, int limit,
+                       bool diverse, uint32_t *out, const char **reasons, uint8_t *chosen)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const arb_action_t *a = &rs->actions[cands[i].action];
+        if ((int)k >= limit) {
+            if (reasons) reasons[cands[i].action] = "outranked";
+            continue;
+        }
+        bool clash = false;
+        for (uint32_t j = 0; diverse && a->category >= 0 && j < k && !clash; j++)
+            clash = rs->actions[cands[out[j]].action].category == a->category;
+        if (clash) {
+            if (reasons) reasons[cands[i].action] = "diversity";
+            continue;
+        }
+        out[k++] = i;
+        if (chosen) chosen[cands[i].action] = 1;
+        if (reasons) reasons[cands[i].action] = "chosen";
+    }
+    return k;
+}
+
+/* ------------------------------------------------------------ packing */
+
+static void pack_action(msgpack_packer *pk, const arb_action_t *a, const candidate_t *c)
+{
+    msgpack_pack_map(pk, 5);
+    arb_pack_cstr(pk, "id");
+    arb_pack_cstr(pk, a->id);
+    arb_pack_cstr(pk, "priority");
+    msgpack_pack_double(pk, c->priority);
+    arb_pack_cstr(pk, "propensity");
+    msgpack_pack_double(pk, c->propensity);
+    arb_pack_cstr(pk, "value");
+    msgpack_pack_double(pk, a->value);
+    arb_pack_cstr(pk, "payload");
+    if (a->payload) pk->callback(pk->data, a->payload, a->payload_len);  /* packed at load */
+    else msgpack_pack_nil(pk);
+}
+
+static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_decider_t *d)
+{
+    msgpack_pack_array(pk, rs->n_actions);
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        msgpack_pack_map(pk, 3);
+        arb_pack_cstr(pk, "id");
+        arb_pack_cstr(pk, rs->actions[i].id);
+        arb_pack_cstr(pk, "chosen");
+        if (d->chosen[i]) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+        arb_pack_cstr(pk, "reason");
+        arb_pack_cstr(pk, d->reasons[i] ? d->reasons[i] : "channel");
+    }
+}
+
+/* ------------------------------------------------------------ deciding */
+
+/* What a decision works with, besides the decider. */
+typedef struct request {
+    const arb_ruleset_t *rs;
+    arb_context_t ctx;
+    int channel;
+    int32_t tp_sym;
+    int limit;
+    bool diverse;
+    arb_arena_t *arena;
+    arb_stats_t *st;
+} request_t;
+
+/* Sort every action reachable by this request into eligible, fallbacks or
+ * a reason. */
+static void consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *n_fb)
+{
+    const arb_ruleset_t *rs = q->rs;
+    bool explain = q->ctx.explain;
+    uint32_t n = explain ? rs->n_actions : rs->n_by_channel[q->channel];
+    const uint32_t *list = rs->by_channel[q->channel];
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t i = explain ? j : list[j];
+        const arb_action_t *a = &rs->actions[i];
+        const char *why = prefilter(&d->ev, a, q->channel, q->tp_sym, q->arena);
+        candidate_t c = { i, 0, 0 };
+        int r = why ? 0 : evaluate(&d->ev, a, &c, &why, q->arena);
+        if (r < 0) {
+            arb_stat_inc(&q->st->rule_errors);
+            if (d->ev.fault == ARB_FAULT_BUDGET) arb_stat_inc(&q->st->budget_stops);
+        }
+        if (explain) d->reasons[i] = why;
+        if (r > 0) {
+            if (a->fallback) d->fallbacks[(*n_fb)++] = c;
+            else d->eligible[(*n_elig)++] = c;
+        }
+    }
+}
+
+static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,
+                           bool force_explain, arb_arena_t *arena, arb_err_t *err)
+{
+    q->rs = rs;
+    q->arena = arena;
+    if (arb_context_parse(o, (int64_t)time(NULL), &q->ctx, arena, err) < 0) return -1;
+    q->ctx.explain |= force_explain;
+    q->channel = channel_of(rs, q->ctx.channel);
+    if (q->channel < 0) return unknown_channel(rs, q->ctx.channel, err);
+    q->tp_sym = arb_symtab_find(&rs->syms, q->ctx.touchpoint.ptr, q->ctx.touchpoint.len);
+    const arb_touchpoint_t *tp = touchpoint_of(rs, q->tp_sym);
+    if (!tp) arb_stat_inc(&q->st->undeclared_touchpoints);
+    q->limit = (int)(q->ctx.limit ? q->ctx.limit : tp && tp->limit ? tp->limit : rs->default_limit);
+    q->diverse = tp && tp->diverse == 0;
+    return 0;
+}
+
+int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb_arena_t *arena,
+               arb_stats_t *st, msgpack_packer *pk, arb_err_t *err)
+{
+    uint64_t t0 = now_ns();
+    request_t q = { .st = st };
+    if (request_prepare(&q, rs, o, d->force_explain, arena, err) < 0) return -1;
+    if (decider_reserve(d, rs->n_actions + 1) < 0 ||
+        arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
+        return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    if (q.ctx.explain) {
+        memset(d->chosen, 0, rs->n_actions);
+        memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);
+    }
+    uint32_t n_elig = 0, n_fb = 0;
+    consider(d, &q, &n_elig, &n_fb);
+    arb_eval_end(&d->ev);
+
+    const char **reasons = q.ctx.explain ? d->reasons : NULL;
+    uint8_t *chosen = q.ctx.explain ? d->chosen : NULL;
+    qsort(d->eligible, n_elig, sizeof *d->eligible, by_priority);
+    uint32_t *pick = arb_arena_alloc(arena, sizeof *pick * ((size_t)q.limit + 1));
+    if (!pick) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    candidate_t *from = d->eligible;
+    uint32_t k = choose(rs, d->eligible, n_elig, q.limit, q.diverse, pick, reasons, chosen);
+    if (k == 0 && n_fb) {
+        qsort(d->fallbacks, n_fb, sizeof *d->fallbacks, by_priority);
+        from = d->fallbacks;
+        k = choose(rs, d->fallbacks, n_fb, q.limit, q.diverse, pick, reasons, chosen);
+        arb_stat_inc(&st->fallbacks);
+    } else if (reasons) {
+        for (uint32_t i = 0; i < n_fb; i++) reasons[d->fallbacks[i].action] = "fallback: not needed";
+    }
+
+    char id[48];
+    int idlen = snprintf(id, sizeof id, "%s-%llx", d->prefix, (unsigned long long)++d->counter);
+    msgpack_pack_map(pk, q.ctx.explain ? 5 : 4);
+    arb_pack_cstr(pk, "decision_id");
+    arb_pack_strn(pk, id, (size_t)idlen);
+    arb_pack_cstr(pk, "ruleset");
+    arb_pack_cstr(pk, rs->version);
+    arb_pack_cstr(pk, "actions");
+    msgpack_pack_array(pk, k);
+    for (uint32_t i = 0; i < k; i++) pack_action(pk, &rs->actions[from[pick[i]].action], &from[pick[i]]);
+    if (q.ctx.explain) {
+        arb_pack_cstr(pk, "explain");
+        pack_explain(pk, rs, d);
+    }
+    uint64_t ns = now_ns() - t0;
+    arb_pack_cstr(pk, "elapsed_us");
+    msgpack_pack_uint64(pk, ns / 1000);
+    arb_stat_inc(&st->decisions);
+    arb_stats_record_decide(st, ns);
+    return 0;
+}

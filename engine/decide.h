@@ -1,0 +1,33 @@
+/* The decide pipeline: context -> C prefilter (channel, touchpoint, consent,
+ * flight dates) -> conditions of the survivors -> arbitration in C
+ * (propensity x weight x value x lever, ties by id, limit, diversity,
+ * fallback) -> the decision map.
+ */
+#ifndef ARB_DECIDE_H
+#define ARB_DECIDE_H
+
+#include <stdbool.h>
+#include <msgpack.h>
+
+#include "engine/arena.h"
+#include "engine/error.h"
+#include "engine/stats.h"
+
+typedef struct arb_ruleset arb_ruleset_t;
+typedef struct arb_decider arb_decider_t;
+
+/* Per-thread scratch for deciding (candidate lists, the context index),
+ * reused across requests. */
+arb_decider_t *arb_decider_new(void);
+void arb_decider_free(arb_decider_t *d);
+
+/* Explain every decision of d, whatever the context asks. */
+void arb_decider_force_explain(arb_decider_t *d, bool on);
+
+/* Decide for the context map o with ruleset rs and pack the decision map
+ * into pk. Returns 0, or -1 with err (invalid_params naming the field) and
+ * nothing packed. Per-request memory comes from arena; the caller resets it. */
+int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb_arena_t *arena,
+               arb_stats_t *st, msgpack_packer *pk, arb_err_t *err);
+
+#endif

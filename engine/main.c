@@ -1,0 +1,150 @@
+/* arbiter: the command line. `serve` runs the server; the other commands
+ * are thin front ends (cli_rules.c offline, cli_call.c over RPC). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cli_call.h"
+#include "engine/cli_rules.h"
+#include "engine/frame.h"
+#include "engine/log.h"
+#include "engine/server.h"
+
+static int usage(FILE *f, int code)
+{
+    fprintf(f,
+        "usage: arbiter COMMAND [ARGS]\n"
+        "\n"
+        "  serve  --rules DIR [--listen HOST:PORT] [--socket PATH] [--admin PATH] [--workers N]\n"
+        "  check  DIR                          load and validate a ruleset\n"
+        "  test   DIR                          run the ruleset's tests\n"
+        "  decide --rules DIR CONTEXT.json [--explain] [--json]\n"
+        "  replay --rules DIR CONTEXTS.jsonl [--against DIR2]\n"
+        "  call   [--connect HOST:PORT | --socket PATH] METHOD [JSON]\n"
+        "  reload --admin PATH                 reload the server's ruleset\n"
+        "\n"
+        "`arbiter COMMAND --help` tells more. Exit codes: 0 ok, 1 findings, 2 usage.\n");
+    return code;
+}
+
+static int serve_usage(FILE *f, int code)
+{
+    fprintf(f,
+        "usage: arbiter serve --rules DIR [options]\n"
+        "\n"
+        "Serve next-best-action decisions over MessagePack-RPC.\n"
+        "\n"
+        "  --rules DIR            ruleset folder (required)\n"
+        "  --listen HOST:PORT     public TCP listener (default 127.0.0.1:7878; 'none' for none)\n"
+        "  --socket PATH          public Unix socket\n"
+        "  --admin PATH           admin Unix socket, mode 0600 (reload is allowed only here)\n"
+        "  --workers N            worker threads (default: one per core)\n"
+        "  --max-frame BYTES      largest request (default 1048576)\n"
+        "  --max-depth N          deepest nesting in a request, at most 32 (default 32)\n"
+        "  --max-connections N    public connections at once (default 10000)\n"
+        "  --max-queued BYTES     answers queued for a client before its reads pause (default 1048576)\n"
+        "  --frame-timeout SECS   close a client whose partial request stalls (default 10)\n"
+        "  --idle-timeout SECS    close a silent client (default 0: never)\n"
+        "  --drain-timeout SECS   on SIGTERM, longest wait for in-flight requests (default 5)\n"
+        "  --no-watch             do not reload when a file in DIR changes\n"
+        "  --log-level LEVEL      debug | info | warn | error (default info)\n"
+        "\n"
+        "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
+        "what is in flight and exit 0.\n");
+    return code;
+}
+
+/* Parse a whole positive number into *out within [lo, hi]. */
+static int parse_num(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "arbiter serve: %s must be a number between %g and %g, not '%s'\n", flag,
+                lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int serve(int argc, char **argv)
+{
+    arb_config_t cfg;
+    arb_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double n;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return serve_usage(stdout, 0);
+        if (strcmp(a, "--no-watch") == 0) { cfg.watch = false; continue; }
+        if (!v || a[0] != '-') {
+            fprintf(stderr, "arbiter serve: unexpected '%s'\n", a);
+            return serve_usage(stderr, 2);
+        }
+        i++;
+        if (strcmp(a, "--rules") == 0) cfg.rules_dir = v;
+        else if (strcmp(a, "--listen") == 0) cfg.listen = strcmp(v, "none") == 0 ? NULL : v;
+        else if (strcmp(a, "--socket") == 0) cfg.socket_path = v;
+        else if (strcmp(a, "--admin") == 0) cfg.admin_path = v;
+        else if (strcmp(a, "--log-level") == 0) {
+            int level = arb_log_level_parse(v);
+            if (level < 0) {
+                fprintf(stderr, "arbiter serve: --log-level is debug, info, warn or error\n");
+                return 2;
+            }
+            arb_log_set_level((arb_log_level_t)level);
+        } else if (strcmp(a, "--workers") == 0) {
+            if (parse_num(a, v, 1, 256, &n) < 0) return 2;
+            cfg.workers = (int)n;
+        } else if (strcmp(a, "--max-frame") == 0) {
+            if (parse_num(a, v, 64, 1 << 30, &n) < 0) return 2;
+            cfg.max_frame = (size_t)n;
+        } else if (strcmp(a, "--max-depth") == 0) {
+            if (parse_num(a, v, 2, ARB_FRAME_DEPTH_MAX, &n) < 0) return 2;
+            cfg.max_depth = (int)n;
+        } else if (strcmp(a, "--max-connections") == 0) {
+            if (parse_num(a, v, 1, 1000000, &n) < 0) return 2;
+            cfg.max_connections = (int)n;
+        } else if (strcmp(a, "--max-queued") == 0) {
+            if (parse_num(a, v, 1024, 1 << 30, &n) < 0) return 2;
+            cfg.max_queued = (size_t)n;
+        } else if (strcmp(a, "--frame-timeout") == 0) {
+            if (parse_num(a, v, 0, 86400, &cfg.frame_timeout) < 0) return 2;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (parse_num(a, v, 0, 86400 * 30, &cfg.idle_timeout) < 0) return 2;
+        } else if (strcmp(a, "--drain-timeout") == 0) {
+            if (parse_num(a, v, 0, 3600, &cfg.drain_timeout) < 0) return 2;
+        } else {
+            fprintf(stderr, "arbiter serve: unknown option '%s'\n", a);
+            return serve_usage(stderr, 2);
+        }
+    }
+    if (!cfg.rules_dir) {
+        fprintf(stderr, "arbiter serve: --rules DIR is required\n");
+        return serve_usage(stderr, 2);
+    }
+    if (!cfg.listen && !cfg.socket_path) {
+        fprintf(stderr, "arbiter serve: nothing to listen on: give --listen or --socket\n");
+        return 2;
+    }
+    return arb_server_run(&cfg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return usage(stderr, 2);
+    const char *cmd = argv[1];
+    int n = argc - 1;
+    char **args = argv + 1;
+    if (strcmp(cmd, "serve") == 0) return serve(n, args);
+    if (strcmp(cmd, "check") == 0) return arb_cli_check(n, args);
+    if (strcmp(cmd, "test") == 0) return arb_cli_test(n, args);
+    if (strcmp(cmd, "decide") == 0) return arb_cli_decide(n, args);
+    if (strcmp(cmd, "replay") == 0) return arb_cli_replay(n, args);
+    if (strcmp(cmd, "call") == 0) return arb_cli_call(n, args);
+    if (strcmp(cmd, "reload") == 0) return arb_cli_reload(n, args);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
+        return usage(stdout, 0);
+    fprintf(stderr, "arbiter: unknown command '%s'\n", cmd);
+    return usage(stderr, 2);
+}

@@ -1,0 +1,223 @@
+/* MessagePack-RPC framing and method dispatch (see rpc.h). */
+#include "engine/rpc.h"
+
+#include <string.h>
+
+#include "engine/conn.h"
+#include "engine/decide.h"
+#include "engine/ruleset.h"
+
+#define METHODS "decide, decide_many, ruleset, ping, stats, reload"
+
+void arb_pack_strn(msgpack_packer *pk, const char *s, size_t len)
+{
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+void arb_pack_cstr(msgpack_packer *pk, const char *s) { arb_pack_strn(pk, s, strlen(s)); }
+
+void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, const char *message)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_int(pk, 1);
+    msgpack_pack_uint32(pk, msgid);
+    msgpack_pack_map(pk, 2);
+    arb_pack_cstr(pk, "code");
+    arb_pack_cstr(pk, arb_code_name(code));
+    arb_pack_cstr(pk, "message");
+    arb_pack_cstr(pk, message);
+    msgpack_pack_nil(pk);
+}
+
+static void pack_result_head(msgpack_packer *pk, uint32_t msgid)
+{
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_int(pk, 1);
+    msgpack_pack_uint32(pk, msgid);
+    msgpack_pack_nil(pk);
+}
+
+static arb_method_t method_of(const char *m, size_t n)
+{
+    static const char *const names[] = { "ping", "stats", "ruleset", "decide",
+                                         "decide_many", "reload" };
+    for (int i = 0; i < ARB_METHOD_OTHER; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], m, n) == 0) return (arb_method_t)i;
+    return ARB_METHOD_OTHER;
+}
+
+static void pack_ping(arb_worker_t *w, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    arb_pack_cstr(pk, "pong");
+    msgpack_pack_true(pk);
+    arb_pack_cstr(pk, "version");
+    arb_pack_cstr(pk, arb_ruleset_version(w->ruleset));
+}
+
+static void pack_counter_map(msgpack_packer *pk, const _Atomic uint64_t *v, int n,
+                             const char *(*name)(int))
+{
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        arb_pack_cstr(pk, name(i));
+        msgpack_pack_uint64(pk, atomic_load_explicit(&v[i], memory_order_relaxed));
+    }
+}
+
+static const char *method_name_i(int i) { return arb_method_name((arb_method_t)i); }
+static const char *code_name_i(int i) { return arb_code_name((arb_code_t)i); }
+
+static void pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
+{
+    arb_pack_cstr(pk, k);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
+{
+    arb_stats_t sum, *s = &sum;   /* about 4 KiB */
+    memset(s, 0, sizeof *s);
+    int64_t open;
+    uint64_t ok, failed, refused;
+    arb__server_stats(w->server, s, &open, &ok, &failed, &refused);
+    msgpack_pack_map(pk, 13);
+    arb_pack_cstr(pk, "requests");
+    pack_counter_map(pk, s->requests, ARB_METHOD_COUNT, method_name_i);
+    arb_pack_cstr(pk, "errors");
+    pack_counter_map(pk, s->errors, ARB_CODE_COUNT, code_name_i);
+    arb_pack_cstr(pk, "connections");
+    msgpack_pack_int64(pk, open);
+    pack_kv_u64(pk, "connections_refused", refused);
+    pack_kv_u64(pk, "decisions", s->decisions);
+    pack_kv_u64(pk, "rule_errors", s->rule_errors);
+    pack_kv_u64(pk, "budget_stops", s->budget_stops);
+    pack_kv_u64(pk, "fallbacks", s->fallbacks);
+    pack_kv_u64(pk, "undeclared_touchpoints", s->undeclared_touchpoints);
+    pack_kv_u64(pk, "backpressure_pauses", s->backpressure_pauses);
+    arb_pack_cstr(pk, "reloads");
+    msgpack_pack_map(pk, 2);
+    pack_kv_u64(pk, "ok", ok);
+    pack_kv_u64(pk, "failed", failed);
+    arb_pack_cstr(pk, "decide_us");
+    msgpack_pack_map(pk, 3);
+    static const struct { const char *k; double q; } qs[] = {
+        { "p50", 0.5 }, { "p99", 0.99 }, { "p999", 0.999 } };
+    for (int i = 0; i < 3; i++) {
+        arb_pack_cstr(pk, qs[i].k);
+        msgpack_pack_double(pk, (double)arb_stats_decide_quantile(s, qs[i].q) / 1000.0);
+    }
+    arb_pack_cstr(pk, "ruleset");
+    arb_pack_cstr(pk, arb_ruleset_version(w->ruleset));
+}
+
+/* Answer a request whose method and params are well-formed. Returns 0 when
+ * the answer was packed (or deferred), -1 with err for an error answer. */
+static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid,
+                    const msgpack_object *params, msgpack_packer *pk, arb_err_t *err)
+{
+    const msgpack_object *arg = params->via.array.size ? &params->via.array.ptr[0] : NULL;
+    switch (m) {
+    case ARB_METHOD_PING:
+        pack_result_head(pk, msgid);
+        pack_ping(w, pk);
+        return 0;
+    case ARB_METHOD_STATS:
+        pack_result_head(pk, msgid);
+        pack_stats(w, pk);
+        return 0;
+    case ARB_METHOD_RULESET:
+        pack_result_head(pk, msgid);
+        arb_ruleset_pack_info(w->ruleset, pk);
+        return 0;
+    case ARB_METHOD_DECIDE:
+        if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: the context map is required");
+        pack_result_head(pk, msgid);
+        return arb_decide(w->decider, w->ruleset, arg, &w->arena, &w->stats, pk, err);
+    case ARB_METHOD_DECIDE_MANY:
+        if (!arg || arg->type != MSGPACK_OBJECT_ARRAY)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected an array of context maps");
+        pack_result_head(pk, msgid);
+        msgpack_pack_array(pk, arg->via.array.size);
+        for (uint32_t i = 0; i < arg->via.array.size; i++) {
+            if (arb_decide(w->decider, w->ruleset, &arg->via.array.ptr[i], &w->arena, &w->stats,
+                           pk, err) < 0) {
+                char inner[sizeof err->message];
+                memcpy(inner, err->message, sizeof inner);
+                return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
+            }
+        }
+        return 0;
+    case ARB_METHOD_RELOAD:
+        if (!c->admin)
+            return arb_err_set(err, ARB_FORBIDDEN, "reload is allowed only on the admin socket");
+        arb__server_request_reload(w->server, w, c->id, msgid);
+        return 0;
+    default:
+        return arb_err_set(err, ARB_METHOD_NOT_FOUND, "no such method; methods are " METHODS);
+    }
+}
+
+static bool get_msgid(const msgpack_object *o, uint32_t *msgid)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > UINT32_MAX) return false;
+    *msgid = (uint32_t)o->via.u64;
+    return true;
+}
+
+static bool is_name(const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_STR || o->type == MSGPACK_OBJECT_BIN;
+}
+
+/* Not an RPC frame: answer invalid_request when a msgid can be read. */
+static int reject_frame(arb_worker_t *w, const msgpack_object *f, msgpack_packer *pk,
+                        const char *why)
+{
+    uint32_t msgid;
+    arb_stat_inc(&w->stats.errors[ARB_INVALID_REQUEST]);
+    if (f->type == MSGPACK_OBJECT_ARRAY && f->via.array.size >= 2 &&
+        get_msgid(&f->via.array.ptr[1], &msgid))
+        arb_rpc_pack_error(pk, msgid, ARB_INVALID_REQUEST, why);
+    return -1;
+}
+
+static void handle_notification(arb_worker_t *w, arb_conn_t *c, const msgpack_object *a)
+{
+    arb_method_t m = method_of(a[1].via.str.ptr, a[1].via.str.size);
+    arb_stat_inc(&w->stats.requests[m]);
+    if (m == ARB_METHOD_RELOAD && c->admin) arb__server_request_reload(w->server, w, 0, 0);
+}
+
+int arb_rpc_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, msgpack_packer *pk)
+{
+    if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size < 3)
+        return reject_frame(w, f, pk, "not a MessagePack-RPC frame: expected [0, msgid, method, params] or [2, method, params]");
+    const msgpack_object *a = f->via.array.ptr;
+    if (f->via.array.size == 3 && a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER && a[0].via.u64 == 2) {
+        if (!is_name(&a[1]) || a[2].type != MSGPACK_OBJECT_ARRAY)
+            return reject_frame(w, f, pk, "notification must be [2, method, params]");
+        handle_notification(w, c, a);
+        return 0;
+    }
+    uint32_t msgid;
+    if (f->via.array.size != 4 || a[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || a[0].via.u64 != 0)
+        return reject_frame(w, f, pk, "not a MessagePack-RPC request: expected [0, msgid, method, params]");
+    if (!get_msgid(&a[1], &msgid))
+        return reject_frame(w, f, pk, "msgid must be an unsigned 32-bit integer");
+    if (!is_name(&a[2])) return reject_frame(w, f, pk, "method must be a string");
+    if (a[3].type != MSGPACK_OBJECT_ARRAY) return reject_frame(w, f, pk, "params must be an array");
+
+    arb_method_t m = method_of(a[2].via.str.ptr, a[2].via.str.size);
+    arb_stat_inc(&w->stats.requests[m]);
+    msgpack_sbuffer *out = pk->data;
+    size_t mark = out->size;
+    arb_err_t err;
+    if (dispatch(w, c, m, msgid, &a[3], pk, &err) < 0) {
+        out->size = mark;   /* drop a partly packed answer */
+        arb_stat_inc(&w->stats.errors[err.code]);
+        arb_rpc_pack_error(pk, msgid, err.code, err.message);
+    }
+    return 0;
+}

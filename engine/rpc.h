@@ -1,0 +1,31 @@
+/* MessagePack-RPC: turns one unpacked frame into its answer.
+ *
+ * A frame is a request [0, msgid, method, params] (answered with
+ * [1, msgid, error, result]) or a notification [2, method, params] (never
+ * answered). Errors leave here, and only here, as {code, message} maps.
+ */
+#ifndef ARB_RPC_H
+#define ARB_RPC_H
+
+#include <stdint.h>
+#include <msgpack.h>
+
+#include "engine/error.h"
+#include "engine/server.h"
+
+/* Answer frame (unpacked from conn c on worker w) into pk. Returns 0, or -1
+ * when the frame is not RPC and the connection must close once the answer
+ * (if any) is written. */
+int arb_rpc_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *frame,
+                   msgpack_packer *pk);
+
+/* Pack [1, msgid, {code, message}, nil]. */
+void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, const char *message);
+
+/* Pack a str from a NUL-terminated C string. */
+void arb_pack_cstr(msgpack_packer *pk, const char *s);
+
+/* Pack a str of len bytes. */
+void arb_pack_strn(msgpack_packer *pk, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,1259 @@
+/* Loading a ruleset: a folder of rule files becomes a compiled, validated
+ * ruleset, or nothing, with every problem reported as file:line.
+ *
+ * Steps: read the folder's *.lua files (tests aside) in name order and hash
+ * them; make a sandboxed lua_State and run the prelude in it; run each rule
+ * file in its own environment under a budget; then compile what the files
+ * declared. Compiling checks every field of every declaration (unknown field,
+ * wrong type, duplicate id, unknown channel, touchpoint or model...) and
+ * turns conditions and weights into the flat node arrays of compiled.h. One
+ * problem does not stop the others from being found.
+ */
+#include "engine/ruleset.h"
+
+#include <dirent.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bindings/lua/context.h"
+#include "bindings/lua/sandbox.h"
+#include "engine/compiled.h"
+#include "engine/log.h"
+#include "engine/rpc.h"
+
+extern const char arb_prelude_lua[];
+extern const uint64_t arb_prelude_lua_len;
+
+/* Registry key of the table the prelude returned. */
+static const char prelude_key = 0;
+
+/* Budgets for running a rule file at load time. */
+#define LOAD_INSTRUCTIONS 50000000
+#define LOAD_MEMORY (256u * 1024 * 1024)
+
+static const char *const default_channels[] = { "web", "email", "app", "store",
+                                                "call_center", "sms", NULL };
+
+/* ------------------------------------------------------------ problems */
+
+void arb_problems_add(arb_problems_t *p, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        char **items = realloc(p->items, cap * sizeof *items);
+        if (!items) return;
+        p->items = items;
+        p->cap = cap;
+    }
+    p->items[p->n] = strdup(buf);
+    if (p->items[p->n]) p->n++;
+}
+
+void arb_problems_free(arb_problems_t *p)
+{
+    for (size_t i = 0; i < p->n; i++) free(p->items[i]);
+    free(p->items);
+    memset(p, 0, sizeof *p);
+}
+
+/* ------------------------------------------------------------ files */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const arb_rule_file_t *)a)->name, ((const arb_rule_file_t *)b)->name);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0, r;
+    do {
+        if (n + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(f); return NULL; }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+    } while (r > 0);
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+void arb__rule_files_free(arb_rule_file_t *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(files[i].name);
+        free(files[i].path);
+        free(files[i].text);
+    }
+    free(files);
+}
+
+/* The *.lua files of dir: test files when tests, else rule files. */
+int arb__rule_files_list(const char *dir, bool tests, arb_rule_file_t **out, size_t *count,
+                         arb_problems_t *problems)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        arb_problems_add(problems, "%s: cannot open the ruleset folder", dir);
+        return -1;
+    }
+    arb_rule_file_t *files = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !ends_with(e->d_name, ".lua")) continue;
+        if (ends_with(e->d_name, "_test.lua") != tests) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            arb_rule_file_t *nf = realloc(files, cap * sizeof *nf);
+            if (!nf) break;
+            files = nf;
+        }
+        arb_rule_file_t *f = &files[n];
+        f->name = strdup(e->d_name);
+        size_t plen = strlen(dir) + strlen(e->d_name) + 2;
+        f->path = malloc(plen);
+        snprintf(f->path, plen, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", e->d_name);
+        f->text = read_file(f->path, &f->len);
+        n++;
+        if (!f->text) arb_problems_add(problems, "%s: cannot read the file", f->path);
+    }
+    closedir(d);
+    if (n) qsort(files, n, sizeof *files, by_name);
+    *out = files;
+    *count = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------ prelude helpers */
+
+/* C.where(level) -> file, line of the function `level` levels up. */
+static int l_prelude_where(lua_State *L)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, (int)luaL_checkinteger(L, 1), &ar) || !lua_getinfo(L, "Sl", &ar)) {
+        lua_pushliteral(L, "?");
+        lua_pushinteger(L, 0);
+        return 2;
+    }
+    lua_pushstring(L, ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
+    lua_pushinteger(L, ar.currentline);
+    return 2;
+}
+
+/* print(...) from a rule: one log line. */
+static int l_prelude_print(lua_State *L)
+{
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) luaL_addchar(&b, ' ');
+        luaL_tolstring(L, i, NULL);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    char q[1024];
+    arb_log_info("rule print", "text=%s", arb_log_quote(lua_tostring(L, -1), q, sizeof q));
+    return 0;
+}
+
+/* Run the prelude; its result table goes to the registry. */
+static int prelude_run(lua_State *L, arb_problems_t *problems)
+{
+    if (luaL_loadbufferx(L, arb_prelude_lua, (size_t)arb_prelude_lua_len, "=prelude", "t") != LUA_OK) {
+        arb_problems_add(problems, "internal: prelude: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, l_prelude_where);
+    lua_setfield(L, -2, "where");
+    lua_pushcfunction(L, l_prelude_print);
+    lua_setfield(L, -2, "print");
+    if (arb_sandbox_pcall(L, 1, 1, LOAD_INSTRUCTIONS, LOAD_MEMORY) != LUA_OK) {
+        arb_problems_add(problems, "internal: prelude: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &prelude_key);
+    return 0;
+}
+
+/* Push field `name` of the prelude's result table. Stack: +1. */
+void arb__prelude_push(lua_State *L, const char *name)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &prelude_key);
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+}
+
+/* Load and run one file in a fresh environment made by the prelude's
+ * env_name factory. Problems are reported as the file's own file:line. */
+int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
+                       arb_problems_t *problems)
+{
+    char chunk[1100];
+    snprintf(chunk, sizeof chunk, "@%s", f->path);
+    if (luaL_loadbufferx(L, f->text, f->len, chunk, "t") != LUA_OK) {
+        arb_problems_add(problems, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    arb__prelude_push(L, env_name);                     /* chunk factory */
+    lua_call(L, 0, 1);                                  /* chunk env */
+    lua_setupvalue(L, -2, 1);                           /* chunk, _ENV = env */
+    if (arb_sandbox_pcall(L, 0, 0, LOAD_INSTRUCTIONS, LOAD_MEMORY) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        arb_sandbox_t *sb = arb_sandbox_of(L);
+        if (sb->stopped)
+            arb_problems_add(problems, "%s: stopped: %s budget exceeded while loading", f->path,
+                             sb->why);
+        else
+            arb_problems_add(problems, "%s", msg ? msg : "error without a message");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ compiling */
+
+/* One declaration being compiled, for messages. */
+typedef struct decl {
+    const char *kind;   /* action, fallback, touchpoint, store, models, ... */
+    const char *id;     /* NULL for list declarations */
+    const char *file;
+    int line;
+} decl_t;
+
+typedef struct compiler {
+    arb_ruleset_t *rs;
+    lua_State *L;
+    arb_problems_t *problems;
+    size_t problems_at_start;
+    const decl_t *d;    /* the declaration being compiled */
+    int cond_mt, cmp_mt, expr_mt;   /* stack slots of the marker metatables */
+} compiler_t;
+
+__attribute__((format(printf, 2, 3)))
+static void problem(compiler_t *cc, const char *fmt, ...)
+{
+    char msg[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const decl_t *d = cc->d;
+    if (d->id)
+        arb_problems_add(cc->problems, "%s:%d: %s '%s': %s", d->file, d->line, d->kind, d->id, msg);
+    else
+        arb_problems_add(cc->problems, "%s:%d: %s: %s", d->file, d->line, d->kind, msg);
+}
+
+static int32_t intern(compiler_t *cc, const char *s, size_t len)
+{
+    return arb_symtab_intern(&cc->rs->syms, s, (uint32_t)len);
+}
+
+static int32_t intern_z(compiler_t *cc, const char *s) { return intern(cc, s, strlen(s)); }
+
+static bool has_mt(lua_State *L, int idx, int mt_slot)
+{
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return false;
+    bool same = lua_rawequal(L, -1, mt_slot);
+    lua_pop(L, 1);
+    return same;
+}
+
+/* Levenshtein distance, for "did you mean". */
+static int distance(const char *a, const char *b)
+{
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n > 30 || m > 30) return 99;
+    int row[32];
+    for (int j = 0; j <= m; j++) row[j] = j;
+    for (int i = 1; i <= n; i++) {
+        int prev = row[0];
+        row[0] = i;
+        for (int j = 1; j <= m; j++) {
+            int cur = row[j];
+            int best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[m];
+}
+
+/* Check that every key of the table at idx is one of allowed. */
+static void check_fields(compiler_t *cc, int idx, const char *const *allowed)
+{
+    lua_State *L = cc->L;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            problem(cc, "fields are named (name = value); found a positional value");
+            continue;
+        }
+        const char *k = lua_tostring(L, -1);
+        const char *near = NULL;
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++) {
+            if (strcmp(k, *a) == 0) { ok = true; break; }
+            if (!near && distance(k, *a) <= 2) near = *a;
+        }
+        if (ok) continue;
+        char known[512] = "";
+        for (const char *const *a = allowed; *a; a++) {
+            if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
+            strncat(known, *a, sizeof known - strlen(known) - 1);
+        }
+        if (near) problem(cc, "unknown field '%s' (did you mean '%s'?)", k, near);
+        else problem(cc, "unknown field '%s' (fields are: %s)", k, known);
+    }
+}
+
+static const char *lua_type_article(lua_State *L, int idx)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNUMBER: return "a number";
+    case LUA_TSTRING: return "a string";
+    case LUA_TTABLE: return "a table";
+    case LUA_TFUNCTION: return "a function";
+    case LUA_TBOOLEAN: return "a boolean";
+    case LUA_TNIL: return "nothing";
+    default: return luaL_typename(L, idx);
+    }
+}
+
+/* Field `name` of the spec at idx as a number; absent -> def. */
+static double field_number(compiler_t *cc, int idx, const char *name, double def, bool required,
+                           double lo, double hi)
+{
+    lua_State *L = cc->L;
+    double v = def;
+    int t = lua_getfield(L, idx, name);
+    if (t == LUA_TNIL) {
+        if (required) problem(cc, "'%s' is required", name);
+    } else if (t != LUA_TNUMBER) {
+        problem(cc, "'%s' must be a number, not %s", name, lua_type_article(L, -1));
+    } else {
+        v = lua_tonumber(L, -1);
+        if (!isfinite(v) || v < lo || v > hi) {
+            problem(cc, "'%s' must be between %g and %g", name, lo, hi);
+            v = def;
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Field `name` as a string copy, or NULL when absent or wrong. */
+static char *field_string(compiler_t *cc, int idx, const char *name, bool required)
+{
+    lua_State *L = cc->L;
+    char *v = NULL;
+    int t = lua_getfield(L, idx, name);
+    if (t == LUA_TNIL) {
+        if (required) problem(cc, "'%s' is required", name);
+    } else if (t != LUA_TSTRING) {
+        problem(cc, "'%s' must be a string, not %s", name, lua_type_article(L, -1));
+    } else {
+        v = strdup(lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Call each(cc, string, len, i, ud) for the list of strings in field `name`.
+ * Returns the count, or -1 when the field is absent. */
+static int field_string_list(compiler_t *cc, int idx, const char *name, bool required,
+                             void (*each)(compiler_t *, const char *, size_t, int, void *),
+                             void *ud)
+{
+    lua_State *L = cc->L;
+    int t = lua_getfield(L, idx, name);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        if (required) problem(cc, "'%s' is required", name);
+        return -1;
+    }
+    if (t == LUA_TSTRING) {   /* a single name is a list of one */
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        each(cc, s, len, 0, ud);
+        lua_pop(L, 1);
+        return 1;
+    }
+    if (t != LUA_TTABLE || lua_getmetatable(L, -1)) {
+        if (t == LUA_TTABLE) lua_pop(L, 1);
+        problem(cc, "'%s' must be a list of strings, as in %s = { \"a\", \"b\" }", name, name);
+        lua_pop(L, 1);
+        return 0;
+    }
+    int n = (int)lua_rawlen(L, -1);
+    for (int i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, -1, i) != LUA_TSTRING) {
+            problem(cc, "'%s' item %d must be a string, not %s", name, i, lua_type_article(L, -1));
+        } else {
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            each(cc, s, len, i - 1, ud);
+        }
+        lua_pop(L, 1);
+    }
+    if (n == 0 && required) problem(cc, "'%s' must not be empty", name);
+    lua_pop(L, 1);
+    return n;
+}
+
+/* "2026-11-01" or "2026-11-01T08:00:00Z" or unix seconds. */
+static int64_t field_date(compiler_t *cc, int idx, const char *name)
+{
+    lua_State *L = cc->L;
+    int64_t v = 0;
+    int t = lua_getfield(L, idx, name);
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+        v = lua_tointeger(L, -1);
+    } else if (t == LUA_TSTRING) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *s = lua_tostring(L, -1);
+        int n = 0;
+        if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3 &&
+            (s[n] == '\0' || sscanf(s + n, "T%2d:%2d:%2dZ", &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 3) &&
+            tm.tm_mon >= 1 && tm.tm_mon <= 12 && tm.tm_mday >= 1 && tm.tm_mday <= 31) {
+            tm.tm_year -= 1900;
+            tm.tm_mon -= 1;
+            v = (int64_t)timegm(&tm);
+        } else {
+            problem(cc, "'%s' must be a date such as \"2026-11-01\" or \"2026-11-01T08:00:00Z\"", name);
+        }
+    } else if (t != LUA_TNIL) {
+        problem(cc, "'%s' must be a date string or unix seconds", name);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* ---- growable arrays of the ruleset */
+
+#define GROW(arr, n, extra)                                                       \
+    do {                                                                          \
+        void *grown_ = realloc((arr), sizeof *(arr) * ((size_t)(n) + (extra)));   \
+        if (!grown_) abort();                                                     \
+        (arr) = grown_;                                                           \
+    } while (0)
+
+static int32_t node_add(arb_ruleset_t *rs, const arb_node_t *n)
+{
+    GROW(rs->nodes, rs->n_nodes, 1);
+    rs->nodes[rs->n_nodes] = *n;
+    return (int32_t)rs->n_nodes++;
+}
+
+static int32_t wexpr_add(arb_ruleset_t *rs, const arb_wexpr_t *w)
+{
+    GROW(rs->wexprs, rs->n_wexprs, 1);
+    rs->wexprs[rs->n_wexprs] = *w;
+    return (int32_t)rs->n_wexprs++;
+}
+
+static char *ruleset_strdup(arb_ruleset_t *rs, const char *s, size_t len, uint32_t *id)
+{
+    GROW(rs->strs, rs->n_strs, 1);
+    GROW(rs->str_lens, rs->n_strs, 1);
+    char *c = malloc(len + 1);
+    if (!c) abort();
+    memcpy(c, s, len);
+    c[len] = '\0';
+    rs->strs[rs->n_strs] = c;
+    rs->str_lens[rs->n_strs] = (uint32_t)len;
+    if (id) *id = rs->n_strs;
+    rs->n_strs++;
+    return c;
+}
+
+/* ---- models */
+
+static bool model_declared(const arb_ruleset_t *rs, int32_t sym)
+{
+    for (uint32_t i = 0; i < rs->n_models; i++)
+        if (rs->models[i] == sym) return true;
+    return false;
+}
+
+static int32_t model_ref(compiler_t *cc, const char *name)
+{
+    int32_t sym = intern_z(cc, name);
+    if (!model_declared(cc->rs, sym))
+        problem(cc, "unknown model '%s': declare the scores upstream supplies in models { ... }", name);
+    return sym;
+}
+
+/* ---- comparisons */
+
+static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
+{
+    lua_State *L = cc->L;
+    memset(out, 0, sizeof *out);
+    out->op = ARB_CMP_EXISTS;
+    if (!has_mt(L, idx, cc->cmp_mt)) {
+        problem(cc, "expected a comparison such as at_least(3)");
+        return;
+    }
+    lua_getfield(L, idx, "op");
+    const char *op = lua_tostring(L, -1);
+    lua_getfield(L, idx, "a");
+    lua_getfield(L, idx, "b");
+    out->a = lua_tonumber(L, -2);
+    out->b = lua_tonumber(L, -1);
+    lua_pop(L, 2);
+    static const struct { const char *name; arb_cmp_op_t op; } ops[] = {
+        { "ge", ARB_CMP_GE }, { "gt", ARB_CMP_GT }, { "le", ARB_CMP_LE }, { "lt", ARB_CMP_LT },
+        { "between", ARB_CMP_BETWEEN }, { "exists", ARB_CMP_EXISTS }, { "eq", ARB_CMP_EQ_NUM },
+    };
+    for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(op, ops[i].name) == 0) out->op = ops[i].op;
+    if (op && strcmp(op, "eq") == 0 && lua_getfield(L, idx, "s") == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        out->op = ARB_CMP_EQ_STR;
+        out->str = ruleset_strdup(cc->rs, s, len, NULL);
+        out->str_len = (uint32_t)len;
+    }
+    if (op && strcmp(op, "eq") == 0) lua_pop(L, 1);
+    if (op && strcmp(op, "one_of") == 0) {
+        out->op = ARB_CMP_ONE_OF;
+        lua_getfield(L, idx, "list");
+        int n = (int)lua_rawlen(L, -1);
+        out->list = cc->rs->n_strs;
+        out->list_n = (uint32_t)n;
+        for (int i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, i);
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            ruleset_strdup(cc->rs, s, len, NULL);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* ---- conditions */
+
+static int32_t compile_cond(compiler_t *cc, int idx);
+
+static int32_t compile_lua_fn(compiler_t *cc, int idx, arb_op_t op)
+{
+    lua_pushvalue(cc->L, idx);
+    arb_node_t n = { .op = op, .sym = -1, .sym2 = -1, .window = -1 };
+    n.ref = luaL_ref(cc->L, LUA_REGISTRYINDEX);
+    return node_add(cc->rs, &n);
+}
+
+/* Optional string field as a symbol; -1 when absent. */
+static int32_t sym_field(compiler_t *cc, int idx, const char *name)
+{
+    int32_t sym = -1;
+    if (lua_getfield(cc->L, idx, name) == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(cc->L, -1, &len);
+        sym = intern(cc, s, len);
+    }
+    lua_pop(cc->L, 1);
+    return sym;
+}
+
+static double num_field(lua_State *L, int idx, const char *name, double def)
+{
+    double v = lua_getfield(L, idx, name) == LUA_TNUMBER ? lua_tonumber(L, -1) : def;
+    lua_pop(L, 1);
+    return v;
+}
+
+static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
+{
+    lua_State *L = cc->L;
+    int count = (int)lua_rawlen(L, idx);
+    uint32_t *tmp = calloc((size_t)count + 1, sizeof *tmp);
+    if (!tmp) abort();
+    for (int i = 1; i <= count; i++) {
+        lua_rawgeti(L, idx, i);
+        int32_t k = compile_cond(cc, lua_gettop(L));
+        lua_pop(L, 1);
+        tmp[i - 1] = k < 0 ? 0 : (uint32_t)k;
+    }
+    GROW(cc->rs->kids, cc->rs->n_kids, count);
+    n->first = cc->rs->n_kids;
+    n->count = (uint32_t)count;
+    memcpy(cc->rs->kids + cc->rs->n_kids, tmp, sizeof *tmp * (size_t)count);
+    cc->rs->n_kids += (uint32_t)count;
+    free(tmp);
+    return node_add(cc->rs, n);
+}
+
+static int32_t compile_cond(compiler_t *cc, int idx)
+{
+    lua_State *L = cc->L;
+    luaL_checkstack(L, 8, "condition too deep");
+    if (lua_type(L, idx) == LUA_TFUNCTION) return compile_lua_fn(cc, idx, ARB_OP_LUA);
+    if (!has_mt(L, idx, cc->cond_mt)) {
+        problem(cc, "'when' must be a condition such as all { ... } or a function(c), not %s",
+                lua_type_article(L, idx));
+        return -1;
+    }
+    lua_getfield(L, idx, "op");
+    const char *op = lua_tostring(L, -1);
+    lua_pop(L, 1);   /* op stays valid: the condition table holds the string */
+    arb_node_t n = { .op = ARB_OP_TRUE, .sym = -1, .sym2 = -1, .window = -1 };
+    lua_Number w = num_field(L, idx, "window", -1);
+    n.window = w < 0 ? -1 : (int64_t)w;
+    if (strcmp(op, "all") == 0 || strcmp(op, "any") == 0 || strcmp(op, "not") == 0) {
+        n.op = op[0] == 'a' ? (op[1] == 'l' ? ARB_OP_ALL : ARB_OP_ANY) : ARB_OP_NOT;
+        return compile_children(cc, idx, &n);
+    }
+    if (strcmp(op, "bought") == 0) { n.op = ARB_OP_BOUGHT; n.sym = sym_field(cc, idx, "what"); }
+    else if (strcmp(op, "purchases") == 0 || strcmp(op, "spent") == 0) {
+        n.op = op[0] == 'p' ? ARB_OP_PURCHASES : ARB_OP_SPENT;
+        n.sym = sym_field(cc, idx, "what");
+        lua_getfield(L, idx, "cmp");
+        compile_cmp(cc, lua_gettop(L), &n.cmp);
+        lua_pop(L, 1);
+    } else if (strcmp(op, "event") == 0) {
+        n.op = ARB_OP_EVENT;
+        n.sym = sym_field(cc, idx, "what");
+        n.sym2 = sym_field(cc, idx, "type");
+    } else if (strcmp(op, "weather") == 0) { n.op = ARB_OP_WEATHER; n.sym = sym_field(cc, idx, "is"); }
+    else if (strcmp(op, "temp") == 0 || strcmp(op, "attr") == 0 || strcmp(op, "score") == 0) {
+        n.op = op[0] == 't' ? ARB_OP_TEMP : op[0] == 'a' ? ARB_OP_ATTR : ARB_OP_SCORE;
+        if (n.op == ARB_OP_ATTR) {
+            lua_getfield(L, idx, "name");
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            n.name = ruleset_strdup(cc->rs, s, len, NULL);
+            n.name_len = (uint32_t)len;
+            lua_pop(L, 1);
+        }
+        if (n.op == ARB_OP_SCORE) {
+            lua_getfield(L, idx, "model");
+            n.sym = model_ref(cc, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, idx, "cmp");
+        compile_cmp(cc, lua_gettop(L), &n.cmp);
+        lua_pop(L, 1);
+    } else if (strcmp(op, "near_store") == 0) {
+        n.op = ARB_OP_NEAR_STORE;
+        n.num = num_field(L, idx, "km", 0);
+        if (cc->rs->n_stores == 0)
+            problem(cc, "near_store needs the stores' coordinates: declare them with store \"id\" { lat = ..., lon = ... }");
+    } else if (strcmp(op, "in_store") == 0) { n.op = ARB_OP_IN_STORE; n.sym = sym_field(cc, idx, "store"); }
+    else if (strcmp(op, "country") == 0) { n.op = ARB_OP_COUNTRY; n.sym = sym_field(cc, idx, "is"); }
+    else if (strcmp(op, "consent") == 0) { n.op = ARB_OP_CONSENT; n.sym = sym_field(cc, idx, "name"); }
+    else if (strcmp(op, "segment") == 0) { n.op = ARB_OP_SEGMENT; n.sym = sym_field(cc, idx, "name"); }
+    else if (strcmp(op, "hour") == 0) {
+        n.op = ARB_OP_HOUR;
+        n.a = (int)num_field(L, idx, "from", 0);
+        n.b = (int)num_field(L, idx, "to", 24);
+    } else if (strcmp(op, "weekday") == 0) { n.op = ARB_OP_WEEKDAY; n.a = (int)num_field(L, idx, "mask", 0); }
+    else if (strcmp(op, "channel") == 0) { n.op = ARB_OP_CHANNEL; n.sym = sym_field(cc, idx, "is"); }
+    else if (strcmp(op, "touchpoint") == 0) { n.op = ARB_OP_TOUCHPOINT; n.sym = sym_field(cc, idx, "is"); }
+    else {
+        problem(cc, "internal: unknown condition '%s'", op);
+        return -1;
+    }
+    return node_add(cc->rs, &n);
+}
+
+/* ---- weights */
+
+static int32_t compile_wexpr(compiler_t *cc, int idx)
+{
+    lua_State *L = cc->L;
+    luaL_checkstack(L, 8, "weight too deep");
+    arb_wexpr_t w = { .op = ARB_W_CONST, .sym = -1, .node = -1, .left = -1, .right = -1 };
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        w.num = lua_tonumber(L, idx);
+        return wexpr_add(cc->rs, &w);
+    }
+    if (lua_type(L, idx) == LUA_TFUNCTION) {
+        w.op = ARB_W_LUA;
+        lua_pushvalue(L, idx);
+        w.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return wexpr_add(cc->rs, &w);
+    }
+    if (!has_mt(L, idx, cc->expr_mt)) {
+        problem(cc, "'weight' must be a number, an expression such as recency(\"laptop\", days(14)), or a function(c), not %s",
+                lua_type_article(L, idx));
+        return -1;
+    }
+    lua_getfield(L, idx, "op");
+    const char *op = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    static const struct { const char *name; arb_wop_t op; } bin[] = {
+        { "mul", ARB_W_MUL }, { "add", ARB_W_ADD }, { "sub", ARB_W_SUB }, { "div", ARB_W_DIV },
+        { "min", ARB_W_MIN }, { "max", ARB_W_MAX }, { "if", ARB_W_IF },
+    };
+    for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++) {
+        if (strcmp(op, bin[i].name) != 0) continue;
+        w.op = bin[i].op;
+        lua_getfield(L, idx, "l");
+        w.left = compile_wexpr(cc, lua_gettop(L));
+        lua_getfield(L, idx, "r");
+        w.right = compile_wexpr(cc, lua_gettop(L));
+        lua_pop(L, 2);
+        if (w.op == ARB_W_IF) {
+            lua_getfield(L, idx, "cond");
+            w.node = compile_cond(cc, lua_gettop(L));
+            lua_pop(L, 1);
+        }
+        return wexpr_add(cc->rs, &w);
+    }
+    if (strcmp(op, "const") == 0) {
+        w.num = num_field(L, idx, "n", 1);
+    } else if (strcmp(op, "recency") == 0) {
+        w.op = ARB_W_RECENCY;
+        w.num = num_field(L, idx, "half_life", 1);
+        lua_getfield(L, idx, "cond");
+        w.node = compile_cond(cc, lua_gettop(L));
+        lua_pop(L, 1);
+    } else if (strcmp(op, "score") == 0) {
+        w.op = ARB_W_SCORE;
+        lua_getfield(L, idx, "model");
+        w.sym = model_ref(cc, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    } else if (strcmp(op, "attr") == 0) {
+        w.op = ARB_W_ATTR;
+        lua_getfield(L, idx, "name");
+        size_t len;
+        const char *s = lua_tolstring(L, -1, &len);
+        w.name = ruleset_strdup(cc->rs, s, len, NULL);
+        w.name_len = (uint32_t)len;
+        lua_pop(L, 1);
+    } else {
+        problem(cc, "internal: unknown weight '%s'", op);
+        return -1;
+    }
+    return wexpr_add(cc->rs, &w);
+}
+
+/* ---- declarations: channels, models, settings, stores, touchpoints */
+
+static int channel_index(const arb_ruleset_t *rs, const char *name, size_t len)
+{
+    for (int i = 0; i < rs->n_channels; i++)
+        if (strlen(rs->channels[i]) == len && memcmp(rs->channels[i], name, len) == 0) return i;
+    return -1;
+}
+
+static void add_channel(compiler_t *cc, const char *s, size_t len, int i, void *ud)
+{
+    arb_ruleset_t *rs = cc->rs;
+    if (channel_index(rs, s, len) >= 0) return;
+    if (rs->n_channels == ARB_MAX_CHANNELS) {
+        problem(cc, "too many channels (at most %d)", ARB_MAX_CHANNELS);
+        return;
+    }
+    rs->channels[rs->n_channels] = strndup(s, len);
+    rs->channel_sym[rs->n_channels] = intern(cc, s, len);
+    rs->n_channels++;
+}
+
+static void add_model(compiler_t *cc, const char *s, size_t len, int i, void *ud)
+{
+    int32_t sym = intern(cc, s, len);
+    if (model_declared(cc->rs, sym)) return;
+    GROW(cc->rs->models, cc->rs->n_models, 1);
+    cc->rs->models[cc->rs->n_models++] = sym;
+}
+
+static void compile_list_decl(compiler_t *cc, int spec)
+{
+    lua_State *L = cc->L;
+    const char *kind = cc->d->kind;
+    if (strcmp(kind, "settings") == 0) {
+        static const char *const fields[] = { "default_limit", "utc_offset_hours", NULL };
+        check_fields(cc, spec, fields);
+        cc->rs->default_limit = (int)field_number(cc, spec, "default_limit", 3, false, 1, 100);
+        cc->rs->utc_offset_minutes =
+            (int)lround(field_number(cc, spec, "utc_offset_hours", 0, false, -14, 14) * 60);
+        return;
+    }
+    int n = (int)lua_rawlen(L, spec);
+    for (int i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, spec, i) == LUA_TSTRING) {
+            size_t len;
+            const char *s = lua_tolstring(L, -1, &len);
+            (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
+        } else {
+            problem(cc, "item %d must be a string, not %s", i, lua_type_article(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static void compile_store(compiler_t *cc, int spec)
+{
+    static const char *const fields[] = { "lat", "lon", "name", NULL };
+    check_fields(cc, spec, fields);
+    arb_ruleset_t *rs = cc->rs;
+    GROW(rs->stores, rs->n_stores, 1);
+    arb_store_t *st = &rs->stores[rs->n_stores++];
+    st->sym = intern_z(cc, cc->d->id);
+    st->lat = field_number(cc, spec, "lat", 0, true, -90, 90);
+    st->lon = field_number(cc, spec, "lon", 0, true, -180, 180);
+}
+
+static void compile_touchpoint(compiler_t *cc, int spec)
+{
+    static const char *const fields[] = { "limit", "diverse", "description", NULL };
+    check_fields(cc, spec, fields);
+    arb_ruleset_t *rs = cc->rs;
+    for (uint32_t i = 0; i < rs->n_touchpoints; i++)
+        if (strcmp(rs->touchpoints[i].id, cc->d->id) == 0) {
+            problem(cc, "duplicate touchpoint (first declared at %s:%d)", rs->touchpoints[i].file,
+                    rs->touchpoints[i].line);
+            return;
+        }
+    GROW(rs->touchpoints, rs->n_touchpoints, 1);
+    arb_touchpoint_t *tp = &rs->touchpoints[rs->n_touchpoints++];
+    memset(tp, 0, sizeof *tp);
+    tp->id = strdup(cc->d->id);
+    tp->file = strdup(cc->d->file);
+    tp->line = cc->d->line;
+    tp->sym = intern_z(cc, tp->id);
+    tp->limit = (int)field_number(cc, spec, "limit", 0, false, 1, 100);
+    tp->diverse = -1;
+    char *diverse = field_string(cc, spec, "diverse", false);
+    if (diverse && strcmp(diverse, "category") == 0) tp->diverse = 0;
+    else if (diverse) problem(cc, "'diverse' can only be \"category\"");
+    free(diverse);
+}
+
+/* ---- actions */
+
+typedef struct action_build {
+    arb_action_t *a;
+} action_build_t;
+
+static void action_channel(compiler_t *cc, const char *s, size_t len, int i, void *ud)
+{
+    arb_action_t *a = ud;
+    int ch = channel_index(cc->rs, s, len);
+    if (ch < 0) {
+        char known[400] = "";
+        for (int k = 0; k < cc->rs->n_channels; k++) {
+            if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
+            strncat(known, cc->rs->channels[k], sizeof known - strlen(known) - 1);
+        }
+        problem(cc, "unknown channel '%.*s' (channels are: %s; add others with channels { ... })",
+                (int)len, s, known);
+        return;
+    }
+    a->channels |= 1ull << ch;
+}
+
+static void action_touchpoint(compiler_t *cc, const char *s, size_t len, int i, void *ud)
+{
+    arb_action_t *a = ud;
+    int32_t sym = intern(cc, s, len);
+    bool declared = false;
+    for (uint32_t k = 0; k < cc->rs->n_touchpoints; k++) declared |= cc->rs->touchpoints[k].sym == sym;
+    if (!declared)
+        problem(cc, "unknown touchpoint '%.*s': declare it with touchpoint \"%.*s\" { limit = ... }",
+                (int)len, s, (int)len, s);
+    a->touchpoints[a->n_touchpoints++] = sym;
+}
+
+static void action_require(compiler_t *cc, const char *s, size_t len, int i, void *ud)
+{
+    arb_action_t *a = ud;
+    a->requires[a->n_requires] = intern(cc, s, len);
+    a->requires_names[a->n_requires] = strndup(s, len);
+    a->n_requires++;
+    if (len == 8 && memcmp(s, "location", 8) == 0) a->requires_location = true;
+}
+
+static int list_len(lua_State *L, int idx, const char *name)
+{
+    int t = lua_getfield(L, idx, name);
+    int n = t == LUA_TTABLE ? (int)lua_rawlen(L, -1) : t == LUA_TSTRING ? 1 : 0;
+    lua_pop(L, 1);
+    return n;
+}
+
+static void compile_payload(compiler_t *cc, int spec, arb_action_t *a)
+{
+    lua_State *L = cc->L;
+    if (lua_getfield(L, spec, "payload") == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char err[200];
+    if (arb_lua_pack(L, -1, &pk, err, sizeof err) < 0) {
+        problem(cc, "'payload': %s", err);
+        msgpack_sbuffer_destroy(&sb);
+    } else {
+        a->payload = sb.data;
+        a->payload_len = sb.size;
+    }
+    lua_pop(L, 1);
+}
+
+static void compile_action(compiler_t *cc, int spec, bool fallback)
+{
+    static const char *const fields[] = {
+        "channels", "touchpoints", "requires", "value", "lever", "model", "propensity",
+        "category", "payload", "start", "stop", "when", "weight", "description", NULL,
+    };
+    lua_State *L = cc->L;
+    arb_ruleset_t *rs = cc->rs;
+    check_fields(cc, spec, fields);
+    GROW(rs->actions, rs->n_actions, 1);
+    arb_action_t *a = &rs->actions[rs->n_actions++];
+    memset(a, 0, sizeof *a);
+    a->id = strdup(cc->d->id);
+    a->file = strdup(cc->d->file);
+    a->line = cc->d->line;
+    a->fallback = fallback;
+    a->model = -1;
+    a->category = -1;
+    a->when = -1;
+    a->weight = -1;
+    field_string_list(cc, spec, "channels", true, action_channel, a);
+    int n = list_len(L, spec, "touchpoints");
+    a->touchpoints = calloc((size_t)n + 1, sizeof *a->touchpoints);
+    field_string_list(cc, spec, "touchpoints", false, action_touchpoint, a);
+    n = list_len(L, spec, "requires");
+    a->requires = calloc((size_t)n + 1, sizeof *a->requires);
+    a->requires_names = calloc((size_t)n + 1, sizeof *a->requires_names);
+    field_string_list(cc, spec, "requires", false, action_require, a);
+    a->value = field_number(cc, spec, "value", 0, true, 0, 1e15);
+    a->lever = field_number(cc, spec, "lever", 1, false, 0, 1e6);
+    char *model = field_string(cc, spec, "model", false);
+    if (model) a->model = model_ref(cc, model);
+    a->propensity = field_number(cc, spec, "propensity", 1, false, 0, 1);
+    if (model && lua_getfield(L, spec, "propensity") != LUA_TNIL)
+        problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
+    if (model) lua_pop(L, 1);
+    free(model);
+    a->category_name = field_string(cc, spec, "category", false);
+    if (a->category_name) a->category = intern_z(cc, a->category_name);
+    a->start = field_date(cc, spec, "start");
+    a->stop = field_date(cc, spec, "stop");
+    if (a->start && a->stop && a->stop <= a->start) problem(cc, "'stop' must come after 'start'");
+    if (lua_getfield(L, spec, "when") != LUA_TNIL) a->when = compile_cond(cc, lua_gettop(L));
+    lua_pop(L, 1);
+    if (lua_getfield(L, spec, "weight") != LUA_TNIL) a->weight = compile_wexpr(cc, lua_gettop(L));
+    lua_pop(L, 1);
+    compile_payload(cc, spec, a);
+    char *desc = field_string(cc, spec, "description", false);
+    free(desc);
+}
+
+/* ---- the whole ruleset */
+
+static int by_action_id(const void *x, const void *y)
+{
+    return strcmp(((const arb_action_t *)x)->id, ((const arb_action_t *)y)->id);
+}
+
+static void ruleset_index_channels(arb_ruleset_t *rs)
+{
+    for (int ch = 0; ch < rs->n_channels; ch++) {
+        rs->by_channel[ch] = calloc(rs->n_actions + 1, sizeof(uint32_t));
+        if (!rs->by_channel[ch]) abort();
+        for (uint32_t i = 0; i < rs->n_actions; i++)
+            if (rs->actions[i].channels & (1ull << ch))
+                rs->by_channel[ch][rs->n_by_channel[ch]++] = i;
+    }
+}
+
+/* Read the declaration at the top of the stack into d (strings stay owned by
+ * the Lua table, which stays referenced by the prelude's decls list). */
+static void decl_read(lua_State *L, decl_t *d)
+{
+    int idx = lua_gettop(L);
+    lua_getfield(L, idx, "kind");
+    lua_getfield(L, idx, "id");
+    lua_getfield(L, idx, "file");
+    lua_getfield(L, idx, "line");
+    d->kind = lua_tostring(L, -4);
+    d->id = lua_tostring(L, -3);
+    d->file = lua_tostring(L, -2);
+    d->line = (int)lua_tointeger(L, -1);
+    lua_pop(L, 4);
+}
+
+/* Compile every declaration of one of the given kinds. */
+static void compile_pass(compiler_t *cc, int decls, bool actions)
+{
+    lua_State *L = cc->L;
+    int n = (int)lua_rawlen(L, decls);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, decls, i);                       /* decl */
+        decl_t d;
+        decl_read(L, &d);
+        cc->d = &d;
+        bool is_action = strcmp(d.kind, "action") == 0 || strcmp(d.kind, "fallback") == 0;
+        if (is_action == actions) {
+            if (lua_getfield(L, -1, "spec") != LUA_TTABLE) {
+                problem(cc, "has no { ... } body");
+            } else {
+                int spec = lua_gettop(L);
+                if (is_action) compile_action(cc, spec, d.kind[0] == 'f');
+                else if (strcmp(d.kind, "touchpoint") == 0) compile_touchpoint(cc, spec);
+                else if (strcmp(d.kind, "store") == 0) compile_store(cc, spec);
+                else compile_list_decl(cc, spec);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static void check_duplicates(compiler_t *cc)
+{
+    arb_ruleset_t *rs = cc->rs;
+    for (uint32_t i = 1; i < rs->n_actions; i++) {
+        arb_action_t *a = &rs->actions[i - 1], *b = &rs->actions[i];
+        if (strcmp(a->id, b->id) != 0) continue;
+        const arb_action_t *later = (strcmp(a->file, b->file) > 0 ||
+                                     (strcmp(a->file, b->file) == 0 && a->line > b->line)) ? a : b;
+        const arb_action_t *first = later == a ? b : a;
+        arb_problems_add(cc->problems, "%s:%d: %s '%s': duplicate id (first declared at %s:%d)",
+                         later->file, later->line, later->fallback ? "fallback" : "action",
+                         later->id, first->file, first->line);
+    }
+}
+
+static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
+{
+    lua_State *L = rs->L;
+    int top = lua_gettop(L);
+    compiler_t cc = { .rs = rs, .L = L, .problems = problems };
+    arb__prelude_push(L, "COND");
+    cc.cond_mt = lua_gettop(L);
+    arb__prelude_push(L, "CMP");
+    cc.cmp_mt = lua_gettop(L);
+    arb__prelude_push(L, "EXPR");
+    cc.expr_mt = lua_gettop(L);
+    arb__prelude_push(L, "decls");
+    int decls = lua_gettop(L);
+    rs->default_limit = 3;
+    for (const char *const *c = default_channels; *c; c++) add_channel(&cc, *c, strlen(*c), 0, NULL);
+    compile_pass(&cc, decls, false);
+    compile_pass(&cc, decls, true);
+    if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
+    check_duplicates(&cc);
+    ruleset_index_channels(rs);
+    rs->sym_segments = intern_z(&cc, "segments");
+    rs->sym_location = intern_z(&cc, "location");
+    lua_settop(L, top);
+}
+
+static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
+{
+    uint64_t h = ARB_HASH_SEED;
+    arb_problems_t ignore = { 0 };
+    for (int tests = 0; tests < 2; tests++) {
+        arb_rule_file_t *files = NULL;
+        size_t n = 0;
+        arb__rule_files_list(dir, tests, &files, &n, &ignore);
+        for (size_t i = 0; i < n; i++) {
+            h = arb_hash(files[i].name, strlen(files[i].name) + 1, h);
+            if (files[i].text) h = arb_hash(files[i].text, files[i].len, h);
+        }
+        arb__rule_files_free(files, n);
+    }
+    arb_problems_free(&ignore);
+    snprintf(rs->checksum, sizeof rs->checksum, "%016llx", (unsigned long long)h);
+    snprintf(rs->version, sizeof rs->version, "%llu-%.12s", (unsigned long long)seq, rs->checksum);
+}
+
+arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
+{
+    size_t before = problems->n;
+    arb_ruleset_t *rs = calloc(1, sizeof *rs);
+    if (!rs) return NULL;
+    rs->sandbox = calloc(1, sizeof *rs->sandbox);
+    rs->dir = strdup(dir);
+    arb_symtab_init(&rs->syms);
+    rs->loaded_at = (int64_t)time(NULL);
+    if (!rs->sandbox || !(rs->L = arb_sandbox_new(rs->sandbox))) {
+        arb_problems_add(problems, "%s: out of memory creating the rule state", dir);
+        arb_ruleset_free(rs);
+        return NULL;
+    }
+    arb_lua_context_init(rs->L);
+    arb_rule_file_t *files = NULL;
+    size_t n = 0;
+    if (prelude_run(rs->L, problems) == 0 &&
+        arb__rule_files_list(dir, false, &files, &n, problems) == 0) {
+        if (n == 0 && problems->n == before)
+            arb_problems_add(problems, "%s: no rule files (*.lua) in the folder", dir);
+        for (size_t i = 0; i < n; i++)
+            if (files[i].text) arb__rule_file_run(rs->L, &files[i], "rules_env", problems);
+        if (problems->n == before) ruleset_compile(rs, problems);
+    }
+    arb__rule_files_free(files, n);
+    if (problems->n != before) {
+        arb_ruleset_free(rs);
+        return NULL;
+    }
+    ruleset_checksum(rs, dir, seq);
+    lua_gc(rs->L, LUA_GCCOLLECT);
+    return rs;
+}
+
+void arb_ruleset_free(arb_ruleset_t *rs)
+{
+    if (!rs) return;
+    if (rs->L) lua_close(rs->L);
+    free(rs->sandbox);
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        arb_action_t *a = &rs->actions[i];
+        free(a->id);
+        free(a->file);
+        free(a->touchpoints);
+        free(a->requires);
+        for (uint32_t k = 0; k < a->n_requires; k++) free(a->requires_names[k]);
+        free(a->requires_names);
+        free(a->category_name);
+        free(a->payload);
+    }
+    free(rs->actions);
+    for (int ch = 0; ch < rs->n_channels; ch++) {
+        free(rs->channels[ch]);
+        free(rs->by_channel[ch]);
+    }
+    for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
+        free(rs->touchpoints[i].id);
+        free(rs->touchpoints[i].file);
+    }
+    free(rs->touchpoints);
+    for (uint32_t i = 0; i < rs->n_strs; i++) free(rs->strs[i]);
+    free(rs->strs);
+    free(rs->str_lens);
+    free(rs->models);
+    free(rs->stores);
+    free(rs->nodes);
+    free(rs->kids);
+    free(rs->wexprs);
+    free(rs->dir);
+    arb_symtab_free(&rs->syms);
+    free(rs);
+}
+
+const char *arb_ruleset_version(const arb_ruleset_t *rs) { return rs->version; }
+
+size_t arb_ruleset_action_count(const arb_ruleset_t *rs) { return rs->n_actions; }
+
+/* ------------------------------------------------------------ describing */
+
+static void pack_channel_names(msgpack_packer *pk, const arb_ruleset_t *rs, uint64_t mask)
+{
+    msgpack_pack_array(pk, (size_t)__builtin_popcountll(mask));
+    for (int ch = 0; ch < rs->n_channels; ch++)
+        if (mask & (1ull << ch)) arb_pack_cstr(pk, rs->channels[ch]);
+}
+
+static void pack_action_info(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_action_t *a)
+{
+    msgpack_pack_map(pk, 12);
+    arb_pack_cstr(pk, "id");
+    arb_pack_cstr(pk, a->id);
+    arb_pack_cstr(pk, "channels");
+    pack_channel_names(pk, rs, a->channels);
+    arb_pack_cstr(pk, "touchpoints");
+    msgpack_pack_array(pk, a->n_touchpoints);
+    for (uint32_t k = 0; k < a->n_touchpoints; k++)
+        arb_pack_cstr(pk, rs->syms.names[a->touchpoints[k]]);
+    arb_pack_cstr(pk, "requires");
+    msgpack_pack_array(pk, a->n_requires);
+    for (uint32_t k = 0; k < a->n_requires; k++) arb_pack_cstr(pk, a->requires_names[k]);
+    arb_pack_cstr(pk, "value");
+    msgpack_pack_double(pk, a->value);
+    arb_pack_cstr(pk, "lever");
+    msgpack_pack_double(pk, a->lever);
+    arb_pack_cstr(pk, "model");
+    if (a->model >= 0) arb_pack_cstr(pk, rs->syms.names[a->model]); else msgpack_pack_nil(pk);
+    arb_pack_cstr(pk, "category");
+    if (a->category_name) arb_pack_cstr(pk, a->category_name); else msgpack_pack_nil(pk);
+    arb_pack_cstr(pk, "fallback");
+    if (a->fallback) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    arb_pack_cstr(pk, "dynamic");
+    if (a->when >= 0) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    arb_pack_cstr(pk, "file");
+    arb_pack_cstr(pk, a->file);
+    arb_pack_cstr(pk, "line");
+    msgpack_pack_int(pk, a->line);
+}
+
+void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 9);
+    arb_pack_cstr(pk, "version");
+    arb_pack_cstr(pk, rs->version);
+    arb_pack_cstr(pk, "checksum");
+    arb_pack_cstr(pk, rs->checksum);
+    arb_pack_cstr(pk, "loaded_at");
+    msgpack_pack_int64(pk, rs->loaded_at);
+    arb_pack_cstr(pk, "dir");
+    arb_pack_cstr(pk, rs->dir);
+    arb_pack_cstr(pk, "default_limit");
+    msgpack_pack_int(pk, rs->default_limit);
+    arb_pack_cstr(pk, "channels");
+    pack_channel_names(pk, rs, rs->n_channels == 64 ? ~0ull : (1ull << rs->n_channels) - 1);
+    arb_pack_cstr(pk, "models");
+    msgpack_pack_array(pk, rs->n_models);
+    for (uint32_t i = 0; i < rs->n_models; i++) arb_pack_cstr(pk, rs->syms.names[rs->models[i]]);
+    arb_pack_cstr(pk, "touchpoints");
+    msgpack_pack_array(pk, rs->n_touchpoints);
+    for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
+        const arb_touchpoint_t *tp = &rs->touchpoints[i];
+        msgpack_pack_map(pk, 3);
+        arb_pack_cstr(pk, "id");
+        arb_pack_cstr(pk, tp->id);
+        arb_pack_cstr(pk, "limit");
+        msgpack_pack_int(pk, tp->limit ? tp->limit : rs->default_limit);
+        arb_pack_cstr(pk, "diverse");
+        if (tp->diverse == 0) arb_pack_cstr(pk, "category"); else msgpack_pack_nil(pk);
+    }
+    arb_pack_cstr(pk, "actions");
+    msgpack_pack_array(pk, rs->n_actions);
+    for (uint32_t i = 0; i < rs->n_actions; i++) pack_action_info(pk, rs, &rs->actions[i]);
+}

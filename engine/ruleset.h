@@ -1,0 +1,72 @@
+/* Rulesets: loading a folder of rule files into a compiled, validated
+ * ruleset, and describing it.
+ *
+ * A ruleset is loaded whole or not at all: arb_ruleset_load either returns a
+ * ruleset or NULL with every problem found, each as "file:line: ...". A
+ * loaded ruleset owns its own lua_State and is used by one thread at a time
+ * (each worker holds its own copy); it is immutable once loaded.
+ */
+#ifndef ARB_RULESET_H
+#define ARB_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+typedef struct arb_ruleset arb_ruleset_t;
+
+/* Every problem a load found, in file order. */
+typedef struct arb_problems {
+    char **items;    /* malloc'd "file:line: action 'id': message" strings */
+    size_t n;        /* how many */
+    size_t cap;      /* allocated slots */
+} arb_problems_t;
+
+void arb_problems_add(arb_problems_t *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void arb_problems_free(arb_problems_t *p);
+
+/* Load and compile the rule files (*.lua except *_test.lua) of dir. seq
+ * numbers the load in the version string ("<seq>-<checksum prefix>").
+ * Returns the ruleset (caller owns; free with arb_ruleset_free) or NULL with
+ * problems filled. */
+arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems);
+
+void arb_ruleset_free(arb_ruleset_t *rs);
+
+/* "<seq>-<first 12 hex of checksum>", stable for the ruleset's life. */
+const char *arb_ruleset_version(const arb_ruleset_t *rs);
+
+/* Number of actions (fallbacks included). */
+size_t arb_ruleset_action_count(const arb_ruleset_t *rs);
+
+/* Pack the `ruleset` method's result map. */
+void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk);
+
+/* ---- internals shared with ruletest.c */
+
+#include <lua.h>
+
+typedef struct arb_rule_file {
+    char *name;     /* file name within the folder */
+    char *path;     /* dir/name, as shown in messages */
+    char *text;     /* contents, NULL when unreadable */
+    size_t len;
+} arb_rule_file_t;
+
+/* The *.lua files of dir in name order: the *_test.lua ones when tests,
+ * else the others. Free with arb__rule_files_free. */
+int arb__rule_files_list(const char *dir, bool tests, arb_rule_file_t **out, size_t *count,
+                         arb_problems_t *problems);
+void arb__rule_files_free(arb_rule_file_t *files, size_t n);
+
+/* Run file f of a ruleset state in a fresh environment from the prelude's
+ * factory env_name ("rules_env" or "tests_env"). Stack: unchanged. */
+int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
+                       arb_problems_t *problems);
+
+/* Push field name of the prelude's result table. Stack: +1. */
+void arb__prelude_push(lua_State *L, const char *name);
+
+#endif

@@ -1,0 +1,665 @@
+/* The server: listeners, workers, signals and the reload control path (see
+ * server.h).
+ *
+ * Accepting: the main loop accepts on every listener, duplicates the new
+ * socket's descriptor and hands it to a worker through that worker's inbox
+ * (a mutex-guarded list plus uv_async_send), round-robin. Connections past
+ * max_connections are closed at once; admin connections are never refused.
+ *
+ * Reloading: SIGHUP, `reload` on the admin socket and (with --watch) a change
+ * in the ruleset folder all start the same job on libuv's thread pool: load
+ * and compile one copy of the ruleset per worker, run its tests, and only
+ * when everything passed, publish each copy in its worker's next_ruleset slot
+ * and wake the worker, which swaps it in between two requests. Requests for a
+ * reload that arrive while one runs are answered by the next run.
+ */
+#include "engine/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/conn.h"
+#include "engine/decide.h"
+#include "engine/log.h"
+#include "engine/rpc.h"
+#include "engine/ruleset.h"
+#include "engine/ruletest.h"
+
+/* Work handed to a worker by another thread. */
+typedef struct arb_inbox_item {
+    struct arb_inbox_item *next;
+    int fd;                 /* a connection to adopt, or -1 for a reply */
+    bool is_pipe, admin;    /* how to adopt fd */
+    uint64_t conn_id;       /* the connection a reply goes to */
+    size_t reply_len;       /* bytes in reply */
+    char reply[];           /* a packed answer */
+} arb_inbox_item_t;
+
+/* A connection waiting for a reload's answer. */
+typedef struct reload_waiter {
+    struct reload_waiter *next;
+    int worker;             /* index of the worker holding the connection */
+    uint64_t conn_id;       /* 0: nobody to answer (SIGHUP, notification) */
+    uint32_t msgid;
+} reload_waiter_t;
+
+/* One reload job: results are written on the pool thread, read on the loop. */
+typedef struct reload_job {
+    uv_work_t req;
+    arb_server_t *server;
+    uint64_t seq;
+    reload_waiter_t *waiters;   /* answered when the job completes */
+    arb_ruleset_t **copies;     /* one per worker, when it succeeded */
+    arb_problems_t problems;    /* why it failed */
+} reload_job_t;
+
+struct arb_server {
+    arb_config_t cfg;
+    uv_loop_t loop;
+    uv_tcp_t tcp;
+    uv_pipe_t sock, admin;
+    bool has_tcp, has_sock, has_admin;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_async_t control;             /* workers asking for a reload */
+    uv_fs_event_t watch;            /* changes in the ruleset folder */
+    uv_timer_t debounce;            /* waits for a burst of file changes to settle */
+    bool has_watch;
+    int nworkers;
+    arb_worker_t *workers;
+    unsigned next_worker;
+    _Atomic int64_t open_public;    /* public connections open now */
+    _Atomic int64_t open_admin;     /* admin connections open now */
+    _Atomic uint64_t refused;       /* connections refused at the limit */
+    _Atomic uint64_t reloads_ok, reloads_failed;
+    uint64_t seq;                   /* versions handed out so far */
+    pthread_mutex_t control_lock;   /* guards queued */
+    reload_waiter_t *queued;        /* reload requests not yet started */
+    reload_job_t *running;          /* the reload in progress, if any */
+    bool stopping;
+};
+
+void arb_config_defaults(arb_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen = "127.0.0.1:7878";
+    cfg->max_frame = 1024 * 1024;
+    cfg->max_depth = 32;
+    cfg->max_connections = 10000;
+    cfg->max_queued = 1024 * 1024;
+    cfg->frame_timeout = 10;
+    cfg->idle_timeout = 0;
+    cfg->drain_timeout = 5;
+    cfg->watch = true;
+}
+
+const arb_config_t *arb_server_config(const arb_server_t *s) { return &s->cfg; }
+
+void arb__server_conn_closed(arb_server_t *s, bool admin)
+{
+    atomic_fetch_sub(admin ? &s->open_admin : &s->open_public, 1);
+}
+
+void arb__server_stats(arb_server_t *s, arb_stats_t *sum, int64_t *open_connections,
+                       uint64_t *reloads_ok, uint64_t *reloads_failed,
+                       uint64_t *connections_refused)
+{
+    for (int i = 0; i < s->nworkers; i++) arb_stats_sum(sum, &s->workers[i].stats);
+    *open_connections = atomic_load(&s->open_public) + atomic_load(&s->open_admin);
+    *reloads_ok = atomic_load(&s->reloads_ok);
+    *reloads_failed = atomic_load(&s->reloads_failed);
+    *connections_refused = atomic_load(&s->refused);
+}
+
+/* ------------------------------------------------------------ workers */
+
+static void worker_post(arb_worker_t *w, arb_inbox_item_t *item)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    item->next = w->inbox;
+    w->inbox = item;
+    pthread_mutex_unlock(&w->inbox_lock);
+    uv_async_send(&w->wakeup);
+}
+
+static void worker_deliver_reply(arb_worker_t *w, arb_inbox_item_t *it)
+{
+    for (arb_conn_t *c = w->conns; c; c = c->next)
+        if (c->id == it->conn_id) {
+            arb_conn_send(c, it->reply, it->reply_len);
+            return;
+        }
+}
+
+/* Take the inbox in arrival order and act on each item. */
+static void worker_drain_inbox(arb_worker_t *w)
+{
+    pthread_mutex_lock(&w->inbox_lock);
+    arb_inbox_item_t *list = w->inbox, *rev = NULL;
+    w->inbox = NULL;
+    pthread_mutex_unlock(&w->inbox_lock);
+    while (list) {
+        arb_inbox_item_t *next = list->next;
+        list->next = rev;
+        rev = list;
+        list = next;
+    }
+    while (rev) {
+        arb_inbox_item_t *next = rev->next;
+        if (rev->fd >= 0) {
+            if (w->stopping) {
+                close(rev->fd);
+                arb__server_conn_closed(w->server, rev->admin);
+            } else {
+                arb_conn_open(w, rev->fd, rev->is_pipe, rev->admin);
+            }
+        } else {
+            worker_deliver_reply(w, rev);
+        }
+        free(rev);
+        rev = next;
+    }
+}
+
+static void worker_swap_ruleset(arb_worker_t *w)
+{
+    arb_ruleset_t *next = atomic_exchange_explicit(&w->next_ruleset, NULL, memory_order_acquire);
+    if (!next) return;
+    arb_ruleset_t *old = w->ruleset;
+    w->ruleset = next;
+    arb_ruleset_free(old);
+}
+
+static void worker_close_handles(arb_worker_t *w)
+{
+    if (!uv_is_closing((uv_handle_t *)&w->sweep)) uv_close((uv_handle_t *)&w->sweep, NULL);
+    if (!uv_is_closing((uv_handle_t *)&w->wakeup)) uv_close((uv_handle_t *)&w->wakeup, NULL);
+}
+
+static void worker_on_sweep(uv_timer_t *t)
+{
+    arb_worker_t *w = t->data;
+    uint64_t now = uv_now(&w->loop);
+    for (arb_conn_t *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        arb_conn_check_timeouts(c, now);
+    }
+    if (w->stopping && !w->conns) worker_close_handles(w);
+}
+
+static void worker_on_wakeup(uv_async_t *a)
+{
+    arb_worker_t *w = a->data;
+    worker_swap_ruleset(w);
+    worker_drain_inbox(w);
+    if (atomic_load(&w->stop_requested) && !w->stopping) {
+        w->stopping = true;
+        w->stop_deadline_ms = uv_now(&w->loop) + (uint64_t)(w->server->cfg.drain_timeout * 1000);
+        uv_timer_start(&w->sweep, worker_on_sweep, 20, 20);
+    }
+}
+
+static void worker_main(void *arg)
+{
+    arb_worker_t *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* Late inbox items (a reply racing the stop) are dropped here. */
+    worker_drain_inbox(w);
+}
+
+static int worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *rs)
+{
+    memset(w, 0, sizeof *w);
+    w->server = s;
+    w->index = index;
+    w->ruleset = rs;
+    w->decider = arb_decider_new();
+    arb_arena_init(&w->arena);
+    pthread_mutex_init(&w->inbox_lock, NULL);
+    atomic_init(&w->next_ruleset, NULL);
+    atomic_init(&w->stop_requested, false);
+    int r = uv_loop_init(&w->loop);
+    if (r == 0) r = uv_async_init(&w->loop, &w->wakeup, worker_on_wakeup);
+    if (r == 0) r = uv_timer_init(&w->loop, &w->sweep);
+    if (r < 0 || !w->decider) return r < 0 ? r : UV_ENOMEM;
+    w->wakeup.data = w;
+    w->sweep.data = w;
+    return uv_timer_start(&w->sweep, worker_on_sweep, 250, 250);
+}
+
+static void worker_destroy(arb_worker_t *w)
+{
+    uv_loop_close(&w->loop);
+    arb_ruleset_free(w->ruleset);
+    arb_ruleset_free(atomic_exchange(&w->next_ruleset, NULL));
+    arb_decider_free(w->decider);
+    arb_arena_free(&w->arena);
+    pthread_mutex_destroy(&w->inbox_lock);
+}
+
+/* ------------------------------------------------------------ accepting */
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+static void server_on_connection(uv_stream_t *listener, int status)
+{
+    arb_server_t *s = listener->data;
+    if (status < 0 || s->stopping) return;
+    bool is_pipe = listener->type == UV_NAMED_PIPE;
+    bool admin = listener == (uv_stream_t *)&s->admin;
+    uv_stream_t *client = malloc(is_pipe ? sizeof(uv_pipe_t) : sizeof(uv_tcp_t));
+    if (!client) return;
+    if (is_pipe) uv_pipe_init(&s->loop, (uv_pipe_t *)client, 0);
+    else uv_tcp_init(&s->loop, (uv_tcp_t *)client);
+    uv_os_fd_t fd = -1;
+    int dupfd = -1;
+    if (uv_accept(listener, client) == 0 && uv_fileno((uv_handle_t *)client, &fd) == 0)
+        dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    uv_close((uv_handle_t *)client, free_handle);
+    if (dupfd < 0) return;
+    if (!admin && atomic_load(&s->open_public) >= s->cfg.max_connections) {
+        close(dupfd);
+        if (atomic_fetch_add(&s->refused, 1) % 1000 == 0)
+            arb_log_warn("connection refused", "reason=\"connection limit\" limit=%d",
+                         s->cfg.max_connections);
+        return;
+    }
+    atomic_fetch_add(admin ? &s->open_admin : &s->open_public, 1);
+    arb_inbox_item_t *it = calloc(1, sizeof *it);
+    if (!it) {
+        close(dupfd);
+        arb__server_conn_closed(s, admin);
+        return;
+    }
+    it->fd = dupfd;
+    it->is_pipe = is_pipe;
+    it->admin = admin;
+    worker_post(&s->workers[s->next_worker++ % (unsigned)s->nworkers], it);
+}
+
+static int parse_hostport(const char *hp, struct sockaddr_storage *ss)
+{
+    char host[256];
+    const char *colon = strrchr(hp, ':');
+    if (!colon || colon == hp || strlen(colon + 1) == 0) return UV_EINVAL;
+    size_t hl = (size_t)(colon - hp);
+    if (hl >= sizeof host) return UV_EINVAL;
+    memcpy(host, hp, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535) return UV_EINVAL;
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss);
+    }
+    if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
+    return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss);
+}
+
+static int listen_tcp(arb_server_t *s)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int r = parse_hostport(s->cfg.listen, &ss);
+    if (r < 0) {
+        arb_log_error("bad --listen address", "addr=%s hint=\"use HOST:PORT, e.g. 127.0.0.1:7878\"",
+                      s->cfg.listen);
+        return r;
+    }
+    uv_tcp_init(&s->loop, &s->tcp);
+    s->has_tcp = true;
+    s->tcp.data = s;
+    r = uv_tcp_bind(&s->tcp, (struct sockaddr *)&ss, 0);
+    if (r == 0) r = uv_listen((uv_stream_t *)&s->tcp, 1024, server_on_connection);
+    if (r < 0) {
+        arb_log_error("cannot listen", "addr=%s error=\"%s\"", s->cfg.listen, uv_strerror(r));
+        return r;
+    }
+    arb_log_info("listening", "addr=%s kind=tcp", s->cfg.listen);
+    return 0;
+}
+
+static int listen_unix(arb_server_t *s, uv_pipe_t *p, const char *path, bool admin)
+{
+    uv_pipe_init(&s->loop, p, 0);
+    p->data = s;
+    *(admin ? &s->has_admin : &s->has_sock) = true;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);  /* stale socket */
+    /* The admin socket is created 0600: no window where others may connect. */
+    mode_t old = umask(admin ? 0177 : 0111);
+    int r = uv_pipe_bind(p, path);
+    umask(old);
+    if (r == 0) r = uv_listen((uv_stream_t *)p, 1024, server_on_connection);
+    if (r < 0) {
+        arb_log_error("cannot listen", "path=%s error=\"%s\"", path, uv_strerror(r));
+        return r;
+    }
+    arb_log_info("listening", "path=%s kind=%s", path, admin ? "admin" : "unix");
+    return 0;
+}
+
+/* ------------------------------------------------------------ reloading */
+
+static void reload_start(arb_server_t *s);
+
+static void reload_work(uv_work_t *req)
+{
+    reload_job_t *job = req->data;
+    arb_server_t *s = job->server;
+    job->copies = calloc((size_t)s->nworkers, sizeof *job->copies);
+    for (int i = 0; i < s->nworkers; i++) {
+        job->copies[i] = arb_ruleset_load(s->cfg.rules_dir, job->seq, &job->problems);
+        if (!job->copies[i]) break;
+        if (i == 0 && arb_ruleset_run_tests(job->copies[0], s->cfg.rules_dir, &job->problems, 0) != 0 &&
+            job->problems.n) {
+            break;
+        }
+    }
+}
+
+/* Pack the reload's answer for msgid: {version, actions} or an error listing
+ * every problem. */
+static void reload_pack_answer(reload_job_t *job, bool ok, uint32_t msgid, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    if (!ok) {
+        msgpack_sbuffer text;
+        msgpack_sbuffer_init(&text);
+        for (size_t i = 0; i < job->problems.n; i++) {
+            if (i) msgpack_sbuffer_write(&text, "\n", 1);
+            msgpack_sbuffer_write(&text, job->problems.items[i], strlen(job->problems.items[i]));
+        }
+        msgpack_pack_array(&pk, 4);
+        msgpack_pack_int(&pk, 1);
+        msgpack_pack_uint32(&pk, msgid);
+        msgpack_pack_map(&pk, 3);
+        arb_pack_cstr(&pk, "code");
+        arb_pack_cstr(&pk, "invalid_params");
+        arb_pack_cstr(&pk, "message");
+        arb_pack_strn(&pk, text.data ? text.data : "", text.size);
+        arb_pack_cstr(&pk, "errors");
+        msgpack_pack_array(&pk, job->problems.n);
+        for (size_t i = 0; i < job->problems.n; i++) arb_pack_cstr(&pk, job->problems.items[i]);
+        msgpack_pack_nil(&pk);
+        msgpack_sbuffer_destroy(&text);
+        return;
+    }
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_uint32(&pk, msgid);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_map(&pk, 2);
+    arb_pack_cstr(&pk, "version");
+    arb_pack_cstr(&pk, arb_ruleset_version(job->copies[0]));
+    arb_pack_cstr(&pk, "actions");
+    msgpack_pack_uint64(&pk, arb_ruleset_action_count(job->copies[0]));
+}
+
+static void reload_answer_waiters(arb_server_t *s, reload_job_t *job, bool ok)
+{
+    for (reload_waiter_t *wt = job->waiters, *next; wt; wt = next) {
+        next = wt->next;
+        if (wt->conn_id) {
+            msgpack_sbuffer out;
+            msgpack_sbuffer_init(&out);
+            reload_pack_answer(job, ok, wt->msgid, &out);
+            arb_inbox_item_t *it = malloc(sizeof *it + out.size);
+            if (it) {
+                memset(it, 0, sizeof *it);
+                it->fd = -1;
+                it->conn_id = wt->conn_id;
+                it->reply_len = out.size;
+                memcpy(it->reply, out.data, out.size);
+                worker_post(&s->workers[wt->worker], it);
+            }
+            msgpack_sbuffer_destroy(&out);
+        }
+        free(wt);
+    }
+}
+
+static void reload_done(uv_work_t *req, int status)
+{
+    reload_job_t *job = req->data;
+    arb_server_t *s = job->server;
+    bool ok = status == 0 && job->problems.n == 0;
+    for (int i = 0; ok && i < s->nworkers; i++) ok = job->copies[i] != NULL;
+    if (ok) {
+        for (int i = 0; i < s->nworkers; i++) {
+            arb_ruleset_t *stale = atomic_exchange_explicit(&s->workers[i].next_ruleset,
+                                                            job->copies[i], memory_order_release);
+            arb_ruleset_free(stale);
+            uv_async_send(&s->workers[i].wakeup);
+        }
+        atomic_fetch_add(&s->reloads_ok, 1);
+        arb_log_info("ruleset reloaded", "version=%s actions=%zu dir=%s",
+                     arb_ruleset_version(job->copies[0]), arb_ruleset_action_count(job->copies[0]),
+                     s->cfg.rules_dir);
+    } else {
+        atomic_fetch_add(&s->reloads_failed, 1);
+        for (size_t i = 0; i < job->problems.n; i++) {
+            char q[1024];
+            arb_log_error("reload rejected", "problem=%s dir=%s",
+                          arb_log_quote(job->problems.items[i], q, sizeof q), s->cfg.rules_dir);
+        }
+    }
+    reload_answer_waiters(s, job, ok);
+    if (job->copies && !ok)
+        for (int i = 0; i < s->nworkers; i++) arb_ruleset_free(job->copies[i]);
+    free(job->copies);
+    arb_problems_free(&job->problems);
+    free(job);
+    s->running = NULL;
+    reload_start(s);   /* requests that came in meanwhile */
+}
+
+static void reload_start(arb_server_t *s)
+{
+    if (s->running || s->stopping) return;
+    pthread_mutex_lock(&s->control_lock);
+    reload_waiter_t *waiters = s->queued;
+    s->queued = NULL;
+    pthread_mutex_unlock(&s->control_lock);
+    if (!waiters) return;
+    reload_job_t *job = calloc(1, sizeof *job);
+    if (!job) return;
+    job->server = s;
+    job->seq = ++s->seq;
+    job->waiters = waiters;
+    job->req.data = job;
+    s->running = job;
+    if (uv_queue_work(&s->loop, &job->req, reload_work, reload_done) < 0) reload_done(&job->req, -1);
+}
+
+static void reload_enqueue(arb_server_t *s, int worker, uint64_t conn_id, uint32_t msgid)
+{
+    reload_waiter_t *wt = calloc(1, sizeof *wt);
+    if (!wt) return;
+    wt->worker = worker;
+    wt->conn_id = conn_id;
+    wt->msgid = msgid;
+    pthread_mutex_lock(&s->control_lock);
+    wt->next = s->queued;
+    s->queued = wt;
+    pthread_mutex_unlock(&s->control_lock);
+}
+
+void arb__server_request_reload(arb_server_t *s, arb_worker_t *w, uint64_t conn_id, uint32_t msgid)
+{
+    reload_enqueue(s, w->index, conn_id, msgid);
+    uv_async_send(&s->control);
+}
+
+static void server_on_control(uv_async_t *a) { reload_start(a->data); }
+
+static void server_on_debounced(uv_timer_t *t)
+{
+    arb_server_t *s = t->data;
+    arb_log_info("ruleset folder changed", "dir=%s", s->cfg.rules_dir);
+    reload_enqueue(s, 0, 0, 0);
+    reload_start(s);
+}
+
+static void server_on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    arb_server_t *s = h->data;
+    if (status < 0 || !filename || !strstr(filename, ".lua")) return;
+    uv_timer_start(&s->debounce, server_on_debounced, 200, 0);
+}
+
+/* ------------------------------------------------------------ signals */
+
+static void close_if_open(uv_handle_t *h, bool open)
+{
+    if (open && !uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void server_stop(arb_server_t *s)
+{
+    if (s->stopping) return;
+    s->stopping = true;
+    arb_log_info("shutting down", "reason=signal drain_timeout_s=%g", s->cfg.drain_timeout);
+    close_if_open((uv_handle_t *)&s->tcp, s->has_tcp);
+    close_if_open((uv_handle_t *)&s->sock, s->has_sock);
+    close_if_open((uv_handle_t *)&s->admin, s->has_admin);
+    if (s->has_sock) unlink(s->cfg.socket_path);
+    if (s->has_admin) unlink(s->cfg.admin_path);
+    close_if_open((uv_handle_t *)&s->watch, s->has_watch);
+    close_if_open((uv_handle_t *)&s->debounce, true);
+    close_if_open((uv_handle_t *)&s->sig_term, true);
+    close_if_open((uv_handle_t *)&s->sig_int, true);
+    close_if_open((uv_handle_t *)&s->sig_hup, true);
+    close_if_open((uv_handle_t *)&s->control, true);
+    for (int i = 0; i < s->nworkers; i++) {
+        atomic_store(&s->workers[i].stop_requested, true);
+        uv_async_send(&s->workers[i].wakeup);
+    }
+}
+
+static void server_on_signal(uv_signal_t *h, int signum)
+{
+    arb_server_t *s = h->data;
+    if (signum == SIGHUP) {
+        arb_log_info("reload requested", "reason=SIGHUP");
+        reload_enqueue(s, 0, 0, 0);
+        reload_start(s);
+        return;
+    }
+    server_stop(s);
+}
+
+static void signal_watch(arb_server_t *s, uv_signal_t *h, int signum)
+{
+    uv_signal_init(&s->loop, h);
+    h->data = s;
+    uv_signal_start(h, server_on_signal, signum);
+}
+
+/* ------------------------------------------------------------ running */
+
+static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
+{
+    arb_problems_t problems = { 0 };
+    s->seq = 1;
+    for (int i = 0; i < s->nworkers; i++) {
+        copies[i] = arb_ruleset_load(s->cfg.rules_dir, s->seq, &problems);
+        if (!copies[i]) break;
+    }
+    if (problems.n) {
+        for (size_t i = 0; i < problems.n; i++) {
+            char q[1024];
+            arb_log_error("cannot load ruleset", "problem=%s dir=%s",
+                          arb_log_quote(problems.items[i], q, sizeof q), s->cfg.rules_dir);
+        }
+        arb_problems_free(&problems);
+        for (int i = 0; i < s->nworkers; i++) arb_ruleset_free(copies[i]);
+        return -1;
+    }
+    atomic_store(&s->reloads_ok, 0);
+    return 0;
+}
+
+static int server_listen_all(arb_server_t *s)
+{
+    if (s->cfg.listen && listen_tcp(s) < 0) return -1;
+    if (s->cfg.socket_path && listen_unix(s, &s->sock, s->cfg.socket_path, false) < 0) return -1;
+    if (s->cfg.admin_path && listen_unix(s, &s->admin, s->cfg.admin_path, true) < 0) return -1;
+    return 0;
+}
+
+static void server_watch_rules(arb_server_t *s)
+{
+    uv_timer_init(&s->loop, &s->debounce);
+    s->debounce.data = s;
+    if (!s->cfg.watch) return;
+    if (uv_fs_event_init(&s->loop, &s->watch) == 0 &&
+        uv_fs_event_start(&s->watch, server_on_fs_event, s->cfg.rules_dir, 0) == 0) {
+        s->watch.data = s;
+        s->has_watch = true;
+    } else {
+        arb_log_warn("cannot watch ruleset folder", "dir=%s", s->cfg.rules_dir);
+    }
+}
+
+static void server_close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+int arb_server_run(const arb_config_t *cfg)
+{
+    signal(SIGPIPE, SIG_IGN);
+    arb_server_t *s = calloc(1, sizeof *s);
+    if (!s) return 2;
+    s->cfg = *cfg;
+    s->nworkers = cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    arb_ruleset_t **copies = calloc((size_t)s->nworkers, sizeof *copies);
+    pthread_mutex_init(&s->control_lock, NULL);
+    uv_loop_init(&s->loop);
+    int code = 2, started = 0;
+    if (!s->workers || !copies || server_load_initial(s, copies) < 0) goto out;
+    for (int i = 0; i < s->nworkers; i++, started++)
+        if (worker_init(s, &s->workers[i], i, copies[i]) < 0) goto out;
+    if (server_listen_all(s) < 0) goto out;
+    uv_async_init(&s->loop, &s->control, server_on_control);
+    s->control.data = s;
+    signal_watch(s, &s->sig_term, SIGTERM);
+    signal_watch(s, &s->sig_int, SIGINT);
+    signal_watch(s, &s->sig_hup, SIGHUP);
+    server_watch_rules(s);
+    for (int i = 0; i < s->nworkers; i++)
+        uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]);
+    arb_log_info("serving", "version=%s workers=%d actions=%zu dir=%s",
+                 arb_ruleset_version(copies[0]), s->nworkers,
+                 arb_ruleset_action_count(copies[0]), cfg->rules_dir);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < s->nworkers; i++) uv_thread_join(&s->workers[i].thread);
+    arb_log_info("stopped", NULL);
+    code = 0;
+out:
+    if (code != 0) {
+        /* Start-up failed before any thread ran: close what was opened. */
+        uv_walk(&s->loop, server_close_walk, NULL);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        for (int i = 0; i < started; i++) {
+            uv_walk(&s->workers[i].loop, server_close_walk, NULL);
+            uv_run(&s->workers[i].loop, UV_RUN_DEFAULT);
+        }
+        for (int i = started; i < s->nworkers && copies; i++) arb_ruleset_free(copies[i]);
+    }
+    for (int i = 0; i < started; i++) worker_destroy(&s->workers[i]);
+    uv_loop_close(&s->loop);
+    pthread_mutex_destroy(&s->control_lock);
+    free(copies);
+    free(s->workers);
+    free(s);
+    return code;
+}
