@@ -90,14 +90,14 @@ static char *slurp(const char *path)
     return buf;
 }
 
-/* Decide the JSON context text with rs; the decision (or error) goes to
- * *decision. Returns 0, or -1 with err. */
+/* Decide the JSON context text with rs; the decision goes to *decision,
+ * which points into *out (the caller destroys both). Returns 0, or -1 with
+ * err. */
 static int decide_json(arb_ruleset_t *rs, arb_decider_t *d, const char *text,
-                       msgpack_unpacked *decision, char *err, size_t errlen)
+                       msgpack_unpacked *decision, msgpack_sbuffer *out, char *err, size_t errlen)
 {
-    msgpack_sbuffer in, out;
+    msgpack_sbuffer in;
     msgpack_sbuffer_init(&in);
-    msgpack_sbuffer_init(&out);
     int rc = arb_json_to_msgpack(text, &in, err, errlen);
     msgpack_unpacked ctx;
     msgpack_unpacked_init(&ctx);
@@ -112,11 +112,11 @@ static int decide_json(arb_ruleset_t *rs, arb_decider_t *d, const char *text,
         memset(&stats, 0, sizeof stats);
         arb_err_t e;
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
         if (arb_decide(d, rs, &ctx.data, &arena, &stats, &pk, &e) < 0) {
             snprintf(err, errlen, "%s: %s", arb_code_name(e.code), e.message);
             rc = -1;
-        } else if (msgpack_unpack_next(decision, out.data, out.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
+        } else if (msgpack_unpack_next(decision, out->data, out->size, NULL) != MSGPACK_UNPACK_SUCCESS) {
             snprintf(err, errlen, "internal: the decision could not be read back");
             rc = -1;
         }
@@ -124,7 +124,6 @@ static int decide_json(arb_ruleset_t *rs, arb_decider_t *d, const char *text,
     }
     msgpack_unpacked_destroy(&ctx);
     msgpack_sbuffer_destroy(&in);
-    msgpack_sbuffer_destroy(&out);
     return rc;
 }
 
@@ -202,9 +201,11 @@ int arb_cli_decide(int argc, char **argv)
     arb_decider_force_explain(d, explain);
     msgpack_unpacked dec;
     msgpack_unpacked_init(&dec);
+    msgpack_sbuffer bytes;
+    msgpack_sbuffer_init(&bytes);
     char err[1200];
     int code = 0;
-    if (decide_json(rs, d, text, &dec, err, sizeof err) < 0) {
+    if (decide_json(rs, d, text, &dec, &bytes, err, sizeof err) < 0) {
         fprintf(stderr, "arbiter decide: %s: %s\n", file, err);
         code = 1;
     } else if (json) {
@@ -215,6 +216,7 @@ int arb_cli_decide(int argc, char **argv)
         print_decision(&dec.data);
     }
     msgpack_unpacked_destroy(&dec);
+    msgpack_sbuffer_destroy(&bytes);
     arb_decider_free(d);
     arb_ruleset_free(rs);
     free(text);
@@ -276,14 +278,17 @@ int arb_cli_replay(int argc, char **argv)
         msgpack_unpacked da, db;
         msgpack_unpacked_init(&da);
         msgpack_unpacked_init(&db);
+        msgpack_sbuffer ba, bb;
+        msgpack_sbuffer_init(&ba);
+        msgpack_sbuffer_init(&bb);
         char err[1200], ia[512], ib[512];
-        if (decide_json(a, d, line, &da, err, sizeof err) < 0) {
+        if (decide_json(a, d, line, &da, &ba, err, sizeof err) < 0) {
             errors++;
             if (errors <= 10) fprintf(stderr, "%s:%u: %s\n", file, total, err);
         } else {
             chosen_ids(&da.data, ia, sizeof ia);
             empty += ia[0] == '\0';
-            if (b && decide_json(b, d, line, &db, err, sizeof err) == 0) {
+            if (b && decide_json(b, d, line, &db, &bb, err, sizeof err) == 0) {
                 chosen_ids(&db.data, ib, sizeof ib);
                 if (strcmp(ia, ib) != 0) {
                     changed++;
@@ -293,6 +298,8 @@ int arb_cli_replay(int argc, char **argv)
         }
         msgpack_unpacked_destroy(&da);
         msgpack_unpacked_destroy(&db);
+        msgpack_sbuffer_destroy(&ba);
+        msgpack_sbuffer_destroy(&bb);
     }
     printf("%u contexts, %u invalid, %u with no action", total, errors, empty);
     if (b) printf(", %u changed by %s", changed, against);

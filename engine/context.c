@@ -42,13 +42,33 @@ static const char *type_name(const msgpack_object *o)
     }
 }
 
-static int wrong(arb_err_t *err, const char *path, const char *want, const msgpack_object *o)
+/* Where a value sits in the context, formatted only when it is wrong:
+ * base, then [index] when index >= 0, then .key when key is set. */
+typedef struct path {
+    const char *base;    /* "purchases", "scores", ... or "" at the top */
+    int64_t index;       /* array position, -1 none */
+    arb_str_t key;       /* map key, ptr NULL none */
+} path_t;
+
+static const char *path_text(const path_t *p, char *buf, size_t n)
 {
-    return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected %s, got %s", path, want,
-                       type_name(o));
+    int len = snprintf(buf, n, "%s", p->base);
+    if (p->index >= 0 && len >= 0 && (size_t)len < n)
+        len += snprintf(buf + len, n - (size_t)len, "[%lld]", (long long)p->index);
+    if (p->key.ptr && len >= 0 && (size_t)len < n)
+        snprintf(buf + len, n - (size_t)len, "%s%.*s", *buf ? "." : "",
+                 (int)(p->key.len > 64 ? 64 : p->key.len), p->key.ptr);
+    return buf;
 }
 
-static int get_str(const msgpack_object *o, const char *path, arb_str_t *out, arb_err_t *err)
+static int wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o)
+{
+    char where[160];
+    return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected %s, got %s",
+                       path_text(path, where, sizeof where), want, type_name(o));
+}
+
+static int get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, arb_err_t *err)
 {
     if (o->type != MSGPACK_OBJECT_STR) return wrong(err, path, "a string", o);
     out->ptr = o->via.str.ptr;
@@ -56,7 +76,7 @@ static int get_str(const msgpack_object *o, const char *path, arb_str_t *out, ar
     return 0;
 }
 
-static int get_int(const msgpack_object *o, const char *path, int64_t *out, arb_err_t *err)
+static int get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
 {
     if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) { *out = o->via.i64; return 0; }
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
@@ -66,22 +86,25 @@ static int get_int(const msgpack_object *o, const char *path, int64_t *out, arb_
     return wrong(err, path, "an integer", o);
 }
 
-static int get_num(const msgpack_object *o, const char *path, double *out, arb_err_t *err)
+static int get_num(const msgpack_object *o, const path_t *path, double *out, arb_err_t *err)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return 0;
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return 0;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
-        if (!isfinite(o->via.f64))
-            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected a finite number", path);
+        if (!isfinite(o->via.f64)) {
+            char where[160];
+            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected a finite number",
+                               path_text(path, where, sizeof where));
+        }
         *out = o->via.f64;
         return 0;
     default: return wrong(err, path, "a number", o);
     }
 }
 
-static int get_bool(const msgpack_object *o, const char *path, bool *out, arb_err_t *err)
+static int get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err)
 {
     if (o->type != MSGPACK_OBJECT_BOOLEAN) return wrong(err, path, "a boolean", o);
     *out = o->via.boolean;
@@ -89,26 +112,29 @@ static int get_bool(const msgpack_object *o, const char *path, bool *out, arb_er
 }
 
 /* Walk the str-keyed map o, calling field(key, value) for each entry. */
-typedef int (*field_fn)(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+typedef int (*field_fn)(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                         arb_err_t *err);
 
-static int each_field(const msgpack_object *o, const char *path, void *out, field_fn field,
+static int each_field(const msgpack_object *o, const path_t *path, void *out, field_fn field,
                       arb_err_t *err)
 {
     if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", o);
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: keys must be strings", path);
+        if (k->type != MSGPACK_OBJECT_STR) {
+            char where[160];
+            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: keys must be strings",
+                               *path->base ? path_text(path, where, sizeof where) : "context");
+        }
         arb_str_t key = { k->via.str.ptr, k->via.str.size };
-        char sub[256];
-        snprintf(sub, sizeof sub, "%s.%.*s", path, (int)(key.len > 64 ? 64 : key.len), key.ptr);
-        if (field(out, key, &o->via.map.ptr[i].val, sub, err) < 0) return -1;
+        path_t sub = *path;
+        sub.key = key;
+        if (field(out, key, &o->via.map.ptr[i].val, &sub, err) < 0) return -1;
     }
     return 0;
 }
 
-static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                           arb_err_t *err)
 {
     arb_purchase_t *p = out;
@@ -120,7 +146,7 @@ static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, con
     return 0;
 }
 
-static int event_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+static int event_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                        arb_err_t *err)
 {
     arb_event_t *e = out;
@@ -133,25 +159,28 @@ static int event_field(void *out, arb_str_t key, const msgpack_object *v, const 
 
 /* Parse an array of maps into n records of `size` bytes, each starting
  * zeroed with ts = INT64_MIN so a missing ts is caught. */
-static int get_records(const msgpack_object *o, const char *path, size_t size, field_fn field,
+static int get_records(const msgpack_object *o, const char *name, size_t size, field_fn field,
                        void **out, uint32_t *n, arb_arena_t *arena, arb_err_t *err)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY) return wrong(err, path, "an array", o);
+    path_t path = { name, -1, { NULL, 0 } };
+    if (o->type != MSGPACK_OBJECT_ARRAY) return wrong(err, &path, "an array", o);
     uint32_t count = o->via.array.size;
     char *recs = count ? arb_arena_alloc(arena, size * count) : NULL;
     if (count && !recs) return arb_err_set(err, ARB_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < count; i++) {
-        char sub[64];
-        snprintf(sub, sizeof sub, "%s[%u]", path, i);
+        path_t sub = { name, i, { NULL, 0 } };
         void *rec = recs + i * size;
         memset(rec, 0, size);
         int64_t *ts = (int64_t *)((char *)rec + (field == purchase_field
                                                      ? offsetof(arb_purchase_t, ts)
                                                      : offsetof(arb_event_t, ts)));
         *ts = INT64_MIN;
-        if (each_field(&o->via.array.ptr[i], sub, rec, field, err) < 0) return -1;
-        if (*ts == INT64_MIN)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "%s.ts: required", sub);
+        if (each_field(&o->via.array.ptr[i], &sub, rec, field, err) < 0) return -1;
+        if (*ts == INT64_MIN) {
+            char where[160];
+            return arb_err_set(err, ARB_INVALID_PARAMS, "%s.ts: required",
+                               path_text(&sub, where, sizeof where));
+        }
     }
     *out = recs;
     *n = count;
@@ -161,7 +190,8 @@ static int get_records(const msgpack_object *o, const char *path, size_t size, f
 static int get_scores(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *arena,
                       arb_err_t *err)
 {
-    if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, "scores", "a map", o);
+    path_t path = { "scores", -1, { NULL, 0 } };
+    if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, &path, "a map", o);
     uint32_t n = o->via.map.size;
     arb_score_t *s = n ? arb_arena_alloc(arena, sizeof *s * n) : NULL;
     if (n && !s) return arb_err_set(err, ARB_INTERNAL, "out of memory");
@@ -169,12 +199,9 @@ static int get_scores(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return arb_err_set(err, ARB_INVALID_PARAMS, "scores: keys must be strings");
-        char path[96];
-        snprintf(path, sizeof path, "scores.%.*s",
-                 (int)(kv->key.via.str.size > 64 ? 64 : kv->key.via.str.size),
-                 kv->key.via.str.ptr);
         s[i].model = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
-        if (get_num(&kv->val, path, &s[i].value, err) < 0) return -1;
+        path.key = s[i].model;
+        if (get_num(&kv->val, &path, &s[i].value, err) < 0) return -1;
     }
     ctx->scores = s;
     ctx->n_scores = n;
@@ -184,7 +211,8 @@ static int get_scores(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *
 static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *arena,
                        arb_err_t *err)
 {
-    if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, "consent", "a map", o);
+    path_t path = { "consent", -1, { NULL, 0 } };
+    if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, &path, "a map", o);
     uint32_t n = o->via.map.size;
     arb_consent_t *c = n ? arb_arena_alloc(arena, sizeof *c * n) : NULL;
     if (n && !c) return arb_err_set(err, ARB_INTERNAL, "out of memory");
@@ -192,19 +220,16 @@ static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t 
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return arb_err_set(err, ARB_INVALID_PARAMS, "consent: keys must be strings");
-        char path[96];
-        snprintf(path, sizeof path, "consent.%.*s",
-                 (int)(kv->key.via.str.size > 64 ? 64 : kv->key.via.str.size),
-                 kv->key.via.str.ptr);
         c[i].name = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
-        if (get_bool(&kv->val, path, &c[i].given, err) < 0) return -1;
+        path.key = c[i].name;
+        if (get_bool(&kv->val, &path, &c[i].given, err) < 0) return -1;
     }
     ctx->consent = c;
     ctx->n_consent = n;
     return 0;
 }
 
-static int location_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+static int location_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                           arb_err_t *err)
 {
     arb_context_t *ctx = out;
@@ -215,7 +240,7 @@ static int location_field(void *out, arb_str_t key, const msgpack_object *v, con
     return 0;
 }
 
-static int weather_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+static int weather_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                          arb_err_t *err)
 {
     arb_context_t *ctx = out;
@@ -233,12 +258,11 @@ typedef struct parse_state {
     arb_arena_t *arena;
 } parse_state_t;
 
-static int context_field(void *out, arb_str_t key, const msgpack_object *v, const char *path,
+static int context_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                          arb_err_t *err)
 {
     parse_state_t *st = out;
     arb_context_t *ctx = st->ctx;
-    path += 1; /* drop the leading '.' of a top-level field */
     if (arb_str_eq(key, "customer_id")) return get_str(v, path, &ctx->customer_id, err);
     if (arb_str_eq(key, "channel")) return get_str(v, path, &ctx->channel, err);
     if (arb_str_eq(key, "touchpoint")) return get_str(v, path, &ctx->touchpoint, err);
@@ -256,12 +280,14 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
     if (arb_str_eq(key, "location")) {
         ctx->has_location = true;
         ctx->location = v;
-        return each_field(v, path, ctx, location_field, err);
+        path_t sub = { "location", -1, { NULL, 0 } };
+        return each_field(v, &sub, ctx, location_field, err);
     }
     if (arb_str_eq(key, "weather")) {
         ctx->has_weather = true;
         ctx->weather = v;
-        return each_field(v, path, ctx, weather_field, err);
+        path_t sub = { "weather", -1, { NULL, 0 } };
+        return each_field(v, &sub, ctx, weather_field, err);
     }
     if (arb_str_eq(key, "attributes")) {
         if (v->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", v);
@@ -271,10 +297,10 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
     if (arb_str_eq(key, "consent")) return get_consent(v, ctx, st->arena, err);
     if (arb_str_eq(key, "scores")) return get_scores(v, ctx, st->arena, err);
     if (arb_str_eq(key, "purchases"))
-        return get_records(v, path, sizeof(arb_purchase_t), purchase_field,
+        return get_records(v, "purchases", sizeof(arb_purchase_t), purchase_field,
                            (void **)&ctx->purchases, &ctx->n_purchases, st->arena, err);
     if (arb_str_eq(key, "events"))
-        return get_records(v, path, sizeof(arb_event_t), event_field, (void **)&ctx->events,
+        return get_records(v, "events", sizeof(arb_event_t), event_field, (void **)&ctx->events,
                            &ctx->n_events, st->arena, err);
     return 0; /* unknown keys are ignored */
 }
@@ -294,7 +320,8 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
         return arb_err_set(err, ARB_INVALID_PARAMS, "context: expected a map, got %s",
                            type_name(o));
     parse_state_t st = { ctx, arena };
-    if (each_field(o, "", &st, context_field, err) < 0) return -1;
+    path_t top = { "", -1, { NULL, 0 } };
+    if (each_field(o, &top, &st, context_field, err) < 0) return -1;
     if (require_str(ctx->customer_id, "customer_id", err) < 0 ||
         require_str(ctx->channel, "channel", err) < 0 ||
         require_str(ctx->touchpoint, "touchpoint", err) < 0)

@@ -26,6 +26,7 @@
 
 /* The decision's parts a test looks at. */
 typedef struct outcome {
+    msgpack_sbuffer bytes;           /* the packed decision; decision points into it */
     msgpack_unpacked decision;
     const msgpack_object *actions;   /* array of action maps */
     const msgpack_object *explain;   /* array of {id, chosen, reason} */
@@ -163,9 +164,8 @@ static int run_decision(arb_ruleset_t *rs, arb_decider_t *d, int spec, int64_t n
         lua_setfield(L, ctx, "now");
     }
     lua_pop(L, 2);
-    msgpack_sbuffer in, res;
+    msgpack_sbuffer in, *res = &out->bytes;
     msgpack_sbuffer_init(&in);
-    msgpack_sbuffer_init(&res);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
     int rc = arb_lua_pack(L, ctx, &pk, err, errlen);
@@ -182,20 +182,19 @@ static int run_decision(arb_ruleset_t *rs, arb_decider_t *d, int spec, int64_t n
         arb_stats_t stats;
         memset(&stats, 0, sizeof stats);
         arb_err_t e;
-        msgpack_packer_init(&pk, &res, msgpack_sbuffer_write);
+        msgpack_packer_init(&pk, res, msgpack_sbuffer_write);
         if (arb_decide(d, rs, &ctx_obj.data, &arena, &stats, &pk, &e) < 0) {
             snprintf(err, errlen, "the context is invalid: %.500s", e.message);
             rc = -1;
         }
         arb_arena_free(&arena);
     }
-    if (rc == 0 && msgpack_unpack_next(&out->decision, res.data, res.size, NULL) == MSGPACK_UNPACK_SUCCESS) {
+    if (rc == 0 && msgpack_unpack_next(&out->decision, res->data, res->size, NULL) == MSGPACK_UNPACK_SUCCESS) {
         out->actions = arb_msgpack_map_get(&out->decision.data, "actions");
         out->explain = arb_msgpack_map_get(&out->decision.data, "explain");
     }
     msgpack_unpacked_destroy(&ctx_obj);
     msgpack_sbuffer_destroy(&in);
-    msgpack_sbuffer_destroy(&res);
     return rc;
 }
 
@@ -212,6 +211,7 @@ static int run_one(arb_ruleset_t *rs, arb_decider_t *d, int test, int64_t now,
              (int)lua_tointeger(L, -2), lua_tostring(L, -4));
     int spec = lua_gettop(L);
     outcome_t out = { 0 };
+    msgpack_sbuffer_init(&out.bytes);
     msgpack_unpacked_init(&out.decision);
     char err[600];
     int failed;
@@ -222,6 +222,7 @@ static int run_one(arb_ruleset_t *rs, arb_decider_t *d, int test, int64_t now,
         failed = check_expectations(L, spec, &out, where, failures);
     }
     msgpack_unpacked_destroy(&out.decision);
+    msgpack_sbuffer_destroy(&out.bytes);
     if (verbose) printf("%s %s\n", failed ? "FAIL" : "ok  ", where);
     lua_pop(L, 4);
     return failed;

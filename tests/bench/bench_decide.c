@@ -1,0 +1,175 @@
+/* In-process decide benchmark on the reference workload: no network, one
+ * core. First every context is decided and checked against the golden
+ * answers (ids exactly, priorities within a relative 1e-9); any mismatch
+ * fails the run. Then decisions per second and heap allocations per
+ * decision after warm-up (malloc, calloc and realloc are counted through the
+ * linker's --wrap).
+ *
+ * usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S]
+ * prints one line of key=value results.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/context.h"
+#include "engine/decide.h"
+#include "engine/ruleset.h"
+
+/* ---- allocation counting */
+static unsigned long long allocations;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t m) { allocations++; return __real_calloc(n, m); }
+void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Compare one decision with one golden line; print and return -1 on mismatch. */
+static int check_golden(const msgpack_object *dec, const char *line, int i)
+{
+    json_error_t jerr;
+    json_t *g = json_loads(line, 0, &jerr);
+    json_t *top = g ? json_object_get(g, "top") : NULL;
+    const msgpack_object *acts = arb_msgpack_map_get(dec, "actions");
+    int bad = 0;
+    if (!top || !acts || json_array_size(top) != acts->via.array.size) bad = 1;
+    for (size_t k = 0; !bad && k < json_array_size(top); k++) {
+        json_t *pair = json_array_get(top, k);
+        const char *want_id = json_string_value(json_array_get(pair, 0));
+        double want_p = json_number_value(json_array_get(pair, 1));
+        const msgpack_object *a = &acts->via.array.ptr[k];
+        const msgpack_object *id = arb_msgpack_map_get(a, "id");
+        const msgpack_object *p = arb_msgpack_map_get(a, "priority");
+        if (!id || !want_id || id->via.str.size != strlen(want_id) ||
+            memcmp(id->via.str.ptr, want_id, id->via.str.size) != 0 || !p ||
+            fabs(p->via.f64 - want_p) > 1e-9 * fabs(want_p))
+            bad = 1;
+    }
+    if (bad) {
+        fprintf(stderr, "golden mismatch at context %d: expected %s\n  got:", i + 1, line);
+        for (uint32_t k = 0; acts && k < acts->via.array.size; k++) {
+            const msgpack_object *id = arb_msgpack_map_get(&acts->via.array.ptr[k], "id");
+            const msgpack_object *p = arb_msgpack_map_get(&acts->via.array.ptr[k], "priority");
+            fprintf(stderr, " [%.*s, %.17g]", (int)id->via.str.size, id->via.str.ptr, p->via.f64);
+        }
+        fprintf(stderr, "\n");
+    }
+    json_decref(g);
+    return bad ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL, *ctxs = NULL, *golden = NULL;
+    double seconds = 3;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!dir) dir = argv[i];
+        else if (!ctxs) ctxs = argv[i];
+        else golden = argv[i];
+    }
+    if (!dir || !ctxs) {
+        fprintf(stderr, "usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S]\n");
+        return 2;
+    }
+    arb_problems_t problems = { 0 };
+    arb_ruleset_t *rs = arb_ruleset_load(dir, 1, &problems);
+    for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s\n", problems.items[i]);
+    if (!rs) return 2;
+    size_t len;
+    char *data = slurp(ctxs, &len);
+    if (!data) { fprintf(stderr, "cannot read %s\n", ctxs); return 2; }
+    msgpack_unpacked *objs = NULL;
+    size_t n = 0, off = 0, cap = 0;
+    for (;;) {
+        if (n == cap) objs = realloc(objs, sizeof *objs * (cap = cap ? cap * 2 : 1024));
+        msgpack_unpacked_init(&objs[n]);
+        if (msgpack_unpack_next(&objs[n], data, len, &off) != MSGPACK_UNPACK_SUCCESS) break;
+        n++;
+    }
+    arb_decider_t *d = arb_decider_new();
+    arb_arena_t arena;
+    arb_arena_init(&arena);
+    arb_stats_t stats;
+    memset(&stats, 0, sizeof stats);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+    arb_err_t err;
+    int failures = 0;
+    if (golden) {
+        size_t glen;
+        char *gtext = slurp(golden, &glen), *save = NULL;
+        char *line = gtext ? strtok_r(gtext, "\n", &save) : NULL;
+        for (size_t i = 0; i < n; i++, line = strtok_r(NULL, "\n", &save)) {
+            out.size = 0;
+            if (arb_decide(d, rs, &objs[i].data, &arena, &stats, &pk, &err) < 0) {
+                fprintf(stderr, "context %zu: %s\n", i + 1, err.message);
+                failures++;
+                continue;
+            }
+            arb_arena_reset(&arena);
+            msgpack_unpacked dec;
+            msgpack_unpacked_init(&dec);
+            msgpack_unpack_next(&dec, out.data, out.size, NULL);
+            if (!line || check_golden(&dec.data, line, (int)i) < 0) failures++;
+            msgpack_unpacked_destroy(&dec);
+        }
+        free(gtext);
+        printf("golden: %zu contexts, %d mismatches\n", n, failures);
+    }
+    /* Warm up, then time whole passes over the contexts. */
+    for (size_t i = 0; i < n; i++) {
+        out.size = 0;
+        arb_decide(d, rs, &objs[i].data, &arena, &stats, &pk, &err);
+        arb_arena_reset(&arena);
+    }
+    unsigned long long decisions = 0, allocs_before = allocations;
+    double t0 = now_s(), t1;
+    do {
+        for (size_t i = 0; i < n; i++) {
+            out.size = 0;
+            arb_decide(d, rs, &objs[i].data, &arena, &stats, &pk, &err);
+            arb_arena_reset(&arena);
+        }
+        decisions += n;
+    } while ((t1 = now_s()) - t0 < seconds);
+    printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f\n",
+           arb_ruleset_action_count(rs), n, decisions, t1 - t0, (double)decisions / (t1 - t0),
+           (t1 - t0) * 1e6 / (double)decisions, (double)(allocations - allocs_before) / (double)decisions);
+    for (size_t i = 0; i <= n && i < cap; i++) msgpack_unpacked_destroy(&objs[i]);
+    free(objs);
+    free(data);
+    msgpack_sbuffer_destroy(&out);
+    arb_arena_free(&arena);
+    arb_decider_free(d);
+    arb_ruleset_free(rs);
+    return failures ? 1 : 0;
+}
