@@ -165,13 +165,39 @@ static void worker_drain_inbox(arb_worker_t *w)
     }
 }
 
+/* Freeing a large ruleset (its lua_State, its nodes) takes milliseconds:
+ * it happens on libuv's thread pool, not between two requests. */
+typedef struct retired {
+    uv_work_t req;
+    arb_ruleset_t *rs;
+} retired_t;
+
+static void retired_free(uv_work_t *req) { arb_ruleset_free(((retired_t *)req->data)->rs); }
+
+static void retired_done(uv_work_t *req, int status) { free(req->data); }
+
+static void worker_retire_ruleset(arb_worker_t *w, arb_ruleset_t *old)
+{
+    retired_t *r = malloc(sizeof *r);
+    if (!r) {
+        arb_ruleset_free(old);
+        return;
+    }
+    r->rs = old;
+    r->req.data = r;
+    if (uv_queue_work(&w->loop, &r->req, retired_free, retired_done) < 0) {
+        arb_ruleset_free(old);
+        free(r);
+    }
+}
+
 static void worker_swap_ruleset(arb_worker_t *w)
 {
     arb_ruleset_t *next = atomic_exchange_explicit(&w->next_ruleset, NULL, memory_order_acquire);
     if (!next) return;
     arb_ruleset_t *old = w->ruleset;
     w->ruleset = next;
-    arb_ruleset_free(old);
+    worker_retire_ruleset(w, old);
 }
 
 static void worker_close_handles(arb_worker_t *w)
@@ -353,13 +379,11 @@ static void reload_work(uv_work_t *req)
     reload_job_t *job = req->data;
     arb_server_t *s = job->server;
     job->copies = calloc((size_t)s->nworkers, sizeof *job->copies);
-    for (int i = 0; i < s->nworkers; i++) {
+    for (int i = 0; i < s->nworkers && job->problems.n == 0; i++) {
         job->copies[i] = arb_ruleset_load(s->cfg.rules_dir, job->seq, &job->problems);
-        if (!job->copies[i]) break;
-        if (i == 0 && arb_ruleset_run_tests(job->copies[0], s->cfg.rules_dir, &job->problems, 0) != 0 &&
-            job->problems.n) {
-            break;
-        }
+        /* The ruleset's own tests must pass before any copy serves. */
+        if (i == 0 && job->copies[0])
+            arb_ruleset_run_tests(job->copies[0], s->cfg.rules_dir, &job->problems, 0);
     }
 }
 
@@ -568,9 +592,10 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
 {
     arb_problems_t problems = { 0 };
     s->seq = 1;
-    for (int i = 0; i < s->nworkers; i++) {
+    for (int i = 0; i < s->nworkers && problems.n == 0; i++) {
         copies[i] = arb_ruleset_load(s->cfg.rules_dir, s->seq, &problems);
-        if (!copies[i]) break;
+        /* Same bar as a reload: a ruleset whose own tests fail does not serve. */
+        if (i == 0 && copies[0]) arb_ruleset_run_tests(copies[0], s->cfg.rules_dir, &problems, 0);
     }
     if (problems.n) {
         for (size_t i = 0; i < problems.n; i++) {

@@ -1,0 +1,280 @@
+/* Closed-loop load generator for an Arbiter (or any msgpack-rpc) server.
+ *
+ * N connections each keep D requests in flight: every answer received is
+ * replaced by a new request, written together with the others completed in
+ * the same read. Latency is measured per request from the write to the
+ * answer, into the same log-linear histogram the server uses. One libuv
+ * loop, one thread: pin it to its own core.
+ *
+ * usage: loadgen --connect HOST:PORT [--conns N] [--depth D] [--seconds S]
+ *                [--warmup S] [--method decide|ping] [--contexts FILE.msgpack]
+ *                [--server-pid PID] [--hold]
+ * prints one line: key=value results (throughput, p50/p99/p999 in us,
+ * errors, server CPU seconds per second when --server-pid is given).
+ * --hold opens the connections, sends one ping on each, and keeps them open
+ * until stdin closes (for measuring the server's memory with many clients).
+ */
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "engine/stats.h"
+
+typedef struct lg_conn {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    msgpack_unpacker unp;
+    uint32_t next_msgid;
+    uint64_t sent_ns[4096];       /* by msgid % 4096: at most depth in flight */
+    struct lg *lg;
+} lg_conn_t;
+
+typedef struct lg {
+    uv_loop_t *loop;
+    const char *method;
+    char **ctx;                   /* packed contexts */
+    size_t *ctx_len;
+    size_t n_ctx, next_ctx;
+    int depth;
+    bool measuring, stopping, hold;
+    uint64_t done, errors, connected;
+    arb_stats_t hist;
+    msgpack_sbuffer batch;        /* requests of one read, written at once */
+} lg_t;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    free(req->data);
+    free(req);
+}
+
+static void queue_request(lg_conn_t *c, msgpack_sbuffer *out)
+{
+    lg_t *lg = c->lg;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    uint32_t id = c->next_msgid++;
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 0);
+    msgpack_pack_uint32(&pk, id);
+    msgpack_pack_str(&pk, strlen(lg->method));
+    msgpack_pack_str_body(&pk, lg->method, strlen(lg->method));
+    if (lg->n_ctx) {
+        msgpack_pack_array(&pk, 1);
+        size_t i = lg->next_ctx++ % lg->n_ctx;
+        msgpack_sbuffer_write(out, lg->ctx[i], lg->ctx_len[i]);
+    } else {
+        msgpack_pack_array(&pk, 0);
+    }
+    c->sent_ns[id % 4096] = now_ns();
+}
+
+static void flush(lg_conn_t *c, msgpack_sbuffer *out)
+{
+    if (out->size == 0) return;
+    uv_write_t *req = malloc(sizeof *req);
+    req->data = out->data;
+    uv_buf_t buf = uv_buf_init(out->data, (unsigned)out->size);
+    msgpack_sbuffer_init(out);   /* the write owns the bytes now */
+    if (uv_write(req, (uv_stream_t *)&c->tcp, &buf, 1, on_written) < 0) on_written(req, -1);
+}
+
+static void on_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf)
+{
+    lg_conn_t *c = h->data;
+    msgpack_unpacker_reserve_buffer(&c->unp, 65536);
+    *buf = uv_buf_init(msgpack_unpacker_buffer(&c->unp),
+                       (unsigned)msgpack_unpacker_buffer_capacity(&c->unp));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    lg_conn_t *c = s->data;
+    lg_t *lg = c->lg;
+    if (n < 0) {
+        if (!lg->stopping) fprintf(stderr, "loadgen: connection closed: %s\n", uv_strerror((int)n));
+        uv_read_stop(s);
+        return;
+    }
+    msgpack_unpacker_buffer_consumed(&c->unp, (size_t)n);
+    msgpack_unpacked r;
+    msgpack_unpacked_init(&r);
+    uint64_t t = now_ns();
+    while (msgpack_unpacker_next(&c->unp, &r) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *a = r.data.via.array.ptr;
+        if (r.data.type != MSGPACK_OBJECT_ARRAY || r.data.via.array.size != 4) continue;
+        if (a[2].type != MSGPACK_OBJECT_NIL) lg->errors++;
+        if (lg->measuring) {
+            lg->done++;
+            arb_stats_record_decide(&lg->hist, t - c->sent_ns[a[1].via.u64 % 4096]);
+        }
+        if (!lg->stopping && !lg->hold) queue_request(c, &lg->batch);
+    }
+    msgpack_unpacked_destroy(&r);
+    flush(c, &lg->batch);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    lg_conn_t *c = req->data;
+    lg_t *lg = c->lg;
+    if (status < 0) {
+        fprintf(stderr, "loadgen: connect: %s\n", uv_strerror(status));
+        exit(2);
+    }
+    lg->connected++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    for (int i = 0; i < (lg->hold ? 1 : lg->depth); i++) queue_request(c, &out);
+    flush(c, &out);
+    msgpack_sbuffer_destroy(&out);
+}
+
+static void on_phase(uv_timer_t *t)
+{
+    lg_t *lg = t->data;
+    if (!lg->measuring) {
+        lg->measuring = true;
+        return;
+    }
+    lg->measuring = false;
+    lg->stopping = true;
+    uv_stop(lg->loop);
+}
+
+static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    free(buf->base);
+    if (n < 0) uv_stop(s->loop);
+}
+
+static void stdin_alloc(uv_handle_t *h, size_t s, uv_buf_t *buf) { *buf = uv_buf_init(malloc(256), 256); }
+
+static void load_contexts(lg_t *lg, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); exit(2); }
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f), off = 0, cap = 0;
+    fseek(f, 0, SEEK_SET);
+    char *data = malloc(len);
+    if (fread(data, 1, len, f) != len) exit(2);
+    fclose(f);
+    msgpack_unpacked r;
+    msgpack_unpacked_init(&r);
+    while (off < len) {
+        size_t start = off;
+        if (msgpack_unpack_next(&r, data, len, &off) != MSGPACK_UNPACK_SUCCESS) break;
+        if (lg->n_ctx == cap) {
+            cap = cap ? cap * 2 : 1024;
+            lg->ctx = realloc(lg->ctx, cap * sizeof *lg->ctx);
+            lg->ctx_len = realloc(lg->ctx_len, cap * sizeof *lg->ctx_len);
+        }
+        lg->ctx[lg->n_ctx] = data + start;
+        lg->ctx_len[lg->n_ctx++] = off - start;
+    }
+    msgpack_unpacked_destroy(&r);
+}
+
+static double cpu_seconds(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+    return (double)(ut + st) / 100.0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *connect_to = "127.0.0.1:7878", *contexts = NULL;
+    int conns = 1, pid = 0;
+    double seconds = 5, warmup = 1;
+    lg_t lg;
+    memset(&lg, 0, sizeof lg);
+    lg.method = "ping";
+    lg.depth = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
+        if (strcmp(a, "--hold") == 0) { lg.hold = true; continue; }
+        i++;
+        if (strcmp(a, "--connect") == 0) connect_to = v;
+        else if (strcmp(a, "--conns") == 0) conns = atoi(v);
+        else if (strcmp(a, "--depth") == 0) lg.depth = atoi(v);
+        else if (strcmp(a, "--seconds") == 0) seconds = atof(v);
+        else if (strcmp(a, "--warmup") == 0) warmup = atof(v);
+        else if (strcmp(a, "--method") == 0) lg.method = v;
+        else if (strcmp(a, "--contexts") == 0) contexts = v;
+        else if (strcmp(a, "--server-pid") == 0) pid = atoi(v);
+        else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
+    }
+    if (lg.depth < 1 || lg.depth > 4000 || conns < 1) return 2;
+    if (contexts && strcmp(lg.method, "ping") != 0) load_contexts(&lg, contexts);
+    char host[256];
+    snprintf(host, sizeof host, "%s", connect_to);
+    char *colon = strrchr(host, ':');
+    if (!colon) return 2;
+    *colon = '\0';
+    struct sockaddr_in addr;
+    uv_ip4_addr(host, atoi(colon + 1), &addr);
+    lg.loop = uv_default_loop();
+    msgpack_sbuffer_init(&lg.batch);
+    lg_conn_t *cs = calloc((size_t)conns, sizeof *cs);
+    for (int i = 0; i < conns; i++) {
+        cs[i].lg = &lg;
+        msgpack_unpacker_init(&cs[i].unp, 65536);
+        uv_tcp_init(lg.loop, &cs[i].tcp);
+        cs[i].tcp.data = &cs[i];
+        cs[i].connect.data = &cs[i];
+        uv_tcp_connect(&cs[i].connect, &cs[i].tcp, (struct sockaddr *)&addr, on_connect);
+    }
+    if (lg.hold) {
+        uv_pipe_t in;
+        uv_pipe_init(lg.loop, &in, 0);
+        uv_pipe_open(&in, 0);
+        uv_read_start((uv_stream_t *)&in, stdin_alloc, on_stdin);
+        uv_run(lg.loop, UV_RUN_DEFAULT);
+        printf("held=%llu\n", (unsigned long long)lg.connected);
+        return 0;
+    }
+    uv_timer_t warm, stop;
+    uv_timer_init(lg.loop, &warm);
+    uv_timer_init(lg.loop, &stop);
+    warm.data = stop.data = &lg;
+    uv_timer_start(&warm, on_phase, (uint64_t)(warmup * 1000), 0);
+    uv_timer_start(&stop, on_phase, (uint64_t)((warmup + seconds) * 1000), 0);
+    double cpu0 = 0, cpu1 = 0;
+    uint64_t t0 = 0;
+    /* Run the warm-up, then sample the clock and CPU as measuring starts. */
+    while (!lg.measuring) uv_run(lg.loop, UV_RUN_ONCE);
+    t0 = now_ns();
+    cpu0 = pid ? cpu_seconds(pid) : 0;
+    uv_run(lg.loop, UV_RUN_DEFAULT);
+    double elapsed = (double)(now_ns() - t0) / 1e9;
+    cpu1 = pid ? cpu_seconds(pid) : 0;
+    printf("method=%s conns=%d depth=%d rps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f errors=%llu server_cpu=%.2f\n",
+           lg.method, conns, lg.depth, (double)lg.done / elapsed,
+           (double)arb_stats_decide_quantile(&lg.hist, 0.5) / 1000.0,
+           (double)arb_stats_decide_quantile(&lg.hist, 0.99) / 1000.0,
+           (double)arb_stats_decide_quantile(&lg.hist, 0.999) / 1000.0,
+           (unsigned long long)lg.errors, pid ? (cpu1 - cpu0) / elapsed : 0.0);
+    return lg.errors ? 1 : 0;
+}
