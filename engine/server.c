@@ -604,7 +604,10 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
                           arb_log_quote(problems.items[i], q, sizeof q), s->cfg.rules_dir);
         }
         arb_problems_free(&problems);
-        for (int i = 0; i < s->nworkers; i++) arb_ruleset_free(copies[i]);
+        for (int i = 0; i < s->nworkers; i++) {
+            arb_ruleset_free(copies[i]);
+            copies[i] = NULL;
+        }
         return -1;
     }
     atomic_store(&s->reloads_ok, 0);
