@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bindings/lua/context.h"
 #include "bindings/lua/sandbox.h"
@@ -261,6 +262,13 @@ static bool has_segment(const arb_eval_t *ev, int32_t sym)
 
 /* ------------------------------------------------------------ plain Lua */
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Call the function at registry ref with the context; leaves its result on
  * the stack on success. Returns 0 or -1 (fault recorded). */
 static int call_lua(arb_eval_t *ev, int ref)
@@ -272,7 +280,14 @@ static int call_lua(arb_eval_t *ev, int ref)
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);            /* fn */
     arb_lua_context_push(L);                           /* fn c */
-    if (arb_sandbox_pcall(L, 1, 1, ARB_RULE_INSTRUCTIONS, ARB_RULE_MEMORY) == LUA_OK) return 0;
+    int rc = arb_sandbox_pcall(L, 1, 1, ARB_RULE_INSTRUCTIONS, ARB_RULE_MEMORY);
+    if (ev->deadline_ns && mono_ns() > ev->deadline_ns) {
+        lua_pop(L, 1);
+        ev->fault = ARB_FAULT_DEADLINE;
+        snprintf(ev->fault_msg, sizeof ev->fault_msg, "deadline");
+        return -1;
+    }
+    if (rc == LUA_OK) return 0;
     arb_sandbox_t *sb = arb_sandbox_of(L);
     const char *msg = lua_tostring(L, -1);
     ev->fault = sb->stopped ? ARB_FAULT_BUDGET : ARB_FAULT_ERROR;

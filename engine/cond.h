@@ -22,6 +22,7 @@ typedef enum arb_fault {
     ARB_FAULT_NONE,
     ARB_FAULT_ERROR,    /* the rule raised an error */
     ARB_FAULT_BUDGET,   /* the rule ran out of instructions or memory */
+    ARB_FAULT_DEADLINE, /* the decision's deadline passed during the rule */
 } arb_fault_t;
 
 /* Budgets for one plain Lua rule call. */
@@ -45,6 +46,7 @@ typedef struct arb_eval {
     double nearest_km;          /* distance to the nearest store; < 0 not computed */
     int local_hour, local_wday; /* for hour and weekday conditions */
     bool lua_ready;             /* the Lua context points at ctx */
+    uint64_t deadline_ns;       /* CLOCK_MONOTONIC deadline of the decision, 0 none */
     arb_fault_t fault;          /* set when an evaluation returned -1 */
     char fault_msg[300];        /* the rule's error message */
 } arb_eval_t;

@@ -277,6 +277,12 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
         return 0;
     }
     if (arb_str_eq(key, "explain")) return get_bool(v, path, &ctx->explain, err);
+    if (arb_str_eq(key, "deadline_ms")) {
+        if (get_int(v, path, &ctx->deadline_ms, err) < 0) return -1;
+        if (ctx->deadline_ms < 1)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "deadline_ms: must be at least 1");
+        return 0;
+    }
     if (arb_str_eq(key, "location")) {
         ctx->has_location = true;
         ctx->location = v;

@@ -89,6 +89,7 @@ typedef struct arb_context {
 
     const msgpack_object *raw;   /* the whole context map, for plain Lua rules */
     int64_t limit;               /* 0 means the touchpoint's default */
+    int64_t deadline_ms;         /* 0 means the server's default deadline */
     bool explain;                /* include the reason for every action */
 } arb_context_t;
 

@@ -37,6 +37,8 @@ struct arb_decider {
     uint32_t cap;               /* actions the arrays hold */
     uint64_t counter;           /* decisions made, for ids */
     bool force_explain;         /* explain every decision (arbiter decide --explain, tests) */
+    int64_t deadline_ms;        /* default deadline, 0 none */
+    int64_t max_deadline_ms;    /* cap on a context's deadline_ms, 0 none */
     char prefix[17];            /* random per decider, for ids */
 };
 
@@ -63,6 +65,12 @@ void arb_decider_free(arb_decider_t *d)
 }
 
 void arb_decider_force_explain(arb_decider_t *d, bool on) { d->force_explain = on; }
+
+void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_ms)
+{
+    d->deadline_ms = default_ms;
+    d->max_deadline_ms = max_ms;
+}
 
 static int decider_reserve(arb_decider_t *d, uint32_t n)
 {
@@ -257,9 +265,13 @@ typedef struct request {
     arb_stats_t *st;
 } request_t;
 
+/* How often, in candidates, the C-only path looks at the clock; rule
+ * calls into Lua look at it after each call. */
+#define DEADLINE_EVERY 64
+
 /* Sort every action reachable by this request into eligible, fallbacks or
- * a reason. */
-static void consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *n_fb)
+ * a reason. Returns 0, or -1 when the deadline passed first. */
+static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *n_fb)
 {
     const arb_ruleset_t *rs = q->rs;
     bool explain = q->ctx.explain;
@@ -271,16 +283,21 @@ static void consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t 
         const char *why = prefilter(&d->ev, a, q->channel, q->tp_sym, q->arena);
         candidate_t c = { i, 0, 0 };
         int r = why ? 0 : evaluate(&d->ev, a, &c, &why, q->arena);
+        if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
         if (r < 0) {
             arb_stat_inc(&q->st->rule_errors);
             if (d->ev.fault == ARB_FAULT_BUDGET) arb_stat_inc(&q->st->budget_stops);
         }
+        if (d->ev.deadline_ns && j % DEADLINE_EVERY == DEADLINE_EVERY - 1 &&
+            now_ns() > d->ev.deadline_ns)
+            return -1;
         if (explain) d->reasons[i] = why;
         if (r > 0) {
             if (a->fallback) d->fallbacks[(*n_fb)++] = c;
             else d->eligible[(*n_elig)++] = c;
         }
     }
+    return 0;
 }
 
 static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,
@@ -313,9 +330,16 @@ int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb
         memset(d->chosen, 0, rs->n_actions);
         memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);
     }
+    int64_t ms = q.ctx.deadline_ms ? q.ctx.deadline_ms : d->deadline_ms;
+    if (d->max_deadline_ms && ms > d->max_deadline_ms) ms = d->max_deadline_ms;
+    d->ev.deadline_ns = ms > 0 ? t0 + (uint64_t)ms * 1000000u : 0;
     uint32_t n_elig = 0, n_fb = 0;
-    consider(d, &q, &n_elig, &n_fb);
+    int late = consider(d, &q, &n_elig, &n_fb);
     arb_eval_end(&d->ev);
+    if (late < 0)
+        return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
+                           "the decision ran past its deadline of %lld ms; no answer was chosen",
+                           (long long)ms);
 
     const char **reasons = q.ctx.explain ? d->reasons : NULL;
     uint8_t *chosen = q.ctx.explain ? d->chosen : NULL;

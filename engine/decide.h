@@ -21,6 +21,11 @@ typedef struct arb_decider arb_decider_t;
 arb_decider_t *arb_decider_new(void);
 void arb_decider_free(arb_decider_t *d);
 
+/* Deadlines: a decision that runs past default_ms (or the context's
+ * deadline_ms, capped at max_ms) stops and answers deadline_exceeded.
+ * 0 means no deadline (the default, for offline use). */
+void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_ms);
+
 /* Explain every decision of d, whatever the context asks. */
 void arb_decider_force_explain(arb_decider_t *d, bool on);
 

@@ -46,6 +46,9 @@ static int serve_usage(FILE *f, int code)
         "  --frame-timeout SECS   close a client whose partial request stalls (default 10)\n"
         "  --idle-timeout SECS    close a silent client (default 0: never)\n"
         "  --drain-timeout SECS   on SIGTERM, longest wait for in-flight requests (default 5)\n"
+        "  --deadline-ms MS       a decision's deadline unless its context sets deadline_ms (default 10)\n"
+        "  --max-deadline-ms MS   the most a context's deadline_ms may ask for (default 1000)\n"
+        "  --overload-ms MS       a worker busy this long in one loop turn answers `overloaded` (default 100)\n"
         "  --no-watch             do not reload when a file in DIR changes\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
         "\n"
@@ -112,6 +115,14 @@ static int serve(int argc, char **argv)
             if (parse_num(a, v, 0, 86400, &cfg.frame_timeout) < 0) return 2;
         } else if (strcmp(a, "--idle-timeout") == 0) {
             if (parse_num(a, v, 0, 86400 * 30, &cfg.idle_timeout) < 0) return 2;
+        } else if (strcmp(a, "--deadline-ms") == 0) {
+            if (parse_num(a, v, 1, 60000, &n) < 0) return 2;
+            cfg.deadline_ms = (int64_t)n;
+        } else if (strcmp(a, "--max-deadline-ms") == 0) {
+            if (parse_num(a, v, 1, 600000, &n) < 0) return 2;
+            cfg.max_deadline_ms = (int64_t)n;
+        } else if (strcmp(a, "--overload-ms") == 0) {
+            if (parse_num(a, v, 1, 60000, &cfg.overload_ms) < 0) return 2;
         } else if (strcmp(a, "--drain-timeout") == 0) {
             if (parse_num(a, v, 0, 3600, &cfg.drain_timeout) < 0) return 2;
         } else {

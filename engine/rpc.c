@@ -112,6 +112,15 @@ static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
     arb_pack_cstr(pk, arb_ruleset_version(w->ruleset));
 }
 
+/* Decisions are shed, cheaply, when the worker is already behind: a queue
+ * of work nobody will wait for helps no one. */
+static bool shed(arb_worker_t *w, arb_err_t *err)
+{
+    if (!arb__worker_overloaded(w)) return false;
+    arb_err_set(err, ARB_OVERLOADED, "the server is overloaded; retry later or on another node");
+    return true;
+}
+
 /* Answer a request whose method and params are well-formed. Returns 0 when
  * the answer was packed (or deferred), -1 with err for an error answer. */
 static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid,
@@ -132,10 +141,12 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         arb_ruleset_pack_info(w->ruleset, pk);
         return 0;
     case ARB_METHOD_DECIDE:
+        if (shed(w, err)) return -1;
         if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: the context map is required");
         pack_result_head(pk, msgid);
         return arb_decide(w->decider, w->ruleset, arg, &w->arena, &w->stats, pk, err);
     case ARB_METHOD_DECIDE_MANY:
+        if (shed(w, err)) return -1;
         if (!arg || arg->type != MSGPACK_OBJECT_ARRAY)
             return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected an array of context maps");
         pack_result_head(pk, msgid);

@@ -94,10 +94,21 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->frame_timeout = 10;
     cfg->idle_timeout = 0;
     cfg->drain_timeout = 5;
+    cfg->deadline_ms = 10;
+    cfg->max_deadline_ms = 1000;
+    cfg->overload_ms = 100;
     cfg->watch = true;
 }
 
 const arb_config_t *arb_server_config(const arb_server_t *s) { return &s->cfg; }
+
+bool arb__worker_overloaded(arb_worker_t *w)
+{
+    /* uv_now is the time the loop iteration began: how long this iteration
+     * has been working is how long the last readable client has waited. */
+    double busy_ms = (double)uv_hrtime() / 1e6 - (double)uv_now(&w->loop);
+    return busy_ms > w->server->cfg.overload_ms;
+}
 
 void arb__server_conn_closed(arb_server_t *s, bool admin)
 {
@@ -244,6 +255,7 @@ static int worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_
     w->index = index;
     w->ruleset = rs;
     w->decider = arb_decider_new();
+    if (w->decider) arb_decider_set_deadline(w->decider, s->cfg.deadline_ms, s->cfg.max_deadline_ms);
     arb_arena_init(&w->arena);
     pthread_mutex_init(&w->inbox_lock, NULL);
     atomic_init(&w->next_ruleset, NULL);

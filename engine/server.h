@@ -39,6 +39,9 @@ typedef struct arb_config {
     double frame_timeout;      /* seconds a partial frame may stall before the close */
     double idle_timeout;       /* seconds without traffic before the close; 0 = never */
     double drain_timeout;      /* seconds SIGTERM waits for in-flight work */
+    int64_t deadline_ms;       /* a decision's deadline unless the context sets one */
+    int64_t max_deadline_ms;   /* the most a context's deadline_ms may ask for */
+    double overload_ms;        /* a worker this far behind answers `overloaded` */
     bool watch;                /* reload when a file of the ruleset changes */
 } arb_config_t;
 
@@ -84,6 +87,10 @@ void arb__server_conn_closed(arb_server_t *s, bool admin);
  * The answer arrives later via arb__worker_post_reply for (conn_id, msgid). */
 void arb__server_request_reload(arb_server_t *s, arb_worker_t *w, uint64_t conn_id,
                                 uint32_t msgid);
+
+/* True when worker w has been busy in this loop iteration for longer than
+ * the overload bound: new decisions get `overloaded` at once. */
+bool arb__worker_overloaded(arb_worker_t *w);
 
 /* Summed stats of every worker plus server-wide gauges, for `stats`. */
 void arb__server_stats(arb_server_t *s, arb_stats_t *sum, int64_t *open_connections,
