@@ -79,7 +79,12 @@ static int get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, 
 static int get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
 {
     if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) { *out = o->via.i64; return 0; }
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > INT64_MAX) {
+            char where[160];
+            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: integer out of range",
+                               path_text(path, where, sizeof where));
+        }
         *out = (int64_t)o->via.u64;
         return 0;
     }

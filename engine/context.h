@@ -26,7 +26,7 @@ typedef struct arb_str {
 static inline bool arb_str_eq(arb_str_t s, const char *z)
 {
     size_t n = strlen(z);
-    return s.len == n && memcmp(s.ptr, z, n) == 0;
+    return s.len == n && (n == 0 || memcmp(s.ptr, z, n) == 0);
 }
 
 typedef struct arb_purchase {

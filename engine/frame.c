@@ -88,6 +88,8 @@ arb_frame_status_t arb_frame_scan(arb_frame_scan_t *s, const char *buf, size_t l
             uint64_t n = be(p + s->pos + 1, h.lenbytes);
             if (h.kind) h.count = n; else h.body += n;
         }
+        /* A header that itself crosses the limit leaves no room to compute. */
+        if ((uint64_t)s->pos + (uint64_t)h.hlen > lim->max_frame) return ARB_FRAME_TOO_BIG;
         uint64_t room = lim->max_frame - s->pos - (uint64_t)h.hlen;
         if (h.body > room) return ARB_FRAME_TOO_BIG;
         if (h.kind) {
