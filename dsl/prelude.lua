@@ -107,7 +107,19 @@ end
 
 ---------------------------------------------------------------- combinators
 
+-- Vocabulary functions by identity, so that `when = raining` (without the
+-- parentheses) is caught instead of running as an always-true plain function.
+local VOCAB = {}
+
+local function check_called(fn, v, level)
+  local name = VOCAB[v]
+  if name then
+    fail(format("%s: '%s' must be called: write %s(...)", fn, name, name), (level or 2) + 1)
+  end
+end
+
 local function check_cond(fn, i, c, level)
+  check_called(fn, c, (level or 2) + 1)
   if not (is(c, COND) or type(c) == "function") then
     fail(format("%s: item %d is not a condition (got %s)", fn, i, type(c)), (level or 2) + 1)
   end
@@ -291,6 +303,7 @@ end
 local function as_expr(v, level)
   if is(v, EXPR) then return v end
   if type(v) == "number" then return expr { op = "const", n = v } end
+  check_called("weight", v, (level or 2) + 1)
   if type(v) == "function" then return v end
   fail("weight: expected a number, a weight expression or a function(c)", (level or 2) + 1)
 end
@@ -379,7 +392,16 @@ end
 local function frozen(lib, name)
   return setmetatable({}, {
     __index = lib,
-    __newindex = function() error(name .. " is read-only", 2) end,
+    __newindex = function()
+      -- Blame the rule's line even when a C function (table.insert) wrote.
+      for level = 2, 6 do
+        local file, line = C.where(level)
+        if line and line > 0 then
+          error(format("%s:%d: %s is read-only", file, line, name), 0)
+        end
+      end
+      error(name .. " is read-only", 2)
+    end,
     __metatable = false,
   })
 end
@@ -399,7 +421,9 @@ local function public_table(extra)
     if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
       error("setmetatable: __gc is not allowed in rules", 2)
     end
-    return setmetatable(t, mt)
+    local ok, r = pcall(setmetatable, t, mt)
+    if not ok then error((tostring(r):gsub("^prelude:%d+: ", "")), 2) end
+    return r
   end
   P.getmetatable = function(v)
     local mt = getmetatable(v)
@@ -410,6 +434,50 @@ local function public_table(extra)
   for k, v in pairs(extra or {}) do P[k] = v end
   return P
 end
+
+for k, v in pairs(V) do
+  if type(v) == "function" then VOCAB[v] = k end
+end
+
+-- Lua patterns run in C, where no instruction budget reaches: a pattern
+-- with k unbounded repetitions can backtrack n^(k+1) times on a subject of
+-- n bytes. Refuse the ones that could take seconds; plain find is free.
+local PATTERN_WORK = 2e7
+local function repetitions(p)
+  local k, i, n = 0, 1, #p
+  while i <= n do
+    local ch = p:sub(i, i)
+    if ch == "%" then i = i + 1
+    elseif ch == "[" then
+      i = i + 1
+      if p:sub(i, i) == "^" then i = i + 1 end
+      if p:sub(i, i) == "]" then i = i + 1 end
+      while i <= n and p:sub(i, i) ~= "]" do
+        if p:sub(i, i) == "%" then i = i + 1 end
+        i = i + 1
+      end
+    elseif ch == "*" or ch == "+" or ch == "-" then k = k + 1 end
+    i = i + 1
+  end
+  return k
+end
+local function guard(name, f, plain_arg)
+  return function(s, p, ...)
+    if type(s) == "string" and type(p) == "string" and
+       not (plain_arg and select(plain_arg - 2, ...)) then
+      local n = #s + 1
+      if n ^ (repetitions(p) + 1) > PATTERN_WORK then
+        error(format("string.%s: pattern too costly for a subject of %d bytes", name, #s), 2)
+      end
+    end
+    return f(s, p, ...)
+  end
+end
+-- The shared string table is patched too: ("x"):find(p) reaches it.
+string.find = guard("find", string.find, 4)
+string.match = guard("match", string.match)
+string.gmatch = guard("gmatch", string.gmatch)
+string.gsub = guard("gsub", string.gsub)
 
 local RULES, TESTS = public_table(), public_table(T)
 
@@ -436,6 +504,7 @@ return {
   tests = tests,
   COND = COND,
   CMP = CMP,
+  vocab = VOCAB,
   EXPR = EXPR,
   rules_env = env_for(RULES),
   tests_env = env_for(TESTS),

@@ -141,6 +141,10 @@ typedef struct arb_store {
 
 #define ARB_MAX_CHANNELS 64
 
+/* Memory a ruleset's lua_State may grow by, after loading, for everything
+ * its rules ever keep. */
+#define ARB_RULESET_HEADROOM (64u * 1024 * 1024)
+
 typedef struct arb_ruleset arb_ruleset_t;
 
 struct arb_ruleset {

@@ -274,10 +274,8 @@ static uint64_t mono_ns(void)
 static int call_lua(arb_eval_t *ev, int ref)
 {
     lua_State *L = ev->rs->L;
-    if (!ev->lua_ready) {
-        arb_lua_context_set(L, ev->ctx);
-        ev->lua_ready = true;
-    }
+    arb_lua_context_set(L, ev->ctx);   /* fresh tables for every rule */
+    ev->lua_ready = true;
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);            /* fn */
     arb_lua_context_push(L);                           /* fn c */
     int rc = arb_sandbox_pcall(L, 1, 1, ARB_RULE_INSTRUCTIONS, ARB_RULE_MEMORY);

@@ -219,7 +219,9 @@ int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_n
     char chunk[1100];
     snprintf(chunk, sizeof chunk, "@%s", f->path);
     if (luaL_loadbufferx(L, f->text, f->len, chunk, "t") != LUA_OK) {
-        arb_problems_add(problems, "%s", lua_tostring(L, -1));
+        const char *msg = lua_tostring(L, -1);
+        if (strncmp(msg, f->path, strlen(f->path)) == 0) arb_problems_add(problems, "%s", msg);
+        else arb_problems_add(problems, "%s: %s", f->path, msg);   /* e.g. bytecode refused */
         lua_pop(L, 1);
         return -1;
     }
@@ -257,6 +259,7 @@ typedef struct compiler {
     size_t problems_at_start;
     const decl_t *d;    /* the declaration being compiled */
     int cond_mt, cmp_mt, expr_mt;   /* stack slots of the marker metatables */
+    int vocab;                      /* stack slot of vocabulary function -> name */
 } compiler_t;
 
 __attribute__((format(printf, 2, 3)))
@@ -452,7 +455,14 @@ static int64_t field_date(compiler_t *cc, int idx, const char *name)
             tm.tm_mon >= 1 && tm.tm_mon <= 12 && tm.tm_mday >= 1 && tm.tm_mday <= 31) {
             tm.tm_year -= 1900;
             tm.tm_mon -= 1;
-            v = (int64_t)timegm(&tm);
+            struct tm want = tm, back;
+            time_t when = timegm(&tm);
+            /* timegm normalises 30 February into March: refuse what moved. */
+            if (!gmtime_r(&when, &back) || back.tm_mday != want.tm_mday || back.tm_mon != want.tm_mon ||
+                back.tm_hour != want.tm_hour || back.tm_min != want.tm_min ||
+                back.tm_sec != want.tm_sec)
+                problem(cc, "'%s' must be a date that exists; %s does not", name, s);
+            v = (int64_t)when;
         } else {
             problem(cc, "'%s' must be a date such as \"2026-11-01\" or \"2026-11-01T08:00:00Z\"", name);
         }
@@ -572,8 +582,23 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
 
 static int32_t compile_cond(compiler_t *cc, int idx);
 
+/* A vocabulary function given uncalled (`when = raining`) would otherwise
+ * run as a plain function whose result, a condition table, is always true. */
+static bool uncalled_vocabulary(compiler_t *cc, int idx, const char *field)
+{
+    lua_pushvalue(cc->L, idx);
+    bool is_vocab = lua_rawget(cc->L, cc->vocab) == LUA_TSTRING;
+    if (is_vocab) {
+        const char *name = lua_tostring(cc->L, -1);
+        problem(cc, "'%s': '%s' must be called: write %s(...)", field, name, name);
+    }
+    lua_pop(cc->L, 1);
+    return is_vocab;
+}
+
 static int32_t compile_lua_fn(compiler_t *cc, int idx, arb_op_t op)
 {
+    if (uncalled_vocabulary(cc, idx, "when")) return -1;
     lua_pushvalue(cc->L, idx);
     arb_node_t n = { .op = op, .sym = -1, .sym2 = -1, .window = -1 };
     n.ref = luaL_ref(cc->L, LUA_REGISTRYINDEX);
@@ -706,6 +731,7 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
         return wexpr_add(cc->rs, &w);
     }
     if (lua_type(L, idx) == LUA_TFUNCTION) {
+        if (uncalled_vocabulary(cc, idx, "weight")) return -1;
         w.op = ARB_W_LUA;
         lua_pushvalue(L, idx);
         w.ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -803,9 +829,12 @@ static void compile_list_decl(compiler_t *cc, int spec)
     if (strcmp(kind, "settings") == 0) {
         static const char *const fields[] = { "default_limit", "utc_offset_hours", NULL };
         check_fields(cc, spec, fields);
-        cc->rs->default_limit = (int)field_number(cc, spec, "default_limit", 3, false, 1, 100);
-        cc->rs->utc_offset_minutes =
-            (int)lround(field_number(cc, spec, "utc_offset_hours", 0, false, -14, 14) * 60);
+        /* Each settings block changes only the fields it names. */
+        cc->rs->default_limit = (int)field_number(cc, spec, "default_limit",
+                                                  cc->rs->default_limit, false, 1, 100);
+        cc->rs->utc_offset_minutes = (int)lround(
+            field_number(cc, spec, "utc_offset_hours", cc->rs->utc_offset_minutes / 60.0, false,
+                         -14, 14) * 60);
         return;
     }
     int n = (int)lua_rawlen(L, spec);
@@ -826,9 +855,15 @@ static void compile_store(compiler_t *cc, int spec)
     static const char *const fields[] = { "lat", "lon", "name", NULL };
     check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
+    int32_t sym = intern_z(cc, cc->d->id);
+    for (uint32_t i = 0; i < rs->n_stores; i++)
+        if (rs->stores[i].sym == sym) {
+            problem(cc, "duplicate store id");
+            return;
+        }
     GROW(rs->stores, rs->n_stores, 1);
     arb_store_t *st = &rs->stores[rs->n_stores++];
-    st->sym = intern_z(cc, cc->d->id);
+    st->sym = sym;
     st->lat = field_number(cc, spec, "lat", 0, true, -90, 90);
     st->lon = field_number(cc, spec, "lon", 0, true, -180, 180);
 }
@@ -1071,6 +1106,8 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     cc.cmp_mt = lua_gettop(L);
     arb__prelude_push(L, "EXPR");
     cc.expr_mt = lua_gettop(L);
+    arb__prelude_push(L, "vocab");
+    cc.vocab = lua_gettop(L);
     arb__prelude_push(L, "decls");
     int decls = lua_gettop(L);
     rs->default_limit = 3;
@@ -1127,7 +1164,10 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
             arb_problems_add(problems, "%s: no rule files (*.lua) in the folder", dir);
         for (size_t i = 0; i < n; i++)
             if (files[i].text) arb__rule_file_run(rs->L, &files[i], "rules_env", problems);
-        if (problems->n == before) ruleset_compile(rs, problems);
+        /* Compile what the other files declared even when one failed, so one
+         * load reports every mistake; a reference to something the failed
+         * file declared is then reported as unknown too. */
+        if (n) ruleset_compile(rs, problems);
     }
     arb__rule_files_free(files, n);
     if (problems->n != before) {
@@ -1136,6 +1176,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     }
     ruleset_checksum(rs, dir, seq);
     lua_gc(rs->L, LUA_GCCOLLECT);
+    rs->sandbox->cap = rs->sandbox->used + ARB_RULESET_HEADROOM;
     return rs;
 }
 

@@ -116,8 +116,8 @@ static int check_expectations(lua_State *L, int spec, const outcome_t *out, cons
                 lua_rawgeti(L, -1, i);
                 const char *id = lua_tostring(L, -1);
                 if (id && (chosen_at(out, id) >= 0) == (pass == 1)) {
-                    arb_problems_add(failures, "%s: expected %s %s, got %s", where,
-                                     pass ? "no" : "", id, got);
+                    arb_problems_add(failures, "%s: expected %s%s, got %s", where,
+                                     pass ? "no " : "", id, got);
                     failed++;
                 }
                 lua_pop(L, 1);

@@ -76,7 +76,12 @@ static int l_context_index(lua_State *L)
         lua_pushnil(L);    /* invisible without consent, whatever the rule does */
         return 1;
     }
-    lua_getiuservalue(L, 1, 1);                         /* cache */
+    if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {     /* cache */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, 1);
+    }
     lua_pushvalue(L, 2);
     if (lua_rawget(L, -2) != LUA_TNIL) return 1;        /* cache value */
     lua_pop(L, 1);
@@ -133,13 +138,8 @@ void arb_lua_context_set(lua_State *L, const arb_context_t *ctx)
     arb_lua_context_push(L);                            /* u */
     lua_ctx_t *u = lua_touserdata(L, -1);
     u->ctx = ctx;
-    if (ctx) {
-        lua_newtable(L);                                /* u cache */
-        lua_setiuservalue(L, -2, 1);
-    } else {
-        lua_pushnil(L);
-        lua_setiuservalue(L, -2, 1);
-    }
+    lua_pushnil(L);                                     /* u nil */
+    lua_setiuservalue(L, -2, 1);     /* cache dropped: the next read converts afresh */
     lua_pop(L, 1);
 }
 

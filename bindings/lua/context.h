@@ -19,9 +19,10 @@
  * per state. Stack: unchanged. */
 void arb_lua_context_init(lua_State *L);
 
-/* Point the userdata at ctx for the decision that starts (ctx NULL when it
- * ends: a rule that kept `c` then gets an error, not stale data).
- * Stack: unchanged. */
+/* Point the userdata at ctx before each rule call (ctx NULL when the
+ * decision ends: a rule that kept `c` then gets an error, not stale data).
+ * Tables read from `c` are converted afresh for every call, so no rule can
+ * change what another rule sees. Stack: unchanged. */
 void arb_lua_context_set(lua_State *L, const arb_context_t *ctx);
 
 /* Push the context userdata. Stack: +1. */

@@ -60,6 +60,7 @@ lua_State *arb_sandbox_new(arb_sandbox_t *sb)
 {
     memset(sb, 0, sizeof *sb);
     sb->limit = SIZE_MAX;
+    sb->cap = SIZE_MAX;
     lua_State *L = lua_newstate(sandbox_alloc, sb);
     if (!L) return NULL;
     *(arb_sandbox_t **)lua_getextraspace(L) = sb;
@@ -95,7 +96,10 @@ int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size
     sb->stopped = false;
     sb->why = NULL;
     sb->instr_left = instr;
+    /* A call may grow the state by mem_bytes, but what rules keep across
+     * calls (tables in upvalues) may never take it past the cap. */
     sb->limit = mem_bytes == SIZE_MAX ? SIZE_MAX : sb->used + mem_bytes;
+    if (sb->limit > sb->cap) sb->limit = sb->cap;
     int rc = lua_pcall(L, nargs, nresults, 0);
     sb->limit = saved_limit;
     if (sb->stopped) lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_HOOK_EVERY);

@@ -16,6 +16,7 @@
 typedef struct arb_sandbox {
     size_t used;          /* bytes the state holds now */
     size_t limit;         /* refuse growth past this; SIZE_MAX when unlimited */
+    size_t cap;           /* no call may take the state past this; SIZE_MAX none */
     int64_t instr_left;   /* instructions left in the current call */
     bool stopped;         /* the current call ran out of a budget */
     const char *why;      /* "instructions" or "memory" when stopped */
