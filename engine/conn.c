@@ -196,7 +196,7 @@ static void conn_process(arb_conn_t *c)
         /* Release the frame: un-reference the buffer so it can be rewound,
          * clear the zone (it keeps its first chunk), reset the parser. */
         msgpack_unpacker_flush_zone(&c->unp);
-        msgpack_unpacker_reset_zone(&c->unp);
+        if (c->unp.z) msgpack_unpacker_reset_zone(&c->unp);  /* no zone for a bare scalar */
         msgpack_unpacker_reset(&c->unp);
         arb_frame_scan_reset(&c->scan);
         arb_arena_reset(&w->arena);

@@ -17,6 +17,47 @@ void arb_pack_strn(msgpack_packer *pk, const char *s, size_t len)
 
 void arb_pack_cstr(msgpack_packer *pk, const char *s) { arb_pack_strn(pk, s, strlen(s)); }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80) return 1;
+    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (!len || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if (len == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+    if (len == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+    return len;
+}
+
+void arb_pack_text(msgpack_packer *pk, const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = strlen(text), i = 0, bad = 0;
+    while (i < n) {
+        size_t k = utf8_seq(s + i, n - i);
+        if (!k) { bad++; k = 1; }
+        i += k;
+    }
+    if (!bad) {
+        arb_pack_strn(pk, text, n);
+        return;
+    }
+    /* Bytes a client sent that are not UTF-8 come back as \xNN. */
+    msgpack_pack_str(pk, n + bad * 3);
+    for (i = 0; i < n;) {
+        size_t k = utf8_seq(s + i, n - i);
+        if (k) {
+            msgpack_pack_str_body(pk, s + i, k);
+            i += k;
+            continue;
+        }
+        char esc[5];
+        snprintf(esc, sizeof esc, "\\x%02X", s[i++]);
+        msgpack_pack_str_body(pk, esc, 4);
+    }
+}
+
 void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, const char *message)
 {
     msgpack_pack_array(pk, 4);
@@ -26,7 +67,7 @@ void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, con
     arb_pack_cstr(pk, "code");
     arb_pack_cstr(pk, arb_code_name(code));
     arb_pack_cstr(pk, "message");
-    arb_pack_cstr(pk, message);
+    arb_pack_text(pk, message);
     msgpack_pack_nil(pk);
 }
 
@@ -177,22 +218,25 @@ static bool get_msgid(const msgpack_object *o, uint32_t *msgid)
     return true;
 }
 
-static bool is_name(const msgpack_object *o)
-{
-    return o->type == MSGPACK_OBJECT_STR || o->type == MSGPACK_OBJECT_BIN;
-}
-
-/* Not an RPC frame: answer invalid_request when a msgid can be read. */
+/* Not an RPC frame: answer invalid_request when a msgid can be read. A
+ * notification is never answered, even a malformed one. */
 static int reject_frame(arb_worker_t *w, const msgpack_object *f, msgpack_packer *pk,
                         const char *why)
 {
     uint32_t msgid;
     arb_stat_inc(&w->stats.errors[ARB_INVALID_REQUEST]);
-    if (f->type == MSGPACK_OBJECT_ARRAY && f->via.array.size >= 2 &&
-        get_msgid(&f->via.array.ptr[1], &msgid))
-        arb_rpc_pack_error(pk, msgid, ARB_INVALID_REQUEST, why);
+    const msgpack_object *a = f->type == MSGPACK_OBJECT_ARRAY ? f->via.array.ptr : NULL;
+    bool request = a && f->via.array.size >= 2 && a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                   a[0].via.u64 != 2;
+    if (request && get_msgid(&a[1], &msgid)) arb_rpc_pack_error(pk, msgid, ARB_INVALID_REQUEST, why);
     return -1;
 }
+
+static bool is_name(const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_STR || o->type == MSGPACK_OBJECT_BIN;
+}
+
 
 static void handle_notification(arb_worker_t *w, arb_conn_t *c, const msgpack_object *a)
 {

@@ -25,6 +25,10 @@ void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, con
 /* Pack a str from a NUL-terminated C string. */
 void arb_pack_cstr(msgpack_packer *pk, const char *s);
 
+/* Pack a message for a client as a valid UTF-8 str: bytes that are not
+ * UTF-8 (echoed from a request) are written as \xNN. */
+void arb_pack_text(msgpack_packer *pk, const char *text);
+
 /* Pack a str of len bytes. */
 void arb_pack_strn(msgpack_packer *pk, const char *s, size_t len);
 

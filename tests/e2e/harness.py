@@ -21,6 +21,10 @@ Environment:
 * ``ARBITER_E2E_SLOW``   multiply every timeout by this factor (default 1;
                          e.g. 3 for sanitizer builds)
 * ``ARBITER_E2E_KEEP``   keep the temporary directories (logs) when set
+* ``ARBITER_E2E_RULES``  ruleset directory (default: <repo>/rules/retail)
+* ``ARBITER_E2E_RSS_LIMIT_MB`` / ``ARBITER_E2E_RSS_GROWTH_MB``
+                         memory bounds (default 200 / 100; raise them for
+                         sanitizer builds, whose RSS includes shadow memory)
 """
 
 import collections
@@ -41,7 +45,10 @@ import msgpack
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 DEFAULT_BIN = REPO_ROOT / "build" / "arbiter"
-RULES_DIR = REPO_ROOT / "rules" / "retail"
+FIXTURES = HERE / "fixtures"
+# ARBITER_E2E_RULES may point the suite at another ruleset (e.g. the tiny
+# fixture while rules/retail is being edited); the default is rules/retail.
+RULES_DIR = Path(os.environ.get("ARBITER_E2E_RULES") or (REPO_ROOT / "rules" / "retail")).resolve()
 
 SLOW = float(os.environ.get("ARBITER_E2E_SLOW", "1") or "1")
 
@@ -229,6 +236,9 @@ class Server:
         self.stdout_path = os.path.join(self.tmpdir, "stdout.log")
         self._stopped_by_test = False
         self._cleaned = False
+        # Set by a test that already failed on (and reported) a crash, so
+        # cleanup does not report it a second time.
+        self.crash_reported = False
 
     # -- lifecycle -------------------------------------------------------
 
@@ -256,7 +266,9 @@ class Server:
                 self._reap()
                 # Retry only for the free-port race.
                 if "in use" not in self.stderr().lower():
+                    self.crash_reported = True   # the start error says it all
                     raise
+        self.crash_reported = True
         raise last_err
 
     def wait_ready(self, timeout=None):
@@ -290,6 +302,45 @@ class Server:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def died(self, grace=0.3):
+        """Exit status if the server has died (waiting up to grace seconds for
+        a dying process to be reaped), else None."""
+        deadline = time.monotonic() + grace
+        while True:
+            rc = self.proc.poll()
+            if rc is not None or time.monotonic() >= deadline:
+                return rc
+            time.sleep(0.02)
+
+    def describe_exit(self, rc):
+        if rc is None:
+            desc = "running"
+        elif rc < 0:
+            try:
+                desc = "killed by %s" % signal.Signals(-rc).name
+            except ValueError:
+                desc = "killed by signal %d" % -rc
+        else:
+            desc = "exited with status %d" % rc
+        summary = self.sanitizer_summary()
+        return desc + (" [%s]" % summary if summary else "")
+
+    def sanitizer_summary(self, frames=4):
+        """Short excerpt of the first sanitizer report in stderr: the ERROR
+        line and the top stack frames; '' when there is none."""
+        lines = self.stderr().splitlines()
+        for i, line in enumerate(lines):
+            if any(p in line for p in SANITIZER_PATTERNS):
+                out = [line.strip()]
+                for l2 in lines[i + 1:]:
+                    l2 = l2.strip()
+                    if re.match(r"#\d+ ", l2):
+                        out.append(l2)
+                        if len(out) > frames:
+                            break
+                return " | ".join(out)
+        return ""
 
     def send_signal(self, sig):
         self.proc.send_signal(sig)
@@ -325,12 +376,13 @@ class Server:
         problems = []
         if self.proc is not None:
             died_early = self.proc.poll()
-            if died_early is not None and not self._stopped_by_test:
+            if died_early is not None and not self._stopped_by_test and not self.crash_reported:
                 problems.append("server died during the test with exit status %s"
                                 % died_early)
             self._reap()
             rc = self.proc.returncode
-            if rc is not None and rc < 0 and rc not in (-signal.SIGTERM, -signal.SIGKILL):
+            if (rc is not None and rc < 0 and rc not in (-signal.SIGTERM, -signal.SIGKILL)
+                    and not self.crash_reported):
                 problems.append("server terminated by signal %d" % -rc)
             if proc_state(self.proc.pid) == "Z":
                 problems.append("server pid %d is a zombie" % self.proc.pid)
@@ -339,7 +391,9 @@ class Server:
                 problems.append("zombie children of the test runner: %s" % z)
         err = self.stderr()
         for pat in SANITIZER_PATTERNS:
-            if pat in err:
+            # A crash the test already reported (with this excerpt) is not
+            # reported again.
+            if pat in err and not self.crash_reported:
                 problems.append("sanitizer/libc report in server stderr (%r)" % pat)
                 break
         if problems:

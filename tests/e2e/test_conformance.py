@@ -10,7 +10,6 @@ raw-only string format, float32), which a conforming server must accept.
 """
 
 import socket
-import struct
 import unittest
 
 import msgpack

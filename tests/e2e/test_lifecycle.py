@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -14,7 +15,7 @@ import unittest
 import msgpack
 
 import harness
-from harness import (T, E2ETestCase, ConnectionClosed, check_response, parse_logfmt,
+from harness import (T, E2ETestCase, check_response, parse_logfmt,
                      request_bytes, sample_context, assert_decision, run_cli)
 
 
@@ -234,6 +235,81 @@ class SocketsTest(E2ETestCase):
         self.assert_ping_works(c)
 
 
+class StartupTest(E2ETestCase):
+    """A ruleset the server cannot use must make `serve` fail cleanly: a
+    positive exit status and a log line, never a crash or a hang."""
+
+    def _serve(self, rules):
+        tmp = tempfile.mkdtemp(prefix="arb-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        argv = [str(harness.require_binary()), "serve", "--rules", str(rules),
+                "--listen", "127.0.0.1:%d" % harness.free_port(),
+                "--admin", os.path.join(tmp, "admin.sock")]
+        if harness.serve_supports("--no-watch"):
+            argv.append("--no-watch")
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=str(harness.REPO_ROOT))
+        try:
+            out, err = p.communicate(timeout=T(15))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("serve with an unusable ruleset (%s) did not exit" % rules)
+        return p.returncode, out.decode("utf-8", "replace") + err.decode("utf-8", "replace")
+
+    def _assert_clean_failure(self, rules):
+        rc, text = self._serve(rules)
+        self.assertGreaterEqual(rc, 0, "serve --rules %s was killed by signal %d\n%s"
+                                % (rules, -rc, text[-2000:]))
+        self.assertNotEqual(rc, 0, "serve --rules %s exited 0" % rules)
+        self.assertTrue(text.strip(), "no message about the unusable ruleset")
+        for pat in harness.SANITIZER_PATTERNS:
+            self.assertNotIn(pat, text)
+
+    def test_ruleset_whose_tests_fail(self):
+        self._assert_clean_failure(harness.FIXTURES / "failing_tests")
+
+    def test_ruleset_with_syntax_error(self):
+        self._assert_clean_failure(harness.FIXTURES / "syntax_error")
+
+    def test_missing_rules_dir(self):
+        self._assert_clean_failure("/nonexistent/arbiter/rules")
+
+    def test_tiny_fixture_serves(self):
+        # Guards the fixtures above: the same ruleset with a passing test works.
+        srv = self.start_server(rules=harness.FIXTURES / "tiny")
+        c = self.connect(srv)
+        self.assert_ping_works(c)
+        d = c.ok("decide", {"customer_id": "c", "channel": "web", "touchpoint": "web_home"})
+        assert_decision(self, d)
+
+
+class SignalsTest(E2ETestCase):
+
+    def test_sigint_exits_0(self):
+        srv = self.start_server()
+        c = self.connect(srv)
+        self.assert_ping_works(c)
+        srv.send_signal(signal.SIGINT)
+        srv._stopped_by_test = True
+        try:
+            rc = srv.proc.wait(T(5))
+        except subprocess.TimeoutExpired:
+            self.fail("server did not exit within %ss after SIGINT" % T(5))
+        self.assertEqual(rc, 0)
+
+    def test_sighup_reloads_and_keeps_serving(self):
+        srv = self.start_server()
+        c = self.connect(srv)
+        self.assert_ping_works(c)
+        for _ in range(3):
+            srv.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+            self.assertTrue(srv.alive(), "server died on SIGHUP")
+            self.assert_ping_works(c, "connection after SIGHUP")
+        self.assert_ping_works(self.connect(srv), "new connection after SIGHUP")
+
+
 def _unknown_command(cp):
     return "unknown command" in ((cp.stdout or "") + (cp.stderr or "")).lower()
 
@@ -265,6 +341,52 @@ class CliTest(E2ETestCase):
         if _unknown_command(cp):
             self.skipTest("`arbiter call` not implemented yet")
         self.assertEqual(cp.returncode, 1, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+
+    def test_call_decide_with_json_param(self):
+        srv = self.start_server()
+        tp = self.touchpoint(self.connect(srv))
+        ctx = json.dumps({"customer_id": "cli-1", "channel": "web", "touchpoint": tp})
+        cp = run_cli(["call", "--connect", "127.0.0.1:%d" % srv.port, "decide", ctx])
+        if _unknown_command(cp):
+            self.skipTest("`arbiter call` not implemented yet")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        doc = json.loads(cp.stdout)
+        self.assertIn("decision_id", json.dumps(doc))
+        # The same through stdin ("-").
+        cp = run_cli(["call", "--connect", "127.0.0.1:%d" % srv.port, "decide", "-"], input=ctx)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("decision_id", cp.stdout)
+
+    def test_call_invalid_params_exits_1(self):
+        srv = self.start_server()
+        cp = run_cli(["call", "--connect", "127.0.0.1:%d" % srv.port, "decide",
+                      json.dumps({"channel": "web"})])
+        if _unknown_command(cp):
+            self.skipTest("`arbiter call` not implemented yet")
+        self.assertEqual(cp.returncode, 1, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+
+    def test_call_over_unix_socket(self):
+        srv = self.start_server(unix_socket=True)
+        self.assertTrue(srv.wait_for_path(srv.socket_path))
+        cp = run_cli(["call", "--socket", srv.socket_path, "ping"])
+        if _unknown_command(cp):
+            self.skipTest("`arbiter call` not implemented yet")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("pong", cp.stdout)
+
+    def test_call_reload_on_public_port_exits_1(self):
+        srv = self.start_server()
+        cp = run_cli(["call", "--connect", "127.0.0.1:%d" % srv.port, "reload"])
+        if _unknown_command(cp):
+            self.skipTest("`arbiter call` not implemented yet")
+        self.assertEqual(cp.returncode, 1, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assertIn("forbidden", cp.stdout + cp.stderr)
+
+    def test_call_connection_refused_is_not_success(self):
+        cp = run_cli(["call", "--connect", "127.0.0.1:%d" % harness.free_port(), "ping"])
+        if _unknown_command(cp):
+            self.skipTest("`arbiter call` not implemented yet")
+        self.assertNotEqual(cp.returncode, 0)
 
     def test_reload_command(self):
         srv = self.start_server()

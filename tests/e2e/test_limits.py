@@ -46,6 +46,33 @@ class LimitsBase(E2ETestCase):
         t.start()
         return t
 
+    # -- crash-isolating helpers: a case that kills the server is reported
+    # with its exact bytes, and a fresh server takes over for later cases.
+
+    def fresh(self, **server_kw):
+        self._server_kw = server_kw
+        self.srv = self.start_server(**server_kw)
+        self.witness = self.connect(self.srv)
+        self.assert_ping_works(self.witness, "witness")
+        return self.srv
+
+    def survived(self, what, data=b""):
+        try:
+            r = self.witness.call("ping", timeout=T(10))
+            if r.error is None:
+                return
+            problem = "witness ping answered %r" % (r.error,)
+        except (ConnectionClosed, socket.timeout, OSError) as e:
+            problem = "witness ping failed: %r" % (e,)
+        rc = self.srv.died(grace=T(2))
+        sent = data[:64].hex() + ("..." if len(data) > 64 else "")
+        if rc is not None:
+            self.srv.crash_reported = True
+            desc = self.srv.describe_exit(rc)
+            self.fresh(**self._server_kw)
+            self.fail("server %s after %s (sent %d bytes: %s)" % (desc, what, len(data), sent))
+        self.fail("%s after %s (sent %s)" % (problem, what, sent))
+
     def assert_rss_bounded(self, sampler, base_kb, what):
         peak_mb = sampler.max_kb / 1024.0
         growth_mb = (sampler.max_kb - base_kb) / 1024.0
@@ -58,9 +85,7 @@ class LimitsBase(E2ETestCase):
 class BadFramesTest(LimitsBase):
 
     def setUp(self):
-        self.srv = self.start_server()
-        self.witness = self.connect(self.srv)
-        self.assert_ping_works(self.witness, "witness")
+        self.fresh()
 
     def _send_bad(self, data):
         c = self.connect(self.srv)
@@ -70,7 +95,7 @@ class BadFramesTest(LimitsBase):
     def test_invalid_msgpack_byte_just_closes(self):
         c = self._send_bad(b"\xc1")
         self.assert_closed(c, T(5), allow_error_answer=False, msg="after b'\\xc1'")
-        self.assert_ping_works(self.witness, "witness")
+        self.survived("b'\\xc1'", b"\xc1")
 
     def test_invalid_byte_after_valid_request(self):
         # The valid request before the garbage may be answered; then close.
@@ -81,7 +106,7 @@ class BadFramesTest(LimitsBase):
         for f in frames:
             r = check_response(f)
             self.assertEqual(r.msgid, 9, "unexpected answer %r" % (r,))
-        self.assert_ping_works(self.witness, "witness")
+        self.survived("garbage after a request")
 
     def test_non_array_values_just_close(self):
         cases = {
@@ -103,9 +128,27 @@ class BadFramesTest(LimitsBase):
         }
         for name, data in cases.items():
             with self.subTest(case=name):
-                c = self._send_bad(data)
-                self.assert_closed(c, T(5), allow_error_answer=False, msg="after %s" % name)
-        self.assert_ping_works(self.witness, "witness")
+                try:
+                    c = self._send_bad(data)
+                    self.assert_closed(c, T(5), allow_error_answer=False, msg="after %s" % name)
+                finally:
+                    self.survived(name, data)
+
+    def test_top_level_scalar_frames(self):
+        # Every one-value frame that is not a container: must just close.
+        cases = {"fixint 0x00": b"\x00", "fixint 0x7f": b"\x7f", "negative fixint": b"\xe0",
+                 "nil": b"\xc0", "false": b"\xc2", "true": b"\xc3",
+                 "uint8": b"\xcc\x01", "uint64": b"\xcf" + b"\x00" * 8,
+                 "int32": b"\xd2\x00\x00\x00\x01", "float32": b"\xca\x00\x00\x00\x00",
+                 "float64": b"\xcb" + b"\x00" * 8, "fixext1": b"\xd4\x01\x00",
+                 "scalar then request": b"\x05" + request_bytes(1, "ping")}
+        for name, data in cases.items():
+            with self.subTest(case=name):
+                try:
+                    c = self._send_bad(data)
+                    self.assert_closed(c, T(5), allow_error_answer=False, msg="after %s" % name)
+                finally:
+                    self.survived(name, data)
 
     def test_readable_msgid_gets_invalid_request_then_close(self):
         cases = {
@@ -114,13 +157,16 @@ class BadFramesTest(LimitsBase):
         }
         for name, data in cases.items():
             with self.subTest(case=name):
-                c = self._send_bad(data)
-                resps = self.assert_closed(c, T(5), msg="after %s" % name)
-                self.assertEqual(len(resps), 1, "expected exactly one invalid_request answer, got %r"
-                                 % (resps,))
-                self.assertEqual(resps[0].msgid, 7)
-                self.assertEqual(resps[0].error["code"], "invalid_request")
-        self.assert_ping_works(self.witness, "witness")
+                try:
+                    c = self._send_bad(data)
+                    resps = self.assert_closed(c, T(5), msg="after %s" % name)
+                    self.assertEqual(len(resps), 1,
+                                     "expected exactly one invalid_request answer, got %r"
+                                     % (resps,))
+                    self.assertEqual(resps[0].msgid, 7)
+                    self.assertEqual(resps[0].error["code"], "invalid_request")
+                finally:
+                    self.survived(name, data)
 
     def test_other_malformed_requests_close(self):
         # msgid may or may not count as readable here: an invalid_request
@@ -135,33 +181,38 @@ class BadFramesTest(LimitsBase):
         }
         for name, (data, mid) in cases.items():
             with self.subTest(case=name):
-                c = self._send_bad(data)
-                resps = self.assert_closed(c, T(5), msg="after %s" % name)
-                self.assertLessEqual(len(resps), 1, resps)
-                for r in resps:
-                    self.assertEqual(r.error["code"], "invalid_request", r)
-                    if mid is not None:
-                        self.assertEqual(r.msgid, mid, r)
-        self.assert_ping_works(self.witness, "witness")
+                try:
+                    c = self._send_bad(data)
+                    resps = self.assert_closed(c, T(5), msg="after %s" % name)
+                    self.assertLessEqual(len(resps), 1, resps)
+                    for r in resps:
+                        self.assertEqual(r.error["code"], "invalid_request", r)
+                        if mid is not None:
+                            self.assertEqual(r.msgid, mid, r)
+                finally:
+                    self.survived(name, data)
 
     def test_params_not_an_array(self):
         # Either invalid_request + close, or an error answer on a live
         # connection. Never a crash, never a success.
         for name, params in (("map", {"customer_id": "x"}), ("nil", None), ("str", "x")):
+            data = pack([0, 7, "decide", params])
             with self.subTest(params=name):
-                c = self._send_bad(pack([0, 7, "decide", params]))
                 try:
-                    r = c.recv(T(5))
-                except ConnectionClosed:
-                    continue
-                self.assertEqual(r.msgid, 7)
-                self.assertIsNotNone(r.error, "params=%s was accepted: %r" % (name, r))
-                self.assertIn(r.error["code"], ("invalid_request", "invalid_params"))
-                if r.error["code"] == "invalid_request":
-                    self.assert_closed(c, T(5))
-                else:
-                    self.assert_ping_works(c)
-        self.assert_ping_works(self.witness, "witness")
+                    c = self._send_bad(data)
+                    try:
+                        r = c.recv(T(5))
+                    except ConnectionClosed:
+                        continue
+                    self.assertEqual(r.msgid, 7)
+                    self.assertIsNotNone(r.error, "params=%s was accepted: %r" % (name, r))
+                    self.assertIn(r.error["code"], ("invalid_request", "invalid_params"))
+                    if r.error["code"] == "invalid_request":
+                        self.assert_closed(c, T(5))
+                    else:
+                        self.assert_ping_works(c)
+                finally:
+                    self.survived("params " + name, data)
 
 
 class FrameSizeTest(LimitsBase):
@@ -260,9 +311,8 @@ class NestingTest(LimitsBase):
         self.assertIsNotNone(r.error, "%s was accepted: %r" % (what, r))
 
     def test_deep_nesting_default_limit(self):
-        srv = self.start_server()
-        witness = self.connect(srv)
-        tp = self.touchpoint(witness)
+        self.fresh()
+        tp = self.touchpoint(self.witness)
         cases = {
             "40 nested arrays in params of ping": pack([0, 1, "ping", [nested_array(40)]]),
             "40 nested arrays in params of decide": pack([0, 1, "decide", [nested_array(40)]]),
@@ -278,10 +328,11 @@ class NestingTest(LimitsBase):
         }
         for name, data in cases.items():
             with self.subTest(case=name):
-                c = self.connect(srv)
-                self._expect_refused(c, data, name)
-                self.assertTrue(srv.alive(), "server died on %s" % name)
-                self.assert_ping_works(witness, "witness after %s" % name)
+                try:
+                    c = self.connect(self.srv)
+                    self._expect_refused(c, data, name)
+                finally:
+                    self.survived(name, data)
 
     def test_moderate_nesting_is_fine(self):
         srv = self.start_server()
@@ -541,30 +592,71 @@ class RobustnessTest(LimitsBase):
 
         total = 300
         batch = 25
+        crashes = []
+        malformed = []
         for start in range(0, total, batch):
             conns = []
-            for _ in range(batch):
-                c = srv.client(timeout=T(5))
+            inputs = [mutate(rng.choice(seeds)) for _ in range(batch)]
+            for data in inputs:
+                try:
+                    c = srv.client(timeout=T(5))
+                except OSError:
+                    break       # server gone (checked below)
                 conns.append(c)
                 try:
-                    c.send_raw(mutate(rng.choice(seeds)))
+                    c.send_raw(data)
                     c.sock.shutdown(socket.SHUT_WR)
                 except OSError:
                     pass
-            for c in conns:
+            for c, data in zip(conns, inputs):
                 try:
                     _closed, frames, _ = c.wait_closed(T(3))
                     for f in frames:
                         check_response(f)
+                except harness.MalformedFrame as e:
+                    if len(malformed) < 5:
+                        malformed.append("input %s -> %s" % (data.hex(), e))
                 except (OSError, ConnectionClosed):
                     pass
                 finally:
                     c.close()
-            self.assertTrue(srv.alive(), "server died during mutated frames batch %d" % start)
+            rc = srv.died(grace=0.2)
+            if rc is not None:
+                srv.crash_reported = True
+                crashes.append("batch %d: server %s; crashing inputs: %s"
+                               % (start, srv.describe_exit(rc),
+                                  self._culprits(inputs[:len(conns)])))
+                srv = self.start_server()
+                witness = self.connect(srv)
+                base_fd = srv.fd_count()
+        self.assertEqual(crashes, [], "server crashed on mutated frames")
+        self.assertEqual(malformed, [], "server sent malformed frames")
         self.assert_ping_works(witness, "witness after mutated frames")
         self.assertTrue(wait_until(lambda: srv.fd_count() <= base_fd, T(10)),
                         "server fds did not return to baseline (%d -> %d)"
                         % (base_fd, srv.fd_count()))
+
+    def _culprits(self, inputs):
+        """Replay inputs one at a time against fresh servers; return the hex
+        of those that kill the server (at most 3)."""
+        found = []
+        srv = self.start_server()
+        for data in inputs:
+            if len(found) >= 3:
+                break
+            try:
+                c = srv.client(timeout=T(5))
+                c.send_raw(data)
+                c.sock.shutdown(socket.SHUT_WR)
+                c.wait_closed(T(2))
+                c.close()
+            except (OSError, ConnectionClosed):
+                pass
+            if srv.died(grace=0.3) is not None:
+                srv.crash_reported = True
+                found.append(data.hex())
+                srv = self.start_server()
+        return found or ["(none reproduced alone)"]
 
     def test_abrupt_disconnects(self):
         srv = self.start_server()

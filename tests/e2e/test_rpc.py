@@ -255,6 +255,37 @@ class MethodsTest(E2ETestCase):
                 self.assert_error(r, "invalid_params")
                 self.assert_ping_works(self.c, "connection after %s" % name)
 
+    def test_invalid_utf8_from_client_is_not_echoed_raw(self):
+        # Strings in responses must be valid UTF-8 (msgpack str), even when the
+        # client sent invalid UTF-8 that ends up in an error message.
+        bad = b"\xff\xfe\xfd\xfc\xfb\xfa"
+        cases = {
+            "consent key": ("consent", {"KEYKEY": "not-a-bool"}),
+            "channel value": ("channel", "KEYKEY"),
+            "touchpoint value": ("touchpoint", "KEYKEY"),
+            "customer_id value": ("customer_id", "KEYKEY"),
+            "scores key": ("scores", {"KEYKEY": "high"}),
+        }
+        for name, (field, val) in cases.items():
+            with self.subTest(case=name):
+                ctx = sample_context(touchpoint=self.tp)
+                ctx[field] = val
+                frame = pack([0, 4343, "decide", [ctx]])
+                self.assertEqual(frame.count(b"\xa6KEYKEY"), 1)
+                c = self.connect(self.server)   # a fresh stream per case
+                c.send_raw(frame.replace(b"\xa6KEYKEY", b"\xa6" + bad))
+                try:
+                    r = c.recv()
+                except harness.MalformedFrame as e:
+                    self.fail("response is not valid msgpack/UTF-8: %s" % e)
+                except harness.ConnectionClosed:
+                    # Refusing invalid UTF-8 outright by closing is acceptable.
+                    continue
+                self.assertEqual(r.msgid, 4343)
+                if r.error is not None:
+                    self.assertIn(r.error["code"], ("invalid_params", "invalid_request"))
+                self.assert_ping_works(c)
+
     # -- errors / notifications -----------------------------------------
 
     def test_unknown_method(self):
