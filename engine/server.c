@@ -48,6 +48,15 @@ typedef struct reload_waiter {
     uint32_t msgid;
 } reload_waiter_t;
 
+static void waiters_free(reload_waiter_t *wt)
+{
+    while (wt) {
+        reload_waiter_t *next = wt->next;
+        free(wt);
+        wt = next;
+    }
+}
+
 /* One reload job: results are written on the pool thread, read on the loop. */
 typedef struct reload_job {
     uv_work_t req;
@@ -77,7 +86,8 @@ struct arb_server {
     _Atomic uint64_t refused;       /* connections refused at the limit */
     _Atomic uint64_t reloads_ok, reloads_failed;
     uint64_t seq;                   /* versions handed out so far */
-    pthread_mutex_t control_lock;   /* guards queued */
+    pthread_mutex_t control_lock;   /* guards queued and control_open */
+    bool control_open;              /* workers may still wake the control handle */
     reload_waiter_t *queued;        /* reload requests not yet started */
     reload_job_t *running;          /* the reload in progress, if any */
     bool stopping;
@@ -271,6 +281,12 @@ static int worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_
 
 static void worker_destroy(arb_worker_t *w)
 {
+    /* Items posted after the loop ended: replies nobody waits for now. */
+    for (arb_inbox_item_t *it = w->inbox, *next; it; it = next) {
+        next = it->next;
+        if (it->fd >= 0) close(it->fd);
+        free(it);
+    }
     uv_loop_close(&w->loop);
     arb_ruleset_free(w->ruleset);
     arb_ruleset_free(atomic_exchange(&w->next_ruleset, NULL));
@@ -467,6 +483,16 @@ static void reload_done(uv_work_t *req, int status)
     arb_server_t *s = job->server;
     bool ok = status == 0 && job->problems.n == 0;
     for (int i = 0; ok && i < s->nworkers; i++) ok = job->copies[i] != NULL;
+    if (s->stopping) {
+        /* Workers may have closed their wakeup handles: touch nothing. */
+        for (int i = 0; job->copies && i < s->nworkers; i++) arb_ruleset_free(job->copies[i]);
+        free(job->copies);
+        waiters_free(job->waiters);
+        arb_problems_free(&job->problems);
+        free(job);
+        s->running = NULL;
+        return;
+    }
     if (ok) {
         for (int i = 0; i < s->nworkers; i++) {
             arb_ruleset_t *stale = atomic_exchange_explicit(&s->workers[i].next_ruleset,
@@ -530,7 +556,9 @@ static void reload_enqueue(arb_server_t *s, int worker, uint64_t conn_id, uint32
 void arb__server_request_reload(arb_server_t *s, arb_worker_t *w, uint64_t conn_id, uint32_t msgid)
 {
     reload_enqueue(s, w->index, conn_id, msgid);
-    uv_async_send(&s->control);
+    pthread_mutex_lock(&s->control_lock);
+    if (s->control_open) uv_async_send(&s->control);   /* not once it closes */
+    pthread_mutex_unlock(&s->control_lock);
 }
 
 static void server_on_control(uv_async_t *a) { reload_start(a->data); }
@@ -572,6 +600,9 @@ static void server_stop(arb_server_t *s)
     close_if_open((uv_handle_t *)&s->sig_term, true);
     close_if_open((uv_handle_t *)&s->sig_int, true);
     close_if_open((uv_handle_t *)&s->sig_hup, true);
+    pthread_mutex_lock(&s->control_lock);
+    s->control_open = false;
+    pthread_mutex_unlock(&s->control_lock);
     close_if_open((uv_handle_t *)&s->control, true);
     for (int i = 0; i < s->nworkers; i++) {
         atomic_store(&s->workers[i].stop_requested, true);
@@ -671,6 +702,7 @@ int arb_server_run(const arb_config_t *cfg)
     if (server_listen_all(s) < 0) goto out;
     uv_async_init(&s->loop, &s->control, server_on_control);
     s->control.data = s;
+    s->control_open = true;
     signal_watch(s, &s->sig_term, SIGTERM);
     signal_watch(s, &s->sig_int, SIGINT);
     signal_watch(s, &s->sig_hup, SIGHUP);
@@ -696,6 +728,7 @@ out:
         for (int i = started; i < s->nworkers && copies; i++) arb_ruleset_free(copies[i]);
     }
     for (int i = 0; i < started; i++) worker_destroy(&s->workers[i]);
+    waiters_free(s->queued);   /* reloads asked for during shutdown */
     uv_loop_close(&s->loop);
     pthread_mutex_destroy(&s->control_lock);
     free(copies);
