@@ -134,6 +134,19 @@ typedef struct arb_touchpoint {
     int line;
 } arb_touchpoint_t;
 
+/* The candidates of one channel. An action whose `when` requires a
+ * purchase (bought(x, within(w)) as the condition or one of its `all`) is
+ * reached through what the context bought, with a window no older than that
+ * purchase; the others are candidates for every context. */
+typedef struct arb_channel_index {
+    uint32_t *always;       /* actions without such a guard, id order */
+    uint32_t n_always;
+    uint32_t *guarded;      /* guarded actions, grouped by guard symbol, widest window first */
+    int64_t *window;        /* parallel to guarded: the guard's window, -1 ever */
+    uint32_t *first;        /* per symbol: where its group starts in guarded */
+    uint32_t *count;        /* per symbol: how many actions its group holds */
+} arb_channel_index_t;
+
 typedef struct arb_store {
     int32_t sym;            /* store id symbol */
     double lat, lon;
@@ -157,8 +170,7 @@ struct arb_ruleset {
     arb_symtab_t syms;          /* every string conditions compare against */
     arb_action_t *actions;      /* sorted by id, fallbacks included */
     uint32_t n_actions;
-    uint32_t *by_channel[ARB_MAX_CHANNELS]; /* candidate action indices per channel, id order */
-    uint32_t n_by_channel[ARB_MAX_CHANNELS];
+    arb_channel_index_t by_channel[ARB_MAX_CHANNELS]; /* candidates per channel */
     char *channels[ARB_MAX_CHANNELS];      /* channel names by index */
     int32_t channel_sym[ARB_MAX_CHANNELS]; /* their symbols */
     int n_channels;

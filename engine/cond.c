@@ -18,6 +18,9 @@ void arb_eval_free(arb_eval_t *ev)
     free(ev->bought_latest);
     free(ev->score_stamp);
     free(ev->score);
+    free(ev->recency_stamp);
+    free(ev->recency_half_life);
+    free(ev->recency_value);
     memset(ev, 0, sizeof *ev);
 }
 
@@ -27,13 +30,18 @@ static int eval_reserve(arb_eval_t *ev, uint32_t n)
     if (n <= ev->cap) return 0;
     uint32_t cap = n + n / 2 + 16;
     uint32_t *bs = calloc(cap, sizeof *bs), *ss = calloc(cap, sizeof *ss);
+    uint32_t *rs = calloc(cap, sizeof *rs);
     int64_t *bl = calloc(cap, sizeof *bl);
-    double *sc = calloc(cap, sizeof *sc);
-    if (!bs || !ss || !bl || !sc) {
-        free(bs); free(ss); free(bl); free(sc);
+    double *sc = calloc(cap, sizeof *sc), *rh = calloc(cap, sizeof *rh), *rv = calloc(cap, sizeof *rv);
+    if (!bs || !ss || !bl || !sc || !rs || !rh || !rv) {
+        free(bs); free(ss); free(bl); free(sc); free(rs); free(rh); free(rv);
         return -1;
     }
     free(ev->bought_stamp); free(ev->bought_latest); free(ev->score_stamp); free(ev->score);
+    free(ev->recency_stamp); free(ev->recency_half_life); free(ev->recency_value);
+    ev->recency_stamp = rs;
+    ev->recency_half_life = rh;
+    ev->recency_value = rv;
     ev->bought_stamp = bs;
     ev->bought_latest = bl;
     ev->score_stamp = ss;
@@ -50,8 +58,11 @@ static int32_t sym_of(const arb_ruleset_t *rs, arb_str_t s)
 static void note_bought(arb_eval_t *ev, int32_t sym, int64_t ts)
 {
     if (sym < 0) return;
-    if (ev->bought_stamp[sym] != ev->stamp || ev->bought_latest[sym] < ts) {
+    if (ev->bought_stamp[sym] != ev->stamp) {
         ev->bought_stamp[sym] = ev->stamp;
+        ev->bought_latest[sym] = ts;
+        ev->bought_syms[ev->n_bought_syms++] = sym;
+    } else if (ev->bought_latest[sym] < ts) {
         ev->bought_latest[sym] = ts;
     }
 }
@@ -67,6 +78,7 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         /* The stamp wrapped: clear so no old mark can match. */
         memset(ev->bought_stamp, 0, ev->cap * sizeof *ev->bought_stamp);
         memset(ev->score_stamp, 0, ev->cap * sizeof *ev->score_stamp);
+        memset(ev->recency_stamp, 0, ev->cap * sizeof *ev->recency_stamp);
         ev->stamp = 1;
     }
     ev->rs = rs;
@@ -75,8 +87,10 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
     ev->lua_ready = false;
     ev->latest_any = INT64_MIN;
     uint32_t np = ctx->n_purchases, ne = ctx->n_events;
-    ev->p_cat = arb_arena_alloc(arena, sizeof(int32_t) * (np * 2 + ne * 3 + 1));
+    ev->p_cat = arb_arena_alloc(arena, sizeof(int32_t) * (np * 4 + ne * 3 + 1));
     if (!ev->p_cat) return -1;
+    ev->bought_syms = ev->p_cat + np * 2 + ne * 3;
+    ev->n_bought_syms = 0;
     ev->p_sku = ev->p_cat + np;
     ev->e_type = ev->p_sku + np;
     ev->e_cat = ev->e_type + ne;
@@ -382,11 +396,24 @@ int arb_weight_eval(arb_eval_t *ev, int32_t idx, double *out)
     switch (w->op) {
     case ARB_W_CONST: *out = w->num; return 0;
     case ARB_W_RECENCY: {
-        int64_t ts = newest_match(ev, &ev->rs->nodes[w->node]);
+        const arb_node_t *n = &ev->rs->nodes[w->node];
+        int64_t ts = newest_match(ev, n);
         if (ts == INT64_MIN) { *out = 0; return 0; }
+        /* Many actions weigh the same purchase with the same half-life:
+         * one exp() per symbol and request. */
+        bool memo = n->op == ARB_OP_BOUGHT && n->sym >= 0;
+        if (memo && ev->recency_stamp[n->sym] == ev->stamp && ev->recency_half_life[n->sym] == w->num) {
+            *out = ev->recency_value[n->sym];
+            return 0;
+        }
         int64_t age = ev->ctx->now - ts;
         if (age < 0) age = 0;
         *out = exp(-M_LN2 * (double)age / w->num);
+        if (memo) {
+            ev->recency_stamp[n->sym] = ev->stamp;
+            ev->recency_half_life[n->sym] = w->num;
+            ev->recency_value[n->sym] = *out;
+        }
         return 0;
     }
     case ARB_W_SCORE:

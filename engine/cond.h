@@ -37,8 +37,13 @@ typedef struct arb_eval {
     uint32_t *bought_stamp;     /* per symbol: == stamp when bought in this context */
     int64_t *bought_latest;     /* per symbol: newest purchase ts */
     uint32_t *score_stamp;      /* per symbol: == stamp when the context scores it */
+    uint32_t *recency_stamp;    /* per symbol: == stamp when recency_value holds */
+    double *recency_half_life;  /* per symbol: the half-life recency_value is for */
+    double *recency_value;      /* per symbol: recency weight of its newest purchase */
     double *score;              /* per symbol: the score */
     int64_t latest_any;         /* newest purchase ts of any kind */
+    int32_t *bought_syms;       /* distinct symbols this context bought; arena */
+    uint32_t n_bought_syms;
     int32_t *p_cat, *p_sku;     /* per purchase: symbols (-1 unknown); arena */
     int32_t *e_type, *e_cat, *e_sku; /* per event: symbols; arena */
     int32_t condition_sym;      /* weather condition symbol, -1 */

@@ -193,6 +193,39 @@ static int by_priority(const void *x, const void *y)
     return a->action < b->action ? -1 : a->action > b->action;   /* id order */
 }
 
+/* Move the best k of the n candidates, sorted, to the front; returns how
+ * many that is. One pass with insertion into the front: a decision needs
+ * its top few, not an order for the hundreds that may be eligible. */
+static uint32_t select_top(candidate_t *c, uint32_t n, uint32_t k)
+{
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        candidate_t x = c[i];   /* writes below stay at indices <= m <= i */
+        if (m == k && by_priority(&x, &c[k - 1]) >= 0) continue;
+        uint32_t j = m < k ? m++ : k - 1;
+        while (j > 0 && by_priority(&x, &c[j - 1]) < 0) {
+            c[j] = c[j - 1];
+            j--;
+        }
+        c[j] = x;
+    }
+    return m;
+}
+
+/* Order the candidates for choose(): with diversity every one may be needed
+ * (a category already shown skips to the next), without it only the best
+ * `limit`. Returns how many choose() should look at. */
+static uint32_t rank(candidate_t *c, uint32_t n, int limit, bool diverse, const char **reasons)
+{
+    if (reasons)
+        for (uint32_t i = 0; i < n; i++) reasons[c[i].action] = "outranked";
+    if (diverse) {
+        qsort(c, n, sizeof *c, by_priority);
+        return n;
+    }
+    return select_top(c, n, (uint32_t)limit);
+}
+
 /* Choose up to limit of the n candidates (sorted), honouring diversity.
  * Writes the chosen indices (into cands) to out and returns how many. */
 static uint32_t choose(const arb_ruleset_t *rs, candidate_t *cands, uint32_t n, int limit,
@@ -220,6 +253,23 @@ static uint32_t choose(const arb_ruleset_t *rs, candidate_t *cands, uint32_t n, 
 }
 
 /* ------------------------------------------------------------ packing */
+
+/* "<16 hex random per decider>-<counter in hex>" into id (>= 34 bytes). */
+static size_t decision_id(arb_decider_t *d, char *id)
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(id, d->prefix, 16);
+    id[16] = '-';
+    uint64_t n = ++d->counter;
+    char digits[16];
+    int k = 0;
+    do {
+        digits[k++] = hex[n & 15];
+        n >>= 4;
+    } while (n);
+    for (int i = 0; i < k; i++) id[17 + i] = digits[k - 1 - i];
+    return (size_t)(17 + k);
+}
 
 static void pack_action(msgpack_packer *pk, const arb_action_t *a, const candidate_t *c)
 {
@@ -269,32 +319,59 @@ typedef struct request {
  * calls into Lua look at it after each call. */
 #define DEADLINE_EVERY 64
 
-/* Sort every action reachable by this request into eligible, fallbacks or
- * a reason. Returns 0, or -1 when the deadline passed first. */
+/* Sort action i into eligible, fallbacks or a reason. Returns 0, or -1
+ * when a rule call ran past the deadline. */
+static int consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig,
+                        uint32_t *n_fb)
+{
+    const arb_action_t *a = &q->rs->actions[i];
+    const char *why = prefilter(&d->ev, a, q->channel, q->tp_sym, q->arena);
+    candidate_t c = { i, 0, 0 };
+    int r = why ? 0 : evaluate(&d->ev, a, &c, &why, q->arena);
+    if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
+    if (r < 0) {
+        arb_stat_inc(&q->st->rule_errors);
+        if (d->ev.fault == ARB_FAULT_BUDGET) arb_stat_inc(&q->st->budget_stops);
+    }
+    if (q->ctx.explain) d->reasons[i] = why;
+    if (r > 0) {
+        if (a->fallback) d->fallbacks[(*n_fb)++] = c;
+        else d->eligible[(*n_elig)++] = c;
+    }
+    return 0;
+}
+
+/* True every DEADLINE_EVERY candidates once the deadline has passed. */
+static bool late(const arb_decider_t *d, uint32_t seen)
+{
+    return d->ev.deadline_ns && seen % DEADLINE_EVERY == DEADLINE_EVERY - 1 &&
+           now_ns() > d->ev.deadline_ns;
+}
+
+/* Sort every candidate of this request into eligible, fallbacks or a
+ * reason: with explain every action of the ruleset, else the channel's
+ * unguarded actions plus, for each thing the context bought, the actions
+ * guarded by it whose window reaches that purchase. Returns 0, or -1 when
+ * the deadline passed first. */
 static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *n_fb)
 {
     const arb_ruleset_t *rs = q->rs;
-    bool explain = q->ctx.explain;
-    uint32_t n = explain ? rs->n_actions : rs->n_by_channel[q->channel];
-    const uint32_t *list = rs->by_channel[q->channel];
-    for (uint32_t j = 0; j < n; j++) {
-        uint32_t i = explain ? j : list[j];
-        const arb_action_t *a = &rs->actions[i];
-        const char *why = prefilter(&d->ev, a, q->channel, q->tp_sym, q->arena);
-        candidate_t c = { i, 0, 0 };
-        int r = why ? 0 : evaluate(&d->ev, a, &c, &why, q->arena);
-        if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
-        if (r < 0) {
-            arb_stat_inc(&q->st->rule_errors);
-            if (d->ev.fault == ARB_FAULT_BUDGET) arb_stat_inc(&q->st->budget_stops);
-        }
-        if (d->ev.deadline_ns && j % DEADLINE_EVERY == DEADLINE_EVERY - 1 &&
-            now_ns() > d->ev.deadline_ns)
-            return -1;
-        if (explain) d->reasons[i] = why;
-        if (r > 0) {
-            if (a->fallback) d->fallbacks[(*n_fb)++] = c;
-            else d->eligible[(*n_elig)++] = c;
+    uint32_t seen = 0;
+    if (q->ctx.explain) {
+        for (uint32_t i = 0; i < rs->n_actions; i++)
+            if (consider_one(d, q, i, n_elig, n_fb) < 0 || late(d, seen++)) return -1;
+        return 0;
+    }
+    const arb_channel_index_t *x = &rs->by_channel[q->channel];
+    for (uint32_t j = 0; j < x->n_always; j++)
+        if (consider_one(d, q, x->always[j], n_elig, n_fb) < 0 || late(d, seen++)) return -1;
+    const arb_eval_t *ev = &d->ev;
+    for (uint32_t s = 0; s < ev->n_bought_syms; s++) {
+        int32_t sym = ev->bought_syms[s];
+        int64_t age = q->ctx.now - ev->bought_latest[sym];
+        for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
+            if (x->window[k] >= 0 && x->window[k] < age) break;   /* narrower ones too */
+            if (consider_one(d, q, x->guarded[k], n_elig, n_fb) < 0 || late(d, seen++)) return -1;
         }
     }
     return 0;
@@ -343,13 +420,13 @@ int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb
 
     const char **reasons = q.ctx.explain ? d->reasons : NULL;
     uint8_t *chosen = q.ctx.explain ? d->chosen : NULL;
-    qsort(d->eligible, n_elig, sizeof *d->eligible, by_priority);
+    n_elig = rank(d->eligible, n_elig, q.limit, q.diverse, reasons);
     uint32_t *pick = arb_arena_alloc(arena, sizeof *pick * ((size_t)q.limit + 1));
     if (!pick) return arb_err_set(err, ARB_INTERNAL, "out of memory");
     candidate_t *from = d->eligible;
     uint32_t k = choose(rs, d->eligible, n_elig, q.limit, q.diverse, pick, reasons, chosen);
     if (k == 0 && n_fb) {
-        qsort(d->fallbacks, n_fb, sizeof *d->fallbacks, by_priority);
+        n_fb = rank(d->fallbacks, n_fb, q.limit, q.diverse, reasons);
         from = d->fallbacks;
         k = choose(rs, d->fallbacks, n_fb, q.limit, q.diverse, pick, reasons, chosen);
         arb_stat_inc(&st->fallbacks);
@@ -357,11 +434,11 @@ int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb
         for (uint32_t i = 0; i < n_fb; i++) reasons[d->fallbacks[i].action] = "fallback: not needed";
     }
 
-    char id[48];
-    int idlen = snprintf(id, sizeof id, "%s-%llx", d->prefix, (unsigned long long)++d->counter);
+    char id[40];
+    size_t idlen = decision_id(d, id);
     msgpack_pack_map(pk, q.ctx.explain ? 5 : 4);
     arb_pack_cstr(pk, "decision_id");
-    arb_pack_strn(pk, id, (size_t)idlen);
+    arb_pack_strn(pk, id, idlen);
     arb_pack_cstr(pk, "ruleset");
     arb_pack_cstr(pk, rs->version);
     arb_pack_cstr(pk, "actions");

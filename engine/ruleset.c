@@ -1026,15 +1026,79 @@ static int by_action_id(const void *x, const void *y)
     return strcmp(((const arb_action_t *)x)->id, ((const arb_action_t *)y)->id);
 }
 
+/* The purchase action a cannot do without: its `when` is bought(x, w) or
+ * an `all` holding one (the narrowest window wins). Returns false when it
+ * has none, e.g. fallbacks, plain Lua conditions, `any`. */
+static bool action_guard(const arb_ruleset_t *rs, const arb_action_t *a, int32_t *sym,
+                         int64_t *window)
+{
+    if (a->fallback || a->when < 0) return false;
+    const arb_node_t *n = &rs->nodes[a->when];
+    uint32_t first = 0, count = 1;
+    const uint32_t self = (uint32_t)a->when;
+    const uint32_t *kids = &self;
+    if (n->op == ARB_OP_ALL) {
+        kids = rs->kids;
+        first = n->first;
+        count = n->count;
+    }
+    bool found = false;
+    for (uint32_t k = first; k < first + count; k++) {
+        const arb_node_t *g = &rs->nodes[kids[k]];
+        if (g->op != ARB_OP_BOUGHT || g->sym < 0) continue;
+        bool narrower = !found || (g->window >= 0 && (*window < 0 || g->window < *window));
+        if (narrower) {
+            *sym = g->sym;
+            *window = g->window;
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* guarded[] of one channel is sorted by symbol, then widest window first. */
+typedef struct guard_entry {
+    int32_t sym;
+    int64_t window;
+    uint32_t action;
+} guard_entry_t;
+
+static int by_guard(const void *x, const void *y)
+{
+    const guard_entry_t *a = x, *b = y;
+    if (a->sym != b->sym) return a->sym < b->sym ? -1 : 1;
+    int64_t wa = a->window < 0 ? INT64_MAX : a->window, wb = b->window < 0 ? INT64_MAX : b->window;
+    if (wa != wb) return wa > wb ? -1 : 1;
+    return a->action < b->action ? -1 : a->action > b->action;
+}
+
 static void ruleset_index_channels(arb_ruleset_t *rs)
 {
+    guard_entry_t *g = calloc(rs->n_actions + 1, sizeof *g);
+    if (!g) abort();
     for (int ch = 0; ch < rs->n_channels; ch++) {
-        rs->by_channel[ch] = calloc(rs->n_actions + 1, sizeof(uint32_t));
-        if (!rs->by_channel[ch]) abort();
-        for (uint32_t i = 0; i < rs->n_actions; i++)
-            if (rs->actions[i].channels & (1ull << ch))
-                rs->by_channel[ch][rs->n_by_channel[ch]++] = i;
+        arb_channel_index_t *x = &rs->by_channel[ch];
+        uint32_t ng = 0;
+        x->always = calloc(rs->n_actions + 1, sizeof *x->always);
+        x->first = calloc(rs->syms.n + 1, sizeof *x->first);
+        x->count = calloc(rs->syms.n + 1, sizeof *x->count);
+        if (!x->always || !x->first || !x->count) abort();
+        for (uint32_t i = 0; i < rs->n_actions; i++) {
+            if (!(rs->actions[i].channels & (1ull << ch))) continue;
+            if (action_guard(rs, &rs->actions[i], &g[ng].sym, &g[ng].window)) g[ng++].action = i;
+            else x->always[x->n_always++] = i;
+        }
+        qsort(g, ng, sizeof *g, by_guard);
+        x->guarded = calloc(ng + 1, sizeof *x->guarded);
+        x->window = calloc(ng + 1, sizeof *x->window);
+        if (!x->guarded || !x->window) abort();
+        for (uint32_t k = 0; k < ng; k++) {
+            x->guarded[k] = g[k].action;
+            x->window[k] = g[k].window;
+            if (!x->count[g[k].sym]++) x->first[g[k].sym] = k;
+        }
     }
+    free(g);
 }
 
 /* Read the declaration at the top of the stack into d (strings stay owned by
@@ -1199,7 +1263,11 @@ void arb_ruleset_free(arb_ruleset_t *rs)
     free(rs->actions);
     for (int ch = 0; ch < rs->n_channels; ch++) {
         free(rs->channels[ch]);
-        free(rs->by_channel[ch]);
+        free(rs->by_channel[ch].always);
+        free(rs->by_channel[ch].guarded);
+        free(rs->by_channel[ch].window);
+        free(rs->by_channel[ch].first);
+        free(rs->by_channel[ch].count);
     }
     for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
         free(rs->touchpoints[i].id);
