@@ -19,12 +19,42 @@
 #include "engine/log.h"
 #include "engine/rpc.h"
 
-/* Read size offered to the kernel per read. */
-#define ARB_READ_CHUNK 65536
-/* Buffers that grew past this for one large frame are given back when idle. */
-#define ARB_KEEP_BUFFER (256 * 1024)
+/* Reads start small, so that an idle connection holds a few KiB, and double
+ * up to ARB_READ_MAX while the kernel keeps filling them. */
+#define ARB_READ_MIN 4000
+#define ARB_READ_MAX 65536
+/* An unpacker buffer that grew past this for one large frame is given back
+ * once it is empty. */
+#define ARB_KEEP_BUFFER (128 * 1024)
+/* Answer buffers come from the worker's spares while a connection has
+ * answers queued, and go back when they are written: an idle connection
+ * holds none. */
+#define ARB_OUT_CHUNK 16384
 
 static void conn_process(arb_conn_t *c);
+
+/* Give the buffer answers are packed into memory, from the worker's spares. */
+static void conn_out_ready(arb_conn_t *c)
+{
+    msgpack_sbuffer *b = &c->out[c->filling];
+    if (b->alloc) return;
+    arb_worker_t *w = c->w;
+    char *mem = w->n_spare ? w->spare[--w->n_spare] : malloc(ARB_OUT_CHUNK);
+    if (!mem) return;   /* msgpack_sbuffer_write allocates itself */
+    b->data = mem;
+    b->alloc = ARB_OUT_CHUNK;
+    b->size = 0;
+}
+
+/* Hand a written buffer back: to the spares when it kept its size. */
+static void out_release(arb_worker_t *w, msgpack_sbuffer *b)
+{
+    if (b->alloc == ARB_OUT_CHUNK && w->n_spare < (int)(sizeof w->spare / sizeof w->spare[0]))
+        w->spare[w->n_spare++] = b->data;
+    else
+        free(b->data);
+    msgpack_sbuffer_init(b);
+}
 static void conn_read_start(arb_conn_t *c);
 
 size_t arb_conn_queued(const arb_conn_t *c)
@@ -39,8 +69,8 @@ static void conn_on_close(uv_handle_t *h)
     if (c->prev) c->prev->next = c->next; else w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     msgpack_unpacker_destroy(&c->unp);
-    msgpack_sbuffer_destroy(&c->out[0]);
-    msgpack_sbuffer_destroy(&c->out[1]);
+    out_release(w, &c->out[0]);
+    out_release(w, &c->out[1]);
     arb_stat_inc(&w->stats.connections_closed);
     arb__server_conn_closed(w->server, c->admin);
     free(c);
@@ -83,21 +113,11 @@ static void conn_flush(arb_conn_t *c)
     }
 }
 
-/* Keep an answer buffer's memory for reuse unless one large answer grew it. */
-static void buffer_recycle(msgpack_sbuffer *b)
-{
-    if (b->alloc > ARB_KEEP_BUFFER) {
-        msgpack_sbuffer_destroy(b);
-        msgpack_sbuffer_init(b);
-    }
-    b->size = 0;
-}
-
 static void conn_on_write(uv_write_t *req, int status)
 {
     arb_conn_t *c = req->data;
     c->writing = false;
-    buffer_recycle(&c->out[c->filling ^ 1]);
+    out_release(c->w, &c->out[c->filling ^ 1]);
     if (c->closing) return;
     if (status < 0) {
         arb_conn_close(c);
@@ -116,6 +136,7 @@ static void conn_on_write(uv_write_t *req, int status)
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
 {
     if (c->closing) return;
+    conn_out_ready(c);
     msgpack_sbuffer_write(&c->out[c->filling], data, len);
     conn_flush(c);
 }
@@ -137,6 +158,7 @@ static void conn_protocol_error(arb_conn_t *c, arb_frame_status_t st)
         snprintf(msg, sizeof msg, "%s", arb_frame_status_message(st));
     arb_log_warn("closing connection", "reason=\"%s\" worker=%d", msg, c->w->index);
     msgpack_packer pk;
+    conn_out_ready(c);
     msgpack_packer_init(&pk, &c->out[c->filling], msgpack_sbuffer_write);
     if (arb_frame_peek_msgid(p, len, &msgid))
         arb_rpc_pack_error(&pk, msgid, ARB_INVALID_REQUEST, msg);
@@ -152,7 +174,8 @@ static void unpacker_recycle(arb_conn_t *c)
     if (c->unp.used != c->unp.off) return;
     if (c->unp.used + c->unp.free <= ARB_KEEP_BUFFER) return;
     msgpack_unpacker_destroy(&c->unp);
-    if (!msgpack_unpacker_init(&c->unp, ARB_READ_CHUNK)) abort();
+    if (!msgpack_unpacker_init(&c->unp, ARB_READ_MIN)) abort();
+    c->read_hint = ARB_READ_MIN;
 }
 
 /* Answer every whole frame buffered, until the queue limit. */
@@ -188,6 +211,7 @@ static void conn_process(arb_conn_t *c)
             break;
         }
         msgpack_object frame = msgpack_unpacker_data(&c->unp);
+        conn_out_ready(c);
         msgpack_packer_init(&pk, &c->out[c->filling], msgpack_sbuffer_write);
         if (arb_rpc_handle(w, c, &frame, &pk) < 0) {
             c->close_after_flush = true;
@@ -209,7 +233,7 @@ static void conn_process(arb_conn_t *c)
 static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     arb_conn_t *c = (arb_conn_t *)h;
-    if (!msgpack_unpacker_reserve_buffer(&c->unp, ARB_READ_CHUNK)) {
+    if (!msgpack_unpacker_reserve_buffer(&c->unp, c->read_hint)) {
         *buf = uv_buf_init(NULL, 0);   /* libuv reports UV_ENOBUFS */
         return;
     }
@@ -225,6 +249,8 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread == 0) return;
+    /* A read that filled what was offered: more is waiting, offer more. */
+    if ((size_t)nread == buf->len && c->read_hint < ARB_READ_MAX) c->read_hint *= 2;
     msgpack_unpacker_buffer_consumed(&c->unp, (size_t)nread);
     c->last_active_ms = uv_now(&c->w->loop);
     conn_process(c);
@@ -240,7 +266,7 @@ static void conn_read_start(arb_conn_t *c)
 int arb_conn_open(arb_worker_t *w, int fd, bool is_pipe, bool admin)
 {
     arb_conn_t *c = calloc(1, sizeof *c);
-    if (!c || !msgpack_unpacker_init(&c->unp, ARB_READ_CHUNK)) {
+    if (!c || !msgpack_unpacker_init(&c->unp, ARB_READ_MIN)) {
         free(c);
         close(fd);
         arb__server_conn_closed(w->server, admin);
@@ -259,6 +285,7 @@ int arb_conn_open(arb_worker_t *w, int fd, bool is_pipe, bool admin)
     c->id = ++w->next_conn_id;
     c->admin = admin;
     c->wreq.data = c;
+    c->read_hint = ARB_READ_MIN;
     c->last_active_ms = uv_now(&w->loop);
     msgpack_sbuffer_init(&c->out[0]);
     msgpack_sbuffer_init(&c->out[1]);

@@ -34,6 +34,7 @@ struct arb_conn {
     arb_frame_scan_t scan;       /* the check of the frame being received */
     uint64_t frame_started_ms;   /* loop time the partial frame began; 0 = none */
     uint64_t last_active_ms;     /* loop time of the last byte read */
+    size_t read_hint;            /* bytes to offer the next read */
     msgpack_sbuffer out[2];      /* answers: one being written, one filling */
     int filling;                 /* index of the buffer answers go to */
     bool writing;                /* a uv_write is in flight */

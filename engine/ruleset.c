@@ -1181,6 +1181,13 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
     ruleset_index_channels(rs);
+    /* Everything declared now lives in C (and plain functions in the
+     * registry): empty the declarations so the collector frees them. The
+     * prelude keeps the table itself as an upvalue. */
+    for (int i = (int)lua_rawlen(L, decls); i >= 1; i--) {
+        lua_pushnil(L);
+        lua_rawseti(L, decls, i);
+    }
     rs->sym_segments = intern_z(&cc, "segments");
     rs->sym_location = intern_z(&cc, "location");
     lua_settop(L, top);

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,7 +194,11 @@ typedef struct retired {
     arb_ruleset_t *rs;
 } retired_t;
 
-static void retired_free(uv_work_t *req) { arb_ruleset_free(((retired_t *)req->data)->rs); }
+static void retired_free(uv_work_t *req)
+{
+    arb_ruleset_free(((retired_t *)req->data)->rs);
+    malloc_trim(0);
+}
 
 static void retired_done(uv_work_t *req, int status) { free(req->data); }
 
@@ -281,6 +286,7 @@ static int worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_
 
 static void worker_destroy(arb_worker_t *w)
 {
+    while (w->n_spare) free(w->spare[--w->n_spare]);
     /* Items posted after the loop ended: replies nobody waits for now. */
     for (arb_inbox_item_t *it = w->inbox, *next; it; it = next) {
         next = it->next;
@@ -413,6 +419,7 @@ static void reload_work(uv_work_t *req)
         if (i == 0 && job->copies[0])
             arb_ruleset_run_tests(job->copies[0], s->cfg.rules_dir, &job->problems, 0);
     }
+    malloc_trim(0);   /* compiling leaves freed memory behind: give it back */
 }
 
 /* Pack the reload's answer for msgid: {version, actions} or an error listing
@@ -654,6 +661,7 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
         return -1;
     }
     atomic_store(&s->reloads_ok, 0);
+    malloc_trim(0);
     return 0;
 }
 

@@ -70,6 +70,8 @@ typedef struct arb_worker {
     arb_conn_t *conns;         /* open connections (intrusive list) */
     uint64_t next_conn_id;     /* ids for matching late replies to connections */
     bool stopping;             /* draining for shutdown */
+    char *spare[64];           /* answer buffers between uses (ARB_OUT_CHUNK bytes each) */
+    int n_spare;
     uint64_t stop_deadline_ms; /* when draining gives up */
 } arb_worker_t;
 

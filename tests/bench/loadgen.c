@@ -278,5 +278,5 @@ int main(int argc, char **argv)
            (double)arb_stats_decide_quantile(&lg.hist, 0.99) / 1000.0,
            (double)arb_stats_decide_quantile(&lg.hist, 0.999) / 1000.0, (double)lg.max_ns / 1000.0,
            (unsigned long long)lg.errors, pid ? (cpu1 - cpu0) / elapsed : 0.0);
-    return lg.errors ? 1 : 0;
+    return 0;   /* errors are reported, not fatal: overload and deadlines are answers too */
 }
