@@ -21,7 +21,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine/conn.h"
@@ -187,6 +189,14 @@ static void worker_drain_inbox(arb_worker_t *w)
     }
 }
 
+/* Compiling and freeing rulesets run on libuv's thread pool, which serves
+ * nothing else here: at a lower priority, they take the cores the workers
+ * leave idle instead of delaying requests. */
+static void background_priority(void)
+{
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+}
+
 /* Freeing a large ruleset (its lua_State, its nodes) takes milliseconds:
  * it happens on libuv's thread pool, not between two requests. */
 typedef struct retired {
@@ -196,6 +206,7 @@ typedef struct retired {
 
 static void retired_free(uv_work_t *req)
 {
+    background_priority();
     arb_ruleset_free(((retired_t *)req->data)->rs);
     malloc_trim(0);
 }
@@ -412,6 +423,7 @@ static void reload_work(uv_work_t *req)
 {
     reload_job_t *job = req->data;
     arb_server_t *s = job->server;
+    background_priority();
     job->copies = calloc((size_t)s->nworkers, sizeof *job->copies);
     for (int i = 0; i < s->nworkers && job->problems.n == 0; i++) {
         job->copies[i] = arb_ruleset_load(s->cfg.rules_dir, job->seq, &job->problems);
