@@ -23,6 +23,9 @@
  * up to ARB_READ_MAX while the kernel keeps filling them. */
 #define ARB_READ_MIN 4000
 #define ARB_READ_MAX 65536
+/* msgpack-c keeps a reference count at the buffer's start: room for it
+ * too, so the first read does not already grow the buffer. */
+#define ARB_UNPACKER_INIT (ARB_READ_MIN + 96)
 /* An unpacker buffer that grew past this for one large frame is given back
  * once it is empty. */
 #define ARB_KEEP_BUFFER (128 * 1024)
@@ -174,7 +177,7 @@ static void unpacker_recycle(arb_conn_t *c)
     if (c->unp.used != c->unp.off) return;
     if (c->unp.used + c->unp.free <= ARB_KEEP_BUFFER) return;
     msgpack_unpacker_destroy(&c->unp);
-    if (!msgpack_unpacker_init(&c->unp, ARB_READ_MIN)) abort();
+    if (!msgpack_unpacker_init(&c->unp, ARB_UNPACKER_INIT)) abort();
     c->read_hint = ARB_READ_MIN;
 }
 
@@ -266,7 +269,7 @@ static void conn_read_start(arb_conn_t *c)
 int arb_conn_open(arb_worker_t *w, int fd, bool is_pipe, bool admin)
 {
     arb_conn_t *c = calloc(1, sizeof *c);
-    if (!c || !msgpack_unpacker_init(&c->unp, ARB_READ_MIN)) {
+    if (!c || !msgpack_unpacker_init(&c->unp, ARB_UNPACKER_INIT)) {
         free(c);
         close(fd);
         arb__server_conn_closed(w->server, admin);
