@@ -99,30 +99,11 @@ static int decide_json(arb_ruleset_t *rs, arb_decider_t *d, const char *text,
     msgpack_sbuffer in;
     msgpack_sbuffer_init(&in);
     int rc = arb_json_to_msgpack(text, &in, err, errlen);
-    msgpack_unpacked ctx;
-    msgpack_unpacked_init(&ctx);
-    if (rc == 0 && msgpack_unpack_next(&ctx, in.data, in.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
-        snprintf(err, errlen, "the context could not be converted");
+    arb_err_t e;
+    if (rc == 0 && arb_decide_packed(d, rs, in.data, in.size, out, decision, &e) < 0) {
+        snprintf(err, errlen, "%s: %s", arb_code_name(e.code), e.message);
         rc = -1;
     }
-    if (rc == 0) {
-        arb_arena_t arena;
-        arb_arena_init(&arena);
-        arb_stats_t stats;
-        memset(&stats, 0, sizeof stats);
-        arb_err_t e;
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-        if (arb_decide(d, rs, &ctx.data, &arena, &stats, &pk, &e) < 0) {
-            snprintf(err, errlen, "%s: %s", arb_code_name(e.code), e.message);
-            rc = -1;
-        } else if (msgpack_unpack_next(decision, out->data, out->size, NULL) != MSGPACK_UNPACK_SUCCESS) {
-            snprintf(err, errlen, "internal: the decision could not be read back");
-            rc = -1;
-        }
-        arb_arena_free(&arena);
-    }
-    msgpack_unpacked_destroy(&ctx);
     msgpack_sbuffer_destroy(&in);
     return rc;
 }

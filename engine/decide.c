@@ -394,6 +394,30 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     return 0;
 }
 
+int arb_decide_packed(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx, size_t len,
+                      msgpack_sbuffer *out, msgpack_unpacked *decision, arb_err_t *err)
+{
+    msgpack_unpacked obj;
+    msgpack_unpacked_init(&obj);
+    int rc = -1;
+    if (msgpack_unpack_next(&obj, ctx, len, NULL) != MSGPACK_UNPACK_SUCCESS) {
+        arb_err_set(err, ARB_INVALID_PARAMS, "context: not MessagePack");
+    } else {
+        arb_arena_t arena;
+        arb_arena_init(&arena);
+        arb_stats_t stats;
+        memset(&stats, 0, sizeof stats);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+        rc = arb_decide(d, rs, &obj.data, &arena, &stats, &pk, err);
+        if (rc == 0 && msgpack_unpack_next(decision, out->data, out->size, NULL) != MSGPACK_UNPACK_SUCCESS)
+            rc = arb_err_set(err, ARB_INTERNAL, "the decision could not be read back");
+        arb_arena_free(&arena);
+    }
+    msgpack_unpacked_destroy(&obj);
+    return rc;
+}
+
 int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb_arena_t *arena,
                arb_stats_t *st, msgpack_packer *pk, arb_err_t *err)
 {

@@ -35,4 +35,11 @@ void arb_decider_force_explain(arb_decider_t *d, bool on);
 int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb_arena_t *arena,
                arb_stats_t *st, msgpack_packer *pk, arb_err_t *err);
 
+/* Decide once, outside a server (arbiter decide/replay, rule tests): the
+ * packed context ctx[0..len) is decided with its own arena and stats, the
+ * decision is packed into out and unpacked into *decision, which points into
+ * out (the caller destroys both). Returns 0, or -1 with err. */
+int arb_decide_packed(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx, size_t len,
+                      msgpack_sbuffer *out, msgpack_unpacked *decision, arb_err_t *err);
+
 #endif

@@ -164,36 +164,21 @@ static int run_decision(arb_ruleset_t *rs, arb_decider_t *d, int spec, int64_t n
         lua_setfield(L, ctx, "now");
     }
     lua_pop(L, 2);
-    msgpack_sbuffer in, *res = &out->bytes;
+    msgpack_sbuffer in;
     msgpack_sbuffer_init(&in);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
     int rc = arb_lua_pack(L, ctx, &pk, err, errlen);
     lua_pop(L, 1);
-    msgpack_unpacked ctx_obj;
-    msgpack_unpacked_init(&ctx_obj);
-    if (rc == 0 && msgpack_unpack_next(&ctx_obj, in.data, in.size, NULL) != MSGPACK_UNPACK_SUCCESS) {
-        snprintf(err, errlen, "context could not be packed");
+    arb_err_t e;
+    if (rc == 0 && arb_decide_packed(d, rs, in.data, in.size, &out->bytes, &out->decision, &e) < 0) {
+        snprintf(err, errlen, "the context is invalid: %.500s", e.message);
         rc = -1;
     }
     if (rc == 0) {
-        arb_arena_t arena;
-        arb_arena_init(&arena);
-        arb_stats_t stats;
-        memset(&stats, 0, sizeof stats);
-        arb_err_t e;
-        msgpack_packer_init(&pk, res, msgpack_sbuffer_write);
-        if (arb_decide(d, rs, &ctx_obj.data, &arena, &stats, &pk, &e) < 0) {
-            snprintf(err, errlen, "the context is invalid: %.500s", e.message);
-            rc = -1;
-        }
-        arb_arena_free(&arena);
-    }
-    if (rc == 0 && msgpack_unpack_next(&out->decision, res->data, res->size, NULL) == MSGPACK_UNPACK_SUCCESS) {
         out->actions = arb_msgpack_map_get(&out->decision.data, "actions");
         out->explain = arb_msgpack_map_get(&out->decision.data, "explain");
     }
-    msgpack_unpacked_destroy(&ctx_obj);
     msgpack_sbuffer_destroy(&in);
     return rc;
 }
