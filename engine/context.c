@@ -76,6 +76,22 @@ static int get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, 
     return 0;
 }
 
+/* Unix times from year 1 to year 9999: far enough for any calendar, near
+ * enough that differences of two never overflow. */
+#define ARB_TIME_MIN (-62135596800LL)
+#define ARB_TIME_MAX 253402300799LL
+
+static int get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err);
+
+static int get_time(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
+{
+    if (get_int(o, path, out, err) < 0) return -1;
+    if (*out >= ARB_TIME_MIN && *out <= ARB_TIME_MAX) return 0;
+    char where[160];
+    return arb_err_set(err, ARB_INVALID_PARAMS, "%s: a unix time between years 1 and 9999",
+                       path_text(path, where, sizeof where));
+}
+
 static int get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
 {
     if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) { *out = o->via.i64; return 0; }
@@ -147,7 +163,7 @@ static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, con
     if (arb_str_eq(key, "category")) return get_str(v, path, &p->category, err);
     if (arb_str_eq(key, "channel")) return get_str(v, path, &p->channel, err);
     if (arb_str_eq(key, "price")) return get_num(v, path, &p->price, err);
-    if (arb_str_eq(key, "ts")) return get_int(v, path, &p->ts, err);
+    if (arb_str_eq(key, "ts")) return get_time(v, path, &p->ts, err);
     return 0;
 }
 
@@ -158,7 +174,7 @@ static int event_field(void *out, arb_str_t key, const msgpack_object *v, const 
     if (arb_str_eq(key, "type")) return get_str(v, path, &e->type, err);
     if (arb_str_eq(key, "sku")) return get_str(v, path, &e->sku, err);
     if (arb_str_eq(key, "category")) return get_str(v, path, &e->category, err);
-    if (arb_str_eq(key, "ts")) return get_int(v, path, &e->ts, err);
+    if (arb_str_eq(key, "ts")) return get_time(v, path, &e->ts, err);
     return 0;
 }
 
@@ -273,7 +289,7 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
     if (arb_str_eq(key, "touchpoint")) return get_str(v, path, &ctx->touchpoint, err);
     if (arb_str_eq(key, "now")) {
         ctx->now_given = true;
-        return get_int(v, path, &ctx->now, err);
+        return get_time(v, path, &ctx->now, err);
     }
     if (arb_str_eq(key, "limit")) {
         if (get_int(v, path, &ctx->limit, err) < 0) return -1;

@@ -297,7 +297,8 @@ static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_
         arb_pack_cstr(pk, "chosen");
         if (d->chosen[i]) msgpack_pack_true(pk); else msgpack_pack_false(pk);
         arb_pack_cstr(pk, "reason");
-        arb_pack_cstr(pk, d->reasons[i] ? d->reasons[i] : "channel");
+        /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
+        arb_pack_text(pk, d->reasons[i] ? d->reasons[i] : "channel");
     }
 }
 

@@ -528,6 +528,64 @@ static int32_t model_ref(compiler_t *cc, const char *name)
     return sym;
 }
 
+/* ---- untrusted pieces
+ *
+ * Conditions, comparisons and weights are tables the prelude made, but a
+ * rule holds them before declaring and may change them: every field is
+ * checked again here, as if a stranger had written it. */
+
+static const char *const CHANGED = " (was it changed after it was made?)";
+
+/* Field `name` of the piece at idx as a string, or NULL with a problem. */
+static const char *piece_string(compiler_t *cc, int idx, const char *name, size_t *len)
+{
+    lua_State *L = cc->L;
+    const char *v = NULL;
+    if (lua_getfield(L, idx, name) == LUA_TSTRING) v = lua_tolstring(L, -1, len);
+    else problem(cc, "a condition's '%s' is missing or not a string%s", name, CHANGED);
+    lua_pop(L, 1);   /* the string stays alive: the table holds it */
+    return v;
+}
+
+/* Field `name` as a number in [lo, hi]; def when absent. */
+static double piece_number(compiler_t *cc, int idx, const char *name, double def, double lo,
+                           double hi)
+{
+    lua_State *L = cc->L;
+    double v = def;
+    int t = lua_getfield(L, idx, name);
+    if (t == LUA_TNUMBER) {
+        v = lua_tonumber(L, -1);
+        if (!(v >= lo && v <= hi)) {
+            problem(cc, "a condition's '%s' must be between %g and %g%s", name, lo, hi, CHANGED);
+            v = def;
+        }
+    } else if (t != LUA_TNIL) {
+        problem(cc, "a condition's '%s' must be a number%s", name, CHANGED);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Optional string field as a symbol; -1 when absent. */
+static int32_t sym_field(compiler_t *cc, int idx, const char *name)
+{
+    int32_t sym = -1;
+    int t = lua_getfield(cc->L, idx, name);
+    if (t == LUA_TSTRING) {
+        size_t len;
+        const char *s = lua_tolstring(cc->L, -1, &len);
+        sym = intern(cc, s, len);
+    } else if (t != LUA_TNIL) {
+        problem(cc, "a condition's '%s' must be a string%s", name, CHANGED);
+    }
+    lua_pop(cc->L, 1);
+    return sym;
+}
+
+/* Seconds back from now; -1 for ever. A year 30,000 years long is none. */
+#define ARB_MAX_SECONDS 1e12
+
 /* ---- comparisons */
 
 static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
@@ -539,43 +597,45 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
         problem(cc, "expected a comparison such as at_least(3)");
         return;
     }
-    lua_getfield(L, idx, "op");
-    const char *op = lua_tostring(L, -1);
-    lua_getfield(L, idx, "a");
-    lua_getfield(L, idx, "b");
-    out->a = lua_tonumber(L, -2);
-    out->b = lua_tonumber(L, -1);
-    lua_pop(L, 2);
+    size_t len;
+    const char *op = piece_string(cc, idx, "op", &len);
+    if (!op) return;
+    out->a = piece_number(cc, idx, "a", 0, -1e300, 1e300);
+    out->b = piece_number(cc, idx, "b", 0, -1e300, 1e300);
     static const struct { const char *name; arb_cmp_op_t op; } ops[] = {
         { "ge", ARB_CMP_GE }, { "gt", ARB_CMP_GT }, { "le", ARB_CMP_LE }, { "lt", ARB_CMP_LT },
         { "between", ARB_CMP_BETWEEN }, { "exists", ARB_CMP_EXISTS }, { "eq", ARB_CMP_EQ_NUM },
     };
-    for (size_t i = 0; op && i < sizeof ops / sizeof ops[0]; i++)
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(op, ops[i].name) == 0) out->op = ops[i].op;
-    if (op && strcmp(op, "eq") == 0 && lua_getfield(L, idx, "s") == LUA_TSTRING) {
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
+    if (strcmp(op, "eq") == 0 && lua_getfield(L, idx, "s") == LUA_TSTRING) {
+        const char *str = lua_tolstring(L, -1, &len);
         out->op = ARB_CMP_EQ_STR;
-        out->str = ruleset_strdup(cc->rs, s, len, NULL);
+        out->str = ruleset_strdup(cc->rs, str, len, NULL);
         out->str_len = (uint32_t)len;
     }
-    if (op && strcmp(op, "eq") == 0) lua_pop(L, 1);
-    if (op && strcmp(op, "one_of") == 0) {
+    if (strcmp(op, "eq") == 0) lua_pop(L, 1);
+    if (strcmp(op, "one_of") == 0) {
         out->op = ARB_CMP_ONE_OF;
-        lua_getfield(L, idx, "list");
+        if (lua_getfield(L, idx, "list") != LUA_TTABLE) {
+            problem(cc, "one_of: the list is missing%s", CHANGED);
+            lua_pop(L, 1);
+            return;
+        }
         int n = (int)lua_rawlen(L, -1);
         out->list = cc->rs->n_strs;
-        out->list_n = (uint32_t)n;
         for (int i = 1; i <= n; i++) {
-            lua_rawgeti(L, -1, i);
-            size_t len;
-            const char *s = lua_tolstring(L, -1, &len);
-            ruleset_strdup(cc->rs, s, len, NULL);
+            if (lua_rawgeti(L, -1, i) == LUA_TSTRING) {
+                const char *str = lua_tolstring(L, -1, &len);
+                ruleset_strdup(cc->rs, str, len, NULL);
+                out->list_n++;
+            } else {
+                problem(cc, "one_of: item %d is not a string%s", i, CHANGED);
+            }
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 }
 
 /* ---- conditions */
@@ -605,25 +665,6 @@ static int32_t compile_lua_fn(compiler_t *cc, int idx, arb_op_t op)
     return node_add(cc->rs, &n);
 }
 
-/* Optional string field as a symbol; -1 when absent. */
-static int32_t sym_field(compiler_t *cc, int idx, const char *name)
-{
-    int32_t sym = -1;
-    if (lua_getfield(cc->L, idx, name) == LUA_TSTRING) {
-        size_t len;
-        const char *s = lua_tolstring(cc->L, -1, &len);
-        sym = intern(cc, s, len);
-    }
-    lua_pop(cc->L, 1);
-    return sym;
-}
-
-static double num_field(lua_State *L, int idx, const char *name, double def)
-{
-    double v = lua_getfield(L, idx, name) == LUA_TNUMBER ? lua_tonumber(L, -1) : def;
-    lua_pop(L, 1);
-    return v;
-}
 
 static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
 {
@@ -656,11 +697,11 @@ static int32_t compile_cond(compiler_t *cc, int idx)
                 lua_type_article(L, idx));
         return -1;
     }
-    lua_getfield(L, idx, "op");
-    const char *op = lua_tostring(L, -1);
-    lua_pop(L, 1);   /* op stays valid: the condition table holds the string */
+    size_t len;
+    const char *op = piece_string(cc, idx, "op", &len);
+    if (!op) return -1;
     arb_node_t n = { .op = ARB_OP_TRUE, .sym = -1, .sym2 = -1, .window = -1 };
-    lua_Number w = num_field(L, idx, "window", -1);
+    double w = piece_number(cc, idx, "window", -1, -1, ARB_MAX_SECONDS);
     n.window = w < 0 ? -1 : (int64_t)w;
     if (strcmp(op, "all") == 0 || strcmp(op, "any") == 0 || strcmp(op, "not") == 0) {
         n.op = op[0] == 'a' ? (op[1] == 'l' ? ARB_OP_ALL : ARB_OP_ANY) : ARB_OP_NOT;
@@ -681,24 +722,22 @@ static int32_t compile_cond(compiler_t *cc, int idx)
     else if (strcmp(op, "temp") == 0 || strcmp(op, "attr") == 0 || strcmp(op, "score") == 0) {
         n.op = op[0] == 't' ? ARB_OP_TEMP : op[0] == 'a' ? ARB_OP_ATTR : ARB_OP_SCORE;
         if (n.op == ARB_OP_ATTR) {
-            lua_getfield(L, idx, "name");
-            size_t len;
-            const char *s = lua_tolstring(L, -1, &len);
-            n.name = ruleset_strdup(cc->rs, s, len, NULL);
+            const char *name = piece_string(cc, idx, "name", &len);
+            if (!name) return -1;
+            n.name = ruleset_strdup(cc->rs, name, len, NULL);
             n.name_len = (uint32_t)len;
-            lua_pop(L, 1);
         }
         if (n.op == ARB_OP_SCORE) {
-            lua_getfield(L, idx, "model");
-            n.sym = model_ref(cc, lua_tostring(L, -1));
-            lua_pop(L, 1);
+            const char *model = piece_string(cc, idx, "model", &len);
+            if (!model) return -1;
+            n.sym = model_ref(cc, model);
         }
         lua_getfield(L, idx, "cmp");
         compile_cmp(cc, lua_gettop(L), &n.cmp);
         lua_pop(L, 1);
     } else if (strcmp(op, "near_store") == 0) {
         n.op = ARB_OP_NEAR_STORE;
-        n.num = num_field(L, idx, "km", 0);
+        n.num = piece_number(cc, idx, "km", 0, 0, 40075);
         if (cc->rs->n_stores == 0)
             problem(cc, "near_store needs the stores' coordinates: declare them with store \"id\" { lat = ..., lon = ... }");
     } else if (strcmp(op, "in_store") == 0) { n.op = ARB_OP_IN_STORE; n.sym = sym_field(cc, idx, "store"); }
@@ -707,9 +746,12 @@ static int32_t compile_cond(compiler_t *cc, int idx)
     else if (strcmp(op, "segment") == 0) { n.op = ARB_OP_SEGMENT; n.sym = sym_field(cc, idx, "name"); }
     else if (strcmp(op, "hour") == 0) {
         n.op = ARB_OP_HOUR;
-        n.a = (int)num_field(L, idx, "from", 0);
-        n.b = (int)num_field(L, idx, "to", 24);
-    } else if (strcmp(op, "weekday") == 0) { n.op = ARB_OP_WEEKDAY; n.a = (int)num_field(L, idx, "mask", 0); }
+        n.a = (int)piece_number(cc, idx, "from", 0, 0, 24);
+        n.b = (int)piece_number(cc, idx, "to", 24, 0, 24);
+    } else if (strcmp(op, "weekday") == 0) {
+        n.op = ARB_OP_WEEKDAY;
+        n.a = (int)piece_number(cc, idx, "mask", 0, 0, 127);
+    }
     else if (strcmp(op, "channel") == 0) { n.op = ARB_OP_CHANNEL; n.sym = sym_field(cc, idx, "is"); }
     else if (strcmp(op, "touchpoint") == 0) { n.op = ARB_OP_TOUCHPOINT; n.sym = sym_field(cc, idx, "is"); }
     else {
@@ -742,9 +784,9 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
                 lua_type_article(L, idx));
         return -1;
     }
-    lua_getfield(L, idx, "op");
-    const char *op = lua_tostring(L, -1);
-    lua_pop(L, 1);
+    size_t len;
+    const char *op = piece_string(cc, idx, "op", &len);
+    if (!op) return -1;
     static const struct { const char *name; arb_wop_t op; } bin[] = {
         { "mul", ARB_W_MUL }, { "add", ARB_W_ADD }, { "sub", ARB_W_SUB }, { "div", ARB_W_DIV },
         { "min", ARB_W_MIN }, { "max", ARB_W_MAX }, { "if", ARB_W_IF },
@@ -765,26 +807,29 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
         return wexpr_add(cc->rs, &w);
     }
     if (strcmp(op, "const") == 0) {
-        w.num = num_field(L, idx, "n", 1);
+        w.num = piece_number(cc, idx, "n", 1, -1e300, 1e300);
     } else if (strcmp(op, "recency") == 0) {
         w.op = ARB_W_RECENCY;
-        w.num = num_field(L, idx, "half_life", 1);
+        w.num = piece_number(cc, idx, "half_life", 1, 1e-9, ARB_MAX_SECONDS);
         lua_getfield(L, idx, "cond");
         w.node = compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
+        arb_op_t of = w.node >= 0 ? cc->rs->nodes[w.node].op : ARB_OP_BOUGHT;
+        if (of != ARB_OP_BOUGHT && of != ARB_OP_EVENT) {
+            problem(cc, "recency: needs a purchase or an event%s", CHANGED);
+            return -1;
+        }
     } else if (strcmp(op, "score") == 0) {
         w.op = ARB_W_SCORE;
-        lua_getfield(L, idx, "model");
-        w.sym = model_ref(cc, lua_tostring(L, -1));
-        lua_pop(L, 1);
+        const char *model = piece_string(cc, idx, "model", &len);
+        if (!model) return -1;
+        w.sym = model_ref(cc, model);
     } else if (strcmp(op, "attr") == 0) {
         w.op = ARB_W_ATTR;
-        lua_getfield(L, idx, "name");
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        w.name = ruleset_strdup(cc->rs, s, len, NULL);
+        const char *name = piece_string(cc, idx, "name", &len);
+        if (!name) return -1;
+        w.name = ruleset_strdup(cc->rs, name, len, NULL);
         w.name_len = (uint32_t)len;
-        lua_pop(L, 1);
     } else {
         problem(cc, "internal: unknown weight '%s'", op);
         return -1;

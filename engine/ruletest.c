@@ -128,7 +128,11 @@ static int check_expectations(lua_State *L, int spec, const outcome_t *out, cons
     if (lua_getfield(L, spec, "reasons") == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-            const char *id = lua_tostring(L, -2), *want = lua_tostring(L, -1);
+            /* lua_tostring would turn a number key into a string in place
+             * and confuse lua_next: only string pairs are read. */
+            bool strings = lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING;
+            const char *id = strings ? lua_tostring(L, -2) : NULL;
+            const char *want = strings ? lua_tostring(L, -1) : NULL;
             size_t len = 0;
             const char *have = id ? reason_of(out, id, &len) : NULL;
             if (!id || !want || !have || len < strlen(want) || memcmp(have, want, strlen(want)) != 0) {

@@ -411,8 +411,8 @@ Test(context, every_integer_width_is_an_integer)
     pack_required(1);
     pk_cstr(&g_pk, "purchases");
     msgpack_pack_array(&g_pk, 8);
-    int64_t want[8] = { 200, 60000, 4000000000LL, INT64_MAX, -100, -30000, -2000000000LL,
-                        INT64_MIN + 1 };
+    int64_t want[8] = { 200, 60000, 4000000000LL, 253402300799LL, -100, -30000, -2000000000LL,
+                        -62135596800LL };
     for (int i = 0; i < 8; i++) {
         msgpack_pack_map(&g_pk, 1);
         pk_cstr(&g_pk, "ts");
@@ -420,11 +420,11 @@ Test(context, every_integer_width_is_an_integer)
         case 0: msgpack_pack_fix_uint8(&g_pk, 200); break;
         case 1: msgpack_pack_fix_uint16(&g_pk, 60000); break;
         case 2: msgpack_pack_fix_uint32(&g_pk, 4000000000u); break;
-        case 3: msgpack_pack_fix_uint64(&g_pk, (uint64_t)INT64_MAX); break;
+        case 3: msgpack_pack_fix_uint64(&g_pk, 253402300799ULL); break;
         case 4: msgpack_pack_fix_int8(&g_pk, -100); break;
         case 5: msgpack_pack_fix_int16(&g_pk, -30000); break;
         case 6: msgpack_pack_fix_int32(&g_pk, -2000000000); break;
-        default: msgpack_pack_fix_int64(&g_pk, INT64_MIN + 1); break;
+        default: msgpack_pack_fix_int64(&g_pk, -62135596800LL); break;
         }
     }
     expect_ok(parse_packed(), "integer widths");
@@ -663,11 +663,17 @@ Test(context, unsigned_beyond_int64_is_out_of_range)
     msgpack_pack_uint64(&g_pk, UINT64_MAX);
     expect_error(parse_packed(), "limit", "limit 2^64-1");
 
+    /* Times are bounded to years 1..9999, so that now - ts never overflows. */
     pack_required(1);
     pk_cstr(&g_pk, "now");
     msgpack_pack_uint64(&g_pk, (uint64_t)INT64_MAX);
-    expect_ok(parse_packed(), "now INT64_MAX");
-    cr_assert_eq(g_ctx.now, INT64_MAX);
+    expect_error(parse_packed(), "now: a unix time between years 1 and 9999", "now INT64_MAX");
+
+    pack_required(1);
+    pk_cstr(&g_pk, "now");
+    msgpack_pack_uint64(&g_pk, 253402300799ULL);
+    expect_ok(parse_packed(), "now 9999-12-31T23:59:59Z");
+    cr_assert_eq(g_ctx.now, 253402300799LL);
 }
 
 Test(context, non_finite_numbers_are_rejected)

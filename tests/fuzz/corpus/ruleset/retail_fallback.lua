@@ -1,0 +1,87 @@
+-- Fallbacks: shown only when no regular action is eligible, so that a
+-- page slot is never empty. Ranked among themselves like any action.
+
+-- Our bestsellers, for the home pages, product and cart pages and the
+-- weekly email. Not for push notifications or SMS: no message is better
+-- than a generic one there.
+fallback "bestsellers" {
+  channels    = { "web", "app", "email" },
+  touchpoints = { "web_home", "web_product", "web_cart", "app_home", "email_weekly" },
+  value       = 1,
+  payload     = {
+    template = "product_grid",
+    headline = "Bestsellers this week",
+    skus     = { "HS-7710-BT", "UM-220-BLK", "CT-880-NAVY", "VT-300-D3" },
+    cta      = "Shop bestsellers",
+  },
+}
+
+-- The post-purchase email always goes out: when no cross-sell fits, it
+-- carries the order tracking block.
+fallback "order_tracking" {
+  channels    = { "email" },
+  touchpoints = { "email_post_purchase" },
+  value       = 1,
+  payload     = {
+    template = "order_tracking",
+    headline = "Thank you for your order",
+    body     = "Follow your parcel: we will email you again when it ships.",
+    cta      = "Track my order",
+  },
+}
+
+-- The kiosk shows the store map when it has nothing personal to offer.
+fallback "kiosk_store_map" {
+  channels = { "kiosk" },
+  value    = 1,
+  payload  = { template = "store_map", headline = "Find your way around the store" },
+}
+
+-- The receipt carries a satisfaction survey when no coupon applies.
+fallback "receipt_survey" {
+  channels = { "store" },
+  value    = 1,
+  payload  = { template = "receipt_footer", headline = "How did we do? Tell us and win a 50 EUR voucher",
+               url = "https://example.com/survey" },
+}
+
+-- The call centre agent thanks the customer when there is nothing to offer.
+fallback "call_center_thank_you" {
+  channels = { "call_center" },
+  value    = 1,
+  payload  = { template = "agent_script",
+               agent_script = "Thank the customer for calling; no offer today." },
+}
+
+--@test
+-- Tests for fallback.lua: fallbacks only when nothing else is eligible.
+
+test "nothing eligible on the home page: bestsellers" {
+  -- No scores at all: every model-driven action is skipped.
+  context = { channel = "web", touchpoint = "web_home" },
+  expect  = { "bestsellers" },
+  reasons = { winter_sale = "no score: engagement", welcome_first_order = "no score: onboarding" },
+}
+
+test "something eligible on the home page: no bestsellers" {
+  context = { channel = "web", touchpoint = "web_home", scores = { engagement = 0.2 } },
+  expect  = { "winter_sale" },
+  reasons = { bestsellers = "fallback: not needed" },
+}
+
+test "nothing eligible in a push: no push at all" {
+  context = { channel = "app", touchpoint = "app_push" },
+  expect  = { },
+  reasons = { bestsellers = "touchpoint" },
+}
+
+test "nothing to offer on the call: the agent says thank you" {
+  context = { channel = "call_center", touchpoint = "call_center_next_best" },
+  expect  = { "call_center_thank_you" },
+}
+
+test "a fallback is for its own channels only" {
+  context = { channel = "sms", touchpoint = "sms_alert" },
+  expect  = { },
+  reasons = { bestsellers = "channel", call_center_thank_you = "channel" },
+}

@@ -1,0 +1,433 @@
+-- Lifecycle: abandoned carts, win-back, loyalty, onboarding, reviews.
+
+---------------------------------------------------------------- abandoned carts
+
+-- abandoned_cart(within(days(3))) says "left a cart in the last 3 days",
+-- but a customer may have come back and bought since. The vocabulary has
+-- no "since", so a plain Lua function compares the dates: the newest cart
+-- abandonment must be newer than the newest purchase.
+local function cart_still_open(c)
+  local last_abandon
+  for _, e in ipairs(c.events) do
+    if e.type == "cart_abandon" and (last_abandon == nil or e.ts > last_abandon) then
+      last_abandon = e.ts
+    end
+  end
+  if last_abandon == nil then return false end
+  for _, p in ipairs(c.purchases) do
+    if p.ts >= last_abandon then return false end
+  end
+  return true
+end
+
+-- Remind a customer of the cart they left in the last three days, unless
+-- they bought since. Strongest right after they left (half after a day).
+action "cart_reminder" {
+  channels    = { "email", "web", "app" },
+  touchpoints = { "email_weekly", "web_home", "app_home", "app_push" },
+  model       = "cart_recovery",
+  value       = 40,
+  category    = "cart",
+  when        = all { abandoned_cart(within(days(3))), cart_still_open },
+  weight      = recency(abandoned_cart(), days(1)),
+  payload     = {
+    template = "cart_reminder",
+    headline = "You left something behind",
+    body     = "Your basket is saved. Complete your order in one click.",
+    cta      = "Back to my basket",
+  },
+}
+
+-- A text message with a 10% code for valuable customers (lifetime value
+-- 500 or more) who left a cart in the last 48 hours. SMS needs its own
+-- marketing consent: requires = { "sms" }.
+action "cart_rescue_sms" {
+  channels    = { "sms" },
+  touchpoints = { "sms_alert" },
+  requires    = { "sms" },
+  model       = "cart_recovery",
+  value       = 30,
+  when        = all { abandoned_cart(within(hours(48))), cart_still_open,
+                      attribute("lifetime_value", at_least(500)) },
+  payload     = {
+    template = "sms",
+    text     = "Your basket is waiting: 10% off with code COMEBACK10 until midnight. Stop: reply STOP",
+    code     = "COMEBACK10",
+  },
+}
+
+---------------------------------------------------------------- win-back
+
+-- Win back customers who bought before but not in the last 90 days, with
+-- extra weight (x1.5) for those worth 2000 or more over their lifetime.
+action "winback_offer" {
+  channels    = { "email", "web", "app" },
+  touchpoints = { "email_weekly", "web_home", "app_home" },
+  model       = "reactivation",
+  value       = 50,
+  category    = "winback",
+  when        = lapsed(days(90)),
+  weight      = boost(attribute("lifetime_value", at_least(2000)), 1.5),
+  payload     = {
+    template = "winback",
+    headline = "We miss you: 15 EUR off your next order",
+    body     = "A lot has changed since your last visit. Come and see.",
+    cta      = "Use my 15 EUR",
+    code     = "MISSYOU15",
+  },
+}
+
+-- High-value customers silent for six months get a call from an agent
+-- when they next call us.
+action "winback_call" {
+  channels    = { "call_center" },
+  touchpoints = { "call_center_next_best" },
+  model       = "reactivation",
+  value       = 80,
+  when        = all { lapsed(days(180)), attribute("lifetime_value", at_least(2000)) },
+  payload     = {
+    template = "agent_script",
+    agent_script = "Thank them for years with us; offer 20% on their next order (code VIP20).",
+    code = "VIP20",
+  },
+}
+
+---------------------------------------------------------------- loyalty
+
+local gold_or_platinum = attribute("loyalty_tier", one_of { "gold", "platinum" })
+
+-- Loyalty milestone: spent 1000 or more in the last year and not yet gold
+-- or platinum: invite them to upgrade.
+action "gold_upgrade_invite" {
+  channels    = { "email", "web", "app" },
+  touchpoints = { "email_weekly", "email_post_purchase", "web_home", "app_home" },
+  model       = "loyalty",
+  value       = 30,
+  category    = "loyalty",
+  when        = all { spent(at_least(1000), within(days(365))), no(gold_or_platinum) },
+  payload     = {
+    template = "loyalty_milestone",
+    headline = "You've unlocked Gold",
+    body     = "Over 1000 EUR with us this year: free express shipping and early access are yours.",
+    cta      = "Activate Gold",
+  },
+}
+
+-- Tier perk: gold and platinum members see free express shipping in the
+-- cart and on the home pages.
+action "tier_free_express" {
+  channels    = { "web", "app" },
+  touchpoints = { "web_cart", "web_home", "app_home" },
+  model       = "loyalty",
+  value       = 12,
+  category    = "loyalty",
+  when        = gold_or_platinum,
+  payload     = {
+    template = "perk",
+    headline = "Express shipping is on us",
+    body     = "As a Gold or Platinum member, your order ships express for free.",
+  },
+}
+
+-- Our very best customers (lifetime value 5000 or more) are offered a
+-- personal shopper. The richer the customer, the stronger, capped at x2:
+-- lifetime value 5000 weighs 1, 7500 weighs 1.5, 10000 and more weigh 2.
+action "vip_personal_shopper" {
+  channels    = { "call_center", "email" },
+  touchpoints = { "call_center_next_best", "email_weekly" },
+  model       = "loyalty",
+  value       = 150,
+  category    = "vip",
+  when        = attribute("lifetime_value", at_least(5000)),
+  weight      = min_of(attribute("lifetime_value") / 5000, 2),
+  payload     = {
+    template = "vip_invite",
+    headline = "Meet your personal shopper",
+    body     = "A private appointment in the store of your choice, with champagne.",
+    cta      = "Book my appointment",
+    agent_script = "Offer a personal shopping appointment; book it in the store calendar.",
+  },
+}
+
+-- Loyalty points about to expire (the CRM sends points_expiring): remind
+-- the member. More points, more weight, capped at x3 (1500 points).
+action "points_expiring" {
+  channels    = { "email", "app" },
+  touchpoints = { "email_weekly", "app_home", "app_push" },
+  model       = "loyalty",
+  value       = 10,
+  category    = "loyalty",
+  when        = attribute("points_expiring", above(0)),
+  weight      = min_of(attribute("points_expiring") / 500, 3),
+  payload     = {
+    template = "points_reminder",
+    headline = "Your points expire at the end of the month",
+    cta      = "Spend my points",
+  },
+}
+
+---------------------------------------------------------------- onboarding
+
+-- A new customer (no purchase yet) gets 10% off the first order.
+action "welcome_first_order" {
+  channels    = { "web", "email", "app" },
+  touchpoints = { "web_home", "email_weekly", "app_home" },
+  model       = "onboarding",
+  value       = 20,
+  category    = "onboarding",
+  when        = new_customer(),
+  payload     = {
+    template = "welcome",
+    headline = "Welcome! 10% off your first order",
+    body     = "Free returns for 100 days, and delivery tomorrow.",
+    cta      = "Start shopping",
+    code     = "HELLO10",
+  },
+}
+
+-- Customers who bought twice or more on the web, and have not installed
+-- the app (the CRM sends has_app = true once they do), get an app nudge.
+action "app_install_nudge" {
+  channels    = { "web" },
+  touchpoints = { "web_home" },
+  model       = "engagement",
+  value       = 8,
+  category    = "app",
+  when        = all { purchases(at_least(2)), no(attribute("has_app", true)) },
+  payload     = {
+    template = "app_banner",
+    headline = "Get the app: track orders and get member prices",
+    cta      = "Download",
+  },
+}
+
+-- Ask for a review in the thank-you email. No model: a fixed propensity of
+-- 0.3. A plain Lua weight counts the items bought in the last two weeks
+-- (more to review, more reason to ask), up to 3.
+action "review_request" {
+  channels    = { "email" },
+  touchpoints = { "email_post_purchase" },
+  propensity  = 0.3,
+  value       = 5,
+  category    = "reviews",
+  when        = purchases(at_least(1), nil, within(days(14))),
+  weight      = function(c)
+    local n = 0
+    for _, p in ipairs(c.purchases) do
+      if c.now - p.ts <= days(14) then n = n + 1 end
+    end
+    return math.min(n, 3)
+  end,
+  payload     = {
+    template = "review_request",
+    headline = "How are you getting on?",
+    body     = "Tell other customers what you think, and get 100 loyalty points.",
+    cta      = "Write a review",
+  },
+}
+
+--@test
+-- Tests for lifecycle.lua.
+
+local scores = {
+  cart_recovery = 0.3, reactivation = 0.2, loyalty = 0.2, onboarding = 0.3, engagement = 0.2,
+}
+
+-- A purchase some days ago (any product), for the history.
+local function order(days_ago, price)
+  return { sku = "GEN-001", category = "home", price = price or 40, ts = ago(days(days_ago)) }
+end
+
+-- Abandoned carts --------------------------------------------------------------
+
+test "a cart left yesterday: a cart reminder push" {
+  context = { channel = "app", touchpoint = "app_push", scores = scores,
+              purchases = { order(40) },
+              events = { { type = "cart_abandon", sku = "HS-7710-BT", category = "headset", ts = ago(days(1)) } } },
+  expect  = { "cart_reminder" },
+}
+
+test "a cart left ten days ago is too old for a reminder" {
+  context = { channel = "app", touchpoint = "app_push", scores = scores,
+              purchases = { order(40) },
+              events = { { type = "cart_abandon", sku = "HS-7710-BT", category = "headset", ts = ago(days(10)) } } },
+  expect  = { },
+  reasons = { cart_reminder = "when" },
+}
+
+test "a cart left and then bought: no reminder (plain Lua condition)" {
+  context = { channel = "app", touchpoint = "app_push", scores = scores,
+              purchases = { { sku = "HS-7710-BT", category = "headset", price = 149, ts = ago(hours(20)) } },
+              events = { { type = "cart_abandon", sku = "HS-7710-BT", category = "headset", ts = ago(days(1)) } } },
+  expect  = { },
+  reasons = { cart_reminder = "when" },
+}
+
+test "a valuable customer with SMS consent gets the cart rescue text" {
+  context = { channel = "sms", touchpoint = "sms_alert", scores = scores,
+              consent = { sms = true }, attributes = { lifetime_value = 1200 },
+              purchases = { order(40) },
+              events = { { type = "cart_abandon", sku = "CT-880-NAVY", category = "coat", ts = ago(hours(6)) } } },
+  expect  = { "cart_rescue_sms" },
+}
+
+test "no cart rescue text without SMS consent" {
+  context = { channel = "sms", touchpoint = "sms_alert", scores = scores,
+              consent = { sms = false }, attributes = { lifetime_value = 1200 },
+              purchases = { order(40) },
+              events = { { type = "cart_abandon", sku = "CT-880-NAVY", category = "coat", ts = ago(hours(6)) } } },
+  expect  = { },
+  reasons = { cart_rescue_sms = "consent:sms" },
+}
+
+test "no cart rescue text for a low-value customer" {
+  context = { channel = "sms", touchpoint = "sms_alert", scores = scores,
+              consent = { sms = true }, attributes = { lifetime_value = 120 },
+              events = { { type = "cart_abandon", sku = "CT-880-NAVY", category = "coat", ts = ago(hours(6)) } } },
+  expect  = { },
+  reasons = { cart_rescue_sms = "when" },
+}
+
+-- Win-back -------------------------------------------------------------------------
+
+test "last purchase four months ago: the win-back offer" {
+  context = { channel = "email", touchpoint = "email_weekly", scores = scores,
+              purchases = { order(120), order(300) } },
+  expect  = { "winback_offer", "winter_sale" },
+}
+
+test "last purchase a month ago: no win-back" {
+  context = { channel = "email", touchpoint = "email_weekly", scores = scores,
+              purchases = { order(30), order(300) } },
+  excludes = { "winback_offer" },
+  reasons  = { winback_offer = "when" },
+}
+
+test "never bought: not lapsed, welcomed instead" {
+  context = { channel = "email", touchpoint = "email_weekly", scores = scores },
+  expect  = { "welcome_first_order", "winter_sale" },
+  reasons = { winback_offer = "when" },
+}
+
+test "a lapsed high-value customer calling in: the agent's win-back call" {
+  context = { channel = "call_center", touchpoint = "call_center_next_best", scores = scores,
+              attributes = { lifetime_value = 2600 }, purchases = { order(200, 300) } },
+  expect  = { "winback_call" },
+}
+
+test "a lapsed low-value customer calling in: no win-back call" {
+  context = { channel = "call_center", touchpoint = "call_center_next_best", scores = scores,
+              attributes = { lifetime_value = 300 }, purchases = { order(200, 300) } },
+  expect  = { "call_center_thank_you" },
+  reasons = { winback_call = "when" },
+}
+
+-- Loyalty ----------------------------------------------------------------------------
+
+test "1000 EUR spent this year and still silver: invite to Gold" {
+  context = { channel = "web", touchpoint = "web_home", scores = scores,
+              attributes = { loyalty_tier = "silver" },
+              purchases = { order(20, 600), order(150, 450) } },
+  includes = { "gold_upgrade_invite" },
+  excludes = { "tier_free_express" },
+  reasons  = { tier_free_express = "when" },
+}
+
+test "800 EUR this year (the rest was longer ago): no Gold invite yet" {
+  context = { channel = "web", touchpoint = "web_home", scores = scores,
+              attributes = { loyalty_tier = "silver" },
+              purchases = { order(20, 600), order(100, 200), order(400, 900) } },
+  excludes = { "gold_upgrade_invite" },
+  reasons  = { gold_upgrade_invite = "when" },
+}
+
+test "a gold member: the express shipping perk, and no invite to what they have" {
+  context = { channel = "web", touchpoint = "web_cart", scores = scores,
+              attributes = { loyalty_tier = "gold" },
+              purchases = { order(20, 600), order(150, 450) } },
+  expect  = { "tier_free_express" },
+  reasons = { gold_upgrade_invite = "touchpoint" },
+}
+
+test "a platinum member gets the perk too" {
+  context = { channel = "app", touchpoint = "app_home", scores = scores,
+              attributes = { loyalty_tier = "platinum" }, purchases = { order(20) } },
+  includes = { "tier_free_express" },
+}
+
+test "a silver member does not get the gold perk" {
+  context = { channel = "app", touchpoint = "app_home", scores = scores,
+              attributes = { loyalty_tier = "silver" }, purchases = { order(20) } },
+  excludes = { "tier_free_express" },
+  reasons  = { tier_free_express = "when" },
+}
+
+test "lifetime value 10000: the personal shopper, at double weight" {
+  context = { channel = "call_center", touchpoint = "call_center_next_best", scores = scores,
+              attributes = { lifetime_value = 12000 }, purchases = { order(200, 300) } },
+  -- personal shopper 0.2 x 150 x 2 = 60 beats the win-back call 0.2 x 80 = 16
+  expect  = { "vip_personal_shopper" },
+  reasons = { winback_call = "outranked" },
+}
+
+test "lifetime value 4000: no personal shopper" {
+  context = { channel = "email", touchpoint = "email_weekly", scores = scores,
+              attributes = { lifetime_value = 4000 }, purchases = { order(20) } },
+  excludes = { "vip_personal_shopper" },
+  reasons  = { vip_personal_shopper = "when" },
+}
+
+test "expiring points: a push reminder" {
+  context = { channel = "app", touchpoint = "app_push", scores = scores,
+              attributes = { points_expiring = 800 }, purchases = { order(20) } },
+  expect  = { "points_expiring" },
+}
+
+test "no expiring points: no reminder" {
+  context = { channel = "app", touchpoint = "app_push", scores = scores,
+              attributes = { points_expiring = 0 }, purchases = { order(20) } },
+  expect  = { },
+  reasons = { points_expiring = "when" },
+}
+
+-- Onboarding ---------------------------------------------------------------------------
+
+test "a new customer is welcomed on the home page" {
+  context = { channel = "web", touchpoint = "web_home", scores = scores },
+  includes = { "welcome_first_order" },
+}
+
+test "a customer who has bought is not welcomed again" {
+  context = { channel = "web", touchpoint = "web_home", scores = scores, purchases = { order(5) } },
+  excludes = { "welcome_first_order" },
+  reasons  = { welcome_first_order = "when" },
+}
+
+test "two purchases and no app: the app nudge" {
+  context = { channel = "web", touchpoint = "web_home", scores = scores,
+              purchases = { order(5), order(50) } },
+  includes = { "app_install_nudge" },
+}
+
+test "two purchases but the app is installed: no nudge" {
+  context = { channel = "web", touchpoint = "web_home", scores = scores,
+              attributes = { has_app = true }, purchases = { order(5), order(50) } },
+  excludes = { "app_install_nudge" },
+  reasons  = { app_install_nudge = "when" },
+}
+
+-- Reviews --------------------------------------------------------------------------------
+
+test "after an order with nothing to cross-sell, ask for a review" {
+  context = { channel = "email", touchpoint = "email_post_purchase", scores = scores,
+              purchases = { order(3) } },
+  expect  = { "review_request" },
+  reasons = { order_tracking = "fallback: not needed" },
+}
+
+test "an old order only: no review request, the order tracking fallback" {
+  context = { channel = "email", touchpoint = "email_post_purchase", scores = scores,
+              purchases = { order(30) } },
+  expect  = { "order_tracking" },
+  reasons = { review_request = "when" },
+}

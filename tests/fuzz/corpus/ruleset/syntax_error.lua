@@ -1,0 +1,5 @@
+action 'a' {
+  channels = { 'web' },
+  value = 1
+  when = raining(),
+}

@@ -1,0 +1,1 @@
+action 'a' { channels = { 'web' }, value = 1, when = bouhgt('laptop') }

@@ -1,0 +1,262 @@
+/* Fuzz target: context validation (engine/context.c) and the whole decide
+ * pipeline (engine/decide.c, engine/cond.c, bindings/lua/context.c) on any
+ * context a client can send.
+ *
+ * Input: one MessagePack object, the context map (params[0] of a decide
+ * request). As in the server, it is unpacked only if the frame scanner
+ * accepts it (limits: the input's size, depth 32): msgpack-c itself reserves
+ * memory from declared lengths, which the scanner exists to refuse.
+ *
+ * At start-up the target loads one fixed ruleset: rules/retail plus
+ * tests/fuzz/context_rules.lua (plain Lua functions reading every part of the
+ * context, and the vocabulary retail does not use), copied into a temporary
+ * folder. For each input:
+ *
+ *   - arb_context_parse either accepts it (required strings present and not
+ *     empty, every purchase and event with a ts, limit and deadline in
+ *     range) or refuses it with invalid_params and a message that packs as
+ *     a valid-UTF-8 RPC error;
+ *   - arb_decide, plain and with explain forced, never crashes; it refuses
+ *     what arb_context_parse refused, with the same message, packing
+ *     nothing; an answer is one well-formed decision map whose chosen
+ *     actions respect the limit, and whose strings are valid UTF-8 whenever
+ *     the context's strings were;
+ *   - the ruleset's Lua stack is left as it was.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+#include <msgpack.h>
+
+#include "engine/arena.h"
+#include "engine/compiled.h"
+#include "engine/context.h"
+#include "engine/decide.h"
+#include "engine/frame.h"
+#include "engine/log.h"
+#include "engine/rpc.h"
+#include "engine/ruleset.h"
+#include "engine/stats.h"
+#include "tests/fuzz/fuzz_util.h"
+
+static char g_dir[64];
+static arb_ruleset_t *g_rs;
+static arb_decider_t *g_plain, *g_explain;
+static arb_arena_t g_arena;
+static arb_stats_t g_stats;
+
+static void teardown(void)
+{
+    arb_ruleset_free(g_rs);
+    arb_decider_free(g_plain);
+    arb_decider_free(g_explain);
+    arb_arena_free(&g_arena);
+    if (g_dir[0]) fuzz_rmdir(g_dir);
+}
+
+/* Copy the rule files (not the tests) of rules/retail, plus the extra rules. */
+static void write_ruleset(const char *retail)
+{
+    static const char *const files[] = { "base.lua", "electronics.lua", "fallback.lua",
+                                         "family.lua", "fashion.lua", "lifecycle.lua",
+                                         "replenishment.lua", "seasonal.lua", "stores.lua",
+                                         "weather.lua", NULL };
+    char path[600];
+    for (const char *const *f = files; *f; f++) {
+        snprintf(path, sizeof path, "%s/%s", retail, *f);
+        size_t len;
+        char *text = fuzz_read_file(path, &len);
+        FUZZ_REQUIRE(text, "cannot read %s", path);
+        fuzz_write_file(g_dir, *f, text, len);
+        free(text);
+    }
+    snprintf(path, sizeof path, "%s/../../tests/fuzz/context_rules.lua", retail);
+    size_t len;
+    char *text = fuzz_read_file(path, &len);
+    FUZZ_REQUIRE(text, "cannot read %s", path);
+    fuzz_write_file(g_dir, "zz_fuzz.lua", text, len);
+    free(text);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    arb_log_set_level(ARB_LOG_ERROR);   /* rule print() lines would flood the output */
+    char retail[512];
+    fuzz_find_retail(retail, sizeof retail);
+    snprintf(g_dir, sizeof g_dir, "/tmp/arbiter-fuzz-context-XXXXXX");
+    FUZZ_REQUIRE(mkdtemp(g_dir), "mkdtemp failed");
+    atexit(teardown);
+    write_ruleset(retail);
+    arb_problems_t problems = { 0 };
+    g_rs = arb_ruleset_load(g_dir, 1, &problems);
+    for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s\n", problems.items[i]);
+    FUZZ_REQUIRE(g_rs, "the fixed ruleset does not load");
+    arb_problems_free(&problems);
+    g_plain = arb_decider_new();
+    g_explain = arb_decider_new();
+    FUZZ_REQUIRE(g_plain && g_explain, "arb_decider_new");
+    arb_decider_force_explain(g_explain, true);
+    arb_arena_init(&g_arena);
+    return 0;
+}
+
+/* Whether every str and bin of o (keys included) is valid UTF-8. */
+static bool all_utf8(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR: return fuzz_utf8_valid(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN: return fuzz_utf8_valid(o->via.bin.ptr, o->via.bin.size);
+    case MSGPACK_OBJECT_ARRAY:
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (!all_utf8(&o->via.array.ptr[i])) return false;
+        return true;
+    case MSGPACK_OBJECT_MAP:
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            if (!all_utf8(&o->via.map.ptr[i].key) || !all_utf8(&o->via.map.ptr[i].val))
+                return false;
+        return true;
+    default: return true;
+    }
+}
+
+/* The first str of o that is not UTF-8, for the failure message. */
+static const msgpack_object *first_bad_str(const msgpack_object *o)
+{
+    if (o->type == MSGPACK_OBJECT_STR)
+        return fuzz_utf8_valid(o->via.str.ptr, o->via.str.size) ? NULL : o;
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            const msgpack_object *b = first_bad_str(&o->via.array.ptr[i]);
+            if (b) return b;
+        }
+    }
+    if (o->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *b = first_bad_str(&o->via.map.ptr[i].key);
+            if (!b) b = first_bad_str(&o->via.map.ptr[i].val);
+            if (b) return b;
+        }
+    }
+    return NULL;
+}
+
+static void check_decision(const char *buf, size_t len, const arb_context_t *ctx, bool explain,
+                           bool utf8_in)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = msgpack_unpack_next(&u, buf, len, &off);
+    FUZZ_CHECK(rc == MSGPACK_UNPACK_SUCCESS && off == len,
+               "the decision is not one MessagePack object (rc %d, %zu of %zu bytes)", rc, off, len);
+    const msgpack_object *d = &u.data;
+    FUZZ_CHECK(d->type == MSGPACK_OBJECT_MAP && d->via.map.size == (explain ? 5u : 4u),
+               "the decision map has %u entries", d->type == MSGPACK_OBJECT_MAP ? d->via.map.size : 0);
+    const msgpack_object *actions = arb_msgpack_map_get(d, "actions");
+    FUZZ_CHECK(actions && actions->type == MSGPACK_OBJECT_ARRAY, "no actions array");
+    if (ctx->limit)
+        FUZZ_CHECK(actions->via.array.size <= (uint64_t)ctx->limit, "%u actions over the limit %lld",
+                   actions->via.array.size, (long long)ctx->limit);
+    for (uint32_t i = 0; i < actions->via.array.size; i++) {
+        const msgpack_object *id = arb_msgpack_map_get(&actions->via.array.ptr[i], "id");
+        FUZZ_CHECK(id && id->type == MSGPACK_OBJECT_STR, "action %u without an id", i);
+    }
+    const msgpack_object *ex = arb_msgpack_map_get(d, "explain");
+    if (explain)
+        FUZZ_CHECK(ex && ex->type == MSGPACK_OBJECT_ARRAY &&
+                       ex->via.array.size == arb_ruleset_action_count(g_rs),
+                   "explain does not list every action");
+    if (utf8_in) {
+        const msgpack_object *bad = first_bad_str(d);
+        FUZZ_CHECK(!bad, "the decision holds a string that is not UTF-8 although the context's "
+                         "strings all were: \"%.*s\"",
+                   bad ? (int)bad->via.str.size : 0, bad ? bad->via.str.ptr : "");
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
+static void decide_once(arb_decider_t *d, const msgpack_object *o, int parse_rc,
+                        const arb_context_t *ctx, const arb_err_t *parse_err, bool utf8_in)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    arb_err_t err;
+    memset(&err, 0, sizeof err);
+    int top = lua_gettop(g_rs->L);
+    int rc = arb_decide(d, g_rs, o, &g_arena, &g_stats, &pk, &err);
+    FUZZ_CHECK(lua_gettop(g_rs->L) == top, "arb_decide left %d values on the rule state's stack",
+               lua_gettop(g_rs->L) - top);
+    if (rc == 0) {
+        FUZZ_CHECK(parse_rc == 0, "arb_decide answered a context arb_context_parse refused: %s",
+                   parse_err->message);
+        check_decision(sb.data, sb.size, ctx, d == g_explain || ctx->explain, utf8_in);
+    } else {
+        FUZZ_CHECK(rc == -1, "arb_decide returned %d", rc);
+        FUZZ_CHECK(sb.size == 0, "a refused decision packed %zu bytes", sb.size);
+        FUZZ_CHECK((unsigned)err.code < ARB_CODE_COUNT, "error code %d", (int)err.code);
+        if (parse_rc != 0)
+            FUZZ_CHECK(strcmp(err.message, parse_err->message) == 0,
+                       "arb_decide and arb_context_parse disagree: '%s' vs '%s'", err.message,
+                       parse_err->message);
+        else
+            FUZZ_CHECK(err.code == ARB_INVALID_PARAMS || err.code == ARB_DEADLINE_EXCEEDED,
+                       "a valid context failed with %s: %s", arb_code_name(err.code), err.message);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        arb_rpc_pack_error(&pk, 7, err.code, err.message);
+        fuzz_check_error_answer(sb.data, sb.size, 7);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    arb_arena_reset(&g_arena);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0) return 0;
+    /* The server unpacks only what the scanner accepted. */
+    arb_frame_scan_t scan;
+    arb_frame_scan_reset(&scan);
+    arb_frame_limits_t lim = { size, ARB_FRAME_DEPTH_MAX };
+    size_t flen;
+    if (arb_frame_scan(&scan, (const char *)data, size, &lim, &flen) != ARB_FRAME_DONE) return 0;
+
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rc = msgpack_unpack_next(&u, (const char *)data, flen, &off);
+    FUZZ_CHECK(rc == MSGPACK_UNPACK_SUCCESS && off == flen,
+               "msgpack-c refused (rc %d) a frame the scanner accepted", rc);
+    const msgpack_object *o = &u.data;
+    bool utf8_in = all_utf8(o);
+
+    arb_context_t ctx;
+    arb_err_t perr;
+    memset(&perr, 0, sizeof perr);
+    int prc = arb_context_parse(o, 1767225600, &ctx, &g_arena, &perr);
+    if (prc == 0) {
+        FUZZ_CHECK(ctx.customer_id.len && ctx.channel.len && ctx.touchpoint.len,
+                   "an accepted context lacks a required string");
+        for (uint32_t i = 0; i < ctx.n_purchases; i++)
+            FUZZ_CHECK(ctx.purchases[i].ts != INT64_MIN, "purchase %u accepted without ts", i);
+        for (uint32_t i = 0; i < ctx.n_events; i++)
+            FUZZ_CHECK(ctx.events[i].ts != INT64_MIN, "event %u accepted without ts", i);
+        FUZZ_CHECK(ctx.limit == 0 || (ctx.limit >= 1 && ctx.limit <= 1000), "limit out of range");
+        FUZZ_CHECK(ctx.deadline_ms >= 0, "negative deadline accepted");
+        FUZZ_CHECK(!ctx.has_coords || ctx.has_location, "coordinates without a location");
+        for (uint32_t i = 0; i < ctx.n_scores; i++)
+            FUZZ_CHECK(ctx.scores[i].value == ctx.scores[i].value, "a NaN score was accepted");
+    } else {
+        FUZZ_CHECK(prc == -1 && perr.message[0], "refused without a message");
+        FUZZ_CHECK(perr.code == ARB_INVALID_PARAMS, "context refused with %s: %s",
+                   arb_code_name(perr.code), perr.message);
+    }
+    /* ctx points into the arena, which decide_once resets: keep what it needs. */
+    arb_context_t kept = ctx;
+    decide_once(g_plain, o, prc, &kept, &perr, utf8_in);
+    decide_once(g_explain, o, prc, &kept, &perr, utf8_in);
+    msgpack_unpacked_destroy(&u);
+    return 0;
+}
