@@ -475,12 +475,25 @@ static int64_t field_date(compiler_t *cc, int idx, const char *name)
 
 /* ---- growable arrays of the ruleset */
 
-#define GROW(arr, n, extra)                                                       \
-    do {                                                                          \
-        void *grown_ = realloc((arr), sizeof *(arr) * ((size_t)(n) + (extra)));   \
-        if (!grown_) abort();                                                     \
-        (arr) = grown_;                                                           \
-    } while (0)
+/* Room for n + extra elements in an array that only ever grows through
+ * here: its capacity is the power of two at or above its count, so it is
+ * reallocated O(log n) times, not once per element. */
+static size_t capacity_for(size_t n)
+{
+    size_t cap = 16;
+    while (cap < n) cap *= 2;
+    return cap;
+}
+
+static void *grow(void *arr, size_t elem, size_t n, size_t extra)
+{
+    if (arr && n + extra <= capacity_for(n)) return arr;
+    void *grown = realloc(arr, elem * capacity_for(n + extra));
+    if (!grown) abort();
+    return grown;
+}
+
+#define GROW(arr, n, extra) ((arr) = grow((arr), sizeof *(arr), (size_t)(n), (size_t)(extra)))
 
 static int32_t node_add(arb_ruleset_t *rs, const arb_node_t *n)
 {
