@@ -100,27 +100,29 @@ typedef struct arb_wexpr {
     int ref;            /* LUA: registry reference */
 } arb_wexpr_t;
 
+/* Fields in the order the decide path reads them: what every candidate
+ * needs fits the first cache line; names and payloads come after. */
 typedef struct arb_action {
-    char *id;               /* unique action id */
-    char *file;             /* rule file that declared it */
-    int line;               /* line of the declaration */
-    bool fallback;          /* declared with `fallback` */
     uint64_t channels;      /* bit per channel index */
-    int32_t *touchpoints;   /* touchpoint symbols it is limited to; NULL = all */
-    uint32_t n_touchpoints;
-    int32_t *requires;      /* consent symbols it needs */
-    uint32_t n_requires;
-    char **requires_names;  /* the same, as names (for `ruleset` and explain) */
-    bool requires_location; /* one of them is "location": location must be sent too */
-    double value;           /* money or any lever */
-    double lever;           /* business lever, default 1 */
-    int32_t model;          /* score symbol for the propensity; -1 = propensity field */
-    double propensity;      /* fixed propensity when there is no model, default 1 */
-    int32_t category;       /* category symbol for diversity; -1 none */
-    char *category_name;
     int64_t start, stop;    /* flight dates, unix seconds; 0 = open */
     int32_t when;           /* root condition node, -1 = always */
     int32_t weight;         /* weight expression, -1 = 1.0 */
+    int32_t model;          /* score symbol for the propensity; -1 = propensity field */
+    int32_t category;       /* category symbol for diversity; -1 none */
+    uint32_t n_touchpoints;
+    uint32_t n_requires;
+    bool fallback;          /* declared with `fallback` */
+    bool requires_location; /* one of `requires` is "location": location must be sent too */
+    double value;           /* money or any lever */
+    double lever;           /* business lever, default 1 */
+    double propensity;      /* fixed propensity when there is no model, default 1 */
+    int32_t *touchpoints;   /* touchpoint symbols it is limited to; NULL = all */
+    int32_t *requires;      /* consent symbols it needs */
+    char **requires_names;  /* the same, as names (for `ruleset` and explain) */
+    char *id;               /* unique action id */
+    char *file;             /* rule file that declared it */
+    int line;               /* line of the declaration */
+    char *category_name;
     char *payload;          /* packed MessagePack of payload (nil when absent) */
     size_t payload_len;
 } arb_action_t;
