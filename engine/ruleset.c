@@ -328,11 +328,10 @@ static void check_fields(compiler_t *cc, int idx, const char *const *allowed)
         const char *k = lua_tostring(L, -1);
         const char *near = NULL;
         bool ok = false;
-        for (const char *const *a = allowed; *a; a++) {
-            if (strcmp(k, *a) == 0) { ok = true; break; }
-            if (!near && distance(k, *a) <= 2) near = *a;
-        }
+        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(k, *a) == 0;
         if (ok) continue;
+        for (const char *const *a = allowed; *a && !near; a++)
+            if (distance(k, *a) <= 2) near = *a;
         char known[512] = "";
         for (const char *const *a = allowed; *a; a++) {
             if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
