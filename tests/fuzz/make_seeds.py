@@ -10,9 +10,9 @@ again only to change them. Seeds it does not know about are left alone.
                    (see fuzz_frame.c): RPC requests, pipelines, limits.
   corpus/context/  one MessagePack context map each: contexts from
                    tests/bench/contexts.msgpack and hand-made edge cases.
-  corpus/ruleset/  rule files: each rules/retail theme followed by
-                   "--@test" and its tests, and edge cases of the language
-                   and the sandbox.
+  corpus/ruleset/  rule files: edge cases of the language and the sandbox
+                   (tests/fuzz/run adds each rules/retail theme, followed by
+                   "--@test" and its tests, at run time).
   *.dict           the libFuzzer dictionaries (ruleset: the vocabulary of
                    dsl/prelude.lua; frame and context: MessagePack keys).
 """
@@ -426,9 +426,6 @@ def frame_seeds(contexts):
 
 # ---------------------------------------------------------------- rule files
 
-RETAIL = ROOT / "rules" / "retail"
-THEMES = ["electronics", "fashion", "weather", "stores", "lifecycle", "replenishment",
-          "family", "seasonal", "fallback"]
 
 RULE_EDGE_CASES = {
     "empty.lua": "",
@@ -556,11 +553,8 @@ def main():
         write("context", name, pack(obj))
     for name, data in frame_seeds(contexts).items():
         write("frame", name + ".bin", data)
-    for theme in THEMES:
-        rules = (RETAIL / (theme + ".lua")).read_text()
-        tests = (RETAIL / (theme + "_test.lua")).read_text()
-        write("ruleset", "retail_%s.lua" % theme, rules + "\n--@test\n" + tests)
-    write("ruleset", "retail_base_tests.lua", "\n--@test\n" + (RETAIL / "base_test.lua").read_text())
+    # rules/retail seeds the ruleset fuzzer too: tests/fuzz/run adds it to the
+    # working corpus at run time, so no copy is kept here.
     for name, text in RULE_EDGE_CASES.items():
         write("ruleset", name, text)
     here = ROOT / "tests" / "fuzz"
