@@ -283,6 +283,20 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* "budget: <what> exceeded at file:line". The sandbox's error reads
+ * "file:line: <what> budget exceeded" (no position for memory). */
+static void budget_reason(arb_eval_t *ev, const char *what, const char *msg)
+{
+    char tail[64];
+    int n = snprintf(tail, sizeof tail, ": %s budget exceeded", what);
+    size_t len = msg ? strlen(msg) : 0;
+    if (n > 0 && len > (size_t)n && strcmp(msg + len - (size_t)n, tail) == 0)
+        snprintf(ev->fault_msg, sizeof ev->fault_msg, "budget: %s exceeded at %.*s", what,
+                 (int)(len - (size_t)n), msg);
+    else
+        snprintf(ev->fault_msg, sizeof ev->fault_msg, "budget: %s exceeded", what);
+}
+
 /* Call the function at registry ref with the context; leaves its result on
  * the stack on success. Returns 0 or -1 (fault recorded). */
 static int call_lua(arb_eval_t *ev, int ref)
@@ -304,8 +318,7 @@ static int call_lua(arb_eval_t *ev, int ref)
     const char *msg = lua_tostring(L, -1);
     ev->fault = sb->stopped ? ARB_FAULT_BUDGET : ARB_FAULT_ERROR;
     if (sb->stopped)
-        snprintf(ev->fault_msg, sizeof ev->fault_msg, "budget: %s budget exceeded%s%s", sb->why,
-                 msg && strchr(msg, ':') ? " at " : "", msg && strchr(msg, ':') ? msg : "");
+        budget_reason(ev, sb->why, msg);
     else
         snprintf(ev->fault_msg, sizeof ev->fault_msg, "error: %s", msg ? msg : "(error object is not a string)");
     lua_pop(L, 1);

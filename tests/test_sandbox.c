@@ -393,6 +393,19 @@ static void expect_rule_error_reason(const char *needle)
     cr_expect_eq(R.stats.rule_errors, errors + 1);
 }
 
+Test(sandbox, runaway_recursion_is_stopped_by_call_depth, .timeout = 60)
+{
+    /* Stopped at about ARB_SANDBOX_MAX_DEPTH nested calls, long before the
+     * instruction budget, so it costs microseconds, not milliseconds of
+     * Lua stack growth. */
+    cr_assert(rf_load(&R, "a.lua",
+                      "local function recurse(n) return 1 + recurse(n + 1) end\n"
+                      LOOPER("  recurse(0)"),
+                      NULL),
+              "%s", rf_problems(&R));
+    expect_budget_stop("call depth");
+}
+
 Test(sandbox, an_endless_loop_is_stopped_and_the_state_stays_usable, .timeout = 60)
 {
     cr_assert(rf_load(&R, "a.lua", LOOPER("  while true do end"), NULL), "%s", rf_problems(&R));

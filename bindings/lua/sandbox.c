@@ -36,14 +36,16 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static void sandbox_hook(lua_State *L, lua_Debug *ar)
 {
     arb_sandbox_t *sb = arb_sandbox_of(L);
+    lua_Debug frame;
     sb->instr_left -= ARB_SANDBOX_HOOK_EVERY;
-    if (sb->instr_left >= 0) return;
+    if (sb->instr_left >= 0 && !lua_getstack(L, ARB_SANDBOX_MAX_DEPTH, &frame)) return;
     sb->stopped = true;
-    sb->why = "instructions";
+    sb->why = sb->instr_left >= 0 ? "call depth" : "instructions";
     /* Fire on every instruction from now on, so that a pcall inside the rule
      * that catches this error is stopped again at its next instruction. */
     lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "instruction budget exceeded");
+    sb->instr_left = -1;   /* stays stopped at every instruction from now on */
+    luaL_error(L, "%s budget exceeded", sb->why);
 }
 
 static void remove_fields(lua_State *L, const char *table, const char *const *names)

@@ -25,6 +25,11 @@ typedef struct arb_sandbox {
 /* Hook granularity: the budget is charged this many instructions at a time. */
 #define ARB_SANDBOX_HOOK_EVERY 1000
 
+/* Calls nested deeper than this stop the rule: runaway recursion would
+ * otherwise spend milliseconds growing the Lua stack before its
+ * instruction budget runs out. */
+#define ARB_SANDBOX_MAX_DEPTH 200
+
 /* A new state whose allocations are counted in sb, with base (minus load,
  * loadfile, dofile, require, collectgarbage, rawset, print), string (minus
  * dump), table, math and utf8 opened, and the string metatable locked.
