@@ -118,7 +118,9 @@ typedef struct arb_action {
     double propensity;      /* fixed propensity when there is no model, default 1 */
     int32_t *touchpoints;   /* touchpoint symbols it is limited to; NULL = all */
     int32_t *requires;      /* consent symbols it needs */
-    char **requires_names;  /* the same, as names (for `ruleset` and explain) */
+    char **requires_names;  /* the same, as names (for `ruleset`) */
+    char **requires_reasons;/* the same, as explain reasons: "consent:<name>" */
+    char *no_score_reason;  /* "no score: <model>", NULL without a model */
     char *id;               /* unique action id */
     char *file;             /* rule file that declared it */
     int line;               /* line of the declaration */

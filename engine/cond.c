@@ -18,6 +18,8 @@ void arb_eval_free(arb_eval_t *ev)
     free(ev->bought_latest);
     free(ev->score_stamp);
     free(ev->score);
+    free(ev->consent_stamp);
+    free(ev->consent_given);
     free(ev->recency_stamp);
     free(ev->recency_half_life);
     free(ev->recency_value);
@@ -30,13 +32,18 @@ static int eval_reserve(arb_eval_t *ev, uint32_t n)
     if (n <= ev->cap) return 0;
     uint32_t cap = n + n / 2 + 16;
     uint32_t *bs = calloc(cap, sizeof *bs), *ss = calloc(cap, sizeof *ss);
-    uint32_t *rs = calloc(cap, sizeof *rs);
+    uint32_t *rs = calloc(cap, sizeof *rs), *cs = calloc(cap, sizeof *cs);
     int64_t *bl = calloc(cap, sizeof *bl);
     double *sc = calloc(cap, sizeof *sc), *rh = calloc(cap, sizeof *rh), *rv = calloc(cap, sizeof *rv);
-    if (!bs || !ss || !bl || !sc || !rs || !rh || !rv) {
-        free(bs); free(ss); free(bl); free(sc); free(rs); free(rh); free(rv);
+    bool *cg = calloc(cap, sizeof *cg);
+    if (!bs || !ss || !bl || !sc || !rs || !rh || !rv || !cs || !cg) {
+        free(bs); free(ss); free(bl); free(sc); free(rs); free(rh); free(rv); free(cs); free(cg);
         return -1;
     }
+    free(ev->consent_stamp);
+    free(ev->consent_given);
+    ev->consent_stamp = cs;
+    ev->consent_given = cg;
     free(ev->bought_stamp); free(ev->bought_latest); free(ev->score_stamp); free(ev->score);
     free(ev->recency_stamp); free(ev->recency_half_life); free(ev->recency_value);
     ev->recency_stamp = rs;
@@ -79,6 +86,7 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         memset(ev->bought_stamp, 0, ev->cap * sizeof *ev->bought_stamp);
         memset(ev->score_stamp, 0, ev->cap * sizeof *ev->score_stamp);
         memset(ev->recency_stamp, 0, ev->cap * sizeof *ev->recency_stamp);
+        memset(ev->consent_stamp, 0, ev->cap * sizeof *ev->consent_stamp);
         ev->stamp = 1;
     }
     ev->rs = rs;
@@ -114,8 +122,15 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         ev->score_stamp[sym] = ev->stamp;
         ev->score[sym] = ctx->scores[i].value;
     }
+    for (uint32_t i = 0; i < ctx->n_consent; i++) {
+        int32_t sym = sym_of(rs, ctx->consent[i].name);
+        /* The first entry of a name decides, as in arb_context_consent. */
+        if (sym < 0 || ev->consent_stamp[sym] == ev->stamp) continue;
+        ev->consent_stamp[sym] = ev->stamp;
+        ev->consent_given[sym] = ctx->consent[i].given;
+    }
     ev->condition_sym = sym_of(rs, ctx->condition);
-    ev->location_visible = ctx->has_location && arb_context_consent(ctx, "location", 8);
+    ev->location_visible = ctx->has_location && arb_eval_consent(ev, rs->sym_location);
     ev->nearest_km = -1;
     int64_t local = ctx->now + (int64_t)rs->utc_offset_minutes * 60;
     int64_t day = floor_div(local, 86400);
@@ -128,6 +143,12 @@ void arb_eval_end(arb_eval_t *ev)
 {
     if (ev->lua_ready) arb_lua_context_set(ev->rs->L, NULL);
     ev->lua_ready = false;
+}
+
+bool arb_eval_consent(const arb_eval_t *ev, int32_t sym)
+{
+    return sym >= 0 && (uint32_t)sym < ev->cap && ev->consent_stamp[sym] == ev->stamp &&
+           ev->consent_given[sym];
 }
 
 bool arb_eval_score(const arb_eval_t *ev, int32_t sym, double *out)
@@ -367,8 +388,7 @@ int arb_cond_eval(arb_eval_t *ev, int32_t idx)
         return ev->location_visible && ctx->store_id.len &&
                (n->sym < 0 || str_is_sym(rs, ctx->store_id, n->sym));
     case ARB_OP_COUNTRY: return ev->location_visible && str_is_sym(rs, ctx->country, n->sym);
-    case ARB_OP_CONSENT:
-        return n->sym >= 0 && arb_context_consent(ctx, rs->syms.names[n->sym], rs->syms.lens[n->sym]);
+    case ARB_OP_CONSENT: return arb_eval_consent(ev, n->sym);
     case ARB_OP_ATTR: return cmp_object(rs, &n->cmp, attribute(ctx, n->name, n->name_len));
     case ARB_OP_SEGMENT: return has_segment(ev, n->sym);
     case ARB_OP_SCORE: {

@@ -37,6 +37,8 @@ typedef struct arb_eval {
     uint32_t *bought_stamp;     /* per symbol: == stamp when bought in this context */
     int64_t *bought_latest;     /* per symbol: newest purchase ts */
     uint32_t *score_stamp;      /* per symbol: == stamp when the context scores it */
+    uint32_t *consent_stamp;    /* per symbol: == stamp when the context names that consent */
+    bool *consent_given;        /* per symbol: its value, when named */
     uint32_t *recency_stamp;    /* per symbol: == stamp when recency_value holds */
     double *recency_half_life;  /* per symbol: the half-life recency_value is for */
     double *recency_value;      /* per symbol: recency weight of its newest purchase */
@@ -71,6 +73,10 @@ int arb_cond_eval(arb_eval_t *ev, int32_t node);
 
 /* The weight expression w into *out. 0, or -1 fault. */
 int arb_weight_eval(arb_eval_t *ev, int32_t w, double *out);
+
+/* Whether the context gives the consent named by symbol sym (a missing
+ * key means no). */
+bool arb_eval_consent(const arb_eval_t *ev, int32_t sym);
 
 /* The context's score for model symbol sym; false when not sent. */
 bool arb_eval_score(const arb_eval_t *ev, int32_t sym, double *out);

@@ -129,7 +129,7 @@ static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sy
 /* Why action a cannot be shown at all, before its rules run; NULL when it
  * may. Writes a dynamic reason into the arena. */
 static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int channel,
-                             int32_t tp_sym, arb_arena_t *arena)
+                             int32_t tp_sym)
 {
     const arb_context_t *ctx = ev->ctx;
     if (!(a->channels & (1ull << channel))) return "channel";
@@ -139,15 +139,9 @@ static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int ch
         if (!ok) return "touchpoint";
     }
     if ((a->start && ctx->now < a->start) || (a->stop && ctx->now >= a->stop)) return "dates";
-    for (uint32_t k = 0; k < a->n_requires; k++) {
-        const char *name = ev->rs->syms.names[a->requires[k]];
-        if (!arb_context_consent(ctx, name, ev->rs->syms.lens[a->requires[k]])) {
-            size_t n = strlen(name) + 9;
-            char *why = arb_arena_alloc(arena, n);
-            if (why) snprintf(why, n, "consent:%s", name);
-            return why ? why : "consent";
-        }
-    }
+    for (uint32_t k = 0; k < a->n_requires; k++)
+        if (!arb_eval_consent(ev, a->requires[k]))
+            return a->requires_reasons[k] ? a->requires_reasons[k] : "consent";
     if (a->requires_location && !ctx->has_location) return "location: not sent";
     return NULL;
 }
@@ -159,11 +153,7 @@ static int evaluate(arb_eval_t *ev, const arb_action_t *a, candidate_t *c, const
 {
     double propensity = a->propensity, weight = 1;
     if (a->model >= 0 && !arb_eval_score(ev, a->model, &propensity)) {
-        const char *m = ev->rs->syms.names[a->model];
-        size_t n = strlen(m) + 11;
-        char *why = arb_arena_alloc(arena, n);
-        if (why) snprintf(why, n, "no score: %s", m);
-        *reason = why ? why : "no score";
+        *reason = a->no_score_reason ? a->no_score_reason : "no score";
         return 0;
     }
     int r = a->when >= 0 ? arb_cond_eval(ev, a->when) : 1;
@@ -326,7 +316,7 @@ static int consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_
                         uint32_t *n_fb)
 {
     const arb_action_t *a = &q->rs->actions[i];
-    const char *why = prefilter(&d->ev, a, q->channel, q->tp_sym, q->arena);
+    const char *why = prefilter(&d->ev, a, q->channel, q->tp_sym);
     candidate_t c = { i, 0, 0 };
     int r = why ? 0 : evaluate(&d->ev, a, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;

@@ -60,11 +60,16 @@ void arb_pack_text(msgpack_packer *pk, const char *text)
     }
 }
 
-void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, const char *message)
+void arb_rpc_pack_response_head(msgpack_packer *pk, uint32_t msgid)
 {
     msgpack_pack_array(pk, 4);
     msgpack_pack_int(pk, 1);
     msgpack_pack_uint32(pk, msgid);
+}
+
+void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, const char *message)
+{
+    arb_rpc_pack_response_head(pk, msgid);
     msgpack_pack_map(pk, 2);
     arb_pack_cstr(pk, "code");
     arb_pack_cstr(pk, arb_code_name(code));
@@ -75,10 +80,8 @@ void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, con
 
 static void pack_result_head(msgpack_packer *pk, uint32_t msgid)
 {
-    msgpack_pack_array(pk, 4);
-    msgpack_pack_int(pk, 1);
-    msgpack_pack_uint32(pk, msgid);
-    msgpack_pack_nil(pk);
+    arb_rpc_pack_response_head(pk, msgid);
+    msgpack_pack_nil(pk);   /* no error */
 }
 
 static arb_method_t method_of(const char *m, size_t n)

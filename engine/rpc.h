@@ -19,6 +19,10 @@
 int arb_rpc_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *frame,
                    msgpack_packer *pk);
 
+/* Pack the start of a response, [1, msgid, ...: the caller packs the
+ * error (or nil) and the result (or nil) that complete it. */
+void arb_rpc_pack_response_head(msgpack_packer *pk, uint32_t msgid);
+
 /* Pack [1, msgid, {code, message}, nil]. */
 void arb_rpc_pack_error(msgpack_packer *pk, uint32_t msgid, arb_code_t code, const char *message);
 

@@ -991,6 +991,9 @@ static void action_require(compiler_t *cc, const char *s, size_t len, int i, voi
     arb_action_t *a = ud;
     a->requires[a->n_requires] = intern(cc, s, len);
     a->requires_names[a->n_requires] = strndup(s, len);
+    /* Explain reasons are made here once, not per request. */
+    if (asprintf(&a->requires_reasons[a->n_requires], "consent:%.*s", (int)len, s) < 0)
+        a->requires_reasons[a->n_requires] = NULL;
     a->n_requires++;
     if (len == 8 && memcmp(s, "location", 8) == 0) a->requires_location = true;
 }
@@ -1052,11 +1055,15 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     n = list_len(L, spec, "requires");
     a->requires = calloc((size_t)n + 1, sizeof *a->requires);
     a->requires_names = calloc((size_t)n + 1, sizeof *a->requires_names);
+    a->requires_reasons = calloc((size_t)n + 1, sizeof *a->requires_reasons);
     field_string_list(cc, spec, "requires", false, action_require, a);
     a->value = field_number(cc, spec, "value", 0, true, 0, 1e15);
     a->lever = field_number(cc, spec, "lever", 1, false, 0, 1e6);
     char *model = field_string(cc, spec, "model", false);
-    if (model) a->model = model_ref(cc, model);
+    if (model) {
+        a->model = model_ref(cc, model);
+        if (asprintf(&a->no_score_reason, "no score: %s", model) < 0) a->no_score_reason = NULL;
+    }
     a->propensity = field_number(cc, spec, "propensity", 1, false, 0, 1);
     if (model && lua_getfield(L, spec, "propensity") != LUA_TNIL)
         problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
@@ -1237,6 +1244,9 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     compile_pass(&cc, decls, true);
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
+    /* Every symbol exists before the channel index sizes its arrays by them. */
+    rs->sym_segments = intern_z(&cc, "segments");
+    rs->sym_location = intern_z(&cc, "location");
     ruleset_index_channels(rs);
     /* Everything declared now lives in C (and plain functions in the
      * registry): empty the declarations so the collector frees them. The
@@ -1245,8 +1255,6 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
         lua_pushnil(L);
         lua_rawseti(L, decls, i);
     }
-    rs->sym_segments = intern_z(&cc, "segments");
-    rs->sym_location = intern_z(&cc, "location");
     lua_settop(L, top);
 }
 
@@ -1319,8 +1327,13 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->file);
         free(a->touchpoints);
         free(a->requires);
-        for (uint32_t k = 0; k < a->n_requires; k++) free(a->requires_names[k]);
+        for (uint32_t k = 0; k < a->n_requires; k++) {
+            free(a->requires_names[k]);
+            free(a->requires_reasons[k]);
+        }
         free(a->requires_names);
+        free(a->requires_reasons);
+        free(a->no_score_reason);
         free(a->category_name);
         free(a->payload);
     }

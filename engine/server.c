@@ -448,9 +448,7 @@ static void reload_pack_answer(reload_job_t *job, bool ok, uint32_t msgid, msgpa
             if (i) msgpack_sbuffer_write(&text, "\n", 1);
             msgpack_sbuffer_write(&text, job->problems.items[i], strlen(job->problems.items[i]));
         }
-        msgpack_pack_array(&pk, 4);
-        msgpack_pack_int(&pk, 1);
-        msgpack_pack_uint32(&pk, msgid);
+        arb_rpc_pack_response_head(&pk, msgid);
         msgpack_pack_map(&pk, 3);
         arb_pack_cstr(&pk, "code");
         arb_pack_cstr(&pk, "invalid_params");
@@ -463,9 +461,7 @@ static void reload_pack_answer(reload_job_t *job, bool ok, uint32_t msgid, msgpa
         msgpack_sbuffer_destroy(&text);
         return;
     }
-    msgpack_pack_array(&pk, 4);
-    msgpack_pack_int(&pk, 1);
-    msgpack_pack_uint32(&pk, msgid);
+    arb_rpc_pack_response_head(&pk, msgid);
     msgpack_pack_nil(&pk);
     msgpack_pack_map(&pk, 2);
     arb_pack_cstr(&pk, "version");
