@@ -76,6 +76,8 @@ typedef struct arb_node {
     double num;         /* NEAR_STORE: km */
     int a, b;           /* HOUR: [a, b); WEEKDAY: a is a bit mask, Sunday = bit 0 */
     int ref;            /* LUA: registry reference of the function */
+    bool pure;          /* no plain Lua function in this subtree */
+    bool memo;          /* pure, reached from several places, worth remembering per request */
 } arb_node_t;
 
 /* Weight expression kinds. */
@@ -98,6 +100,8 @@ typedef struct arb_wexpr {
     const char *name;   /* ATTR: key */
     uint32_t name_len;
     int ref;            /* LUA: registry reference */
+    bool pure;          /* no plain Lua function in this expression */
+    bool memo;          /* pure and used by several actions: remembered per request */
 } arb_wexpr_t;
 
 /* Fields in the order the decide path reads them: what every candidate
@@ -127,6 +131,10 @@ typedef struct arb_action {
     char *category_name;
     char *payload;          /* packed MessagePack of payload (nil when absent) */
     size_t payload_len;
+    /* The constant parts of this action's entry in a decision, packed at
+     * load: {"id": id, "priority": | ... | "value": value, "payload": payload}. */
+    char *answer_head, *answer_tail;
+    size_t answer_head_len, answer_tail_len;
 } arb_action_t;
 
 typedef struct arb_touchpoint {
@@ -186,11 +194,11 @@ struct arb_ruleset {
     uint32_t n_models;
     arb_store_t *stores;
     uint32_t n_stores;
-    arb_node_t *nodes;          /* condition nodes */
+    arb_node_t *nodes;          /* condition nodes, identical ones shared; children first */
     uint32_t n_nodes;
     uint32_t *kids;             /* child node indices of ALL/ANY/NOT */
     uint32_t n_kids;
-    arb_wexpr_t *wexprs;        /* weight expressions */
+    arb_wexpr_t *wexprs;        /* weight expressions, identical ones shared; operands first */
     uint32_t n_wexprs;
     char **strs;                /* strings for ONE_OF lists, owned */
     uint32_t *str_lens;

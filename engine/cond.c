@@ -23,7 +23,30 @@ void arb_eval_free(arb_eval_t *ev)
     free(ev->recency_stamp);
     free(ev->recency_half_life);
     free(ev->recency_value);
+    free(ev->memo_stamp);
+    free(ev->memo_value);
+    free(ev->wmemo_stamp);
+    free(ev->wmemo_value);
     memset(ev, 0, sizeof *ev);
+}
+
+/* Make a memo (stamps and values of `size` bytes) hold n entries; it only
+ * grows. Returns 0, or -1 when out of memory. */
+static int memo_reserve(uint32_t n, size_t size, uint32_t *cap, uint32_t **stamp, void **value)
+{
+    if (n <= *cap) return 0;
+    uint32_t c = n + n / 2 + 16;
+    uint32_t *st = calloc(c, sizeof *st);
+    void *v = calloc(c, size);
+    if (!st || !v) {
+        free(st); free(v);
+        return -1;
+    }
+    free(*stamp); free(*value);
+    *stamp = st;
+    *value = v;
+    *cap = c;
+    return 0;
 }
 
 /* Make the per-symbol arrays hold n symbols (they only grow). */
@@ -79,7 +102,12 @@ static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (
 int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t *ctx,
                    arb_arena_t *arena)
 {
-    if (eval_reserve(ev, rs->syms.n) < 0) return -1;
+    if (eval_reserve(ev, rs->syms.n) < 0 ||
+        memo_reserve(rs->n_nodes, sizeof *ev->memo_value, &ev->memo_cap, &ev->memo_stamp,
+                     (void **)&ev->memo_value) < 0 ||
+        memo_reserve(rs->n_wexprs, sizeof *ev->wmemo_value, &ev->wmemo_cap, &ev->wmemo_stamp,
+                     (void **)&ev->wmemo_value) < 0)
+        return -1;
     /* Marks of earlier requests (of any ruleset) hold smaller stamps. */
     if (++ev->stamp == 0) {
         /* The stamp wrapped: clear so no old mark can match. */
@@ -87,6 +115,8 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         memset(ev->score_stamp, 0, ev->cap * sizeof *ev->score_stamp);
         memset(ev->recency_stamp, 0, ev->cap * sizeof *ev->recency_stamp);
         memset(ev->consent_stamp, 0, ev->cap * sizeof *ev->consent_stamp);
+        memset(ev->memo_stamp, 0, ev->memo_cap * sizeof *ev->memo_stamp);
+        memset(ev->wmemo_stamp, 0, ev->wmemo_cap * sizeof *ev->wmemo_stamp);
         ev->stamp = 1;
     }
     ev->rs = rs;
@@ -348,7 +378,19 @@ static int call_lua(arb_eval_t *ev, int ref)
 
 /* ------------------------------------------------------------ conditions */
 
+static int cond_eval_node(arb_eval_t *ev, int32_t idx);
+
 int arb_cond_eval(arb_eval_t *ev, int32_t idx)
+{
+    if (!ev->rs->nodes[idx].memo) return cond_eval_node(ev, idx);
+    if (ev->memo_stamp[idx] == ev->stamp) return ev->memo_value[idx];
+    int r = cond_eval_node(ev, idx);   /* pure: never a fault */
+    ev->memo_stamp[idx] = ev->stamp;
+    ev->memo_value[idx] = (uint8_t)r;
+    return r;
+}
+
+static int cond_eval_node(arb_eval_t *ev, int32_t idx)
 {
     const arb_ruleset_t *rs = ev->rs;
     const arb_context_t *ctx = ev->ctx;
@@ -422,7 +464,20 @@ static int64_t newest_match(const arb_eval_t *ev, const arb_node_t *n)
     return n->sym < 0 ? ev->latest_any : ev->bought_latest[n->sym];
 }
 
+static int weight_eval_expr(arb_eval_t *ev, int32_t idx, double *out);
+
 int arb_weight_eval(arb_eval_t *ev, int32_t idx, double *out)
+{
+    if (!ev->rs->wexprs[idx].memo) return weight_eval_expr(ev, idx, out);
+    if (ev->wmemo_stamp[idx] != ev->stamp) {
+        weight_eval_expr(ev, idx, &ev->wmemo_value[idx]);   /* pure: never a fault */
+        ev->wmemo_stamp[idx] = ev->stamp;
+    }
+    *out = ev->wmemo_value[idx];
+    return 0;
+}
+
+static int weight_eval_expr(arb_eval_t *ev, int32_t idx, double *out)
 {
     const arb_wexpr_t *w = &ev->rs->wexprs[idx];
     double l, r;

@@ -43,6 +43,12 @@ typedef struct arb_eval {
     double *recency_half_life;  /* per symbol: the half-life recency_value is for */
     double *recency_value;      /* per symbol: recency weight of its newest purchase */
     double *score;              /* per symbol: the score */
+    uint32_t memo_cap;          /* nodes the memo arrays can hold */
+    uint32_t *memo_stamp;       /* per shared node: == stamp when memo_value holds its answer */
+    uint8_t *memo_value;        /* per shared node: its answer, 0 or 1 */
+    uint32_t wmemo_cap;         /* weight expressions the weight memo can hold */
+    uint32_t *wmemo_stamp;      /* per shared weight: == stamp when wmemo_value holds it */
+    double *wmemo_value;        /* per shared weight: its value */
     int64_t latest_any;         /* newest purchase ts of any kind */
     int32_t *bought_syms;       /* distinct symbols this context bought; arena */
     uint32_t n_bought_syms;

@@ -136,10 +136,14 @@ static int get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_
 typedef int (*field_fn)(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                         arb_err_t *err);
 
-static int each_field(const msgpack_object *o, const path_t *path, void *out, field_fn field,
+/* Inlined into each caller, so field() is a direct call the compiler can
+ * inline too: this walk runs for every key of every context. */
+static inline __attribute__((always_inline)) int
+each_field(const msgpack_object *o, const path_t *path, void *out, field_fn field,
                       arb_err_t *err)
 {
     if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", o);
+    path_t sub = *path;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
         if (k->type != MSGPACK_OBJECT_STR) {
@@ -147,10 +151,8 @@ static int each_field(const msgpack_object *o, const path_t *path, void *out, fi
             return arb_err_set(err, ARB_INVALID_PARAMS, "%s: keys must be strings",
                                *path->base ? path_text(path, where, sizeof where) : "context");
         }
-        arb_str_t key = { k->via.str.ptr, k->via.str.size };
-        path_t sub = *path;
-        sub.key = key;
-        if (field(out, key, &o->via.map.ptr[i].val, &sub, err) < 0) return -1;
+        sub.key = (arb_str_t){ k->via.str.ptr, k->via.str.size };
+        if (field(out, sub.key, &o->via.map.ptr[i].val, &sub, err) < 0) return -1;
     }
     return 0;
 }
@@ -159,11 +161,11 @@ static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, con
                           arb_err_t *err)
 {
     arb_purchase_t *p = out;
-    if (arb_str_eq(key, "sku")) return get_str(v, path, &p->sku, err);
-    if (arb_str_eq(key, "category")) return get_str(v, path, &p->category, err);
-    if (arb_str_eq(key, "channel")) return get_str(v, path, &p->channel, err);
-    if (arb_str_eq(key, "price")) return get_num(v, path, &p->price, err);
-    if (arb_str_eq(key, "ts")) return get_time(v, path, &p->ts, err);
+    if (ARB_STR_IS(key, "sku")) return get_str(v, path, &p->sku, err);
+    if (ARB_STR_IS(key, "category")) return get_str(v, path, &p->category, err);
+    if (ARB_STR_IS(key, "channel")) return get_str(v, path, &p->channel, err);
+    if (ARB_STR_IS(key, "price")) return get_num(v, path, &p->price, err);
+    if (ARB_STR_IS(key, "ts")) return get_time(v, path, &p->ts, err);
     return 0;
 }
 
@@ -171,16 +173,17 @@ static int event_field(void *out, arb_str_t key, const msgpack_object *v, const 
                        arb_err_t *err)
 {
     arb_event_t *e = out;
-    if (arb_str_eq(key, "type")) return get_str(v, path, &e->type, err);
-    if (arb_str_eq(key, "sku")) return get_str(v, path, &e->sku, err);
-    if (arb_str_eq(key, "category")) return get_str(v, path, &e->category, err);
-    if (arb_str_eq(key, "ts")) return get_time(v, path, &e->ts, err);
+    if (ARB_STR_IS(key, "type")) return get_str(v, path, &e->type, err);
+    if (ARB_STR_IS(key, "sku")) return get_str(v, path, &e->sku, err);
+    if (ARB_STR_IS(key, "category")) return get_str(v, path, &e->category, err);
+    if (ARB_STR_IS(key, "ts")) return get_time(v, path, &e->ts, err);
     return 0;
 }
 
 /* Parse an array of maps into n records of `size` bytes, each starting
  * zeroed with ts = INT64_MIN so a missing ts is caught. */
-static int get_records(const msgpack_object *o, const char *name, size_t size, field_fn field,
+static inline __attribute__((always_inline)) int
+get_records(const msgpack_object *o, const char *name, size_t size, field_fn field,
                        void **out, uint32_t *n, arb_arena_t *arena, arb_err_t *err)
 {
     path_t path = { name, -1, { NULL, 0 } };
@@ -254,10 +257,10 @@ static int location_field(void *out, arb_str_t key, const msgpack_object *v, con
                           arb_err_t *err)
 {
     arb_context_t *ctx = out;
-    if (arb_str_eq(key, "lat")) return get_num(v, path, &ctx->lat, err);
-    if (arb_str_eq(key, "lon")) return get_num(v, path, &ctx->lon, err);
-    if (arb_str_eq(key, "store_id")) return get_str(v, path, &ctx->store_id, err);
-    if (arb_str_eq(key, "country")) return get_str(v, path, &ctx->country, err);
+    if (ARB_STR_IS(key, "lat")) return get_num(v, path, &ctx->lat, err);
+    if (ARB_STR_IS(key, "lon")) return get_num(v, path, &ctx->lon, err);
+    if (ARB_STR_IS(key, "store_id")) return get_str(v, path, &ctx->store_id, err);
+    if (ARB_STR_IS(key, "country")) return get_str(v, path, &ctx->country, err);
     return 0;
 }
 
@@ -265,11 +268,11 @@ static int weather_field(void *out, arb_str_t key, const msgpack_object *v, cons
                          arb_err_t *err)
 {
     arb_context_t *ctx = out;
-    if (arb_str_eq(key, "temp_c")) {
+    if (ARB_STR_IS(key, "temp_c")) {
         ctx->has_temp = true;
         return get_num(v, path, &ctx->temp_c, err);
     }
-    if (arb_str_eq(key, "condition")) return get_str(v, path, &ctx->condition, err);
+    if (ARB_STR_IS(key, "condition")) return get_str(v, path, &ctx->condition, err);
     return 0;
 }
 
@@ -284,49 +287,49 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
 {
     parse_state_t *st = out;
     arb_context_t *ctx = st->ctx;
-    if (arb_str_eq(key, "customer_id")) return get_str(v, path, &ctx->customer_id, err);
-    if (arb_str_eq(key, "channel")) return get_str(v, path, &ctx->channel, err);
-    if (arb_str_eq(key, "touchpoint")) return get_str(v, path, &ctx->touchpoint, err);
-    if (arb_str_eq(key, "now")) {
+    if (ARB_STR_IS(key, "customer_id")) return get_str(v, path, &ctx->customer_id, err);
+    if (ARB_STR_IS(key, "channel")) return get_str(v, path, &ctx->channel, err);
+    if (ARB_STR_IS(key, "touchpoint")) return get_str(v, path, &ctx->touchpoint, err);
+    if (ARB_STR_IS(key, "now")) {
         ctx->now_given = true;
         return get_time(v, path, &ctx->now, err);
     }
-    if (arb_str_eq(key, "limit")) {
+    if (ARB_STR_IS(key, "limit")) {
         if (get_int(v, path, &ctx->limit, err) < 0) return -1;
         if (ctx->limit < 1 || ctx->limit > 1000)
             return arb_err_set(err, ARB_INVALID_PARAMS, "limit: must be between 1 and 1000");
         return 0;
     }
-    if (arb_str_eq(key, "explain")) return get_bool(v, path, &ctx->explain, err);
-    if (arb_str_eq(key, "deadline_ms")) {
+    if (ARB_STR_IS(key, "explain")) return get_bool(v, path, &ctx->explain, err);
+    if (ARB_STR_IS(key, "deadline_ms")) {
         if (get_int(v, path, &ctx->deadline_ms, err) < 0) return -1;
         if (ctx->deadline_ms < 1)
             return arb_err_set(err, ARB_INVALID_PARAMS, "deadline_ms: must be at least 1");
         return 0;
     }
-    if (arb_str_eq(key, "location")) {
+    if (ARB_STR_IS(key, "location")) {
         ctx->has_location = true;
         ctx->location = v;
         path_t sub = { "location", -1, { NULL, 0 } };
         return each_field(v, &sub, ctx, location_field, err);
     }
-    if (arb_str_eq(key, "weather")) {
+    if (ARB_STR_IS(key, "weather")) {
         ctx->has_weather = true;
         ctx->weather = v;
         path_t sub = { "weather", -1, { NULL, 0 } };
         return each_field(v, &sub, ctx, weather_field, err);
     }
-    if (arb_str_eq(key, "attributes")) {
+    if (ARB_STR_IS(key, "attributes")) {
         if (v->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", v);
         ctx->attributes = v;
         return 0;
     }
-    if (arb_str_eq(key, "consent")) return get_consent(v, ctx, st->arena, err);
-    if (arb_str_eq(key, "scores")) return get_scores(v, ctx, st->arena, err);
-    if (arb_str_eq(key, "purchases"))
+    if (ARB_STR_IS(key, "consent")) return get_consent(v, ctx, st->arena, err);
+    if (ARB_STR_IS(key, "scores")) return get_scores(v, ctx, st->arena, err);
+    if (ARB_STR_IS(key, "purchases"))
         return get_records(v, "purchases", sizeof(arb_purchase_t), purchase_field,
                            (void **)&ctx->purchases, &ctx->n_purchases, st->arena, err);
-    if (arb_str_eq(key, "events"))
+    if (ARB_STR_IS(key, "events"))
         return get_records(v, "events", sizeof(arb_event_t), event_field, (void **)&ctx->events,
                            &ctx->n_events, st->arena, err);
     return 0; /* unknown keys are ignored */

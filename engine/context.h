@@ -29,6 +29,11 @@ static inline bool arb_str_eq(arb_str_t s, const char *z)
     return s.len == n && (n == 0 || memcmp(s.ptr, z, n) == 0);
 }
 
+/* s equals the string literal lit: the length is known when compiling, so
+ * this is a compare of a few words, not a call. */
+#define ARB_STR_IS(s, lit) \
+    ((s).len == sizeof(lit) - 1 && memcmp((s).ptr, lit, sizeof(lit) - 1) == 0)
+
 typedef struct arb_purchase {
     arb_str_t sku;       /* empty when absent */
     arb_str_t category;  /* empty when absent */

@@ -261,20 +261,15 @@ static size_t decision_id(arb_decider_t *d, char *id)
     return (size_t)(17 + k);
 }
 
+/* {id, priority, propensity, value, payload}: what does not change from one
+ * decision to the next was packed at load. */
 static void pack_action(msgpack_packer *pk, const arb_action_t *a, const candidate_t *c)
 {
-    msgpack_pack_map(pk, 5);
-    arb_pack_cstr(pk, "id");
-    arb_pack_cstr(pk, a->id);
-    arb_pack_cstr(pk, "priority");
+    pk->callback(pk->data, a->answer_head, a->answer_head_len);
     msgpack_pack_double(pk, c->priority);
-    arb_pack_cstr(pk, "propensity");
+    arb_pack_lit(pk, "propensity");
     msgpack_pack_double(pk, c->propensity);
-    arb_pack_cstr(pk, "value");
-    msgpack_pack_double(pk, a->value);
-    arb_pack_cstr(pk, "payload");
-    if (a->payload) pk->callback(pk->data, a->payload, a->payload_len);  /* packed at load */
-    else msgpack_pack_nil(pk);
+    pk->callback(pk->data, a->answer_tail, a->answer_tail_len);
 }
 
 static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_decider_t *d)
@@ -282,11 +277,11 @@ static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_
     msgpack_pack_array(pk, rs->n_actions);
     for (uint32_t i = 0; i < rs->n_actions; i++) {
         msgpack_pack_map(pk, 3);
-        arb_pack_cstr(pk, "id");
+        arb_pack_lit(pk, "id");
         arb_pack_cstr(pk, rs->actions[i].id);
-        arb_pack_cstr(pk, "chosen");
+        arb_pack_lit(pk, "chosen");
         if (d->chosen[i]) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-        arb_pack_cstr(pk, "reason");
+        arb_pack_lit(pk, "reason");
         /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
         arb_pack_text(pk, d->reasons[i] ? d->reasons[i] : "channel");
     }
@@ -452,19 +447,19 @@ int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb
     char id[40];
     size_t idlen = decision_id(d, id);
     msgpack_pack_map(pk, q.ctx.explain ? 5 : 4);
-    arb_pack_cstr(pk, "decision_id");
+    arb_pack_lit(pk, "decision_id");
     arb_pack_strn(pk, id, idlen);
-    arb_pack_cstr(pk, "ruleset");
+    arb_pack_lit(pk, "ruleset");
     arb_pack_cstr(pk, rs->version);
-    arb_pack_cstr(pk, "actions");
+    arb_pack_lit(pk, "actions");
     msgpack_pack_array(pk, k);
     for (uint32_t i = 0; i < k; i++) pack_action(pk, &rs->actions[from[pick[i]].action], &from[pick[i]]);
     if (q.ctx.explain) {
-        arb_pack_cstr(pk, "explain");
+        arb_pack_lit(pk, "explain");
         pack_explain(pk, rs, d);
     }
     uint64_t ns = now_ns() - t0;
-    arb_pack_cstr(pk, "elapsed_us");
+    arb_pack_lit(pk, "elapsed_us");
     msgpack_pack_uint64(pk, ns / 1000);
     arb_stat_inc(&st->decisions);
     arb_stats_record_decide(st, ns);

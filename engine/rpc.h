@@ -36,4 +36,7 @@ void arb_pack_text(msgpack_packer *pk, const char *text);
 /* Pack a str of len bytes. */
 void arb_pack_strn(msgpack_packer *pk, const char *s, size_t len);
 
+/* Pack a string literal (its length known when compiling). */
+#define arb_pack_lit(pk, lit) arb_pack_strn(pk, lit, sizeof(lit) - 1)
+
 #endif

@@ -252,6 +252,13 @@ typedef struct decl {
     int line;
 } decl_t;
 
+/* Things compiled once by identity: nodes or weight expressions. */
+typedef struct shared_table {
+    uint32_t *slots;    /* index + 1, 0 empty */
+    uint32_t cap;       /* a power of two, > 2 x entries */
+    uint32_t n;
+} shared_table_t;
+
 typedef struct compiler {
     arb_ruleset_t *rs;
     lua_State *L;
@@ -260,6 +267,8 @@ typedef struct compiler {
     const decl_t *d;    /* the declaration being compiled */
     int cond_mt, cmp_mt, expr_mt;   /* stack slots of the marker metatables */
     int vocab;                      /* stack slot of vocabulary function -> name */
+    shared_table_t shared_nodes;    /* identical conditions compile to one node */
+    shared_table_t shared_wexprs;   /* ... and identical weights to one expression */
 } compiler_t;
 
 __attribute__((format(printf, 2, 3)))
@@ -494,18 +503,228 @@ static void *grow(void *arr, size_t elem, size_t n, size_t extra)
 
 #define GROW(arr, n, extra) ((arr) = grow((arr), sizeof *(arr), (size_t)(n), (size_t)(extra)))
 
-static int32_t node_add(arb_ruleset_t *rs, const arb_node_t *n)
+static int32_t node_append(arb_ruleset_t *rs, const arb_node_t *n)
 {
     GROW(rs->nodes, rs->n_nodes, 1);
     rs->nodes[rs->n_nodes] = *n;
     return (int32_t)rs->n_nodes++;
 }
 
-static int32_t wexpr_add(arb_ruleset_t *rs, const arb_wexpr_t *w)
+static int32_t wexpr_append(arb_ruleset_t *rs, const arb_wexpr_t *w)
 {
     GROW(rs->wexprs, rs->n_wexprs, 1);
     rs->wexprs[rs->n_wexprs] = *w;
     return (int32_t)rs->n_wexprs++;
+}
+
+/* ---- sharing identical conditions
+ *
+ * Catalogs repeat conditions: every offer for laptop buyers says
+ * bought("laptop", within(days(30))). Identical nodes are compiled once,
+ * so a decision evaluates each distinct condition at most once (the
+ * evaluator remembers the answers of shared nodes per request). */
+
+/* Append the bytes of x to the identity key buf. */
+static void key_put(msgpack_sbuffer *buf, const void *x, size_t n)
+{
+    if (msgpack_sbuffer_write(buf, x, n) != 0) abort();
+}
+
+#define KEY_FIELD(key, field) key_put((key), &(field), sizeof(field))
+
+/* What makes two condition nodes the same condition, as bytes: every field
+ * by value, strings by content, children by (already shared) index. */
+static void node_key(const arb_ruleset_t *rs, const arb_node_t *n, msgpack_sbuffer *key)
+{
+    key->size = 0;
+    KEY_FIELD(key, n->op);
+    KEY_FIELD(key, n->sym);
+    KEY_FIELD(key, n->sym2);
+    KEY_FIELD(key, n->window);
+    KEY_FIELD(key, n->count);
+    key_put(key, rs->kids + n->first, sizeof *rs->kids * n->count);
+    KEY_FIELD(key, n->cmp.op);
+    KEY_FIELD(key, n->cmp.a);
+    KEY_FIELD(key, n->cmp.b);
+    KEY_FIELD(key, n->cmp.str_len);
+    if (n->cmp.str) key_put(key, n->cmp.str, n->cmp.str_len);
+    KEY_FIELD(key, n->cmp.list_n);
+    for (uint32_t i = 0; i < n->cmp.list_n; i++) {
+        key_put(key, &rs->str_lens[n->cmp.list + i], sizeof *rs->str_lens);
+        key_put(key, rs->strs[n->cmp.list + i], rs->str_lens[n->cmp.list + i]);
+    }
+    KEY_FIELD(key, n->name_len);
+    if (n->name) key_put(key, n->name, n->name_len);
+    KEY_FIELD(key, n->num);
+    KEY_FIELD(key, n->a);
+    KEY_FIELD(key, n->b);
+}
+
+/* What makes two weight expressions the same: as for nodes. */
+static void wexpr_key(const arb_ruleset_t *rs, const arb_wexpr_t *w, msgpack_sbuffer *key)
+{
+    key->size = 0;
+    KEY_FIELD(key, w->op);
+    KEY_FIELD(key, w->num);
+    KEY_FIELD(key, w->sym);
+    KEY_FIELD(key, w->node);
+    KEY_FIELD(key, w->left);
+    KEY_FIELD(key, w->right);
+    KEY_FIELD(key, w->name_len);
+    if (w->name) key_put(key, w->name, w->name_len);
+}
+
+/* The key of entry i of the kind the table holds. */
+typedef void (*key_at_fn)(const arb_ruleset_t *rs, uint32_t i, msgpack_sbuffer *key);
+
+static void node_key_at(const arb_ruleset_t *rs, uint32_t i, msgpack_sbuffer *key)
+{
+    node_key(rs, &rs->nodes[i], key);
+}
+
+static void wexpr_key_at(const arb_ruleset_t *rs, uint32_t i, msgpack_sbuffer *key)
+{
+    wexpr_key(rs, &rs->wexprs[i], key);
+}
+
+static uint32_t key_hash(const msgpack_sbuffer *key)
+{
+    return (uint32_t)arb_symtab_hash(key->data, (uint32_t)key->size);
+}
+
+static void shared_grow(shared_table_t *t, const arb_ruleset_t *rs, key_at_fn key_at,
+                        msgpack_sbuffer *scratch)
+{
+    uint32_t cap = t->cap ? t->cap * 2 : 256;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    if (!slots) abort();
+    for (uint32_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i]) continue;
+        key_at(rs, t->slots[i] - 1, scratch);
+        uint32_t k = key_hash(scratch) & (cap - 1);
+        while (slots[k]) k = (k + 1) & (cap - 1);
+        slots[k] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+}
+
+/* The index of the entry whose key is `key`, or -1 with *slot set to where
+ * a new entry of that key goes. */
+static int32_t shared_find(shared_table_t *t, const arb_ruleset_t *rs, key_at_fn key_at,
+                           const msgpack_sbuffer *key, uint32_t *slot)
+{
+    msgpack_sbuffer other;
+    msgpack_sbuffer_init(&other);
+    if ((t->n + 1) * 2 > t->cap) shared_grow(t, rs, key_at, &other);
+    uint32_t mask = t->cap - 1, k = key_hash(key) & mask;
+    int32_t found = -1;
+    for (; t->slots[k]; k = (k + 1) & mask) {
+        key_at(rs, t->slots[k] - 1, &other);
+        if (other.size == key->size && memcmp(other.data, key->data, key->size) == 0) {
+            found = (int32_t)t->slots[k] - 1;
+            break;
+        }
+    }
+    *slot = k;
+    msgpack_sbuffer_destroy(&other);
+    return found;
+}
+
+static void shared_put(shared_table_t *t, uint32_t slot, uint32_t index)
+{
+    t->slots[slot] = index + 1;
+    t->n++;
+}
+
+/* The index of the node equal to n, adding n when it is new. Children of n
+ * were appended to kids last; a shared node gives them back. */
+static int32_t node_add(compiler_t *cc, const arb_node_t *n)
+{
+    arb_ruleset_t *rs = cc->rs;
+    msgpack_sbuffer key;
+    msgpack_sbuffer_init(&key);
+    node_key(rs, n, &key);
+    uint32_t slot;
+    int32_t found = shared_find(&cc->shared_nodes, rs, node_key_at, &key, &slot);
+    if (found >= 0) {
+        if (n->count && n->first + n->count == rs->n_kids) rs->n_kids = n->first;
+    } else {
+        found = node_append(rs, n);
+        shared_put(&cc->shared_nodes, slot, (uint32_t)found);
+    }
+    msgpack_sbuffer_destroy(&key);
+    return found;
+}
+
+/* The index of the weight expression equal to w, adding w when it is new. */
+static int32_t wexpr_add(compiler_t *cc, const arb_wexpr_t *w)
+{
+    arb_ruleset_t *rs = cc->rs;
+    msgpack_sbuffer key;
+    msgpack_sbuffer_init(&key);
+    wexpr_key(rs, w, &key);
+    uint32_t slot;
+    int32_t found = w->op == ARB_W_LUA ? -1
+                  : shared_find(&cc->shared_wexprs, rs, wexpr_key_at, &key, &slot);
+    if (found < 0) {
+        found = wexpr_append(rs, w);
+        if (w->op != ARB_W_LUA) shared_put(&cc->shared_wexprs, slot, (uint32_t)found);
+    }
+    msgpack_sbuffer_destroy(&key);
+    return found;
+}
+
+/* Mark the nodes and weights worth remembering per request: those reached
+ * from more than one place whose answer is computed in C (a plain Lua
+ * function may answer differently each call, and its faults belong to each
+ * action). */
+static void ruleset_mark_shared(arb_ruleset_t *rs)
+{
+    uint32_t *refs = calloc(rs->n_nodes + 1, sizeof *refs);
+    if (!refs) abort();
+    for (uint32_t i = 0; i < rs->n_actions; i++)
+        if (rs->actions[i].when >= 0) refs[rs->actions[i].when]++;
+    for (uint32_t i = 0; i < rs->n_wexprs; i++)
+        if (rs->wexprs[i].node >= 0) refs[rs->wexprs[i].node]++;
+    /* Children come before their parents: one pass in index order. */
+    for (uint32_t i = 0; i < rs->n_nodes; i++) {
+        arb_node_t *n = &rs->nodes[i];
+        n->pure = n->op != ARB_OP_LUA;
+        for (uint32_t k = 0; k < n->count; k++) {
+            refs[rs->kids[n->first + k]]++;
+            n->pure = n->pure && rs->nodes[rs->kids[n->first + k]].pure;
+        }
+    }
+    for (uint32_t i = 0; i < rs->n_nodes; i++) {
+        arb_node_t *n = &rs->nodes[i];
+        bool costly = n->count || n->op == ARB_OP_PURCHASES || n->op == ARB_OP_SPENT ||
+                      n->op == ARB_OP_EVENT || n->op == ARB_OP_SEGMENT || n->op == ARB_OP_ATTR;
+        n->memo = n->pure && costly && refs[i] > 1;
+    }
+    free(refs);
+    refs = calloc(rs->n_wexprs + 1, sizeof *refs);
+    if (!refs) abort();
+    for (uint32_t i = 0; i < rs->n_actions; i++)
+        if (rs->actions[i].weight >= 0) refs[rs->actions[i].weight]++;
+    for (uint32_t i = 0; i < rs->n_wexprs; i++) {
+        arb_wexpr_t *w = &rs->wexprs[i];
+        w->pure = w->op != ARB_W_LUA && (w->node < 0 || rs->nodes[w->node].pure);
+        if (w->left >= 0) {
+            refs[w->left]++;
+            w->pure = w->pure && rs->wexprs[w->left].pure;
+        }
+        if (w->right >= 0) {
+            refs[w->right]++;
+            w->pure = w->pure && rs->wexprs[w->right].pure;
+        }
+    }
+    for (uint32_t i = 0; i < rs->n_wexprs; i++) {
+        arb_wexpr_t *w = &rs->wexprs[i];
+        w->memo = w->pure && w->op != ARB_W_CONST && refs[i] > 1;
+    }
+    free(refs);
 }
 
 static char *ruleset_strdup(arb_ruleset_t *rs, const char *s, size_t len, uint32_t *id)
@@ -674,7 +893,7 @@ static int32_t compile_lua_fn(compiler_t *cc, int idx, arb_op_t op)
     lua_pushvalue(cc->L, idx);
     arb_node_t n = { .op = op, .sym = -1, .sym2 = -1, .window = -1 };
     n.ref = luaL_ref(cc->L, LUA_REGISTRYINDEX);
-    return node_add(cc->rs, &n);
+    return node_append(cc->rs, &n);   /* each function is its own condition */
 }
 
 
@@ -696,7 +915,7 @@ static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
     memcpy(cc->rs->kids + cc->rs->n_kids, tmp, sizeof *tmp * (size_t)count);
     cc->rs->n_kids += (uint32_t)count;
     free(tmp);
-    return node_add(cc->rs, n);
+    return node_add(cc, n);
 }
 
 static int32_t compile_cond(compiler_t *cc, int idx)
@@ -770,7 +989,7 @@ static int32_t compile_cond(compiler_t *cc, int idx)
         problem(cc, "internal: unknown condition '%s'", op);
         return -1;
     }
-    return node_add(cc->rs, &n);
+    return node_add(cc, &n);
 }
 
 /* ---- weights */
@@ -782,14 +1001,14 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
     arb_wexpr_t w = { .op = ARB_W_CONST, .sym = -1, .node = -1, .left = -1, .right = -1 };
     if (lua_type(L, idx) == LUA_TNUMBER) {
         w.num = lua_tonumber(L, idx);
-        return wexpr_add(cc->rs, &w);
+        return wexpr_add(cc, &w);
     }
     if (lua_type(L, idx) == LUA_TFUNCTION) {
         if (uncalled_vocabulary(cc, idx, "weight")) return -1;
         w.op = ARB_W_LUA;
         lua_pushvalue(L, idx);
         w.ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        return wexpr_add(cc->rs, &w);
+        return wexpr_add(cc, &w);
     }
     if (!has_mt(L, idx, cc->expr_mt)) {
         problem(cc, "'weight' must be a number, an expression such as recency(\"laptop\", days(14)), or a function(c), not %s",
@@ -816,7 +1035,7 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
             w.node = compile_cond(cc, lua_gettop(L));
             lua_pop(L, 1);
         }
-        return wexpr_add(cc->rs, &w);
+        return wexpr_add(cc, &w);
     }
     if (strcmp(op, "const") == 0) {
         w.num = piece_number(cc, idx, "n", 1, -1e300, 1e300);
@@ -846,7 +1065,7 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
         problem(cc, "internal: unknown weight '%s'", op);
         return -1;
     }
-    return wexpr_add(cc->rs, &w);
+    return wexpr_add(cc, &w);
 }
 
 /* ---- declarations: channels, models, settings, stores, touchpoints */
@@ -1223,6 +1442,30 @@ static void check_duplicates(compiler_t *cc)
     }
 }
 
+/* Pack what every decision that chooses action a says of it, but for the
+ * priority and propensity (see pack_action in decide.c). */
+static void pack_answer_parts(arb_action_t *a)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    arb_pack_cstr(&pk, "id");
+    arb_pack_cstr(&pk, a->id);
+    arb_pack_cstr(&pk, "priority");
+    a->answer_head_len = sb.size;
+    a->answer_head = msgpack_sbuffer_release(&sb);
+    arb_pack_cstr(&pk, "value");
+    msgpack_pack_double(&pk, a->value);
+    arb_pack_cstr(&pk, "payload");
+    if (a->payload) msgpack_sbuffer_write(&sb, a->payload, a->payload_len);
+    else msgpack_pack_nil(&pk);
+    a->answer_tail_len = sb.size;
+    a->answer_tail = msgpack_sbuffer_release(&sb);
+    if (!a->answer_head || !a->answer_tail) abort();
+}
+
 static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
 {
     lua_State *L = rs->L;
@@ -1244,6 +1487,10 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     compile_pass(&cc, decls, true);
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
+    for (uint32_t i = 0; i < rs->n_actions; i++) pack_answer_parts(&rs->actions[i]);
+    ruleset_mark_shared(rs);
+    free(cc.shared_nodes.slots);
+    free(cc.shared_wexprs.slots);
     /* Every symbol exists before the channel index sizes its arrays by them. */
     rs->sym_segments = intern_z(&cc, "segments");
     rs->sym_location = intern_z(&cc, "location");
@@ -1336,6 +1583,8 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->no_score_reason);
         free(a->category_name);
         free(a->payload);
+        free(a->answer_head);
+        free(a->answer_tail);
     }
     free(rs->actions);
     for (int ch = 0; ch < rs->n_channels; ch++) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine/compiled.h"
 #include "tests/rulefix.h"
 
 static rf_t R;
@@ -1143,4 +1144,72 @@ Test(dsl, run_tests_reports_a_broken_test_file)
     snprintf(want, sizeof want, "%s/b_test.lua:", R.dir);
     cr_expect(rf_starts(failures.items[0], want), "%s", failures.items[0]);
     arb_problems_free(&failures);
+}
+
+/* ---- shared conditions and weights ---------------------------------------- */
+
+/* Three offers with one condition and one weight, a fourth with another. */
+#define SAME_CONDITION_RULES                                                                 \
+    "local laptop_no_mouse = all { bought('laptop', within(days(30))),\n"                    \
+    "                              no(bought('mouse', within(days(60)))) }\n"                \
+    "action 'm1' { channels = { 'web' }, value = 10, when = laptop_no_mouse,\n"              \
+    "              weight = recency('laptop', days(14)) }\n"                                 \
+    "action 'm2' { channels = { 'web' }, value = 20, when = all { bought('laptop', within(days(30))),\n" \
+    "              no(bought('mouse', within(days(60)))) }, weight = recency('laptop', days(14)) }\n" \
+    "action 'm3' { channels = { 'web' }, value = 30, lever = 2, when = laptop_no_mouse,\n"   \
+    "              weight = recency('laptop', days(14)) }\n"                                 \
+    "action 'other' { channels = { 'web' }, value = 1,\n"                                    \
+    "                 when = bought('laptop', within(days(7))) }\n"
+
+Test(dsl, identical_conditions_and_weights_are_compiled_once)
+{
+    cr_assert(rf_load(&R, "a.lua", SAME_CONDITION_RULES, NULL), "%s", rf_problems(&R));
+    /* bought(laptop, 30d), bought(mouse, 60d), no(...), all {...}, bought(laptop, 7d),
+     * and the recency weight's bought(laptop) */
+    cr_expect_eq(R.rs->n_nodes, 6, "nodes: %u", R.rs->n_nodes);
+    cr_expect_eq(R.rs->n_wexprs, 1, "weights: %u", R.rs->n_wexprs);
+    const arb_action_t *m1 = NULL, *m2 = NULL;
+    for (uint32_t i = 0; i < R.rs->n_actions; i++) {
+        if (strcmp(R.rs->actions[i].id, "m1") == 0) m1 = &R.rs->actions[i];
+        if (strcmp(R.rs->actions[i].id, "m2") == 0) m2 = &R.rs->actions[i];
+    }
+    cr_assert(m1 && m2);
+    cr_expect_eq(m1->when, m2->when, "written apart, the same condition is one node");
+    cr_expect(R.rs->nodes[m1->when].memo, "a shared condition is remembered per request");
+}
+
+Test(dsl, shared_conditions_answer_for_each_request_and_each_action)
+{
+    cr_assert(rf_load(&R, "a.lua", SAME_CONDITION_RULES, NULL), "%s", rf_problems(&R));
+    const char *laptop = "{'limit':4,'purchases':[{'category':'laptop','ts':%lld}]}";
+    rf_decide(&R, laptop, AGO_DAYS(14));
+    cr_expect_str_eq(rf_ids(&R), "m3,m2,m1", "%s", rf_dump(&R));
+    cr_expect(NEAR(rf_priority(&R, "m1"), 5.0), "10 x 0.5: %.17g", rf_priority(&R, "m1"));
+    cr_expect(NEAR(rf_priority(&R, "m2"), 10.0), "20 x 0.5: %.17g", rf_priority(&R, "m2"));
+    cr_expect(NEAR(rf_priority(&R, "m3"), 30.0), "30 x 0.5 x 2: %.17g", rf_priority(&R, "m3"));
+    /* The next request's answers are its own: a mouse now rules them out... */
+    rf_decide(&R, "{'limit':4,'purchases':[{'category':'laptop','ts':%lld},"
+                  "{'category':'mouse','ts':%lld}]}", AGO_DAYS(3), AGO_DAYS(1));
+    cr_expect_str_eq(rf_ids(&R), "other", "%s", rf_dump(&R));
+    /* ... and a newer laptop weighs more. */
+    rf_decide(&R, laptop, RF_NOW);
+    cr_expect_str_eq(rf_ids(&R), "m3,m2,m1,other", "%s", rf_dump(&R));
+    cr_expect(NEAR(rf_priority(&R, "m1"), 10.0), "%.17g", rf_priority(&R, "m1"));
+}
+
+Test(dsl, a_plain_function_runs_for_every_action_that_uses_it)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "local calls = 0\n"
+                      "local function counted(c) calls = calls + 1 return true end\n"
+                      "action 'a' { channels = { 'web' }, value = 1, when = all { raining(), counted } }\n"
+                      "action 'b' { channels = { 'web' }, value = 1, when = all { raining(), counted } }\n"
+                      "action 'c' { channels = { 'web' }, value = 1, weight = function(c) return calls end }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    const char *rain = "{'weather':{'condition':'rain'}}";
+    rf_decide(&R, rain);
+    cr_expect_eq(rf_priority(&R, "c"), 2.0, "a and b each called it once: %s", rf_dump(&R));
+    rf_decide(&R, rain);
+    cr_expect_eq(rf_priority(&R, "c"), 4.0, "and again on the next decision: %s", rf_dump(&R));
 }

@@ -8,9 +8,11 @@
  *
  * usage: loadgen --connect HOST:PORT [--conns N] [--depth D] [--seconds S]
  *                [--warmup S] [--method decide|ping] [--contexts FILE.msgpack]
- *                [--server-pid PID] [--hold]
+ *                [--server-pid PID] [--payload] [--hold]
  * prints one line: key=value results (throughput, p50/p99/p999 in us,
  * errors, server CPU seconds per second when --server-pid is given).
+ * --payload sends the contexts as ping's params too: the transport baseline
+ * with the same bytes on the wire and the same decoding as decide.
  * --hold opens the connections, sends one ping on each, and keeps them open
  * until stdin closes (for measuring the server's memory with many clients).
  */
@@ -39,7 +41,7 @@ typedef struct lg {
     size_t *ctx_len;
     size_t n_ctx, next_ctx;
     int depth;
-    bool measuring, stopping, hold;
+    bool measuring, stopping, hold, payload;
     uint64_t done, errors, connected, max_ns;
     arb_stats_t hist;
     msgpack_sbuffer batch;        /* requests of one read, written at once */
@@ -217,6 +219,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (strcmp(a, "--hold") == 0) { lg.hold = true; continue; }
+        if (strcmp(a, "--payload") == 0) { lg.payload = true; continue; }
         i++;
         if (strcmp(a, "--connect") == 0) connect_to = v;
         else if (strcmp(a, "--conns") == 0) conns = atoi(v);
@@ -229,7 +232,7 @@ int main(int argc, char **argv)
         else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
     }
     if (lg.depth < 1 || lg.depth > 4000 || conns < 1) return 2;
-    if (contexts && strcmp(lg.method, "ping") != 0) load_contexts(&lg, contexts);
+    if (contexts && (lg.payload || strcmp(lg.method, "ping") != 0)) load_contexts(&lg, contexts);
     char host[256];
     snprintf(host, sizeof host, "%s", connect_to);
     char *colon = strrchr(host, ':');
