@@ -104,8 +104,23 @@ typedef struct arb_wexpr {
     bool memo;          /* pure and used by several actions: remembered per request */
 } arb_wexpr_t;
 
-/* Fields in the order the decide path reads them: what every candidate
- * needs fits the first cache line; names and payloads come after. */
+/* What the candidate loop reads of every action, packed densely so that a
+ * catalog of 10,000 stays in the core's cache: 32 bytes an action, in the
+ * same (id) order as arb_action_t. */
+typedef struct arb_action_hot {
+    int32_t when;           /* root condition node, -1 = always */
+    int32_t weight;         /* weight expression, -1 = 1.0 */
+    int32_t model;          /* score symbol for the propensity; -1 = the action's fixed propensity */
+    uint32_t flags;         /* ARB_HOT_* */
+    double value;
+    double lever;
+} arb_action_hot_t;
+
+#define ARB_HOT_FALLBACK 1u /* declared with `fallback` */
+#define ARB_HOT_CHECKS   2u /* touchpoints, dates, consent or location to check first */
+
+/* Everything about an action; the decide path reads arb_action_hot_t first
+ * and comes here only for what it flags. */
 typedef struct arb_action {
     uint64_t channels;      /* bit per channel index */
     int64_t start, stop;    /* flight dates, unix seconds; 0 = open */
@@ -181,6 +196,7 @@ struct arb_ruleset {
     char *dir;                  /* folder it came from */
     arb_symtab_t syms;          /* every string conditions compare against */
     arb_action_t *actions;      /* sorted by id, fallbacks included */
+    arb_action_hot_t *hot;      /* the same actions' hot fields, same order */
     uint32_t n_actions;
     arb_channel_index_t by_channel[ARB_MAX_CHANNELS]; /* candidates per channel */
     char *channels[ARB_MAX_CHANNELS];      /* channel names by index */

@@ -175,19 +175,6 @@ void arb_eval_end(arb_eval_t *ev)
     ev->lua_ready = false;
 }
 
-bool arb_eval_consent(const arb_eval_t *ev, int32_t sym)
-{
-    return sym >= 0 && (uint32_t)sym < ev->cap && ev->consent_stamp[sym] == ev->stamp &&
-           ev->consent_given[sym];
-}
-
-bool arb_eval_score(const arb_eval_t *ev, int32_t sym, double *out)
-{
-    if (sym < 0 || (uint32_t)sym >= ev->cap || ev->score_stamp[sym] != ev->stamp) return false;
-    *out = ev->score[sym];
-    return true;
-}
-
 /* ------------------------------------------------------------ comparisons */
 
 static bool cmp_num(const arb_cmp_t *c, double v)

@@ -82,9 +82,18 @@ int arb_weight_eval(arb_eval_t *ev, int32_t w, double *out);
 
 /* Whether the context gives the consent named by symbol sym (a missing
  * key means no). */
-bool arb_eval_consent(const arb_eval_t *ev, int32_t sym);
+static inline bool arb_eval_consent(const arb_eval_t *ev, int32_t sym)
+{
+    return sym >= 0 && (uint32_t)sym < ev->cap && ev->consent_stamp[sym] == ev->stamp &&
+           ev->consent_given[sym];
+}
 
 /* The context's score for model symbol sym; false when not sent. */
-bool arb_eval_score(const arb_eval_t *ev, int32_t sym, double *out);
+static inline bool arb_eval_score(const arb_eval_t *ev, int32_t sym, double *out)
+{
+    if (sym < 0 || (uint32_t)sym >= ev->cap || ev->score_stamp[sym] != ev->stamp) return false;
+    *out = ev->score[sym];
+    return true;
+}
 
 #endif

@@ -126,13 +126,11 @@ static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sy
     return NULL;
 }
 
-/* Why action a cannot be shown at all, before its rules run; NULL when it
- * may. Writes a dynamic reason into the arena. */
-static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int channel,
-                             int32_t tp_sym)
+/* Why action a cannot be shown at all, before its rules run, for what
+ * ARB_HOT_CHECKS flags; NULL when it may. */
+static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
 {
     const arb_context_t *ctx = ev->ctx;
-    if (!(a->channels & (1ull << channel))) return "channel";
     if (a->n_touchpoints) {
         bool ok = false;
         for (uint32_t k = 0; k < a->n_touchpoints && !ok; k++) ok = a->touchpoints[k] == tp_sym;
@@ -146,18 +144,21 @@ static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int ch
     return NULL;
 }
 
-/* Evaluate action a fully. Returns 1 eligible (priority set), 0 not (reason
- * set), -1 faulted (reason is the fault). */
-static int evaluate(arb_eval_t *ev, const arb_action_t *a, candidate_t *c, const char **reason,
-                    arb_arena_t *arena)
+/* Evaluate action i (hot fields h) fully. Returns 1 eligible (priority
+ * set), 0 not (reason set), -1 faulted (reason is the fault). */
+static int evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
+                    const char **reason, arb_arena_t *arena)
 {
-    double propensity = a->propensity, weight = 1;
-    if (a->model >= 0 && !arb_eval_score(ev, a->model, &propensity)) {
-        *reason = a->no_score_reason ? a->no_score_reason : "no score";
+    double propensity, weight = 1;
+    if (h->model < 0) {
+        propensity = ev->rs->actions[i].propensity;
+    } else if (!arb_eval_score(ev, h->model, &propensity)) {
+        const char *why = ev->rs->actions[i].no_score_reason;
+        *reason = why ? why : "no score";
         return 0;
     }
-    int r = a->when >= 0 ? arb_cond_eval(ev, a->when) : 1;
-    if (r > 0 && a->weight >= 0 && arb_weight_eval(ev, a->weight, &weight) < 0) r = -1;
+    int r = h->when >= 0 ? arb_cond_eval(ev, h->when) : 1;
+    if (r > 0 && h->weight >= 0 && arb_weight_eval(ev, h->weight, &weight) < 0) r = -1;
     if (r < 0) {
         size_t n = strlen(ev->fault_msg) + 1;
         char *why = arb_arena_alloc(arena, n);
@@ -170,7 +171,7 @@ static int evaluate(arb_eval_t *ev, const arb_action_t *a, candidate_t *c, const
         return 0;
     }
     c->propensity = propensity;
-    c->priority = propensity * a->value * weight * a->lever;
+    c->priority = propensity * h->value * weight * h->lever;
     return 1;
 }
 
@@ -310,10 +311,12 @@ typedef struct request {
 static int consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig,
                         uint32_t *n_fb)
 {
-    const arb_action_t *a = &q->rs->actions[i];
-    const char *why = prefilter(&d->ev, a, q->channel, q->tp_sym);
+    const arb_action_hot_t *h = &q->rs->hot[i];
+    const char *why = NULL;
+    if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
+    else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
     candidate_t c = { i, 0, 0 };
-    int r = why ? 0 : evaluate(&d->ev, a, &c, &why, q->arena);
+    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
     if (r < 0) {
         arb_stat_inc(&q->st->rule_errors);
@@ -321,7 +324,7 @@ static int consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_
     }
     if (q->ctx.explain) d->reasons[i] = why;
     if (r > 0) {
-        if (a->fallback) d->fallbacks[(*n_fb)++] = c;
+        if (h->flags & ARB_HOT_FALLBACK) d->fallbacks[(*n_fb)++] = c;
         else d->eligible[(*n_elig)++] = c;
     }
     return 0;

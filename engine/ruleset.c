@@ -1466,6 +1466,24 @@ static void pack_answer_parts(arb_action_t *a)
     if (!a->answer_head || !a->answer_tail) abort();
 }
 
+static void ruleset_hot_fields(arb_ruleset_t *rs)
+{
+    rs->hot = calloc(rs->n_actions + 1, sizeof *rs->hot);
+    if (!rs->hot) abort();
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        const arb_action_t *a = &rs->actions[i];
+        arb_action_hot_t *h = &rs->hot[i];
+        h->when = a->when;
+        h->weight = a->weight;
+        h->model = a->model;
+        h->value = a->value;
+        h->lever = a->lever;
+        h->flags = (a->fallback ? ARB_HOT_FALLBACK : 0) |
+                   (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
+                        ? ARB_HOT_CHECKS : 0);
+    }
+}
+
 static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
 {
     lua_State *L = rs->L;
@@ -1488,6 +1506,7 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
     for (uint32_t i = 0; i < rs->n_actions; i++) pack_answer_parts(&rs->actions[i]);
+    ruleset_hot_fields(rs);
     ruleset_mark_shared(rs);
     free(cc.shared_nodes.slots);
     free(cc.shared_wexprs.slots);
@@ -1587,6 +1606,7 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->answer_tail);
     }
     free(rs->actions);
+    free(rs->hot);
     for (int ch = 0; ch < rs->n_channels; ch++) {
         free(rs->channels[ch]);
         free(rs->by_channel[ch].always);

@@ -1,10 +1,9 @@
 /* Symbols interned at load time (see symtab.h). Open addressing with linear
  * probing, at most half full; each slot carries 32 bits of the hash so a
- * probe rarely touches a name. The table only grows while a ruleset loads. */
+ * probe rarely touches a key. The table only grows while a ruleset loads. */
 #include "engine/symtab.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 uint64_t arb_hash(const void *data, uint64_t len, uint64_t h)
 {
@@ -16,34 +15,23 @@ uint64_t arb_hash(const void *data, uint64_t len, uint64_t h)
     return h;
 }
 
-/* Little-endian word of the n (< 8) bytes at p, without reading past them. */
-static uint64_t tail_word(const unsigned char *p, uint32_t n)
+/* The hash of a key and, past 16 bytes, of the rest of the name. */
+static uint64_t name_hash(const arb_symkey_t *k, const char *name)
 {
-    uint64_t w = 0;
-    if (n & 4) { uint32_t v; memcpy(&v, p, 4); w = v; p += 4; }
-    if (n & 2) { uint16_t v; memcpy(&v, p, 2); w = (w << 16) | v; p += 2; }
-    if (n & 1) w = (w << 8) | *p;
-    return w;
-}
-
-static uint64_t mix(uint64_t h)
-{
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ULL;
-    h ^= h >> 32;
+    uint64_t h = arb_symkey_hash(k);
+    const unsigned char *p = (const unsigned char *)name;
+    for (uint32_t i = 16; i < k->len; i += 8) {
+        uint32_t n = k->len - i < 8 ? k->len - i : 8;
+        h = (h ^ arb__word(p + i, n)) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 29;
+    }
     return h;
 }
 
-uint64_t arb_symtab_hash(const char *name, uint32_t len)
+uint64_t arb_symtab_hash(const char *data, uint32_t len)
 {
-    const unsigned char *p = (const unsigned char *)name;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
-    for (; len >= 8; p += 8, len -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = mix(h ^ w);
-    }
-    return mix(h ^ tail_word(p, len) ^ ((uint64_t)len << 59));
+    arb_symkey_t k = arb_symkey_load(data, len);
+    return name_hash(&k, data);
 }
 
 void arb_symtab_init(arb_symtab_t *t) { memset(t, 0, sizeof *t); }
@@ -53,31 +41,34 @@ void arb_symtab_free(arb_symtab_t *t)
     for (uint32_t i = 0; i < t->n; i++) free(t->names[i]);
     free(t->names);
     free(t->lens);
+    free(t->keys);
     free(t->slots);
     memset(t, 0, sizeof *t);
 }
 
 #define SLOT_TAG(h) ((h) & 0xffffffff00000000ULL)
 
-int32_t arb_symtab_find(const arb_symtab_t *t, const char *name, uint32_t len)
+/* The id of name (any length), or -1; *slot is where it would go. */
+static int32_t symtab_probe(const arb_symtab_t *t, const char *name, uint32_t len, uint32_t *slot)
 {
-    if (!t->cap) return -1;
-    uint64_t h = arb_symtab_hash(name, len), tag = SLOT_TAG(h);
-    for (uint32_t i = (uint32_t)h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+    arb_symkey_t k = arb_symkey_load(name, len);
+    uint64_t h = name_hash(&k, name);
+    uint32_t i = (uint32_t)h & (t->cap - 1);
+    for (;; i = (i + 1) & (t->cap - 1)) {
         uint64_t s = t->slots[i];
-        if (!s) return -1;
-        if (SLOT_TAG(s) != tag) continue;
+        if (!s) break;
+        if (SLOT_TAG(s) != SLOT_TAG(h)) continue;
         uint32_t id = (uint32_t)s - 1;
         if (t->lens[id] == len && memcmp(t->names[id], name, len) == 0) return (int32_t)id;
     }
+    *slot = i;
+    return -1;
 }
 
-/* Put symbol id, of hash h, in the first free slot of its probe sequence. */
-static void slot_put(uint64_t *slots, uint32_t cap, uint64_t h, uint32_t id)
+int32_t arb__symtab_find_long(const arb_symtab_t *t, const char *name, uint32_t len)
 {
-    uint32_t i = (uint32_t)h & (cap - 1);
-    while (slots[i]) i = (i + 1) & (cap - 1);
-    slots[i] = SLOT_TAG(h) | (id + 1);
+    uint32_t slot;
+    return t->cap ? symtab_probe(t, name, len, &slot) : -1;
 }
 
 static int symtab_grow(arb_symtab_t *t)
@@ -88,12 +79,18 @@ static int symtab_grow(arb_symtab_t *t)
     if (names) t->names = names;
     uint32_t *lens = realloc(t->lens, sizeof *lens * cap / 2);
     if (lens) t->lens = lens;
-    if (!slots || !names || !lens) {
+    arb_symkey_t *keys = realloc(t->keys, sizeof *keys * cap / 2);
+    if (keys) t->keys = keys;
+    if (!slots || !names || !lens || !keys) {
         free(slots);
         return -1;
     }
-    for (uint32_t id = 0; id < t->n; id++)
-        slot_put(slots, cap, arb_symtab_hash(t->names[id], t->lens[id]), id);
+    for (uint32_t id = 0; id < t->n; id++) {
+        uint64_t h = name_hash(&t->keys[id], t->names[id]);
+        uint32_t i = (uint32_t)h & (cap - 1);
+        while (slots[i]) i = (i + 1) & (cap - 1);
+        slots[i] = SLOT_TAG(h) | (id + 1);
+    }
     free(t->slots);
     t->slots = slots;
     t->cap = cap;
@@ -102,16 +99,19 @@ static int symtab_grow(arb_symtab_t *t)
 
 int32_t arb_symtab_intern(arb_symtab_t *t, const char *name, uint32_t len)
 {
-    int32_t id = arb_symtab_find(t, name, len);
-    if (id >= 0) return id;
+    uint32_t slot;
     if ((t->n + 1) * 2 > t->cap && symtab_grow(t) < 0) return -1;
+    int32_t id = symtab_probe(t, name, len, &slot);
+    if (id >= 0) return id;
     char *copy = malloc(len + 1);
     if (!copy) return -1;
     memcpy(copy, name, len);
     copy[len] = '\0';
     id = (int32_t)t->n++;
-    slot_put(t->slots, t->cap, arb_symtab_hash(name, len), (uint32_t)id);
+    arb_symkey_t k = arb_symkey_load(name, len);
+    t->slots[slot] = SLOT_TAG(name_hash(&k, name)) | ((uint32_t)id + 1);
     t->names[id] = copy;
     t->lens[id] = len;
+    t->keys[id] = k;
     return id;
 }
