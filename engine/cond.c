@@ -367,10 +367,9 @@ static int call_lua(arb_eval_t *ev, int ref)
 
 static int cond_eval_node(arb_eval_t *ev, int32_t idx);
 
-int arb_cond_eval(arb_eval_t *ev, int32_t idx)
+int arb__cond_eval(arb_eval_t *ev, int32_t idx)
 {
     if (!ev->rs->nodes[idx].memo) return cond_eval_node(ev, idx);
-    if (ev->memo_stamp[idx] == ev->stamp) return ev->memo_value[idx];
     int r = cond_eval_node(ev, idx);   /* pure: never a fault */
     ev->memo_stamp[idx] = ev->stamp;
     ev->memo_value[idx] = (uint8_t)r;
@@ -453,13 +452,11 @@ static int64_t newest_match(const arb_eval_t *ev, const arb_node_t *n)
 
 static int weight_eval_expr(arb_eval_t *ev, int32_t idx, double *out);
 
-int arb_weight_eval(arb_eval_t *ev, int32_t idx, double *out)
+int arb__weight_eval(arb_eval_t *ev, int32_t idx, double *out)
 {
     if (!ev->rs->wexprs[idx].memo) return weight_eval_expr(ev, idx, out);
-    if (ev->wmemo_stamp[idx] != ev->stamp) {
-        weight_eval_expr(ev, idx, &ev->wmemo_value[idx]);   /* pure: never a fault */
-        ev->wmemo_stamp[idx] = ev->stamp;
-    }
+    weight_eval_expr(ev, idx, &ev->wmemo_value[idx]);   /* pure: never a fault */
+    ev->wmemo_stamp[idx] = ev->stamp;
     *out = ev->wmemo_value[idx];
     return 0;
 }

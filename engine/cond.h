@@ -74,11 +74,27 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
 /* Detach the Lua context from the request. */
 void arb_eval_end(arb_eval_t *ev);
 
+/* The evaluations themselves (arb_cond_eval and arb_weight_eval answer
+ * from the memo first). */
+int arb__cond_eval(arb_eval_t *ev, int32_t node);
+int arb__weight_eval(arb_eval_t *ev, int32_t w, double *out);
+
 /* 1 true, 0 false, -1 fault (ev->fault, ev->fault_msg). */
-int arb_cond_eval(arb_eval_t *ev, int32_t node);
+static inline int arb_cond_eval(arb_eval_t *ev, int32_t node)
+{
+    if (ev->rs->nodes[node].memo && ev->memo_stamp[node] == ev->stamp) return ev->memo_value[node];
+    return arb__cond_eval(ev, node);
+}
 
 /* The weight expression w into *out. 0, or -1 fault. */
-int arb_weight_eval(arb_eval_t *ev, int32_t w, double *out);
+static inline int arb_weight_eval(arb_eval_t *ev, int32_t w, double *out)
+{
+    if (ev->rs->wexprs[w].memo && ev->wmemo_stamp[w] == ev->stamp) {
+        *out = ev->wmemo_value[w];
+        return 0;
+    }
+    return arb__weight_eval(ev, w, out);
+}
 
 /* Whether the context gives the consent named by symbol sym (a missing
  * key means no). */

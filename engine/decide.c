@@ -177,7 +177,7 @@ static int evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candi
 
 /* ------------------------------------------------------------ arbitration */
 
-static int by_priority(const void *x, const void *y)
+static inline int by_priority(const void *x, const void *y)
 {
     const candidate_t *a = x, *b = y;
     if (a->priority != b->priority) return a->priority > b->priority ? -1 : 1;
@@ -308,8 +308,8 @@ typedef struct request {
 
 /* Sort action i into eligible, fallbacks or a reason. Returns 0, or -1
  * when a rule call ran past the deadline. */
-static int consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig,
-                        uint32_t *n_fb)
+static inline __attribute__((always_inline)) int
+consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint32_t *n_fb)
 {
     const arb_action_hot_t *h = &q->rs->hot[i];
     const char *why = NULL;

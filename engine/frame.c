@@ -66,6 +66,22 @@ static header_t header_shape(unsigned char b)
     return h;
 }
 
+/* Bytes taken by a scalar whose size its first byte tells (fixint, fixstr,
+ * nil, booleans, numbers); 0 for everything else. */
+static inline size_t scalar_size(unsigned char b)
+{
+    if (b <= 0x7f || b >= 0xe0) return 1;
+    if (b >= 0xa0 && b <= 0xbf) return 1 + (size_t)(b & 0x1f);
+    switch (b) {
+    case 0xc0: case 0xc2: case 0xc3: return 1;
+    case 0xcc: case 0xd0: return 2;
+    case 0xcd: case 0xd1: return 3;
+    case 0xca: case 0xce: case 0xd2: return 5;
+    case 0xcb: case 0xcf: case 0xd3: return 9;
+    default: return 0;
+    }
+}
+
 /* Mark one element of the innermost open level as seen, closing every level
  * that this completes. */
 static void element_done(arb_frame_scan_t *s)
@@ -78,7 +94,21 @@ arb_frame_status_t arb_frame_scan(arb_frame_scan_t *s, const char *buf, size_t l
                                   const arb_frame_limits_t *lim, size_t *frame_len)
 {
     const unsigned char *p = (const unsigned char *)buf;
+    size_t end = len < lim->max_frame ? len : lim->max_frame;
     while (s->depth > 0) {
+        /* Most of a frame is runs of small scalars wholly inside the
+         * buffer and the limit: step over a run without the checks below. */
+        size_t pos = s->pos;
+        uint32_t left = s->left[s->depth - 1];
+        for (size_t step; left && pos < end && (step = scalar_size(p[pos])) && pos + step <= end;
+             left--)
+            pos += step;
+        s->pos = pos;
+        s->left[s->depth - 1] = left;
+        if (!left) {
+            while (s->depth > 0 && s->left[s->depth - 1] == 0) s->depth--;
+            continue;
+        }
         if (s->pos >= lim->max_frame) return ARB_FRAME_TOO_BIG;
         if (s->pos >= len) return ARB_FRAME_MORE;
         header_t h = header_shape(p[s->pos]);
