@@ -1225,6 +1225,19 @@ static int list_len(lua_State *L, int idx, const char *name)
     return n;
 }
 
+/* The bytes packed into sb, in an allocation of exactly their size (an
+ * sbuffer reserves 8 KiB: ten thousand actions would hold 80 MB of air);
+ * sb is emptied. Aborts when out of memory, as the loader does. */
+static char *sbuffer_take(msgpack_sbuffer *sb, size_t *len)
+{
+    char *copy = malloc(sb->size ? sb->size : 1);
+    if (!copy) abort();
+    memcpy(copy, sb->data, sb->size);
+    *len = sb->size;
+    msgpack_sbuffer_clear(sb);
+    return copy;
+}
+
 static void compile_payload(compiler_t *cc, int spec, arb_action_t *a)
 {
     lua_State *L = cc->L;
@@ -1237,13 +1250,9 @@ static void compile_payload(compiler_t *cc, int spec, arb_action_t *a)
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     char err[200];
-    if (arb_lua_pack(L, -1, &pk, err, sizeof err) < 0) {
-        problem(cc, "'payload': %s", err);
-        msgpack_sbuffer_destroy(&sb);
-    } else {
-        a->payload = sb.data;
-        a->payload_len = sb.size;
-    }
+    if (arb_lua_pack(L, -1, &pk, err, sizeof err) < 0) problem(cc, "'payload': %s", err);
+    else a->payload = sbuffer_take(&sb, &a->payload_len);
+    msgpack_sbuffer_destroy(&sb);
     lua_pop(L, 1);
 }
 
@@ -1454,16 +1463,14 @@ static void pack_answer_parts(arb_action_t *a)
     arb_pack_cstr(&pk, "id");
     arb_pack_cstr(&pk, a->id);
     arb_pack_cstr(&pk, "priority");
-    a->answer_head_len = sb.size;
-    a->answer_head = msgpack_sbuffer_release(&sb);
+    a->answer_head = sbuffer_take(&sb, &a->answer_head_len);
     arb_pack_cstr(&pk, "value");
     msgpack_pack_double(&pk, a->value);
     arb_pack_cstr(&pk, "payload");
     if (a->payload) msgpack_sbuffer_write(&sb, a->payload, a->payload_len);
     else msgpack_pack_nil(&pk);
-    a->answer_tail_len = sb.size;
-    a->answer_tail = msgpack_sbuffer_release(&sb);
-    if (!a->answer_head || !a->answer_tail) abort();
+    a->answer_tail = sbuffer_take(&sb, &a->answer_tail_len);
+    msgpack_sbuffer_destroy(&sb);
 }
 
 static void ruleset_hot_fields(arb_ruleset_t *rs)
