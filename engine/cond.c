@@ -85,7 +85,7 @@ static int32_t sym_of(const arb_ruleset_t *rs, arb_str_t s)
     return s.len ? arb_symtab_find(&rs->syms, s.ptr, s.len) : -1;
 }
 
-static void note_bought(arb_eval_t *ev, int32_t sym, int64_t ts)
+static inline void note_bought(arb_eval_t *ev, int32_t sym, int64_t ts)
 {
     if (sym < 0) return;
     if (ev->bought_stamp[sym] != ev->stamp) {
@@ -234,12 +234,12 @@ static const msgpack_object *attribute(const arb_context_t *ctx, const char *nam
 
 /* ------------------------------------------------------------ purchases, events, place */
 
-static bool in_window(const arb_eval_t *ev, int64_t ts, int64_t window)
+static inline bool in_window(const arb_eval_t *ev, int64_t ts, int64_t window)
 {
     return window < 0 || ev->ctx->now - ts <= window;
 }
 
-static bool bought(const arb_eval_t *ev, int32_t sym, int64_t window)
+static inline bool bought(const arb_eval_t *ev, int32_t sym, int64_t window)
 {
     if (sym < 0) return ev->latest_any != INT64_MIN && in_window(ev, ev->latest_any, window);
     return ev->bought_stamp[sym] == ev->stamp && in_window(ev, ev->bought_latest[sym], window);
@@ -376,6 +376,33 @@ int arb__cond_eval(arb_eval_t *ev, int32_t idx)
     return r;
 }
 
+#define NOT_SIMPLE (-2)
+
+/* The answer of the commonest leaves (a purchase, no purchase, the
+ * weather), computed in line by the all/any loops; NOT_SIMPLE for any
+ * other node. */
+static inline int simple_eval(const arb_eval_t *ev, const arb_node_t *n)
+{
+    switch (n->op) {
+    case ARB_OP_BOUGHT: return bought(ev, n->sym, n->window);
+    case ARB_OP_NOT: {
+        const arb_node_t *k = &ev->rs->nodes[ev->rs->kids[n->first]];
+        return k->op == ARB_OP_BOUGHT ? !bought(ev, k->sym, k->window) : NOT_SIMPLE;
+    }
+    case ARB_OP_WEATHER: return ev->ctx->has_weather && ev->condition_sym == n->sym && n->sym >= 0;
+    case ARB_OP_TEMP: return ev->ctx->has_temp && cmp_num(&n->cmp, ev->ctx->temp_c);
+    default: return NOT_SIMPLE;
+    }
+}
+
+/* Child i of node n. */
+static inline int child_eval(arb_eval_t *ev, const arb_node_t *n, uint32_t i)
+{
+    int32_t k = (int32_t)ev->rs->kids[n->first + i];
+    int r = simple_eval(ev, &ev->rs->nodes[k]);
+    return r != NOT_SIMPLE ? r : arb_cond_eval(ev, k);
+}
+
 static int cond_eval_node(arb_eval_t *ev, int32_t idx)
 {
     const arb_ruleset_t *rs = ev->rs;
@@ -386,13 +413,13 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
     case ARB_OP_TRUE: return 1;
     case ARB_OP_ALL:
         for (uint32_t i = 0; i < n->count; i++) {
-            int r = arb_cond_eval(ev, (int32_t)rs->kids[n->first + i]);
+            int r = child_eval(ev, n, i);
             if (r <= 0) return r;
         }
         return 1;
     case ARB_OP_ANY:
         for (uint32_t i = 0; i < n->count; i++) {
-            int r = arb_cond_eval(ev, (int32_t)rs->kids[n->first + i]);
+            int r = child_eval(ev, n, i);
             if (r != 0) return r;
         }
         return 0;
