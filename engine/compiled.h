@@ -9,6 +9,7 @@
 #ifndef ARB_COMPILED_H
 #define ARB_COMPILED_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <lua.h>
@@ -188,6 +189,8 @@ typedef struct arb_store {
 typedef struct arb_ruleset arb_ruleset_t;
 
 struct arb_ruleset {
+    _Atomic uint32_t owners;    /* workers (or others) holding it; the last frees it */
+    bool shareable;             /* no plain Lua function: threads may share it */
     lua_State *L;               /* holds the plain Lua functions; owned */
     struct arb_sandbox *sandbox;/* budgets for L; owned */
     char version[48];           /* "<seq>-<checksum prefix>" */

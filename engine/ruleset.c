@@ -527,7 +527,7 @@ static int32_t wexpr_append(arb_ruleset_t *rs, const arb_wexpr_t *w)
 /* Append the bytes of x to the identity key buf. */
 static void key_put(msgpack_sbuffer *buf, const void *x, size_t n)
 {
-    if (msgpack_sbuffer_write(buf, x, n) != 0) abort();
+    if (n && msgpack_sbuffer_write(buf, x, n) != 0) abort();
 }
 
 #define KEY_FIELD(key, field) key_put((key), &(field), sizeof(field))
@@ -542,7 +542,7 @@ static void node_key(const arb_ruleset_t *rs, const arb_node_t *n, msgpack_sbuff
     KEY_FIELD(key, n->sym2);
     KEY_FIELD(key, n->window);
     KEY_FIELD(key, n->count);
-    key_put(key, rs->kids + n->first, sizeof *rs->kids * n->count);
+    if (n->count) key_put(key, rs->kids + n->first, sizeof *rs->kids * n->count);
     KEY_FIELD(key, n->cmp.op);
     KEY_FIELD(key, n->cmp.a);
     KEY_FIELD(key, n->cmp.b);
@@ -720,9 +720,12 @@ static void ruleset_mark_shared(arb_ruleset_t *rs)
             w->pure = w->pure && rs->wexprs[w->right].pure;
         }
     }
+    rs->shareable = true;
+    for (uint32_t i = 0; i < rs->n_nodes; i++) rs->shareable &= rs->nodes[i].op != ARB_OP_LUA;
     for (uint32_t i = 0; i < rs->n_wexprs; i++) {
         arb_wexpr_t *w = &rs->wexprs[i];
         w->memo = w->pure && w->op != ARB_W_CONST && refs[i] > 1;
+        rs->shareable &= w->op != ARB_W_LUA;
     }
     free(refs);
 }
@@ -1555,6 +1558,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     size_t before = problems->n;
     arb_ruleset_t *rs = calloc(1, sizeof *rs);
     if (!rs) return NULL;
+    atomic_init(&rs->owners, 1);
     rs->sandbox = calloc(1, sizeof *rs->sandbox);
     rs->dir = strdup(dir);
     arb_symtab_init(&rs->syms);
@@ -1589,9 +1593,18 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     return rs;
 }
 
+bool arb_ruleset_shareable(const arb_ruleset_t *rs) { return rs->shareable; }
+
+arb_ruleset_t *arb_ruleset_retain(arb_ruleset_t *rs)
+{
+    atomic_fetch_add_explicit(&rs->owners, 1, memory_order_relaxed);
+    return rs;
+}
+
 void arb_ruleset_free(arb_ruleset_t *rs)
 {
-    if (!rs) return;
+    /* acq_rel: every owner's reads happen before the last one frees. */
+    if (!rs || atomic_fetch_sub_explicit(&rs->owners, 1, memory_order_acq_rel) != 1) return;
     if (rs->L) lua_close(rs->L);
     free(rs->sandbox);
     for (uint32_t i = 0; i < rs->n_actions; i++) {

@@ -425,19 +425,31 @@ static int listen_unix(arb_server_t *s, uv_pipe_t *p, const char *path, bool adm
 
 static void reload_start(arb_server_t *s);
 
+/* Fill copies (one per worker) with the ruleset of the rules folder, or
+ * fill problems. Its own tests must pass before it serves. A ruleset
+ * without plain Lua functions is loaded once and shared by every worker;
+ * one with them is loaded per worker, each in its own lua_State. */
+static void server_load_rulesets(arb_server_t *s, uint64_t seq, arb_ruleset_t **copies,
+                                 arb_problems_t *problems)
+{
+    for (int i = 0; i < s->nworkers && problems->n == 0; i++) {
+        if (i > 0 && copies[0] && arb_ruleset_shareable(copies[0])) {
+            copies[i] = arb_ruleset_retain(copies[0]);
+            continue;
+        }
+        copies[i] = arb_ruleset_load(s->cfg.rules_dir, seq, problems);
+        if (i == 0 && copies[0]) arb_ruleset_run_tests(copies[0], s->cfg.rules_dir, problems, 0);
+    }
+    malloc_trim(0);   /* compiling leaves freed memory behind: give it back */
+}
+
 static void reload_work(uv_work_t *req)
 {
     reload_job_t *job = req->data;
-    arb_server_t *s = job->server;
     background_priority();
-    job->copies = calloc((size_t)s->nworkers, sizeof *job->copies);
-    for (int i = 0; i < s->nworkers && job->problems.n == 0; i++) {
-        job->copies[i] = arb_ruleset_load(s->cfg.rules_dir, job->seq, &job->problems);
-        /* The ruleset's own tests must pass before any copy serves. */
-        if (i == 0 && job->copies[0])
-            arb_ruleset_run_tests(job->copies[0], s->cfg.rules_dir, &job->problems, 0);
-    }
-    malloc_trim(0);   /* compiling leaves freed memory behind: give it back */
+    job->copies = calloc((size_t)job->server->nworkers, sizeof *job->copies);
+    if (job->copies) server_load_rulesets(job->server, job->seq, job->copies, &job->problems);
+    else arb_problems_add(&job->problems, "out of memory");
 }
 
 /* Pack the reload's answer for msgid: {version, actions} or an error listing
@@ -656,11 +668,7 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
 {
     arb_problems_t problems = { 0 };
     s->seq = 1;
-    for (int i = 0; i < s->nworkers && problems.n == 0; i++) {
-        copies[i] = arb_ruleset_load(s->cfg.rules_dir, s->seq, &problems);
-        /* Same bar as a reload: a ruleset whose own tests fail does not serve. */
-        if (i == 0 && copies[0]) arb_ruleset_run_tests(copies[0], s->cfg.rules_dir, &problems, 0);
-    }
+    server_load_rulesets(s, s->seq, copies, &problems);   /* the same bar as a reload */
     if (problems.n) {
         for (size_t i = 0; i < problems.n; i++) {
             char q[1024];
@@ -675,7 +683,6 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
         return -1;
     }
     atomic_store(&s->reloads_ok, 0);
-    malloc_trim(0);
     return 0;
 }
 

@@ -450,6 +450,43 @@ Test(ruleset, action_count_includes_fallbacks)
     cr_expect_eq(arb_ruleset_action_count(R.rs), 3);
 }
 
+/* ---- sharing between workers --------------------------------------------- */
+
+Test(ruleset, vocabulary_only_rulesets_are_shared_between_threads)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'a' { channels = { 'web' }, value = 1,\n"
+                      "             when = all { bought('tv', within(days(30))), raining() },\n"
+                      "             weight = recency('tv', days(7)) }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    cr_expect(arb_ruleset_shareable(R.rs));
+}
+
+Test(ruleset, a_plain_function_anywhere_keeps_a_ruleset_to_one_thread)
+{
+    const char *rules[] = {
+        "action 'a' { channels = { 'web' }, value = 1, when = function(c) return true end }\n",
+        "action 'a' { channels = { 'web' }, value = 1, when = any { raining(), function(c) return true end } }\n",
+        "action 'a' { channels = { 'web' }, value = 1, weight = function(c) return 2 end }\n",
+        "action 'a' { channels = { 'web' }, value = 1, weight = boost(raining(), 2) * function(c) return 2 end }\n",
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+        cr_assert(rf_load(&R, "a.lua", rules[i], NULL), "%s\n%s", rules[i], rf_problems(&R));
+        cr_expect_not(arb_ruleset_shareable(R.rs), "%s", rules[i]);
+    }
+}
+
+Test(ruleset, a_shared_ruleset_lives_until_its_last_owner_frees_it)
+{
+    cr_assert(rf_load(&R, "a.lua", "action 'a' { channels = { 'web' }, value = 1 }\n", NULL));
+    arb_ruleset_t *second = arb_ruleset_retain(R.rs);
+    cr_assert_eq(second, R.rs);
+    arb_ruleset_free(second);   /* one owner left: still usable (ASan checks) */
+    rf_decide(&R, "{}");
+    cr_expect_str_eq(rf_ids(&R), "a");
+}
+
 /* ---- version and checksum ------------------------------------------------ */
 
 static void version_of(char *out, size_t n)
