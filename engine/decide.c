@@ -146,8 +146,9 @@ static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_
 
 /* Evaluate action i (hot fields h) fully. Returns 1 eligible (priority
  * set), 0 not (reason set), -1 faulted (reason is the fault). */
-static int evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
-                    const char **reason, arb_arena_t *arena)
+static inline __attribute__((always_inline)) int
+evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
+         const char **reason, arb_arena_t *arena)
 {
     double propensity, weight = 1;
     if (h->model < 0) {
