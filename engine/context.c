@@ -61,14 +61,16 @@ static const char *path_text(const path_t *p, char *buf, size_t n)
     return buf;
 }
 
-static int wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o)
+static __attribute__((noinline, cold)) int
+wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o)
 {
     char where[160];
     return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected %s, got %s",
                        path_text(path, where, sizeof where), want, type_name(o));
 }
 
-static int get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, arb_err_t *err)
+static inline __attribute__((always_inline)) int
+get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, arb_err_t *err)
 {
     if (o->type != MSGPACK_OBJECT_STR) return wrong(err, path, "a string", o);
     out->ptr = o->via.str.ptr;
@@ -81,9 +83,11 @@ static int get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, 
 #define ARB_TIME_MIN (-62135596800LL)
 #define ARB_TIME_MAX 253402300799LL
 
-static int get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err);
+static inline __attribute__((always_inline)) int
+get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err);
 
-static int get_time(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
+static inline __attribute__((always_inline)) int
+get_time(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
 {
     if (get_int(o, path, out, err) < 0) return -1;
     if (*out >= ARB_TIME_MIN && *out <= ARB_TIME_MAX) return 0;
@@ -92,7 +96,8 @@ static int get_time(const msgpack_object *o, const path_t *path, int64_t *out, a
                        path_text(path, where, sizeof where));
 }
 
-static int get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
+static inline __attribute__((always_inline)) int
+get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
 {
     if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) { *out = o->via.i64; return 0; }
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
@@ -107,7 +112,8 @@ static int get_int(const msgpack_object *o, const path_t *path, int64_t *out, ar
     return wrong(err, path, "an integer", o);
 }
 
-static int get_num(const msgpack_object *o, const path_t *path, double *out, arb_err_t *err)
+static inline __attribute__((always_inline)) int
+get_num(const msgpack_object *o, const path_t *path, double *out, arb_err_t *err)
 {
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return 0;
@@ -125,7 +131,8 @@ static int get_num(const msgpack_object *o, const path_t *path, double *out, arb
     }
 }
 
-static int get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err)
+static inline __attribute__((always_inline)) int
+get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err)
 {
     if (o->type != MSGPACK_OBJECT_BOOLEAN) return wrong(err, path, "a boolean", o);
     *out = o->via.boolean;

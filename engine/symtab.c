@@ -1,6 +1,7 @@
 /* Symbols interned at load time (see symtab.h). Open addressing with linear
- * probing, at most half full; each slot carries 32 bits of the hash so a
- * probe rarely touches a key. The table only grows while a ruleset loads. */
+ * probing, at most half full; each slot holds its name's key, so a probe
+ * touches nothing else (but a name over 16 bytes, compared in full). The
+ * table only grows while a ruleset loads. */
 #include "engine/symtab.h"
 
 #include <stdlib.h>
@@ -41,25 +42,21 @@ void arb_symtab_free(arb_symtab_t *t)
     for (uint32_t i = 0; i < t->n; i++) free(t->names[i]);
     free(t->names);
     free(t->lens);
-    free(t->keys);
     free(t->slots);
     memset(t, 0, sizeof *t);
 }
-
-#define SLOT_TAG(h) ((h) & 0xffffffff00000000ULL)
 
 /* The id of name (any length), or -1; *slot is where it would go. */
 static int32_t symtab_probe(const arb_symtab_t *t, const char *name, uint32_t len, uint32_t *slot)
 {
     arb_symkey_t k = arb_symkey_load(name, len);
-    uint64_t h = name_hash(&k, name);
-    uint32_t i = (uint32_t)h & (t->cap - 1);
+    uint32_t i = (uint32_t)name_hash(&k, name) & (t->cap - 1);
     for (;; i = (i + 1) & (t->cap - 1)) {
-        uint64_t s = t->slots[i];
-        if (!s) break;
-        if (SLOT_TAG(s) != SLOT_TAG(h)) continue;
-        uint32_t id = (uint32_t)s - 1;
-        if (t->lens[id] == len && memcmp(t->names[id], name, len) == 0) return (int32_t)id;
+        const arb_symslot_t *s = &t->slots[i];
+        if (!s->id1) break;
+        if (s->key.w0 == k.w0 && s->key.w1 == k.w1 && s->key.len == len &&
+            memcmp(t->names[s->id1 - 1], name, len) == 0)
+            return (int32_t)s->id1 - 1;
     }
     *slot = i;
     return -1;
@@ -71,26 +68,32 @@ int32_t arb__symtab_find_long(const arb_symtab_t *t, const char *name, uint32_t 
     return t->cap ? symtab_probe(t, name, len, &slot) : -1;
 }
 
+/* Put symbol id, of key k, in the first free slot of its probe sequence. */
+static void slot_put(arb_symslot_t *slots, uint32_t cap, const arb_symkey_t *k,
+                     const char *name, uint32_t id)
+{
+    uint32_t i = (uint32_t)name_hash(k, name) & (cap - 1);
+    while (slots[i].id1) i = (i + 1) & (cap - 1);
+    slots[i].key = *k;
+    slots[i].id1 = id + 1;
+}
+
 static int symtab_grow(arb_symtab_t *t)
 {
     uint32_t cap = t->cap ? t->cap * 2 : 64;
-    uint64_t *slots = calloc(cap, sizeof *slots);
+    arb_symslot_t *slots = aligned_alloc(64, sizeof *slots * cap);
     char **names = realloc(t->names, sizeof *names * cap / 2);
     if (names) t->names = names;
     uint32_t *lens = realloc(t->lens, sizeof *lens * cap / 2);
     if (lens) t->lens = lens;
-    arb_symkey_t *keys = realloc(t->keys, sizeof *keys * cap / 2);
-    if (keys) t->keys = keys;
-    if (!slots || !names || !lens || !keys) {
+    if (!slots || !names || !lens) {
         free(slots);
         return -1;
     }
-    for (uint32_t id = 0; id < t->n; id++) {
-        uint64_t h = name_hash(&t->keys[id], t->names[id]);
-        uint32_t i = (uint32_t)h & (cap - 1);
-        while (slots[i]) i = (i + 1) & (cap - 1);
-        slots[i] = SLOT_TAG(h) | (id + 1);
-    }
+    memset(slots, 0, sizeof *slots * cap);
+    for (uint32_t i = 0; i < t->cap; i++)
+        if (t->slots[i].id1)
+            slot_put(slots, cap, &t->slots[i].key, t->names[t->slots[i].id1 - 1], t->slots[i].id1 - 1);
     free(t->slots);
     t->slots = slots;
     t->cap = cap;
@@ -108,10 +111,9 @@ int32_t arb_symtab_intern(arb_symtab_t *t, const char *name, uint32_t len)
     memcpy(copy, name, len);
     copy[len] = '\0';
     id = (int32_t)t->n++;
-    arb_symkey_t k = arb_symkey_load(name, len);
-    t->slots[slot] = SLOT_TAG(name_hash(&k, name)) | ((uint32_t)id + 1);
+    t->slots[slot].key = arb_symkey_load(name, len);
+    t->slots[slot].id1 = (uint32_t)id + 1;
     t->names[id] = copy;
     t->lens[id] = len;
-    t->keys[id] = k;
     return id;
 }

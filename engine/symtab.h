@@ -22,11 +22,19 @@ typedef struct arb_symkey {
     uint32_t len;
 } arb_symkey_t;
 
+/* A hash slot holds the key itself, so a lookup reads one cache line per
+ * probe (the table is cold between requests: the network's buffers pass
+ * through the cache in between). */
+typedef struct arb_symslot {
+    arb_symkey_t key;
+    uint32_t id1;        /* symbol id + 1; 0 = empty */
+    uint32_t pad;        /* 32 bytes: two slots per cache line */
+} arb_symslot_t;
+
 typedef struct arb_symtab {
     uint32_t n;          /* symbols interned */
     uint32_t cap;        /* hash slots, a power of two, > 2n */
-    uint64_t *slots;     /* high half: the hash's high 32 bits; low half: id + 1, 0 = empty */
-    arb_symkey_t *keys;  /* by id */
+    arb_symslot_t *slots;/* cache-line aligned */
     char **names;        /* NUL-terminated copies, by id */
     uint32_t *lens;      /* their lengths */
 } arb_symtab_t;
@@ -84,13 +92,10 @@ static inline int32_t arb_symtab_find(const arb_symtab_t *t, const char *name, u
     if (len > 16) return arb__symtab_find_long(t, name, len);
     if (!t->cap) return -1;
     arb_symkey_t k = arb_symkey_load(name, len);
-    uint64_t h = arb_symkey_hash(&k), tag = h & 0xffffffff00000000ULL;
-    for (uint32_t i = (uint32_t)h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-        uint64_t s = t->slots[i];
-        if (!s) return -1;
-        if ((s & 0xffffffff00000000ULL) != tag) continue;
-        const arb_symkey_t *o = &t->keys[(uint32_t)s - 1];
-        if (o->w0 == k.w0 && o->w1 == k.w1 && o->len == len) return (int32_t)((uint32_t)s - 1);
+    for (uint32_t i = (uint32_t)arb_symkey_hash(&k) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        const arb_symslot_t *s = &t->slots[i];
+        if (!s->id1) return -1;
+        if (s->key.w0 == k.w0 && s->key.w1 == k.w1 && s->key.len == len) return (int32_t)s->id1 - 1;
     }
 }
 
