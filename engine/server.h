@@ -3,8 +3,10 @@
  *
  * Threads: the main thread owns the listening sockets, the signal handlers
  * and reloads; it accepts every connection and hands its file descriptor to a
- * worker, round-robin. A worker owns its connections, its lua_State and its
- * copy of the ruleset; nothing on the decide path takes a lock.
+ * worker, round-robin. A worker owns its connections and its decider, and
+ * holds a ruleset: its own copy (with its own lua_State) when the rules have
+ * plain Lua functions, else one copy shared read-only by every worker (see
+ * ruleset.h); nothing on the decide path takes a lock.
  */
 #ifndef ARB_SERVER_H
 #define ARB_SERVER_H

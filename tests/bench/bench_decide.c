@@ -5,6 +5,10 @@
  * decision after warm-up (malloc, calloc and realloc are counted through the
  * linker's --wrap).
  *
+ * Last, for reference, the time msgpack-c alone takes to decode one context
+ * into its object tree, the way a connection does (engine/conn.c): every
+ * decision over the network pays it before deciding starts.
+ *
  * usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S]
  * prints one line of key=value results.
  */
@@ -84,6 +88,32 @@ static int check_golden(const msgpack_object *dec, const char *line, int i)
     return bad ? -1 : 0;
 }
 
+/* Microseconds msgpack-c takes to decode one of the n contexts (bytes at
+ * data + starts[i], up to starts[i + 1]), fed through a streaming unpacker
+ * and released per frame as a connection does. */
+static double unpack_us(const char *data, const size_t *starts, size_t n, double seconds)
+{
+    msgpack_unpacker unp;
+    if (!msgpack_unpacker_init(&unp, 1 << 16)) return -1;
+    unsigned long long frames = 0;
+    double t0 = now_s(), t1;
+    do {
+        for (size_t i = 0; i < n; i++) {
+            size_t len = starts[i + 1] - starts[i];
+            if (!msgpack_unpacker_reserve_buffer(&unp, len)) return -1;
+            memcpy(msgpack_unpacker_buffer(&unp), data + starts[i], len);
+            msgpack_unpacker_buffer_consumed(&unp, len);
+            if (msgpack_unpacker_execute(&unp) <= 0) return -1;
+            msgpack_unpacker_flush_zone(&unp);
+            if (unp.z) msgpack_unpacker_reset_zone(&unp);
+            msgpack_unpacker_reset(&unp);
+        }
+        frames += n;
+    } while ((t1 = now_s()) - t0 < seconds);
+    msgpack_unpacker_destroy(&unp);
+    return (t1 - t0) * 1e6 / (double)frames;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *ctxs = NULL, *golden = NULL;
@@ -106,11 +136,17 @@ int main(int argc, char **argv)
     char *data = slurp(ctxs, &len);
     if (!data) { fprintf(stderr, "cannot read %s\n", ctxs); return 2; }
     msgpack_unpacked *objs = NULL;
-    size_t n = 0, off = 0, cap = 0;
+    size_t n = 0, off = 0, cap = 0, *starts = NULL;
     for (;;) {
-        if (n == cap) objs = realloc(objs, sizeof *objs * (cap = cap ? cap * 2 : 1024));
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            objs = realloc(objs, sizeof *objs * cap);
+            starts = realloc(starts, sizeof *starts * (cap + 1));
+        }
+        starts[n] = off;
         msgpack_unpacked_init(&objs[n]);
         if (msgpack_unpack_next(&objs[n], data, len, &off) != MSGPACK_UNPACK_SUCCESS) break;
+        starts[n + 1] = off;
         n++;
     }
     arb_decider_t *d = arb_decider_new();
@@ -161,9 +197,11 @@ int main(int argc, char **argv)
         }
         decisions += n;
     } while ((t1 = now_s()) - t0 < seconds);
-    printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f\n",
+    double allocs = (double)(allocations - allocs_before) / (double)decisions;
+    printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f unpack_us=%.3f\n",
            arb_ruleset_action_count(rs), n, decisions, t1 - t0, (double)decisions / (t1 - t0),
-           (t1 - t0) * 1e6 / (double)decisions, (double)(allocations - allocs_before) / (double)decisions);
+           (t1 - t0) * 1e6 / (double)decisions, allocs, unpack_us(data, starts, n, seconds / 3));
+    free(starts);
     for (size_t i = 0; i <= n && i < cap; i++) msgpack_unpacked_destroy(&objs[i]);
     free(objs);
     free(data);
