@@ -36,6 +36,7 @@ struct arb_decider {
     uint8_t *chosen;            /* per action, for explain */
     uint32_t cap;               /* actions the arrays hold */
     uint64_t counter;           /* decisions made, for ids */
+    uint64_t considered;        /* actions considered, over every decision */
     bool force_explain;         /* explain every decision (arbiter decide --explain, tests) */
     int64_t deadline_ms;        /* default deadline, 0 none */
     int64_t max_deadline_ms;    /* cap on a context's deadline_ms, 0 none */
@@ -65,6 +66,8 @@ void arb_decider_free(arb_decider_t *d)
 }
 
 void arb_decider_force_explain(arb_decider_t *d, bool on) { d->force_explain = on; }
+
+uint64_t arb_decider_considered(const arb_decider_t *d) { return d->considered; }
 
 void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_ms)
 {
@@ -126,8 +129,10 @@ static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sy
     return NULL;
 }
 
-/* Why action a cannot be shown at all, before its rules run, for what
- * ARB_HOT_CHECKS flags; NULL when it may. */
+/* Why action a cannot be shown at all, before its rules run; NULL when it
+ * may. The candidate loop comes here when the hot record says it must
+ * (ARB_HOT_CHECKS) or it already knows a consent or the location is
+ * missing and needs the reason. */
 static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
 {
     const arb_context_t *ctx = ev->ctx;
@@ -158,7 +163,8 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
         *reason = why ? why : "no score";
         return 0;
     }
-    int r = h->when >= 0 ? arb_cond_eval(ev, h->when) : 1;
+    int r = h->n_clauses != ARB_HOT_TREE ? arb_clauses_hold(ev, h->clause, h->n_clauses)
+                                         : arb_cond_eval(ev, h->when);
     if (r > 0 && h->weight >= 0 && arb_weight_eval(ev, h->weight, &weight) < 0) r = -1;
     if (r < 0) {
         size_t n = strlen(ev->fault_msg) + 1;
@@ -314,8 +320,11 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
 {
     const arb_action_hot_t *h = &q->rs->hot[i];
     const char *why = NULL;
+    d->considered++;
     if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
-    else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
+    else if ((h->flags & ARB_HOT_CHECKS) || (h->requires & ~d->ev.consent_bits) ||
+             ((h->flags & ARB_HOT_LOCATION) && !q->ctx.has_location))
+        why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);   /* and the reason */
     candidate_t c = { i, 0, 0 };
     int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;

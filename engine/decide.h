@@ -29,6 +29,10 @@ void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_
 /* Explain every decision of d, whatever the context asks. */
 void arb_decider_force_explain(arb_decider_t *d, bool on);
 
+/* Actions this decider has considered (run its prefilter and rules on)
+ * since it was made, over every decision: what a decision's cost follows. */
+uint64_t arb_decider_considered(const arb_decider_t *d);
+
 /* Decide for the context map o with ruleset rs and pack the decision map
  * into pk. Returns 0, or -1 with err (invalid_params naming the field) and
  * nothing packed. Per-request memory comes from arena; the caller resets it. */

@@ -1213,3 +1213,47 @@ Test(dsl, a_plain_function_runs_for_every_action_that_uses_it)
     rf_decide(&R, rain);
     cr_expect_eq(rf_priority(&R, "c"), 4.0, "and again on the next decision: %s", rf_dump(&R));
 }
+
+/* ---- conditions kept in the action's hot record ----------------------------- */
+
+/* The index of action id in the ruleset. */
+static const arb_action_hot_t *hot_of(const char *id)
+{
+    for (uint32_t i = 0; i < R.rs->n_actions; i++)
+        if (strcmp(R.rs->actions[i].id, id) == 0) return &R.rs->hot[i];
+    cr_assert_fail("no action %s", id);
+    return NULL;
+}
+
+Test(dsl, inline_clauses_and_condition_trees_decide_alike)
+{
+    /* Each pair says the same thing; the first of each is kept inline, the
+     * second cannot be (a threshold a float cannot hold, a window past
+     * 2^31 seconds, a third condition) and is evaluated as a tree. */
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'cold_inline' { channels = { 'web' }, value = 1,\n"
+                      "  when = all { bought('tv'), temperature(below(0.5)) } }\n"
+                      "action 'cold_tree' { channels = { 'web' }, value = 1,\n"
+                      "  when = all { bought('tv'), temperature(below(0.1)) } }\n"
+                      "action 'long_inline' { channels = { 'web' }, value = 1,\n"
+                      "  when = no(bought('tv', within(days(20000)))) }\n"
+                      "action 'long_tree' { channels = { 'web' }, value = 1,\n"
+                      "  when = no(bought('tv', within(days(30000)))) }\n"
+                      "action 'three_tree' { channels = { 'web' }, value = 1,\n"
+                      "  when = all { bought('tv'), raining(), no(bought('radio')) } }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    cr_expect_eq(hot_of("cold_inline")->n_clauses, 2);
+    cr_expect_eq(hot_of("cold_tree")->n_clauses, ARB_HOT_TREE);
+    cr_expect_eq(hot_of("long_inline")->n_clauses, 1);
+    cr_expect_eq(hot_of("long_tree")->n_clauses, ARB_HOT_TREE);
+    cr_expect_eq(hot_of("three_tree")->n_clauses, ARB_HOT_TREE);
+    const char *ctx = "{'limit':10,'weather':{'temp_c':%s,'condition':'%s'},"
+                      "'purchases':[{'category':'tv','ts':%lld}]}";
+    rf_decide(&R, ctx, "0.05", "rain", AGO_DAYS(25000));
+    cr_expect_str_eq(rf_ids(&R), "cold_inline,cold_tree,long_inline,three_tree", "%s", rf_dump(&R));
+    rf_decide(&R, ctx, "0.3", "clear", AGO_DAYS(10));
+    cr_expect_str_eq(rf_ids(&R), "cold_inline", "%s", rf_dump(&R));
+    rf_decide(&R, ctx, "0.6", "rain", AGO_DAYS(40000));
+    cr_expect_str_eq(rf_ids(&R), "long_inline,long_tree,three_tree", "%s", rf_dump(&R));
+}

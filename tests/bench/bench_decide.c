@@ -188,6 +188,7 @@ int main(int argc, char **argv)
         arb_arena_reset(&arena);
     }
     unsigned long long decisions = 0, allocs_before = allocations;
+    uint64_t considered_before = arb_decider_considered(d);
     double t0 = now_s(), t1;
     do {
         for (size_t i = 0; i < n; i++) {
@@ -198,9 +199,11 @@ int main(int argc, char **argv)
         decisions += n;
     } while ((t1 = now_s()) - t0 < seconds);
     double allocs = (double)(allocations - allocs_before) / (double)decisions;
-    printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f unpack_us=%.3f\n",
+    double considered = (double)(arb_decider_considered(d) - considered_before) / (double)decisions;
+    printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f considered_per_decision=%.1f unpack_us=%.3f\n",
            arb_ruleset_action_count(rs), n, decisions, t1 - t0, (double)decisions / (t1 - t0),
-           (t1 - t0) * 1e6 / (double)decisions, allocs, unpack_us(data, starts, n, seconds / 3));
+           (t1 - t0) * 1e6 / (double)decisions, allocs, considered,
+           unpack_us(data, starts, n, seconds / 3));
     free(starts);
     for (size_t i = 0; i <= n && i < cap; i++) msgpack_unpacked_destroy(&objs[i]);
     free(objs);
