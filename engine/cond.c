@@ -115,8 +115,8 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         memset(ev->score_stamp, 0, ev->cap * sizeof *ev->score_stamp);
         memset(ev->recency_stamp, 0, ev->cap * sizeof *ev->recency_stamp);
         memset(ev->consent_stamp, 0, ev->cap * sizeof *ev->consent_stamp);
-        memset(ev->memo_stamp, 0, ev->memo_cap * sizeof *ev->memo_stamp);
-        memset(ev->wmemo_stamp, 0, ev->wmemo_cap * sizeof *ev->wmemo_stamp);
+        if (ev->memo_cap) memset(ev->memo_stamp, 0, ev->memo_cap * sizeof *ev->memo_stamp);
+        if (ev->wmemo_cap) memset(ev->wmemo_stamp, 0, ev->wmemo_cap * sizeof *ev->wmemo_stamp);
         ev->stamp = 1;
     }
     ev->rs = rs;

@@ -269,6 +269,7 @@ typedef struct compiler {
     int vocab;                      /* stack slot of vocabulary function -> name */
     shared_table_t shared_nodes;    /* identical conditions compile to one node */
     shared_table_t shared_wexprs;   /* ... and identical weights to one expression */
+    msgpack_sbuffer key, other;     /* scratch for the keys the tables compare */
 } compiler_t;
 
 __attribute__((format(printf, 2, 3)))
@@ -611,25 +612,19 @@ static void shared_grow(shared_table_t *t, const arb_ruleset_t *rs, key_at_fn ke
 }
 
 /* The index of the entry whose key is `key`, or -1 with *slot set to where
- * a new entry of that key goes. */
+ * a new entry of that key goes. `other` is scratch for the keys compared. */
 static int32_t shared_find(shared_table_t *t, const arb_ruleset_t *rs, key_at_fn key_at,
-                           const msgpack_sbuffer *key, uint32_t *slot)
+                           const msgpack_sbuffer *key, msgpack_sbuffer *other, uint32_t *slot)
 {
-    msgpack_sbuffer other;
-    msgpack_sbuffer_init(&other);
-    if ((t->n + 1) * 2 > t->cap) shared_grow(t, rs, key_at, &other);
+    if ((t->n + 1) * 2 > t->cap) shared_grow(t, rs, key_at, other);
     uint32_t mask = t->cap - 1, k = key_hash(key) & mask;
-    int32_t found = -1;
     for (; t->slots[k]; k = (k + 1) & mask) {
-        key_at(rs, t->slots[k] - 1, &other);
-        if (other.size == key->size && memcmp(other.data, key->data, key->size) == 0) {
-            found = (int32_t)t->slots[k] - 1;
-            break;
-        }
+        key_at(rs, t->slots[k] - 1, other);
+        if (other->size == key->size && memcmp(other->data, key->data, key->size) == 0)
+            return (int32_t)t->slots[k] - 1;
     }
     *slot = k;
-    msgpack_sbuffer_destroy(&other);
-    return found;
+    return -1;
 }
 
 static void shared_put(shared_table_t *t, uint32_t slot, uint32_t index)
@@ -643,18 +638,15 @@ static void shared_put(shared_table_t *t, uint32_t slot, uint32_t index)
 static int32_t node_add(compiler_t *cc, const arb_node_t *n)
 {
     arb_ruleset_t *rs = cc->rs;
-    msgpack_sbuffer key;
-    msgpack_sbuffer_init(&key);
-    node_key(rs, n, &key);
+    node_key(rs, n, &cc->key);
     uint32_t slot;
-    int32_t found = shared_find(&cc->shared_nodes, rs, node_key_at, &key, &slot);
+    int32_t found = shared_find(&cc->shared_nodes, rs, node_key_at, &cc->key, &cc->other, &slot);
     if (found >= 0) {
         if (n->count && n->first + n->count == rs->n_kids) rs->n_kids = n->first;
     } else {
         found = node_append(rs, n);
         shared_put(&cc->shared_nodes, slot, (uint32_t)found);
     }
-    msgpack_sbuffer_destroy(&key);
     return found;
 }
 
@@ -662,17 +654,14 @@ static int32_t node_add(compiler_t *cc, const arb_node_t *n)
 static int32_t wexpr_add(compiler_t *cc, const arb_wexpr_t *w)
 {
     arb_ruleset_t *rs = cc->rs;
-    msgpack_sbuffer key;
-    msgpack_sbuffer_init(&key);
-    wexpr_key(rs, w, &key);
+    if (w->op == ARB_W_LUA) return wexpr_append(rs, w);   /* each function is its own */
+    wexpr_key(rs, w, &cc->key);
     uint32_t slot;
-    int32_t found = w->op == ARB_W_LUA ? -1
-                  : shared_find(&cc->shared_wexprs, rs, wexpr_key_at, &key, &slot);
+    int32_t found = shared_find(&cc->shared_wexprs, rs, wexpr_key_at, &cc->key, &cc->other, &slot);
     if (found < 0) {
         found = wexpr_append(rs, w);
-        if (w->op != ARB_W_LUA) shared_put(&cc->shared_wexprs, slot, (uint32_t)found);
+        shared_put(&cc->shared_wexprs, slot, (uint32_t)found);
     }
-    msgpack_sbuffer_destroy(&key);
     return found;
 }
 
@@ -904,6 +893,10 @@ static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
 {
     lua_State *L = cc->L;
     int count = (int)lua_rawlen(L, idx);
+    if (n->op == ARB_OP_NOT && count != 1) {
+        problem(cc, "no(...) takes exactly one condition, this one has %d%s", count, CHANGED);
+        return -1;
+    }
     uint32_t *tmp = calloc((size_t)count + 1, sizeof *tmp);
     if (!tmp) abort();
     for (int i = 1; i <= count; i++) {
@@ -1572,6 +1565,8 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     lua_State *L = rs->L;
     int top = lua_gettop(L);
     compiler_t cc = { .rs = rs, .L = L, .problems = problems };
+    msgpack_sbuffer_init(&cc.key);
+    msgpack_sbuffer_init(&cc.other);
     arb__prelude_push(L, "COND");
     cc.cond_mt = lua_gettop(L);
     arb__prelude_push(L, "CMP");
@@ -1593,6 +1588,8 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     ruleset_mark_shared(rs);
     free(cc.shared_nodes.slots);
     free(cc.shared_wexprs.slots);
+    msgpack_sbuffer_destroy(&cc.key);
+    msgpack_sbuffer_destroy(&cc.other);
     /* Every symbol exists before the channel index sizes its arrays by them. */
     rs->sym_segments = intern_z(&cc, "segments");
     rs->sym_location = intern_z(&cc, "location");

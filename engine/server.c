@@ -8,8 +8,9 @@
  *
  * Reloading: SIGHUP, `reload` on the admin socket and (with --watch) a change
  * in the ruleset folder all start the same job on libuv's thread pool: load
- * and compile one copy of the ruleset per worker, run its tests, and only
- * when everything passed, publish each copy in its worker's next_ruleset slot
+ * and compile the ruleset (once, shared by every worker, when it has no
+ * plain Lua function; else one copy per worker), run its tests, and only
+ * when everything passed, publish it in each worker's next_ruleset slot
  * and wake the worker, which swaps it in between two requests. Requests for a
  * reload that arrive while one runs are answered by the next run.
  */
@@ -95,7 +96,20 @@ struct arb_server {
     reload_waiter_t *queued;        /* reload requests not yet started */
     reload_job_t *running;          /* the reload in progress, if any */
     bool stopping;
+    clockid_t busy_clock;           /* for the overload check: see server_busy_clock */
 };
+
+/* CLOCK_MONOTONIC_COARSE (a memory read) when it ticks at least every
+ * millisecond, else CLOCK_MONOTONIC: the rule libuv applies to uv_now, so
+ * the two agree to within a millisecond. */
+static clockid_t server_busy_clock(void)
+{
+    struct timespec res;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
+        res.tv_nsec <= 1000000)
+        return CLOCK_MONOTONIC_COARSE;
+    return CLOCK_MONOTONIC;
+}
 
 void arb_config_defaults(arb_config_t *cfg)
 {
@@ -120,10 +134,10 @@ bool arb__worker_overloaded(arb_worker_t *w)
 {
     /* uv_now is the time the loop iteration began: how long this iteration
      * has been working is how long the last readable client has waited.
-     * This runs before every decision, so it reads the coarse clock (a
-     * memory read, a few ms of resolution), as libuv's own uv_now does. */
+     * This runs before every decision: busy_clock is the coarse clock when
+     * it is fine enough (as libuv itself decides for uv_now). */
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    clock_gettime(w->server->busy_clock, &ts);
     double now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
     return now_ms - (double)uv_now(&w->loop) > w->server->cfg.overload_ms;
 }
@@ -719,6 +733,7 @@ int arb_server_run(const arb_config_t *cfg)
     arb_server_t *s = calloc(1, sizeof *s);
     if (!s) return 2;
     s->cfg = *cfg;
+    s->busy_clock = server_busy_clock();
     s->nworkers = cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     arb_ruleset_t **copies = calloc((size_t)s->nworkers, sizeof *copies);

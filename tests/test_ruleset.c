@@ -114,6 +114,26 @@ Test(ruleset, vocabulary_mistakes_point_at_the_rule_line)
     }
 }
 
+Test(ruleset, a_no_emptied_after_it_was_made_is_refused)
+{
+    /* Condition tables are the rule's own: one may change them before
+     * declaring. A no() left without its condition once crashed deciding. */
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "local c = no(bought('x'))\n"
+                          "c[1] = nil\n"
+                          "action 'a' { channels = 'web', value = 1, when = c }\n",
+                          NULL));
+    cr_expect(has_problem(at("a.lua", 3, "action 'a'"),
+                          "no(...) takes exactly one condition, this one has 0"), "%s", rf_problems(&R));
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "local c = no(bought('x'))\n"
+                          "c[2] = raining()\n"
+                          "action 'a' { channels = 'web', value = 1, when = all { c } }\n",
+                          NULL));
+    cr_expect(has_problem(at("a.lua", 3, "action 'a'"),
+                          "no(...) takes exactly one condition, this one has 2"), "%s", rf_problems(&R));
+}
+
 Test(ruleset, weight_mistakes_point_at_the_rule_line)
 {
     load_bad("action 'a' {\n"
