@@ -118,20 +118,20 @@ Test(ruleset, a_no_emptied_after_it_was_made_is_refused)
 {
     /* Condition tables are the rule's own: one may change them before
      * declaring. A no() left without its condition once crashed deciding. */
-    cr_expect_not(rf_load(&R, "a.lua",
-                          "local c = no(bought('x'))\n"
-                          "c[1] = nil\n"
-                          "action 'a' { channels = 'web', value = 1, when = c }\n",
-                          NULL));
-    cr_expect(has_problem(at("a.lua", 3, "action 'a'"),
-                          "no(...) takes exactly one condition, this one has 0"), "%s", rf_problems(&R));
-    cr_expect_not(rf_load(&R, "a.lua",
-                          "local c = no(bought('x'))\n"
-                          "c[2] = raining()\n"
-                          "action 'a' { channels = 'web', value = 1, when = all { c } }\n",
-                          NULL));
-    cr_expect(has_problem(at("a.lua", 3, "action 'a'"),
-                          "no(...) takes exactly one condition, this one has 2"), "%s", rf_problems(&R));
+    static const struct { const char *change, *says; } cases[] = {
+        { "c[1] = nil", "no(...) takes exactly one condition, this one has 0" },
+        { "c[2] = raining()", "no(...) takes exactly one condition, this one has 2" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "local c = no(bought('x'))\n%s\n"
+                 "action 'a' { channels = 'web', value = 1, when = all { c } }\n",
+                 cases[i].change);
+        cr_expect_not(rf_load(&R, "a.lua", text, NULL), "%s", text);
+        cr_expect(has_problem(at("a.lua", 3, "action 'a'"), cases[i].says), "%s\n%s", text,
+                  rf_problems(&R));
+    }
 }
 
 Test(ruleset, weight_mistakes_point_at_the_rule_line)
