@@ -105,47 +105,20 @@ typedef struct arb_wexpr {
     bool memo;          /* pure and used by several actions: remembered per request */
 } arb_wexpr_t;
 
-/* A condition simple enough to be kept in the action's hot record, so the
- * candidate loop answers it without walking the node tree: the leaves of a
- * top-level all { } that are all of this kind. */
-typedef enum arb_clause_op {
-    ARB_CLAUSE_BOUGHT,      /* bought(sym, window) */
-    ARB_CLAUSE_NOT_BOUGHT,  /* no(bought(sym, window)) */
-    ARB_CLAUSE_WEATHER,     /* weather.condition == sym */
-    ARB_CLAUSE_TEMP,        /* weather.temp_c <cmp> a */
-} arb_clause_op_t;
-
-typedef struct arb_clause {
-    uint8_t op;             /* arb_clause_op_t */
-    uint8_t cmp;            /* TEMP: arb_cmp_op_t (GE, GT, LE, LT or EQ_NUM) */
-    int32_t sym;            /* BOUGHT, NOT_BOUGHT, WEATHER: the symbol (>= 0) */
-    union {
-        int32_t window;     /* BOUGHT, NOT_BOUGHT: seconds back, -1 ever (a longer one stays a tree) */
-        float a;            /* TEMP: the operand (one a float cannot hold exactly stays a tree) */
-    };
-} arb_clause_t;
-
-#define ARB_HOT_CLAUSES 2   /* at most this many clauses inline: the record is one cache line */
-#define ARB_HOT_TREE 255    /* n_clauses when `when` is evaluated as a tree */
-
 /* What the candidate loop reads of every action, packed densely so that a
- * catalog of 10,000 stays in the core's cache: one 64-byte cache line an
- * action, in the same (id) order as arb_action_t. */
+ * catalog of 10,000 stays in the core's cache: 32 bytes an action, in the
+ * same (id) order as arb_action_t. */
 typedef struct arb_action_hot {
     int32_t when;           /* root condition node, -1 = always */
     int32_t weight;         /* weight expression, -1 = 1.0 */
     int32_t model;          /* score symbol for the propensity; -1 = the action's fixed propensity */
-    uint8_t flags;          /* ARB_HOT_* */
-    uint8_t n_clauses;      /* clauses that are all of `when`, or ARB_HOT_TREE */
-    uint64_t requires;      /* consents needed, as bits of ruleset->consent_bit_sym */
+    uint32_t flags;         /* ARB_HOT_* */
     double value;
     double lever;
-    arb_clause_t clause[ARB_HOT_CLAUSES];
-} __attribute__((aligned(64))) arb_action_hot_t;
+} arb_action_hot_t;
 
 #define ARB_HOT_FALLBACK 1u /* declared with `fallback` */
-#define ARB_HOT_CHECKS   2u /* touchpoints, dates, or a consent without a bit: see arb_action_t */
-#define ARB_HOT_LOCATION 4u /* needs a location sent (requires "location") */
+#define ARB_HOT_CHECKS   2u /* touchpoints, dates, consent or location to check first */
 
 /* Everything about an action; the decide path reads arb_action_hot_t first
  * and comes here only for what it flags. */
@@ -249,8 +222,6 @@ struct arb_ruleset {
     char **strs;                /* strings for ONE_OF lists, owned */
     uint32_t *str_lens;
     uint32_t n_strs;
-    int32_t consent_bit_sym[64];/* the consents actions require, by bit of arb_action_hot_t.requires */
-    int n_consent_bits;
     int32_t sym_segments;       /* the symbol "segments" */
     int32_t sym_location;       /* the symbol "location" */
 };

@@ -159,9 +159,6 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         ev->consent_stamp[sym] = ev->stamp;
         ev->consent_given[sym] = ctx->consent[i].given;
     }
-    ev->consent_bits = 0;
-    for (int b = 0; b < rs->n_consent_bits; b++)
-        if (arb_eval_consent(ev, rs->consent_bit_sym[b])) ev->consent_bits |= 1ull << b;
     ev->condition_sym = sym_of(rs, ctx->condition);
     ev->location_visible = ctx->has_location && arb_eval_consent(ev, rs->sym_location);
     ev->nearest_km = -1;
@@ -180,7 +177,19 @@ void arb_eval_end(arb_eval_t *ev)
 
 /* ------------------------------------------------------------ comparisons */
 
-static bool cmp_num(const arb_cmp_t *c, double v) { return arb_cmp_holds(c->op, v, c->a, c->b); }
+static bool cmp_num(const arb_cmp_t *c, double v)
+{
+    switch (c->op) {
+    case ARB_CMP_EXISTS: return true;
+    case ARB_CMP_EQ_NUM: return v == c->a;
+    case ARB_CMP_GE: return v >= c->a;
+    case ARB_CMP_GT: return v > c->a;
+    case ARB_CMP_LE: return v <= c->a;
+    case ARB_CMP_LT: return v < c->a;
+    case ARB_CMP_BETWEEN: return v >= c->a && v <= c->b;
+    default: return false;
+    }
+}
 
 static bool cmp_str(const arb_ruleset_t *rs, const arb_cmp_t *c, const char *s, uint32_t len)
 {
@@ -228,6 +237,12 @@ static const msgpack_object *attribute(const arb_context_t *ctx, const char *nam
 static inline bool in_window(const arb_eval_t *ev, int64_t ts, int64_t window)
 {
     return window < 0 || ev->ctx->now - ts <= window;
+}
+
+static inline bool bought(const arb_eval_t *ev, int32_t sym, int64_t window)
+{
+    if (sym < 0) return ev->latest_any != INT64_MIN && in_window(ev, ev->latest_any, window);
+    return ev->bought_stamp[sym] == ev->stamp && in_window(ev, ev->bought_latest[sym], window);
 }
 
 /* Count and total price of purchases of sym (-1 any) within window. */
@@ -369,10 +384,10 @@ int arb__cond_eval(arb_eval_t *ev, int32_t idx)
 static inline int simple_eval(const arb_eval_t *ev, const arb_node_t *n)
 {
     switch (n->op) {
-    case ARB_OP_BOUGHT: return arb_eval_bought(ev, n->sym, n->window);
+    case ARB_OP_BOUGHT: return bought(ev, n->sym, n->window);
     case ARB_OP_NOT: {
         const arb_node_t *k = &ev->rs->nodes[ev->rs->kids[n->first]];
-        return k->op == ARB_OP_BOUGHT ? !arb_eval_bought(ev, k->sym, k->window) : NOT_SIMPLE;
+        return k->op == ARB_OP_BOUGHT ? !bought(ev, k->sym, k->window) : NOT_SIMPLE;
     }
     case ARB_OP_WEATHER: return ev->ctx->has_weather && ev->condition_sym == n->sym && n->sym >= 0;
     case ARB_OP_TEMP: return ev->ctx->has_temp && cmp_num(&n->cmp, ev->ctx->temp_c);
@@ -412,7 +427,7 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
         int r = arb_cond_eval(ev, (int32_t)rs->kids[n->first]);
         return r < 0 ? r : !r;
     }
-    case ARB_OP_BOUGHT: return arb_eval_bought(ev, n->sym, n->window);
+    case ARB_OP_BOUGHT: return bought(ev, n->sym, n->window);
     case ARB_OP_PURCHASES:
         purchases_of(ev, n->sym, n->window, &count, &total);
         return cmp_num(&n->cmp, count);
@@ -458,7 +473,7 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
 static int64_t newest_match(const arb_eval_t *ev, const arb_node_t *n)
 {
     if (n->op == ARB_OP_EVENT) return newest_event(ev, n);
-    if (!arb_eval_bought(ev, n->sym, n->window)) return INT64_MIN;
+    if (!bought(ev, n->sym, n->window)) return INT64_MIN;
     return n->sym < 0 ? ev->latest_any : ev->bought_latest[n->sym];
 }
 

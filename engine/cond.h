@@ -55,7 +55,6 @@ typedef struct arb_eval {
     int32_t *p_cat, *p_sku;     /* per purchase: symbols (-1 unknown); arena */
     int32_t *e_type, *e_cat, *e_sku; /* per event: symbols; arena */
     int32_t condition_sym;      /* weather condition symbol, -1 */
-    uint64_t consent_bits;      /* the ruleset's consent bits this context gives */
     bool location_visible;      /* consent.location given and location sent */
     double nearest_km;          /* distance to the nearest store; < 0 not computed */
     int local_hour, local_wday; /* for hour and weekday conditions */
@@ -74,55 +73,6 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
 
 /* Detach the Lua context from the request. */
 void arb_eval_end(arb_eval_t *ev);
-
-/* Whether v <op> a holds, for the numeric comparisons (b: BETWEEN's upper
- * bound). */
-static inline bool arb_cmp_holds(arb_cmp_op_t op, double v, double a, double b)
-{
-    switch (op) {
-    case ARB_CMP_EXISTS: return true;
-    case ARB_CMP_EQ_NUM: return v == a;
-    case ARB_CMP_GE: return v >= a;
-    case ARB_CMP_GT: return v > a;
-    case ARB_CMP_LE: return v <= a;
-    case ARB_CMP_LT: return v < a;
-    case ARB_CMP_BETWEEN: return v >= a && v <= b;
-    default: return false;
-    }
-}
-
-/* Whether the context bought symbol sym (-1: anything) within window
- * seconds of now (-1: ever). */
-static inline bool arb_eval_bought(const arb_eval_t *ev, int32_t sym, int64_t window)
-{
-    int64_t ts;
-    if (sym < 0) {
-        if (ev->latest_any == INT64_MIN) return false;
-        ts = ev->latest_any;
-    } else {
-        if (ev->bought_stamp[sym] != ev->stamp) return false;
-        ts = ev->bought_latest[sym];
-    }
-    return window < 0 || ev->ctx->now - ts <= window;
-}
-
-/* Whether every one of the n clauses holds (a hot record's `when`). */
-static inline bool arb_clauses_hold(const arb_eval_t *ev, const arb_clause_t *c, uint32_t n)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        bool ok;
-        switch (c[i].op) {
-        case ARB_CLAUSE_BOUGHT: ok = arb_eval_bought(ev, c[i].sym, c[i].window); break;
-        case ARB_CLAUSE_NOT_BOUGHT: ok = !arb_eval_bought(ev, c[i].sym, c[i].window); break;
-        case ARB_CLAUSE_WEATHER: ok = ev->ctx->has_weather && ev->condition_sym == c[i].sym; break;
-        default:
-            ok = ev->ctx->has_temp && arb_cmp_holds((arb_cmp_op_t)c[i].cmp, ev->ctx->temp_c, c[i].a, 0);
-            break;
-        }
-        if (!ok) return false;
-    }
-    return true;
-}
 
 /* The evaluations themselves (arb_cond_eval and arb_weight_eval answer
  * from the memo first). */

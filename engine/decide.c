@@ -129,10 +129,8 @@ static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sy
     return NULL;
 }
 
-/* Why action a cannot be shown at all, before its rules run; NULL when it
- * may. The candidate loop comes here when the hot record says it must
- * (ARB_HOT_CHECKS) or it already knows a consent or the location is
- * missing and needs the reason. */
+/* Why action a cannot be shown at all, before its rules run, for what
+ * ARB_HOT_CHECKS flags; NULL when it may. */
 static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
 {
     const arb_context_t *ctx = ev->ctx;
@@ -163,8 +161,7 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
         *reason = why ? why : "no score";
         return 0;
     }
-    int r = h->n_clauses != ARB_HOT_TREE ? arb_clauses_hold(ev, h->clause, h->n_clauses)
-                                         : arb_cond_eval(ev, h->when);
+    int r = h->when >= 0 ? arb_cond_eval(ev, h->when) : 1;
     if (r > 0 && h->weight >= 0 && arb_weight_eval(ev, h->weight, &weight) < 0) r = -1;
     if (r < 0) {
         size_t n = strlen(ev->fault_msg) + 1;
@@ -322,9 +319,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     const char *why = NULL;
     d->considered++;
     if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
-    else if ((h->flags & ARB_HOT_CHECKS) || (h->requires & ~d->ev.consent_bits) ||
-             ((h->flags & ARB_HOT_LOCATION) && !q->ctx.has_location))
-        why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);   /* and the reason */
+    else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
     candidate_t c = { i, 0, 0 };
     int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;

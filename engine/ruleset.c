@@ -1469,77 +1469,10 @@ static void pack_answer_parts(arb_action_t *a)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* Node n as a clause, if it is one of the kinds a hot record holds. */
-static bool clause_of(const arb_ruleset_t *rs, const arb_node_t *n, arb_clause_t *c)
-{
-    memset(c, 0, sizeof *c);
-    c->sym = n->sym;
-    switch (n->op) {
-    case ARB_OP_BOUGHT:
-        c->op = ARB_CLAUSE_BOUGHT;
-        c->window = (int32_t)n->window;
-        return n->sym >= 0 && n->window <= INT32_MAX;
-    case ARB_OP_NOT: {
-        const arb_node_t *k = &rs->nodes[rs->kids[n->first]];
-        c->op = ARB_CLAUSE_NOT_BOUGHT;
-        c->sym = k->sym;
-        c->window = (int32_t)k->window;
-        return k->op == ARB_OP_BOUGHT && k->sym >= 0 && k->window <= INT32_MAX;
-    }
-    case ARB_OP_WEATHER:
-        c->op = ARB_CLAUSE_WEATHER;
-        return n->sym >= 0;
-    case ARB_OP_TEMP:
-        c->op = ARB_CLAUSE_TEMP;
-        c->cmp = (uint8_t)n->cmp.op;
-        c->a = (float)n->cmp.a;
-        return (double)c->a == n->cmp.a && (n->cmp.op == ARB_CMP_GE || n->cmp.op == ARB_CMP_GT || n->cmp.op == ARB_CMP_LE ||
-               n->cmp.op == ARB_CMP_LT || n->cmp.op == ARB_CMP_EQ_NUM);
-    default:
-        return false;
-    }
-}
-
-/* The clauses of h when its `when` is a clause or an all { } of up to
- * ARB_HOT_CLAUSES clauses; else ARB_HOT_TREE. */
-static void hot_clauses(const arb_ruleset_t *rs, arb_action_hot_t *h)
-{
-    h->n_clauses = 0;
-    if (h->when < 0) return;
-    const arb_node_t *n = &rs->nodes[h->when];
-    if (n->op != ARB_OP_ALL) {
-        h->n_clauses = clause_of(rs, n, &h->clause[0]) ? 1 : ARB_HOT_TREE;
-        return;
-    }
-    if (n->count > ARB_HOT_CLAUSES) {
-        h->n_clauses = ARB_HOT_TREE;
-        return;
-    }
-    for (uint32_t k = 0; k < n->count; k++) {
-        if (!clause_of(rs, &rs->nodes[rs->kids[n->first + k]], &h->clause[k])) {
-            h->n_clauses = ARB_HOT_TREE;
-            return;
-        }
-    }
-    h->n_clauses = (uint8_t)n->count;
-}
-
-/* The bit of consent symbol sym, giving it the next one when new; -1 when
- * all 64 are taken. */
-static int consent_bit(arb_ruleset_t *rs, int32_t sym)
-{
-    for (int b = 0; b < rs->n_consent_bits; b++)
-        if (rs->consent_bit_sym[b] == sym) return b;
-    if (rs->n_consent_bits == 64) return -1;
-    rs->consent_bit_sym[rs->n_consent_bits] = sym;
-    return rs->n_consent_bits++;
-}
-
 static void ruleset_hot_fields(arb_ruleset_t *rs)
 {
-    rs->hot = aligned_alloc(64, sizeof *rs->hot * (rs->n_actions + 1));
+    rs->hot = calloc(rs->n_actions + 1, sizeof *rs->hot);
     if (!rs->hot) abort();
-    memset(rs->hot, 0, sizeof *rs->hot * (rs->n_actions + 1));
     for (uint32_t i = 0; i < rs->n_actions; i++) {
         const arb_action_t *a = &rs->actions[i];
         arb_action_hot_t *h = &rs->hot[i];
@@ -1549,14 +1482,8 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
         h->value = a->value;
         h->lever = a->lever;
         h->flags = (a->fallback ? ARB_HOT_FALLBACK : 0) |
-                   (a->requires_location ? ARB_HOT_LOCATION : 0) |
-                   (a->n_touchpoints || a->start || a->stop ? ARB_HOT_CHECKS : 0);
-        for (uint32_t k = 0; k < a->n_requires; k++) {
-            int b = consent_bit(rs, a->requires[k]);
-            if (b < 0) h->flags |= ARB_HOT_CHECKS;
-            else h->requires |= 1ull << b;
-        }
-        hot_clauses(rs, h);
+                   (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
+                        ? ARB_HOT_CHECKS : 0);
     }
 }
 
