@@ -106,7 +106,7 @@ typedef struct arb_wexpr {
 } arb_wexpr_t;
 
 /* What the candidate loop reads of every action, packed densely so that a
- * catalog of 10,000 stays in the core's cache: 32 bytes an action, in the
+ * catalog of 10,000 stays in the core's cache: 40 bytes an action, in the
  * same (id) order as arb_action_t. */
 typedef struct arb_action_hot {
     int32_t when;           /* root condition node, -1 = always */
@@ -115,6 +115,8 @@ typedef struct arb_action_hot {
     uint32_t flags;         /* ARB_HOT_* */
     double value;
     double lever;
+    double weight_max;      /* the weight never exceeds it (INFINITY: no bound known, or a
+                               plain Lua function in `when`, or a negative value or lever) */
 } arb_action_hot_t;
 
 #define ARB_HOT_FALLBACK 1u /* declared with `fallback` */

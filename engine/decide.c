@@ -10,6 +10,7 @@
  */
 #include "engine/decide.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,10 +148,12 @@ static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_
     return NULL;
 }
 
-/* Evaluate action i (hot fields h) fully. Returns 1 eligible (priority
- * set), 0 not (reason set), -1 faulted (reason is the fault). */
+/* Evaluate action i (hot fields h) fully, unless its priority cannot
+ * reach floor: then it is "outranked" without running its rules. Returns 1
+ * eligible (priority set), 0 not (reason set), -1 faulted (reason is the
+ * fault). */
 static inline __attribute__((always_inline)) int
-evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
+evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, double floor, candidate_t *c,
          const char **reason, arb_arena_t *arena)
 {
     double propensity, weight = 1;
@@ -159,6 +162,12 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
     } else if (!arb_eval_score(ev, h->model, &propensity)) {
         const char *why = ev->rs->actions[i].no_score_reason;
         *reason = why ? why : "no score";
+        return 0;
+    }
+    /* The same products as the priority's, with the weight at its bound:
+     * rounding is monotone, so the priority cannot be larger. */
+    if (propensity >= 0 && propensity * h->value * h->weight_max * h->lever < floor) {
+        *reason = "outranked";
         return 0;
     }
     int r = h->when >= 0 ? arb_cond_eval(ev, h->when) : 1;
@@ -295,6 +304,10 @@ static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_
 /* ------------------------------------------------------------ deciding */
 
 /* What a decision works with, besides the decider. */
+/* Largest limit for which a decision keeps its best priorities as it goes
+ * and skips the actions that cannot beat them. */
+#define PRUNE_MAX 16
+
 typedef struct request {
     const arb_ruleset_t *rs;
     arb_context_t ctx;
@@ -304,7 +317,33 @@ typedef struct request {
     bool diverse;
     arb_arena_t *arena;
     arb_stats_t *st;
+    /* Without explain or diversity a decision shows the best `limit`
+     * regular actions: once that many are eligible, an action whose
+     * priority's bound is below the last of them cannot be shown, and its
+     * rules need not run. */
+    bool prune;
+    int n_best;                 /* priorities in best, at most limit */
+    double best[PRUNE_MAX];     /* the best priorities so far, descending */
 } request_t;
+
+/* The priority a regular action must reach to be shown, as far as this
+ * decision knows: -INFINITY until `limit` are eligible. */
+static double prune_floor(const request_t *q)
+{
+    return q->prune && q->n_best == q->limit ? q->best[q->limit - 1] : -INFINITY;
+}
+
+/* Keep priority p among the best `limit` seen. */
+static void prune_keep(request_t *q, double p)
+{
+    if (!q->prune || (q->n_best == q->limit && !(p > q->best[q->limit - 1]))) return;
+    int j = q->n_best < q->limit ? q->n_best++ : q->limit - 1;
+    while (j > 0 && q->best[j - 1] < p) {
+        q->best[j] = q->best[j - 1];
+        j--;
+    }
+    q->best[j] = p;
+}
 
 /* How often, in candidates, the C-only path looks at the clock; rule
  * calls into Lua look at it after each call. */
@@ -321,7 +360,8 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
     else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
     candidate_t c = { i, 0, 0 };
-    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
+    double floor = h->flags & ARB_HOT_FALLBACK ? -INFINITY : prune_floor(q);
+    int r = why ? 0 : evaluate(&d->ev, i, h, floor, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
     if (r < 0) {
         arb_stat_inc(&q->st->rule_errors);
@@ -329,8 +369,12 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     }
     if (q->ctx.explain) d->reasons[i] = why;
     if (r > 0) {
-        if (h->flags & ARB_HOT_FALLBACK) d->fallbacks[(*n_fb)++] = c;
-        else d->eligible[(*n_elig)++] = c;
+        if (h->flags & ARB_HOT_FALLBACK) {
+            d->fallbacks[(*n_fb)++] = c;
+        } else {
+            d->eligible[(*n_elig)++] = c;
+            prune_keep(q, c.priority);
+        }
     }
     return 0;
 }
@@ -385,6 +429,8 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     if (!tp) arb_stat_inc(&q->st->undeclared_touchpoints);
     q->limit = (int)(q->ctx.limit ? q->ctx.limit : tp && tp->limit ? tp->limit : rs->default_limit);
     q->diverse = tp && tp->diverse == 0;
+    q->prune = !q->ctx.explain && !q->diverse && q->limit >= 1 && q->limit <= PRUNE_MAX;
+    q->n_best = 0;
     return 0;
 }
 

@@ -1469,8 +1469,45 @@ static void pack_answer_parts(arb_action_t *a)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The largest value each weight expression can take, into hi (INFINITY
+ * when unknown), by interval arithmetic over its operands (which come
+ * first): recency is within [0, 1], a constant is itself, and products,
+ * sums, min, max and if of bounded operands are bounded; scores,
+ * attributes, plain functions, differences and quotients are not. The
+ * rounding of + and x is monotone, so each bound is computed with the same
+ * operation as the value it bounds. */
+static void weight_bounds(const arb_ruleset_t *rs, double *lo, double *hi)
+{
+    for (uint32_t i = 0; i < rs->n_wexprs; i++) {
+        const arb_wexpr_t *w = &rs->wexprs[i];
+        double ll = w->left >= 0 ? lo[w->left] : 0, lh = w->left >= 0 ? hi[w->left] : 0;
+        double rl = w->right >= 0 ? lo[w->right] : 0, rh = w->right >= 0 ? hi[w->right] : 0;
+        lo[i] = -INFINITY;
+        hi[i] = INFINITY;
+        switch (w->op) {
+        case ARB_W_CONST: lo[i] = hi[i] = w->num; break;
+        case ARB_W_RECENCY: lo[i] = 0; hi[i] = 1; break;
+        case ARB_W_MUL:
+            if (ll >= 0 && rl >= 0) { lo[i] = ll * rl; hi[i] = lh * rh; }
+            break;
+        case ARB_W_ADD: lo[i] = ll + rl; hi[i] = lh + rh; break;
+        case ARB_W_MIN: lo[i] = fmin(ll, rl); hi[i] = fmin(lh, rh); break;
+        case ARB_W_MAX: lo[i] = fmax(ll, rl); hi[i] = fmax(lh, rh); break;
+        case ARB_W_IF: lo[i] = fmin(ll, rl); hi[i] = fmax(lh, rh); break;
+        default: break;
+        }
+        if (isnan(lo[i]) || isnan(hi[i])) {
+            lo[i] = -INFINITY;
+            hi[i] = INFINITY;
+        }
+    }
+}
+
 static void ruleset_hot_fields(arb_ruleset_t *rs)
 {
+    double *lo = calloc(rs->n_wexprs + 1, sizeof *lo), *hi = calloc(rs->n_wexprs + 1, sizeof *hi);
+    if (!lo || !hi) abort();
+    weight_bounds(rs, lo, hi);
     rs->hot = calloc(rs->n_actions + 1, sizeof *rs->hot);
     if (!rs->hot) abort();
     for (uint32_t i = 0; i < rs->n_actions; i++) {
@@ -1484,7 +1521,13 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
         h->flags = (a->fallback ? ARB_HOT_FALLBACK : 0) |
                    (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
                         ? ARB_HOT_CHECKS : 0);
+        h->weight_max = a->weight >= 0 ? hi[a->weight] : 1;
+        if (!(a->value >= 0) || !(a->lever >= 0) || !isfinite(a->value) || !isfinite(a->lever) ||
+            (a->when >= 0 && !rs->nodes[a->when].pure))
+            h->weight_max = INFINITY;
     }
+    free(lo);
+    free(hi);
 }
 
 static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
@@ -1511,8 +1554,8 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
     for (uint32_t i = 0; i < rs->n_actions; i++) pack_answer_parts(&rs->actions[i]);
-    ruleset_hot_fields(rs);
     ruleset_mark_shared(rs);
+    ruleset_hot_fields(rs);
     free(cc.shared_nodes.slots);
     free(cc.shared_wexprs.slots);
     msgpack_sbuffer_destroy(&cc.key);

@@ -1240,3 +1240,78 @@ Test(dsl, thresholds_and_windows_at_their_limits)
     rf_decide(&R, ctx, "0.6", "rain", AGO_DAYS(40000));
     cr_expect_str_eq(rf_ids(&R), "long_inline,long_tree,three_tree", "%s", rf_dump(&R));
 }
+
+/* ---- deciding without running what cannot be shown ------------------------- */
+
+/* A small deterministic generator, so a failure names its seed. */
+static uint32_t lcg(uint32_t *s) { return (*s = *s * 1103515245u + 12345u) >> 8; }
+
+/* The ids and priorities of the decision's actions, as text. */
+static void answer_text(char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    const msgpack_object *acts = rf_actions(&R);
+    for (uint32_t i = 0; i < acts->via.array.size && len < n; i++) {
+        const msgpack_object *a = &acts->via.array.ptr[i];
+        const msgpack_object *id = rf_get(a, "id");
+        len += (size_t)snprintf(out + len, n - len, "%.*s=%.17g ", (int)id->via.str.size,
+                                id->via.str.ptr, rf_num(rf_get(a, "priority")));
+    }
+}
+
+Test(dsl, skipping_actions_that_cannot_be_shown_never_changes_the_answer)
+{
+    /* Without explain, once `limit` actions are eligible an action whose
+     * priority bound (propensity x value x weight's bound x lever) is below
+     * the last of them is not evaluated. With explain every action is. The
+     * answers must be the same, ties at the boundary included. */
+    static const char *const weights[] = {
+        "", "weight = recency('c%u', days(7)),", "weight = 2,", "weight = 0,",
+        "weight = max_of(recency('c%u', days(3)), 0.5),", "weight = boost(raining(), 3),",
+        "weight = recency('c%u', days(5)) * boost(raining(), 2, 0.5),",
+        "weight = score('m2') * 3,", "weight = min_of(attribute('ltv') / 100, 2),",
+        "weight = 1 + recency('c%u', days(9)),", "weight = function(c) return 1.5 end,",
+    };
+    static const char *const whens[] = {
+        "", "when = bought('c%u'),", "when = no(bought('c%u', within(days(20)))),",
+        "when = raining(),", "when = all { bought('c%u'), temperature(below(10)) },",
+        "when = function(c) return #c.purchases > 2 end,",
+    };
+    for (uint32_t seed = 1; seed <= 12; seed++) {
+        uint32_t s = seed;
+        char *rules = malloc(64 * 1024);
+        size_t len = (size_t)snprintf(rules, 64 * 1024, "models { 'm1', 'm2' }\n");
+        for (int a = 0; a < 60; a++) {
+            char w[160], c[160];
+            snprintf(w, sizeof w, weights[lcg(&s) % 11], lcg(&s) % 6);
+            snprintf(c, sizeof c, whens[lcg(&s) % 6], lcg(&s) % 6);
+            /* Few distinct values and levers: ties are common. */
+            len += (size_t)snprintf(rules + len, 64 * 1024 - len,
+                                    "action 'a%02d' { channels = { 'web' }, value = %u, lever = %s,"
+                                    " %s %s %s }\n",
+                                    a, 1 + lcg(&s) % 5, lcg(&s) % 3 ? "1" : "0.5",
+                                    lcg(&s) % 2 ? "model = 'm1'," : "propensity = 0.5,", w, c);
+        }
+        cr_assert(rf_load(&R, "a.lua", rules, NULL), "seed %u: %s", seed, rf_problems(&R));
+        for (int k = 0; k < 20; k++) {
+            char ctx[512], pruned[2048], full[2048];
+            snprintf(ctx, sizeof ctx,
+                     "{'limit':%u,'scores':{'m1':%.3f,'m2':%.3f},'attributes':{'ltv':%u},"
+                     "'weather':{'condition':'%s','temp_c':%u},'purchases':["
+                     "{'category':'c%u','ts':%%lld},{'category':'c%u','ts':%%lld},"
+                     "{'category':'c%u','ts':%%lld}]%s}",
+                     1 + lcg(&s) % 6, (lcg(&s) % 1000) / 1000.0, (lcg(&s) % 1000) / 1000.0,
+                     lcg(&s) % 300, lcg(&s) % 2 ? "rain" : "clear", lcg(&s) % 20, lcg(&s) % 6,
+                     lcg(&s) % 6, lcg(&s) % 6, "%s");
+            long long t1 = AGO_DAYS(lcg(&s) % 30), t2 = AGO_DAYS(lcg(&s) % 30),
+                      t3 = AGO_DAYS(lcg(&s) % 30);
+            rf_decide(&R, ctx, t1, t2, t3, "");
+            answer_text(pruned, sizeof pruned);
+            rf_decide(&R, ctx, t1, t2, t3, ",'explain':true");
+            answer_text(full, sizeof full);
+            cr_expect_str_eq(pruned, full, "seed %u, context %d:\n%s", seed, k, ctx);
+        }
+        free(rules);
+    }
+}
