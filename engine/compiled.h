@@ -115,8 +115,9 @@ typedef struct arb_action_hot {
     uint32_t flags;         /* ARB_HOT_* */
     double value;
     double lever;
-    double weight_max;      /* the weight never exceeds it (INFINITY: no bound known, or a
-                               plain Lua function in `when`, or a negative value or lever) */
+    double weight_max;      /* the weight never exceeds it; NAN when no bound is known or the
+                               action must always be evaluated (a plain Lua function in its
+                               `when` or weight, a negative value or lever) */
 } arb_action_hot_t;
 
 #define ARB_HOT_FALLBACK 1u /* declared with `fallback` */

@@ -165,8 +165,11 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, double floor, ca
         return 0;
     }
     /* The same products as the priority's, with the weight at its bound:
-     * rounding is monotone, so the priority cannot be larger. */
-    if (propensity >= 0 && propensity * h->value * h->weight_max * h->lever < floor) {
+     * rounding is monotone, so the priority cannot be larger. A NAN bound
+     * (none known) never compares below. Stored first, so that no extra
+     * precision of the platform's arithmetic takes part in the comparison. */
+    double bound = propensity * h->value * h->weight_max * h->lever;
+    if (propensity >= 0 && bound < floor) {
         *reason = "outranked";
         return 0;
     }
@@ -185,6 +188,11 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, double floor, ca
     }
     c->propensity = propensity;
     c->priority = propensity * h->value * weight * h->lever;
+    if (isnan(c->priority)) {
+        /* 0 x infinity: no order can place it, so it is not shown. */
+        *reason = "priority: not a number";
+        return 0;
+    }
     return 1;
 }
 

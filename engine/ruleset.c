@@ -997,6 +997,10 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
     arb_wexpr_t w = { .op = ARB_W_CONST, .sym = -1, .node = -1, .left = -1, .right = -1 };
     if (lua_type(L, idx) == LUA_TNUMBER) {
         w.num = lua_tonumber(L, idx);
+        if (!isfinite(w.num)) {
+            problem(cc, "'weight' must be a finite number, not %g", w.num);
+            return -1;
+        }
         return wexpr_add(cc, &w);
     }
     if (lua_type(L, idx) == LUA_TFUNCTION) {
@@ -1522,9 +1526,12 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
                    (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
                         ? ARB_HOT_CHECKS : 0);
         h->weight_max = a->weight >= 0 ? hi[a->weight] : 1;
-        if (!(a->value >= 0) || !(a->lever >= 0) || !isfinite(a->value) || !isfinite(a->lever) ||
-            (a->when >= 0 && !rs->nodes[a->when].pure))
-            h->weight_max = INFINITY;
+        /* No bound: NAN, so that the bound's product is never below a floor. */
+        if (!isfinite(h->weight_max) || !(a->value >= 0) || !(a->lever >= 0) ||
+            !isfinite(a->value) || !isfinite(a->lever) ||
+            (a->when >= 0 && !rs->nodes[a->when].pure) ||
+            (a->weight >= 0 && !rs->wexprs[a->weight].pure))
+            h->weight_max = NAN;
     }
     free(lo);
     free(hi);

@@ -1315,3 +1315,34 @@ Test(dsl, skipping_actions_that_cannot_be_shown_never_changes_the_answer)
         free(rules);
     }
 }
+
+Test(dsl, an_action_whose_priority_is_not_a_number_is_not_shown)
+{
+    /* value 0 times a weight that overflowed: 0 x infinity. */
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'big' { channels = { 'web' }, value = 0,\n"
+                      "               weight = attribute('ltv') * 1e300 }\n"
+                      "action 'plain' { channels = { 'web' }, value = 1 }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'attributes':{'ltv':1e300},'explain':true}");
+    cr_expect_str_eq(rf_ids(&R), "plain", "%s", rf_dump(&R));
+    cr_expect_str_eq(rf_reason(&R, "big"), "priority: not a number");
+    rf_decide(&R, "{'attributes':{'ltv':2}}");
+    cr_expect_str_eq(rf_ids(&R), "plain,big", "a finite weight: priority 0, %s", rf_dump(&R));
+}
+
+Test(dsl, a_plain_function_in_a_weight_runs_even_for_an_action_that_cannot_win)
+{
+    /* Skipping actions that cannot be shown must not hide a rule's error. */
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'a_top' { channels = { 'web' }, value = 10 }\n"
+                      "action 'b_low' { channels = { 'web' }, value = 1,\n"
+                      "                 weight = boost(function(c) error('boom') end, 2) }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    uint64_t before = R.stats.rule_errors;
+    rf_decide(&R, "{'limit':1}");
+    cr_expect_str_eq(rf_ids(&R), "a_top");   /* considered first: b_low comes after the floor */
+    cr_expect_eq(R.stats.rule_errors - before, 1, "the function ran and its error was counted");
+}

@@ -143,6 +143,18 @@ Test(ruleset, weight_mistakes_point_at_the_rule_line)
     EXPECT_PROBLEM(at("a.lua", 3, "recency:"), NULL);
 }
 
+Test(ruleset, a_weight_that_is_not_a_finite_number_is_refused)
+{
+    static const char *const weights[] = { "0/0", "1e309", "-math.huge" };
+    for (size_t i = 0; i < sizeof weights / sizeof *weights; i++) {
+        char text[200];
+        snprintf(text, sizeof text, "action 'a' {\n  channels = { 'web' }, value = 1,\n  weight = %s,\n}\n",
+                 weights[i]);
+        load_bad(text);
+        EXPECT_PROBLEM(at("a.lua", 1, "action 'a': 'weight' must be a finite number"), NULL);
+    }
+}
+
 /* ---- field mistakes ----------------------------------------------------- */
 
 Test(ruleset, unknown_field_suggests_the_near_miss)
