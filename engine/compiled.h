@@ -165,15 +165,25 @@ typedef struct arb_touchpoint {
     int line;
 } arb_touchpoint_t;
 
+/* A candidate as a channel's index holds it: with what it takes to bound
+ * its priority, so that a decision passes over an action that cannot be
+ * shown without reading the action itself (see decide.c). */
+typedef struct arb_cand {
+    uint32_t action;        /* index in ruleset->actions */
+    int32_t model;          /* the action's model symbol, -1 = fixed propensity */
+    int64_t window;         /* guarded: the guard's window, -1 ever; always: -1 */
+    double propensity;      /* the fixed propensity, when model < 0 */
+    double value, weight_max, lever;  /* as arb_action_hot_t; weight_max NAN for a fallback */
+} arb_cand_t;
+
 /* The candidates of one channel. An action whose `when` requires a
  * purchase (bought(x, within(w)) as the condition or one of its `all`) is
  * reached through what the context bought, with a window no older than that
  * purchase; the others are candidates for every context. */
 typedef struct arb_channel_index {
-    uint32_t *always;       /* actions without such a guard, id order */
+    arb_cand_t *always;     /* actions without such a guard, id order */
     uint32_t n_always;
-    uint32_t *guarded;      /* guarded actions, grouped by guard symbol, widest window first */
-    int64_t *window;        /* parallel to guarded: the guard's window, -1 ever */
+    arb_cand_t *guarded;    /* guarded actions, grouped by guard symbol, widest window first */
     uint32_t *first;        /* per symbol: where its group starts in guarded */
     uint32_t *count;        /* per symbol: how many actions its group holds */
 } arb_channel_index_t;

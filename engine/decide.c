@@ -148,12 +148,10 @@ static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_
     return NULL;
 }
 
-/* Evaluate action i (hot fields h) fully, unless its priority cannot
- * reach floor: then it is "outranked" without running its rules. Returns 1
- * eligible (priority set), 0 not (reason set), -1 faulted (reason is the
- * fault). */
+/* Evaluate action i (hot fields h) fully. Returns 1 eligible (priority
+ * set), 0 not (reason set), -1 faulted (reason is the fault). */
 static inline __attribute__((always_inline)) int
-evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, double floor, candidate_t *c,
+evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
          const char **reason, arb_arena_t *arena)
 {
     double propensity, weight = 1;
@@ -162,15 +160,6 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, double floor, ca
     } else if (!arb_eval_score(ev, h->model, &propensity)) {
         const char *why = ev->rs->actions[i].no_score_reason;
         *reason = why ? why : "no score";
-        return 0;
-    }
-    /* The same products as the priority's, with the weight at its bound:
-     * rounding is monotone, so the priority cannot be larger. A NAN bound
-     * (none known) never compares below. Stored first, so that no extra
-     * precision of the platform's arithmetic takes part in the comparison. */
-    double bound = propensity * h->value * h->weight_max * h->lever;
-    if (propensity >= 0 && bound < floor) {
-        *reason = "outranked";
         return 0;
     }
     int r = h->when >= 0 ? arb_cond_eval(ev, h->when) : 1;
@@ -368,8 +357,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
     else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
     candidate_t c = { i, 0, 0 };
-    double floor = h->flags & ARB_HOT_FALLBACK ? -INFINITY : prune_floor(q);
-    int r = why ? 0 : evaluate(&d->ev, i, h, floor, &c, &why, q->arena);
+    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
     if (r < 0) {
         arb_stat_inc(&q->st->rule_errors);
@@ -385,6 +373,22 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
         }
     }
     return 0;
+}
+
+/* Whether candidate e's priority cannot reach what this decision already
+ * holds (see request_t.prune): then it is passed over unread. Its bound is
+ * the same products as the priority's with the weight at its bound, and
+ * rounding is monotone; a NAN bound (none known, or a fallback) never
+ * compares below. Stored first, so that no extra precision of the
+ * platform's arithmetic takes part in the comparison. */
+static inline bool cannot_be_shown(const arb_decider_t *d, const request_t *q, const arb_cand_t *e)
+{
+    double floor = prune_floor(q), p;
+    if (floor == -INFINITY) return false;
+    if (e->model < 0) p = e->propensity;
+    else if (!arb_eval_score(&d->ev, e->model, &p)) return false;   /* "no score": the loop says */
+    double bound = p * e->value * e->weight_max * e->lever;
+    return p >= 0 && bound < floor;
 }
 
 /* True every DEADLINE_EVERY candidates once the deadline has passed. */
@@ -409,15 +413,22 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
         return 0;
     }
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
-    for (uint32_t j = 0; j < x->n_always; j++)
-        if (consider_one(d, q, x->always[j], n_elig, n_fb) < 0 || late(d, seen++)) return -1;
+    for (uint32_t j = 0; j < x->n_always; j++) {
+        const arb_cand_t *e = &x->always[j];
+        if (cannot_be_shown(d, q, e)) d->considered++;
+        else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
+        if (late(d, seen++)) return -1;
+    }
     const arb_eval_t *ev = &d->ev;
     for (uint32_t s = 0; s < ev->n_bought_syms; s++) {
         int32_t sym = ev->bought_syms[s];
         int64_t age = q->ctx.now - ev->bought_latest[sym];
         for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
-            if (x->window[k] >= 0 && x->window[k] < age) break;   /* narrower ones too */
-            if (consider_one(d, q, x->guarded[k], n_elig, n_fb) < 0 || late(d, seen++)) return -1;
+            const arb_cand_t *e = &x->guarded[k];
+            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
+            if (cannot_be_shown(d, q, e)) d->considered++;
+            else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
+            if (late(d, seen++)) return -1;
         }
     }
     return 0;

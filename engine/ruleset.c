@@ -1364,6 +1364,16 @@ static int by_guard(const void *x, const void *y)
     return a->action < b->action ? -1 : a->action > b->action;
 }
 
+/* Action i as a candidate whose guard has this window. */
+static arb_cand_t cand_of(const arb_ruleset_t *rs, uint32_t i, int64_t window)
+{
+    const arb_action_hot_t *h = &rs->hot[i];
+    return (arb_cand_t){ .action = i, .model = h->model, .window = window,
+                         .propensity = rs->actions[i].propensity, .value = h->value,
+                         .weight_max = h->flags & ARB_HOT_FALLBACK ? NAN : h->weight_max,
+                         .lever = h->lever };
+}
+
 static void ruleset_index_channels(arb_ruleset_t *rs)
 {
     guard_entry_t *g = calloc(rs->n_actions + 1, sizeof *g);
@@ -1378,15 +1388,13 @@ static void ruleset_index_channels(arb_ruleset_t *rs)
         for (uint32_t i = 0; i < rs->n_actions; i++) {
             if (!(rs->actions[i].channels & (1ull << ch))) continue;
             if (action_guard(rs, &rs->actions[i], &g[ng].sym, &g[ng].window)) g[ng++].action = i;
-            else x->always[x->n_always++] = i;
+            else x->always[x->n_always++] = cand_of(rs, i, -1);
         }
         qsort(g, ng, sizeof *g, by_guard);
         x->guarded = calloc(ng + 1, sizeof *x->guarded);
-        x->window = calloc(ng + 1, sizeof *x->window);
-        if (!x->guarded || !x->window) abort();
+        if (!x->guarded) abort();
         for (uint32_t k = 0; k < ng; k++) {
-            x->guarded[k] = g[k].action;
-            x->window[k] = g[k].window;
+            x->guarded[k] = cand_of(rs, g[k].action, g[k].window);
             if (!x->count[g[k].sym]++) x->first[g[k].sym] = k;
         }
     }
@@ -1678,7 +1686,6 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(rs->channels[ch]);
         free(rs->by_channel[ch].always);
         free(rs->by_channel[ch].guarded);
-        free(rs->by_channel[ch].window);
         free(rs->by_channel[ch].first);
         free(rs->by_channel[ch].count);
     }
