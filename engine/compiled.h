@@ -106,7 +106,7 @@ typedef struct arb_wexpr {
 } arb_wexpr_t;
 
 /* What the candidate loop reads of every action, packed densely so that a
- * catalog of 10,000 stays in the core's cache: 40 bytes an action, in the
+ * catalog of 10,000 stays in the core's cache: 32 bytes an action, in the
  * same (id) order as arb_action_t. */
 typedef struct arb_action_hot {
     int32_t when;           /* root condition node, -1 = always */
@@ -115,9 +115,6 @@ typedef struct arb_action_hot {
     uint32_t flags;         /* ARB_HOT_* */
     double value;
     double lever;
-    double weight_max;      /* the weight never exceeds it; NAN when no bound is known or the
-                               action must always be evaluated (a plain Lua function in its
-                               `when` or weight, a negative value or lever) */
 } arb_action_hot_t;
 
 #define ARB_HOT_FALLBACK 1u /* declared with `fallback` */
@@ -139,6 +136,9 @@ typedef struct arb_action {
     double value;           /* money or any lever */
     double lever;           /* business lever, default 1 */
     double propensity;      /* fixed propensity when there is no model, default 1 */
+    double weight_max;      /* the weight never exceeds it; NAN when no bound is known or the
+                               action must always be evaluated (a fallback, a plain Lua function
+                               in its `when` or weight, a negative value or lever) */
     int32_t *touchpoints;   /* touchpoint symbols it is limited to; NULL = all */
     int32_t *requires;      /* consent symbols it needs */
     char **requires_names;  /* the same, as names (for `ruleset`) */
@@ -173,7 +173,7 @@ typedef struct arb_cand {
     int32_t model;          /* the action's model symbol, -1 = fixed propensity */
     int64_t window;         /* guarded: the guard's window, -1 ever; always: -1 */
     double propensity;      /* the fixed propensity, when model < 0 */
-    double value, weight_max, lever;  /* as arb_action_hot_t; weight_max NAN for a fallback */
+    double value, weight_max, lever;  /* as arb_action_t */
 } arb_cand_t;
 
 /* The candidates of one channel. An action whose `when` requires a

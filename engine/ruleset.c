@@ -1367,11 +1367,10 @@ static int by_guard(const void *x, const void *y)
 /* Action i as a candidate whose guard has this window. */
 static arb_cand_t cand_of(const arb_ruleset_t *rs, uint32_t i, int64_t window)
 {
-    const arb_action_hot_t *h = &rs->hot[i];
-    return (arb_cand_t){ .action = i, .model = h->model, .window = window,
-                         .propensity = rs->actions[i].propensity, .value = h->value,
-                         .weight_max = h->flags & ARB_HOT_FALLBACK ? NAN : h->weight_max,
-                         .lever = h->lever };
+    const arb_action_t *a = &rs->actions[i];
+    return (arb_cand_t){ .action = i, .model = a->model, .window = window,
+                         .propensity = a->propensity, .value = a->value,
+                         .weight_max = a->weight_max, .lever = a->lever };
 }
 
 static void ruleset_index_channels(arb_ruleset_t *rs)
@@ -1515,11 +1514,27 @@ static void weight_bounds(const arb_ruleset_t *rs, double *lo, double *hi)
     }
 }
 
-static void ruleset_hot_fields(arb_ruleset_t *rs)
+/* Each action's weight_max (see arb_action_t). */
+static void ruleset_weight_max(arb_ruleset_t *rs)
 {
     double *lo = calloc(rs->n_wexprs + 1, sizeof *lo), *hi = calloc(rs->n_wexprs + 1, sizeof *hi);
     if (!lo || !hi) abort();
     weight_bounds(rs, lo, hi);
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        arb_action_t *a = &rs->actions[i];
+        a->weight_max = a->weight >= 0 ? hi[a->weight] : 1;
+        if (!isfinite(a->weight_max) || a->fallback || !(a->value >= 0) || !(a->lever >= 0) ||
+            !isfinite(a->value) || !isfinite(a->lever) ||
+            (a->when >= 0 && !rs->nodes[a->when].pure) ||
+            (a->weight >= 0 && !rs->wexprs[a->weight].pure))
+            a->weight_max = NAN;
+    }
+    free(lo);
+    free(hi);
+}
+
+static void ruleset_hot_fields(arb_ruleset_t *rs)
+{
     rs->hot = calloc(rs->n_actions + 1, sizeof *rs->hot);
     if (!rs->hot) abort();
     for (uint32_t i = 0; i < rs->n_actions; i++) {
@@ -1533,16 +1548,7 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
         h->flags = (a->fallback ? ARB_HOT_FALLBACK : 0) |
                    (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
                         ? ARB_HOT_CHECKS : 0);
-        h->weight_max = a->weight >= 0 ? hi[a->weight] : 1;
-        /* No bound: NAN, so that the bound's product is never below a floor. */
-        if (!isfinite(h->weight_max) || !(a->value >= 0) || !(a->lever >= 0) ||
-            !isfinite(a->value) || !isfinite(a->lever) ||
-            (a->when >= 0 && !rs->nodes[a->when].pure) ||
-            (a->weight >= 0 && !rs->wexprs[a->weight].pure))
-            h->weight_max = NAN;
     }
-    free(lo);
-    free(hi);
 }
 
 static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
@@ -1570,6 +1576,7 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     check_duplicates(&cc);
     for (uint32_t i = 0; i < rs->n_actions; i++) pack_answer_parts(&rs->actions[i]);
     ruleset_mark_shared(rs);
+    ruleset_weight_max(rs);
     ruleset_hot_fields(rs);
     free(cc.shared_nodes.slots);
     free(cc.shared_wexprs.slots);
