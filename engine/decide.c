@@ -300,11 +300,11 @@ static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_
 
 /* ------------------------------------------------------------ deciding */
 
-/* What a decision works with, besides the decider. */
 /* Largest limit for which a decision keeps its best priorities as it goes
  * and skips the actions that cannot beat them. */
 #define PRUNE_MAX 16
 
+/* What a decision works with, besides the decider. */
 typedef struct request {
     const arb_ruleset_t *rs;
     arb_context_t ctx;
