@@ -148,8 +148,6 @@ typedef struct arb_action {
     char *file;             /* rule file that declared it */
     int line;               /* line of the declaration */
     char *category_name;
-    char *payload;          /* packed MessagePack of payload (nil when absent) */
-    size_t payload_len;
     /* The constant parts of this action's entry in a decision, packed at
      * load: {"id": id, "priority": | ... | "value": value, "payload": payload}. */
     char *answer_head, *answer_tail;

@@ -194,22 +194,26 @@ static inline int by_priority(const void *x, const void *y)
     return a->action < b->action ? -1 : a->action > b->action;   /* id order */
 }
 
+/* Insert x into the best k held sorted in c[0..*m), dropping the last
+ * when all k are taken and x comes before it. */
+static inline void top_insert(candidate_t *c, uint32_t *m, uint32_t k, candidate_t x)
+{
+    if (*m == k && by_priority(&x, &c[k - 1]) >= 0) return;
+    uint32_t j = *m < k ? (*m)++ : k - 1;
+    while (j > 0 && by_priority(&x, &c[j - 1]) < 0) {
+        c[j] = c[j - 1];
+        j--;
+    }
+    c[j] = x;
+}
+
 /* Move the best k of the n candidates, sorted, to the front; returns how
  * many that is. One pass with insertion into the front: a decision needs
  * its top few, not an order for the hundreds that may be eligible. */
 static uint32_t select_top(candidate_t *c, uint32_t n, uint32_t k)
 {
     uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        candidate_t x = c[i];   /* writes below stay at indices <= m <= i */
-        if (m == k && by_priority(&x, &c[k - 1]) >= 0) continue;
-        uint32_t j = m < k ? m++ : k - 1;
-        while (j > 0 && by_priority(&x, &c[j - 1]) < 0) {
-            c[j] = c[j - 1];
-            j--;
-        }
-        c[j] = x;
-    }
+    for (uint32_t i = 0; i < n; i++) top_insert(c, &m, k, c[i]);   /* writes stay at <= m <= i */
     return m;
 }
 
@@ -300,10 +304,6 @@ static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_
 
 /* ------------------------------------------------------------ deciding */
 
-/* Largest limit for which a decision keeps its best priorities as it goes
- * and skips the actions that cannot beat them. */
-#define PRUNE_MAX 16
-
 /* What a decision works with, besides the decider. */
 typedef struct request {
     const arb_ruleset_t *rs;
@@ -315,31 +315,17 @@ typedef struct request {
     arb_arena_t *arena;
     arb_stats_t *st;
     /* Without explain or diversity a decision shows the best `limit`
-     * regular actions: once that many are eligible, an action whose
-     * priority's bound is below the last of them cannot be shown, and its
-     * rules need not run. */
+     * regular actions: the eligible array then holds only those, sorted,
+     * and once it is full an action whose priority's bound is below its
+     * last cannot be shown, and its rules need not run. */
     bool prune;
-    int n_best;                 /* priorities in best, at most limit */
-    double best[PRUNE_MAX];     /* the best priorities so far, descending */
 } request_t;
 
 /* The priority a regular action must reach to be shown, as far as this
- * decision knows: -INFINITY until `limit` are eligible. */
-static double prune_floor(const request_t *q)
+ * decision knows (n_elig eligible so far): -INFINITY until `limit` are. */
+static double prune_floor(const arb_decider_t *d, const request_t *q, uint32_t n_elig)
 {
-    return q->prune && q->n_best == q->limit ? q->best[q->limit - 1] : -INFINITY;
-}
-
-/* Keep priority p among the best `limit` seen. */
-static void prune_keep(request_t *q, double p)
-{
-    if (!q->prune || (q->n_best == q->limit && !(p > q->best[q->limit - 1]))) return;
-    int j = q->n_best < q->limit ? q->n_best++ : q->limit - 1;
-    while (j > 0 && q->best[j - 1] < p) {
-        q->best[j] = q->best[j - 1];
-        j--;
-    }
-    q->best[j] = p;
+    return q->prune && n_elig == (uint32_t)q->limit ? d->eligible[n_elig - 1].priority : -INFINITY;
 }
 
 /* How often, in candidates, the C-only path looks at the clock; rule
@@ -367,9 +353,10 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     if (r > 0) {
         if (h->flags & ARB_HOT_FALLBACK) {
             d->fallbacks[(*n_fb)++] = c;
+        } else if (q->prune) {
+            top_insert(d->eligible, n_elig, (uint32_t)q->limit, c);
         } else {
             d->eligible[(*n_elig)++] = c;
-            prune_keep(q, c.priority);
         }
     }
     return 0;
@@ -381,9 +368,10 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
  * rounding is monotone; a NAN bound (none known, or a fallback) never
  * compares below. Stored first, so that no extra precision of the
  * platform's arithmetic takes part in the comparison. */
-static inline bool cannot_be_shown(const arb_decider_t *d, const request_t *q, const arb_cand_t *e)
+static inline bool cannot_be_shown(const arb_decider_t *d, const request_t *q, uint32_t n_elig,
+                                   const arb_cand_t *e)
 {
-    double floor = prune_floor(q), p;
+    double floor = prune_floor(d, q, n_elig), p;
     if (floor == -INFINITY) return false;
     if (e->model < 0) p = e->propensity;
     else if (!arb_eval_score(&d->ev, e->model, &p)) return false;   /* "no score": the loop says */
@@ -415,7 +403,7 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
     for (uint32_t j = 0; j < x->n_always; j++) {
         const arb_cand_t *e = &x->always[j];
-        if (cannot_be_shown(d, q, e)) d->considered++;
+        if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
         else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
         if (late(d, seen++)) return -1;
     }
@@ -426,7 +414,7 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
         for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
             const arb_cand_t *e = &x->guarded[k];
             if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
-            if (cannot_be_shown(d, q, e)) d->considered++;
+            if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
             else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
             if (late(d, seen++)) return -1;
         }
@@ -448,8 +436,7 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     if (!tp) arb_stat_inc(&q->st->undeclared_touchpoints);
     q->limit = (int)(q->ctx.limit ? q->ctx.limit : tp && tp->limit ? tp->limit : rs->default_limit);
     q->diverse = tp && tp->diverse == 0;
-    q->prune = !q->ctx.explain && !q->diverse && q->limit >= 1 && q->limit <= PRUNE_MAX;
-    q->n_best = 0;
+    q->prune = !q->ctx.explain && !q->diverse && q->limit >= 1;
     return 0;
 }
 

@@ -1238,22 +1238,31 @@ static char *sbuffer_take(msgpack_sbuffer *sb, size_t *len)
     return copy;
 }
 
-static void compile_payload(compiler_t *cc, int spec, arb_action_t *a)
+/* Pack what every decision that chooses action a says of it, but for the
+ * priority and propensity (see pack_action in decide.c): the head
+ * {"id": id, "priority": and the tail "value": value, "payload": payload},
+ * the payload packed from the rule's table. */
+static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
 {
     lua_State *L = cc->L;
-    if (lua_getfield(L, spec, "payload") == LUA_TNIL) {
-        lua_pop(L, 1);
-        return;
-    }
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    arb_pack_lit(&pk, "id");
+    arb_pack_cstr(&pk, a->id);
+    arb_pack_lit(&pk, "priority");
+    a->answer_head = sbuffer_take(&sb, &a->answer_head_len);
+    arb_pack_lit(&pk, "value");
+    msgpack_pack_double(&pk, a->value);
+    arb_pack_lit(&pk, "payload");
     char err[200];
-    if (arb_lua_pack(L, -1, &pk, err, sizeof err) < 0) problem(cc, "'payload': %s", err);
-    else a->payload = sbuffer_take(&sb, &a->payload_len);
-    msgpack_sbuffer_destroy(&sb);
+    if (lua_getfield(L, spec, "payload") == LUA_TNIL) msgpack_pack_nil(&pk);
+    else if (arb_lua_pack(L, -1, &pk, err, sizeof err) < 0) problem(cc, "'payload': %s", err);
     lua_pop(L, 1);
+    a->answer_tail = sbuffer_take(&sb, &a->answer_tail_len);
+    msgpack_sbuffer_destroy(&sb);
 }
 
 static void compile_action(compiler_t *cc, int spec, bool fallback)
@@ -1306,7 +1315,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     lua_pop(L, 1);
     if (lua_getfield(L, spec, "weight") != LUA_TNIL) a->weight = compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
-    compile_payload(cc, spec, a);
+    compile_answer(cc, spec, a);
     char *desc = field_string(cc, spec, "description", false);
     free(desc);
 }
@@ -1458,27 +1467,6 @@ static void check_duplicates(compiler_t *cc)
     }
 }
 
-/* Pack what every decision that chooses action a says of it, but for the
- * priority and propensity (see pack_action in decide.c). */
-static void pack_answer_parts(arb_action_t *a)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
-    arb_pack_cstr(&pk, "id");
-    arb_pack_cstr(&pk, a->id);
-    arb_pack_cstr(&pk, "priority");
-    a->answer_head = sbuffer_take(&sb, &a->answer_head_len);
-    arb_pack_cstr(&pk, "value");
-    msgpack_pack_double(&pk, a->value);
-    arb_pack_cstr(&pk, "payload");
-    if (a->payload) msgpack_sbuffer_write(&sb, a->payload, a->payload_len);
-    else msgpack_pack_nil(&pk);
-    a->answer_tail = sbuffer_take(&sb, &a->answer_tail_len);
-    msgpack_sbuffer_destroy(&sb);
-}
 
 /* The largest value each weight expression can take, into hi (INFINITY
  * when unknown), by interval arithmetic over its operands (which come
@@ -1574,7 +1562,6 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     compile_pass(&cc, decls, true);
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
-    for (uint32_t i = 0; i < rs->n_actions; i++) pack_answer_parts(&rs->actions[i]);
     ruleset_mark_shared(rs);
     ruleset_weight_max(rs);
     ruleset_hot_fields(rs);
@@ -1683,7 +1670,6 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->requires_reasons);
         free(a->no_score_reason);
         free(a->category_name);
-        free(a->payload);
         free(a->answer_head);
         free(a->answer_tail);
     }
