@@ -6,6 +6,7 @@
 #include "engine/conn.h"
 #include "engine/decide.h"
 #include "engine/ruleset.h"
+#include "engine/utf8.h"
 
 #define METHODS "decide, decide_many, ruleset, ping, stats, reload"
 
@@ -17,27 +18,12 @@ void arb_pack_strn(msgpack_packer *pk, const char *s, size_t len)
 
 void arb_pack_cstr(msgpack_packer *pk, const char *s) { arb_pack_strn(pk, s, strlen(s)); }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80) return 1;
-    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf ? 2
-               : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-               : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
-    if (!len || len > n) return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80) return 0;
-    if (len == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
-    if (len == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
-    return len;
-}
-
 void arb_pack_text(msgpack_packer *pk, const char *text)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t n = strlen(text), i = 0, bad = 0;
     while (i < n) {
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = arb_utf8_seq(s + i, n - i);
         if (!k) { bad++; k = 1; }
         i += k;
     }
@@ -48,7 +34,7 @@ void arb_pack_text(msgpack_packer *pk, const char *text)
     /* Bytes a client sent that are not UTF-8 come back as \xNN. */
     msgpack_pack_str(pk, n + bad * 3);
     for (i = 0; i < n;) {
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = arb_utf8_seq(s + i, n - i);
         if (k) {
             msgpack_pack_str_body(pk, s + i, k);
             i += k;

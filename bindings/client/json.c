@@ -7,6 +7,8 @@
  */
 #include "bindings/client/json.h"
 
+#include "engine/utf8.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,42 +100,6 @@ int arb_json_to_msgpack(const char *text, msgpack_sbuffer *out, char *err, size_
 typedef struct arb_render {
     int precision;
 } arb_render_t;
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t arb_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0];
-    if (b < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (b >= 0xc2 && b <= 0xdf) len = 2;
-    else if (b >= 0xe0 && b <= 0xef) len = 3;
-    else if (b >= 0xf0 && b <= 0xf4) len = 4;
-    else return 0;
-    /* Exclude overlong forms, UTF-16 surrogates and code points > U+10FFFF. */
-    if (b == 0xe0) lo = 0xa0;
-    else if (b == 0xed) hi = 0x9f;
-    else if (b == 0xf0) lo = 0x90;
-    else if (b == 0xf4) hi = 0x8f;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
-static int arb_utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        size_t k = arb_utf8_seq((const unsigned char *)s + i, n - i);
-        if (k == 0)
-            return 0;
-        i += k;
-    }
-    return 1;
-}
 
 /* Copy s with each invalid byte replaced by U+FFFD. Caller frees. */
 static char *arb_utf8_fix(const char *s, size_t n, size_t *out_len)
