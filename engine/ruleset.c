@@ -11,7 +11,6 @@
  */
 #include "engine/ruleset.h"
 
-#include <dirent.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include "bindings/lua/context.h"
 #include "bindings/lua/sandbox.h"
 #include "engine/compiled.h"
+#include "engine/fileio.h"
 #include "engine/log.h"
 #include "engine/rpc.h"
 
@@ -68,85 +68,7 @@ void arb_problems_free(arb_problems_t *p)
 
 /* ------------------------------------------------------------ files */
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(((const arb_rule_file_t *)a)->name, ((const arb_rule_file_t *)b)->name);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, r;
-    do {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); return NULL; }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-    } while (r > 0);
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-void arb__rule_files_free(arb_rule_file_t *files, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(files[i].name);
-        free(files[i].path);
-        free(files[i].text);
-    }
-    free(files);
-}
-
-/* The *.lua files of dir: test files when tests, else rule files. */
-int arb__rule_files_list(const char *dir, bool tests, arb_rule_file_t **out, size_t *count,
-                         arb_problems_t *problems)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        arb_problems_add(problems, "%s: cannot open the ruleset folder", dir);
-        return -1;
-    }
-    arb_rule_file_t *files = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !ends_with(e->d_name, ".lua")) continue;
-        if (ends_with(e->d_name, "_test.lua") != tests) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            arb_rule_file_t *nf = realloc(files, cap * sizeof *nf);
-            if (!nf) break;
-            files = nf;
-        }
-        arb_rule_file_t *f = &files[n];
-        f->name = strdup(e->d_name);
-        size_t plen = strlen(dir) + strlen(e->d_name) + 2;
-        f->path = malloc(plen);
-        snprintf(f->path, plen, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", e->d_name);
-        f->text = read_file(f->path, &f->len);
-        n++;
-        if (!f->text) arb_problems_add(problems, "%s: cannot read the file", f->path);
-    }
-    closedir(d);
-    if (n) qsort(files, n, sizeof *files, by_name);
-    *out = files;
-    *count = n;
-    return 0;
-}
+/* Listing and reading the folder's files: engine/fileio.c. */
 
 /* ------------------------------------------------------------ prelude helpers */
 
