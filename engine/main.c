@@ -50,10 +50,12 @@ static int serve_usage(FILE *f, int code)
         "  --max-deadline-ms MS   the most a context's deadline_ms may ask for (default 1000)\n"
         "  --overload-ms MS       a worker busy this long in one loop turn answers `overloaded` (default 100)\n"
         "  --no-watch             do not reload when a file in DIR changes\n"
+        "  --reload-timeout SECS  abandon a reload that takes longer; the old ruleset keeps serving (default 30)\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
-        "what is in flight and exit 0.\n");
+        "what is in flight and exit 0. One arriving while the ruleset first loads acts once\n"
+        "serving starts; during the shutdown drain they are logged and ignored.\n");
     return code;
 }
 
@@ -123,6 +125,8 @@ static int serve(int argc, char **argv)
             cfg.max_deadline_ms = (int64_t)n;
         } else if (strcmp(a, "--overload-ms") == 0) {
             if (parse_num(a, v, 1, 60000, &cfg.overload_ms) < 0) return 2;
+        } else if (strcmp(a, "--reload-timeout") == 0) {
+            if (parse_num(a, v, 0.001, 86400, &cfg.reload_timeout) < 0) return 2;
         } else if (strcmp(a, "--drain-timeout") == 0) {
             if (parse_num(a, v, 0, 3600, &cfg.drain_timeout) < 0) return 2;
         } else {

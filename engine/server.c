@@ -7,18 +7,28 @@
  * max_connections are closed at once; admin connections are never refused.
  *
  * Reloading: SIGHUP, `reload` on the admin socket and (with --watch) a change
- * in the ruleset folder all start the same job on libuv's thread pool: load
- * and compile the ruleset (once, shared by every worker, when it has no
- * plain Lua function; else one copy per worker), run its tests, and only
- * when everything passed, publish it in each worker's next_ruleset slot
- * and wake the worker, which swaps it in between two requests. Requests for a
- * reload that arrive while one runs are answered by the next run.
+ * in the ruleset folder all start the same job on a thread of its own: read
+ * the folder once, load and compile the ruleset (once, shared by every
+ * worker, when it has no plain Lua function; else one copy per worker), run
+ * its tests, and only when everything passed, publish it in each worker's
+ * next_ruleset slot and wake the worker, which swaps it in between two
+ * requests. Requests for a reload that arrive while one runs are answered
+ * by the next run. A job past --reload-timeout is abandoned: its waiters get
+ * an error, the old ruleset keeps serving, later reloads and shutdown go on
+ * without it (see reloads_stuck).
+ *
+ * Signals: blocked until the loop handles them (see control_signals), then
+ * SIGHUP reloads and SIGTERM/SIGINT drain and exit 0; during the drain any
+ * of them is logged and ignored. A reload running or queued at SIGTERM is
+ * answered "the server is stopping" before the workers drain.
  */
 #include "engine/server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +40,12 @@
 
 #include "engine/conn.h"
 #include "engine/decide.h"
+#include "engine/fileio.h"
 #include "engine/log.h"
 #include "engine/rpc.h"
 #include "engine/ruleset.h"
 #include "engine/ruletest.h"
+#include "engine/sockpath.h"
 
 /* Work handed to a worker by another thread. */
 typedef struct arb_inbox_item {
@@ -62,14 +74,22 @@ static void waiters_free(reload_waiter_t *wt)
     }
 }
 
-/* One reload job: results are written on the pool thread, read on the loop. */
+/* One reload job, shared by its thread and the loop (refs). The thread
+ * writes copies, problems and resolved, then sets finished under lock; the
+ * loop reads them only after. server is NULL once the loop stopped waiting
+ * (time limit, shutdown): the thread then touches nothing but the job. */
 typedef struct reload_job {
-    uv_work_t req;
+    pthread_mutex_t lock;       /* guards refs, finished, server */
+    int refs;
+    bool finished;
     arb_server_t *server;
+    char *dir;                  /* the rules folder, a copy: the server may be gone */
+    int nworkers;
     uint64_t seq;
-    reload_waiter_t *waiters;   /* answered when the job completes */
+    reload_waiter_t *waiters;   /* answered when the job completes (loop only) */
     arb_ruleset_t **copies;     /* one per worker, when it succeeded */
     arb_problems_t problems;    /* why it failed */
+    char *resolved;             /* the folder read, after links */
 } reload_job_t;
 
 struct arb_server {
@@ -81,8 +101,16 @@ struct arb_server {
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_async_t control;             /* workers asking for a reload */
     uv_fs_event_t watch;            /* changes in the ruleset folder */
+    uv_fs_event_t parent_watch;     /* the folder's entry in its parent: renames, link flips */
+    char *watch_parent, *watch_name;/* that parent (absolute) and the entry's name */
     uv_timer_t debounce;            /* waits for a burst of file changes to settle */
+    uint64_t first_change_ms;       /* first change of the burst being waited out */
     bool has_watch;
+    uv_async_t reload_async;        /* a reload thread finished */
+    uv_timer_t reload_watchdog;     /* abandons a reload past --reload-timeout */
+    _Atomic uint64_t reloads_abandoned;
+    int public_limit;               /* max_connections, lowered to fit RLIMIT_NOFILE */
+    arb_sockpath_id_t sock_id, admin_id; /* the socket files we created */
     int nworkers;
     arb_worker_t *workers;
     unsigned next_worker;
@@ -126,6 +154,7 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->max_deadline_ms = 1000;
     cfg->overload_ms = 100;
     cfg->watch = true;
+    cfg->reload_timeout = 30;
 }
 
 const arb_config_t *arb_server_config(const arb_server_t *s) { return &s->cfg; }
@@ -156,6 +185,7 @@ void arb__server_stats(arb_server_t *s, arb_stats_t *sum, int64_t *open_connecti
     *reloads_ok = atomic_load(&s->reloads_ok);
     *reloads_failed = atomic_load(&s->reloads_failed);
     *connections_refused = atomic_load(&s->refused);
+    arb_stat_add(&sum->reloads_abandoned, atomic_load(&s->reloads_abandoned));
 }
 
 /* ------------------------------------------------------------ workers */
@@ -352,11 +382,11 @@ static void server_on_connection(uv_stream_t *listener, int status)
         dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     uv_close((uv_handle_t *)client, free_handle);
     if (dupfd < 0) return;
-    if (!admin && atomic_load(&s->open_public) >= s->cfg.max_connections) {
+    if (!admin && atomic_load(&s->open_public) >= s->public_limit) {
         close(dupfd);
         if (atomic_fetch_add(&s->refused, 1) % 1000 == 0)
             arb_log_warn("connection refused", "reason=\"connection limit\" limit=%d",
-                         s->cfg.max_connections);
+                         s->public_limit);
         return;
     }
     atomic_fetch_add(admin ? &s->open_admin : &s->open_public, 1);
@@ -419,14 +449,21 @@ static int listen_unix(arb_server_t *s, uv_pipe_t *p, const char *path, bool adm
 {
     uv_pipe_init(&s->loop, p, 0);
     p->data = s;
-    *(admin ? &s->has_admin : &s->has_sock) = true;
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);  /* stale socket */
+    char err[256];
+    if (arb_sockpath_claim(path, err, sizeof err) < 0) {
+        arb_log_error("cannot listen", "path=%s kind=%s error=\"%s\"", path,
+                      admin ? "admin" : "unix", err);
+        return -1;
+    }
     /* The admin socket is created 0600: no window where others may connect. */
     mode_t old = umask(admin ? 0177 : 0111);
     int r = uv_pipe_bind(p, path);
     umask(old);
-    if (r == 0) r = uv_listen((uv_stream_t *)p, 1024, server_on_connection);
+    if (r == 0) {
+        *(admin ? &s->admin_id : &s->sock_id) = arb_sockpath_identify(path);
+        *(admin ? &s->has_admin : &s->has_sock) = true;
+        r = uv_listen((uv_stream_t *)p, 1024, server_on_connection);
+    }
     if (r < 0) {
         arb_log_error("cannot listen", "path=%s error=\"%s\"", path, uv_strerror(r));
         return r;
@@ -435,80 +472,169 @@ static int listen_unix(arb_server_t *s, uv_pipe_t *p, const char *path, bool adm
     return 0;
 }
 
+/* Descriptors kept free for the admin socket and the server's own needs
+ * (reading the rules folder, accepting and refusing one connection). */
+#define FD_RESERVE 32
+
+/* Public clients must not take the descriptors the admin socket and a
+ * reload need: the public connection limit is lowered to what the open-file
+ * limit (ulimit -n) leaves once the server's own descriptors and a reserve
+ * are counted. A connection past it is accepted and closed at once, and
+ * counted, so the listener never spins on EMFILE. */
+static int server_reserve_fds(arb_server_t *s)
+{
+    s->public_limit = s->cfg.max_connections;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+    int used = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    while (readdir(d)) used++;
+    closedir(d);
+    used -= 2;   /* "." and ".."; the listing's own descriptor counts as slack */
+    long room = (long)rl.rlim_cur - used - FD_RESERVE;
+    if (room < 1) {
+        arb_log_error("too few file descriptors", "open_file_limit=%llu in_use=%d reserve=%d "
+                      "hint=\"raise ulimit -n\"", (unsigned long long)rl.rlim_cur, used,
+                      FD_RESERVE);
+        return -1;
+    }
+    if (room < s->public_limit) {
+        arb_log_warn("connection limit lowered", "max_connections=%d limit=%ld open_file_limit=%llu "
+                     "hint=\"raise ulimit -n\"", s->cfg.max_connections, room,
+                     (unsigned long long)rl.rlim_cur);
+        s->public_limit = (int)room;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ reloading */
 
 static void reload_start(arb_server_t *s);
+static void server_watch_arm(arb_server_t *s);
 
-/* Fill copies (one per worker) with the ruleset of the rules folder, or
- * fill problems. Its own tests must pass before it serves. A ruleset
- * without plain Lua functions is loaded once and shared by every worker;
- * one with them is loaded per worker, each in its own lua_State. */
-static void server_load_rulesets(arb_server_t *s, uint64_t seq, arb_ruleset_t **copies,
-                                 arb_problems_t *problems)
+/* Reload threads abandoned past their time limit that still run. A thread
+ * cannot be cancelled safely (it may hold the allocator's locks), so it is
+ * left to finish on its own and frees what it built; past this many, new
+ * reloads are refused until one ends, so a ruleset that always hangs cannot
+ * pile up threads and memory. Process-wide: they outlive their server. */
+static _Atomic int reloads_stuck;
+#define RELOADS_STUCK_MAX 4
+
+/* Fill copies (one per worker) with the ruleset of dir, or fill problems.
+ * The folder is read once (one snapshot, through one descriptor): the rules,
+ * their tests and every copy come from the same version of it, whatever
+ * renames or link flips happen meanwhile. Its own tests must pass before it
+ * serves. A ruleset without plain Lua functions is loaded once and shared
+ * by every worker; one with them is loaded per worker, each in its own
+ * lua_State. *resolved (when given) names the folder read, for the log. */
+static void load_rulesets(const char *dir, int nworkers, uint64_t seq, arb_ruleset_t **copies,
+                          arb_problems_t *problems, char **resolved)
 {
-    for (int i = 0; i < s->nworkers && problems->n == 0; i++) {
+    arb_folder_snapshot_t *snap = arb_folder_snapshot(dir);
+    if (!snap) {
+        arb_problems_add(problems, "%s: out of memory reading the folder", dir);
+        return;
+    }
+    if (resolved) *resolved = strdup(arb_folder_snapshot_resolved(snap));
+    arb_folder_pin(snap);
+    for (int i = 0; i < nworkers && problems->n == 0; i++) {
         if (i > 0 && copies[0] && arb_ruleset_shareable(copies[0])) {
             copies[i] = arb_ruleset_retain(copies[0]);
             continue;
         }
-        copies[i] = arb_ruleset_load(s->cfg.rules_dir, seq, problems);
-        if (i == 0 && copies[0]) arb_ruleset_run_tests(copies[0], s->cfg.rules_dir, problems, 0);
+        copies[i] = arb_ruleset_load(dir, seq, problems);
+        if (i == 0 && copies[0]) arb_ruleset_run_tests(copies[0], dir, problems, 0);
     }
+    arb_folder_pin(NULL);
+    arb_folder_snapshot_free(snap);
     malloc_trim(0);   /* compiling leaves freed memory behind: give it back */
 }
 
-static void reload_work(uv_work_t *req)
+static void job_unref(reload_job_t *job)
 {
-    reload_job_t *job = req->data;
-    background_priority();
-    job->copies = calloc((size_t)job->server->nworkers, sizeof *job->copies);
-    if (job->copies) server_load_rulesets(job->server, job->seq, job->copies, &job->problems);
-    else arb_problems_add(&job->problems, "out of memory");
+    pthread_mutex_lock(&job->lock);
+    bool last = --job->refs == 0;
+    pthread_mutex_unlock(&job->lock);
+    if (!last) return;
+    for (int i = 0; job->copies && i < job->nworkers; i++) arb_ruleset_free(job->copies[i]);
+    free(job->copies);
+    arb_problems_free(&job->problems);
+    waiters_free(job->waiters);
+    free(job->dir);
+    free(job->resolved);
+    pthread_mutex_destroy(&job->lock);
+    free(job);
 }
 
-/* Pack the reload's answer for msgid: {version, actions} or an error listing
- * every problem. */
-static void reload_pack_answer(reload_job_t *job, bool ok, uint32_t msgid, msgpack_sbuffer *out)
+/* The reload itself, on a thread of its own: a slow or stuck load never
+ * holds a thread the rest of the server needs. */
+static void *reload_thread(void *arg)
+{
+    reload_job_t *job = arg;
+    background_priority();
+    job->copies = calloc((size_t)job->nworkers, sizeof *job->copies);
+    if (job->copies)
+        load_rulesets(job->dir, job->nworkers, job->seq, job->copies, &job->problems,
+                      &job->resolved);
+    else
+        arb_problems_add(&job->problems, "out of memory");
+    pthread_mutex_lock(&job->lock);
+    job->finished = true;
+    if (job->server) uv_async_send(&job->server->reload_async);
+    else atomic_fetch_sub(&reloads_stuck, 1);   /* abandoned: nobody waits */
+    pthread_mutex_unlock(&job->lock);
+    job_unref(job);
+    return NULL;
+}
+
+/* Pack the reload's answer for msgid: {version, actions} of rs, or the error
+ * code listing every problem. */
+static void reload_pack_answer(const arb_ruleset_t *rs, const char *code,
+                               const arb_problems_t *problems, uint32_t msgid, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    if (!ok) {
+    arb_rpc_pack_response_head(&pk, msgid);
+    if (!rs) {
         msgpack_sbuffer text;
         msgpack_sbuffer_init(&text);
-        for (size_t i = 0; i < job->problems.n; i++) {
+        for (size_t i = 0; i < problems->n; i++) {
             if (i) msgpack_sbuffer_write(&text, "\n", 1);
-            msgpack_sbuffer_write(&text, job->problems.items[i], strlen(job->problems.items[i]));
+            msgpack_sbuffer_write(&text, problems->items[i], strlen(problems->items[i]));
         }
-        arb_rpc_pack_response_head(&pk, msgid);
         msgpack_pack_map(&pk, 3);
         arb_pack_cstr(&pk, "code");
-        arb_pack_cstr(&pk, "invalid_params");
+        arb_pack_cstr(&pk, code);
         arb_pack_cstr(&pk, "message");
         arb_pack_strn(&pk, text.data ? text.data : "", text.size);
         arb_pack_cstr(&pk, "errors");
-        msgpack_pack_array(&pk, job->problems.n);
-        for (size_t i = 0; i < job->problems.n; i++) arb_pack_cstr(&pk, job->problems.items[i]);
+        msgpack_pack_array(&pk, problems->n);
+        for (size_t i = 0; i < problems->n; i++) arb_pack_cstr(&pk, problems->items[i]);
         msgpack_pack_nil(&pk);
         msgpack_sbuffer_destroy(&text);
         return;
     }
-    arb_rpc_pack_response_head(&pk, msgid);
     msgpack_pack_nil(&pk);
     msgpack_pack_map(&pk, 2);
     arb_pack_cstr(&pk, "version");
-    arb_pack_cstr(&pk, arb_ruleset_version(job->copies[0]));
+    arb_pack_cstr(&pk, arb_ruleset_version(rs));
     arb_pack_cstr(&pk, "actions");
-    msgpack_pack_uint64(&pk, arb_ruleset_action_count(job->copies[0]));
+    msgpack_pack_uint64(&pk, arb_ruleset_action_count(rs));
 }
 
-static void reload_answer_waiters(arb_server_t *s, reload_job_t *job, bool ok)
+/* Answer and free every waiter: with rs when it was loaded, else with code
+ * and problems. */
+static void reload_answer_waiters(arb_server_t *s, reload_waiter_t *waiters,
+                                  const arb_ruleset_t *rs, const char *code,
+                                  const arb_problems_t *problems)
 {
-    for (reload_waiter_t *wt = job->waiters, *next; wt; wt = next) {
+    for (reload_waiter_t *wt = waiters, *next; wt; wt = next) {
         next = wt->next;
         if (wt->conn_id) {
             msgpack_sbuffer out;
             msgpack_sbuffer_init(&out);
-            reload_pack_answer(job, ok, wt->msgid, &out);
+            reload_pack_answer(rs, code, problems, wt->msgid, &out);
             arb_inbox_item_t *it = malloc(sizeof *it + out.size);
             if (it) {
                 memset(it, 0, sizeof *it);
@@ -524,33 +650,39 @@ static void reload_answer_waiters(arb_server_t *s, reload_job_t *job, bool ok)
     }
 }
 
-static void reload_done(uv_work_t *req, int status)
+/* Answer waiters with one error message. */
+static void reload_refuse(arb_server_t *s, reload_waiter_t *waiters, const char *code,
+                          const char *msg)
 {
-    reload_job_t *job = req->data;
-    arb_server_t *s = job->server;
-    bool ok = status == 0 && job->problems.n == 0;
+    arb_problems_t p = { 0 };
+    arb_problems_add(&p, "%s", msg);
+    reload_answer_waiters(s, waiters, NULL, code, &p);
+    arb_problems_free(&p);
+}
+
+static void reload_finish(arb_server_t *s, reload_job_t *job)
+{
+    uv_timer_stop(&s->reload_watchdog);
+    s->running = NULL;
+    bool ok = job->copies && job->problems.n == 0;
     for (int i = 0; ok && i < s->nworkers; i++) ok = job->copies[i] != NULL;
-    if (s->stopping) {
-        /* Workers may have closed their wakeup handles: touch nothing. */
-        for (int i = 0; job->copies && i < s->nworkers; i++) arb_ruleset_free(job->copies[i]);
-        free(job->copies);
-        waiters_free(job->waiters);
-        arb_problems_free(&job->problems);
-        free(job);
-        s->running = NULL;
-        return;
-    }
+    reload_waiter_t *waiters = job->waiters;
+    job->waiters = NULL;
     if (ok) {
+        arb_ruleset_t *first = arb_ruleset_retain(job->copies[0]);   /* for the answers */
         for (int i = 0; i < s->nworkers; i++) {
             arb_ruleset_t *stale = atomic_exchange_explicit(&s->workers[i].next_ruleset,
                                                             job->copies[i], memory_order_release);
+            job->copies[i] = NULL;   /* the worker owns it now */
             arb_ruleset_free(stale);
             uv_async_send(&s->workers[i].wakeup);
         }
         atomic_fetch_add(&s->reloads_ok, 1);
-        arb_log_info("ruleset reloaded", "version=%s actions=%zu dir=%s",
-                     arb_ruleset_version(job->copies[0]), arb_ruleset_action_count(job->copies[0]),
-                     s->cfg.rules_dir);
+        arb_log_info("ruleset reloaded", "version=%s actions=%zu dir=%s read=%s",
+                     arb_ruleset_version(first), arb_ruleset_action_count(first),
+                     s->cfg.rules_dir, job->resolved ? job->resolved : "?");
+        reload_answer_waiters(s, waiters, first, NULL, NULL);
+        arb_ruleset_free(first);
     } else {
         atomic_fetch_add(&s->reloads_failed, 1);
         for (size_t i = 0; i < job->problems.n; i++) {
@@ -558,15 +690,61 @@ static void reload_done(uv_work_t *req, int status)
             arb_log_error("reload rejected", "problem=%s dir=%s",
                           arb_log_quote(job->problems.items[i], q, sizeof q), s->cfg.rules_dir);
         }
+        reload_answer_waiters(s, waiters, NULL, "invalid_params", &job->problems);
     }
-    reload_answer_waiters(s, job, ok);
-    if (job->copies && !ok)
-        for (int i = 0; i < s->nworkers; i++) arb_ruleset_free(job->copies[i]);
-    free(job->copies);
-    arb_problems_free(&job->problems);
-    free(job);
+    job_unref(job);
+    server_watch_arm(s);   /* the folder may have been replaced: watch what it is now */
+    reload_start(s);       /* requests that came in meanwhile */
+}
+
+/* Stop waiting for the running job: its thread finishes alone and frees
+ * what it built. Returns false when it had in fact finished. */
+static bool reload_detach(arb_server_t *s, reload_job_t *job)
+{
+    pthread_mutex_lock(&job->lock);
+    bool finished = job->finished;
+    if (!finished) {
+        job->server = NULL;
+        atomic_fetch_add(&reloads_stuck, 1);
+    }
+    pthread_mutex_unlock(&job->lock);
+    return !finished;
+}
+
+static void server_on_reload_async(uv_async_t *a)
+{
+    arb_server_t *s = a->data;
+    reload_job_t *job = s->running;
+    if (!job) return;
+    pthread_mutex_lock(&job->lock);
+    bool finished = job->finished;
+    pthread_mutex_unlock(&job->lock);
+    if (finished) reload_finish(s, job);
+}
+
+static void server_on_reload_watchdog(uv_timer_t *t)
+{
+    arb_server_t *s = t->data;
+    reload_job_t *job = s->running;
+    if (!job) return;
+    if (!reload_detach(s, job)) {
+        reload_finish(s, job);
+        return;
+    }
     s->running = NULL;
-    reload_start(s);   /* requests that came in meanwhile */
+    atomic_fetch_add(&s->reloads_abandoned, 1);
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: the reload took longer than --reload-timeout (%g s) and was "
+             "abandoned; the previous ruleset keeps serving", s->cfg.rules_dir,
+             s->cfg.reload_timeout);
+    arb_log_error("reload abandoned", "timeout_s=%g dir=%s", s->cfg.reload_timeout,
+                  s->cfg.rules_dir);
+    reload_waiter_t *waiters = job->waiters;
+    job->waiters = NULL;
+    reload_refuse(s, waiters, "deadline_exceeded", msg);
+    job_unref(job);
+    server_watch_arm(s);
+    reload_start(s);
 }
 
 static void reload_start(arb_server_t *s)
@@ -577,14 +755,52 @@ static void reload_start(arb_server_t *s)
     s->queued = NULL;
     pthread_mutex_unlock(&s->control_lock);
     if (!waiters) return;
+    int stuck = atomic_load(&reloads_stuck);
+    if (stuck >= RELOADS_STUCK_MAX) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%d earlier reloads passed --reload-timeout and still run; no "
+                 "reload starts until one ends (the current ruleset keeps serving)", stuck);
+        arb_log_error("reload refused", "reason=\"%d reloads still stuck\"", stuck);
+        atomic_fetch_add(&s->reloads_failed, 1);
+        reload_refuse(s, waiters, "overloaded", msg);
+        return;
+    }
     reload_job_t *job = calloc(1, sizeof *job);
-    if (!job) return;
+    char *dir = strdup(s->cfg.rules_dir);
+    if (!job || !dir) {
+        free(job);
+        free(dir);
+        reload_refuse(s, waiters, "internal", "out of memory starting the reload");
+        return;
+    }
+    pthread_mutex_init(&job->lock, NULL);
+    job->refs = 2;   /* the thread's and the loop's */
     job->server = s;
+    job->dir = dir;
+    job->nworkers = s->nworkers;
     job->seq = ++s->seq;
     job->waiters = waiters;
-    job->req.data = job;
     s->running = job;
-    if (uv_queue_work(&s->loop, &job->req, reload_work, reload_done) < 0) reload_done(&job->req, -1);
+    /* The thread must never take a signal: it may outlive the handlers. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    int r = pthread_create(&th, &attr, reload_thread, job);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        job->refs = 1;
+        job->finished = true;
+        arb_problems_add(&job->problems, "cannot start the reload thread: %s", strerror(r));
+        reload_finish(s, job);
+        return;
+    }
+    uv_timer_start(&s->reload_watchdog, server_on_reload_watchdog,
+                   (uint64_t)(s->cfg.reload_timeout * 1000), 0);
 }
 
 static void reload_enqueue(arb_server_t *s, int worker, uint64_t conn_id, uint32_t msgid)
@@ -610,6 +826,14 @@ void arb__server_request_reload(arb_server_t *s, arb_worker_t *w, uint64_t conn_
 
 static void server_on_control(uv_async_t *a) { reload_start(a->data); }
 
+/* ------------------------------------------------------------ watching */
+
+/* A burst of changes is waited out for DEBOUNCE_MS of quiet, but never
+ * more than DEBOUNCE_MAX_MS after its first change: a tool writing without
+ * pause must not postpone the reload forever. */
+#define DEBOUNCE_MS 200
+#define DEBOUNCE_MAX_MS 1000
+
 static void server_on_debounced(uv_timer_t *t)
 {
     arb_server_t *s = t->data;
@@ -618,11 +842,72 @@ static void server_on_debounced(uv_timer_t *t)
     reload_start(s);
 }
 
+static void server_changed(arb_server_t *s)
+{
+    if (s->stopping) return;
+    uint64_t now = uv_now(&s->loop), delay = DEBOUNCE_MS;
+    if (!uv_is_active((uv_handle_t *)&s->debounce)) s->first_change_ms = now;
+    uint64_t last = s->first_change_ms + DEBOUNCE_MAX_MS;
+    if (now + delay > last) delay = last > now ? last - now : 0;
+    uv_timer_start(&s->debounce, server_on_debounced, delay, 0);
+}
+
 static void server_on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     arb_server_t *s = h->data;
-    if (status < 0 || !filename || !strstr(filename, ".lua")) return;
-    uv_timer_start(&s->debounce, server_on_debounced, 200, 0);
+    if (status < 0 || (filename && !strstr(filename, ".lua"))) return;
+    server_changed(s);
+}
+
+/* The folder's own entry in its parent: renamed, replaced, a link flipped. */
+static void server_on_parent_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    arb_server_t *s = h->data;
+    if (status < 0 || (filename && strcmp(filename, s->watch_name) != 0)) return;
+    server_changed(s);
+}
+
+/* Watch the folder the rules path names now (after a rename or link flip
+ * the old watch follows the old folder) and the entry in its parent. */
+static void server_watch_arm(arb_server_t *s)
+{
+    if (!s->has_watch || s->stopping) return;
+    uv_fs_event_stop(&s->watch);
+    if (uv_fs_event_start(&s->watch, server_on_fs_event, s->cfg.rules_dir, 0) < 0)
+        arb_log_warn("cannot watch ruleset folder", "dir=%s", s->cfg.rules_dir);
+    if (!s->watch_parent) return;
+    uv_fs_event_stop(&s->parent_watch);
+    if (uv_fs_event_start(&s->parent_watch, server_on_parent_event, s->watch_parent, 0) < 0)
+        arb_log_warn("cannot watch the folder holding the ruleset", "dir=%s", s->watch_parent);
+}
+
+static void server_watch_rules(arb_server_t *s)
+{
+    uv_timer_init(&s->loop, &s->debounce);
+    s->debounce.data = s;
+    if (!s->cfg.watch) return;
+    /* parent = the rules path without its last component, made absolute. */
+    char *copy = strdup(s->cfg.rules_dir);
+    if (copy) {
+        size_t n = strlen(copy);
+        while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
+        char *slash = strrchr(copy, '/');
+        const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
+        if (slash) *slash = '\0';
+        s->watch_name = strdup(slash ? slash + 1 : copy);
+        s->watch_parent = realpath(parent, NULL);
+        free(copy);
+    }
+    uv_fs_event_init(&s->loop, &s->watch);
+    uv_fs_event_init(&s->loop, &s->parent_watch);
+    s->watch.data = s;
+    s->parent_watch.data = s;
+    s->has_watch = true;
+    if (!s->watch_name) {
+        free(s->watch_parent);
+        s->watch_parent = NULL;
+    }
+    server_watch_arm(s);
 }
 
 /* ------------------------------------------------------------ signals */
@@ -640,17 +925,37 @@ static void server_stop(arb_server_t *s)
     close_if_open((uv_handle_t *)&s->tcp, s->has_tcp);
     close_if_open((uv_handle_t *)&s->sock, s->has_sock);
     close_if_open((uv_handle_t *)&s->admin, s->has_admin);
-    if (s->has_sock) unlink(s->cfg.socket_path);
-    if (s->has_admin) unlink(s->cfg.admin_path);
+    if (s->has_sock) arb_sockpath_release(s->cfg.socket_path, s->sock_id);
+    if (s->has_admin) arb_sockpath_release(s->cfg.admin_path, s->admin_id);
     close_if_open((uv_handle_t *)&s->watch, s->has_watch);
+    close_if_open((uv_handle_t *)&s->parent_watch, s->has_watch);
     close_if_open((uv_handle_t *)&s->debounce, true);
-    close_if_open((uv_handle_t *)&s->sig_term, true);
-    close_if_open((uv_handle_t *)&s->sig_int, true);
-    close_if_open((uv_handle_t *)&s->sig_hup, true);
+    /* The signal handles stay (unreferenced): a signal during the drain is
+     * logged and ignored instead of finding the default action. */
+    uv_unref((uv_handle_t *)&s->sig_term);
+    uv_unref((uv_handle_t *)&s->sig_int);
+    uv_unref((uv_handle_t *)&s->sig_hup);
     pthread_mutex_lock(&s->control_lock);
     s->control_open = false;
+    reload_waiter_t *queued = s->queued;
+    s->queued = NULL;
     pthread_mutex_unlock(&s->control_lock);
     close_if_open((uv_handle_t *)&s->control, true);
+    /* Whoever waits for a reload gets an answer before the workers drain. */
+    const char *stopping = "the server is stopping: the reload was not done";
+    reload_refuse(s, queued, "internal", stopping);
+    reload_job_t *job = s->running;
+    if (job) {
+        reload_detach(s, job);
+        s->running = NULL;
+        reload_waiter_t *waiters = job->waiters;
+        job->waiters = NULL;
+        reload_refuse(s, waiters, "internal", stopping);
+        job_unref(job);
+    }
+    uv_timer_stop(&s->reload_watchdog);
+    close_if_open((uv_handle_t *)&s->reload_watchdog, true);
+    close_if_open((uv_handle_t *)&s->reload_async, true);
     for (int i = 0; i < s->nworkers; i++) {
         atomic_store(&s->workers[i].stop_requested, true);
         uv_async_send(&s->workers[i].wakeup);
@@ -660,8 +965,14 @@ static void server_stop(arb_server_t *s)
 static void server_on_signal(uv_signal_t *h, int signum)
 {
     arb_server_t *s = h->data;
+    if (s->stopping) {
+        arb_log_info("signal ignored", "signal=%s reason=\"shutting down\"",
+                     signum == SIGHUP ? "SIGHUP" : signum == SIGINT ? "SIGINT" : "SIGTERM");
+        return;
+    }
     if (signum == SIGHUP) {
         arb_log_info("reload requested", "reason=SIGHUP");
+        server_watch_arm(s);   /* re-resolve the folder even if no reload follows */
         reload_enqueue(s, 0, 0, 0);
         reload_start(s);
         return;
@@ -676,13 +987,29 @@ static void signal_watch(arb_server_t *s, uv_signal_t *h, int signum)
     uv_signal_start(h, server_on_signal, signum);
 }
 
+/* SIGHUP, SIGTERM and SIGINT are blocked from the start until the loop
+ * handles them, and again once it stopped: one arriving while the ruleset
+ * loads waits and is then acted on (a reload, a clean stop), never the
+ * default action that kills the process. Threads created meanwhile inherit
+ * the block, so the main thread alone takes them. */
+static void control_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(how, &set, NULL);
+}
+
 /* ------------------------------------------------------------ running */
 
 static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
 {
     arb_problems_t problems = { 0 };
     s->seq = 1;
-    server_load_rulesets(s, s->seq, copies, &problems);   /* the same bar as a reload */
+    arb_log_info("loading ruleset", "dir=%s", s->cfg.rules_dir);
+    load_rulesets(s->cfg.rules_dir, s->nworkers, s->seq, copies, &problems, NULL);
     if (problems.n) {
         for (size_t i = 0; i < problems.n; i++) {
             char q[1024];
@@ -708,20 +1035,6 @@ static int server_listen_all(arb_server_t *s)
     return 0;
 }
 
-static void server_watch_rules(arb_server_t *s)
-{
-    uv_timer_init(&s->loop, &s->debounce);
-    s->debounce.data = s;
-    if (!s->cfg.watch) return;
-    if (uv_fs_event_init(&s->loop, &s->watch) == 0 &&
-        uv_fs_event_start(&s->watch, server_on_fs_event, s->cfg.rules_dir, 0) == 0) {
-        s->watch.data = s;
-        s->has_watch = true;
-    } else {
-        arb_log_warn("cannot watch ruleset folder", "dir=%s", s->cfg.rules_dir);
-    }
-}
-
 static void server_close_walk(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -730,6 +1043,7 @@ static void server_close_walk(uv_handle_t *h, void *arg)
 int arb_server_run(const arb_config_t *cfg)
 {
     signal(SIGPIPE, SIG_IGN);
+    control_signals(SIG_BLOCK);
     arb_server_t *s = calloc(1, sizeof *s);
     if (!s) return 2;
     s->cfg = *cfg;
@@ -743,10 +1057,14 @@ int arb_server_run(const arb_config_t *cfg)
     if (!s->workers || !copies || server_load_initial(s, copies) < 0) goto out;
     for (int i = 0; i < s->nworkers; i++, started++)
         if (worker_init(s, &s->workers[i], i, copies[i]) < 0) goto out;
-    if (server_listen_all(s) < 0) goto out;
+    if (server_listen_all(s) < 0 || server_reserve_fds(s) < 0) goto out;
     uv_async_init(&s->loop, &s->control, server_on_control);
     s->control.data = s;
     s->control_open = true;
+    uv_async_init(&s->loop, &s->reload_async, server_on_reload_async);
+    s->reload_async.data = s;
+    uv_timer_init(&s->loop, &s->reload_watchdog);
+    s->reload_watchdog.data = s;
     signal_watch(s, &s->sig_term, SIGTERM);
     signal_watch(s, &s->sig_int, SIGINT);
     signal_watch(s, &s->sig_hup, SIGHUP);
@@ -756,15 +1074,20 @@ int arb_server_run(const arb_config_t *cfg)
     arb_log_info("serving", "version=%s workers=%d actions=%zu dir=%s",
                  arb_ruleset_version(copies[0]), s->nworkers,
                  arb_ruleset_action_count(copies[0]), cfg->rules_dir);
+    control_signals(SIG_UNBLOCK);   /* signals that came during start-up act now */
     uv_run(&s->loop, UV_RUN_DEFAULT);
+    control_signals(SIG_BLOCK);
     for (int i = 0; i < s->nworkers; i++) uv_thread_join(&s->workers[i].thread);
     arb_log_info("stopped", NULL);
     code = 0;
 out:
+    /* Close what is still open (the signal handles; everything on a failed
+     * start-up, before any thread ran). */
+    uv_walk(&s->loop, server_close_walk, NULL);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
     if (code != 0) {
-        /* Start-up failed before any thread ran: close what was opened. */
-        uv_walk(&s->loop, server_close_walk, NULL);
-        uv_run(&s->loop, UV_RUN_DEFAULT);
+        if (s->has_sock) arb_sockpath_release(s->cfg.socket_path, s->sock_id);
+        if (s->has_admin) arb_sockpath_release(s->cfg.admin_path, s->admin_id);
         for (int i = 0; i < started; i++) {
             uv_walk(&s->workers[i].loop, server_close_walk, NULL);
             uv_run(&s->workers[i].loop, UV_RUN_DEFAULT);
@@ -775,6 +1098,8 @@ out:
     waiters_free(s->queued);   /* reloads asked for during shutdown */
     uv_loop_close(&s->loop);
     pthread_mutex_destroy(&s->control_lock);
+    free(s->watch_parent);
+    free(s->watch_name);
     free(copies);
     free(s->workers);
     free(s);

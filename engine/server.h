@@ -45,6 +45,7 @@ typedef struct arb_config {
     int64_t max_deadline_ms;   /* the most a context's deadline_ms may ask for */
     double overload_ms;        /* a worker this far behind answers `overloaded` */
     bool watch;                /* reload when a file of the ruleset changes */
+    double reload_timeout;     /* seconds a reload may take before it is abandoned */
 } arb_config_t;
 
 /* Defaults of DESIGN.md section 3 and 5. */

@@ -42,6 +42,7 @@ typedef struct arb_stats {
     _Atomic uint64_t connections_closed;         /* of those, closed since */
     _Atomic uint64_t backpressure_pauses;        /* reads paused for a client not reading */
     _Atomic uint64_t decide_ns[ARB_HIST_BUCKETS];/* histogram of time per decision */
+    _Atomic uint64_t reloads_abandoned;          /* server-wide: reloads past --reload-timeout */
 } arb_stats_t;
 
 static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)
