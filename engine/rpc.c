@@ -129,9 +129,10 @@ static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
     pack_kv_u64(pk, "undeclared_touchpoints", s->undeclared_touchpoints);
     pack_kv_u64(pk, "backpressure_pauses", s->backpressure_pauses);
     arb_pack_cstr(pk, "reloads");
-    msgpack_pack_map(pk, 2);
+    msgpack_pack_map(pk, 3);
     pack_kv_u64(pk, "ok", ok);
     pack_kv_u64(pk, "failed", failed);
+    pack_kv_u64(pk, "abandoned", s->reloads_abandoned);
     arb_pack_cstr(pk, "decide_us");
     msgpack_pack_map(pk, 3);
     static const struct { const char *k; double q; } qs[] = {
