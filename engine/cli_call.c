@@ -8,14 +8,18 @@
 #include "engine/cli_call.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "bindings/client/client.h"
 #include "bindings/client/json.h"
 
 #define ARB_CALL_DEFAULT_CONNECT "127.0.0.1:7878"
+#define ARB_CALL_DEFAULT_TIMEOUT 60.0
 
 enum { ARB_EXIT_OK = 0, ARB_EXIT_RPC_ERROR = 1, ARB_EXIT_FAILURE = 2 };
 
@@ -23,6 +27,7 @@ enum { ARB_EXIT_OK = 0, ARB_EXIT_RPC_ERROR = 1, ARB_EXIT_FAILURE = 2 };
 typedef struct arb_target {
     const char *tcp;
     const char *unix_path;
+    const char *timeout;   /* --timeout SECS as given, NULL for the default */
 } arb_target_t;
 
 static void arb_call_usage(FILE *f)
@@ -34,6 +39,7 @@ static void arb_call_usage(FILE *f)
           "  --connect HOST:PORT  server TCP address (default " ARB_CALL_DEFAULT_CONNECT
           ", [::1]:7878 for IPv6)\n"
           "  --socket PATH        connect to a Unix socket instead\n"
+          "  --timeout SECS       give up when no answer came by then (default 60)\n"
           "  -h, --help           show this help\n"
           "\n"
           "JSON, if given, is sent as the only parameter (params = [JSON]); \"-\" reads\n"
@@ -48,11 +54,13 @@ static void arb_reload_usage(FILE *f)
           "\n"
           "Ask a running server to reload its rules, through its admin Unix socket.\n"
           "\n"
-          "  --admin PATH  the server's admin socket\n"
-          "  -h, --help    show this help\n"
+          "  --admin PATH    the server's admin socket\n"
+          "  --timeout SECS  give up when no answer came by then (default 60); the\n"
+          "                  server may still finish the reload\n"
+          "  -h, --help      show this help\n"
           "\n"
           "Exit status: 0 reloaded, 1 the server refused (problems are listed on\n"
-          "stderr), 2 usage or connection error.\n", f);
+          "stderr), 2 usage, connection error or no answer within the timeout.\n", f);
 }
 
 /* ---- argument parsing ------------------------------------------------ */
@@ -248,11 +256,54 @@ static int arb_print_result(const char *cmd, const msgpack_object *result)
 
 /* ---- the request ----------------------------------------------------- */
 
+/* The whole call (connect, send, wait) is bounded by a real-time timer
+ * whose handler ends the process: the client library blocks, and a server
+ * that accepts but never answers must not hang a script forever. */
+static char arb_timeout_msg[256];
+static size_t arb_timeout_len;
+
+static void arb_on_alarm(int sig)
+{
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, arb_timeout_msg, arb_timeout_len);
+    (void)w;
+    _exit(ARB_EXIT_FAILURE);
+}
+
+static int arb_arm_timeout(const char *cmd, const char *text)
+{
+    double secs = ARB_CALL_DEFAULT_TIMEOUT;
+    if (text) {
+        char *end;
+        secs = strtod(text, &end);
+        if (*text == '\0' || *end != '\0' || !(secs > 0 && secs <= 86400))
+            return arb_usage_error(cmd, "--timeout must be a number of seconds in (0, 86400]: ",
+                                   text);
+    }
+    int n = snprintf(arb_timeout_msg, sizeof arb_timeout_msg,
+                     "arbiter %s: no answer within %g s (--timeout); the server may still "
+                     "complete the request\n", cmd, secs);
+    arb_timeout_len = n > 0 && (size_t)n < sizeof arb_timeout_msg ? (size_t)n : 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = arb_on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it;
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = (time_t)secs;
+    it.it_value.tv_usec = (suseconds_t)((secs - (double)(time_t)secs) * 1e6);
+    if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0) it.it_value.tv_usec = 1;
+    setitimer(ITIMER_REAL, &it, NULL);
+    return 0;
+}
+
 /* Connect, send one request and print its answer. Returns the exit status. */
 static int arb_run(const char *cmd, const arb_target_t *t, const char *method,
                    const char *params, size_t params_len, int list_errors)
 {
     char err[512];
+    if (arb_arm_timeout(cmd, t->timeout) != 0)
+        return ARB_EXIT_FAILURE;
     arb_client_t *c = t->unix_path ? arb_client_connect_unix(t->unix_path, err, sizeof(err))
                                    : arb_client_connect_tcp(t->tcp, err, sizeof(err));
     if (c == NULL) {
@@ -305,6 +356,8 @@ static int arb_parse_call(int argc, char **argv, arb_call_args_t *a)
             r = arb_take_opt(argc, argv, &i, "--connect", &tcp);
             if (r == 0)
                 r = arb_take_opt(argc, argv, &i, "--socket", &a->target.unix_path);
+            if (r == 0)
+                r = arb_take_opt(argc, argv, &i, "--timeout", &a->target.timeout);
         }
         if (r < 0)
             return arb_usage_error("call", "option needs a value: ", arg);
@@ -329,7 +382,7 @@ static int arb_parse_call(int argc, char **argv, arb_call_args_t *a)
 
 int arb_cli_call(int argc, char **argv)
 {
-    arb_call_args_t a = {{NULL, NULL}, NULL, NULL, 0};
+    arb_call_args_t a = {{NULL, NULL, NULL}, NULL, NULL, 0};
     int rc = arb_parse_call(argc, argv, &a);
     if (rc != 0)
         return rc;
@@ -350,13 +403,15 @@ int arb_cli_call(int argc, char **argv)
 
 int arb_cli_reload(int argc, char **argv)
 {
-    arb_target_t t = {NULL, NULL};
+    arb_target_t t = {NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (arb_is_help(argv[i])) {
             arb_reload_usage(stdout);
             return ARB_EXIT_OK;
         }
         int r = arb_take_opt(argc, argv, &i, "--admin", &t.unix_path);
+        if (r == 0)
+            r = arb_take_opt(argc, argv, &i, "--timeout", &t.timeout);
         if (r < 0)
             return arb_usage_error("reload", "option needs a value: ", argv[i]);
         if (r == 0)
