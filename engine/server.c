@@ -34,7 +34,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -455,15 +457,25 @@ static int listen_unix(arb_server_t *s, uv_pipe_t *p, const char *path, bool adm
                       admin ? "admin" : "unix", err);
         return -1;
     }
-    /* The admin socket is created 0600: no window where others may connect. */
+    /* Bound here, not by uv_pipe_bind: libuv unlinks the path of a bound
+     * pipe when it closes, whoever owns the path by then. The admin socket
+     * is created 0600: no window where others may connect. */
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);   /* length checked by the claim */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), r = 0;
     mode_t old = umask(admin ? 0177 : 0111);
-    int r = uv_pipe_bind(p, path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) r = -errno;
     umask(old);
     if (r == 0) {
         *(admin ? &s->admin_id : &s->sock_id) = arb_sockpath_identify(path);
         *(admin ? &s->has_admin : &s->has_sock) = true;
-        r = uv_listen((uv_stream_t *)p, 1024, server_on_connection);
+        r = uv_pipe_open(p, fd);
+        if (r == 0) fd = -1;
+        if (r == 0) r = uv_listen((uv_stream_t *)p, 1024, server_on_connection);
     }
+    if (fd >= 0) close(fd);
     if (r < 0) {
         arb_log_error("cannot listen", "path=%s error=\"%s\"", path, uv_strerror(r));
         return r;
