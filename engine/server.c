@@ -875,7 +875,10 @@ static void server_on_fs_event(uv_fs_event_t *h, const char *filename, int event
 static void server_on_parent_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     arb_server_t *s = h->data;
-    if (status < 0 || (filename && strcmp(filename, s->watch_name) != 0)) return;
+    /* Renames and creations only: reading the folder changes its atime,
+     * which must not look like a change (a reload would follow each reload). */
+    if (status < 0 || !(events & UV_RENAME) || (filename && strcmp(filename, s->watch_name) != 0))
+        return;
     server_changed(s);
 }
 
