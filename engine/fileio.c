@@ -200,7 +200,7 @@ static void list_fd(int dirfd, const char *dir, bool tests, size_t *budget, arb_
         f->name = strdup(e->d_name);
         f->path = join(dir, e->d_name);
         n++;
-        if (r < 0 && max < ARB_RULE_FILE_MAX && !strstr(err, "link"))
+        if (r < 0 && max < ARB_RULE_FILE_MAX && (strstr(err, "larger") || strstr(err, "grew")))
             arb_problems_add(problems, "%s: %s (all rule files of a folder may hold %zu bytes)",
                              f->path ? f->path : e->d_name, err, ARB_RULE_FOLDER_MAX);
         else if (r < 0)

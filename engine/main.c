@@ -138,6 +138,10 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "arbiter serve: --rules DIR is required\n");
         return serve_usage(stderr, 2);
     }
+    if (cfg.socket_path && cfg.admin_path && strcmp(cfg.socket_path, cfg.admin_path) == 0) {
+        fprintf(stderr, "arbiter serve: --socket and --admin must be different paths\n");
+        return 2;
+    }
     if (!cfg.listen && !cfg.socket_path) {
         fprintf(stderr, "arbiter serve: nothing to listen on: give --listen or --socket\n");
         return 2;
