@@ -4,7 +4,9 @@
  * Accepting: the main loop accepts on every listener, duplicates the new
  * socket's descriptor and hands it to a worker through that worker's inbox
  * (a mutex-guarded list plus uv_async_send), round-robin. Connections past
- * max_connections are closed at once; admin connections are never refused.
+ * max_connections (lowered to what RLIMIT_NOFILE leaves past a reserve, see
+ * server_reserve_fds) are closed at once and counted; admin connections are
+ * never refused. Unix socket paths are claimed and released by sockpath.c.
  *
  * Reloading: SIGHUP, `reload` on the admin socket and (with --watch) a change
  * in the ruleset folder all start the same job on a thread of its own: read
@@ -15,7 +17,7 @@
  * requests. Requests for a reload that arrive while one runs are answered
  * by the next run. A job past --reload-timeout is abandoned: its waiters get
  * an error, the old ruleset keeps serving, later reloads and shutdown go on
- * without it (see reloads_stuck).
+ * without it (see reload.h).
  *
  * Signals: blocked until the loop handles them (see control_signals), then
  * SIGHUP reloads and SIGTERM/SIGINT drain and exit 0; during the drain any
@@ -42,12 +44,12 @@
 
 #include "engine/conn.h"
 #include "engine/decide.h"
-#include "engine/fileio.h"
+#include "engine/reload.h"
 #include "engine/log.h"
 #include "engine/rpc.h"
 #include "engine/ruleset.h"
-#include "engine/ruletest.h"
 #include "engine/sockpath.h"
+#include "engine/watch.h"
 
 /* Work handed to a worker by another thread. */
 typedef struct arb_inbox_item {
@@ -76,24 +78,6 @@ static void waiters_free(reload_waiter_t *wt)
     }
 }
 
-/* One reload job, shared by its thread and the loop (refs). The thread
- * writes copies, problems and resolved, then sets finished under lock; the
- * loop reads them only after. server is NULL once the loop stopped waiting
- * (time limit, shutdown): the thread then touches nothing but the job. */
-typedef struct reload_job {
-    pthread_mutex_t lock;       /* guards refs, finished, server */
-    int refs;
-    bool finished;
-    arb_server_t *server;
-    char *dir;                  /* the rules folder, a copy: the server may be gone */
-    int nworkers;
-    uint64_t seq;
-    reload_waiter_t *waiters;   /* answered when the job completes (loop only) */
-    arb_ruleset_t **copies;     /* one per worker, when it succeeded */
-    arb_problems_t problems;    /* why it failed */
-    char *resolved;             /* the folder read, after links */
-} reload_job_t;
-
 struct arb_server {
     arb_config_t cfg;
     uv_loop_t loop;
@@ -102,11 +86,7 @@ struct arb_server {
     bool has_tcp, has_sock, has_admin;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_async_t control;             /* workers asking for a reload */
-    uv_fs_event_t watch;            /* changes in the ruleset folder */
-    uv_fs_event_t parent_watch;     /* the folder's entry in its parent: renames, link flips */
-    char *watch_parent, *watch_name;/* that parent (absolute) and the entry's name */
-    uv_timer_t debounce;            /* waits for a burst of file changes to settle */
-    uint64_t first_change_ms;       /* first change of the burst being waited out */
+    arb_watch_t watch;              /* changes in the ruleset folder (when has_watch) */
     bool has_watch;
     uv_async_t reload_async;        /* a reload thread finished */
     uv_timer_t reload_watchdog;     /* abandons a reload past --reload-timeout */
@@ -124,7 +104,8 @@ struct arb_server {
     pthread_mutex_t control_lock;   /* guards queued and control_open */
     bool control_open;              /* workers may still wake the control handle */
     reload_waiter_t *queued;        /* reload requests not yet started */
-    reload_job_t *running;          /* the reload in progress, if any */
+    arb_reload_t *running;          /* the reload in progress, if any */
+    reload_waiter_t *running_waiters; /* answered when it completes */
     bool stopping;
     clockid_t busy_clock;           /* for the overload check: see server_busy_clock */
 };
@@ -240,10 +221,10 @@ static void worker_drain_inbox(arb_worker_t *w)
     }
 }
 
-/* Compiling and freeing rulesets run on libuv's thread pool, which serves
- * nothing else here: at the lowest priority, they take the cores the
- * workers leave idle instead of delaying requests (a reload of 10,000
- * actions under full load then takes seconds, not requests' time). */
+/* Freeing rulesets runs on libuv's thread pool, which serves nothing else
+ * here: at the lowest priority, it takes the cores the workers leave idle
+ * instead of delaying requests (reloads run on threads of their own at the
+ * same priority: reload.c). */
 static void background_priority(void)
 {
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
@@ -523,82 +504,6 @@ static int server_reserve_fds(arb_server_t *s)
 /* ------------------------------------------------------------ reloading */
 
 static void reload_start(arb_server_t *s);
-static void server_watch_arm(arb_server_t *s);
-
-/* Reload threads abandoned past their time limit that still run. A thread
- * cannot be cancelled safely (it may hold the allocator's locks), so it is
- * left to finish on its own and frees what it built; past this many, new
- * reloads are refused until one ends, so a ruleset that always hangs cannot
- * pile up threads and memory. Process-wide: they outlive their server. */
-static _Atomic int reloads_stuck;
-#define RELOADS_STUCK_MAX 4
-
-/* Fill copies (one per worker) with the ruleset of dir, or fill problems.
- * The folder is read once (one snapshot, through one descriptor): the rules,
- * their tests and every copy come from the same version of it, whatever
- * renames or link flips happen meanwhile. Its own tests must pass before it
- * serves. A ruleset without plain Lua functions is loaded once and shared
- * by every worker; one with them is loaded per worker, each in its own
- * lua_State. *resolved (when given) names the folder read, for the log. */
-static void load_rulesets(const char *dir, int nworkers, uint64_t seq, arb_ruleset_t **copies,
-                          arb_problems_t *problems, char **resolved)
-{
-    arb_folder_snapshot_t *snap = arb_folder_snapshot(dir);
-    if (!snap) {
-        arb_problems_add(problems, "%s: out of memory reading the folder", dir);
-        return;
-    }
-    if (resolved) *resolved = strdup(arb_folder_snapshot_resolved(snap));
-    arb_folder_pin(snap);
-    for (int i = 0; i < nworkers && problems->n == 0; i++) {
-        if (i > 0 && copies[0] && arb_ruleset_shareable(copies[0])) {
-            copies[i] = arb_ruleset_retain(copies[0]);
-            continue;
-        }
-        copies[i] = arb_ruleset_load(dir, seq, problems);
-        if (i == 0 && copies[0]) arb_ruleset_run_tests(copies[0], dir, problems, 0);
-    }
-    arb_folder_pin(NULL);
-    arb_folder_snapshot_free(snap);
-    malloc_trim(0);   /* compiling leaves freed memory behind: give it back */
-}
-
-static void job_unref(reload_job_t *job)
-{
-    pthread_mutex_lock(&job->lock);
-    bool last = --job->refs == 0;
-    pthread_mutex_unlock(&job->lock);
-    if (!last) return;
-    for (int i = 0; job->copies && i < job->nworkers; i++) arb_ruleset_free(job->copies[i]);
-    free(job->copies);
-    arb_problems_free(&job->problems);
-    waiters_free(job->waiters);
-    free(job->dir);
-    free(job->resolved);
-    pthread_mutex_destroy(&job->lock);
-    free(job);
-}
-
-/* The reload itself, on a thread of its own: a slow or stuck load never
- * holds a thread the rest of the server needs. */
-static void *reload_thread(void *arg)
-{
-    reload_job_t *job = arg;
-    background_priority();
-    job->copies = calloc((size_t)job->nworkers, sizeof *job->copies);
-    if (job->copies)
-        load_rulesets(job->dir, job->nworkers, job->seq, job->copies, &job->problems,
-                      &job->resolved);
-    else
-        arb_problems_add(&job->problems, "out of memory");
-    pthread_mutex_lock(&job->lock);
-    job->finished = true;
-    if (job->server) uv_async_send(&job->server->reload_async);
-    else atomic_fetch_sub(&reloads_stuck, 1);   /* abandoned: nobody waits */
-    pthread_mutex_unlock(&job->lock);
-    job_unref(job);
-    return NULL;
-}
 
 /* Pack the reload's answer for msgid: {version, actions} of rs, or the error
  * code listing every problem. */
@@ -672,78 +577,77 @@ static void reload_refuse(arb_server_t *s, reload_waiter_t *waiters, const char 
     arb_problems_free(&p);
 }
 
-static void reload_finish(arb_server_t *s, reload_job_t *job)
+/* The running job is over (done, abandoned or cut by shutdown): forget it
+ * and hand back its waiters. */
+static reload_waiter_t *reload_forget(arb_server_t *s)
 {
+    reload_waiter_t *waiters = s->running_waiters;
     uv_timer_stop(&s->reload_watchdog);
+    arb_reload_release(s->running);
     s->running = NULL;
-    bool ok = job->copies && job->problems.n == 0;
-    for (int i = 0; ok && i < s->nworkers; i++) ok = job->copies[i] != NULL;
-    reload_waiter_t *waiters = job->waiters;
-    job->waiters = NULL;
+    s->running_waiters = NULL;
+    return waiters;
+}
+
+/* After the reload, watch what the rules path names now (the folder may
+ * have been replaced) and start the reloads asked for meanwhile. */
+static void reload_next(arb_server_t *s)
+{
+    if (s->has_watch && !s->stopping) arb_watch_rearm(&s->watch);
+    reload_start(s);
+}
+
+static void reload_finish(arb_server_t *s)
+{
+    arb_reload_t *job = s->running;
+    arb_ruleset_t **copies = arb_reload_copies(job);
+    const arb_problems_t *problems = arb_reload_problems(job);
+    bool ok = copies && problems->n == 0;
+    for (int i = 0; ok && i < s->nworkers; i++) ok = copies[i] != NULL;
     if (ok) {
-        arb_ruleset_t *first = arb_ruleset_retain(job->copies[0]);   /* for the answers */
+        arb_ruleset_t *first = arb_ruleset_retain(copies[0]);   /* for the answers */
         for (int i = 0; i < s->nworkers; i++) {
             arb_ruleset_t *stale = atomic_exchange_explicit(&s->workers[i].next_ruleset,
-                                                            job->copies[i], memory_order_release);
-            job->copies[i] = NULL;   /* the worker owns it now */
+                                                            copies[i], memory_order_release);
+            copies[i] = NULL;   /* the worker owns it now */
             arb_ruleset_free(stale);
             uv_async_send(&s->workers[i].wakeup);
         }
         atomic_fetch_add(&s->reloads_ok, 1);
         arb_log_info("ruleset reloaded", "version=%s actions=%zu dir=%s read=%s",
                      arb_ruleset_version(first), arb_ruleset_action_count(first),
-                     s->cfg.rules_dir, job->resolved ? job->resolved : "?");
-        reload_answer_waiters(s, waiters, first, NULL, NULL);
+                     s->cfg.rules_dir, arb_reload_resolved(job));
+        reload_answer_waiters(s, reload_forget(s), first, NULL, NULL);
         arb_ruleset_free(first);
     } else {
         atomic_fetch_add(&s->reloads_failed, 1);
-        for (size_t i = 0; i < job->problems.n; i++) {
+        for (size_t i = 0; i < problems->n; i++) {
             char q[1024];
             arb_log_error("reload rejected", "problem=%s dir=%s",
-                          arb_log_quote(job->problems.items[i], q, sizeof q), s->cfg.rules_dir);
+                          arb_log_quote(problems->items[i], q, sizeof q), s->cfg.rules_dir);
         }
-        reload_answer_waiters(s, waiters, NULL, "invalid_params", &job->problems);
+        /* problems belong to the job: answer before forgetting it. */
+        reload_answer_waiters(s, s->running_waiters, NULL, "invalid_params", problems);
+        s->running_waiters = NULL;
+        reload_forget(s);
     }
-    job_unref(job);
-    server_watch_arm(s);   /* the folder may have been replaced: watch what it is now */
-    reload_start(s);       /* requests that came in meanwhile */
-}
-
-/* Stop waiting for the running job: its thread finishes alone and frees
- * what it built. Returns false when it had in fact finished. */
-static bool reload_detach(arb_server_t *s, reload_job_t *job)
-{
-    pthread_mutex_lock(&job->lock);
-    bool finished = job->finished;
-    if (!finished) {
-        job->server = NULL;
-        atomic_fetch_add(&reloads_stuck, 1);
-    }
-    pthread_mutex_unlock(&job->lock);
-    return !finished;
+    reload_next(s);
 }
 
 static void server_on_reload_async(uv_async_t *a)
 {
     arb_server_t *s = a->data;
-    reload_job_t *job = s->running;
-    if (!job) return;
-    pthread_mutex_lock(&job->lock);
-    bool finished = job->finished;
-    pthread_mutex_unlock(&job->lock);
-    if (finished) reload_finish(s, job);
+    if (s->running && arb_reload_finished(s->running)) reload_finish(s);
 }
 
 static void server_on_reload_watchdog(uv_timer_t *t)
 {
     arb_server_t *s = t->data;
-    reload_job_t *job = s->running;
-    if (!job) return;
-    if (!reload_detach(s, job)) {
-        reload_finish(s, job);
+    if (!s->running) return;
+    if (!arb_reload_detach(s->running)) {   /* finished meanwhile */
+        reload_finish(s);
         return;
     }
-    s->running = NULL;
     atomic_fetch_add(&s->reloads_abandoned, 1);
     char msg[256];
     snprintf(msg, sizeof msg, "%s: the reload took longer than --reload-timeout (%g s) and was "
@@ -751,12 +655,8 @@ static void server_on_reload_watchdog(uv_timer_t *t)
              s->cfg.reload_timeout);
     arb_log_error("reload abandoned", "timeout_s=%g dir=%s", s->cfg.reload_timeout,
                   s->cfg.rules_dir);
-    reload_waiter_t *waiters = job->waiters;
-    job->waiters = NULL;
-    reload_refuse(s, waiters, "deadline_exceeded", msg);
-    job_unref(job);
-    server_watch_arm(s);
-    reload_start(s);
+    reload_refuse(s, reload_forget(s), "deadline_exceeded", msg);
+    reload_next(s);
 }
 
 static void reload_start(arb_server_t *s)
@@ -767,8 +667,8 @@ static void reload_start(arb_server_t *s)
     s->queued = NULL;
     pthread_mutex_unlock(&s->control_lock);
     if (!waiters) return;
-    int stuck = atomic_load(&reloads_stuck);
-    if (stuck >= RELOADS_STUCK_MAX) {
+    int stuck = arb_reload_stuck();
+    if (stuck >= ARB_RELOADS_STUCK_MAX) {
         char msg[256];
         snprintf(msg, sizeof msg, "%d earlier reloads passed --reload-timeout and still run; no "
                  "reload starts until one ends (the current ruleset keeps serving)", stuck);
@@ -777,40 +677,16 @@ static void reload_start(arb_server_t *s)
         reload_refuse(s, waiters, "overloaded", msg);
         return;
     }
-    reload_job_t *job = calloc(1, sizeof *job);
-    char *dir = strdup(s->cfg.rules_dir);
-    if (!job || !dir) {
-        free(job);
-        free(dir);
-        reload_refuse(s, waiters, "internal", "out of memory starting the reload");
+    char err[256];
+    s->running = arb_reload_spawn(s->cfg.rules_dir, s->nworkers, ++s->seq, &s->reload_async, err,
+                                  sizeof err);
+    if (!s->running) {
+        arb_log_error("reload rejected", "problem=\"%s\" dir=%s", err, s->cfg.rules_dir);
+        atomic_fetch_add(&s->reloads_failed, 1);
+        reload_refuse(s, waiters, "internal", err);
         return;
     }
-    pthread_mutex_init(&job->lock, NULL);
-    job->refs = 2;   /* the thread's and the loop's */
-    job->server = s;
-    job->dir = dir;
-    job->nworkers = s->nworkers;
-    job->seq = ++s->seq;
-    job->waiters = waiters;
-    s->running = job;
-    /* The thread must never take a signal: it may outlive the handlers. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    int r = pthread_create(&th, &attr, reload_thread, job);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0) {
-        job->refs = 1;
-        job->finished = true;
-        arb_problems_add(&job->problems, "cannot start the reload thread: %s", strerror(r));
-        reload_finish(s, job);
-        return;
-    }
+    s->running_waiters = waiters;
     uv_timer_start(&s->reload_watchdog, server_on_reload_watchdog,
                    (uint64_t)(s->cfg.reload_timeout * 1000), 0);
 }
@@ -838,91 +714,14 @@ void arb__server_request_reload(arb_server_t *s, arb_worker_t *w, uint64_t conn_
 
 static void server_on_control(uv_async_t *a) { reload_start(a->data); }
 
-/* ------------------------------------------------------------ watching */
-
-/* A burst of changes is waited out for DEBOUNCE_MS of quiet, but never
- * more than DEBOUNCE_MAX_MS after its first change: a tool writing without
- * pause must not postpone the reload forever. */
-#define DEBOUNCE_MS 200
-#define DEBOUNCE_MAX_MS 1000
-
-static void server_on_debounced(uv_timer_t *t)
+/* A burst of changes in the folder settled (see watch.h). */
+static void server_on_folder_change(void *data)
 {
-    arb_server_t *s = t->data;
+    arb_server_t *s = data;
+    if (s->stopping) return;
     arb_log_info("ruleset folder changed", "dir=%s", s->cfg.rules_dir);
     reload_enqueue(s, 0, 0, 0);
     reload_start(s);
-}
-
-static void server_changed(arb_server_t *s)
-{
-    if (s->stopping) return;
-    uint64_t now = uv_now(&s->loop), delay = DEBOUNCE_MS;
-    if (!uv_is_active((uv_handle_t *)&s->debounce)) s->first_change_ms = now;
-    uint64_t last = s->first_change_ms + DEBOUNCE_MAX_MS;
-    if (now + delay > last) delay = last > now ? last - now : 0;
-    uv_timer_start(&s->debounce, server_on_debounced, delay, 0);
-}
-
-static void server_on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
-{
-    arb_server_t *s = h->data;
-    if (status < 0 || (filename && !strstr(filename, ".lua"))) return;
-    server_changed(s);
-}
-
-/* The folder's own entry in its parent: renamed, replaced, a link flipped. */
-static void server_on_parent_event(uv_fs_event_t *h, const char *filename, int events, int status)
-{
-    arb_server_t *s = h->data;
-    /* Renames and creations only: reading the folder changes its atime,
-     * which must not look like a change (a reload would follow each reload). */
-    if (status < 0 || !(events & UV_RENAME) || (filename && strcmp(filename, s->watch_name) != 0))
-        return;
-    server_changed(s);
-}
-
-/* Watch the folder the rules path names now (after a rename or link flip
- * the old watch follows the old folder) and the entry in its parent. */
-static void server_watch_arm(arb_server_t *s)
-{
-    if (!s->has_watch || s->stopping) return;
-    uv_fs_event_stop(&s->watch);
-    if (uv_fs_event_start(&s->watch, server_on_fs_event, s->cfg.rules_dir, 0) < 0)
-        arb_log_warn("cannot watch ruleset folder", "dir=%s", s->cfg.rules_dir);
-    if (!s->watch_parent) return;
-    uv_fs_event_stop(&s->parent_watch);
-    if (uv_fs_event_start(&s->parent_watch, server_on_parent_event, s->watch_parent, 0) < 0)
-        arb_log_warn("cannot watch the folder holding the ruleset", "dir=%s", s->watch_parent);
-}
-
-static void server_watch_rules(arb_server_t *s)
-{
-    uv_timer_init(&s->loop, &s->debounce);
-    s->debounce.data = s;
-    if (!s->cfg.watch) return;
-    /* parent = the rules path without its last component, made absolute. */
-    char *copy = strdup(s->cfg.rules_dir);
-    if (copy) {
-        size_t n = strlen(copy);
-        while (n > 1 && copy[n - 1] == '/') copy[--n] = '\0';
-        char *slash = strrchr(copy, '/');
-        const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
-        if (slash) *slash = '\0';
-        s->watch_name = strdup(slash ? slash + 1 : copy);
-        s->watch_parent = realpath(parent, NULL);
-        free(copy);
-    }
-    uv_fs_event_init(&s->loop, &s->watch);
-    uv_fs_event_init(&s->loop, &s->parent_watch);
-    s->watch.data = s;
-    s->parent_watch.data = s;
-    s->has_watch = true;
-    if (!s->watch_name) {
-        free(s->watch_parent);
-        s->watch_parent = NULL;
-    }
-    server_watch_arm(s);
 }
 
 /* ------------------------------------------------------------ signals */
@@ -942,9 +741,7 @@ static void server_stop(arb_server_t *s)
     close_if_open((uv_handle_t *)&s->admin, s->has_admin);
     if (s->has_sock) arb_sockpath_release(s->cfg.socket_path, s->sock_id);
     if (s->has_admin) arb_sockpath_release(s->cfg.admin_path, s->admin_id);
-    close_if_open((uv_handle_t *)&s->watch, s->has_watch);
-    close_if_open((uv_handle_t *)&s->parent_watch, s->has_watch);
-    close_if_open((uv_handle_t *)&s->debounce, true);
+    if (s->has_watch) arb_watch_close(&s->watch);
     /* The signal handles stay (unreferenced): a signal during the drain is
      * logged and ignored instead of finding the default action. */
     uv_unref((uv_handle_t *)&s->sig_term);
@@ -959,16 +756,10 @@ static void server_stop(arb_server_t *s)
     /* Whoever waits for a reload gets an answer before the workers drain. */
     const char *stopping = "the server is stopping: the reload was not done";
     reload_refuse(s, queued, "internal", stopping);
-    reload_job_t *job = s->running;
-    if (job) {
-        reload_detach(s, job);
-        s->running = NULL;
-        reload_waiter_t *waiters = job->waiters;
-        job->waiters = NULL;
-        reload_refuse(s, waiters, "internal", stopping);
-        job_unref(job);
+    if (s->running) {
+        arb_reload_detach(s->running);   /* a reload that finished anyway is dropped */
+        reload_refuse(s, reload_forget(s), "internal", stopping);
     }
-    uv_timer_stop(&s->reload_watchdog);
     close_if_open((uv_handle_t *)&s->reload_watchdog, true);
     close_if_open((uv_handle_t *)&s->reload_async, true);
     for (int i = 0; i < s->nworkers; i++) {
@@ -987,7 +778,7 @@ static void server_on_signal(uv_signal_t *h, int signum)
     }
     if (signum == SIGHUP) {
         arb_log_info("reload requested", "reason=SIGHUP");
-        server_watch_arm(s);   /* re-resolve the folder even if no reload follows */
+        if (s->has_watch) arb_watch_rearm(&s->watch);   /* even if no reload follows */
         reload_enqueue(s, 0, 0, 0);
         reload_start(s);
         return;
@@ -1024,7 +815,7 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
     arb_problems_t problems = { 0 };
     s->seq = 1;
     arb_log_info("loading ruleset", "dir=%s", s->cfg.rules_dir);
-    load_rulesets(s->cfg.rules_dir, s->nworkers, s->seq, copies, &problems, NULL);
+    arb_reload_load(s->cfg.rules_dir, s->nworkers, s->seq, copies, &problems, NULL);
     if (problems.n) {
         for (size_t i = 0; i < problems.n; i++) {
             char q[1024];
@@ -1083,7 +874,9 @@ int arb_server_run(const arb_config_t *cfg)
     signal_watch(s, &s->sig_term, SIGTERM);
     signal_watch(s, &s->sig_int, SIGINT);
     signal_watch(s, &s->sig_hup, SIGHUP);
-    server_watch_rules(s);
+    if (cfg->watch)
+        s->has_watch = arb_watch_start(&s->watch, &s->loop, cfg->rules_dir,
+                                       server_on_folder_change, s) == 0;
     for (int i = 0; i < s->nworkers; i++)
         uv_thread_create(&s->workers[i].thread, worker_main, &s->workers[i]);
     arb_log_info("serving", "version=%s workers=%d actions=%zu dir=%s",
@@ -1113,8 +906,7 @@ out:
     waiters_free(s->queued);   /* reloads asked for during shutdown */
     uv_loop_close(&s->loop);
     pthread_mutex_destroy(&s->control_lock);
-    free(s->watch_parent);
-    free(s->watch_name);
+    if (s->has_watch) arb_watch_close(&s->watch);   /* its strings, after a failed start */
     free(copies);
     free(s->workers);
     free(s);
