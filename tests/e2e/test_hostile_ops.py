@@ -568,6 +568,21 @@ class SocketPathTest(HostileOpsBase):
                           if n != "e" * 60], [], "a truncated socket was created")
 
 
+class ServeOptionsTest(HostileOpsBase):
+
+    def test_bad_reload_timeout_and_shared_socket_path_are_usage_errors(self):
+        sock = os.path.join(self.tmp, "same.sock")
+        for extra in (["--reload-timeout", "0"], ["--reload-timeout", "soon"],
+                      ["--socket", sock, "--admin", sock]):
+            cp = subprocess.run([str(require_binary()), "serve", "--rules", self.rules,
+                                 "--listen", "none", "--socket", os.path.join(self.tmp, "p.sock")]
+                                + extra, capture_output=True, text=True, timeout=T(20),
+                                stdin=subprocess.DEVNULL)
+            self.assertEqual(cp.returncode, 2, (extra, cp.stderr))
+            self.assertFalse(os.path.exists(sock))
+        self.assertIn("--reload-timeout", run_cli(["serve", "--help"]).stdout)
+
+
 class FdExhaustionTest(HostileOpsBase):
 
     LIMIT = 96
