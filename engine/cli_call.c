@@ -32,7 +32,7 @@ typedef struct arb_target {
 
 static void arb_call_usage(FILE *f)
 {
-    fputs("usage: arbiter call [--connect HOST:PORT | --socket PATH] METHOD [JSON]\n"
+    fputs("usage: arbiter call [--connect HOST:PORT | --socket PATH] [--timeout SECS] METHOD [JSON]\n"
           "\n"
           "Send one MessagePack-RPC request and print the result as JSON.\n"
           "\n"
@@ -50,7 +50,7 @@ static void arb_call_usage(FILE *f)
 
 static void arb_reload_usage(FILE *f)
 {
-    fputs("usage: arbiter reload --admin PATH\n"
+    fputs("usage: arbiter reload --admin PATH [--timeout SECS]\n"
           "\n"
           "Ask a running server to reload its rules, through its admin Unix socket.\n"
           "\n"

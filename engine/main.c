@@ -55,7 +55,7 @@ static int serve_usage(FILE *f, int code)
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
         "what is in flight and exit 0. One arriving while the ruleset first loads acts once\n"
-        "serving starts; during the shutdown drain they are logged and ignored.\n");
+        "serving starts; during the shutdown drain they are ignored.\n");
     return code;
 }
 

@@ -21,7 +21,7 @@
  *
  * Signals: blocked until the loop handles them (see control_signals), then
  * SIGHUP reloads and SIGTERM/SIGINT drain and exit 0; during the drain any
- * of them is logged and ignored. A reload running or queued at SIGTERM is
+ * of them is ignored (logged while the main loop still runs). A reload running or queued at SIGTERM is
  * answered "the server is stopping" before the workers drain.
  */
 #include "engine/server.h"
@@ -44,8 +44,8 @@
 
 #include "engine/conn.h"
 #include "engine/decide.h"
-#include "engine/reload.h"
 #include "engine/log.h"
+#include "engine/reload.h"
 #include "engine/rpc.h"
 #include "engine/ruleset.h"
 #include "engine/sockpath.h"
