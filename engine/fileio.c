@@ -61,7 +61,10 @@ static int read_bounded(int fd, size_t expect, size_t max, char **text, size_t *
             if (cap > max) break;                       /* read max + 1: too big */
             size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             char *nb = realloc(buf, ncap + 1);
-            if (!nb) break;
+            if (!nb) {
+                free(buf);
+                return fail(err, errlen, -1, "%s", "out of memory reading the file");
+            }
             buf = nb;
             cap = ncap;
         }
