@@ -173,3 +173,29 @@ Test(fileio, pinned_snapshot_answers_with_what_was_read)
     arb_problems_free(&p);
     arb_folder_snapshot_free(snap);
 }
+
+Test(fileio, folder_total_is_bounded)
+{
+    /* Nine sparse files of 30 MiB each: every one is under the limit for a
+     * file, together they pass the limit for a folder. */
+    size_t each = 30u << 20, n = ARB_RULE_FOLDER_MAX / each + 1;
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%02zu.lua", i);
+        int fd = open(at(name), O_CREAT | O_WRONLY, 0600);
+        cr_assert_eq(ftruncate(fd, (off_t)each), 0);
+        close(fd);
+    }
+    arb_rule_file_t *files = NULL;
+    size_t count = 0;
+    arb_problems_t p = { 0 };
+    cr_assert_eq(arb__rule_files_list(dir, false, &files, &count, &p), 0);
+    cr_expect_eq(count, n);
+    cr_assert_eq(p.n, 1, "expected one refusal, got %zu", p.n);
+    cr_expect(strstr(p.items[0], "all rule files of a folder may hold"), "%s", p.items[0]);
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) total += files[i].len;
+    cr_expect_leq(total, ARB_RULE_FOLDER_MAX);
+    arb__rule_files_free(files, count);
+    arb_problems_free(&p);
+}
