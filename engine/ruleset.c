@@ -24,7 +24,9 @@
 #include "bindings/lua/sandbox.h"
 #include "engine/compiled.h"
 #include "engine/log.h"
+#include "engine/rawread.h"
 #include "engine/rpc.h"
+#include "engine/utf8.h"
 
 extern const char arb_prelude_lua[];
 extern const uint64_t arb_prelude_lua_len;
@@ -38,33 +40,6 @@ static const char prelude_key = 0;
 
 static const char *const default_channels[] = { "web", "email", "app", "store",
                                                 "call_center", "sms", NULL };
-
-/* ------------------------------------------------------------ problems */
-
-void arb_problems_add(arb_problems_t *p, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        char **items = realloc(p->items, cap * sizeof *items);
-        if (!items) return;
-        p->items = items;
-        p->cap = cap;
-    }
-    p->items[p->n] = strdup(buf);
-    if (p->items[p->n]) p->n++;
-}
-
-void arb_problems_free(arb_problems_t *p)
-{
-    for (size_t i = 0; i < p->n; i++) free(p->items[i]);
-    free(p->items);
-    memset(p, 0, sizeof *p);
-}
 
 /* ------------------------------------------------------------ files */
 
@@ -267,6 +242,12 @@ typedef struct compiler {
     const decl_t *d;    /* the declaration being compiled */
     int cond_mt, cmp_mt, expr_mt;   /* stack slots of the marker metatables */
     int vocab;                      /* stack slot of vocabulary function -> name */
+    int memo_cond, memo_wexpr;      /* stack slots: rule table -> compiled index (false while
+                                       it is being compiled: a table that contains itself) */
+    int depth;                      /* nesting of the condition or weight being compiled */
+    size_t payload_bytes;           /* packed by every action so far */
+    uint32_t *scratch;              /* children being compiled, a stack shared by the levels */
+    size_t n_scratch, cap_scratch;
     shared_table_t shared_nodes;    /* identical conditions compile to one node */
     shared_table_t shared_wexprs;   /* ... and identical weights to one expression */
     msgpack_sbuffer key, other;     /* scratch for the keys the tables compare */
@@ -371,7 +352,7 @@ static double field_number(compiler_t *cc, int idx, const char *name, double def
 {
     lua_State *L = cc->L;
     double v = def;
-    int t = lua_getfield(L, idx, name);
+    int t = arb_raw_field(L, idx, name);
     if (t == LUA_TNIL) {
         if (required) problem(cc, "'%s' is required", name);
     } else if (t != LUA_TNUMBER) {
@@ -387,22 +368,91 @@ static double field_number(compiler_t *cc, int idx, const char *name, double def
     return v;
 }
 
-/* Field `name` as a string copy, or NULL when absent or wrong. */
-static char *field_string(compiler_t *cc, int idx, const char *name, bool required)
+/* An identifier ends up in answers and logs: it must be valid UTF-8. */
+static bool utf8_ok(compiler_t *cc, const char *what, const char *s, size_t len)
+{
+    if (arb_utf8_valid(s, len)) return true;
+    problem(cc, "%s is not valid UTF-8 (byte %zu)", what, arb_utf8_first_invalid(s, len) + 1);
+    return false;
+}
+
+/* Field `name` as a string (owned by the spec, which the caller keeps on
+ * the stack), or NULL when absent or wrong. An identifier (id) must also be
+ * valid UTF-8. */
+static const char *field_string(compiler_t *cc, int idx, const char *name, bool required, bool id)
 {
     lua_State *L = cc->L;
-    char *v = NULL;
-    int t = lua_getfield(L, idx, name);
+    const char *v = NULL;
+    size_t len = 0;
+    int t = arb_raw_field(L, idx, name);
     if (t == LUA_TNIL) {
         if (required) problem(cc, "'%s' is required", name);
     } else if (t != LUA_TSTRING) {
         problem(cc, "'%s' must be a string, not %s", name, lua_type_article(L, -1));
     } else {
-        v = strdup(lua_tostring(L, -1));
+        v = lua_tolstring(L, -1, &len);
+        char what[80];
+        snprintf(what, sizeof what, "'%s'", name);
+        if (id && !utf8_ok(cc, what, v, len)) v = NULL;
     }
-    lua_pop(L, 1);
+    lua_pop(L, 1);   /* the string stays alive: the spec holds it */
     return v;
 }
+
+/* A list of strings, read once: its length is read one time and sizes
+ * whatever its items fill, and an item is read by raw index below it. */
+typedef struct str_list {
+    int idx;         /* stack slot of the list (or of the single string) */
+    int n;           /* items; -1 when the field is absent */
+    bool single;     /* a single name is a list of one */
+    const char *name;
+} str_list_t;
+
+/* Push field `name` of the spec at idx as a list (pop with list_close). */
+static str_list_t list_open(compiler_t *cc, int idx, const char *name, bool required)
+{
+    lua_State *L = cc->L;
+    str_list_t l = { .n = -1, .name = name };
+    int t = arb_raw_field(L, idx, name);
+    l.idx = lua_gettop(L);
+    if (t == LUA_TNIL) {
+        if (required) problem(cc, "'%s' is required", name);
+    } else if (t == LUA_TSTRING) {
+        l.single = true;
+        l.n = 1;
+    } else if (t != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
+        problem(cc, "'%s' must be a list of strings, as in %s = { \"a\", \"b\" }", name, name);
+        l.n = 0;
+    } else {
+        lua_Unsigned n = lua_rawlen(L, -1);
+        l.n = n > INT32_MAX ? INT32_MAX : (int)n;
+        if (l.n == 0 && required) problem(cc, "'%s' must not be empty", name);
+    }
+    return l;
+}
+
+/* Item i (0-based, below l->n) as a valid UTF-8 string, or NULL with a
+ * problem. The string stays alive while the list is on the stack. */
+static const char *list_item(compiler_t *cc, const str_list_t *l, int i, size_t *len)
+{
+    lua_State *L = cc->L;
+    const char *s = NULL;
+    if (l->single) {
+        s = lua_tolstring(L, l->idx, len);
+    } else {
+        if (lua_rawgeti(L, l->idx, i + 1) != LUA_TSTRING)
+            problem(cc, "'%s' item %d must be a string, not %s", l->name, i + 1,
+                    lua_type_article(L, -1));
+        else
+            s = lua_tolstring(L, -1, len);
+        lua_pop(L, 1);   /* the list holds the string */
+    }
+    char what[80];
+    snprintf(what, sizeof what, "'%s' item %d", l->name, i + 1);
+    return s && utf8_ok(cc, what, s, *len) ? s : NULL;
+}
+
+static void list_close(compiler_t *cc, const str_list_t *l) { lua_settop(cc->L, l->idx - 1); }
 
 /* Call each(cc, string, len, i, ud) for the list of strings in field `name`.
  * Returns the count, or -1 when the field is absent. */
@@ -410,40 +460,14 @@ static int field_string_list(compiler_t *cc, int idx, const char *name, bool req
                              void (*each)(compiler_t *, const char *, size_t, int, void *),
                              void *ud)
 {
-    lua_State *L = cc->L;
-    int t = lua_getfield(L, idx, name);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        if (required) problem(cc, "'%s' is required", name);
-        return -1;
-    }
-    if (t == LUA_TSTRING) {   /* a single name is a list of one */
+    str_list_t l = list_open(cc, idx, name, required);
+    for (int i = 0; i < l.n; i++) {
         size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        each(cc, s, len, 0, ud);
-        lua_pop(L, 1);
-        return 1;
+        const char *s = list_item(cc, &l, i, &len);
+        if (s) each(cc, s, len, i, ud);
     }
-    if (t != LUA_TTABLE || lua_getmetatable(L, -1)) {
-        if (t == LUA_TTABLE) lua_pop(L, 1);
-        problem(cc, "'%s' must be a list of strings, as in %s = { \"a\", \"b\" }", name, name);
-        lua_pop(L, 1);
-        return 0;
-    }
-    int n = (int)lua_rawlen(L, -1);
-    for (int i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, -1, i) != LUA_TSTRING) {
-            problem(cc, "'%s' item %d must be a string, not %s", name, i, lua_type_article(L, -1));
-        } else {
-            size_t len;
-            const char *s = lua_tolstring(L, -1, &len);
-            each(cc, s, len, i - 1, ud);
-        }
-        lua_pop(L, 1);
-    }
-    if (n == 0 && required) problem(cc, "'%s' must not be empty", name);
-    lua_pop(L, 1);
-    return n;
+    list_close(cc, &l);
+    return l.n;
 }
 
 /* "2026-11-01" or "2026-11-01T08:00:00Z" or unix seconds. */
@@ -451,7 +475,7 @@ static int64_t field_date(compiler_t *cc, int idx, const char *name)
 {
     lua_State *L = cc->L;
     int64_t v = 0;
-    int t = lua_getfield(L, idx, name);
+    int t = arb_raw_field(L, idx, name);
     if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
         v = lua_tointeger(L, -1);
     } else if (t == LUA_TSTRING) {
@@ -764,7 +788,7 @@ static const char *piece_string(compiler_t *cc, int idx, const char *name, size_
 {
     lua_State *L = cc->L;
     const char *v = NULL;
-    if (lua_getfield(L, idx, name) == LUA_TSTRING) v = lua_tolstring(L, -1, len);
+    if (arb_raw_field(L, idx, name) == LUA_TSTRING) v = lua_tolstring(L, -1, len);
     else problem(cc, "a condition's '%s' is missing or not a string%s", name, CHANGED);
     lua_pop(L, 1);   /* the string stays alive: the table holds it */
     return v;
@@ -776,7 +800,7 @@ static double piece_number(compiler_t *cc, int idx, const char *name, double def
 {
     lua_State *L = cc->L;
     double v = def;
-    int t = lua_getfield(L, idx, name);
+    int t = arb_raw_field(L, idx, name);
     if (t == LUA_TNUMBER) {
         v = lua_tonumber(L, -1);
         if (!(v >= lo && v <= hi)) {
@@ -794,7 +818,7 @@ static double piece_number(compiler_t *cc, int idx, const char *name, double def
 static int32_t sym_field(compiler_t *cc, int idx, const char *name)
 {
     int32_t sym = -1;
-    int t = lua_getfield(cc->L, idx, name);
+    int t = arb_raw_field(cc->L, idx, name);
     if (t == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(cc->L, -1, &len);
@@ -831,7 +855,7 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(op, ops[i].name) == 0) out->op = ops[i].op;
-    if (strcmp(op, "eq") == 0 && lua_getfield(L, idx, "s") == LUA_TSTRING) {
+    if (strcmp(op, "eq") == 0 && arb_raw_field(L, idx, "s") == LUA_TSTRING) {
         const char *str = lua_tolstring(L, -1, &len);
         out->op = ARB_CMP_EQ_STR;
         out->str = ruleset_strdup(cc->rs, str, len, NULL);
@@ -840,12 +864,13 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
     if (strcmp(op, "eq") == 0) lua_pop(L, 1);
     if (strcmp(op, "one_of") == 0) {
         out->op = ARB_CMP_ONE_OF;
-        if (lua_getfield(L, idx, "list") != LUA_TTABLE) {
-            problem(cc, "one_of: the list is missing%s", CHANGED);
+        if (arb_raw_field(L, idx, "list") != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
+            problem(cc, "one_of: the list is missing or has a metatable%s", CHANGED);
             lua_pop(L, 1);
             return;
         }
-        int n = (int)lua_rawlen(L, -1);
+        lua_Unsigned un = lua_rawlen(L, -1);
+        int n = un > INT32_MAX ? INT32_MAX : (int)un;
         out->list = cc->rs->n_strs;
         for (int i = 1; i <= n; i++) {
             if (lua_rawgeti(L, -1, i) == LUA_TSTRING) {
@@ -864,6 +889,7 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
 /* ---- conditions */
 
 static int32_t compile_cond(compiler_t *cc, int idx);
+static int32_t compile_wexpr(compiler_t *cc, int idx);
 
 /* A vocabulary function given uncalled (`when = raining`) would otherwise
  * run as a plain function whose result, a condition table, is always true. */
@@ -889,32 +915,82 @@ static int32_t compile_lua_fn(compiler_t *cc, int idx, arb_op_t op)
 }
 
 
+/* The children are compiled onto cc->scratch (children of children go
+ * above them), then moved to kids together, so that a node's kids stay
+ * contiguous. Nothing here is freed if an error unwinds: cc owns it. */
 static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
 {
     lua_State *L = cc->L;
-    int count = (int)lua_rawlen(L, idx);
+    lua_Unsigned un = lua_rawlen(L, idx);   /* read once: no rule code runs while compiling */
+    uint32_t count = un > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)un;
     if (n->op == ARB_OP_NOT && count != 1) {
-        problem(cc, "no(...) takes exactly one condition, this one has %d%s", count, CHANGED);
+        problem(cc, "no(...) takes exactly one condition, this one has %u%s", count, CHANGED);
         return -1;
     }
-    uint32_t *tmp = calloc((size_t)count + 1, sizeof *tmp);
-    if (!tmp) abort();
-    for (int i = 1; i <= count; i++) {
-        lua_rawgeti(L, idx, i);
+    size_t base = cc->n_scratch;
+    for (uint32_t i = 1; i <= count; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
         int32_t k = compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
-        tmp[i - 1] = k < 0 ? 0 : (uint32_t)k;
+        GROW(cc->scratch, cc->n_scratch, 1);
+        cc->scratch[cc->n_scratch++] = k < 0 ? 0 : (uint32_t)k;
     }
     GROW(cc->rs->kids, cc->rs->n_kids, count);
     n->first = cc->rs->n_kids;
-    n->count = (uint32_t)count;
-    memcpy(cc->rs->kids + cc->rs->n_kids, tmp, sizeof *tmp * (size_t)count);
-    cc->rs->n_kids += (uint32_t)count;
-    free(tmp);
+    n->count = count;
+    if (count) memcpy(cc->rs->kids + cc->rs->n_kids, cc->scratch + base, sizeof *cc->scratch * count);
+    cc->rs->n_kids += count;
+    cc->n_scratch = base;
     return node_add(cc, n);
 }
 
+/* Compile the condition or weight (compile) at idx once per table: a
+ * table reached again, as catalogs share conditions, gives the index it
+ * compiled to (2^32 paths through 32 shared tables cost 32 compiles), and
+ * one reached again while it is being compiled contains itself. Nesting
+ * is bounded, so that neither the C stack nor the Lua stack runs out. */
+static int32_t compile_once(compiler_t *cc, int idx, int memo, const char *what,
+                            int32_t (*compile)(compiler_t *, int))
+{
+    lua_State *L = cc->L;
+    if (cc->depth >= ARB_RAW_MAX_DEPTH) {
+        problem(cc, "%s nested deeper than %d levels", what, ARB_RAW_MAX_DEPTH);
+        return -1;
+    }
+    bool table = lua_type(L, idx) == LUA_TTABLE;
+    if (table) {
+        lua_pushvalue(L, idx);
+        int t = lua_rawget(L, memo);
+        int32_t known = t == LUA_TNUMBER ? (int32_t)lua_tointeger(L, -1) : -1;
+        lua_pop(L, 1);
+        if (t == LUA_TNUMBER) return known;
+        if (t == LUA_TBOOLEAN) {
+            problem(cc, "%s contains itself", what);
+            return -1;
+        }
+        lua_pushvalue(L, idx);
+        lua_pushboolean(L, 0);
+        lua_rawset(L, memo);
+    }
+    cc->depth++;
+    int32_t r = compile(cc, idx);
+    cc->depth--;
+    if (table) {
+        lua_pushvalue(L, idx);
+        lua_pushinteger(L, r);
+        lua_rawset(L, memo);
+    }
+    return r;
+}
+
+static int32_t compile_cond_table(compiler_t *cc, int idx);
+
 static int32_t compile_cond(compiler_t *cc, int idx)
+{
+    return compile_once(cc, idx, cc->memo_cond, "a condition", compile_cond_table);
+}
+
+static int32_t compile_cond_table(compiler_t *cc, int idx)
 {
     lua_State *L = cc->L;
     luaL_checkstack(L, 8, "condition too deep");
@@ -938,7 +1014,7 @@ static int32_t compile_cond(compiler_t *cc, int idx)
     else if (strcmp(op, "purchases") == 0 || strcmp(op, "spent") == 0) {
         n.op = op[0] == 'p' ? ARB_OP_PURCHASES : ARB_OP_SPENT;
         n.sym = sym_field(cc, idx, "what");
-        lua_getfield(L, idx, "cmp");
+        arb_raw_field(L, idx, "cmp");
         compile_cmp(cc, lua_gettop(L), &n.cmp);
         lua_pop(L, 1);
     } else if (strcmp(op, "event") == 0) {
@@ -959,7 +1035,7 @@ static int32_t compile_cond(compiler_t *cc, int idx)
             if (!model) return -1;
             n.sym = model_ref(cc, model);
         }
-        lua_getfield(L, idx, "cmp");
+        arb_raw_field(L, idx, "cmp");
         compile_cmp(cc, lua_gettop(L), &n.cmp);
         lua_pop(L, 1);
     } else if (strcmp(op, "near_store") == 0) {
@@ -990,7 +1066,14 @@ static int32_t compile_cond(compiler_t *cc, int idx)
 
 /* ---- weights */
 
+static int32_t compile_wexpr_value(compiler_t *cc, int idx);
+
 static int32_t compile_wexpr(compiler_t *cc, int idx)
+{
+    return compile_once(cc, idx, cc->memo_wexpr, "a weight", compile_wexpr_value);
+}
+
+static int32_t compile_wexpr_value(compiler_t *cc, int idx)
 {
     lua_State *L = cc->L;
     luaL_checkstack(L, 8, "weight too deep");
@@ -1025,13 +1108,13 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
     for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++) {
         if (strcmp(op, bin[i].name) != 0) continue;
         w.op = bin[i].op;
-        lua_getfield(L, idx, "l");
+        arb_raw_field(L, idx, "l");
         w.left = compile_wexpr(cc, lua_gettop(L));
-        lua_getfield(L, idx, "r");
+        arb_raw_field(L, idx, "r");
         w.right = compile_wexpr(cc, lua_gettop(L));
         lua_pop(L, 2);
         if (w.op == ARB_W_IF) {
-            lua_getfield(L, idx, "cond");
+            arb_raw_field(L, idx, "cond");
             w.node = compile_cond(cc, lua_gettop(L));
             lua_pop(L, 1);
         }
@@ -1042,7 +1125,7 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
     } else if (strcmp(op, "recency") == 0) {
         w.op = ARB_W_RECENCY;
         w.num = piece_number(cc, idx, "half_life", 1, 1e-9, ARB_MAX_SECONDS);
-        lua_getfield(L, idx, "cond");
+        arb_raw_field(L, idx, "cond");
         w.node = compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
         arb_op_t of = w.node >= 0 ? cc->rs->nodes[w.node].op : ARB_OP_BOUGHT;
@@ -1113,12 +1196,16 @@ static void compile_list_decl(compiler_t *cc, int spec)
                          -14, 14) * 60);
         return;
     }
-    int n = (int)lua_rawlen(L, spec);
+    lua_Unsigned un = lua_rawlen(L, spec);
+    int n = un > INT32_MAX ? INT32_MAX : (int)un;
     for (int i = 1; i <= n; i++) {
         if (lua_rawgeti(L, spec, i) == LUA_TSTRING) {
             size_t len;
             const char *s = lua_tolstring(L, -1, &len);
-            (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
+            char what[40];
+            snprintf(what, sizeof what, "item %d", i);
+            if (utf8_ok(cc, what, s, len))
+                (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
         } else {
             problem(cc, "item %d must be a string, not %s", i, lua_type_article(L, -1));
         }
@@ -1164,10 +1251,9 @@ static void compile_touchpoint(compiler_t *cc, int spec)
     tp->sym = intern_z(cc, tp->id);
     tp->limit = (int)field_number(cc, spec, "limit", 0, false, 1, 100);
     tp->diverse = -1;
-    char *diverse = field_string(cc, spec, "diverse", false);
+    const char *diverse = field_string(cc, spec, "diverse", false, false);
     if (diverse && strcmp(diverse, "category") == 0) tp->diverse = 0;
     else if (diverse) problem(cc, "'diverse' can only be \"category\"");
-    free(diverse);
 }
 
 /* ---- actions */
@@ -1193,6 +1279,8 @@ static void action_channel(compiler_t *cc, const char *s, size_t len, int i, voi
     a->channels |= 1ull << ch;
 }
 
+/* The touchpoints and requires arrays hold one slot per item of their
+ * list, sized from the one read of its length (list_open). */
 static void action_touchpoint(compiler_t *cc, const char *s, size_t len, int i, void *ud)
 {
     arb_action_t *a = ud;
@@ -1217,12 +1305,23 @@ static void action_require(compiler_t *cc, const char *s, size_t len, int i, voi
     if (len == 8 && memcmp(s, "location", 8) == 0) a->requires_location = true;
 }
 
-static int list_len(lua_State *L, int idx, const char *name)
+/* Call each for every item of the open list l, then close it. */
+static void list_each(compiler_t *cc, const str_list_t *l, arb_action_t *a,
+                      void (*each)(compiler_t *, const char *, size_t, int, void *))
 {
-    int t = lua_getfield(L, idx, name);
-    int n = t == LUA_TTABLE ? (int)lua_rawlen(L, -1) : t == LUA_TSTRING ? 1 : 0;
-    lua_pop(L, 1);
-    return n;
+    for (int i = 0; i < l->n; i++) {
+        size_t len;
+        const char *s = list_item(cc, l, i, &len);
+        if (s) each(cc, s, len, i, a);
+    }
+    list_close(cc, l);
+}
+
+static void *calloc_or_abort(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (!p) abort();
+    return p;
 }
 
 /* The bytes packed into sb, in an allocation of exactly their size (an
@@ -1258,8 +1357,17 @@ static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
     msgpack_pack_double(&pk, a->value);
     arb_pack_lit(&pk, "payload");
     char err[200];
-    if (lua_getfield(L, spec, "payload") == LUA_TNIL) msgpack_pack_nil(&pk);
-    else if (arb_lua_pack(L, -1, &pk, err, sizeof err) < 0) problem(cc, "'payload': %s", err);
+    size_t before = sb.size;
+    if (arb_raw_field(L, spec, "payload") == LUA_TNIL) {
+        msgpack_pack_nil(&pk);
+    } else if (cc->payload_bytes >= ARB_PAYLOADS_MAX) {
+        problem(cc, "'payload': the payloads of all actions together pass %u bytes",
+                ARB_PAYLOADS_MAX);
+    } else if (arb_raw_pack(L, -1, &pk, &sb, ARB_PAYLOAD_MAX, true, err, sizeof err) < 0) {
+        problem(cc, "'payload': %s", err);
+        msgpack_sbuffer_clear(&sb);   /* the load fails: what was packed is not kept */
+    }
+    cc->payload_bytes += sb.size - before;
     lua_pop(L, 1);
     a->answer_tail = sbuffer_take(&sb, &a->answer_tail_len);
     msgpack_sbuffer_destroy(&sb);
@@ -1286,38 +1394,42 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     a->when = -1;
     a->weight = -1;
     field_string_list(cc, spec, "channels", true, action_channel, a);
-    int n = list_len(L, spec, "touchpoints");
-    a->touchpoints = calloc((size_t)n + 1, sizeof *a->touchpoints);
-    field_string_list(cc, spec, "touchpoints", false, action_touchpoint, a);
-    n = list_len(L, spec, "requires");
-    a->requires = calloc((size_t)n + 1, sizeof *a->requires);
-    a->requires_names = calloc((size_t)n + 1, sizeof *a->requires_names);
-    a->requires_reasons = calloc((size_t)n + 1, sizeof *a->requires_reasons);
-    field_string_list(cc, spec, "requires", false, action_require, a);
+    /* Each list is read once: the length that sizes its array bounds its filling. */
+    str_list_t l = list_open(cc, spec, "touchpoints", false);
+    size_t n = l.n > 0 ? (size_t)l.n : 0;
+    a->touchpoints = calloc_or_abort(n + 1, sizeof *a->touchpoints);
+    list_each(cc, &l, a, action_touchpoint);
+    l = list_open(cc, spec, "requires", false);
+    n = l.n > 0 ? (size_t)l.n : 0;
+    a->requires = calloc_or_abort(n + 1, sizeof *a->requires);
+    a->requires_names = calloc_or_abort(n + 1, sizeof *a->requires_names);
+    a->requires_reasons = calloc_or_abort(n + 1, sizeof *a->requires_reasons);
+    list_each(cc, &l, a, action_require);
     a->value = field_number(cc, spec, "value", 0, true, 0, 1e15);
     a->lever = field_number(cc, spec, "lever", 1, false, 0, 1e6);
-    char *model = field_string(cc, spec, "model", false);
+    const char *model = field_string(cc, spec, "model", false, true);
     if (model) {
         a->model = model_ref(cc, model);
         if (asprintf(&a->no_score_reason, "no score: %s", model) < 0) a->no_score_reason = NULL;
     }
     a->propensity = field_number(cc, spec, "propensity", 1, false, 0, 1);
-    if (model && lua_getfield(L, spec, "propensity") != LUA_TNIL)
+    if (model && arb_raw_field(L, spec, "propensity") != LUA_TNIL)
         problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
     if (model) lua_pop(L, 1);
-    free(model);
-    a->category_name = field_string(cc, spec, "category", false);
-    if (a->category_name) a->category = intern_z(cc, a->category_name);
+    const char *category = field_string(cc, spec, "category", false, true);
+    if (category) {
+        a->category_name = strdup(category);
+        a->category = intern_z(cc, a->category_name);
+    }
     a->start = field_date(cc, spec, "start");
     a->stop = field_date(cc, spec, "stop");
     if (a->start && a->stop && a->stop <= a->start) problem(cc, "'stop' must come after 'start'");
-    if (lua_getfield(L, spec, "when") != LUA_TNIL) a->when = compile_cond(cc, lua_gettop(L));
+    if (arb_raw_field(L, spec, "when") != LUA_TNIL) a->when = compile_cond(cc, lua_gettop(L));
     lua_pop(L, 1);
-    if (lua_getfield(L, spec, "weight") != LUA_TNIL) a->weight = compile_wexpr(cc, lua_gettop(L));
+    if (arb_raw_field(L, spec, "weight") != LUA_TNIL) a->weight = compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
     compile_answer(cc, spec, a);
-    char *desc = field_string(cc, spec, "description", false);
-    free(desc);
+    field_string(cc, spec, "description", false, false);
 }
 
 /* ---- the whole ruleset */
@@ -1414,14 +1526,12 @@ static void ruleset_index_channels(arb_ruleset_t *rs)
 static void decl_read(lua_State *L, decl_t *d)
 {
     int idx = lua_gettop(L);
-    lua_getfield(L, idx, "kind");
-    lua_getfield(L, idx, "id");
-    lua_getfield(L, idx, "file");
-    lua_getfield(L, idx, "line");
-    d->kind = lua_tostring(L, -4);
-    d->id = lua_tostring(L, -3);
-    d->file = lua_tostring(L, -2);
-    d->line = (int)lua_tointeger(L, -1);
+    /* The record is the prelude's, but read raw all the same: only strings
+     * and an integer are taken from it, never converted. */
+    d->kind = arb_raw_field(L, idx, "kind") == LUA_TSTRING ? lua_tostring(L, -1) : "declaration";
+    d->id = arb_raw_field(L, idx, "id") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    d->file = arb_raw_field(L, idx, "file") == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+    d->line = arb_raw_field(L, idx, "line") == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : 0;
     lua_pop(L, 4);
 }
 
@@ -1437,8 +1547,14 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
         cc->d = &d;
         bool is_action = strcmp(d.kind, "action") == 0 || strcmp(d.kind, "fallback") == 0;
         if (is_action == actions) {
-            if (lua_getfield(L, -1, "spec") != LUA_TTABLE) {
+            if (arb_raw_field(L, -1, "spec") != LUA_TTABLE) {
                 problem(cc, "has no { ... } body");
+            } else if (arb_raw_has_mt(L, -1)) {
+                /* Given after declaring: its fields are not what they seem. */
+                problem(cc, "the { ... } body has a metatable: declarations are plain tables");
+            } else if (d.id && !arb_utf8_valid(d.id, strlen(d.id))) {
+                problem(cc, "the id is not valid UTF-8 (byte %zu)",
+                        arb_utf8_first_invalid(d.id, strlen(d.id)) + 1);
             } else {
                 int spec = lua_gettop(L);
                 if (is_action) compile_action(cc, spec, d.kind[0] == 'f');
@@ -1539,48 +1655,69 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
     }
 }
 
-static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
+/* Everything that reads the Lua state, in one protected call: every read
+ * of a rule's tables is raw, so what could still raise is only running out
+ * of memory (interning a key, a registry reference), and that unwinds to
+ * ruleset_compile. cc owns whatever C memory the unwinding would skip. */
+static int compile_protected(lua_State *L, void *ud)
 {
-    lua_State *L = rs->L;
-    int top = lua_gettop(L);
-    compiler_t cc = { .rs = rs, .L = L, .problems = problems };
-    msgpack_sbuffer_init(&cc.key);
-    msgpack_sbuffer_init(&cc.other);
+    compiler_t *cc = ud;
     arb__prelude_push(L, "COND");
-    cc.cond_mt = lua_gettop(L);
+    cc->cond_mt = lua_gettop(L);
     arb__prelude_push(L, "CMP");
-    cc.cmp_mt = lua_gettop(L);
+    cc->cmp_mt = lua_gettop(L);
     arb__prelude_push(L, "EXPR");
-    cc.expr_mt = lua_gettop(L);
+    cc->expr_mt = lua_gettop(L);
     arb__prelude_push(L, "vocab");
-    cc.vocab = lua_gettop(L);
+    cc->vocab = lua_gettop(L);
+    lua_newtable(L);
+    cc->memo_cond = lua_gettop(L);
+    lua_newtable(L);
+    cc->memo_wexpr = lua_gettop(L);
     arb__prelude_push(L, "decls");
     int decls = lua_gettop(L);
+    compile_pass(cc, decls, false);
+    compile_pass(cc, decls, true);
+    /* Everything declared now lives in C (and plain functions in the
+     * registry): empty the declarations so the collector frees them. The
+     * prelude keeps the table itself as an upvalue. */
+    for (lua_Integer i = (lua_Integer)lua_rawlen(L, decls); i >= 1; i--) {
+        lua_pushnil(L);
+        lua_rawseti(L, decls, i);
+    }
+    return 0;
+}
+
+static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
+{
+    const decl_t whole = { .kind = "ruleset", .file = rs->dir };
+    compiler_t cc = { .rs = rs, .L = rs->L, .problems = problems, .d = &whole };
+    msgpack_sbuffer_init(&cc.key);
+    msgpack_sbuffer_init(&cc.other);
     rs->default_limit = 3;
     for (const char *const *c = default_channels; *c; c++) add_channel(&cc, *c, strlen(*c), 0, NULL);
-    compile_pass(&cc, decls, false);
-    compile_pass(&cc, decls, true);
+    char err[300];
+    int rc = arb_raw_protected(rs->L, compile_protected, &cc, LOAD_INSTRUCTIONS, LOAD_MEMORY, err,
+                               sizeof err);
+    cc.d = &whole;
+    free(cc.shared_nodes.slots);
+    free(cc.shared_wexprs.slots);
+    free(cc.scratch);
+    msgpack_sbuffer_destroy(&cc.key);
+    msgpack_sbuffer_destroy(&cc.other);
+    if (rc < 0) {
+        arb_problems_add(problems, "%s: compiling the declarations stopped: %s", rs->dir, err);
+        return;
+    }
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
     ruleset_mark_shared(rs);
     ruleset_weight_max(rs);
     ruleset_hot_fields(rs);
-    free(cc.shared_nodes.slots);
-    free(cc.shared_wexprs.slots);
-    msgpack_sbuffer_destroy(&cc.key);
-    msgpack_sbuffer_destroy(&cc.other);
     /* Every symbol exists before the channel index sizes its arrays by them. */
     rs->sym_segments = intern_z(&cc, "segments");
     rs->sym_location = intern_z(&cc, "location");
     ruleset_index_channels(rs);
-    /* Everything declared now lives in C (and plain functions in the
-     * registry): empty the declarations so the collector frees them. The
-     * prelude keeps the table itself as an upvalue. */
-    for (int i = (int)lua_rawlen(L, decls); i >= 1; i--) {
-        lua_pushnil(L);
-        lua_rawseti(L, decls, i);
-    }
-    lua_settop(L, top);
 }
 
 static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
@@ -1604,7 +1741,7 @@ static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
 
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
 {
-    size_t before = problems->n;
+    size_t before = problems->total;
     arb_ruleset_t *rs = calloc(1, sizeof *rs);
     if (!rs) return NULL;
     atomic_init(&rs->owners, 1);
@@ -1622,7 +1759,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     size_t n = 0;
     if (prelude_run(rs->L, problems) == 0 &&
         arb__rule_files_list(dir, false, &files, &n, problems) == 0) {
-        if (n == 0 && problems->n == before)
+        if (n == 0 && problems->total == before)
             arb_problems_add(problems, "%s: no rule files (*.lua) in the folder", dir);
         for (size_t i = 0; i < n; i++)
             if (files[i].text) arb__rule_file_run(rs->L, &files[i], "rules_env", problems);
@@ -1632,7 +1769,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
         if (n) ruleset_compile(rs, problems);
     }
     arb__rule_files_free(files, n);
-    if (problems->n != before) {
+    if (problems->total != before) {
         arb_ruleset_free(rs);
         return NULL;
     }
@@ -1740,7 +1877,7 @@ static void pack_action_info(msgpack_packer *pk, const arb_ruleset_t *rs, const 
     arb_pack_cstr(pk, "dynamic");
     if (a->when >= 0) msgpack_pack_true(pk); else msgpack_pack_false(pk);
     arb_pack_cstr(pk, "file");
-    arb_pack_cstr(pk, a->file);
+    arb_pack_text(pk, a->file);   /* a file name need not be UTF-8: escaped */
     arb_pack_cstr(pk, "line");
     msgpack_pack_int(pk, a->line);
 }
@@ -1755,7 +1892,7 @@ void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk)
     arb_pack_cstr(pk, "loaded_at");
     msgpack_pack_int64(pk, rs->loaded_at);
     arb_pack_cstr(pk, "dir");
-    arb_pack_cstr(pk, rs->dir);
+    arb_pack_text(pk, rs->dir);
     arb_pack_cstr(pk, "default_limit");
     msgpack_pack_int(pk, rs->default_limit);
     arb_pack_cstr(pk, "channels");
