@@ -256,7 +256,7 @@ typedef struct compiler {
 __attribute__((format(printf, 2, 3)))
 static void problem(compiler_t *cc, const char *fmt, ...)
 {
-    char msg[800];
+    char msg[2 * ARB_PROBLEM_MAX_LEN];   /* arb_problems_add cuts it, marking the cut */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -1366,8 +1366,9 @@ static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
     } else if (arb_raw_pack(L, -1, &pk, &sb, ARB_PAYLOAD_MAX, true, err, sizeof err) < 0) {
         problem(cc, "'payload': %s", err);
         msgpack_sbuffer_clear(&sb);   /* the load fails: what was packed is not kept */
+    } else {
+        cc->payload_bytes += sb.size - before;
     }
-    cc->payload_bytes += sb.size - before;
     lua_pop(L, 1);
     a->answer_tail = sbuffer_take(&sb, &a->answer_tail_len);
     msgpack_sbuffer_destroy(&sb);
