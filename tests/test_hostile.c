@@ -435,3 +435,19 @@ Test(hostile, a_decide_time_rule_error_that_is_not_utf8_reaches_the_client_as_ut
     cr_expect(strstr(reason, "bad \\xFF\\xFE"), "%s", reason);
     cr_expect(strstr(rf_reason(&R, "b"), "12345"), "a number error still reads: %s", rf_reason(&R, "b"));
 }
+
+/* ---- metatables at declaration time ------------------------------------- */
+
+Test(hostile, list_declarations_and_tests_refuse_a_metatable_when_declared)
+{
+    expect_refused("action 'a' { channels = { 'web' }, value = 1 }\n"
+                   "settings(setmetatable({ default_limit = 2 }, {}))\n",
+                   2, "settings: expected a { ... } table");
+    arb_problems_t f = { 0 };
+    cr_assert(rf_load(&R, "a.lua", PLAIN_RULES, NULL), "%s", rf_problems(&R));
+    rf_write(&R, "a_test.lua", "test 'x' (setmetatable({ context = {} }, {}))\n");
+    cr_expect_eq(arb_ruleset_run_tests(R.rs, R.dir, &f, 0), -1);
+    cr_expect(f.n && strstr(f.items[0], "a_test.lua:1: test \"x\": expected a { ... } table"),
+              "%s", f.n ? f.items[0] : "no failure");
+    arb_problems_free(&f);
+}
