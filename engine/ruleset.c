@@ -25,6 +25,7 @@
 #include "engine/compiled.h"
 #include "engine/log.h"
 #include "engine/rawread.h"
+#include "engine/specread.h"
 #include "engine/rpc.h"
 #include "engine/utf8.h"
 
@@ -219,292 +220,12 @@ int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_n
 
 /* ------------------------------------------------------------ compiling */
 
-/* One declaration being compiled, for messages. */
-typedef struct decl {
-    const char *kind;   /* action, fallback, touchpoint, store, models, ... */
-    const char *id;     /* NULL for list declarations */
-    const char *file;
-    int line;
-} decl_t;
-
-/* Things compiled once by identity: nodes or weight expressions. */
-typedef struct shared_table {
-    uint32_t *slots;    /* index + 1, 0 empty */
-    uint32_t cap;       /* a power of two, > 2 x entries */
-    uint32_t n;
-} shared_table_t;
-
-typedef struct compiler {
-    arb_ruleset_t *rs;
-    lua_State *L;
-    arb_problems_t *problems;
-    size_t problems_at_start;
-    const decl_t *d;    /* the declaration being compiled */
-    int cond_mt, cmp_mt, expr_mt;   /* stack slots of the marker metatables */
-    int vocab;                      /* stack slot of vocabulary function -> name */
-    int memo_cond, memo_wexpr;      /* stack slots: rule table -> compiled index (false while
-                                       it is being compiled: a table that contains itself) */
-    int depth;                      /* nesting of the condition or weight being compiled */
-    size_t payload_bytes;           /* packed by every action so far */
-    uint32_t *scratch;              /* children being compiled, a stack shared by the levels */
-    size_t n_scratch, cap_scratch;
-    shared_table_t shared_nodes;    /* identical conditions compile to one node */
-    shared_table_t shared_wexprs;   /* ... and identical weights to one expression */
-    msgpack_sbuffer key, other;     /* scratch for the keys the tables compare */
-} compiler_t;
-
-__attribute__((format(printf, 2, 3)))
-static void problem(compiler_t *cc, const char *fmt, ...)
-{
-    char msg[2 * ARB_PROBLEM_MAX_LEN];   /* arb_problems_add cuts it, marking the cut */
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    const decl_t *d = cc->d;
-    if (d->id)
-        arb_problems_add(cc->problems, "%s:%d: %s '%s': %s", d->file, d->line, d->kind, d->id, msg);
-    else
-        arb_problems_add(cc->problems, "%s:%d: %s: %s", d->file, d->line, d->kind, msg);
-}
-
 static int32_t intern(compiler_t *cc, const char *s, size_t len)
 {
     return arb_symtab_intern(&cc->rs->syms, s, (uint32_t)len);
 }
 
 static int32_t intern_z(compiler_t *cc, const char *s) { return intern(cc, s, strlen(s)); }
-
-static bool has_mt(lua_State *L, int idx, int mt_slot)
-{
-    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return false;
-    bool same = lua_rawequal(L, -1, mt_slot);
-    lua_pop(L, 1);
-    return same;
-}
-
-/* Levenshtein distance, for "did you mean". */
-static int distance(const char *a, const char *b)
-{
-    int n = (int)strlen(a), m = (int)strlen(b);
-    if (n > 30 || m > 30) return 99;
-    int row[32];
-    for (int j = 0; j <= m; j++) row[j] = j;
-    for (int i = 1; i <= n; i++) {
-        int prev = row[0];
-        row[0] = i;
-        for (int j = 1; j <= m; j++) {
-            int cur = row[j];
-            int best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[m];
-}
-
-/* Check that every key of the table at idx is one of allowed. */
-static void check_fields(compiler_t *cc, int idx, const char *const *allowed)
-{
-    lua_State *L = cc->L;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            problem(cc, "fields are named (name = value); found a positional value");
-            continue;
-        }
-        const char *k = lua_tostring(L, -1);
-        const char *near = NULL;
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(k, *a) == 0;
-        if (ok) continue;
-        for (const char *const *a = allowed; *a && !near; a++)
-            if (distance(k, *a) <= 2) near = *a;
-        char known[512] = "";
-        for (const char *const *a = allowed; *a; a++) {
-            if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
-            strncat(known, *a, sizeof known - strlen(known) - 1);
-        }
-        if (near) problem(cc, "unknown field '%s' (did you mean '%s'?)", k, near);
-        else problem(cc, "unknown field '%s' (fields are: %s)", k, known);
-    }
-}
-
-static const char *lua_type_article(lua_State *L, int idx)
-{
-    switch (lua_type(L, idx)) {
-    case LUA_TNUMBER: return "a number";
-    case LUA_TSTRING: return "a string";
-    case LUA_TTABLE: return "a table";
-    case LUA_TFUNCTION: return "a function";
-    case LUA_TBOOLEAN: return "a boolean";
-    case LUA_TNIL: return "nothing";
-    default: return luaL_typename(L, idx);
-    }
-}
-
-/* Field `name` of the spec at idx as a number; absent -> def. */
-static double field_number(compiler_t *cc, int idx, const char *name, double def, bool required,
-                           double lo, double hi)
-{
-    lua_State *L = cc->L;
-    double v = def;
-    int t = arb_raw_field(L, idx, name);
-    if (t == LUA_TNIL) {
-        if (required) problem(cc, "'%s' is required", name);
-    } else if (t != LUA_TNUMBER) {
-        problem(cc, "'%s' must be a number, not %s", name, lua_type_article(L, -1));
-    } else {
-        v = lua_tonumber(L, -1);
-        if (!isfinite(v) || v < lo || v > hi) {
-            problem(cc, "'%s' must be between %g and %g", name, lo, hi);
-            v = def;
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* An identifier ends up in answers and logs: it must be valid UTF-8. */
-static bool utf8_ok(compiler_t *cc, const char *what, const char *s, size_t len)
-{
-    if (arb_utf8_valid(s, len)) return true;
-    problem(cc, "%s is not valid UTF-8 (byte %zu)", what, arb_utf8_first_invalid(s, len) + 1);
-    return false;
-}
-
-/* Field `name` as a string (owned by the spec, which the caller keeps on
- * the stack), or NULL when absent or wrong. An identifier (id) must also be
- * valid UTF-8. */
-static const char *field_string(compiler_t *cc, int idx, const char *name, bool required, bool id)
-{
-    lua_State *L = cc->L;
-    const char *v = NULL;
-    size_t len = 0;
-    int t = arb_raw_field(L, idx, name);
-    if (t == LUA_TNIL) {
-        if (required) problem(cc, "'%s' is required", name);
-    } else if (t != LUA_TSTRING) {
-        problem(cc, "'%s' must be a string, not %s", name, lua_type_article(L, -1));
-    } else {
-        v = lua_tolstring(L, -1, &len);
-        char what[80];
-        snprintf(what, sizeof what, "'%s'", name);
-        if (id && !utf8_ok(cc, what, v, len)) v = NULL;
-    }
-    lua_pop(L, 1);   /* the string stays alive: the spec holds it */
-    return v;
-}
-
-/* A list of strings, read once: its length is read one time and sizes
- * whatever its items fill, and an item is read by raw index below it. */
-typedef struct str_list {
-    int idx;         /* stack slot of the list (or of the single string) */
-    int n;           /* items; -1 when the field is absent */
-    bool single;     /* a single name is a list of one */
-    const char *name;
-} str_list_t;
-
-/* Push field `name` of the spec at idx as a list (pop with list_close). */
-static str_list_t list_open(compiler_t *cc, int idx, const char *name, bool required)
-{
-    lua_State *L = cc->L;
-    str_list_t l = { .n = -1, .name = name };
-    int t = arb_raw_field(L, idx, name);
-    l.idx = lua_gettop(L);
-    if (t == LUA_TNIL) {
-        if (required) problem(cc, "'%s' is required", name);
-    } else if (t == LUA_TSTRING) {
-        l.single = true;
-        l.n = 1;
-    } else if (t != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
-        problem(cc, "'%s' must be a list of strings, as in %s = { \"a\", \"b\" }", name, name);
-        l.n = 0;
-    } else {
-        lua_Unsigned n = lua_rawlen(L, -1);
-        l.n = n > INT32_MAX ? INT32_MAX : (int)n;
-        if (l.n == 0 && required) problem(cc, "'%s' must not be empty", name);
-    }
-    return l;
-}
-
-/* Item i (0-based, below l->n) as a valid UTF-8 string, or NULL with a
- * problem. The string stays alive while the list is on the stack. */
-static const char *list_item(compiler_t *cc, const str_list_t *l, int i, size_t *len)
-{
-    lua_State *L = cc->L;
-    const char *s = NULL;
-    if (l->single) {
-        s = lua_tolstring(L, l->idx, len);
-    } else {
-        if (lua_rawgeti(L, l->idx, i + 1) != LUA_TSTRING)
-            problem(cc, "'%s' item %d must be a string, not %s", l->name, i + 1,
-                    lua_type_article(L, -1));
-        else
-            s = lua_tolstring(L, -1, len);
-        lua_pop(L, 1);   /* the list holds the string */
-    }
-    char what[80];
-    snprintf(what, sizeof what, "'%s' item %d", l->name, i + 1);
-    return s && utf8_ok(cc, what, s, *len) ? s : NULL;
-}
-
-static void list_close(compiler_t *cc, const str_list_t *l) { lua_settop(cc->L, l->idx - 1); }
-
-/* Call each(cc, string, len, i, ud) for the list of strings in field `name`.
- * Returns the count, or -1 when the field is absent. */
-static int field_string_list(compiler_t *cc, int idx, const char *name, bool required,
-                             void (*each)(compiler_t *, const char *, size_t, int, void *),
-                             void *ud)
-{
-    str_list_t l = list_open(cc, idx, name, required);
-    for (int i = 0; i < l.n; i++) {
-        size_t len;
-        const char *s = list_item(cc, &l, i, &len);
-        if (s) each(cc, s, len, i, ud);
-    }
-    list_close(cc, &l);
-    return l.n;
-}
-
-/* "2026-11-01" or "2026-11-01T08:00:00Z" or unix seconds. */
-static int64_t field_date(compiler_t *cc, int idx, const char *name)
-{
-    lua_State *L = cc->L;
-    int64_t v = 0;
-    int t = arb_raw_field(L, idx, name);
-    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-        v = lua_tointeger(L, -1);
-    } else if (t == LUA_TSTRING) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        const char *s = lua_tostring(L, -1);
-        int n = 0;
-        if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3 &&
-            (s[n] == '\0' || sscanf(s + n, "T%2d:%2d:%2dZ", &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 3) &&
-            tm.tm_mon >= 1 && tm.tm_mon <= 12 && tm.tm_mday >= 1 && tm.tm_mday <= 31) {
-            tm.tm_year -= 1900;
-            tm.tm_mon -= 1;
-            struct tm want = tm, back;
-            time_t when = timegm(&tm);
-            /* timegm normalises 30 February into March: refuse what moved. */
-            if (!gmtime_r(&when, &back) || back.tm_mday != want.tm_mday || back.tm_mon != want.tm_mon ||
-                back.tm_hour != want.tm_hour || back.tm_min != want.tm_min ||
-                back.tm_sec != want.tm_sec)
-                problem(cc, "'%s' must be a date that exists; %s does not", name, s);
-            v = (int64_t)when;
-        } else {
-            problem(cc, "'%s' must be a date such as \"2026-11-01\" or \"2026-11-01T08:00:00Z\"", name);
-        }
-    } else if (t != LUA_TNIL) {
-        problem(cc, "'%s' must be a date string or unix seconds", name);
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 /* ---- growable arrays of the ruleset */
 
@@ -771,47 +492,8 @@ static int32_t model_ref(compiler_t *cc, const char *name)
 {
     int32_t sym = intern_z(cc, name);
     if (!model_declared(cc->rs, sym))
-        problem(cc, "unknown model '%s': declare the scores upstream supplies in models { ... }", name);
+        spec_problem(cc, "unknown model '%s': declare the scores upstream supplies in models { ... }", name);
     return sym;
-}
-
-/* ---- untrusted pieces
- *
- * Conditions, comparisons and weights are tables the prelude made, but a
- * rule holds them before declaring and may change them: every field is
- * checked again here, as if a stranger had written it. */
-
-static const char *const CHANGED = " (was it changed after it was made?)";
-
-/* Field `name` of the piece at idx as a string, or NULL with a problem. */
-static const char *piece_string(compiler_t *cc, int idx, const char *name, size_t *len)
-{
-    lua_State *L = cc->L;
-    const char *v = NULL;
-    if (arb_raw_field(L, idx, name) == LUA_TSTRING) v = lua_tolstring(L, -1, len);
-    else problem(cc, "a condition's '%s' is missing or not a string%s", name, CHANGED);
-    lua_pop(L, 1);   /* the string stays alive: the table holds it */
-    return v;
-}
-
-/* Field `name` as a number in [lo, hi]; def when absent. */
-static double piece_number(compiler_t *cc, int idx, const char *name, double def, double lo,
-                           double hi)
-{
-    lua_State *L = cc->L;
-    double v = def;
-    int t = arb_raw_field(L, idx, name);
-    if (t == LUA_TNUMBER) {
-        v = lua_tonumber(L, -1);
-        if (!(v >= lo && v <= hi)) {
-            problem(cc, "a condition's '%s' must be between %g and %g%s", name, lo, hi, CHANGED);
-            v = def;
-        }
-    } else if (t != LUA_TNIL) {
-        problem(cc, "a condition's '%s' must be a number%s", name, CHANGED);
-    }
-    lua_pop(L, 1);
-    return v;
 }
 
 /* Optional string field as a symbol; -1 when absent. */
@@ -824,7 +506,7 @@ static int32_t sym_field(compiler_t *cc, int idx, const char *name)
         const char *s = lua_tolstring(cc->L, -1, &len);
         sym = intern(cc, s, len);
     } else if (t != LUA_TNIL) {
-        problem(cc, "a condition's '%s' must be a string%s", name, CHANGED);
+        spec_problem(cc, "a condition's '%s' must be a string%s", name, SPEC_CHANGED);
     }
     lua_pop(cc->L, 1);
     return sym;
@@ -840,15 +522,15 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
     lua_State *L = cc->L;
     memset(out, 0, sizeof *out);
     out->op = ARB_CMP_EXISTS;
-    if (!has_mt(L, idx, cc->cmp_mt)) {
-        problem(cc, "expected a comparison such as at_least(3)");
+    if (!spec_has_mt(L, idx, cc->cmp_mt)) {
+        spec_problem(cc, "expected a comparison such as at_least(3)");
         return;
     }
     size_t len;
-    const char *op = piece_string(cc, idx, "op", &len);
+    const char *op = spec_piece_string(cc, idx, "op", &len);
     if (!op) return;
-    out->a = piece_number(cc, idx, "a", 0, -1e300, 1e300);
-    out->b = piece_number(cc, idx, "b", 0, -1e300, 1e300);
+    out->a = spec_piece_number(cc, idx, "a", 0, -1e300, 1e300);
+    out->b = spec_piece_number(cc, idx, "b", 0, -1e300, 1e300);
     static const struct { const char *name; arb_cmp_op_t op; } ops[] = {
         { "ge", ARB_CMP_GE }, { "gt", ARB_CMP_GT }, { "le", ARB_CMP_LE }, { "lt", ARB_CMP_LT },
         { "between", ARB_CMP_BETWEEN }, { "exists", ARB_CMP_EXISTS }, { "eq", ARB_CMP_EQ_NUM },
@@ -865,7 +547,7 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
     if (strcmp(op, "one_of") == 0) {
         out->op = ARB_CMP_ONE_OF;
         if (arb_raw_field(L, idx, "list") != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
-            problem(cc, "one_of: the list is missing or has a metatable%s", CHANGED);
+            spec_problem(cc, "one_of: the list is missing or has a metatable%s", SPEC_CHANGED);
             lua_pop(L, 1);
             return;
         }
@@ -878,7 +560,7 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
                 ruleset_strdup(cc->rs, str, len, NULL);
                 out->list_n++;
             } else {
-                problem(cc, "one_of: item %d is not a string%s", i, CHANGED);
+                spec_problem(cc, "one_of: item %d is not a string%s", i, SPEC_CHANGED);
             }
             lua_pop(L, 1);
         }
@@ -899,7 +581,7 @@ static bool uncalled_vocabulary(compiler_t *cc, int idx, const char *field)
     bool is_vocab = lua_rawget(cc->L, cc->vocab) == LUA_TSTRING;
     if (is_vocab) {
         const char *name = lua_tostring(cc->L, -1);
-        problem(cc, "'%s': '%s' must be called: write %s(...)", field, name, name);
+        spec_problem(cc, "'%s': '%s' must be called: write %s(...)", field, name, name);
     }
     lua_pop(cc->L, 1);
     return is_vocab;
@@ -924,7 +606,7 @@ static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
     lua_Unsigned un = lua_rawlen(L, idx);   /* read once: no rule code runs while compiling */
     uint32_t count = un > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)un;
     if (n->op == ARB_OP_NOT && count != 1) {
-        problem(cc, "no(...) takes exactly one condition, this one has %u%s", count, CHANGED);
+        spec_problem(cc, "no(...) takes exactly one condition, this one has %u%s", count, SPEC_CHANGED);
         return -1;
     }
     size_t base = cc->n_scratch;
@@ -954,7 +636,7 @@ static int32_t compile_once(compiler_t *cc, int idx, int memo, const char *what,
 {
     lua_State *L = cc->L;
     if (cc->depth >= ARB_RAW_MAX_DEPTH) {
-        problem(cc, "%s nested deeper than %d levels", what, ARB_RAW_MAX_DEPTH);
+        spec_problem(cc, "%s nested deeper than %d levels", what, ARB_RAW_MAX_DEPTH);
         return -1;
     }
     bool table = lua_type(L, idx) == LUA_TTABLE;
@@ -965,7 +647,7 @@ static int32_t compile_once(compiler_t *cc, int idx, int memo, const char *what,
         lua_pop(L, 1);
         if (t == LUA_TNUMBER) return known;
         if (t == LUA_TBOOLEAN) {
-            problem(cc, "%s contains itself", what);
+            spec_problem(cc, "%s contains itself", what);
             return -1;
         }
         lua_pushvalue(L, idx);
@@ -995,16 +677,16 @@ static int32_t compile_cond_table(compiler_t *cc, int idx)
     lua_State *L = cc->L;
     luaL_checkstack(L, 8, "condition too deep");
     if (lua_type(L, idx) == LUA_TFUNCTION) return compile_lua_fn(cc, idx, ARB_OP_LUA);
-    if (!has_mt(L, idx, cc->cond_mt)) {
-        problem(cc, "'when' must be a condition such as all { ... } or a function(c), not %s",
-                lua_type_article(L, idx));
+    if (!spec_has_mt(L, idx, cc->cond_mt)) {
+        spec_problem(cc, "'when' must be a condition such as all { ... } or a function(c), not %s",
+                spec_lua_type_article(L, idx));
         return -1;
     }
     size_t len;
-    const char *op = piece_string(cc, idx, "op", &len);
+    const char *op = spec_piece_string(cc, idx, "op", &len);
     if (!op) return -1;
     arb_node_t n = { .op = ARB_OP_TRUE, .sym = -1, .sym2 = -1, .window = -1 };
-    double w = piece_number(cc, idx, "window", -1, -1, ARB_MAX_SECONDS);
+    double w = spec_piece_number(cc, idx, "window", -1, -1, ARB_MAX_SECONDS);
     n.window = w < 0 ? -1 : (int64_t)w;
     if (strcmp(op, "all") == 0 || strcmp(op, "any") == 0 || strcmp(op, "not") == 0) {
         n.op = op[0] == 'a' ? (op[1] == 'l' ? ARB_OP_ALL : ARB_OP_ANY) : ARB_OP_NOT;
@@ -1025,13 +707,13 @@ static int32_t compile_cond_table(compiler_t *cc, int idx)
     else if (strcmp(op, "temp") == 0 || strcmp(op, "attr") == 0 || strcmp(op, "score") == 0) {
         n.op = op[0] == 't' ? ARB_OP_TEMP : op[0] == 'a' ? ARB_OP_ATTR : ARB_OP_SCORE;
         if (n.op == ARB_OP_ATTR) {
-            const char *name = piece_string(cc, idx, "name", &len);
+            const char *name = spec_piece_string(cc, idx, "name", &len);
             if (!name) return -1;
             n.name = ruleset_strdup(cc->rs, name, len, NULL);
             n.name_len = (uint32_t)len;
         }
         if (n.op == ARB_OP_SCORE) {
-            const char *model = piece_string(cc, idx, "model", &len);
+            const char *model = spec_piece_string(cc, idx, "model", &len);
             if (!model) return -1;
             n.sym = model_ref(cc, model);
         }
@@ -1040,25 +722,25 @@ static int32_t compile_cond_table(compiler_t *cc, int idx)
         lua_pop(L, 1);
     } else if (strcmp(op, "near_store") == 0) {
         n.op = ARB_OP_NEAR_STORE;
-        n.num = piece_number(cc, idx, "km", 0, 0, 40075);
+        n.num = spec_piece_number(cc, idx, "km", 0, 0, 40075);
         if (cc->rs->n_stores == 0)
-            problem(cc, "near_store needs the stores' coordinates: declare them with store \"id\" { lat = ..., lon = ... }");
+            spec_problem(cc, "near_store needs the stores' coordinates: declare them with store \"id\" { lat = ..., lon = ... }");
     } else if (strcmp(op, "in_store") == 0) { n.op = ARB_OP_IN_STORE; n.sym = sym_field(cc, idx, "store"); }
     else if (strcmp(op, "country") == 0) { n.op = ARB_OP_COUNTRY; n.sym = sym_field(cc, idx, "is"); }
     else if (strcmp(op, "consent") == 0) { n.op = ARB_OP_CONSENT; n.sym = sym_field(cc, idx, "name"); }
     else if (strcmp(op, "segment") == 0) { n.op = ARB_OP_SEGMENT; n.sym = sym_field(cc, idx, "name"); }
     else if (strcmp(op, "hour") == 0) {
         n.op = ARB_OP_HOUR;
-        n.a = (int)piece_number(cc, idx, "from", 0, 0, 24);
-        n.b = (int)piece_number(cc, idx, "to", 24, 0, 24);
+        n.a = (int)spec_piece_number(cc, idx, "from", 0, 0, 24);
+        n.b = (int)spec_piece_number(cc, idx, "to", 24, 0, 24);
     } else if (strcmp(op, "weekday") == 0) {
         n.op = ARB_OP_WEEKDAY;
-        n.a = (int)piece_number(cc, idx, "mask", 0, 0, 127);
+        n.a = (int)spec_piece_number(cc, idx, "mask", 0, 0, 127);
     }
     else if (strcmp(op, "channel") == 0) { n.op = ARB_OP_CHANNEL; n.sym = sym_field(cc, idx, "is"); }
     else if (strcmp(op, "touchpoint") == 0) { n.op = ARB_OP_TOUCHPOINT; n.sym = sym_field(cc, idx, "is"); }
     else {
-        problem(cc, "internal: unknown condition '%s'", op);
+        spec_problem(cc, "internal: unknown condition '%s'", op);
         return -1;
     }
     return node_add(cc, &n);
@@ -1081,7 +763,7 @@ static int32_t compile_wexpr_value(compiler_t *cc, int idx)
     if (lua_type(L, idx) == LUA_TNUMBER) {
         w.num = lua_tonumber(L, idx);
         if (!isfinite(w.num)) {
-            problem(cc, "'weight' must be a finite number, not %g", w.num);
+            spec_problem(cc, "'weight' must be a finite number, not %g", w.num);
             return -1;
         }
         return wexpr_add(cc, &w);
@@ -1093,13 +775,13 @@ static int32_t compile_wexpr_value(compiler_t *cc, int idx)
         w.ref = luaL_ref(L, LUA_REGISTRYINDEX);
         return wexpr_add(cc, &w);
     }
-    if (!has_mt(L, idx, cc->expr_mt)) {
-        problem(cc, "'weight' must be a number, an expression such as recency(\"laptop\", days(14)), or a function(c), not %s",
-                lua_type_article(L, idx));
+    if (!spec_has_mt(L, idx, cc->expr_mt)) {
+        spec_problem(cc, "'weight' must be a number, an expression such as recency(\"laptop\", days(14)), or a function(c), not %s",
+                spec_lua_type_article(L, idx));
         return -1;
     }
     size_t len;
-    const char *op = piece_string(cc, idx, "op", &len);
+    const char *op = spec_piece_string(cc, idx, "op", &len);
     if (!op) return -1;
     static const struct { const char *name; arb_wop_t op; } bin[] = {
         { "mul", ARB_W_MUL }, { "add", ARB_W_ADD }, { "sub", ARB_W_SUB }, { "div", ARB_W_DIV },
@@ -1121,31 +803,31 @@ static int32_t compile_wexpr_value(compiler_t *cc, int idx)
         return wexpr_add(cc, &w);
     }
     if (strcmp(op, "const") == 0) {
-        w.num = piece_number(cc, idx, "n", 1, -1e300, 1e300);
+        w.num = spec_piece_number(cc, idx, "n", 1, -1e300, 1e300);
     } else if (strcmp(op, "recency") == 0) {
         w.op = ARB_W_RECENCY;
-        w.num = piece_number(cc, idx, "half_life", 1, 1e-9, ARB_MAX_SECONDS);
+        w.num = spec_piece_number(cc, idx, "half_life", 1, 1e-9, ARB_MAX_SECONDS);
         arb_raw_field(L, idx, "cond");
         w.node = compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
         arb_op_t of = w.node >= 0 ? cc->rs->nodes[w.node].op : ARB_OP_BOUGHT;
         if (of != ARB_OP_BOUGHT && of != ARB_OP_EVENT) {
-            problem(cc, "recency: needs a purchase or an event%s", CHANGED);
+            spec_problem(cc, "recency: needs a purchase or an event%s", SPEC_CHANGED);
             return -1;
         }
     } else if (strcmp(op, "score") == 0) {
         w.op = ARB_W_SCORE;
-        const char *model = piece_string(cc, idx, "model", &len);
+        const char *model = spec_piece_string(cc, idx, "model", &len);
         if (!model) return -1;
         w.sym = model_ref(cc, model);
     } else if (strcmp(op, "attr") == 0) {
         w.op = ARB_W_ATTR;
-        const char *name = piece_string(cc, idx, "name", &len);
+        const char *name = spec_piece_string(cc, idx, "name", &len);
         if (!name) return -1;
         w.name = ruleset_strdup(cc->rs, name, len, NULL);
         w.name_len = (uint32_t)len;
     } else {
-        problem(cc, "internal: unknown weight '%s'", op);
+        spec_problem(cc, "internal: unknown weight '%s'", op);
         return -1;
     }
     return wexpr_add(cc, &w);
@@ -1165,7 +847,7 @@ static void add_channel(compiler_t *cc, const char *s, size_t len, int i, void *
     arb_ruleset_t *rs = cc->rs;
     if (channel_index(rs, s, len) >= 0) return;
     if (rs->n_channels == ARB_MAX_CHANNELS) {
-        problem(cc, "too many channels (at most %d)", ARB_MAX_CHANNELS);
+        spec_problem(cc, "too many channels (at most %d)", ARB_MAX_CHANNELS);
         return;
     }
     rs->channels[rs->n_channels] = strndup(s, len);
@@ -1187,12 +869,12 @@ static void compile_list_decl(compiler_t *cc, int spec)
     const char *kind = cc->d->kind;
     if (strcmp(kind, "settings") == 0) {
         static const char *const fields[] = { "default_limit", "utc_offset_hours", NULL };
-        check_fields(cc, spec, fields);
+        spec_check_fields(cc, spec, fields);
         /* Each settings block changes only the fields it names. */
-        cc->rs->default_limit = (int)field_number(cc, spec, "default_limit",
+        cc->rs->default_limit = (int)spec_field_number(cc, spec, "default_limit",
                                                   cc->rs->default_limit, false, 1, 100);
         cc->rs->utc_offset_minutes = (int)lround(
-            field_number(cc, spec, "utc_offset_hours", cc->rs->utc_offset_minutes / 60.0, false,
+            spec_field_number(cc, spec, "utc_offset_hours", cc->rs->utc_offset_minutes / 60.0, false,
                          -14, 14) * 60);
         return;
     }
@@ -1204,10 +886,10 @@ static void compile_list_decl(compiler_t *cc, int spec)
             const char *s = lua_tolstring(L, -1, &len);
             char what[40];
             snprintf(what, sizeof what, "item %d", i);
-            if (utf8_ok(cc, what, s, len))
+            if (spec_utf8_ok(cc, what, s, len))
                 (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
         } else {
-            problem(cc, "item %d must be a string, not %s", i, lua_type_article(L, -1));
+            spec_problem(cc, "item %d must be a string, not %s", i, spec_lua_type_article(L, -1));
         }
         lua_pop(L, 1);
     }
@@ -1216,29 +898,29 @@ static void compile_list_decl(compiler_t *cc, int spec)
 static void compile_store(compiler_t *cc, int spec)
 {
     static const char *const fields[] = { "lat", "lon", "name", NULL };
-    check_fields(cc, spec, fields);
+    spec_check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
     int32_t sym = intern_z(cc, cc->d->id);
     for (uint32_t i = 0; i < rs->n_stores; i++)
         if (rs->stores[i].sym == sym) {
-            problem(cc, "duplicate store id");
+            spec_problem(cc, "duplicate store id");
             return;
         }
     GROW(rs->stores, rs->n_stores, 1);
     arb_store_t *st = &rs->stores[rs->n_stores++];
     st->sym = sym;
-    st->lat = field_number(cc, spec, "lat", 0, true, -90, 90);
-    st->lon = field_number(cc, spec, "lon", 0, true, -180, 180);
+    st->lat = spec_field_number(cc, spec, "lat", 0, true, -90, 90);
+    st->lon = spec_field_number(cc, spec, "lon", 0, true, -180, 180);
 }
 
 static void compile_touchpoint(compiler_t *cc, int spec)
 {
     static const char *const fields[] = { "limit", "diverse", "description", NULL };
-    check_fields(cc, spec, fields);
+    spec_check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
     for (uint32_t i = 0; i < rs->n_touchpoints; i++)
         if (strcmp(rs->touchpoints[i].id, cc->d->id) == 0) {
-            problem(cc, "duplicate touchpoint (first declared at %s:%d)", rs->touchpoints[i].file,
+            spec_problem(cc, "duplicate touchpoint (first declared at %s:%d)", rs->touchpoints[i].file,
                     rs->touchpoints[i].line);
             return;
         }
@@ -1249,11 +931,11 @@ static void compile_touchpoint(compiler_t *cc, int spec)
     tp->file = strdup(cc->d->file);
     tp->line = cc->d->line;
     tp->sym = intern_z(cc, tp->id);
-    tp->limit = (int)field_number(cc, spec, "limit", 0, false, 1, 100);
+    tp->limit = (int)spec_field_number(cc, spec, "limit", 0, false, 1, 100);
     tp->diverse = -1;
-    const char *diverse = field_string(cc, spec, "diverse", false, false);
+    const char *diverse = spec_field_string(cc, spec, "diverse", false, false);
     if (diverse && strcmp(diverse, "category") == 0) tp->diverse = 0;
-    else if (diverse) problem(cc, "'diverse' can only be \"category\"");
+    else if (diverse) spec_problem(cc, "'diverse' can only be \"category\"");
 }
 
 /* ---- actions */
@@ -1272,7 +954,7 @@ static void action_channel(compiler_t *cc, const char *s, size_t len, int i, voi
             if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
             strncat(known, cc->rs->channels[k], sizeof known - strlen(known) - 1);
         }
-        problem(cc, "unknown channel '%.*s' (channels are: %s; add others with channels { ... })",
+        spec_problem(cc, "unknown channel '%.*s' (channels are: %s; add others with channels { ... })",
                 (int)len, s, known);
         return;
     }
@@ -1288,7 +970,7 @@ static void action_touchpoint(compiler_t *cc, const char *s, size_t len, int i, 
     bool declared = false;
     for (uint32_t k = 0; k < cc->rs->n_touchpoints; k++) declared |= cc->rs->touchpoints[k].sym == sym;
     if (!declared)
-        problem(cc, "unknown touchpoint '%.*s': declare it with touchpoint \"%.*s\" { limit = ... }",
+        spec_problem(cc, "unknown touchpoint '%.*s': declare it with touchpoint \"%.*s\" { limit = ... }",
                 (int)len, s, (int)len, s);
     a->touchpoints[a->n_touchpoints++] = sym;
 }
@@ -1306,15 +988,15 @@ static void action_require(compiler_t *cc, const char *s, size_t len, int i, voi
 }
 
 /* Call each for every item of the open list l, then close it. */
-static void list_each(compiler_t *cc, const str_list_t *l, arb_action_t *a,
+static void list_each(compiler_t *cc, const spec_list_t *l, arb_action_t *a,
                       void (*each)(compiler_t *, const char *, size_t, int, void *))
 {
     for (int i = 0; i < l->n; i++) {
         size_t len;
-        const char *s = list_item(cc, l, i, &len);
+        const char *s = spec_list_item(cc, l, i, &len);
         if (s) each(cc, s, len, i, a);
     }
-    list_close(cc, l);
+    spec_list_close(cc, l);
 }
 
 static void *calloc_or_abort(size_t n, size_t size)
@@ -1361,10 +1043,10 @@ static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
     if (arb_raw_field(L, spec, "payload") == LUA_TNIL) {
         msgpack_pack_nil(&pk);
     } else if (cc->payload_bytes >= ARB_PAYLOADS_MAX) {
-        problem(cc, "'payload': the payloads of all actions together pass %u bytes",
+        spec_problem(cc, "'payload': the payloads of all actions together pass %u bytes",
                 ARB_PAYLOADS_MAX);
     } else if (arb_raw_pack(L, -1, &pk, &sb, ARB_PAYLOAD_MAX, true, err, sizeof err) < 0) {
-        problem(cc, "'payload': %s", err);
+        spec_problem(cc, "'payload': %s", err);
         msgpack_sbuffer_clear(&sb);   /* the load fails: what was packed is not kept */
     } else {
         cc->payload_bytes += sb.size - before;
@@ -1382,7 +1064,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     };
     lua_State *L = cc->L;
     arb_ruleset_t *rs = cc->rs;
-    check_fields(cc, spec, fields);
+    spec_check_fields(cc, spec, fields);
     GROW(rs->actions, rs->n_actions, 1);
     arb_action_t *a = &rs->actions[rs->n_actions++];
     memset(a, 0, sizeof *a);
@@ -1394,43 +1076,43 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     a->category = -1;
     a->when = -1;
     a->weight = -1;
-    field_string_list(cc, spec, "channels", true, action_channel, a);
+    spec_field_string_list(cc, spec, "channels", true, action_channel, a);
     /* Each list is read once: the length that sizes its array bounds its filling. */
-    str_list_t l = list_open(cc, spec, "touchpoints", false);
+    spec_list_t l = spec_list_open(cc, spec, "touchpoints", false);
     size_t n = l.n > 0 ? (size_t)l.n : 0;
     a->touchpoints = calloc_or_abort(n + 1, sizeof *a->touchpoints);
     list_each(cc, &l, a, action_touchpoint);
-    l = list_open(cc, spec, "requires", false);
+    l = spec_list_open(cc, spec, "requires", false);
     n = l.n > 0 ? (size_t)l.n : 0;
     a->requires = calloc_or_abort(n + 1, sizeof *a->requires);
     a->requires_names = calloc_or_abort(n + 1, sizeof *a->requires_names);
     a->requires_reasons = calloc_or_abort(n + 1, sizeof *a->requires_reasons);
     list_each(cc, &l, a, action_require);
-    a->value = field_number(cc, spec, "value", 0, true, 0, 1e15);
-    a->lever = field_number(cc, spec, "lever", 1, false, 0, 1e6);
-    const char *model = field_string(cc, spec, "model", false, true);
+    a->value = spec_field_number(cc, spec, "value", 0, true, 0, 1e15);
+    a->lever = spec_field_number(cc, spec, "lever", 1, false, 0, 1e6);
+    const char *model = spec_field_string(cc, spec, "model", false, true);
     if (model) {
         a->model = model_ref(cc, model);
         if (asprintf(&a->no_score_reason, "no score: %s", model) < 0) a->no_score_reason = NULL;
     }
-    a->propensity = field_number(cc, spec, "propensity", 1, false, 0, 1);
+    a->propensity = spec_field_number(cc, spec, "propensity", 1, false, 0, 1);
     if (model && arb_raw_field(L, spec, "propensity") != LUA_TNIL)
-        problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
+        spec_problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
     if (model) lua_pop(L, 1);
-    const char *category = field_string(cc, spec, "category", false, true);
+    const char *category = spec_field_string(cc, spec, "category", false, true);
     if (category) {
         a->category_name = strdup(category);
         a->category = intern_z(cc, a->category_name);
     }
-    a->start = field_date(cc, spec, "start");
-    a->stop = field_date(cc, spec, "stop");
-    if (a->start && a->stop && a->stop <= a->start) problem(cc, "'stop' must come after 'start'");
+    a->start = spec_field_date(cc, spec, "start");
+    a->stop = spec_field_date(cc, spec, "stop");
+    if (a->start && a->stop && a->stop <= a->start) spec_problem(cc, "'stop' must come after 'start'");
     if (arb_raw_field(L, spec, "when") != LUA_TNIL) a->when = compile_cond(cc, lua_gettop(L));
     lua_pop(L, 1);
     if (arb_raw_field(L, spec, "weight") != LUA_TNIL) a->weight = compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
     compile_answer(cc, spec, a);
-    field_string(cc, spec, "description", false, false);
+    spec_field_string(cc, spec, "description", false, false);
 }
 
 /* ---- the whole ruleset */
@@ -1549,12 +1231,12 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
         bool is_action = strcmp(d.kind, "action") == 0 || strcmp(d.kind, "fallback") == 0;
         if (is_action == actions) {
             if (arb_raw_field(L, -1, "spec") != LUA_TTABLE) {
-                problem(cc, "has no { ... } body");
+                spec_problem(cc, "has no { ... } body");
             } else if (arb_raw_has_mt(L, -1)) {
                 /* Given after declaring: its fields are not what they seem. */
-                problem(cc, "the { ... } body has a metatable: declarations are plain tables");
+                spec_problem(cc, "the { ... } body has a metatable: declarations are plain tables");
             } else if (d.id && !arb_utf8_valid(d.id, strlen(d.id))) {
-                problem(cc, "the id is not valid UTF-8 (byte %zu)",
+                spec_problem(cc, "the id is not valid UTF-8 (byte %zu)",
                         arb_utf8_first_invalid(d.id, strlen(d.id)) + 1);
             } else {
                 int spec = lua_gettop(L);
