@@ -152,8 +152,12 @@ static int l_prelude_print(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    char q[1024];
-    arb_log_info("rule print", "text=%s", arb_log_quote(lua_tostring(L, -1), q, sizeof q));
+    /* The rule's bytes need not be UTF-8 nor one line: cleaned and cut. */
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    char clean[512], q[1024];
+    arb_text_clean(text, len, clean, sizeof clean);
+    arb_log_info("rule print", "text=%s", arb_log_quote(clean, q, sizeof q));
     return 0;
 }
 

@@ -451,3 +451,30 @@ Test(hostile, list_declarations_and_tests_refuse_a_metatable_when_declared)
               "%s", f.n ? f.items[0] : "no failure");
     arb_problems_free(&f);
 }
+
+/* ---- the log --------------------------------------------------------------- */
+
+Test(hostile, a_rule_print_that_is_not_utf8_logs_one_clean_line)
+{
+    char path[] = "/tmp/arbiter-log-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    bool loaded = rf_load(&R, "a.lua",
+                          "print('bad \xff\\nline two')\n"
+                          "action 'a' { channels = { 'web' }, value = 1 }\n",
+                          NULL);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    cr_assert(loaded, "%s", rf_problems(&R));
+    char buf[4096] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    cr_expect(arb_utf8_valid(buf, (size_t)n), "%s", buf);
+    cr_expect(strstr(buf, "bad \\\\xFF\\\\x0Aline two") || strstr(buf, "bad \\xFF\\x0Aline two"), "%s", buf);
+    cr_expect_eq(strchr(buf, '\n'), buf + n - 1, "one line: %s", buf);
+}
