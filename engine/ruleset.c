@@ -1426,6 +1426,21 @@ static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
     snprintf(rs->version, sizeof rs->version, "%llu-%.12s", (unsigned long long)seq, rs->checksum);
 }
 
+/* Never reached: every call that can raise runs protected (rawread.h).
+ * Should one ever slip through, Lua aborts after this returns: the log
+ * then says why instead of nothing. */
+static int ruleset_panic(lua_State *L)
+{
+    size_t len = 0;
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    char clean[512], q[1100];
+    if (msg) arb_text_clean(msg, len, clean, sizeof clean);
+    else snprintf(clean, sizeof clean, "an error object that is not a string");
+    arb_log_error("lua panic: an error escaped every protected call", "error=%s",
+                  arb_log_quote(clean, q, sizeof q));
+    return 0;
+}
+
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
 {
     size_t before = problems->total;
@@ -1441,6 +1456,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
         arb_ruleset_free(rs);
         return NULL;
     }
+    lua_atpanic(rs->L, ruleset_panic);
     arb_lua_context_init(rs->L);
     arb_rule_file_t *files = NULL;
     size_t n = 0;

@@ -10,10 +10,13 @@
  */
 #include <criterion/criterion.h>
 
+#include <lauxlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "bindings/lua/sandbox.h"
 #include "engine/compiled.h"
+#include "engine/rawread.h"
 #include "engine/rpc.h"
 #include "engine/utf8.h"
 #include "tests/rulefix.h"
@@ -477,4 +480,41 @@ Test(hostile, a_rule_print_that_is_not_utf8_logs_one_clean_line)
     cr_expect(arb_utf8_valid(buf, (size_t)n), "%s", buf);
     cr_expect(strstr(buf, "bad \\\\xFF\\\\x0Aline two") || strstr(buf, "bad \\xFF\\x0Aline two"), "%s", buf);
     cr_expect_eq(strchr(buf, '\n'), buf + n - 1, "one line: %s", buf);
+}
+
+/* ---- the protected call ------------------------------------------------- */
+
+static int raise_bad_bytes(lua_State *L, void *ud)
+{
+    (*(int *)ud)++;
+    lua_pushliteral(L, "left on the stack");
+    return luaL_error(L, "bad \xff bytes");
+}
+
+static int allocate_forever(lua_State *L, void *ud)
+{
+    lua_newtable(L);
+    for (lua_Integer i = 1;; i++) {
+        lua_pushinteger(L, i);
+        lua_rawseti(L, -2, i);
+    }
+    return 0;
+}
+
+Test(hostile, a_raise_inside_the_protected_call_comes_back_as_a_clean_message)
+{
+    arb_sandbox_t sb;
+    lua_State *L = arb_sandbox_new(&sb);
+    cr_assert_not_null(L);
+    lua_pushliteral(L, "below");
+    int calls = 0;
+    char err[200];
+    cr_expect_eq(arb_raw_protected(L, raise_bad_bytes, &calls, 1000, 1 << 20, err, sizeof err), -1);
+    cr_expect_eq(calls, 1);
+    cr_expect(arb_utf8_valid(err, strlen(err)) && strstr(err, "bad \\xFF bytes"), "%s", err);
+    cr_expect_eq(lua_gettop(L), 1, "the stack is as it was");
+    cr_expect_eq(arb_raw_protected(L, allocate_forever, NULL, 1000, 1 << 20, err, sizeof err), -1);
+    cr_expect(strstr(err, "memory budget exceeded"), "%s", err);
+    cr_expect_eq(lua_gettop(L), 1);
+    lua_close(L);
 }
