@@ -336,6 +336,8 @@ function V.max_of(a, b) return expr { op = "max", l = as_expr(a, 2), r = as_expr
 
 ---------------------------------------------------------------- declarations
 
+-- A spec is a plain table, read raw by the engine after the files ran (see
+-- engine/rawread.h): a metatable here, or given to it later, is refused.
 local function declare(kind)
   return function(id)
     if type(id) ~= "string" or id == "" then
@@ -359,7 +361,9 @@ V.store = declare("store")
 
 local function declare_list(kind)
   return function(spec)
-    if type(spec) ~= "table" then fail(kind .. ": expected a { ... } table", 2) end
+    if type(spec) ~= "table" or getmetatable(spec) ~= nil then
+      fail(kind .. ": expected a { ... } table", 2)
+    end
     local file, line = C.where(2)
     decls[#decls + 1] = { kind = kind, spec = spec, file = file, line = line }
   end
@@ -375,7 +379,9 @@ function T.test(name)
   check_string("test", "a test name", name)
   local file, line = C.where(2)
   return function(spec)
-    if type(spec) ~= "table" then fail(format("test %q: expected a { ... } table", name), 2) end
+    if type(spec) ~= "table" or getmetatable(spec) ~= nil then
+      fail(format("test %q: expected a { ... } table", name), 2)
+    end
     tests[#tests + 1] = { name = name, spec = spec, file = file, line = line }
   end
 end

@@ -353,7 +353,15 @@ static int call_lua(arb_eval_t *ev, int ref)
     }
     if (rc == LUA_OK) return 0;
     arb_sandbox_t *sb = arb_sandbox_of(L);
-    const char *msg = lua_tostring(L, -1);
+    /* Only a string is read: converting a number would allocate, outside
+     * any protected call, in a state a rule may have just filled. */
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    char num[48];
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        if (lua_isinteger(L, -1)) snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -1));
+        else snprintf(num, sizeof num, "%.14g", lua_tonumber(L, -1));
+        msg = num;
+    }
     ev->fault = sb->stopped ? ARB_FAULT_BUDGET : ARB_FAULT_ERROR;
     if (sb->stopped)
         budget_reason(ev, sb->why, msg);

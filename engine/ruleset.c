@@ -24,7 +24,10 @@
 #include "engine/compiled.h"
 #include "engine/fileio.h"
 #include "engine/log.h"
+#include "engine/rawread.h"
+#include "engine/specread.h"
 #include "engine/rpc.h"
+#include "engine/utf8.h"
 
 extern const char arb_prelude_lua[];
 extern const uint64_t arb_prelude_lua_len;
@@ -38,33 +41,6 @@ static const char prelude_key = 0;
 
 static const char *const default_channels[] = { "web", "email", "app", "store",
                                                 "call_center", "sms", NULL };
-
-/* ------------------------------------------------------------ problems */
-
-void arb_problems_add(arb_problems_t *p, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        char **items = realloc(p->items, cap * sizeof *items);
-        if (!items) return;
-        p->items = items;
-        p->cap = cap;
-    }
-    p->items[p->n] = strdup(buf);
-    if (p->items[p->n]) p->n++;
-}
-
-void arb_problems_free(arb_problems_t *p)
-{
-    for (size_t i = 0; i < p->n; i++) free(p->items[i]);
-    free(p->items);
-    memset(p, 0, sizeof *p);
-}
 
 /* ------------------------------------------------------------ files */
 
@@ -98,8 +74,12 @@ static int l_prelude_print(lua_State *L)
         luaL_addvalue(&b);
     }
     luaL_pushresult(&b);
-    char q[1024];
-    arb_log_info("rule print", "text=%s", arb_log_quote(lua_tostring(L, -1), q, sizeof q));
+    /* The rule's bytes need not be UTF-8 nor one line: cleaned and cut. */
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    char clean[512], q[1024];
+    arb_text_clean(text, len, clean, sizeof clean);
+    arb_log_info("rule print", "text=%s", arb_log_quote(clean, q, sizeof q));
     return 0;
 }
 
@@ -166,243 +146,12 @@ int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_n
 
 /* ------------------------------------------------------------ compiling */
 
-/* One declaration being compiled, for messages. */
-typedef struct decl {
-    const char *kind;   /* action, fallback, touchpoint, store, models, ... */
-    const char *id;     /* NULL for list declarations */
-    const char *file;
-    int line;
-} decl_t;
-
-/* Things compiled once by identity: nodes or weight expressions. */
-typedef struct shared_table {
-    uint32_t *slots;    /* index + 1, 0 empty */
-    uint32_t cap;       /* a power of two, > 2 x entries */
-    uint32_t n;
-} shared_table_t;
-
-typedef struct compiler {
-    arb_ruleset_t *rs;
-    lua_State *L;
-    arb_problems_t *problems;
-    size_t problems_at_start;
-    const decl_t *d;    /* the declaration being compiled */
-    int cond_mt, cmp_mt, expr_mt;   /* stack slots of the marker metatables */
-    int vocab;                      /* stack slot of vocabulary function -> name */
-    shared_table_t shared_nodes;    /* identical conditions compile to one node */
-    shared_table_t shared_wexprs;   /* ... and identical weights to one expression */
-    msgpack_sbuffer key, other;     /* scratch for the keys the tables compare */
-} compiler_t;
-
-__attribute__((format(printf, 2, 3)))
-static void problem(compiler_t *cc, const char *fmt, ...)
-{
-    char msg[800];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    const decl_t *d = cc->d;
-    if (d->id)
-        arb_problems_add(cc->problems, "%s:%d: %s '%s': %s", d->file, d->line, d->kind, d->id, msg);
-    else
-        arb_problems_add(cc->problems, "%s:%d: %s: %s", d->file, d->line, d->kind, msg);
-}
-
 static int32_t intern(compiler_t *cc, const char *s, size_t len)
 {
     return arb_symtab_intern(&cc->rs->syms, s, (uint32_t)len);
 }
 
 static int32_t intern_z(compiler_t *cc, const char *s) { return intern(cc, s, strlen(s)); }
-
-static bool has_mt(lua_State *L, int idx, int mt_slot)
-{
-    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return false;
-    bool same = lua_rawequal(L, -1, mt_slot);
-    lua_pop(L, 1);
-    return same;
-}
-
-/* Levenshtein distance, for "did you mean". */
-static int distance(const char *a, const char *b)
-{
-    int n = (int)strlen(a), m = (int)strlen(b);
-    if (n > 30 || m > 30) return 99;
-    int row[32];
-    for (int j = 0; j <= m; j++) row[j] = j;
-    for (int i = 1; i <= n; i++) {
-        int prev = row[0];
-        row[0] = i;
-        for (int j = 1; j <= m; j++) {
-            int cur = row[j];
-            int best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[m];
-}
-
-/* Check that every key of the table at idx is one of allowed. */
-static void check_fields(compiler_t *cc, int idx, const char *const *allowed)
-{
-    lua_State *L = cc->L;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            problem(cc, "fields are named (name = value); found a positional value");
-            continue;
-        }
-        const char *k = lua_tostring(L, -1);
-        const char *near = NULL;
-        bool ok = false;
-        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(k, *a) == 0;
-        if (ok) continue;
-        for (const char *const *a = allowed; *a && !near; a++)
-            if (distance(k, *a) <= 2) near = *a;
-        char known[512] = "";
-        for (const char *const *a = allowed; *a; a++) {
-            if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
-            strncat(known, *a, sizeof known - strlen(known) - 1);
-        }
-        if (near) problem(cc, "unknown field '%s' (did you mean '%s'?)", k, near);
-        else problem(cc, "unknown field '%s' (fields are: %s)", k, known);
-    }
-}
-
-static const char *lua_type_article(lua_State *L, int idx)
-{
-    switch (lua_type(L, idx)) {
-    case LUA_TNUMBER: return "a number";
-    case LUA_TSTRING: return "a string";
-    case LUA_TTABLE: return "a table";
-    case LUA_TFUNCTION: return "a function";
-    case LUA_TBOOLEAN: return "a boolean";
-    case LUA_TNIL: return "nothing";
-    default: return luaL_typename(L, idx);
-    }
-}
-
-/* Field `name` of the spec at idx as a number; absent -> def. */
-static double field_number(compiler_t *cc, int idx, const char *name, double def, bool required,
-                           double lo, double hi)
-{
-    lua_State *L = cc->L;
-    double v = def;
-    int t = lua_getfield(L, idx, name);
-    if (t == LUA_TNIL) {
-        if (required) problem(cc, "'%s' is required", name);
-    } else if (t != LUA_TNUMBER) {
-        problem(cc, "'%s' must be a number, not %s", name, lua_type_article(L, -1));
-    } else {
-        v = lua_tonumber(L, -1);
-        if (!isfinite(v) || v < lo || v > hi) {
-            problem(cc, "'%s' must be between %g and %g", name, lo, hi);
-            v = def;
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* Field `name` as a string copy, or NULL when absent or wrong. */
-static char *field_string(compiler_t *cc, int idx, const char *name, bool required)
-{
-    lua_State *L = cc->L;
-    char *v = NULL;
-    int t = lua_getfield(L, idx, name);
-    if (t == LUA_TNIL) {
-        if (required) problem(cc, "'%s' is required", name);
-    } else if (t != LUA_TSTRING) {
-        problem(cc, "'%s' must be a string, not %s", name, lua_type_article(L, -1));
-    } else {
-        v = strdup(lua_tostring(L, -1));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* Call each(cc, string, len, i, ud) for the list of strings in field `name`.
- * Returns the count, or -1 when the field is absent. */
-static int field_string_list(compiler_t *cc, int idx, const char *name, bool required,
-                             void (*each)(compiler_t *, const char *, size_t, int, void *),
-                             void *ud)
-{
-    lua_State *L = cc->L;
-    int t = lua_getfield(L, idx, name);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        if (required) problem(cc, "'%s' is required", name);
-        return -1;
-    }
-    if (t == LUA_TSTRING) {   /* a single name is a list of one */
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        each(cc, s, len, 0, ud);
-        lua_pop(L, 1);
-        return 1;
-    }
-    if (t != LUA_TTABLE || lua_getmetatable(L, -1)) {
-        if (t == LUA_TTABLE) lua_pop(L, 1);
-        problem(cc, "'%s' must be a list of strings, as in %s = { \"a\", \"b\" }", name, name);
-        lua_pop(L, 1);
-        return 0;
-    }
-    int n = (int)lua_rawlen(L, -1);
-    for (int i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, -1, i) != LUA_TSTRING) {
-            problem(cc, "'%s' item %d must be a string, not %s", name, i, lua_type_article(L, -1));
-        } else {
-            size_t len;
-            const char *s = lua_tolstring(L, -1, &len);
-            each(cc, s, len, i - 1, ud);
-        }
-        lua_pop(L, 1);
-    }
-    if (n == 0 && required) problem(cc, "'%s' must not be empty", name);
-    lua_pop(L, 1);
-    return n;
-}
-
-/* "2026-11-01" or "2026-11-01T08:00:00Z" or unix seconds. */
-static int64_t field_date(compiler_t *cc, int idx, const char *name)
-{
-    lua_State *L = cc->L;
-    int64_t v = 0;
-    int t = lua_getfield(L, idx, name);
-    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-        v = lua_tointeger(L, -1);
-    } else if (t == LUA_TSTRING) {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        const char *s = lua_tostring(L, -1);
-        int n = 0;
-        if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3 &&
-            (s[n] == '\0' || sscanf(s + n, "T%2d:%2d:%2dZ", &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 3) &&
-            tm.tm_mon >= 1 && tm.tm_mon <= 12 && tm.tm_mday >= 1 && tm.tm_mday <= 31) {
-            tm.tm_year -= 1900;
-            tm.tm_mon -= 1;
-            struct tm want = tm, back;
-            time_t when = timegm(&tm);
-            /* timegm normalises 30 February into March: refuse what moved. */
-            if (!gmtime_r(&when, &back) || back.tm_mday != want.tm_mday || back.tm_mon != want.tm_mon ||
-                back.tm_hour != want.tm_hour || back.tm_min != want.tm_min ||
-                back.tm_sec != want.tm_sec)
-                problem(cc, "'%s' must be a date that exists; %s does not", name, s);
-            v = (int64_t)when;
-        } else {
-            problem(cc, "'%s' must be a date such as \"2026-11-01\" or \"2026-11-01T08:00:00Z\"", name);
-        }
-    } else if (t != LUA_TNIL) {
-        problem(cc, "'%s' must be a date string or unix seconds", name);
-    }
-    lua_pop(L, 1);
-    return v;
-}
 
 /* ---- growable arrays of the ruleset */
 
@@ -669,60 +418,21 @@ static int32_t model_ref(compiler_t *cc, const char *name)
 {
     int32_t sym = intern_z(cc, name);
     if (!model_declared(cc->rs, sym))
-        problem(cc, "unknown model '%s': declare the scores upstream supplies in models { ... }", name);
+        spec_problem(cc, "unknown model '%s': declare the scores upstream supplies in models { ... }", name);
     return sym;
-}
-
-/* ---- untrusted pieces
- *
- * Conditions, comparisons and weights are tables the prelude made, but a
- * rule holds them before declaring and may change them: every field is
- * checked again here, as if a stranger had written it. */
-
-static const char *const CHANGED = " (was it changed after it was made?)";
-
-/* Field `name` of the piece at idx as a string, or NULL with a problem. */
-static const char *piece_string(compiler_t *cc, int idx, const char *name, size_t *len)
-{
-    lua_State *L = cc->L;
-    const char *v = NULL;
-    if (lua_getfield(L, idx, name) == LUA_TSTRING) v = lua_tolstring(L, -1, len);
-    else problem(cc, "a condition's '%s' is missing or not a string%s", name, CHANGED);
-    lua_pop(L, 1);   /* the string stays alive: the table holds it */
-    return v;
-}
-
-/* Field `name` as a number in [lo, hi]; def when absent. */
-static double piece_number(compiler_t *cc, int idx, const char *name, double def, double lo,
-                           double hi)
-{
-    lua_State *L = cc->L;
-    double v = def;
-    int t = lua_getfield(L, idx, name);
-    if (t == LUA_TNUMBER) {
-        v = lua_tonumber(L, -1);
-        if (!(v >= lo && v <= hi)) {
-            problem(cc, "a condition's '%s' must be between %g and %g%s", name, lo, hi, CHANGED);
-            v = def;
-        }
-    } else if (t != LUA_TNIL) {
-        problem(cc, "a condition's '%s' must be a number%s", name, CHANGED);
-    }
-    lua_pop(L, 1);
-    return v;
 }
 
 /* Optional string field as a symbol; -1 when absent. */
 static int32_t sym_field(compiler_t *cc, int idx, const char *name)
 {
     int32_t sym = -1;
-    int t = lua_getfield(cc->L, idx, name);
+    int t = arb_raw_field(cc->L, idx, name);
     if (t == LUA_TSTRING) {
         size_t len;
         const char *s = lua_tolstring(cc->L, -1, &len);
         sym = intern(cc, s, len);
     } else if (t != LUA_TNIL) {
-        problem(cc, "a condition's '%s' must be a string%s", name, CHANGED);
+        spec_problem(cc, "a condition's '%s' must be a string%s", name, SPEC_CHANGED);
     }
     lua_pop(cc->L, 1);
     return sym;
@@ -738,22 +448,22 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
     lua_State *L = cc->L;
     memset(out, 0, sizeof *out);
     out->op = ARB_CMP_EXISTS;
-    if (!has_mt(L, idx, cc->cmp_mt)) {
-        problem(cc, "expected a comparison such as at_least(3)");
+    if (!spec_has_mt(L, idx, cc->cmp_mt)) {
+        spec_problem(cc, "expected a comparison such as at_least(3)");
         return;
     }
     size_t len;
-    const char *op = piece_string(cc, idx, "op", &len);
+    const char *op = spec_piece_string(cc, idx, "op", &len);
     if (!op) return;
-    out->a = piece_number(cc, idx, "a", 0, -1e300, 1e300);
-    out->b = piece_number(cc, idx, "b", 0, -1e300, 1e300);
+    out->a = spec_piece_number(cc, idx, "a", 0, -1e300, 1e300);
+    out->b = spec_piece_number(cc, idx, "b", 0, -1e300, 1e300);
     static const struct { const char *name; arb_cmp_op_t op; } ops[] = {
         { "ge", ARB_CMP_GE }, { "gt", ARB_CMP_GT }, { "le", ARB_CMP_LE }, { "lt", ARB_CMP_LT },
         { "between", ARB_CMP_BETWEEN }, { "exists", ARB_CMP_EXISTS }, { "eq", ARB_CMP_EQ_NUM },
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(op, ops[i].name) == 0) out->op = ops[i].op;
-    if (strcmp(op, "eq") == 0 && lua_getfield(L, idx, "s") == LUA_TSTRING) {
+    if (strcmp(op, "eq") == 0 && arb_raw_field(L, idx, "s") == LUA_TSTRING) {
         const char *str = lua_tolstring(L, -1, &len);
         out->op = ARB_CMP_EQ_STR;
         out->str = ruleset_strdup(cc->rs, str, len, NULL);
@@ -762,12 +472,13 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
     if (strcmp(op, "eq") == 0) lua_pop(L, 1);
     if (strcmp(op, "one_of") == 0) {
         out->op = ARB_CMP_ONE_OF;
-        if (lua_getfield(L, idx, "list") != LUA_TTABLE) {
-            problem(cc, "one_of: the list is missing%s", CHANGED);
+        if (arb_raw_field(L, idx, "list") != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
+            spec_problem(cc, "one_of: the list is missing or has a metatable%s", SPEC_CHANGED);
             lua_pop(L, 1);
             return;
         }
-        int n = (int)lua_rawlen(L, -1);
+        lua_Unsigned un = lua_rawlen(L, -1);
+        int n = un > INT32_MAX ? INT32_MAX : (int)un;
         out->list = cc->rs->n_strs;
         for (int i = 1; i <= n; i++) {
             if (lua_rawgeti(L, -1, i) == LUA_TSTRING) {
@@ -775,7 +486,7 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
                 ruleset_strdup(cc->rs, str, len, NULL);
                 out->list_n++;
             } else {
-                problem(cc, "one_of: item %d is not a string%s", i, CHANGED);
+                spec_problem(cc, "one_of: item %d is not a string%s", i, SPEC_CHANGED);
             }
             lua_pop(L, 1);
         }
@@ -786,6 +497,7 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
 /* ---- conditions */
 
 static int32_t compile_cond(compiler_t *cc, int idx);
+static int32_t compile_wexpr(compiler_t *cc, int idx);
 
 /* A vocabulary function given uncalled (`when = raining`) would otherwise
  * run as a plain function whose result, a condition table, is always true. */
@@ -795,7 +507,7 @@ static bool uncalled_vocabulary(compiler_t *cc, int idx, const char *field)
     bool is_vocab = lua_rawget(cc->L, cc->vocab) == LUA_TSTRING;
     if (is_vocab) {
         const char *name = lua_tostring(cc->L, -1);
-        problem(cc, "'%s': '%s' must be called: write %s(...)", field, name, name);
+        spec_problem(cc, "'%s': '%s' must be called: write %s(...)", field, name, name);
     }
     lua_pop(cc->L, 1);
     return is_vocab;
@@ -811,46 +523,96 @@ static int32_t compile_lua_fn(compiler_t *cc, int idx, arb_op_t op)
 }
 
 
+/* The children are compiled onto cc->scratch (children of children go
+ * above them), then moved to kids together, so that a node's kids stay
+ * contiguous. Nothing here is freed if an error unwinds: cc owns it. */
 static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
 {
     lua_State *L = cc->L;
-    int count = (int)lua_rawlen(L, idx);
+    lua_Unsigned un = lua_rawlen(L, idx);   /* read once: no rule code runs while compiling */
+    uint32_t count = un > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)un;
     if (n->op == ARB_OP_NOT && count != 1) {
-        problem(cc, "no(...) takes exactly one condition, this one has %d%s", count, CHANGED);
+        spec_problem(cc, "no(...) takes exactly one condition, this one has %u%s", count, SPEC_CHANGED);
         return -1;
     }
-    uint32_t *tmp = calloc((size_t)count + 1, sizeof *tmp);
-    if (!tmp) abort();
-    for (int i = 1; i <= count; i++) {
-        lua_rawgeti(L, idx, i);
+    size_t base = cc->n_scratch;
+    for (uint32_t i = 1; i <= count; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
         int32_t k = compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
-        tmp[i - 1] = k < 0 ? 0 : (uint32_t)k;
+        GROW(cc->scratch, cc->n_scratch, 1);
+        cc->scratch[cc->n_scratch++] = k < 0 ? 0 : (uint32_t)k;
     }
     GROW(cc->rs->kids, cc->rs->n_kids, count);
     n->first = cc->rs->n_kids;
-    n->count = (uint32_t)count;
-    memcpy(cc->rs->kids + cc->rs->n_kids, tmp, sizeof *tmp * (size_t)count);
-    cc->rs->n_kids += (uint32_t)count;
-    free(tmp);
+    n->count = count;
+    if (count) memcpy(cc->rs->kids + cc->rs->n_kids, cc->scratch + base, sizeof *cc->scratch * count);
+    cc->rs->n_kids += count;
+    cc->n_scratch = base;
     return node_add(cc, n);
 }
 
+/* Compile the condition or weight (compile) at idx once per table: a
+ * table reached again, as catalogs share conditions, gives the index it
+ * compiled to (2^32 paths through 32 shared tables cost 32 compiles), and
+ * one reached again while it is being compiled contains itself. Nesting
+ * is bounded, so that neither the C stack nor the Lua stack runs out. */
+static int32_t compile_once(compiler_t *cc, int idx, int memo, const char *what,
+                            int32_t (*compile)(compiler_t *, int))
+{
+    lua_State *L = cc->L;
+    if (cc->depth >= ARB_RAW_MAX_DEPTH) {
+        spec_problem(cc, "%s nested deeper than %d levels", what, ARB_RAW_MAX_DEPTH);
+        return -1;
+    }
+    bool table = lua_type(L, idx) == LUA_TTABLE;
+    if (table) {
+        lua_pushvalue(L, idx);
+        int t = lua_rawget(L, memo);
+        int32_t known = t == LUA_TNUMBER ? (int32_t)lua_tointeger(L, -1) : -1;
+        lua_pop(L, 1);
+        if (t == LUA_TNUMBER) return known;
+        if (t == LUA_TBOOLEAN) {
+            spec_problem(cc, "%s contains itself", what);
+            return -1;
+        }
+        lua_pushvalue(L, idx);
+        lua_pushboolean(L, 0);
+        lua_rawset(L, memo);
+    }
+    cc->depth++;
+    int32_t r = compile(cc, idx);
+    cc->depth--;
+    if (table) {
+        lua_pushvalue(L, idx);
+        lua_pushinteger(L, r);
+        lua_rawset(L, memo);
+    }
+    return r;
+}
+
+static int32_t compile_cond_table(compiler_t *cc, int idx);
+
 static int32_t compile_cond(compiler_t *cc, int idx)
+{
+    return compile_once(cc, idx, cc->memo_cond, "a condition", compile_cond_table);
+}
+
+static int32_t compile_cond_table(compiler_t *cc, int idx)
 {
     lua_State *L = cc->L;
     luaL_checkstack(L, 8, "condition too deep");
     if (lua_type(L, idx) == LUA_TFUNCTION) return compile_lua_fn(cc, idx, ARB_OP_LUA);
-    if (!has_mt(L, idx, cc->cond_mt)) {
-        problem(cc, "'when' must be a condition such as all { ... } or a function(c), not %s",
-                lua_type_article(L, idx));
+    if (!spec_has_mt(L, idx, cc->cond_mt)) {
+        spec_problem(cc, "'when' must be a condition such as all { ... } or a function(c), not %s",
+                spec_lua_type_article(L, idx));
         return -1;
     }
     size_t len;
-    const char *op = piece_string(cc, idx, "op", &len);
+    const char *op = spec_piece_string(cc, idx, "op", &len);
     if (!op) return -1;
     arb_node_t n = { .op = ARB_OP_TRUE, .sym = -1, .sym2 = -1, .window = -1 };
-    double w = piece_number(cc, idx, "window", -1, -1, ARB_MAX_SECONDS);
+    double w = spec_piece_number(cc, idx, "window", -1, -1, ARB_MAX_SECONDS);
     n.window = w < 0 ? -1 : (int64_t)w;
     if (strcmp(op, "all") == 0 || strcmp(op, "any") == 0 || strcmp(op, "not") == 0) {
         n.op = op[0] == 'a' ? (op[1] == 'l' ? ARB_OP_ALL : ARB_OP_ANY) : ARB_OP_NOT;
@@ -860,7 +622,7 @@ static int32_t compile_cond(compiler_t *cc, int idx)
     else if (strcmp(op, "purchases") == 0 || strcmp(op, "spent") == 0) {
         n.op = op[0] == 'p' ? ARB_OP_PURCHASES : ARB_OP_SPENT;
         n.sym = sym_field(cc, idx, "what");
-        lua_getfield(L, idx, "cmp");
+        arb_raw_field(L, idx, "cmp");
         compile_cmp(cc, lua_gettop(L), &n.cmp);
         lua_pop(L, 1);
     } else if (strcmp(op, "event") == 0) {
@@ -871,40 +633,40 @@ static int32_t compile_cond(compiler_t *cc, int idx)
     else if (strcmp(op, "temp") == 0 || strcmp(op, "attr") == 0 || strcmp(op, "score") == 0) {
         n.op = op[0] == 't' ? ARB_OP_TEMP : op[0] == 'a' ? ARB_OP_ATTR : ARB_OP_SCORE;
         if (n.op == ARB_OP_ATTR) {
-            const char *name = piece_string(cc, idx, "name", &len);
+            const char *name = spec_piece_string(cc, idx, "name", &len);
             if (!name) return -1;
             n.name = ruleset_strdup(cc->rs, name, len, NULL);
             n.name_len = (uint32_t)len;
         }
         if (n.op == ARB_OP_SCORE) {
-            const char *model = piece_string(cc, idx, "model", &len);
+            const char *model = spec_piece_string(cc, idx, "model", &len);
             if (!model) return -1;
             n.sym = model_ref(cc, model);
         }
-        lua_getfield(L, idx, "cmp");
+        arb_raw_field(L, idx, "cmp");
         compile_cmp(cc, lua_gettop(L), &n.cmp);
         lua_pop(L, 1);
     } else if (strcmp(op, "near_store") == 0) {
         n.op = ARB_OP_NEAR_STORE;
-        n.num = piece_number(cc, idx, "km", 0, 0, 40075);
+        n.num = spec_piece_number(cc, idx, "km", 0, 0, 40075);
         if (cc->rs->n_stores == 0)
-            problem(cc, "near_store needs the stores' coordinates: declare them with store \"id\" { lat = ..., lon = ... }");
+            spec_problem(cc, "near_store needs the stores' coordinates: declare them with store \"id\" { lat = ..., lon = ... }");
     } else if (strcmp(op, "in_store") == 0) { n.op = ARB_OP_IN_STORE; n.sym = sym_field(cc, idx, "store"); }
     else if (strcmp(op, "country") == 0) { n.op = ARB_OP_COUNTRY; n.sym = sym_field(cc, idx, "is"); }
     else if (strcmp(op, "consent") == 0) { n.op = ARB_OP_CONSENT; n.sym = sym_field(cc, idx, "name"); }
     else if (strcmp(op, "segment") == 0) { n.op = ARB_OP_SEGMENT; n.sym = sym_field(cc, idx, "name"); }
     else if (strcmp(op, "hour") == 0) {
         n.op = ARB_OP_HOUR;
-        n.a = (int)piece_number(cc, idx, "from", 0, 0, 24);
-        n.b = (int)piece_number(cc, idx, "to", 24, 0, 24);
+        n.a = (int)spec_piece_number(cc, idx, "from", 0, 0, 24);
+        n.b = (int)spec_piece_number(cc, idx, "to", 24, 0, 24);
     } else if (strcmp(op, "weekday") == 0) {
         n.op = ARB_OP_WEEKDAY;
-        n.a = (int)piece_number(cc, idx, "mask", 0, 0, 127);
+        n.a = (int)spec_piece_number(cc, idx, "mask", 0, 0, 127);
     }
     else if (strcmp(op, "channel") == 0) { n.op = ARB_OP_CHANNEL; n.sym = sym_field(cc, idx, "is"); }
     else if (strcmp(op, "touchpoint") == 0) { n.op = ARB_OP_TOUCHPOINT; n.sym = sym_field(cc, idx, "is"); }
     else {
-        problem(cc, "internal: unknown condition '%s'", op);
+        spec_problem(cc, "internal: unknown condition '%s'", op);
         return -1;
     }
     return node_add(cc, &n);
@@ -912,7 +674,14 @@ static int32_t compile_cond(compiler_t *cc, int idx)
 
 /* ---- weights */
 
+static int32_t compile_wexpr_value(compiler_t *cc, int idx);
+
 static int32_t compile_wexpr(compiler_t *cc, int idx)
+{
+    return compile_once(cc, idx, cc->memo_wexpr, "a weight", compile_wexpr_value);
+}
+
+static int32_t compile_wexpr_value(compiler_t *cc, int idx)
 {
     lua_State *L = cc->L;
     luaL_checkstack(L, 8, "weight too deep");
@@ -920,7 +689,7 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
     if (lua_type(L, idx) == LUA_TNUMBER) {
         w.num = lua_tonumber(L, idx);
         if (!isfinite(w.num)) {
-            problem(cc, "'weight' must be a finite number, not %g", w.num);
+            spec_problem(cc, "'weight' must be a finite number, not %g", w.num);
             return -1;
         }
         return wexpr_add(cc, &w);
@@ -932,13 +701,13 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
         w.ref = luaL_ref(L, LUA_REGISTRYINDEX);
         return wexpr_add(cc, &w);
     }
-    if (!has_mt(L, idx, cc->expr_mt)) {
-        problem(cc, "'weight' must be a number, an expression such as recency(\"laptop\", days(14)), or a function(c), not %s",
-                lua_type_article(L, idx));
+    if (!spec_has_mt(L, idx, cc->expr_mt)) {
+        spec_problem(cc, "'weight' must be a number, an expression such as recency(\"laptop\", days(14)), or a function(c), not %s",
+                spec_lua_type_article(L, idx));
         return -1;
     }
     size_t len;
-    const char *op = piece_string(cc, idx, "op", &len);
+    const char *op = spec_piece_string(cc, idx, "op", &len);
     if (!op) return -1;
     static const struct { const char *name; arb_wop_t op; } bin[] = {
         { "mul", ARB_W_MUL }, { "add", ARB_W_ADD }, { "sub", ARB_W_SUB }, { "div", ARB_W_DIV },
@@ -947,44 +716,44 @@ static int32_t compile_wexpr(compiler_t *cc, int idx)
     for (size_t i = 0; i < sizeof bin / sizeof bin[0]; i++) {
         if (strcmp(op, bin[i].name) != 0) continue;
         w.op = bin[i].op;
-        lua_getfield(L, idx, "l");
+        arb_raw_field(L, idx, "l");
         w.left = compile_wexpr(cc, lua_gettop(L));
-        lua_getfield(L, idx, "r");
+        arb_raw_field(L, idx, "r");
         w.right = compile_wexpr(cc, lua_gettop(L));
         lua_pop(L, 2);
         if (w.op == ARB_W_IF) {
-            lua_getfield(L, idx, "cond");
+            arb_raw_field(L, idx, "cond");
             w.node = compile_cond(cc, lua_gettop(L));
             lua_pop(L, 1);
         }
         return wexpr_add(cc, &w);
     }
     if (strcmp(op, "const") == 0) {
-        w.num = piece_number(cc, idx, "n", 1, -1e300, 1e300);
+        w.num = spec_piece_number(cc, idx, "n", 1, -1e300, 1e300);
     } else if (strcmp(op, "recency") == 0) {
         w.op = ARB_W_RECENCY;
-        w.num = piece_number(cc, idx, "half_life", 1, 1e-9, ARB_MAX_SECONDS);
-        lua_getfield(L, idx, "cond");
+        w.num = spec_piece_number(cc, idx, "half_life", 1, 1e-9, ARB_MAX_SECONDS);
+        arb_raw_field(L, idx, "cond");
         w.node = compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
         arb_op_t of = w.node >= 0 ? cc->rs->nodes[w.node].op : ARB_OP_BOUGHT;
         if (of != ARB_OP_BOUGHT && of != ARB_OP_EVENT) {
-            problem(cc, "recency: needs a purchase or an event%s", CHANGED);
+            spec_problem(cc, "recency: needs a purchase or an event%s", SPEC_CHANGED);
             return -1;
         }
     } else if (strcmp(op, "score") == 0) {
         w.op = ARB_W_SCORE;
-        const char *model = piece_string(cc, idx, "model", &len);
+        const char *model = spec_piece_string(cc, idx, "model", &len);
         if (!model) return -1;
         w.sym = model_ref(cc, model);
     } else if (strcmp(op, "attr") == 0) {
         w.op = ARB_W_ATTR;
-        const char *name = piece_string(cc, idx, "name", &len);
+        const char *name = spec_piece_string(cc, idx, "name", &len);
         if (!name) return -1;
         w.name = ruleset_strdup(cc->rs, name, len, NULL);
         w.name_len = (uint32_t)len;
     } else {
-        problem(cc, "internal: unknown weight '%s'", op);
+        spec_problem(cc, "internal: unknown weight '%s'", op);
         return -1;
     }
     return wexpr_add(cc, &w);
@@ -1004,7 +773,7 @@ static void add_channel(compiler_t *cc, const char *s, size_t len, int i, void *
     arb_ruleset_t *rs = cc->rs;
     if (channel_index(rs, s, len) >= 0) return;
     if (rs->n_channels == ARB_MAX_CHANNELS) {
-        problem(cc, "too many channels (at most %d)", ARB_MAX_CHANNELS);
+        spec_problem(cc, "too many channels (at most %d)", ARB_MAX_CHANNELS);
         return;
     }
     rs->channels[rs->n_channels] = strndup(s, len);
@@ -1026,23 +795,27 @@ static void compile_list_decl(compiler_t *cc, int spec)
     const char *kind = cc->d->kind;
     if (strcmp(kind, "settings") == 0) {
         static const char *const fields[] = { "default_limit", "utc_offset_hours", NULL };
-        check_fields(cc, spec, fields);
+        spec_check_fields(cc, spec, fields);
         /* Each settings block changes only the fields it names. */
-        cc->rs->default_limit = (int)field_number(cc, spec, "default_limit",
+        cc->rs->default_limit = (int)spec_field_number(cc, spec, "default_limit",
                                                   cc->rs->default_limit, false, 1, 100);
         cc->rs->utc_offset_minutes = (int)lround(
-            field_number(cc, spec, "utc_offset_hours", cc->rs->utc_offset_minutes / 60.0, false,
+            spec_field_number(cc, spec, "utc_offset_hours", cc->rs->utc_offset_minutes / 60.0, false,
                          -14, 14) * 60);
         return;
     }
-    int n = (int)lua_rawlen(L, spec);
+    lua_Unsigned un = lua_rawlen(L, spec);
+    int n = un > INT32_MAX ? INT32_MAX : (int)un;
     for (int i = 1; i <= n; i++) {
         if (lua_rawgeti(L, spec, i) == LUA_TSTRING) {
             size_t len;
             const char *s = lua_tolstring(L, -1, &len);
-            (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
+            char what[40];
+            snprintf(what, sizeof what, "item %d", i);
+            if (spec_utf8_ok(cc, what, s, len))
+                (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
         } else {
-            problem(cc, "item %d must be a string, not %s", i, lua_type_article(L, -1));
+            spec_problem(cc, "item %d must be a string, not %s", i, spec_lua_type_article(L, -1));
         }
         lua_pop(L, 1);
     }
@@ -1051,29 +824,29 @@ static void compile_list_decl(compiler_t *cc, int spec)
 static void compile_store(compiler_t *cc, int spec)
 {
     static const char *const fields[] = { "lat", "lon", "name", NULL };
-    check_fields(cc, spec, fields);
+    spec_check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
     int32_t sym = intern_z(cc, cc->d->id);
     for (uint32_t i = 0; i < rs->n_stores; i++)
         if (rs->stores[i].sym == sym) {
-            problem(cc, "duplicate store id");
+            spec_problem(cc, "duplicate store id");
             return;
         }
     GROW(rs->stores, rs->n_stores, 1);
     arb_store_t *st = &rs->stores[rs->n_stores++];
     st->sym = sym;
-    st->lat = field_number(cc, spec, "lat", 0, true, -90, 90);
-    st->lon = field_number(cc, spec, "lon", 0, true, -180, 180);
+    st->lat = spec_field_number(cc, spec, "lat", 0, true, -90, 90);
+    st->lon = spec_field_number(cc, spec, "lon", 0, true, -180, 180);
 }
 
 static void compile_touchpoint(compiler_t *cc, int spec)
 {
     static const char *const fields[] = { "limit", "diverse", "description", NULL };
-    check_fields(cc, spec, fields);
+    spec_check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
     for (uint32_t i = 0; i < rs->n_touchpoints; i++)
         if (strcmp(rs->touchpoints[i].id, cc->d->id) == 0) {
-            problem(cc, "duplicate touchpoint (first declared at %s:%d)", rs->touchpoints[i].file,
+            spec_problem(cc, "duplicate touchpoint (first declared at %s:%d)", rs->touchpoints[i].file,
                     rs->touchpoints[i].line);
             return;
         }
@@ -1084,12 +857,11 @@ static void compile_touchpoint(compiler_t *cc, int spec)
     tp->file = strdup(cc->d->file);
     tp->line = cc->d->line;
     tp->sym = intern_z(cc, tp->id);
-    tp->limit = (int)field_number(cc, spec, "limit", 0, false, 1, 100);
+    tp->limit = (int)spec_field_number(cc, spec, "limit", 0, false, 1, 100);
     tp->diverse = -1;
-    char *diverse = field_string(cc, spec, "diverse", false);
+    const char *diverse = spec_field_string(cc, spec, "diverse", false, false);
     if (diverse && strcmp(diverse, "category") == 0) tp->diverse = 0;
-    else if (diverse) problem(cc, "'diverse' can only be \"category\"");
-    free(diverse);
+    else if (diverse) spec_problem(cc, "'diverse' can only be \"category\"");
 }
 
 /* ---- actions */
@@ -1108,13 +880,15 @@ static void action_channel(compiler_t *cc, const char *s, size_t len, int i, voi
             if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
             strncat(known, cc->rs->channels[k], sizeof known - strlen(known) - 1);
         }
-        problem(cc, "unknown channel '%.*s' (channels are: %s; add others with channels { ... })",
+        spec_problem(cc, "unknown channel '%.*s' (channels are: %s; add others with channels { ... })",
                 (int)len, s, known);
         return;
     }
     a->channels |= 1ull << ch;
 }
 
+/* The touchpoints and requires arrays hold one slot per item of their
+ * list, sized from the one read of its length (list_open). */
 static void action_touchpoint(compiler_t *cc, const char *s, size_t len, int i, void *ud)
 {
     arb_action_t *a = ud;
@@ -1122,7 +896,7 @@ static void action_touchpoint(compiler_t *cc, const char *s, size_t len, int i, 
     bool declared = false;
     for (uint32_t k = 0; k < cc->rs->n_touchpoints; k++) declared |= cc->rs->touchpoints[k].sym == sym;
     if (!declared)
-        problem(cc, "unknown touchpoint '%.*s': declare it with touchpoint \"%.*s\" { limit = ... }",
+        spec_problem(cc, "unknown touchpoint '%.*s': declare it with touchpoint \"%.*s\" { limit = ... }",
                 (int)len, s, (int)len, s);
     a->touchpoints[a->n_touchpoints++] = sym;
 }
@@ -1139,12 +913,23 @@ static void action_require(compiler_t *cc, const char *s, size_t len, int i, voi
     if (len == 8 && memcmp(s, "location", 8) == 0) a->requires_location = true;
 }
 
-static int list_len(lua_State *L, int idx, const char *name)
+/* Call each for every item of the open list l, then close it. */
+static void list_each(compiler_t *cc, const spec_list_t *l, arb_action_t *a,
+                      void (*each)(compiler_t *, const char *, size_t, int, void *))
 {
-    int t = lua_getfield(L, idx, name);
-    int n = t == LUA_TTABLE ? (int)lua_rawlen(L, -1) : t == LUA_TSTRING ? 1 : 0;
-    lua_pop(L, 1);
-    return n;
+    for (int i = 0; i < l->n; i++) {
+        size_t len;
+        const char *s = spec_list_item(cc, l, i, &len);
+        if (s) each(cc, s, len, i, a);
+    }
+    spec_list_close(cc, l);
+}
+
+static void *calloc_or_abort(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (!p) abort();
+    return p;
 }
 
 /* The bytes packed into sb, in an allocation of exactly their size (an
@@ -1180,8 +965,18 @@ static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
     msgpack_pack_double(&pk, a->value);
     arb_pack_lit(&pk, "payload");
     char err[200];
-    if (lua_getfield(L, spec, "payload") == LUA_TNIL) msgpack_pack_nil(&pk);
-    else if (arb_lua_pack(L, -1, &pk, err, sizeof err) < 0) problem(cc, "'payload': %s", err);
+    size_t before = sb.size;
+    if (arb_raw_field(L, spec, "payload") == LUA_TNIL) {
+        msgpack_pack_nil(&pk);
+    } else if (cc->payload_bytes >= ARB_PAYLOADS_MAX) {
+        spec_problem(cc, "'payload': the payloads of all actions together pass %u bytes",
+                ARB_PAYLOADS_MAX);
+    } else if (arb_raw_pack(L, -1, &pk, &sb, ARB_PAYLOAD_MAX, true, err, sizeof err) < 0) {
+        spec_problem(cc, "'payload': %s", err);
+        msgpack_sbuffer_clear(&sb);   /* the load fails: what was packed is not kept */
+    } else {
+        cc->payload_bytes += sb.size - before;
+    }
     lua_pop(L, 1);
     a->answer_tail = sbuffer_take(&sb, &a->answer_tail_len);
     msgpack_sbuffer_destroy(&sb);
@@ -1195,7 +990,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     };
     lua_State *L = cc->L;
     arb_ruleset_t *rs = cc->rs;
-    check_fields(cc, spec, fields);
+    spec_check_fields(cc, spec, fields);
     GROW(rs->actions, rs->n_actions, 1);
     arb_action_t *a = &rs->actions[rs->n_actions++];
     memset(a, 0, sizeof *a);
@@ -1207,39 +1002,43 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     a->category = -1;
     a->when = -1;
     a->weight = -1;
-    field_string_list(cc, spec, "channels", true, action_channel, a);
-    int n = list_len(L, spec, "touchpoints");
-    a->touchpoints = calloc((size_t)n + 1, sizeof *a->touchpoints);
-    field_string_list(cc, spec, "touchpoints", false, action_touchpoint, a);
-    n = list_len(L, spec, "requires");
-    a->requires = calloc((size_t)n + 1, sizeof *a->requires);
-    a->requires_names = calloc((size_t)n + 1, sizeof *a->requires_names);
-    a->requires_reasons = calloc((size_t)n + 1, sizeof *a->requires_reasons);
-    field_string_list(cc, spec, "requires", false, action_require, a);
-    a->value = field_number(cc, spec, "value", 0, true, 0, 1e15);
-    a->lever = field_number(cc, spec, "lever", 1, false, 0, 1e6);
-    char *model = field_string(cc, spec, "model", false);
+    spec_field_string_list(cc, spec, "channels", true, action_channel, a);
+    /* Each list is read once: the length that sizes its array bounds its filling. */
+    spec_list_t l = spec_list_open(cc, spec, "touchpoints", false);
+    size_t n = l.n > 0 ? (size_t)l.n : 0;
+    a->touchpoints = calloc_or_abort(n + 1, sizeof *a->touchpoints);
+    list_each(cc, &l, a, action_touchpoint);
+    l = spec_list_open(cc, spec, "requires", false);
+    n = l.n > 0 ? (size_t)l.n : 0;
+    a->requires = calloc_or_abort(n + 1, sizeof *a->requires);
+    a->requires_names = calloc_or_abort(n + 1, sizeof *a->requires_names);
+    a->requires_reasons = calloc_or_abort(n + 1, sizeof *a->requires_reasons);
+    list_each(cc, &l, a, action_require);
+    a->value = spec_field_number(cc, spec, "value", 0, true, 0, 1e15);
+    a->lever = spec_field_number(cc, spec, "lever", 1, false, 0, 1e6);
+    const char *model = spec_field_string(cc, spec, "model", false, true);
     if (model) {
         a->model = model_ref(cc, model);
         if (asprintf(&a->no_score_reason, "no score: %s", model) < 0) a->no_score_reason = NULL;
     }
-    a->propensity = field_number(cc, spec, "propensity", 1, false, 0, 1);
-    if (model && lua_getfield(L, spec, "propensity") != LUA_TNIL)
-        problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
+    a->propensity = spec_field_number(cc, spec, "propensity", 1, false, 0, 1);
+    if (model && arb_raw_field(L, spec, "propensity") != LUA_TNIL)
+        spec_problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
     if (model) lua_pop(L, 1);
-    free(model);
-    a->category_name = field_string(cc, spec, "category", false);
-    if (a->category_name) a->category = intern_z(cc, a->category_name);
-    a->start = field_date(cc, spec, "start");
-    a->stop = field_date(cc, spec, "stop");
-    if (a->start && a->stop && a->stop <= a->start) problem(cc, "'stop' must come after 'start'");
-    if (lua_getfield(L, spec, "when") != LUA_TNIL) a->when = compile_cond(cc, lua_gettop(L));
+    const char *category = spec_field_string(cc, spec, "category", false, true);
+    if (category) {
+        a->category_name = strdup(category);
+        a->category = intern_z(cc, a->category_name);
+    }
+    a->start = spec_field_date(cc, spec, "start");
+    a->stop = spec_field_date(cc, spec, "stop");
+    if (a->start && a->stop && a->stop <= a->start) spec_problem(cc, "'stop' must come after 'start'");
+    if (arb_raw_field(L, spec, "when") != LUA_TNIL) a->when = compile_cond(cc, lua_gettop(L));
     lua_pop(L, 1);
-    if (lua_getfield(L, spec, "weight") != LUA_TNIL) a->weight = compile_wexpr(cc, lua_gettop(L));
+    if (arb_raw_field(L, spec, "weight") != LUA_TNIL) a->weight = compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
     compile_answer(cc, spec, a);
-    char *desc = field_string(cc, spec, "description", false);
-    free(desc);
+    spec_field_string(cc, spec, "description", false, false);
 }
 
 /* ---- the whole ruleset */
@@ -1336,14 +1135,12 @@ static void ruleset_index_channels(arb_ruleset_t *rs)
 static void decl_read(lua_State *L, decl_t *d)
 {
     int idx = lua_gettop(L);
-    lua_getfield(L, idx, "kind");
-    lua_getfield(L, idx, "id");
-    lua_getfield(L, idx, "file");
-    lua_getfield(L, idx, "line");
-    d->kind = lua_tostring(L, -4);
-    d->id = lua_tostring(L, -3);
-    d->file = lua_tostring(L, -2);
-    d->line = (int)lua_tointeger(L, -1);
+    /* The record is the prelude's, but read raw all the same: only strings
+     * and an integer are taken from it, never converted. */
+    d->kind = arb_raw_field(L, idx, "kind") == LUA_TSTRING ? lua_tostring(L, -1) : "declaration";
+    d->id = arb_raw_field(L, idx, "id") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    d->file = arb_raw_field(L, idx, "file") == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+    d->line = arb_raw_field(L, idx, "line") == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : 0;
     lua_pop(L, 4);
 }
 
@@ -1359,8 +1156,14 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
         cc->d = &d;
         bool is_action = strcmp(d.kind, "action") == 0 || strcmp(d.kind, "fallback") == 0;
         if (is_action == actions) {
-            if (lua_getfield(L, -1, "spec") != LUA_TTABLE) {
-                problem(cc, "has no { ... } body");
+            if (arb_raw_field(L, -1, "spec") != LUA_TTABLE) {
+                spec_problem(cc, "has no { ... } body");
+            } else if (arb_raw_has_mt(L, -1)) {
+                /* Given after declaring: its fields are not what they seem. */
+                spec_problem(cc, "the { ... } body has a metatable: declarations are plain tables");
+            } else if (d.id && !arb_utf8_valid(d.id, strlen(d.id))) {
+                spec_problem(cc, "the id is not valid UTF-8 (byte %zu)",
+                        arb_utf8_first_invalid(d.id, strlen(d.id)) + 1);
             } else {
                 int spec = lua_gettop(L);
                 if (is_action) compile_action(cc, spec, d.kind[0] == 'f');
@@ -1461,48 +1264,69 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
     }
 }
 
-static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
+/* Everything that reads the Lua state, in one protected call: every read
+ * of a rule's tables is raw, so what could still raise is only running out
+ * of memory (interning a key, a registry reference), and that unwinds to
+ * ruleset_compile. cc owns whatever C memory the unwinding would skip. */
+static int compile_protected(lua_State *L, void *ud)
 {
-    lua_State *L = rs->L;
-    int top = lua_gettop(L);
-    compiler_t cc = { .rs = rs, .L = L, .problems = problems };
-    msgpack_sbuffer_init(&cc.key);
-    msgpack_sbuffer_init(&cc.other);
+    compiler_t *cc = ud;
     arb__prelude_push(L, "COND");
-    cc.cond_mt = lua_gettop(L);
+    cc->cond_mt = lua_gettop(L);
     arb__prelude_push(L, "CMP");
-    cc.cmp_mt = lua_gettop(L);
+    cc->cmp_mt = lua_gettop(L);
     arb__prelude_push(L, "EXPR");
-    cc.expr_mt = lua_gettop(L);
+    cc->expr_mt = lua_gettop(L);
     arb__prelude_push(L, "vocab");
-    cc.vocab = lua_gettop(L);
+    cc->vocab = lua_gettop(L);
+    lua_newtable(L);
+    cc->memo_cond = lua_gettop(L);
+    lua_newtable(L);
+    cc->memo_wexpr = lua_gettop(L);
     arb__prelude_push(L, "decls");
     int decls = lua_gettop(L);
+    compile_pass(cc, decls, false);
+    compile_pass(cc, decls, true);
+    /* Everything declared now lives in C (and plain functions in the
+     * registry): empty the declarations so the collector frees them. The
+     * prelude keeps the table itself as an upvalue. */
+    for (lua_Integer i = (lua_Integer)lua_rawlen(L, decls); i >= 1; i--) {
+        lua_pushnil(L);
+        lua_rawseti(L, decls, i);
+    }
+    return 0;
+}
+
+static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
+{
+    const decl_t whole = { .kind = "ruleset", .file = rs->dir };
+    compiler_t cc = { .rs = rs, .L = rs->L, .problems = problems, .d = &whole };
+    msgpack_sbuffer_init(&cc.key);
+    msgpack_sbuffer_init(&cc.other);
     rs->default_limit = 3;
     for (const char *const *c = default_channels; *c; c++) add_channel(&cc, *c, strlen(*c), 0, NULL);
-    compile_pass(&cc, decls, false);
-    compile_pass(&cc, decls, true);
+    char err[300];
+    int rc = arb_raw_protected(rs->L, compile_protected, &cc, LOAD_INSTRUCTIONS, LOAD_MEMORY, err,
+                               sizeof err);
+    cc.d = &whole;
+    free(cc.shared_nodes.slots);
+    free(cc.shared_wexprs.slots);
+    free(cc.scratch);
+    msgpack_sbuffer_destroy(&cc.key);
+    msgpack_sbuffer_destroy(&cc.other);
+    if (rc < 0) {
+        arb_problems_add(problems, "%s: compiling the declarations stopped: %s", rs->dir, err);
+        return;
+    }
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
     ruleset_mark_shared(rs);
     ruleset_weight_max(rs);
     ruleset_hot_fields(rs);
-    free(cc.shared_nodes.slots);
-    free(cc.shared_wexprs.slots);
-    msgpack_sbuffer_destroy(&cc.key);
-    msgpack_sbuffer_destroy(&cc.other);
     /* Every symbol exists before the channel index sizes its arrays by them. */
     rs->sym_segments = intern_z(&cc, "segments");
     rs->sym_location = intern_z(&cc, "location");
     ruleset_index_channels(rs);
-    /* Everything declared now lives in C (and plain functions in the
-     * registry): empty the declarations so the collector frees them. The
-     * prelude keeps the table itself as an upvalue. */
-    for (int i = (int)lua_rawlen(L, decls); i >= 1; i--) {
-        lua_pushnil(L);
-        lua_rawseti(L, decls, i);
-    }
-    lua_settop(L, top);
 }
 
 static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
@@ -1524,9 +1348,24 @@ static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
     snprintf(rs->version, sizeof rs->version, "%llu-%.12s", (unsigned long long)seq, rs->checksum);
 }
 
+/* Never reached: every call that can raise runs protected (rawread.h).
+ * Should one ever slip through, Lua aborts after this returns: the log
+ * then says why instead of nothing. */
+static int ruleset_panic(lua_State *L)
+{
+    size_t len = 0;
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    char clean[512], q[1100];
+    if (msg) arb_text_clean(msg, len, clean, sizeof clean);
+    else snprintf(clean, sizeof clean, "an error object that is not a string");
+    arb_log_error("lua panic: an error escaped every protected call", "error=%s",
+                  arb_log_quote(clean, q, sizeof q));
+    return 0;
+}
+
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
 {
-    size_t before = problems->n;
+    size_t before = problems->total;
     arb_ruleset_t *rs = calloc(1, sizeof *rs);
     if (!rs) return NULL;
     atomic_init(&rs->owners, 1);
@@ -1539,12 +1378,13 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
         arb_ruleset_free(rs);
         return NULL;
     }
+    lua_atpanic(rs->L, ruleset_panic);
     arb_lua_context_init(rs->L);
     arb_rule_file_t *files = NULL;
     size_t n = 0;
     if (prelude_run(rs->L, problems) == 0 &&
         arb__rule_files_list(dir, false, &files, &n, problems) == 0) {
-        if (n == 0 && problems->n == before)
+        if (n == 0 && problems->total == before)
             arb_problems_add(problems, "%s: no rule files (*.lua) in the folder", dir);
         for (size_t i = 0; i < n; i++)
             if (files[i].text) arb__rule_file_run(rs->L, &files[i], "rules_env", problems);
@@ -1554,7 +1394,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
         if (n) ruleset_compile(rs, problems);
     }
     arb__rule_files_free(files, n);
-    if (problems->n != before) {
+    if (problems->total != before) {
         arb_ruleset_free(rs);
         return NULL;
     }
@@ -1662,7 +1502,7 @@ static void pack_action_info(msgpack_packer *pk, const arb_ruleset_t *rs, const 
     arb_pack_cstr(pk, "dynamic");
     if (a->when >= 0) msgpack_pack_true(pk); else msgpack_pack_false(pk);
     arb_pack_cstr(pk, "file");
-    arb_pack_cstr(pk, a->file);
+    arb_pack_text(pk, a->file);   /* a file name need not be UTF-8: escaped */
     arb_pack_cstr(pk, "line");
     msgpack_pack_int(pk, a->line);
 }
@@ -1677,7 +1517,7 @@ void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk)
     arb_pack_cstr(pk, "loaded_at");
     msgpack_pack_int64(pk, rs->loaded_at);
     arb_pack_cstr(pk, "dir");
-    arb_pack_cstr(pk, rs->dir);
+    arb_pack_text(pk, rs->dir);
     arb_pack_cstr(pk, "default_limit");
     msgpack_pack_int(pk, rs->default_limit);
     arb_pack_cstr(pk, "channels");

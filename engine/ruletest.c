@@ -13,16 +13,54 @@
  * Each context is packed to MessagePack and decided through arb_decide, the
  * same path the server takes, with `now` fixed to the prelude's test clock
  * unless the test gives one.
+ *
+ * A test file keeps its specs and may give them metatables after
+ * declaring them (see rawread.h), so the tests are first read, in one
+ * protected call and raw, into C (test_case_t): strings copied, the
+ * context packed. Deciding and checking then use only that copy.
  */
 #include "engine/ruletest.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "bindings/lua/context.h"
 #include "engine/compiled.h"
+#include "engine/context.h"
 #include "engine/decide.h"
+#include "engine/rawread.h"
+
+/* Budgets for reading the tests (as for running a file at load time). */
+#define READ_INSTRUCTIONS 50000000
+#define READ_MEMORY (256u * 1024 * 1024)
+/* Bytes a test's context may pack to. */
+#define CONTEXT_MAX (8u * 1024 * 1024)
+
+/* A list of ids read from a test: an item that is not a string is NULL. */
+typedef struct id_list {
+    char **items;   /* owned, as are the strings */
+    size_t n;
+    bool given;     /* the field was there */
+} id_list_t;
+
+/* One test as read from its file. */
+typedef struct test_case {
+    char where[600];            /* "file:line: test 'name'" */
+    char err[600];              /* why it cannot run; "" when it can */
+    msgpack_sbuffer context;    /* the packed context */
+    id_list_t expect, includes, excludes;
+    id_list_t reason_ids, reason_wants;   /* pairs, same length */
+} test_case_t;
+
+/* Every test one run reads, owned here so that an error unwinding the
+ * protected read leaks nothing. */
+typedef struct test_read {
+    int first;                  /* tests from this index on are new */
+    int64_t now;
+    test_case_t *cases;
+    size_t n;
+} test_read_t;
 
 /* The decision's parts a test looks at. */
 typedef struct outcome {
@@ -75,145 +113,277 @@ static const char *reason_of(const outcome_t *out, const char *id, size_t *len)
     return NULL;
 }
 
-/* Check the test's expectations (spec at idx) against out. Adds one failure
- * per broken expectation. */
-static int check_expectations(lua_State *L, int spec, const outcome_t *out, const char *where,
-                              arb_problems_t *failures)
+static void id_list_free(id_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+}
+
+static void test_case_free(test_case_t *t)
+{
+    msgpack_sbuffer_destroy(&t->context);
+    id_list_free(&t->expect);
+    id_list_free(&t->includes);
+    id_list_free(&t->excludes);
+    id_list_free(&t->reason_ids);
+    id_list_free(&t->reason_wants);
+}
+
+static void *calloc_or_abort(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p) abort();
+    return p;
+}
+
+/* A copy of the string at idx, or NULL when it is not a string. */
+static char *string_copy(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING) return NULL;
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    char *c = malloc(len + 1);
+    if (!c) abort();
+    memcpy(c, s, len);
+    c[len] = '\0';
+    return c;
+}
+
+/* Field `name` of the spec at spec as a list of ids, its length read once.
+ * Returns -1 with t->err when it is there but not a plain table. */
+static int read_ids(lua_State *L, int spec, const char *name, id_list_t *out, test_case_t *t)
+{
+    int type = arb_raw_field(L, spec, name);
+    int r = 0;
+    if (type == LUA_TTABLE && !arb_raw_has_mt(L, -1)) {
+        lua_Unsigned n = lua_rawlen(L, -1);
+        if (n > 100000) n = 100000;
+        out->given = true;
+        out->items = calloc_or_abort((size_t)n, sizeof *out->items);
+        for (lua_Unsigned i = 1; i <= n; i++) {
+            lua_rawgeti(L, -1, (lua_Integer)i);
+            out->items[out->n++] = string_copy(L, -1);
+            lua_pop(L, 1);
+        }
+    } else if (type != LUA_TNIL) {
+        snprintf(t->err, sizeof t->err, "'%s' must be a plain list of action ids", name);
+        r = -1;
+    }
+    lua_pop(L, 1);
+    return r;
+}
+
+/* reasons = { id = "prefix", ... }: string pairs; others are kept as NULL
+ * and fail. */
+static int read_reasons(lua_State *L, int spec, test_case_t *t)
+{
+    int type = arb_raw_field(L, spec, "reasons");
+    int r = 0;
+    if (type == LUA_TTABLE && !arb_raw_has_mt(L, -1)) {
+        int tbl = lua_gettop(L);
+        size_t n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, tbl)) {
+            lua_pop(L, 1);
+            n++;
+        }
+        t->reason_ids.items = calloc_or_abort(n, sizeof (char *));
+        t->reason_wants.items = calloc_or_abort(n, sizeof (char *));
+        lua_pushnil(L);
+        while (lua_next(L, tbl) && t->reason_ids.n < n) {
+            bool strings = lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING;
+            t->reason_ids.items[t->reason_ids.n++] = strings ? string_copy(L, -2) : NULL;
+            t->reason_wants.items[t->reason_wants.n++] = strings ? string_copy(L, -1) : NULL;
+            lua_pop(L, 1);
+        }
+    } else if (type != LUA_TNIL) {
+        snprintf(t->err, sizeof t->err, "'reasons' must be a plain table of id = reason");
+        r = -1;
+    }
+    lua_settop(L, spec);
+    return r;
+}
+
+/* Pack the test's context with customer_id and now filled in when it has
+ * none; the rule's table is read raw and never written. */
+static int read_context(lua_State *L, int spec, int64_t now, test_case_t *t)
+{
+    if (arb_raw_field(L, spec, "context") != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
+        snprintf(t->err, sizeof t->err, "has no context = { ... } (a plain table)");
+        return -1;
+    }
+    int ctx = lua_gettop(L);
+    bool has_id = arb_raw_field(L, ctx, "customer_id") != LUA_TNIL;
+    bool has_now = arb_raw_field(L, ctx, "now") != LUA_TNIL;
+    lua_pop(L, 2);
+    size_t pairs = 0;
+    lua_pushnil(L);
+    while (lua_next(L, ctx)) {
+        lua_pop(L, 1);
+        pairs++;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &t->context, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, pairs + !has_id + !has_now);
+    if (!has_id) {
+        msgpack_pack_str_with_body(&pk, "customer_id", 11);
+        msgpack_pack_str_with_body(&pk, "test-customer", 13);
+    }
+    if (!has_now) {
+        msgpack_pack_str_with_body(&pk, "now", 3);
+        msgpack_pack_int64(&pk, now);
+    }
+    char err[400];
+    lua_pushnil(L);
+    while (lua_next(L, ctx)) {
+        int top = lua_gettop(L);
+        size_t room = CONTEXT_MAX > t->context.size ? CONTEXT_MAX - t->context.size : 0;
+        if (arb_raw_pack(L, top - 1, &pk, &t->context, room, false, err, sizeof err) < 0 ||
+            arb_raw_pack(L, top, &pk, &t->context, CONTEXT_MAX - t->context.size, false, err,
+                         sizeof err) < 0) {
+            snprintf(t->err, sizeof t->err, "context: %s", err);
+            lua_settop(L, spec);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, spec);
+    return 0;
+}
+
+/* Read test record `rec` (the prelude's: name, file, line, spec) into t. */
+static void read_test(lua_State *L, int rec, int64_t now, test_case_t *t)
+{
+    const char *name = arb_raw_field(L, rec, "name") == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+    const char *file = arb_raw_field(L, rec, "file") == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+    int line = arb_raw_field(L, rec, "line") == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : 0;
+    snprintf(t->where, sizeof t->where, "%s:%d: test '%s'", file, line, name);
+    lua_pop(L, 3);
+    if (arb_raw_field(L, rec, "spec") != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
+        snprintf(t->err, sizeof t->err, "the { ... } body must be a plain table, without a metatable");
+        lua_pop(L, 1);
+        return;
+    }
+    int spec = lua_gettop(L);
+    if (read_context(L, spec, now, t) == 0 && read_ids(L, spec, "expect", &t->expect, t) == 0 &&
+        read_ids(L, spec, "includes", &t->includes, t) == 0 &&
+        read_ids(L, spec, "excludes", &t->excludes, t) == 0)
+        read_reasons(L, spec, t);
+    lua_settop(L, spec - 1);
+}
+
+/* Protected: how many tests exist before this run's files are run. */
+static int count_tests(lua_State *L, void *ud)
+{
+    test_read_t *r = ud;
+    arb__prelude_push(L, "tests");
+    r->first = (int)lua_rawlen(L, -1) + 1;   /* tests of earlier runs stay behind */
+    return 0;
+}
+
+/* Protected: read every new test into r->cases. */
+static int read_tests(lua_State *L, void *ud)
+{
+    test_read_t *r = ud;
+    arb__prelude_push(L, "now");
+    r->now = lua_tointeger(L, -1);
+    arb__prelude_push(L, "tests");
+    int tests = lua_gettop(L);
+    int last = (int)lua_rawlen(L, tests);
+    if (last < r->first) return 0;
+    r->cases = calloc_or_abort((size_t)(last - r->first + 1), sizeof *r->cases);
+    for (int i = r->first; i <= last; i++) {
+        test_case_t *t = &r->cases[r->n++];
+        msgpack_sbuffer_init(&t->context);
+        lua_rawgeti(L, tests, i);
+        read_test(L, lua_gettop(L), r->now, t);
+        lua_settop(L, tests);
+    }
+    return 0;
+}
+
+/* ---- checking */
+
+static bool chosen_is(const outcome_t *out, const id_list_t *want)
+{
+    if (!out->actions || out->actions->via.array.size != want->n) return false;
+    for (size_t i = 0; i < want->n; i++)
+        if (!want->items[i] || chosen_at(out, want->items[i]) != (int)i) return false;
+    return true;
+}
+
+/* Check the test's expectations against out. Adds one failure per broken
+ * expectation. */
+static int check_expectations(const test_case_t *t, const outcome_t *out, arb_problems_t *failures)
 {
     int failed = 0;
     char got[1024];
     ids_text(out, got, sizeof got);
-    if (lua_getfield(L, spec, "expect") == LUA_TTABLE) {
-        int n = (int)lua_rawlen(L, -1);
-        bool ok = out->actions && (int)out->actions->via.array.size == n;
-        for (int i = 1; ok && i <= n; i++) {
-            lua_rawgeti(L, -1, i);
-            const char *id = lua_tostring(L, -1);
-            ok = id && chosen_at(out, id) == i - 1;
-            lua_pop(L, 1);
+    if (t->expect.given && !chosen_is(out, &t->expect)) {
+        char want[1024] = "";
+        for (size_t i = 0; i < t->expect.n; i++) {
+            size_t used = strlen(want);
+            snprintf(want + used, sizeof want - used, "%s%s", i ? ", " : "",
+                     t->expect.items[i] ? t->expect.items[i] : "?");
         }
-        if (!ok) {
-            luaL_Buffer b;
-            luaL_buffinit(L, &b);
-            for (int i = 1; i <= n; i++) {
-                if (i > 1) luaL_addstring(&b, ", ");
-                lua_rawgeti(L, -2, i);
-                luaL_addvalue(&b);
+        arb_problems_add(failures, "%s: expected %s, got %s", t->where,
+                         t->expect.n ? want : "nothing", got);
+        failed++;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        const id_list_t *l = pass ? &t->excludes : &t->includes;
+        for (size_t i = 0; i < l->n; i++) {
+            const char *id = l->items[i];
+            if (id && (chosen_at(out, id) >= 0) == (pass == 1)) {
+                arb_problems_add(failures, "%s: expected %s%s, got %s", t->where,
+                                 pass ? "no " : "", id, got);
+                failed++;
             }
-            luaL_pushresult(&b);
-            arb_problems_add(failures, "%s: expected %s, got %s", where,
-                             n ? lua_tostring(L, -1) : "nothing", got);
-            lua_pop(L, 1);
+        }
+    }
+    for (size_t i = 0; i < t->reason_ids.n; i++) {
+        const char *id = t->reason_ids.items[i], *want = t->reason_wants.items[i];
+        size_t len = 0;
+        const char *have = id ? reason_of(out, id, &len) : NULL;
+        if (!id || !want || !have || len < strlen(want) || memcmp(have, want, strlen(want)) != 0) {
+            arb_problems_add(failures, "%s: expected the reason for %s to be '%s', got '%.*s'",
+                             t->where, id ? id : "?", want ? want : "?", have ? (int)len : 4,
+                             have ? have : "none");
             failed++;
         }
     }
-    lua_pop(L, 1);
-    for (int pass = 0; pass < 2; pass++) {
-        const char *field = pass ? "excludes" : "includes";
-        if (lua_getfield(L, spec, field) == LUA_TTABLE) {
-            int n = (int)lua_rawlen(L, -1);
-            for (int i = 1; i <= n; i++) {
-                lua_rawgeti(L, -1, i);
-                const char *id = lua_tostring(L, -1);
-                if (id && (chosen_at(out, id) >= 0) == (pass == 1)) {
-                    arb_problems_add(failures, "%s: expected %s%s, got %s", where,
-                                     pass ? "no " : "", id, got);
-                    failed++;
-                }
-                lua_pop(L, 1);
-            }
-        }
-        lua_pop(L, 1);
-    }
-    if (lua_getfield(L, spec, "reasons") == LUA_TTABLE) {
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            /* lua_tostring would turn a number key into a string in place
-             * and confuse lua_next: only string pairs are read. */
-            bool strings = lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING;
-            const char *id = strings ? lua_tostring(L, -2) : NULL;
-            const char *want = strings ? lua_tostring(L, -1) : NULL;
-            size_t len = 0;
-            const char *have = id ? reason_of(out, id, &len) : NULL;
-            if (!id || !want || !have || len < strlen(want) || memcmp(have, want, strlen(want)) != 0) {
-                arb_problems_add(failures, "%s: expected the reason for %s to be '%s', got '%.*s'",
-                                 where, id ? id : "?", want ? want : "?", have ? (int)len : 4,
-                                 have ? have : "none");
-                failed++;
-            }
-            lua_pop(L, 1);
-        }
-    }
-    lua_pop(L, 1);
     return failed;
 }
 
-/* Pack the test's context (filling customer_id and now) and decide it. */
-static int run_decision(arb_ruleset_t *rs, arb_decider_t *d, int spec, int64_t now,
-                        outcome_t *out, char *err, size_t errlen)
-{
-    lua_State *L = rs->L;
-    if (lua_getfield(L, spec, "context") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        snprintf(err, errlen, "has no context = { ... }");
-        return -1;
-    }
-    int ctx = lua_gettop(L);
-    if (lua_getfield(L, ctx, "customer_id") == LUA_TNIL) {
-        lua_pushliteral(L, "test-customer");
-        lua_setfield(L, ctx, "customer_id");
-    }
-    if (lua_getfield(L, ctx, "now") == LUA_TNIL) {
-        lua_pushinteger(L, now);
-        lua_setfield(L, ctx, "now");
-    }
-    lua_pop(L, 2);
-    msgpack_sbuffer in;
-    msgpack_sbuffer_init(&in);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
-    int rc = arb_lua_pack(L, ctx, &pk, err, errlen);
-    lua_pop(L, 1);
-    arb_err_t e;
-    if (rc == 0 && arb_decide_packed(d, rs, in.data, in.size, &out->bytes, &out->decision, &e) < 0) {
-        snprintf(err, errlen, "the context is invalid: %.500s", e.message);
-        rc = -1;
-    }
-    if (rc == 0) {
-        out->actions = arb_msgpack_map_get(&out->decision.data, "actions");
-        out->explain = arb_msgpack_map_get(&out->decision.data, "explain");
-    }
-    msgpack_sbuffer_destroy(&in);
-    return rc;
-}
-
-static int run_one(arb_ruleset_t *rs, arb_decider_t *d, int test, int64_t now,
+static int run_one(arb_ruleset_t *rs, arb_decider_t *d, const test_case_t *t,
                    arb_problems_t *failures, int verbose)
 {
-    lua_State *L = rs->L;
-    lua_getfield(L, test, "name");
-    lua_getfield(L, test, "file");
-    lua_getfield(L, test, "line");
-    lua_getfield(L, test, "spec");
-    char where[600];
-    snprintf(where, sizeof where, "%s:%d: test '%s'", lua_tostring(L, -3),
-             (int)lua_tointeger(L, -2), lua_tostring(L, -4));
-    int spec = lua_gettop(L);
-    outcome_t out = { 0 };
-    msgpack_sbuffer_init(&out.bytes);
-    msgpack_unpacked_init(&out.decision);
-    char err[600];
-    int failed;
-    if (run_decision(rs, d, spec, now, &out, err, sizeof err) < 0) {
-        arb_problems_add(failures, "%s: %s", where, err);
+    int failed = 0;
+    if (t->err[0]) {
+        arb_problems_add(failures, "%s: %s", t->where, t->err);
         failed = 1;
     } else {
-        failed = check_expectations(L, spec, &out, where, failures);
+        outcome_t out = { 0 };
+        msgpack_sbuffer_init(&out.bytes);
+        msgpack_unpacked_init(&out.decision);
+        arb_err_t e;
+        if (arb_decide_packed(d, rs, t->context.data, t->context.size, &out.bytes, &out.decision,
+                              &e) < 0) {
+            arb_problems_add(failures, "%s: the context is invalid: %.500s", t->where, e.message);
+            failed = 1;
+        } else {
+            out.actions = arb_msgpack_map_get(&out.decision.data, "actions");
+            out.explain = arb_msgpack_map_get(&out.decision.data, "explain");
+            failed = check_expectations(t, &out, failures);
+        }
+        msgpack_unpacked_destroy(&out.decision);
+        msgpack_sbuffer_destroy(&out.bytes);
     }
-    msgpack_unpacked_destroy(&out.decision);
-    msgpack_sbuffer_destroy(&out.bytes);
-    if (verbose) printf("%s %s\n", failed ? "FAIL" : "ok  ", where);
-    lua_pop(L, 4);
+    if (verbose) {
+        char where[sizeof t->where];
+        arb_text_clean(t->where, strlen(t->where), where, sizeof where);
+        printf("%s %s\n", failed ? "FAIL" : "ok  ", where);
+    }
     return failed;
 }
 
@@ -221,33 +391,30 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
                           int verbose)
 {
     lua_State *L = rs->L;
-    int top = lua_gettop(L);
-    arb__prelude_push(L, "tests");
-    int tests = lua_gettop(L);
-    int first = (int)lua_rawlen(L, tests) + 1;     /* tests of earlier runs stay behind */
+    test_read_t r = { 0 };
+    char err[300];
+    if (arb_raw_protected(L, count_tests, &r, READ_INSTRUCTIONS, READ_MEMORY, err, sizeof err) < 0) {
+        arb_problems_add(failures, "%s: reading the tests stopped: %s", dir, err);
+        return -1;
+    }
     arb_rule_file_t *files = NULL;
     size_t n = 0;
-    size_t before = failures->n;
+    size_t before = failures->total;
     arb__rule_files_list(dir, true, &files, &n, failures);
     for (size_t i = 0; i < n; i++)
         if (files[i].text) arb__rule_file_run(L, &files[i], "tests_env", failures);
     arb__rule_files_free(files, n);
-    if (failures->n != before) {
-        lua_settop(L, top);
-        return -1;
+    if (failures->total != before) return -1;
+    int rc = arb_raw_protected(L, read_tests, &r, READ_INSTRUCTIONS, READ_MEMORY, err, sizeof err);
+    if (rc < 0) {
+        arb_problems_add(failures, "%s: reading the tests stopped: %s", dir, err);
+    } else {
+        arb_decider_t *d = arb_decider_new();
+        arb_decider_force_explain(d, true);
+        for (size_t i = 0; i < r.n; i++) run_one(rs, d, &r.cases[i], failures, verbose);
+        arb_decider_free(d);
     }
-    arb__prelude_push(L, "now");
-    int64_t now = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    arb_decider_t *d = arb_decider_new();
-    arb_decider_force_explain(d, true);
-    int last = (int)lua_rawlen(L, tests), run = 0;
-    for (int t = first; t <= last; t++, run++) {
-        lua_rawgeti(L, tests, t);
-        run_one(rs, d, lua_gettop(L), now, failures, verbose);
-        lua_pop(L, 1);
-    }
-    arb_decider_free(d);
-    lua_settop(L, top);
-    return run;
+    for (size_t i = 0; i < r.n; i++) test_case_free(&r.cases[i]);
+    free(r.cases);
+    return rc < 0 ? -1 : (int)r.n;
 }
