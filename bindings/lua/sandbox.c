@@ -89,12 +89,16 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
  * its next instruction. */
 static void sandbox_stop(lua_State *L, arb_sandbox_t *sb, const char *why)
 {
-    if (!sb->stopped || !sb->why) sb->why = why;
+    if (!sb->halt) {
+        sb->halt = why;
+        lua_position(L, 0, sb->where, sizeof sb->where);   /* where it first ran out */
+    }
     sb->stopped = true;
+    sb->why = sb->halt;
     sb->instr_left = -1;
     sb->tick = 1;
     lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
-    luaL_error(L, "%s budget exceeded", sb->why);
+    luaL_error(L, "%s budget exceeded", sb->halt);
 }
 
 static void sandbox_hook(lua_State *L, lua_Debug *ar)
@@ -105,8 +109,8 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
     if (!sb->in_call) return;
     lua_Debug frame;
     sb->instr_left -= sb->tick;
-    if (sb->instr_left < 0)
-        sandbox_stop(L, sb, sb->stopped && sb->why ? sb->why : "instructions");
+    if (sb->halt) sandbox_stop(L, sb, sb->halt);
+    if (sb->instr_left < 0) sandbox_stop(L, sb, "instructions");
     if (lua_getstack(L, ARB_SANDBOX_MAX_DEPTH, &frame)) sandbox_stop(L, sb, "call depth");
     if (arb_sandbox_now_ns() > sb->deadline_ns) sandbox_stop(L, sb, "wall time");
     if (sb->tick != ARB_SANDBOX_HOOK_EVERY) {
@@ -119,7 +123,7 @@ void arb__sandbox_charge(lua_State *L, double units)
 {
     arb_sandbox_t *sb = arb_sandbox_of(L);
     if (!sb->in_call) return;
-    if (sb->stopped && sb->instr_left < 0) sandbox_stop(L, sb, sb->why);
+    if (sb->halt) sandbox_stop(L, sb, sb->halt);
     if (!(units < (double)sb->instr_left)) {
         sb->instr_left = 0;
         sandbox_stop(L, sb, "instructions");
@@ -140,10 +144,13 @@ static int sandbox_msgh(lua_State *L)
     arb_sandbox_t *sb = arb_sandbox_of(L);
     char where[200];
     int t = lua_type(L, 1);
-    if (sb->stopped && sb->why) {
-        /* A budget stop: name the rule's line, not the prelude's. */
-        lua_position(L, 1, where, sizeof where);
-        lua_pushfstring(L, "%s%s%s budget exceeded", where, where[0] ? ": " : "", sb->why);
+    if (sb->halt) {
+        /* A budget stop: name the rule's line where the budget first ran
+         * out (a pcall in the rule may have caught it before), not the
+         * prelude's. */
+        if (sb->where[0]) snprintf(where, sizeof where, "%s", sb->where);
+        else lua_position(L, 1, where, sizeof where);
+        lua_pushfstring(L, "%s%s%s budget exceeded", where, where[0] ? ": " : "", sb->halt);
         return 1;
     }
     if (t == LUA_TSTRING) {
@@ -151,11 +158,18 @@ static int sandbox_msgh(lua_State *L)
         const char *s = lua_tolstring(L, 1, &len);
         /* Lua's own "stack overflow" and "C stack overflow": runaway
          * recursion that outran the hook's depth check. */
-        if (!sb->stopped && ends_with(s, len, "stack overflow")) {
+        if (ends_with(s, len, "stack overflow")) {
             sb->stopped = true;
             sb->why = "call depth";
             lua_position(L, 1, where, sizeof where);
             lua_pushfstring(L, "%s%scall depth budget exceeded", where, where[0] ? ": " : "");
+            return 1;
+        }
+        /* error("x", 0) or a C function's message: give it the line. */
+        lua_position(L, 1, where, sizeof where);
+        const char *colon = strrchr(where, ':');
+        if (colon && !(strncmp(s, where, (size_t)(colon - where)) == 0 && s[colon - where] == ':')) {
+            lua_pushfstring(L, "%s: %s", where, s);
             return 1;
         }
         lua_settop(L, 1);
@@ -260,6 +274,7 @@ int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size
     sb->deadline_ns = deadline;
     sb->stopped = false;
     sb->why = NULL;
+    sb->halt = NULL;
     sb->where[0] = '\0';
     sb->instr_left = instr;
     /* A call may grow the state by mem_bytes, but what rules keep across

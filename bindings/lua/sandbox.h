@@ -37,7 +37,8 @@ typedef struct arb_sandbox {
     int64_t total_instr;  /* instructions left for the whole total */
     uint64_t total_deadline_ns;
     size_t total_saved_cap;
-    char where[160];      /* "file:line" of a refused allocation, "" unknown */
+    const char *halt;     /* the budget that stopped the call first, or NULL */
+    char where[160];      /* "file:line" where it stopped, "" unknown */
 } arb_sandbox_t;
 
 /* Hook granularity: the budget is charged this many instructions at a time. */

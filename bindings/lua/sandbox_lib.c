@@ -184,7 +184,7 @@ static int l_pattern(lua_State *L)
     }
     double units = work / PATTERN_STEPS_PER_INSTRUCTION;
     arb_sandbox_t *sb = arb_sandbox_of(L);
-    if (sb->in_call && !sb->stopped && !(units < (double)sb->instr_left))
+    if (sb->in_call && !sb->halt && !(units < (double)sb->instr_left))
         luaL_error(L, "string.%s: pattern too costly for a subject of %d bytes", names[kind],
                    n > INT32_MAX ? INT32_MAX : (int)n);
     arb__sandbox_charge(L, units);
