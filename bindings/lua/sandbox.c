@@ -105,14 +105,16 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     arb_sandbox_t *sb = arb_sandbox_of(L);
-    /* Outside arb_sandbox_pcall nothing would catch the error. */
-    if (!sb->in_call) return;
     lua_Debug frame;
     sb->instr_left -= sb->tick;
+    /* Rule code run outside arb_sandbox_pcall (the engine reading a rule's
+     * table through its metamethods) still spends what the last call left
+     * of its budget: the error then ends the engine's own protected call
+     * rather than nothing ever stopping it. */
     if (sb->halt) sandbox_stop(L, sb, sb->halt);
     if (sb->instr_left < 0) sandbox_stop(L, sb, "instructions");
     if (lua_getstack(L, ARB_SANDBOX_MAX_DEPTH, &frame)) sandbox_stop(L, sb, "call depth");
-    if (arb_sandbox_now_ns() > sb->deadline_ns) sandbox_stop(L, sb, "wall time");
+    if (sb->in_call && arb_sandbox_now_ns() > sb->deadline_ns) sandbox_stop(L, sb, "wall time");
     if (sb->tick != ARB_SANDBOX_HOOK_EVERY) {
         sb->tick = ARB_SANDBOX_HOOK_EVERY;
         lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_HOOK_EVERY);
