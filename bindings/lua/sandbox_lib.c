@@ -184,7 +184,13 @@ static int l_pattern(lua_State *L)
     }
     double units = work / PATTERN_STEPS_PER_INSTRUCTION;
     arb_sandbox_t *sb = arb_sandbox_of(L);
-    if (sb->in_call && !sb->halt && !(units < (double)sb->instr_left))
+    /* What is left: instructions, and wall time counted in instructions
+     * (the match cannot be interrupted once it runs). */
+    double left = (double)sb->instr_left;
+    uint64_t now = arb_sandbox_now_ns();
+    double wall = sb->deadline_ns > now ? (double)(sb->deadline_ns - now) / ARB_SANDBOX_NS_PER_INSTRUCTION : 0.0;
+    if (wall < left) left = wall;
+    if (sb->in_call && !sb->halt && !(units < left))
         luaL_error(L, "string.%s: pattern too costly for a subject of %d bytes", names[kind],
                    n > INT32_MAX ? INT32_MAX : (int)n);
     arb__sandbox_charge(L, units);
