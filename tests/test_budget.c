@@ -127,6 +127,18 @@ Test(budget, an_endless_xpcall_handler_is_stopped, .timeout = 30)
     expect_decide_reason(code, "budget: instructions", "a.lua:2");
 }
 
+Test(budget, a_budget_stop_caught_by_a_tail_called_pcall_still_stops, .timeout = 30)
+{
+    /* `return pcall(f)`: no instruction of the rule runs after the pcall
+     * has caught the stop, so nothing would stop it again. */
+    expect_decide_reason("do return pcall(function() while true do end end) end",
+                         "budget: instructions", "a.lua:2");
+    expect_decide_reason("do return xpcall(function() while true do end end, tostring) end",
+                         "budget: instructions", "a.lua:2");
+    expect_load_problem("return pcall(function() while true do end end)",
+                        "stopped: instructions budget exceeded while loading");
+}
+
 /* ---- patterns ----------------------------------------------------------- */
 
 Test(budget, costly_patterns_of_every_shape_are_refused, .timeout = 30)

@@ -302,7 +302,17 @@ int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size
         sb->tick = ARB_SANDBOX_HOOK_EVERY;
         lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_HOOK_EVERY);
     }
-    if (rc == LUA_OK) {
+    if (rc == LUA_OK && sb->halt) {
+        /* The rule caught its budget stop with a pcall and returned at once
+         * (`return pcall(f)`, a tail call: no instruction of its own ran
+         * after it to be stopped again). A budget stop cannot be caught. */
+        lua_settop(L, base - 1);
+        lua_pushfstring(L, "%s%s%s budget exceeded", sb->where, sb->where[0] ? ": " : "",
+                        sb->halt);
+        sb->stopped = true;
+        sb->why = sb->halt;
+        rc = LUA_ERRRUN;
+    } else if (rc == LUA_OK) {
         /* A refused allocation the emergency collector then satisfied. */
         sb->stopped = false;
         sb->why = NULL;
