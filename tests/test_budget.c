@@ -63,11 +63,22 @@ static void expect_decide_reason(const char *code, const char *prefix, const cha
 
 /* ---- C loops ------------------------------------------------------------ */
 
-Test(budget, an_empty_string_rep_is_charged_its_turns, .timeout = 30)
+Test(budget, string_rep_does_no_work_per_repetition, .timeout = 30)
 {
-    expect_load_problem("local s = string.rep('', 1 << 50)", "instructions budget exceeded");
-    expect_load_problem("local s = ('x'):rep(0):rep(1 << 50, '')", "instructions budget exceeded");
-    expect_decide_reason("local s = string.rep('', 1 << 50)", "budget: instructions", "a.lua:2");
+    /* The library's rep turns 2^50 times copying nothing. */
+    cr_assert(rf_load(&R, "a.lua",
+                      "assert(string.rep('', 1 << 50) == '' and ('x'):rep(0):rep(1 << 50, '') == '')\n"
+                      "assert(string.rep('', 3, ',') == ',,' and string.rep('ab', 5, '-') == 'ab-ab-ab-ab-ab')\n"
+                      "assert(string.rep('abc', 1) == 'abc' and string.rep('abc', -1) == '')\n"
+                      "local s = string.rep('abc', 1e6, ',')\n"
+                      "assert(#s == 4e6 - 1 and s:sub(1, 8) == 'abc,abc,' and s:sub(-4) == ',abc')\n"
+                      "assert(not s:find('cc') and select(2, s:gsub(',', '')) == 1e6 - 1)\n"
+                      "action 'ok' { channels = { 'web' }, value = 1 }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    expect_load_problem("local s = string.rep('x', 1 << 50)", "memory budget exceeded");
+    expect_load_problem("local s = string.rep('x', 20 << 20)", "memory budget exceeded");
+    expect_decide_reason("local s = string.rep('', 1 << 50, ',')", "budget: memory", "a.lua:2");
 }
 
 Test(budget, table_move_over_a_huge_range_is_charged, .timeout = 30)
@@ -185,10 +196,10 @@ Test(budget, ordinary_patterns_still_work)
 
 Test(budget, wall_time_inside_single_instructions_is_bounded_at_decide_time, .timeout = 60)
 {
-    /* Comparing two equal 32 MB strings is one instruction and milliseconds
-     * of memcmp: the instruction budget would allow hundreds of seconds. */
+    /* Comparing two equal 15 MB strings is one instruction and a
+     * millisecond of memcmp: the instruction budget would allow minutes. */
     cr_assert(rf_load(&R, "a.lua",
-                      "local a, b = ('x'):rep(32 << 20), ('x'):rep(32 << 20)\n"
+                      "local a, b = ('x'):rep(15 << 20), ('x'):rep(15 << 20)\n"
                       "action 'a_bad' { channels = { 'web' }, value = 100, when = function(c)\n"
                       "  for i = 1, 1e5 do if a ~= b then return false end end\n"
                       "  return true end }\n"
@@ -202,9 +213,34 @@ Test(budget, wall_time_inside_single_instructions_is_bounded_at_decide_time, .ti
               "reason: %s", why);
 }
 
+Test(budget, very_slow_instructions_are_stopped_near_the_deadline, .timeout = 10)
+{
+    /* Each comparison of two 15 MB strings takes a millisecond or more: a
+     * hook every 1000 instructions would first look at the clock half a
+     * second after the call's 20 ms, and forty such actions would hold the
+     * decision for twenty seconds (past this test's timeout). */
+    char text[16384];
+    int n = snprintf(text, sizeof text, "local a, b = ('x'):rep(15 << 20), ('x'):rep(15 << 20)\n");
+    for (int i = 0; i < 40; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      "action 'slow_%d' { channels = { 'web' }, value = 10, when = function(c)\n"
+                      "  for i = 1, 1e6 do if a ~= b then return false end end return true end }\n",
+                      i);
+    snprintf(text + n, sizeof text - (size_t)n, "action 'b_fine' { channels = { 'web' }, value = 1 }\n");
+    cr_assert(rf_load(&R, "a.lua", text, NULL), "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true}");
+    cr_expect_str_eq(rf_ids(&R), "b_fine", "%s", rf_dump(&R));
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "slow_%d", i);
+        cr_expect(rf_starts(rf_reason(&R, id), "budget: wall time exceeded at"), "%s: %s", id,
+                  rf_reason(&R, id));
+    }
+}
+
 Test(budget, wall_time_inside_single_instructions_is_bounded_at_load_time, .timeout = 60)
 {
-    expect_load_problem("local a, b = ('x'):rep(32 << 20), ('x'):rep(32 << 20) "
+    expect_load_problem("local a, b = ('x'):rep(15 << 20), ('x'):rep(15 << 20) "
                         "for i = 1, 1e7 do if a ~= b then break end end",
                         "stopped: wall time budget exceeded while loading");
 }
@@ -230,9 +266,9 @@ Test(budget, memory_kept_by_each_file_counts_against_the_whole_load, .timeout = 
 
 Test(budget, instructions_of_all_files_count_against_the_whole_load, .timeout = 60)
 {
-    /* 4 x 15 million instructions: each file is within 50 million, the
-     * ruleset is not. */
-    const char *spin = "local n = 0\nfor i = 1, 15e6 do n = n + 1 end\n";
+    /* 4 x 16 million instructions (two a turn): each file is within 50
+     * million, the ruleset is not. */
+    const char *spin = "local n = 0\nfor i = 1, 8e6 do n = n + 1 end\n";
     cr_expect_not(rf_load(&R, "a.lua", spin, "b.lua", spin, "c.lua", spin, "d.lua", spin, NULL));
     cr_expect(rf_problem_with(&R, "d.lua:2: stopped: instructions budget exceeded while loading",
                               NULL),

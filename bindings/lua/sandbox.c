@@ -66,7 +66,10 @@ static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         sb->used -= old;
         return NULL;
     }
-    if (nsize > old && sb->used - old + nsize > sb->limit) {
+    /* One string at most ARB_SANDBOX_MAX_STRING: comparing two strings is
+     * one instruction, and its cost must stay small next to a deadline. */
+    bool too_long = !ptr && osize == LUA_TSTRING && nsize > ARB_SANDBOX_MAX_STRING;
+    if (too_long || (nsize > old && sb->used - old + nsize > sb->limit)) {
         sb->stopped = true;
         sb->why = "memory";
         /* Reading the call stack allocates nothing; the position is gone
@@ -114,10 +117,27 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
     if (sb->halt) sandbox_stop(L, sb, sb->halt);
     if (sb->instr_left < 0) sandbox_stop(L, sb, "instructions");
     if (lua_getstack(L, ARB_SANDBOX_MAX_DEPTH, &frame)) sandbox_stop(L, sb, "call depth");
-    if (sb->in_call && arb_sandbox_now_ns() > sb->deadline_ns) sandbox_stop(L, sb, "wall time");
-    if (sb->tick != ARB_SANDBOX_HOOK_EVERY) {
-        sb->tick = ARB_SANDBOX_HOOK_EVERY;
-        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_HOOK_EVERY);
+    int next = ARB_SANDBOX_HOOK_EVERY;
+    if (sb->in_call) {
+        uint64_t now = arb_sandbox_now_ns();
+        if (now > sb->deadline_ns) sandbox_stop(L, sb, "wall time");
+        /* One instruction can cost milliseconds (comparing two long
+         * strings, `next` over a large emptied table): when the last
+         * instructions were that slow, come back sooner, so that the
+         * deadline is not overshot by a whole tick of them. */
+        double per = (double)(now - sb->tick_ns) / sb->tick;
+        double room = (double)(sb->deadline_ns - now) / 2.0;
+        if (per * ARB_SANDBOX_HOOK_EVERY > room) next = per > room ? 1 : (int)(room / per);
+        /* A call's ticks start short and grow fourfold while its
+         * instructions stay fast: slow ones cannot hide behind a long
+         * first tick of fast set-up. */
+        if (next > sb->tick * 4) next = sb->tick * 4;
+        if (next < 1) next = 1;
+        sb->tick_ns = now;
+    }
+    if (sb->tick != next) {
+        sb->tick = next;
+        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, next);
     }
 }
 
@@ -283,8 +303,11 @@ int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size
      * calls (tables in upvalues) may never take it past the cap. */
     sb->limit = mem_bytes >= SIZE_MAX - sb->used ? SIZE_MAX : sb->used + mem_bytes;
     if (sb->limit > sb->cap) sb->limit = sb->cap;
-    sb->tick = ARB_SANDBOX_HOOK_EVERY;
-    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_HOOK_EVERY);
+    /* The first tick is short: the hook learns how slow this call's
+     * instructions are before letting a thousand of them run. */
+    sb->tick = ARB_SANDBOX_FIRST_TICK;
+    sb->tick_ns = now;
+    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_FIRST_TICK);
     int base = lua_gettop(L) - nargs;                   /* the function's slot */
     lua_pushcfunction(L, sandbox_msgh);
     lua_insert(L, base);

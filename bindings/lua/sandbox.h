@@ -32,6 +32,7 @@ typedef struct arb_sandbox {
     bool in_call;         /* inside arb_sandbox_pcall: charges apply */
     int tick;             /* instructions between two runs of the hook now */
     uint64_t deadline_ns; /* the current call stops past this monotonic time */
+    uint64_t tick_ns;     /* when the hook last ran (or the call began) */
     uint64_t until_ns;    /* arb_sandbox_set_deadline: absolute, 0 none */
     bool total_on;        /* arb_sandbox_total_begin .. _end */
     int64_t total_instr;  /* instructions left for the whole total */
@@ -41,8 +42,11 @@ typedef struct arb_sandbox {
     char where[160];      /* "file:line" where it stopped, "" unknown */
 } arb_sandbox_t;
 
-/* Hook granularity: the budget is charged this many instructions at a time. */
+/* Hook granularity: the budget is charged this many instructions at a time
+ * (at most; a call starts with ticks of ARB_SANDBOX_FIRST_TICK, and ticks
+ * shrink when instructions are slow, so that wall time is checked in time). */
 #define ARB_SANDBOX_HOOK_EVERY 1000
+#define ARB_SANDBOX_FIRST_TICK 16
 
 /* Calls nested deeper than this stop the rule: runaway recursion would
  * otherwise spend milliseconds growing the Lua stack before its
@@ -52,6 +56,9 @@ typedef struct arb_sandbox {
 /* Wall time a call may take per instruction of its budget: a call given
  * 200,000 instructions stops after 20 ms of wall time, whatever it does. */
 #define ARB_SANDBOX_NS_PER_INSTRUCTION 100
+
+/* The longest string a rule may make (longer is a memory budget stop). */
+#define ARB_SANDBOX_MAX_STRING (16u * 1024 * 1024)
 
 /* Bytes allocated that cost one instruction: copying and filling memory is
  * work the count hook does not see. */

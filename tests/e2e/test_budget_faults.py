@@ -1,5 +1,5 @@
 """Budgets Lua's count hook cannot see, end to end: rules whose work happens
-inside C library functions (string.rep of an empty string, table.move over
+inside C library functions (string.rep 2^50 times, table.move over
 2^50 indices, table.insert/remove/concat/sort with a lying __len), an xpcall
 handler that loops (Lua runs it with hooks off), costly patterns of shapes
 and subjects the old guard let through, wall time spent inside single
@@ -38,7 +38,7 @@ action "healthy_lua" { channels = { "web" }, value = 50,
   when = function(c) return c.channel == "web" and ("gold-1"):match("^(%a+)%-") == "gold" end }
 
 action "c_rep" { channels = { "web" }, touchpoints = { "faults" }, value = 10,
-  when = function(c) return #string.rep("", 1 << 50) > 0 end }
+  when = function(c) return #string.rep("", 1 << 50, ",") > 0 end }
 
 action "c_move" { channels = { "web" }, touchpoints = { "faults" }, value = 10,
   when = function(c) table.move({}, 1, 1 << 50, 2) return true end }
@@ -80,7 +80,7 @@ CLEAN_IDS = ["healthy", "healthy_lua"]
 
 # action -> (reason prefix, text the reason must contain)
 FAULTS = {
-    "c_rep": ("budget: instructions", "rules.lua:"),
+    "c_rep": ("budget: memory", "rules.lua:"),
     "c_move": ("budget: instructions", "rules.lua:"),
     "c_insert": ("budget: instructions", "rules.lua:"),
     "c_remove": ("budget: instructions", "rules.lua:"),
