@@ -168,7 +168,9 @@ class BudgetFaultTest(FaultsBase):
 
     def test_load_time_c_library_faults_name_their_line(self):
         cases = {
-            "string.rep('', 1 << 50)": "instructions budget exceeded",
+            "string.rep('', 1 << 50, ',')": "memory budget exceeded",
+            "table.insert(setmetatable({}, { __len = function() return 1 << 50 end }), 1, 0)":
+                "instructions budget exceeded",
             "table.move({}, 1, 1 << 50, 2)": "instructions budget exceeded",
             "xpcall(function() while true do end end, function() while true do end end)":
                 "instructions budget exceeded",
