@@ -231,7 +231,7 @@ Test(budget, very_slow_instructions_are_stopped_near_the_deadline, .timeout = 10
     rf_decide(&R, "{'explain':true}");
     cr_expect_str_eq(rf_ids(&R), "b_fine", "%s", rf_dump(&R));
     for (int i = 0; i < 40; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof id, "slow_%d", i);
         cr_expect(rf_starts(rf_reason(&R, id), "budget: wall time exceeded at"), "%s: %s", id,
                   rf_reason(&R, id));
