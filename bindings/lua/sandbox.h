@@ -54,8 +54,9 @@ typedef struct arb_sandbox {
 #define ARB_SANDBOX_MAX_DEPTH 200
 
 /* Wall time a call may take per instruction of its budget: a call given
- * 200,000 instructions stops after 20 ms of wall time, whatever it does. */
-#define ARB_SANDBOX_NS_PER_INSTRUCTION 100
+ * 200,000 instructions (a decision's rule) stops after 100 ms of wall time,
+ * whatever it does (or at the decision's deadline, when that comes first). */
+#define ARB_SANDBOX_NS_PER_INSTRUCTION 500
 
 /* The longest string a rule may make (longer is a memory budget stop). */
 #define ARB_SANDBOX_MAX_STRING (16u * 1024 * 1024)
