@@ -3,12 +3,15 @@
  * A C function of the standard library runs without executing Lua
  * instructions, so the instruction budget and the wall-clock check of the
  * hook never reach it while it loops. Each function below either loops over
- * a range a rule chooses (string.rep of an empty string, table.move over
- * 2^62 indices, table.insert with a lying __len), or backtracks (patterns).
- * Its wrapper computes the work before any of it is done and charges it to
- * the running call's instruction budget (arb__sandbox_charge), so the call
- * stops within its budget whatever the arguments; functions that only
- * copy bytes into new strings are charged by the allocator instead.
+ * a range a rule chooses (table.move over 2^62 indices, table.insert with a
+ * lying __len), or walks a subject, or backtracks (patterns). Its wrapper
+ * computes the work before any of it is done and charges it to the running
+ * call's instruction budget (arb__sandbox_charge), so the call stops within
+ * its budget whatever the arguments; functions that only copy bytes into
+ * new strings are charged by the allocator instead. string.rep, which turns
+ * once per repetition even when it copies nothing, is replaced by our own,
+ * and xpcall by one whose handler runs under the hook (Lua runs a message
+ * handler with hooks off when the error came from the hook).
  *
  * Patterns: a sound upper bound of the matcher's steps is computed from the
  * pattern's shape and the subject's length, numbers coerced first (see
