@@ -32,7 +32,8 @@ extern const uint64_t arb_prelude_lua_len;
 /* Registry key of the table the prelude returned. */
 static const char prelude_key = 0;
 
-/* Budgets for running a rule file at load time. */
+/* The budgets of a whole load: the prelude, every rule file and the compile
+ * together (arb_sandbox_total_begin in arb_ruleset_load). */
 #define LOAD_INSTRUCTIONS 50000000
 #define LOAD_MEMORY (256u * 1024 * 1024)
 #define LOAD_WALL_NS (5000000000ull)
