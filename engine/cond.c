@@ -344,6 +344,8 @@ static int call_lua(arb_eval_t *ev, int ref)
     ev->lua_ready = true;
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);            /* fn */
     arb_lua_context_push(L);                           /* fn c */
+    /* The decision's deadline stops the call itself, not only the next. */
+    arb_sandbox_set_deadline(L, ev->deadline_ns);
     int rc = arb_sandbox_pcall(L, 1, 1, ARB_RULE_INSTRUCTIONS, ARB_RULE_MEMORY);
     if (ev->deadline_ns && mono_ns() > ev->deadline_ns) {
         lua_pop(L, 1);

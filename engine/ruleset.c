@@ -35,9 +35,11 @@ extern const uint64_t arb_prelude_lua_len;
 /* Registry key of the table the prelude returned. */
 static const char prelude_key = 0;
 
-/* Budgets for running a rule file at load time. */
+/* The budgets of a whole load: the prelude, every rule file and the compile
+ * together (arb_sandbox_total_begin in arb_ruleset_load). */
 #define LOAD_INSTRUCTIONS 50000000
 #define LOAD_MEMORY (256u * 1024 * 1024)
+#define LOAD_WALL_NS (5000000000ull)
 
 static const char *const default_channels[] = { "web", "email", "app", "store",
                                                 "call_center", "sms", NULL };
@@ -113,8 +115,28 @@ void arb__prelude_push(lua_State *L, const char *name)
     lua_remove(L, -2);
 }
 
+/* The problem of a file whose run stopped on a budget: at the line the
+ * sandbox named when it is in this file. */
+static void load_stop_problem(arb_problems_t *problems, const arb_rule_file_t *f,
+                              const char *why, const char *msg)
+{
+    size_t plen = strlen(f->path);
+    int line = 0;
+    if (msg && strncmp(msg, f->path, plen) == 0 && msg[plen] == ':') line = atoi(msg + plen + 1);
+    char at[1100];
+    if (line > 0) snprintf(at, sizeof at, "%s:%d", f->path, line);
+    else snprintf(at, sizeof at, "%s", f->path);
+    arb_problems_add(problems,
+                     "%s: stopped: %s budget exceeded while loading (the budgets are for all "
+                     "the files of the ruleset together: %d million instructions, %u MB, %d s)",
+                     at, why, LOAD_INSTRUCTIONS / 1000000, LOAD_MEMORY >> 20,
+                     (int)(LOAD_WALL_NS / 1000000000u));
+}
+
 /* Load and run one file in a fresh environment made by the prelude's
- * env_name factory. Problems are reported as the file's own file:line. */
+ * env_name factory. Problems are reported as the file's own file:line.
+ * Between arb_sandbox_total_begin and _end (a whole load), the budgets
+ * left are shared with the other files. */
 int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
                        arb_problems_t *problems)
 {
@@ -122,6 +144,7 @@ int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_n
     snprintf(chunk, sizeof chunk, "@%s", f->path);
     if (luaL_loadbufferx(L, f->text, f->len, chunk, "t") != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
+        if (!msg) msg = "out of memory reading the file";
         if (strncmp(msg, f->path, strlen(f->path)) == 0) arb_problems_add(problems, "%s", msg);
         else arb_problems_add(problems, "%s: %s", f->path, msg);   /* e.g. bytecode refused */
         lua_pop(L, 1);
@@ -131,13 +154,14 @@ int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_n
     lua_call(L, 0, 1);                                  /* chunk env */
     lua_setupvalue(L, -2, 1);                           /* chunk, _ENV = env */
     if (arb_sandbox_pcall(L, 0, 0, LOAD_INSTRUCTIONS, LOAD_MEMORY) != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
+        const char *msg = lua_tostring(L, -1);          /* always a string */
         arb_sandbox_t *sb = arb_sandbox_of(L);
         if (sb->stopped)
-            arb_problems_add(problems, "%s: stopped: %s budget exceeded while loading", f->path,
-                             sb->why);
+            load_stop_problem(problems, f, sb->why ? sb->why : "instructions", msg);
+        else if (strncmp(msg, f->path, strlen(f->path)) == 0)
+            arb_problems_add(problems, "%s", msg);
         else
-            arb_problems_add(problems, "%s", msg ? msg : "error without a message");
+            arb_problems_add(problems, "%s: %s", f->path, msg);   /* error("x", 0) */
         lua_pop(L, 1);
         return -1;
     }
@@ -1382,6 +1406,8 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     arb_lua_context_init(rs->L);
     arb_rule_file_t *files = NULL;
     size_t n = 0;
+    /* One budget for the prelude, every rule file and the compile. */
+    arb_sandbox_total_begin(rs->L, LOAD_INSTRUCTIONS, LOAD_MEMORY, LOAD_WALL_NS);
     if (prelude_run(rs->L, problems) == 0 &&
         arb__rule_files_list(dir, false, &files, &n, problems) == 0) {
         if (n == 0 && problems->total == before)
@@ -1393,6 +1419,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
          * file declared is then reported as unknown too. */
         if (n) ruleset_compile(rs, problems);
     }
+    arb_sandbox_total_end(rs->L);
     arb__rule_files_free(files, n);
     if (problems->total != before) {
         arb_ruleset_free(rs);

@@ -557,10 +557,11 @@ Test(sandbox, a_load_budget_stop_does_not_hide_other_files_problems, .timeout = 
  * never returns. (Same for a rule file's top-level code at load time.) */
 Test(sandbox, a_pathological_pattern_is_stopped, .timeout = 20)
 {
-    /* Patterns run in C where no instruction budget reaches: the prelude
-     * refuses a pattern whose backtracking could take seconds on this
-     * subject, so the rule fails at once with a reason and the decision
-     * answers. */
+    /* Patterns run in C where no instruction budget reaches: the sandbox
+     * (bindings/lua/sandbox_lib.c) refuses a pattern whose backtracking
+     * could outlast the call's budget on this subject, so the rule fails at
+     * once with a reason and the decision answers. More shapes in
+     * test_budget.c. */
     cr_assert(rf_load(&R, "a.lua",
                       LOOPER("  local s = string.rep('a', 3000)\n"
                              "  local found = string.find(s, '.-.-.-.-.-b')"),

@@ -13,8 +13,13 @@
  *
  * For each input:
  *   - arb_ruleset_load returns a ruleset and no problem, or NULL and at
- *     least one problem; it must stop (the sandbox's instruction and memory
- *     budgets; libFuzzer's -timeout catches a hang);
+ *     least one problem; it must stop (the sandbox's instruction, memory
+ *     and wall-time budgets, which C library loops are charged to as well;
+ *     libFuzzer's -timeout catches a hang);
+ *   - every problem and every test failure names its file (it starts with
+ *     the folder's path) and never prints a missing string as "(null)",
+ *     whatever the rule raised (a table, nil, a number, an object whose
+ *     __tostring fails);
  *   - a loaded ruleset decides three fixed, rich contexts (web, app and
  *     email, explain forced) into well-formed decisions, describes itself
  *     (the `ruleset` method's map) as well-formed MessagePack, and runs its
@@ -178,6 +183,21 @@ static void check_msgpack(const msgpack_sbuffer *sb, const char *what)
     msgpack_unpacked_destroy(&u);
 }
 
+/* The input, for check_problem: a problem may quote it. */
+static const uint8_t *g_input;
+static size_t g_input_len;
+
+/* A problem a user can act on: it names the file (the folder's path
+ * first) and has no "(null)" where a message was missing (unless the rule
+ * text itself says "(null)", which a problem may quote). */
+static void check_problem(const char *p, const char *what)
+{
+    FUZZ_CHECK(p && p[0], "a %s is empty", what);
+    FUZZ_CHECK(strncmp(p, g_dir, strlen(g_dir)) == 0, "a %s does not name its file: %s", what, p);
+    FUZZ_CHECK(strstr(p, "(null)") == NULL || memmem(g_input, g_input_len, "(null)", 6) != NULL,
+               "a %s reads \"(null)\": %s", what, p);
+}
+
 static void decide_fixed(arb_ruleset_t *rs, const msgpack_sbuffer *in)
 {
     msgpack_unpacked ctx;
@@ -206,6 +226,8 @@ static void decide_fixed(arb_ruleset_t *rs, const msgpack_sbuffer *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
+    g_input = data;
+    g_input_len = size;
     const char *sep = size >= sizeof SEPARATOR - 1 ? memmem(text, size, SEPARATOR, sizeof SEPARATOR - 1) : NULL;
     size_t rules_len = sep ? (size_t)(sep - text) : size;
     fuzz_write_file(g_dir, "rules.lua", text, rules_len);
@@ -218,8 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     arb_problems_t problems = { 0 };
     arb_ruleset_t *rs = arb_ruleset_load(g_dir, g_seq++, &problems);
-    for (size_t i = 0; i < problems.n; i++)
-        FUZZ_CHECK(problems.items[i] && problems.items[i][0], "problem %zu is empty", i);
+    for (size_t i = 0; i < problems.n; i++) check_problem(problems.items[i], "problem");
     if (!rs) {
         FUZZ_CHECK(problems.n > 0, "the load failed without a problem");
         arb_problems_free(&problems);
@@ -245,6 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int run = arb_ruleset_run_tests(rs, g_dir, &failures, 0);
     FUZZ_CHECK(run >= -1, "arb_ruleset_run_tests returned %d", run);
     if (run < 0) FUZZ_CHECK(failures.n > 0, "test files failed to load without a problem");
+    for (size_t i = 0; i < failures.n; i++) check_problem(failures.items[i], "test failure");
     FUZZ_CHECK(lua_gettop(rs->L) == 0, "the tests left %d values on the rule state's stack",
                lua_gettop(rs->L));
     arb_problems_free(&failures);

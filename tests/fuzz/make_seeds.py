@@ -240,7 +240,15 @@ def ruleset_dict():
            "string.byte", "string.char", "table.concat", "table.insert", "table.sort",
            "table.unpack", "math.huge", "math.maxinteger", "math.mininteger", "utf8.char",
            "__index", "__gc", "__eq", "__lt", "__tostring", "__len", "__call", "__name",
-           "__close", "1e308", "-0.0", "0/0", "0x7fffffffffffffff"]
+           "__close", "1e308", "-0.0", "0/0", "0x7fffffffffffffff",
+           # the C loops and message handlers the sandbox charges (sandbox_lib.c)
+           "table.move", "table.remove", "table.pack", "string.gmatch", "string.upper",
+           "string.sub", "utf8.len", "utf8.codepoint", "utf8.offset", "1 << 50", "2^31 - 2",
+           "__pairs", "__newindex", "__concat", "__mul", "__unm", "__metatable",
+           "setmetatable({}, { __index = ", "setmetatable({}, { __len = function() return 1 << 50 end })",
+           "function() while true do end end", "error({})", "error(nil)", "error(12)",
+           "xpcall(", "('a'):rep(10000)", "('a?'):rep(30)", ".-.-.-", "(.-)*", "%b()",
+           "%f[%w]", "%1", "[^%s]*", "rawlen", "string.rep('', 1 << 50)"]
     out += [""] + [dict_line("l_" + ident(x), x) for x in lib]
     out.append(dict_line("sep_test", "\n--@test\n"))
     return "\n".join(out) + "\n"
@@ -532,6 +540,109 @@ local p = {} local q = p
 for i = 1, 40 do q.next = {} q = q.next end
 action "deep" { channels = { "web" }, value = 1, payload = p }
 action "cyclic" { channels = { "web" }, value = 1, payload = { f = function() end } }
+""",
+    "metatables_on_specs.lua": """\
+local loop = function() while true do end end
+local liar = { __len = function() return 1 << 50 end, __index = rawlen, __pairs = loop }
+pcall(function() action "m1" (setmetatable({ channels = { "web" }, value = 1 }, { __index = loop })) end)
+pcall(function() action "m0" { channels = setmetatable({ "web" }, liar), value = 1 } end)
+action "m2" { channels = { "web" }, value = 1,
+  payload = setmetatable({ a = setmetatable({}, liar), b = { 1, 2 } }, { __index = loop, __len = loop }) }
+pcall(touchpoint "mt", setmetatable({ limit = 2 }, { __index = function() error({}) end }))
+action "m3" (setmetatable({}, { __index = function(t, k)
+  if k == "channels" then return { "web" } elseif k == "value" then return 1 end end }))
+action "m4" { channels = { "web" }, value = 1, when = setmetatable({}, { __call = loop }),
+  weight = setmetatable({}, { __index = loop, __mul = loop }) }
+--@test
+test "mt" (setmetatable({ context = setmetatable({ channel = "web" }, liar) }, { __index = loop }))
+test "mt2" { context = { channel = "web", touchpoint = "web_home" },
+             expect = setmetatable({ "m2" }, liar), reasons = setmetatable({}, { __pairs = loop }) }
+""",
+    "metatables_loading.lua": """\
+local loop = function() while true do end end
+local liar = { __len = function() return 1 << 50 end, __index = rawlen, __pairs = loop,
+               __newindex = loop, __tostring = loop, __eq = loop, __lt = loop, __concat = loop }
+local kept = setmetatable({ 1, 2, 3 }, liar)
+action "p1" { channels = { "web" }, value = 1,
+  payload = { a = setmetatable({ x = 1 }, liar), b = setmetatable({ 1, 2 }, { __index = loop }) } }
+action "p2" { channels = { "web" }, value = 1, when = function(c) return #kept > 0 end,
+  weight = function(c) return setmetatable({}, { __index = function() return 2 end }).w end }
+action "p3" { channels = { "web" }, value = 1, when = function(c) return tostring(kept) end }
+--@test
+test "mt" { context = { channel = "web", touchpoint = "web_home" },
+            includes = { "p1" }, reasons = { p3 = "budget:" } }
+""",
+    "c_loops.lua": """\
+local liar = setmetatable({}, { __len = function() return 1000 end, __index = rawlen })
+local r = {
+  pcall(string.rep, "", 1e5), pcall(string.rep, "", 1e5, ""), pcall(table.move, {}, 1, 1e5, 2),
+  pcall(table.insert, liar, 1, "x"), pcall(table.remove, liar, 1), pcall(table.concat, liar),
+  pcall(table.sort, liar), pcall(table.unpack, liar), pcall(table.unpack, {}, 1, 1e7),
+  pcall(utf8.len, ("x"):rep(1e6)), pcall(string.byte, ("x"):rep(1e5), 1, -1),
+  pcall(tonumber, ("9"):rep(1e6)), pcall(table.sort, { 3, 1, 2 }, function(a, b) return a > b end),
+}
+local huge = setmetatable({}, { __len = function() return 1 << 50 end, __index = rawlen })
+action "rep" { channels = { "web" }, value = 1, when = function(c) return #string.rep("", 1 << 50) end }
+action "move" { channels = { "web" }, value = 1, when = function(c) table.move({}, 1, 1 << 50, 2) end }
+action "insert" { channels = { "web" }, value = 1, when = function(c) table.insert(huge, 1, 1) end }
+action "concat" { channels = { "web" }, value = 1, when = function(c) return #table.concat(huge) > 0 end }
+action "sort" { channels = { "web" }, value = 1, when = function(c)
+  table.sort(setmetatable({}, { __len = function() return 2^31 - 2 end, __index = rawlen })) end }
+--@test
+test "loops" { context = { channel = "web", touchpoint = "web_home" },
+               reasons = { rep = "budget:", move = "budget:", insert = "budget:", sort = "budget:" } }
+""",
+    "xpcall_handlers.lua": """\
+local loop = function() while true do end end
+local ok, e = xpcall(error, loop)
+xpcall(error, function(m) return xpcall(error, error, m) end, {})
+action "x" { channels = { "web" }, value = 1, when = function(c)
+  return xpcall(loop, function(m) for i = 1, 1e9 do end return m end) end }
+action "y" { channels = { "web" }, value = 1,
+  weight = function(c) return select(2, xpcall(error, function(m) return #m end, "abc")) end }
+""",
+    "error_objects.lua": """\
+pcall(error, setmetatable({}, { __tostring = function() error("x") end }))
+pcall(error) pcall(error, nil) pcall(error, 12) pcall(error, print)
+action "e1" { channels = { "web" }, value = 1, when = function(c) error({}) end }
+action "e2" { channels = { "web" }, value = 1, when = function(c) error(nil) end }
+action "e3" { channels = { "web" }, value = 1, when = function(c) error(12.5) end }
+action "e4" { channels = { "web" }, value = 1,
+  weight = function(c) error(setmetatable({}, { __tostring = function() while true do end end })) end }
+action "e5" { channels = { "web" }, value = 1, when = function(c)
+  local t = setmetatable({}, { __index = function(t, k) return t[k] end }) return t.x end }
+action "e6" { channels = { "web" }, value = 1, when = function(c)
+  local function f(s) return (s:gsub(".", f)) end return f("x") end }
+--@test
+test "errors" { context = { channel = "web", touchpoint = "web_home" },
+                reasons = { e1 = "error:", e5 = "budget:", e6 = "budget:" } }
+""",
+    "load_error_object.lua": """\
+action "a" { channels = { "web" }, value = 1 }
+error(setmetatable({}, { __tostring = function() error("x") end }))
+""",
+    "pattern_shapes.lua": """\
+local s = ("a"):rep(10000)
+local shapes = { ("a?"):rep(40) .. ("a"):rep(40), ".-.-.-.-x", "(.-)*(.-)*x", "(a*)%1%1b",
+                 "%b()%b()%b()", "%f[%w]%w+", "[%a]*[^b]*x", "^(a-)(a-)$" }
+for _, p in ipairs(shapes) do
+  pcall(string.find, s, p) pcall(string.match, s, p) pcall(string.gsub, s, p, function(x) return x end)
+  pcall(function() for w in s:gmatch(p) do end end)
+  pcall(string.find, 12345678901234567890, p)
+end
+action "pat" { channels = { "web" }, value = 1, when = function(c)
+  return string.find(c.customer_id:rep(500), ("a?"):rep(30) .. ("a"):rep(30)) ~= nil end }
+""",
+    "recursion.lua": """\
+local function f() return 1 + f() end
+pcall(f)
+local t = setmetatable({}, { __index = function(t, k) return t[k] end })
+pcall(function() return t.x end)
+local function g(s) return (s:gsub(".", g)) end
+pcall(g, "x")
+local u = {} u = setmetatable(u, { __concat = function(a, b) return a .. b end })
+pcall(function() return u .. u end)
+action "r" { channels = { "web" }, value = 1, when = function(c) return f() > 0 end }
 """,
     "tests_only_mistakes.lua": """\
 action "a" { channels = { "web" }, value = 1 }
