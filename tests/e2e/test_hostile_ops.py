@@ -33,10 +33,14 @@ GOOD_TEST = """test "always_on shows on the web" {
   includes = { "always_on" },
 }
 """
-# One rule file of a load that takes about 0.2 s of CPU (24M of the 50M
-# instructions a file may use): several make a reload slow, legally.
-SLOW = """local x = 0
-for i = 1, 12000000 do x = x + i end
+# One rule file of a load that takes about 0.2 s but few instructions: each
+# comparison of two 1 MB strings is one instruction and a memcmp. A load has
+# one budget for all its files (50M instructions, 256 MB, 5 s of wall time),
+# so slowness made of instructions would fail the load instead of being slow.
+SLOW = """local a = string.rep("a", 1000000) .. "x"
+local b = string.rep("a", 1000000) .. "y"
+local n = 0
+for i = 1, 2400 do if a == b then n = n + 1 end end
 """
 CONTEXT = {"customer_id": "C1", "channel": "web", "touchpoint": "web_home"}
 FD_GROWTH = 16
