@@ -41,6 +41,12 @@ static const char prelude_key = 0;
 #define LOAD_MEMORY (256u * 1024 * 1024)
 #define LOAD_WALL_NS (5000000000ull)
 
+void arb__load_budget(lua_State *L, bool begin)
+{
+    if (begin) arb_sandbox_total_begin(L, LOAD_INSTRUCTIONS, LOAD_MEMORY, LOAD_WALL_NS);
+    else arb_sandbox_total_end(L);
+}
+
 static const char *const default_channels[] = { "web", "email", "app", "store",
                                                 "call_center", "sms", NULL };
 
@@ -1407,7 +1413,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     arb_rule_file_t *files = NULL;
     size_t n = 0;
     /* One budget for the prelude, every rule file and the compile. */
-    arb_sandbox_total_begin(rs->L, LOAD_INSTRUCTIONS, LOAD_MEMORY, LOAD_WALL_NS);
+    arb__load_budget(rs->L, true);
     if (prelude_run(rs->L, problems) == 0 &&
         arb__rule_files_list(dir, false, &files, &n, problems) == 0) {
         if (n == 0 && problems->total == before)
@@ -1419,7 +1425,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
          * file declared is then reported as unknown too. */
         if (n) ruleset_compile(rs, problems);
     }
-    arb_sandbox_total_end(rs->L);
+    arb__load_budget(rs->L, false);
     arb__rule_files_free(files, n);
     if (problems->total != before) {
         arb_ruleset_free(rs);

@@ -90,6 +90,11 @@ void arb__rule_files_free(arb_rule_file_t *files, size_t n);
 int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
                        arb_problems_t *problems);
 
+/* Open (begin) or close the budget of a whole load on L: the prelude, every
+ * rule file and the compile, or every test file and the reading of the tests,
+ * draw from one total of instructions, memory and wall time. */
+void arb__load_budget(lua_State *L, bool begin);
+
 /* Push field name of the prelude's result table. Stack: +1. */
 void arb__prelude_push(lua_State *L, const char *name);
 

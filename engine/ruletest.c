@@ -401,11 +401,16 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
     size_t n = 0;
     size_t before = failures->total;
     arb__rule_files_list(dir, true, &files, &n, failures);
+    /* The test files share one budget, as the rule files do. */
+    arb__load_budget(L, true);
     for (size_t i = 0; i < n; i++)
         if (files[i].text) arb__rule_file_run(L, &files[i], "tests_env", failures);
     arb__rule_files_free(files, n);
+    int rc = -1;
+    if (failures->total == before)
+        rc = arb_raw_protected(L, read_tests, &r, READ_INSTRUCTIONS, READ_MEMORY, err, sizeof err);
+    arb__load_budget(L, false);
     if (failures->total != before) return -1;
-    int rc = arb_raw_protected(L, read_tests, &r, READ_INSTRUCTIONS, READ_MEMORY, err, sizeof err);
     if (rc < 0) {
         arb_problems_add(failures, "%s: reading the tests stopped: %s", dir, err);
     } else {

@@ -276,6 +276,23 @@ Test(budget, instructions_of_all_files_count_against_the_whole_load, .timeout = 
               "%s", rf_problems(&R));
 }
 
+Test(budget, test_files_share_one_budget_too, .timeout = 60)
+{
+    /* The rule tests are loaded like the rules: 4 x 16 million instructions
+     * pass each file's share but not the whole. */
+    const char *spin = "local n = 0\nfor i = 1, 8e6 do n = n + 1 end\n";
+    cr_assert(rf_load(&R, "a.lua", "action 'x' { channels = { 'web' }, value = 1 }\n", "a_test.lua",
+                      spin, "b_test.lua", spin, "c_test.lua", spin, "d_test.lua", spin, NULL),
+              "%s", rf_problems(&R));
+    arb_problems_t f = { 0 };
+    cr_expect_eq(arb_ruleset_run_tests(R.rs, R.dir, &f, 0), -1);
+    bool found = false;
+    for (size_t i = 0; i < f.n; i++)
+        found |= strstr(f.items[i], "d_test.lua:2: stopped: instructions budget exceeded") != NULL;
+    cr_expect(found, "the fourth test file was not stopped by the whole budget");
+    arb_problems_free(&f);
+}
+
 /* ---- errors that are not strings ---------------------------------------- */
 
 Test(budget, load_errors_of_any_object_name_the_line, .timeout = 30)
