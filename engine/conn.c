@@ -164,11 +164,9 @@ static void conn_on_write(uv_write_t *req, int status)
         return;
     }
     size_t max = arb_server_config(c->w->server)->max_queued;
-    if (!c->reading && !c->close_after_flush && arb_conn_queued(c) <= max / 2) {
+    if ((c->held || !c->reading) && !c->close_after_flush && arb_conn_queued(c) <= max / 2) {
         conn_process(c);   /* frames read before the pause come first */
-        if (!c->closing && !c->close_after_flush && !c->eof && arb_conn_queued(c) <= max) {
-            conn_read_start(c);
-        }
+        if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
     }
     conn_flush(c);
 }
@@ -238,10 +236,12 @@ static void conn_process(arb_conn_t *c)
     arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
     msgpack_packer pk;
     arb_answer_t ans;
+    c->held = false;
     while (!c->closing && !c->close_after_flush) {
         size_t queued = arb_conn_queued(c);
         if (queued > cfg->max_queued || (queued && arb_conn_queued_over_total(c))) {
             conn_read_pause(c);
+            c->held = true;   /* this connection's next written answer resumes it */
             break;
         }
         const char *p = c->unp.buffer + c->unp.off;
@@ -280,6 +280,7 @@ static void conn_process(arb_conn_t *c)
         arb_frame_scan_reset(&c->scan);
         arb_arena_reset(&w->arena);
         c->frame_started_ms = 0;
+        conn_account(c);   /* the totals see each answer as it is queued */
     }
     unpacker_recycle(c);
     conn_account(c);

@@ -40,6 +40,7 @@ struct arb_conn {
     bool writing;                /* a uv_write is in flight */
     uv_write_t wreq;             /* the write in flight */
     bool eof;                    /* the client shut its write side: answer, then close */
+    bool held;                   /* frames wait for queued answers to be written */
     size_t held_in;              /* request bytes buffered, as counted in the total */
     size_t held_out;             /* answer bytes queued, as counted in the total */
 };
