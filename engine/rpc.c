@@ -2,7 +2,6 @@
 #include "engine/rpc.h"
 
 #include <string.h>
-#include <time.h>
 
 #include "engine/conn.h"
 #include "engine/decide.h"
@@ -185,49 +184,20 @@ static bool shed(arb_worker_t *w, arb_err_t *err)
 #define QUEUED_OVER_TOTAL \
     "answers queued for clients that do not read passed --max-queued-total; retry later"
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* decide_many: every context decided in order, or one error for the whole
- * batch naming the element (params[0][i]): a batch is answered whole or not
- * at all, so a client never has to match partial results. Its work is
- * bounded twice, so that one request cannot hold the worker for long while
- * other clients wait: at most max_batch contexts, and batch_ms of work (past
- * it the batch answers deadline_exceeded saying how far it got). */
+/* decide_many: see arb_decide_many. A batch is answered whole or not at
+ * all, so a client never has to match partial results; its work is bounded
+ * (--max-batch contexts, --batch-ms of work) so that one request cannot
+ * hold the worker while other clients wait. */
 static int decide_many(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const msgpack_object *arg,
                        msgpack_packer *pk, arb_err_t *err)
 {
     const arb_config_t *cfg = arb_server_config(w->server);
-    uint32_t n = arg->via.array.size;
-    if (n > cfg->max_batch)
-        return arb_err_set(err, ARB_INVALID_PARAMS,
-                           "params[0]: %u contexts, more than the %u one decide_many may carry "
-                           "(--max-batch); split the batch", n, cfg->max_batch);
-    if (n && arb_conn_queued_over_total(c))
+    if (arg->via.array.size && arb_conn_queued_over_total(c))
         return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
     arb_answer_t *ans = pk->data;
-    double t0 = mono_ms();
+    arb_batch_limits_t lim = { cfg->max_batch, cfg->batch_ms, &ans->failed };
     pack_result_head(pk, msgid);
-    msgpack_pack_array(pk, n);
-    for (uint32_t i = 0; i < n && !ans->failed; i++) {
-        if (arb_decide(w->decider, w->ruleset, &arg->via.array.ptr[i], &w->arena, &w->stats,
-                       pk, err) < 0) {
-            char inner[sizeof err->message];
-            memcpy(inner, err->message, sizeof inner);
-            return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
-        }
-        /* Each decision's memory goes back at once: a batch holds one. */
-        arb_arena_reset(&w->arena);
-        if (i + 1 < n && mono_ms() - t0 > cfg->batch_ms)
-            return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
-                               "decide_many worked past its budget of %g ms (--batch-ms) after "
-                               "%u of %u contexts; send smaller batches", cfg->batch_ms, i + 1, n);
-    }
-    return 0;
+    return arb_decide_many(w->decider, w->ruleset, arg, &w->arena, &w->stats, &lim, pk, err);
 }
 
 /* Answer a request whose method and params are well-formed. Returns 0 when
@@ -344,7 +314,7 @@ static int answer_failed(arb_worker_t *w, const msgpack_object *f, arb_answer_t 
                          msgpack_packer *pk)
 {
     const msgpack_object *a = f->via.array.ptr;
-    arb_answer_fail_t why = ans->failed;
+    arb_answer_fail_t why = (arb_answer_fail_t)ans->failed;
     ans->buf->size = ans->start;
     ans->failed = ARB_ANSWER_OK;
     size_t limit = ans->limit;

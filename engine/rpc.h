@@ -24,7 +24,7 @@ typedef struct arb_answer {
     msgpack_sbuffer *buf;      /* borrowed: the connection's filling buffer */
     size_t start;              /* buf->size when this answer began */
     size_t limit;              /* most bytes this answer may take; 0 = no limit */
-    arb_answer_fail_t failed;  /* why a write was refused, if one was */
+    int failed;                /* an arb_answer_fail_t: why a write was refused, 0 if none */
 } arb_answer_t;
 
 /* Begin an answer at the end of buf. */
