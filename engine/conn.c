@@ -252,7 +252,7 @@ static void conn_process(arb_conn_t *c)
         }
         arb_frame_status_t st = arb_frame_scan(&c->scan, p, len, &lim, &flen);
         if (st == ARB_FRAME_MORE) {
-            if (!c->frame_started_ms) c->frame_started_ms = uv_now(&w->loop);
+            if (!c->frame_started_ms && !c->eof) c->frame_started_ms = uv_now(&w->loop);
             break;
         }
         if (st != ARB_FRAME_DONE) {
@@ -306,6 +306,7 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
          * the queue limit; the rest when the client drains), then the
          * connection closes once the last answer is written. */
         c->eof = true;
+        c->frame_started_ms = 0;   /* a partial frame can no longer complete: not a stall */
         if (c->reading) uv_read_stop(&c->h.stream);
         c->reading = false;
         conn_flush(c);

@@ -292,11 +292,22 @@ class HalfClosedTest(HostileBase):
         # 300 explained answers of ~14 KB, read slowly: more than the
         # kernel's socket buffers hold, less than --max-queued beyond them,
         # so the server still holds answers when it reads the end of stream.
-        self.serve()
+        self.half_closed_slow_reader(b"")
+
+    def test_half_closed_after_a_partial_frame(self):
+        # The half frame before the end can never complete: it is dropped,
+        # and does not count as a stalled frame while the answers before it
+        # are still being written (reading them takes longer than the
+        # frame timeout).
+        self.half_closed_slow_reader(request_bytes(999, "ping")[:5], ["--frame-timeout", "1"],
+                                     pause=0.02)
+
+    def half_closed_slow_reader(self, tail, args=(), pause=0.005):
+        self.serve(extra_args=list(args))
         n = 300
         payload = b"".join(request_bytes(i, "decide", [ctx("clean", customer_id="h-%d" % i,
                                                            explain=True)])
-                           for i in range(n))
+                           for i in range(n)) + tail
         s = small_window_socket(self.srv.port, 8192)
         self.addCleanup(s.close)
         s.sendall(payload)
@@ -312,7 +323,7 @@ class HalfClosedTest(HostileBase):
                     break
                 up.feed(data)
                 frames.extend(up)
-                time.sleep(0.005)
+                time.sleep(pause)
         self.assertEqual(len(frames), n, "a half-closed client got %d of %d answers"
                          % (len(frames), n))
         self.assertTrue(eof, "the server did not close after the last answer")
