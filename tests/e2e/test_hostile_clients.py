@@ -27,9 +27,6 @@ from harness import (T, RssSampler, ConnectionClosed, check_response, request_by
 import test_faults
 from test_faults import FaultsBase, ctx, ids_of, rules_dir, SLOW_RULES, SLOW_IDS
 
-# The codes DESIGN.md section 3 lists; the shared harness predates too_large.
-harness.ERROR_CODES = harness.ERROR_CODES | {"too_large", "unavailable"}
-
 ASAN = test_faults.ASAN
 HERE = os.path.dirname(os.path.abspath(__file__))
 KiB = 1024
