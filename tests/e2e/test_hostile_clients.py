@@ -608,7 +608,7 @@ class LogFloodTest(HostileBase):
         self.assert_clean("%d connections closed for garbage" % n)
 
     def test_printing_rule_does_not_flood_the_log(self):
-        self.serve()
+        self.serve(extra_args=["--deadline-ms", "1000"])   # 200 prints a decision
         c = self.connect(self.srv)
         t0 = time.monotonic()
         for i in range(20):                 # 4000 prints
@@ -625,7 +625,8 @@ class LogFloodTest(HostileBase):
         # and decisions (whose rule prints) keep being answered.
         r_fd, w_fd = os.pipe()
         self.addCleanup(os.close, r_fd)
-        srv = harness.Server(rules=rules_dir(self, HOSTILE_RULES))
+        srv = harness.Server(rules=rules_dir(self, HOSTILE_RULES),
+                             extra_args=["--deadline-ms", "1000"])
         self.addCleanup(srv.cleanup)
         srv.port = harness.free_port()
         srv.proc = subprocess.Popen(srv.argv(), stdin=subprocess.DEVNULL,
