@@ -357,10 +357,13 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
  *
  * - a map with two keys that Lua would take as one table key (the same
  *   string, str or bin; numbers of equal value, 1 and 1.0): C's walk keeps
- *   the last, its lookups the first, Lua's table the last;
+ *   the last, its lookups the first, Lua's table the last (the top-level
+ *   map included, whatever its keys);
  * - a NaN map key: Lua cannot store it;
  * - bin and extension values: C compares them as opaque (an attribute of
  *   type bin never equals "gold"), Lua as strings or nil.
+ *
+ * Values under unknown top-level keys are read by neither and not walked.
  */
 
 /* A map key as Lua would see it: class, then value. */
@@ -480,6 +483,16 @@ walk_error(const walk_t *w, const char *what, arb_err_t *err)
 
 static int walk_value(walk_t *w, const msgpack_object *o, arb_err_t *err);
 
+/* The parts of a context rules can read (bindings/lua/context.c and
+ * cond.c): unknown keys at the top are seen by neither, and stay free. */
+static bool seen_by_rules(const msgpack_object *k)
+{
+    arb_str_t s = { k->via.str.ptr, k->via.str.size };   /* top-level keys are strings */
+    return ARB_STR_IS(s, "location") || ARB_STR_IS(s, "purchases") || ARB_STR_IS(s, "events") ||
+           ARB_STR_IS(s, "weather") || ARB_STR_IS(s, "scores") || ARB_STR_IS(s, "attributes") ||
+           ARB_STR_IS(s, "consent");
+}
+
 static inline bool same_bytes(const msgpack_object *a, const msgpack_object *b)
 {
     return a->via.str.size == b->via.str.size &&
@@ -548,6 +561,7 @@ static int walk_map(walk_t *w, const msgpack_object *o, arb_err_t *err)
         if (kv[i].val.type != MSGPACK_OBJECT_MAP && kv[i].val.type != MSGPACK_OBJECT_ARRAY &&
             kv[i].val.type != MSGPACK_OBJECT_BIN && kv[i].val.type != MSGPACK_OBJECT_EXT)
             continue;
+        if (w->depth == 0 && !seen_by_rules(&kv[i].key)) continue;   /* ignored by both */
         w->key[w->depth] = &kv[i].key;
         w->depth++;
         if (walk_value(w, &kv[i].val, err) < 0) return -1;

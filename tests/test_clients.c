@@ -378,3 +378,26 @@ Test(log, repeated_lines_are_rate_limited_and_counted)
     free(a);
     free(b);
 }
+
+Test(keys, unknown_top_level_keys_stay_free)
+{
+    /* Read by neither C nor Lua: what they hold is not checked... */
+    begin(1);
+    str("zz_unknown");
+    msgpack_pack_array(&g_pk, 2);
+    msgpack_pack_bin(&g_pk, 2);
+    msgpack_pack_bin_body(&g_pk, "\x00\x01", 2);
+    msgpack_pack_map(&g_pk, 2);
+    str("k");
+    msgpack_pack_nil(&g_pk);
+    str("k");
+    msgpack_pack_nil(&g_pk);
+    cr_assert_eq(parse(), 0, "an unknown key's value refused: %s", g_err.message);
+    /* ...but the context map itself holds each key once. */
+    begin(2);
+    str("zz_unknown");
+    msgpack_pack_nil(&g_pk);
+    str("zz_unknown");
+    msgpack_pack_nil(&g_pk);
+    refused("zz_unknown: duplicate key", "an unknown key twice");
+}
