@@ -503,6 +503,22 @@ static int walk_map(walk_t *w, const msgpack_object *o, arb_err_t *err)
 {
     uint32_t n = o->via.map.size;
     const msgpack_object_kv *kv = o->via.map.ptr;
+    /* The common case in one pass: a small map of string keys (a purchase,
+     * an event, location, weather) whose values are all scalars. */
+    if (n <= 8) {
+        bool simple = true;
+        for (uint32_t i = 0; i < n && simple; i++) {
+            const msgpack_object *k = &kv[i].key;
+            msgpack_object_type vt = kv[i].val.type;
+            simple = (k->type == MSGPACK_OBJECT_STR || k->type == MSGPACK_OBJECT_BIN) &&
+                     vt != MSGPACK_OBJECT_MAP && vt != MSGPACK_OBJECT_ARRAY &&
+                     vt != MSGPACK_OBJECT_BIN && vt != MSGPACK_OBJECT_EXT &&
+                     (w->depth > 0 || !seen_by_rules(k));
+            for (uint32_t j = 0; j < i && simple; j++)
+                if (same_bytes(k, &kv[j].key)) simple = false;   /* the full path names it */
+        }
+        if (simple) return 0;
+    }
     /* Maps of string keys (nearly all of a context): small ones compare
      * each pair by length, then bytes; up to 64 keys by a fingerprint
      * (length and three bytes) first. Others go through a hash of each
