@@ -10,6 +10,19 @@
  * flight at a time and takes the other buffer when it completes. When the
  * answers queued for a client pass max_queued, the connection stops reading
  * (and stops answering frames already read) until the client drains them.
+ * One answer is bounded by max_answer (rpc.c's writer), so a connection
+ * holds at most max_queued + max_answer of answers.
+ *
+ * Totals: what every connection holds is also counted process-wide (one
+ * server per process): request bytes buffered and not yet answered (partial
+ * frames, mostly), and answer bytes queued. Past --max-partial, the
+ * connection whose read passed it is closed; past --max-queued-total, a
+ * connection with answers queued pauses and new decisions answer
+ * `overloaded`. Memory for clients that stall or never read is so bounded
+ * in total, not only per connection.
+ *
+ * Half-closed clients: end of stream from the client stops reading, not
+ * answering: every request read is answered and written before the close.
  */
 #include "engine/conn.h"
 
@@ -35,6 +48,27 @@
 #define ARB_OUT_CHUNK 16384
 
 static void conn_process(arb_conn_t *c);
+
+static _Atomic size_t partial_total;   /* request bytes buffered, every connection */
+static _Atomic size_t queued_total;    /* answer bytes queued, every connection */
+
+/* Bring this connection's share of the totals up to date. Unsigned
+ * wrap-around makes the difference right whichever way it went. */
+static void conn_account(arb_conn_t *c)
+{
+    size_t in = c->closing ? 0 : c->unp.used - c->unp.off;
+    size_t out = c->closing ? 0 : arb_conn_queued(c);
+    if (in != c->held_in) atomic_fetch_add(&partial_total, in - c->held_in);
+    if (out != c->held_out) atomic_fetch_add(&queued_total, out - c->held_out);
+    c->held_in = in;
+    c->held_out = out;
+}
+
+bool arb_conn_queued_over_total(const arb_conn_t *c)
+{
+    return atomic_load_explicit(&queued_total, memory_order_relaxed) >
+           arb_server_config(c->w->server)->max_queued_total;
+}
 
 /* Give the buffer answers are packed into memory, from the worker's spares. */
 static void conn_out_ready(arb_conn_t *c)
@@ -71,6 +105,7 @@ static void conn_on_close(uv_handle_t *h)
     arb_worker_t *w = c->w;
     if (c->prev) c->prev->next = c->next; else w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
+    conn_account(c);   /* closing: its share goes to 0 */
     msgpack_unpacker_destroy(&c->unp);
     out_release(w, &c->out[0]);
     out_release(w, &c->out[1]);
@@ -103,7 +138,8 @@ static void conn_flush(arb_conn_t *c)
     if (c->writing || c->closing) return;
     msgpack_sbuffer *b = &c->out[c->filling];
     if (b->size == 0) {
-        if (c->close_after_flush) arb_conn_close(c);
+        /* After end of stream, the last answer written is the end. */
+        if (c->close_after_flush || c->eof) arb_conn_close(c);
         return;
     }
     uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->size);
@@ -121,17 +157,16 @@ static void conn_on_write(uv_write_t *req, int status)
     arb_conn_t *c = req->data;
     c->writing = false;
     out_release(c->w, &c->out[c->filling ^ 1]);
+    conn_account(c);
     if (c->closing) return;
     if (status < 0) {
         arb_conn_close(c);
         return;
     }
     size_t max = arb_server_config(c->w->server)->max_queued;
-    if (!c->reading && !c->close_after_flush && arb_conn_queued(c) <= max / 2) {
+    if ((c->held || !c->reading) && !c->close_after_flush && arb_conn_queued(c) <= max / 2) {
         conn_process(c);   /* frames read before the pause come first */
-        if (!c->closing && !c->close_after_flush && arb_conn_queued(c) <= max) {
-            conn_read_start(c);
-        }
+        if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
     }
     conn_flush(c);
 }
@@ -140,7 +175,16 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
 {
     if (c->closing) return;
     conn_out_ready(c);
-    msgpack_sbuffer_write(&c->out[c->filling], data, len);
+    if (msgpack_sbuffer_write(&c->out[c->filling], data, len) != 0) {
+        /* Nothing was copied; the client would wait forever for this
+         * answer: closing tells it. */
+        arb_stat_inc(&c->w->stats.answer_failures);
+        arb_log_warn("closing connection", "reason=\"out of memory for an answer\" worker=%d",
+                     c->w->index);
+        arb_conn_close(c);
+        return;
+    }
+    conn_account(c);
     conn_flush(c);
 }
 
@@ -161,10 +205,13 @@ static void conn_protocol_error(arb_conn_t *c, arb_frame_status_t st)
         snprintf(msg, sizeof msg, "%s", arb_frame_status_message(st));
     arb_log_warn("closing connection", "reason=\"%s\" worker=%d", msg, c->w->index);
     msgpack_packer pk;
+    arb_answer_t ans;
     conn_out_ready(c);
-    msgpack_packer_init(&pk, &c->out[c->filling], msgpack_sbuffer_write);
+    arb_answer_begin(&ans, &c->out[c->filling], 0);
+    msgpack_packer_init(&pk, &ans, arb_answer_write);
     if (arb_frame_peek_msgid(p, len, &msgid))
         arb_rpc_pack_error(&pk, msgid, ARB_INVALID_REQUEST, msg);
+    if (ans.failed) ans.buf->size = ans.start;   /* out of memory: the close says it */
     arb_stat_inc(&c->w->stats.errors[ARB_INVALID_REQUEST]);
     c->close_after_flush = true;
     conn_read_pause(c);
@@ -188,9 +235,13 @@ static void conn_process(arb_conn_t *c)
     const arb_config_t *cfg = arb_server_config(w->server);
     arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
     msgpack_packer pk;
+    arb_answer_t ans;
+    c->held = false;
     while (!c->closing && !c->close_after_flush) {
-        if (arb_conn_queued(c) > cfg->max_queued) {
+        size_t queued = arb_conn_queued(c);
+        if (queued > cfg->max_queued || (queued && arb_conn_queued_over_total(c))) {
             conn_read_pause(c);
+            c->held = true;   /* this connection's next written answer resumes it */
             break;
         }
         const char *p = c->unp.buffer + c->unp.off;
@@ -201,7 +252,7 @@ static void conn_process(arb_conn_t *c)
         }
         arb_frame_status_t st = arb_frame_scan(&c->scan, p, len, &lim, &flen);
         if (st == ARB_FRAME_MORE) {
-            if (!c->frame_started_ms) c->frame_started_ms = uv_now(&w->loop);
+            if (!c->frame_started_ms && !c->eof) c->frame_started_ms = uv_now(&w->loop);
             break;
         }
         if (st != ARB_FRAME_DONE) {
@@ -215,7 +266,8 @@ static void conn_process(arb_conn_t *c)
         }
         msgpack_object frame = msgpack_unpacker_data(&c->unp);
         conn_out_ready(c);
-        msgpack_packer_init(&pk, &c->out[c->filling], msgpack_sbuffer_write);
+        arb_answer_begin(&ans, &c->out[c->filling], cfg->max_answer);
+        msgpack_packer_init(&pk, &ans, arb_answer_write);
         if (arb_rpc_handle(w, c, &frame, &pk) < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
@@ -228,8 +280,10 @@ static void conn_process(arb_conn_t *c)
         arb_frame_scan_reset(&c->scan);
         arb_arena_reset(&w->arena);
         c->frame_started_ms = 0;
+        conn_account(c);   /* the totals see each answer as it is queued */
     }
     unpacker_recycle(c);
+    conn_account(c);
     conn_flush(c);
 }
 
@@ -247,6 +301,17 @@ static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     arb_conn_t *c = (arb_conn_t *)s;
+    if (nread == UV_EOF) {
+        /* Half-closed: what was read is answered (conn_process did, up to
+         * the queue limit; the rest when the client drains), then the
+         * connection closes once the last answer is written. */
+        c->eof = true;
+        c->frame_started_ms = 0;   /* a partial frame can no longer complete: not a stall */
+        if (c->reading) uv_read_stop(&c->h.stream);
+        c->reading = false;
+        conn_flush(c);
+        return;
+    }
     if (nread < 0) {
         arb_conn_close(c);
         return;
@@ -256,7 +321,20 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if ((size_t)nread == buf->len && c->read_hint < ARB_READ_MAX) c->read_hint *= 2;
     msgpack_unpacker_buffer_consumed(&c->unp, (size_t)nread);
     c->last_active_ms = uv_now(&c->w->loop);
+    size_t held = c->held_in;
     conn_process(c);
+    if (!c->closing && c->held_in > held &&
+        atomic_load_explicit(&partial_total, memory_order_relaxed) >
+            arb_server_config(c->w->server)->max_partial) {
+        /* This read is what passed the total: this connection goes, those
+         * already holding their share keep it. */
+        arb_stat_inc(&c->w->stats.partial_closes);
+        arb_log_warn("closing connection",
+                     "reason=\"partial frames of all clients passed --max-partial\" worker=%d",
+                     c->w->index);
+        arb_conn_close(c);
+        conn_account(c);
+    }
 }
 
 static void conn_read_start(arb_conn_t *c)

@@ -39,6 +39,10 @@ struct arb_conn {
     int filling;                 /* index of the buffer answers go to */
     bool writing;                /* a uv_write is in flight */
     uv_write_t wreq;             /* the write in flight */
+    bool eof;                    /* the client shut its write side: answer, then close */
+    bool held;                   /* frames wait for queued answers to be written */
+    size_t held_in;              /* request bytes buffered, as counted in the total */
+    size_t held_out;             /* answer bytes queued, as counted in the total */
 };
 
 /* Adopt fd (a connected socket; a Unix socket when is_pipe) on worker w and
@@ -53,6 +57,11 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len);
 
 /* Bytes of answers queued and not yet written. */
 size_t arb_conn_queued(const arb_conn_t *c);
+
+/* Whether answers queued across every connection of the process have
+ * passed --max-queued-total: new decisions are then refused `overloaded`
+ * (c: any connection of the server, for its configuration). */
+bool arb_conn_queued_over_total(const arb_conn_t *c);
 
 /* Timer duty, called by the worker's sweep: close a connection whose partial
  * frame stalled past the frame timeout, or that idled past the idle timeout.

@@ -525,3 +525,32 @@ int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb
     arb_stats_record_decide(st, ns);
     return 0;
 }
+
+static double mono_ms(void) { return (double)now_ns() / 1e6; }
+
+int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
+                    arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
+                    msgpack_packer *pk, arb_err_t *err)
+{
+    uint32_t n = arr->via.array.size;
+    if (n > lim->max_batch)
+        return arb_err_set(err, ARB_INVALID_PARAMS,
+                           "params[0]: %u contexts, more than the %u one decide_many may carry "
+                           "(--max-batch); split the batch", n, lim->max_batch);
+    double t0 = mono_ms();
+    msgpack_pack_array(pk, n);
+    for (uint32_t i = 0; i < n && !(lim->stop && *lim->stop); i++) {
+        if (arb_decide(d, rs, &arr->via.array.ptr[i], arena, st, pk, err) < 0) {
+            char inner[sizeof err->message];
+            memcpy(inner, err->message, sizeof inner);
+            return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
+        }
+        /* Each decision's memory goes back at once: a batch holds one. */
+        arb_arena_reset(arena);
+        if (lim->budget_ms > 0 && i + 1 < n && mono_ms() - t0 > lim->budget_ms)
+            return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
+                               "decide_many worked past its budget of %g ms (--batch-ms) after "
+                               "%u of %u contexts; send smaller batches", lim->budget_ms, i + 1, n);
+    }
+    return 0;
+}

@@ -39,6 +39,25 @@ uint64_t arb_decider_considered(const arb_decider_t *d);
 int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb_arena_t *arena,
                arb_stats_t *st, msgpack_packer *pk, arb_err_t *err);
 
+/* What bounds one decide_many: at most max_batch contexts, and budget_ms
+ * of work (0: none); *stop (when not NULL) is polled between contexts and
+ * ends the batch early when set (the answer being packed was refused). */
+typedef struct arb_batch_limits {
+    uint32_t max_batch;
+    double budget_ms;
+    const int *stop;
+} arb_batch_limits_t;
+
+/* Decide every context of the array arr in order and pack the array of
+ * decisions into pk. The batch is answered whole or not at all: returns 0,
+ * or -1 with err naming the first failing element (params[0][i]: ...), a
+ * batch past max_batch (invalid_params) or past its budget
+ * (deadline_exceeded); what was packed is then the caller's to discard.
+ * The arena is reset after each decision. */
+int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
+                    arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
+                    msgpack_packer *pk, arb_err_t *err);
+
 /* Decide once, outside a server (arbiter decide/replay, rule tests): the
  * packed context ctx[0..len) is decided with its own arena and stats, the
  * decision is packed into out and unpacked into *decision, which points into

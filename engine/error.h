@@ -17,6 +17,8 @@ typedef enum arb_code {
     ARB_DEADLINE_EXCEEDED,
     ARB_FORBIDDEN,
     ARB_INTERNAL,
+    ARB_TOO_LARGE,        /* the answer would pass the answer limit */
+    ARB_UNAVAILABLE,      /* the shared store cannot be reached and the policy says fail */
     ARB_CODE_COUNT
 } arb_code_t;
 
@@ -30,7 +32,7 @@ static inline const char *arb_code_name(arb_code_t code)
 {
     static const char *const names[ARB_CODE_COUNT] = {
         "invalid_request", "method_not_found", "invalid_params", "overloaded",
-        "deadline_exceeded", "forbidden", "internal",
+        "deadline_exceeded", "forbidden", "internal", "too_large", "unavailable",
     };
     return (unsigned)code < ARB_CODE_COUNT ? names[code] : "internal";
 }

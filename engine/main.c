@@ -49,6 +49,11 @@ static int serve_usage(FILE *f, int code)
         "  --deadline-ms MS       a decision's deadline unless its context sets deadline_ms (default 10)\n"
         "  --max-deadline-ms MS   the most a context's deadline_ms may ask for (default 1000)\n"
         "  --overload-ms MS       a worker busy this long in one loop turn answers `overloaded` (default 100)\n"
+        "  --max-answer BYTES     largest answer; a larger one answers too_large (default 4194304)\n"
+        "  --max-batch N          contexts in one decide_many (default 1000)\n"
+        "  --batch-ms MS          longest one decide_many may work before it stops (default 200)\n"
+        "  --max-partial BYTES    request bytes held unanswered, all clients together (default 67108864)\n"
+        "  --max-queued-total BYTES answers queued, all clients together (default 268435456)\n"
         "  --no-watch             do not reload when a file in DIR changes\n"
         "  --reload-timeout SECS  abandon a reload that takes longer; the old ruleset keeps serving (default 30)\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
@@ -129,6 +134,20 @@ static int serve(int argc, char **argv)
             if (parse_num(a, v, 0.001, 86400, &cfg.reload_timeout) < 0) return 2;
         } else if (strcmp(a, "--drain-timeout") == 0) {
             if (parse_num(a, v, 0, 3600, &cfg.drain_timeout) < 0) return 2;
+        } else if (strcmp(a, "--max-answer") == 0) {
+            if (parse_num(a, v, 1024, 1 << 30, &n) < 0) return 2;
+            cfg.max_answer = (size_t)n;
+        } else if (strcmp(a, "--max-batch") == 0) {
+            if (parse_num(a, v, 1, 1000000, &n) < 0) return 2;
+            cfg.max_batch = (uint32_t)n;
+        } else if (strcmp(a, "--batch-ms") == 0) {
+            if (parse_num(a, v, 1, 600000, &cfg.batch_ms) < 0) return 2;
+        } else if (strcmp(a, "--max-partial") == 0) {
+            if (parse_num(a, v, 64 * 1024, 1e12, &n) < 0) return 2;
+            cfg.max_partial = (size_t)n;
+        } else if (strcmp(a, "--max-queued-total") == 0) {
+            if (parse_num(a, v, 64 * 1024, 1e12, &n) < 0) return 2;
+            cfg.max_queued_total = (size_t)n;
         } else {
             fprintf(stderr, "arbiter serve: unknown option '%s'\n", a);
             return serve_usage(stderr, 2);

@@ -10,6 +10,32 @@
 
 #define METHODS "decide, decide_many, ruleset, ping, stats, reload"
 
+void arb_answer_begin(arb_answer_t *a, msgpack_sbuffer *buf, size_t limit)
+{
+    a->buf = buf;
+    a->start = buf->size;
+    a->limit = limit;
+    a->failed = ARB_ANSWER_OK;
+}
+
+int arb_answer_write(void *data, const char *bytes, size_t len)
+{
+    arb_answer_t *a = data;
+    if (a->failed) return -1;
+    if (a->limit && a->buf->size - a->start + len > a->limit) {
+        a->failed = ARB_ANSWER_TOO_LARGE;
+        return -1;
+    }
+    /* msgpack_sbuffer_write copies nothing when its realloc fails, but the
+     * packers ignore that: without the sticky flag the frame would go out
+     * with a hole in it. */
+    if (msgpack_sbuffer_write(a->buf, bytes, len) != 0) {
+        a->failed = ARB_ANSWER_NOMEM;
+        return -1;
+    }
+    return 0;
+}
+
 void arb_pack_strn(msgpack_packer *pk, const char *s, size_t len)
 {
     msgpack_pack_str(pk, len);
@@ -114,7 +140,7 @@ static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
     int64_t open;
     uint64_t ok, failed, refused;
     arb__server_stats(w->server, s, &open, &ok, &failed, &refused);
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 15);
     arb_pack_cstr(pk, "requests");
     pack_counter_map(pk, s->requests, ARB_METHOD_COUNT, method_name_i);
     arb_pack_cstr(pk, "errors");
@@ -128,6 +154,8 @@ static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
     pack_kv_u64(pk, "fallbacks", s->fallbacks);
     pack_kv_u64(pk, "undeclared_touchpoints", s->undeclared_touchpoints);
     pack_kv_u64(pk, "backpressure_pauses", s->backpressure_pauses);
+    pack_kv_u64(pk, "answer_failures", s->answer_failures);
+    pack_kv_u64(pk, "partial_closes", s->partial_closes);
     arb_pack_cstr(pk, "reloads");
     msgpack_pack_map(pk, 3);
     pack_kv_u64(pk, "ok", ok);
@@ -154,6 +182,25 @@ static bool shed(arb_worker_t *w, arb_err_t *err)
     return true;
 }
 
+#define QUEUED_OVER_TOTAL \
+    "answers queued for clients that do not read passed --max-queued-total; retry later"
+
+/* decide_many: see arb_decide_many. A batch is answered whole or not at
+ * all, so a client never has to match partial results; its work is bounded
+ * (--max-batch contexts, --batch-ms of work) so that one request cannot
+ * hold the worker while other clients wait. */
+static int decide_many(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const msgpack_object *arg,
+                       msgpack_packer *pk, arb_err_t *err)
+{
+    const arb_config_t *cfg = arb_server_config(w->server);
+    if (arg->via.array.size && arb_conn_queued_over_total(c))
+        return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
+    arb_answer_t *ans = pk->data;
+    arb_batch_limits_t lim = { cfg->max_batch, cfg->batch_ms, &ans->failed };
+    pack_result_head(pk, msgid);
+    return arb_decide_many(w->decider, w->ruleset, arg, &w->arena, &w->stats, &lim, pk, err);
+}
+
 /* Answer a request whose method and params are well-formed. Returns 0 when
  * the answer was packed (or deferred), -1 with err for an error answer. */
 static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid,
@@ -175,6 +222,8 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         return 0;
     case ARB_METHOD_DECIDE:
         if (shed(w, err)) return -1;
+        if (arb_conn_queued_over_total(c))
+            return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
         if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: the context map is required");
         pack_result_head(pk, msgid);
         return arb_decide(w->decider, w->ruleset, arg, &w->arena, &w->stats, pk, err);
@@ -182,17 +231,7 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         if (shed(w, err)) return -1;
         if (!arg || arg->type != MSGPACK_OBJECT_ARRAY)
             return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected an array of context maps");
-        pack_result_head(pk, msgid);
-        msgpack_pack_array(pk, arg->via.array.size);
-        for (uint32_t i = 0; i < arg->via.array.size; i++) {
-            if (arb_decide(w->decider, w->ruleset, &arg->via.array.ptr[i], &w->arena, &w->stats,
-                           pk, err) < 0) {
-                char inner[sizeof err->message];
-                memcpy(inner, err->message, sizeof inner);
-                return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
-            }
-        }
-        return 0;
+        return decide_many(w, c, msgid, arg, pk, err);
     case ARB_METHOD_RELOAD:
         if (!c->admin)
             return arb_err_set(err, ARB_FORBIDDEN, "reload is allowed only on the admin socket");
@@ -237,7 +276,7 @@ static void handle_notification(arb_worker_t *w, arb_conn_t *c, const msgpack_ob
     if (m == ARB_METHOD_RELOAD && c->admin) arb__server_request_reload(w->server, w, 0, 0);
 }
 
-int arb_rpc_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, msgpack_packer *pk)
+static int handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, msgpack_packer *pk)
 {
     if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size < 3)
         return reject_frame(w, f, pk, "not a MessagePack-RPC frame: expected [0, msgid, method, params] or [2, method, params]");
@@ -258,13 +297,55 @@ int arb_rpc_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, msgp
 
     arb_method_t m = method_of(a[2].via.str.ptr, a[2].via.str.size);
     arb_stat_inc(&w->stats.requests[m]);
-    msgpack_sbuffer *out = pk->data;
-    size_t mark = out->size;
     arb_err_t err;
     if (dispatch(w, c, m, msgid, &a[3], pk, &err) < 0) {
-        out->size = mark;   /* drop a partly packed answer */
+        arb_answer_t *ans = pk->data;
+        ans->buf->size = ans->start;   /* drop a partly packed answer */
+        ans->failed = ARB_ANSWER_OK;
         arb_stat_inc(&w->stats.errors[err.code]);
         arb_rpc_pack_error(pk, msgid, err.code, err.message);
     }
     return 0;
+}
+
+/* An answer the writer refused is replaced, whole, by an error saying why;
+ * when even that cannot be packed, nothing of it stays and the connection
+ * closes (the client then knows its request was not answered). */
+static int answer_failed(arb_worker_t *w, const msgpack_object *f, arb_answer_t *ans,
+                         msgpack_packer *pk)
+{
+    const msgpack_object *a = f->via.array.ptr;
+    arb_answer_fail_t why = (arb_answer_fail_t)ans->failed;
+    ans->buf->size = ans->start;
+    ans->failed = ARB_ANSWER_OK;
+    size_t limit = ans->limit;
+    ans->limit = 0;   /* an error answer is small: never refused for its size */
+    arb_stat_inc(&w->stats.answer_failures);
+    uint32_t msgid;
+    bool request = f->type == MSGPACK_OBJECT_ARRAY && f->via.array.size == 4 &&
+                   get_msgid(&a[1], &msgid);
+    if (!request) return 0;   /* a notification's answer is never sent anyway */
+    char msg[200];
+    arb_code_t code = why == ARB_ANSWER_TOO_LARGE ? ARB_TOO_LARGE : ARB_INTERNAL;
+    if (why == ARB_ANSWER_TOO_LARGE)
+        snprintf(msg, sizeof msg, "the answer would pass the answer limit of %zu bytes "
+                 "(--max-answer); ask for less (a smaller batch, no explain)", limit);
+    else
+        snprintf(msg, sizeof msg, "out of memory while packing the answer; retry later");
+    arb_stat_inc(&w->stats.errors[code]);
+    arb_rpc_pack_error(pk, msgid, code, msg);
+    if (ans->failed) {
+        ans->buf->size = ans->start;
+        ans->failed = ARB_ANSWER_OK;
+        return -1;
+    }
+    return 0;
+}
+
+int arb_rpc_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, msgpack_packer *pk)
+{
+    arb_answer_t *ans = pk->data;
+    int rc = handle(w, c, f, pk);
+    if (ans->failed && answer_failed(w, f, ans, pk) < 0) rc = -1;
+    return rc;
 }

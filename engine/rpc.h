@@ -13,9 +13,32 @@
 #include "engine/error.h"
 #include "engine/server.h"
 
-/* Answer frame (unpacked from conn c on worker w) into pk. Returns 0, or -1
- * when the frame is not RPC and the connection must close once the answer
- * (if any) is written. */
+/* Where one answer is packed: a msgpack-c write callback over the
+ * connection's answer buffer that refuses to grow one answer past `limit`
+ * and notices a failed allocation. Either failure is sticky: every later
+ * write of this answer is refused too, so the caller finds out once, at the
+ * end, rewinds the buffer to `start` and packs an error instead: no
+ * truncated frame ever reaches the stream. */
+typedef enum { ARB_ANSWER_OK, ARB_ANSWER_TOO_LARGE, ARB_ANSWER_NOMEM } arb_answer_fail_t;
+typedef struct arb_answer {
+    msgpack_sbuffer *buf;      /* borrowed: the connection's filling buffer */
+    size_t start;              /* buf->size when this answer began */
+    size_t limit;              /* most bytes this answer may take; 0 = no limit */
+    int failed;                /* an arb_answer_fail_t: why a write was refused, 0 if none */
+} arb_answer_t;
+
+/* Begin an answer at the end of buf. */
+void arb_answer_begin(arb_answer_t *a, msgpack_sbuffer *buf, size_t limit);
+
+/* The write callback for msgpack_packer_init(pk, a, arb_answer_write). */
+int arb_answer_write(void *a, const char *data, size_t len);
+
+/* Answer frame (unpacked from conn c on worker w) into pk, whose data is an
+ * arb_answer_t. An answer that would pass the answer's limit is replaced by
+ * too_large, one whose memory could not be allocated by internal: nothing
+ * partial is left in the buffer. Returns 0, or -1 when the frame is not RPC
+ * (or not even an error answer could be packed) and the connection must
+ * close once what was packed is written. */
 int arb_rpc_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *frame,
                    msgpack_packer *pk);
 

@@ -138,6 +138,11 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->overload_ms = 100;
     cfg->watch = true;
     cfg->reload_timeout = 30;
+    cfg->max_answer = 4 * 1024 * 1024;
+    cfg->max_batch = 1000;
+    cfg->batch_ms = 200;
+    cfg->max_partial = 64 * 1024 * 1024;
+    cfg->max_queued_total = 256 * 1024 * 1024;
 }
 
 const arb_config_t *arb_server_config(const arb_server_t *s) { return &s->cfg; }

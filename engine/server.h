@@ -46,6 +46,12 @@ typedef struct arb_config {
     double overload_ms;        /* a worker this far behind answers `overloaded` */
     bool watch;                /* reload when a file of the ruleset changes */
     double reload_timeout;     /* seconds a reload may take before it is abandoned */
+    /* What one request and all clients together may hold. */
+    size_t max_answer;         /* largest answer, bytes; a larger one answers too_large */
+    uint32_t max_batch;        /* contexts in one decide_many */
+    double batch_ms;           /* longest one decide_many may work before it stops */
+    size_t max_partial;        /* request bytes held unanswered, across every connection */
+    size_t max_queued_total;   /* answer bytes queued, across every connection */
 } arb_config_t;
 
 /* Defaults of DESIGN.md section 3 and 5. */

@@ -41,6 +41,8 @@ typedef struct arb_stats {
     _Atomic uint64_t connections_accepted;       /* connections handed to this worker */
     _Atomic uint64_t connections_closed;         /* of those, closed since */
     _Atomic uint64_t backpressure_pauses;        /* reads paused for a client not reading */
+    _Atomic uint64_t answer_failures;            /* answers replaced by too_large or internal */
+    _Atomic uint64_t partial_closes;             /* connections closed: partial frames over --max-partial */
     _Atomic uint64_t decide_ns[ARB_HIST_BUCKETS];/* histogram of time per decision */
     _Atomic uint64_t reloads_abandoned;          /* server-wide: reloads past --reload-timeout */
 } arb_stats_t;

@@ -5,6 +5,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "engine/utf8.h"
+
 /* Registry keys: addresses of statics, so they cannot collide. */
 static const char ctx_udata_key = 0;
 static const char ctx_mt_name[] = "arbiter.context";
@@ -217,6 +219,14 @@ static int pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth, char
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
+        /* Packed strings reach clients, and every string Arbiter sends is
+         * UTF-8: bytes that are not are refused here, not mangled later. */
+        size_t bad = arb_utf8_first_invalid(s, len);
+        if (bad < len) {
+            snprintf(err, n, "string is not valid UTF-8 (byte 0x%02X at offset %zu); "
+                     "write text as UTF-8", (unsigned char)s[bad], bad);
+            return -1;
+        }
         msgpack_pack_str(pk, len);
         msgpack_pack_str_body(pk, s, len);
         return 0;

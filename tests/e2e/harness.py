@@ -54,7 +54,7 @@ SLOW = float(os.environ.get("ARBITER_E2E_SLOW", "1") or "1")
 
 ERROR_CODES = frozenset({
     "invalid_request", "method_not_found", "invalid_params", "overloaded",
-    "deadline_exceeded", "forbidden", "internal",
+    "deadline_exceeded", "forbidden", "internal", "too_large", "unavailable",
 })
 CHANNELS = ("web", "email", "app", "store", "call_center", "sms")
 
@@ -701,7 +701,7 @@ def sample_context(customer_id="c-1001", touchpoint="home", channel="web", **ove
             {"type": "add_to_cart", "sku": "SKU-300", "category": "shoes", "ts": now - 300},
         ],
         "weather": {"temp_c": 17.5, "condition": "rain"},
-        "scores": {"churn": 0.12, "clv": 830.5},
+        "scores": {"churn": 0.12, "clv": 0.83},
         "attributes": {"tier": "gold", "newsletter": True, "age_band": "25-34"},
         "limit": 3,
         "explain": False,

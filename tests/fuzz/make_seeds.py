@@ -10,6 +10,8 @@ again only to change them. Seeds it does not know about are left alone.
                    (see fuzz_frame.c): RPC requests, pipelines, limits.
   corpus/context/  one MessagePack context map each: contexts from
                    tests/bench/contexts.msgpack and hand-made edge cases.
+  corpus/context_many/  one MessagePack array of contexts each (the batch of
+                   a decide_many): runs of the context seeds, duplicate keys.
   corpus/ruleset/  rule files: edge cases of the language and the sandbox
                    (tests/fuzz/run adds each rules/retail theme, followed by
                    "--@test" and its tests, at run time).
@@ -662,6 +664,28 @@ def main():
         write("context", "bench_%02d_%s_%s.msgpack" % (i, channel, touchpoint), raw)
     for name, obj in context_edge_cases().items():
         write("context", name, pack(obj))
+    # decide_many batches: runs of reference contexts, then an invalid
+    # element at each position, duplicate keys, an empty batch.
+    raws = [raw for _, _, raw in contexts[:8]]
+    edges = list(context_edge_cases().values())
+    batches = {
+        "empty": [],
+        "one": raws[:1],
+        "four": raws[:4],
+        "eight": raws[:8],
+        "bad_first": [pack(edges[0])] + raws[:2],
+        "bad_last": raws[:2] + [pack(edges[1])],
+        "not_maps": raws[:1] + [pack(5), pack("x")],
+        "dup_key": raws[:1] + [pack(Raw(b"\x84" + pack("customer_id") + pack("c") +
+                                         pack("channel") + pack("web") + pack("touchpoint") +
+                                         pack("web_home") + pack("channel") + pack("email")))],
+    }
+    # The first byte picks the answer limit in KiB (0: none; fuzz_context_many.c).
+    for name, elems in batches.items():
+        n = len(elems)
+        head = bytes([0x90 | n]) if n < 16 else b"\xdc" + struct.pack(">H", n)
+        write("context_many", name + ".bin", b"\x00" + head + b"".join(elems))
+        write("context_many", name + "_1k.bin", b"\x01" + head + b"".join(elems))
     for name, data in frame_seeds(contexts).items():
         write("frame", name + ".bin", data)
     # rules/retail seeds the ruleset fuzzer too: tests/fuzz/run adds it to the
@@ -672,7 +696,7 @@ def main():
     (here / "ruleset.dict").write_text(ruleset_dict())
     (here / "context.dict").write_text(msgpack_dict("context"))
     (here / "frame.dict").write_text(msgpack_dict("frame"))
-    for kind in ("frame", "context", "ruleset"):
+    for kind in ("frame", "context", "context_many", "ruleset"):
         print("%s: %d seeds" % (kind, len(list((OUT / kind).iterdir()))))
 
 
