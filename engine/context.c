@@ -518,6 +518,31 @@ get_records(const msgpack_object *o, const char *name, size_t size, field_fn fie
     return 0;
 }
 
+/* A string key of at most 7 bytes as a number whose order is the keys'
+ * byte order: the bytes from the top, the length in the low byte to break
+ * ties ("ab" < "ab\0"). Different keys have different ranks, so a map whose
+ * keys rise in it (a sorted map, as most senders build one) holds each key
+ * once, known without a table. Keys of 4 to 7 bytes are read as two
+ * overlapping words (their first and last 4 bytes), shorter ones byte by
+ * byte. */
+static inline __attribute__((always_inline)) uint64_t short_key_rank(const unsigned char *p,
+                                                                     uint32_t len)
+{
+    if (len >= 4) {
+        uint32_t a = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        const unsigned char *q = p + len - 4;
+        uint32_t b = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
+        return ((uint64_t)a << 32 | (uint64_t)b << (8 * (8 - len))) | len;
+    }
+    uint64_t rank = len;
+    switch (len) {
+    case 3: rank |= (uint64_t)p[2] << 40; /* fall through */
+    case 2: rank |= (uint64_t)p[1] << 48; /* fall through */
+    case 1: rank |= (uint64_t)p[0] << 56; /* fall through */
+    default: return rank;
+    }
+}
+
 /* The keys of scores or consent (all strings, checked by the caller) each
  * once. */
 static int check_keys(const msgpack_object *o, const char *name, arb_arena_t *arena,
@@ -539,11 +564,19 @@ static int get_scores(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *
     uint32_t n = o->via.map.size;
     arb_score_t *s = n ? arb_arena_alloc(arena, sizeof *s * n) : NULL;
     if (n && !s) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    bool rising = true;   /* every key short and above the one before (short_key_rank) */
+    uint64_t prev = 0;
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return arb_err_set(err, ARB_INVALID_PARAMS, "scores: keys must be strings");
         s[i].model = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
+        if (rising) {
+            uint32_t len = s[i].model.len;
+            uint64_t rank = len <= 7 ? short_key_rank((const unsigned char *)s[i].model.ptr, len) : 0;
+            rising = rank > prev;   /* 0 for long keys: not rising */
+            prev = rank;
+        }
         path.key = s[i].model;
         if (get_num(&kv->val, &path, &s[i].value, err) < 0) return -1;
         if (s[i].value < 0 || s[i].value > 1) {
@@ -554,7 +587,7 @@ static int get_scores(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *
     }
     ctx->scores = s;
     ctx->n_scores = n;
-    return check_keys(o, "scores", arena, err);
+    return rising ? 0 : check_keys(o, "scores", arena, err);
 }
 
 static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *arena,
@@ -570,12 +603,18 @@ static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t 
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return arb_err_set(err, ARB_INVALID_PARAMS, "consent: keys must be strings");
         c[i].name = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
+        for (uint32_t j = 0; j < i && n <= 8; j++)   /* a handful of names: pair by pair */
+            if (c[j].name.len == c[i].name.len &&
+                (c[i].name.len == 0 || memcmp(c[j].name.ptr, c[i].name.ptr, c[i].name.len) == 0)) {
+                path.key = c[i].name;
+                return dup_error(&path, err);
+            }
         path.key = c[i].name;
         if (get_bool(&kv->val, &path, &c[i].given, err) < 0) return -1;
     }
     ctx->consent = c;
     ctx->n_consent = n;
-    return check_keys(o, "consent", arena, err);
+    return n <= 8 ? 0 : check_keys(o, "consent", arena, err);
 }
 
 static int location_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
