@@ -21,7 +21,8 @@ const msgpack_object *arb_msgpack_map_get(const msgpack_object *o, const char *k
 bool arb_context_consent(const arb_context_t *ctx, const char *name, size_t len)
 {
     for (uint32_t i = 0; i < ctx->n_consent; i++)
-        if (ctx->consent[i].name.len == len && memcmp(ctx->consent[i].name.ptr, name, len) == 0)
+        if (ctx->consent[i].name.len == len &&
+            (len == 0 || memcmp(ctx->consent[i].name.ptr, name, len) == 0))
             return ctx->consent[i].given;
     return false;
 }
@@ -154,8 +155,9 @@ typedef int (*field_fn)(void *out, arb_str_t key, const msgpack_object *v, const
 static __attribute__((noinline, cold)) int dup_error(const path_t *path, arb_err_t *err)
 {
     char where[160];
+    path_text(path, where, sizeof where);
     return arb_err_set(err, ARB_INVALID_PARAMS, "%s: duplicate key: a map may hold each key once",
-                       path_text(path, where, sizeof where));
+                       *where ? where : "context");   /* the empty key at the top */
 }
 
 /* Inlined into each caller, so field() is a direct call the compiler can
@@ -323,7 +325,7 @@ static int dup_by_hash(const msgpack_object_kv *kv, uint32_t n, arb_arena_t *are
 static inline bool same_bytes(const msgpack_object *a, const msgpack_object *b)
 {
     return a->via.str.size == b->via.str.size &&
-           memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0;
+           (a->via.str.size == 0 || memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0);
 }
 
 /* The index of a key of the map that repeats an earlier one, -1 when none,

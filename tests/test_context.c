@@ -1068,6 +1068,14 @@ Test(context, each_known_top_level_key_twice_is_refused)
     pk_cstr(&g_pk, "zz");
     msgpack_pack_nil(&g_pk);
     expect_error(parse_packed(), "zz: duplicate key", "unknown twice");
+    /* The empty key twice: the message names the context, not "". */
+    pack_required(2);
+    pk_cstr(&g_pk, "");
+    msgpack_pack_nil(&g_pk);
+    pk_cstr(&g_pk, "");
+    msgpack_pack_nil(&g_pk);
+    cr_assert_eq(parse_packed(), -1, "the empty key twice: accepted");
+    cr_assert_str_eq(g_err.message, "context: duplicate key: a map may hold each key once");
 }
 
 /* parse_with() but the part's JSON object text may repeat a key: jansson
