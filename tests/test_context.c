@@ -1217,7 +1217,7 @@ Test(context, score_names_once_sorted_or_not_short_or_long)
     /* Many names: 9 to 64 (fingerprints) and more (hash of the Lua form),
      * sorted and not, the repeat at either end. */
     for (size_t n = 9; n <= 130; n += 121) {
-        char names[131][8];
+        char names[131][24];
         const char *ptrs[132];
         for (size_t i = 0; i < n; i++) {
             snprintf(names[i], sizeof names[i], "m%03zu", i);
@@ -1249,7 +1249,7 @@ Test(context, consent_names_once)
         pk_cstr(&g_pk, "consent");
         msgpack_pack_map(&g_pk, 12 + dup);
         for (int i = 0; i < 12; i++) {
-            char name[8];
+            char name[24];
             snprintf(name, sizeof name, "c%d", i);
             pk_cstr(&g_pk, name);
             msgpack_pack_true(&g_pk);
@@ -1282,7 +1282,7 @@ Test(context, attribute_keys_lua_takes_as_one_in_large_maps)
     pk_cstr(&g_pk, "attributes");
     msgpack_pack_map(&g_pk, 20);
     for (int i = 0; i < 19; i++) {
-        char k[8];
+        char k[24];
         snprintf(k, sizeof k, "k%d", i);
         pk_cstr(&g_pk, k);
         msgpack_pack_nil(&g_pk);
