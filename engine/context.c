@@ -232,8 +232,12 @@ static int event_field(void *out, arb_str_t key, const msgpack_object *v, const 
  *
  * The check rides on the typed walk, so a clean context's bytes are read
  * once: the keys a part knows are counted in a bitmask as they are read
- * (each_field), and only parts with keys the walk does not know (rare), the
- * scores and consent maps, and attributes go through map_dup and walk_value.
+ * (each_field); score names are known distinct when they rise (sorted,
+ * short_key_rank), consent names are compared pair by pair; only parts with
+ * keys the walk does not know (rare), unsorted or long score names, and
+ * attributes go through map_dup and walk_value. A repeated key is reported
+ * where the walk meets it, so of several faults in one context the first
+ * in walk order is named.
  */
 
 /* A map key as Lua would see it: class, then value. */
@@ -487,6 +491,7 @@ static __attribute__((noinline)) int check_rest(const msgpack_object *o, const p
 {
     return check_value(o, path, arena, err);
 }
+
 /* Parse an array of maps into n records of `size` bytes, each starting
  * zeroed with ts = INT64_MIN so a missing ts is caught. */
 static inline __attribute__((always_inline)) int
