@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bindings/lua/sandbox.h"
 #include "engine/compiled.h"
 #include "engine/context.h"
 #include "engine/decide.h"
@@ -136,12 +137,30 @@ static void *calloc_or_abort(size_t n, size_t size)
     return p;
 }
 
-/* A copy of the string at idx, or NULL when it is not a string. */
+/* What reading the tests keeps in C (copied ids, packed contexts) is
+ * charged to the read's instruction budget (raising its error when spent):
+ * one Lua table shared by every test, an 8 MB context or a 100,000-id
+ * list, is copied once per test, and 400 tests sharing one context took a
+ * server's reload job gigabytes and minutes. About 40 instructions an item
+ * and one per 2 bytes: the read's 50 million keep at most some 100 MB. */
+#define TEST_ITEM_COST 40
+#define TEST_BYTES_PER_INSTRUCTION 2
+
+static void charge(lua_State *L, size_t bytes)
+{
+    arb__sandbox_charge(L, TEST_ITEM_COST + (double)bytes / TEST_BYTES_PER_INSTRUCTION);
+}
+
+/* A copy of the string at idx, or NULL when it is not a string; charged. */
 static char *string_copy(lua_State *L, int idx)
 {
-    if (lua_type(L, idx) != LUA_TSTRING) return NULL;
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        charge(L, 0);
+        return NULL;
+    }
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
+    charge(L, len);
     char *c = malloc(len + 1);
     if (!c) abort();
     memcpy(c, s, len);
@@ -248,6 +267,7 @@ static int read_context(lua_State *L, int spec, int64_t now, test_case_t *t)
         lua_pop(L, 1);
     }
     lua_settop(L, spec);
+    charge(L, t->context.size);
     return 0;
 }
 

@@ -13,6 +13,12 @@ showed it and the class it belongs to:
   refused or loaded within the load's budgets, by `arbiter check` and by a
   running server, which keeps serving.
 
+* The same class in the rule tests, which a server's reload runs: every
+  test's context is packed into C and its id lists copied, once per test,
+  outside every budget. 400 tests sharing one 150,000-purchase context
+  took more than 2 GB and 2 minutes; 2,000 tests sharing one 100,000-id
+  `expect` list, likewise. Both are now charged to the test read's budget.
+
 After each fault a clean client is answered, and RSS and open fds stayed
 bounded.
 """
@@ -43,6 +49,15 @@ SHARED_LISTS = {
                 'for i = 1, 1000 do action ("a" .. i) { channels = l, value = 1 } end\n',
     "long items": 'local s = ("x"):rep(1 << 20) local l = {} for i = 1, 1000 do l[i] = s end\n'
                   'for i = 1, 1000 do action ("a" .. i) { channels = { "web" }, requires = l, value = 1 } end\n',
+}
+
+# Tables shared by many tests: each is copied into C once per test.
+SHARED_TESTS = {
+    "context": 'local p = {} for i = 1, 150000 do p[i] = { sku = "abcdefgh", category = "yyyyyyyy", ts = 1, price = 1 } end\n'
+               'for i = 1, 400 do test ("t" .. i) { context = { channel = "web", touchpoint = "x", purchases = p }, '
+               'expect = { "offer" } } end\n',
+    "expect": 'local e = {} for i = 1, 100000 do e[i] = ("a"):rep(100) end\n'
+              'for i = 1, 2000 do test ("t" .. i) { context = { channel = "web", touchpoint = "x" }, expect = e } end\n',
 }
 
 CONTEXT = {"customer_id": "C1", "channel": "web", "touchpoint": "web_home"}
@@ -106,6 +121,30 @@ class RedTeamLoadTest(E2ETestCase):
         rss0, fds0 = srv.rss_kb(), srv.fd_count()
         with open(os.path.join(rules, "rules.lua"), "w") as f:
             f.write(GOOD + SHARED_LISTS["requires"].replace('"a" ..', '"b" ..'))
+        r = self.reload(srv)
+        self.assertIsNotNone(r.error, "the reload was accepted: %r" % (r.result,))
+        self.assertIn("instructions budget exceeded", str(r.error))
+        self.clean_decide(srv, "after the refused reload")
+        self.assertLess(srv.rss_kb() - rss0, 512 * 1024, "RSS grew past 512 MB")
+        self.assertLessEqual(srv.fd_count(), fds0 + 2)
+
+    def test_tables_shared_by_tests_are_charged(self):
+        for kind, text in SHARED_TESTS.items():
+            d = self.folder(GOOD)
+            with open(os.path.join(d, "rules_test.lua"), "w") as f:
+                f.write(text)
+            cp = run_cli(["test", d], timeout=T(40))
+            out = cp.stdout + cp.stderr
+            self.assertEqual(cp.returncode, 1, "%s: %s" % (kind, out))
+            self.assertIn("reading the tests stopped: instructions budget exceeded", out, kind)
+
+        # A server's reload runs the tests: refused, memory bounded.
+        rules = self.folder(GOOD)
+        srv = self.start_server(rules=rules)
+        self.clean_decide(srv, "before")
+        rss0, fds0 = srv.rss_kb(), srv.fd_count()
+        with open(os.path.join(rules, "rules_test.lua"), "w") as f:
+            f.write(SHARED_TESTS["context"])
         r = self.reload(srv)
         self.assertIsNotNone(r.error, "the reload was accepted: %r" % (r.result,))
         self.assertIn("instructions budget exceeded", str(r.error))
