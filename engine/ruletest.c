@@ -35,6 +35,10 @@
 /* Budgets for reading the tests (as for running a file at load time). */
 #define READ_INSTRUCTIONS 50000000
 #define READ_MEMORY (256u * 1024 * 1024)
+/* Wall time all the tests' decisions may take together: each Lua call has
+ * its own budgets, but 3,000 tests of a rule that stops on its 100 ms
+ * wall budget held a server's reload job for 5 minutes. */
+#define RUN_WALL_NS (5000000000ull)
 /* Bytes a test's context may pack to. */
 #define CONTEXT_MAX (8u * 1024 * 1024)
 
@@ -436,7 +440,21 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
     } else {
         arb_decider_t *d = arb_decider_new();
         arb_decider_force_explain(d, true);
-        for (size_t i = 0; i < r.n; i++) run_one(rs, d, &r.cases[i], failures, verbose);
+        /* One wall budget for every Lua call of the run, so that no test
+         * passes the run's deadline; the instructions stay per call. */
+        uint64_t deadline = arb_sandbox_now_ns() + RUN_WALL_NS;
+        arb_sandbox_total_begin(L, INT64_MAX / 4, READ_MEMORY, RUN_WALL_NS);
+        for (size_t i = 0; i < r.n; i++) {
+            if (arb_sandbox_now_ns() >= deadline) {
+                arb_problems_add(failures, "%s: running the tests stopped after %zu of %zu: together "
+                                 "they may take %llu s (do rules stop on their budgets in every test?)",
+                                 dir, i, r.n, RUN_WALL_NS / 1000000000ull);
+                rc = -1;
+                break;
+            }
+            run_one(rs, d, &r.cases[i], failures, verbose);
+        }
+        arb_sandbox_total_end(L);
         arb_decider_free(d);
     }
     for (size_t i = 0; i < r.n; i++) test_case_free(&r.cases[i]);

@@ -19,6 +19,10 @@ showed it and the class it belongs to:
   took more than 2 GB and 2 minutes; 2,000 tests sharing one 100,000-id
   `expect` list, likewise. Both are now charged to the test read's budget.
 
+* No wall budget for the run of the tests as a whole: each Lua call has
+  its own, but 3,000 tests of a rule that stops on its 100 ms wall budget
+  held `arbiter test`, and a server's reload job, for 5 minutes.
+
 After each fault a clean client is answered, and RSS and open fds stayed
 bounded.
 """
@@ -59,6 +63,13 @@ SHARED_TESTS = {
     "expect": 'local e = {} for i = 1, 100000 do e[i] = ("a"):rep(100) end\n'
               'for i = 1, 2000 do test ("t" .. i) { context = { channel = "web", touchpoint = "x" }, expect = e } end\n',
 }
+
+# Every test runs a rule that stops on its wall budget (100 ms).
+SLOW_RULE = ('local a, b = ("x"):rep(4 << 20), ("x"):rep(4 << 20)\n'
+             'action "slow" { channels = { "web" }, value = 1, when = function(c)\n'
+             '  for i = 1, 1e6 do if a ~= b then return false end end return true end }\n')
+SLOW_TESTS = ('for i = 1, 3000 do test ("t" .. i) { context = { channel = "web", touchpoint = "x", '
+              'deadline_ms = 1000 }, includes = { "offer" } } end\n')
 
 CONTEXT = {"customer_id": "C1", "channel": "web", "touchpoint": "web_home"}
 
@@ -150,6 +161,31 @@ class RedTeamLoadTest(E2ETestCase):
         self.assertIn("instructions budget exceeded", str(r.error))
         self.clean_decide(srv, "after the refused reload")
         self.assertLess(srv.rss_kb() - rss0, 512 * 1024, "RSS grew past 512 MB")
+        self.assertLessEqual(srv.fd_count(), fds0 + 2)
+
+    def test_the_tests_together_have_a_wall_budget(self):
+        d = self.folder(GOOD + SLOW_RULE)
+        with open(os.path.join(d, "rules_test.lua"), "w") as f:
+            f.write(SLOW_TESTS)
+        cp = run_cli(["test", d], timeout=T(60))
+        out = cp.stdout + cp.stderr
+        self.assertEqual(cp.returncode, 1, out[-2000:])
+        self.assertIn("running the tests stopped after", out)
+
+        # A server's reload runs them: refused by that budget, not abandoned
+        # by the reload timeout (which would leave the job running).
+        rules = self.folder(GOOD)
+        srv = self.start_server(rules=rules)
+        self.clean_decide(srv, "before")
+        fds0 = srv.fd_count()
+        with open(os.path.join(rules, "rules.lua"), "w") as f:
+            f.write(GOOD + SLOW_RULE)
+        with open(os.path.join(rules, "rules_test.lua"), "w") as f:
+            f.write(SLOW_TESTS)
+        r = self.reload(srv)
+        self.assertIsNotNone(r.error, "the reload was accepted: %r" % (r.result,))
+        self.assertIn("running the tests stopped after", str(r.error))
+        self.clean_decide(srv, "after the refused reload")
         self.assertLessEqual(srv.fd_count(), fds0 + 2)
 
 
