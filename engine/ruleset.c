@@ -183,6 +183,23 @@ static int32_t intern(compiler_t *cc, const char *s, size_t len)
 
 static int32_t intern_z(compiler_t *cc, const char *s) { return intern(cc, s, strlen(s)); }
 
+/* The declarations under sym (sym_decl_t), zeroed until one is made;
+ * NULL for the -1 of a failed intern. */
+static sym_decl_t *sym_decl(compiler_t *cc, int32_t sym)
+{
+    if (sym < 0) return NULL;
+    if ((uint32_t)sym >= cc->n_sym_decls) {
+        uint32_t n = cc->rs->syms.n > (uint32_t)sym ? cc->rs->syms.n : (uint32_t)sym + 1;
+        n = n < 64 ? 64 : n + n / 2;
+        sym_decl_t *grown = realloc(cc->sym_decls, n * sizeof *grown);
+        if (!grown) abort();    /* as grow() */
+        memset(grown + cc->n_sym_decls, 0, (n - cc->n_sym_decls) * sizeof *grown);
+        cc->sym_decls = grown;
+        cc->n_sym_decls = n;
+    }
+    return &cc->sym_decls[sym];
+}
+
 /* ---- growable arrays of the ruleset */
 
 /* Room for n + extra elements in an array that only ever grows through
@@ -437,17 +454,16 @@ static char *ruleset_strdup(arb_ruleset_t *rs, const char *s, size_t len, uint32
 
 /* ---- models */
 
-static bool model_declared(const arb_ruleset_t *rs, int32_t sym)
+static bool model_declared(compiler_t *cc, int32_t sym)
 {
-    for (uint32_t i = 0; i < rs->n_models; i++)
-        if (rs->models[i] == sym) return true;
-    return false;
+    const sym_decl_t *d = sym_decl(cc, sym);
+    return d && d->model;
 }
 
 static int32_t model_ref(compiler_t *cc, const char *name)
 {
     int32_t sym = intern_z(cc, name);
-    if (!model_declared(cc->rs, sym))
+    if (!model_declared(cc, sym))
         spec_problem(cc, "unknown model '%s': declare the scores upstream supplies in models { ... }", name);
     return sym;
 }
@@ -513,9 +529,11 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
         for (int i = 1; i <= n; i++) {
             if (lua_rawgeti(L, -1, i) == LUA_TSTRING) {
                 const char *str = lua_tolstring(L, -1, &len);
+                spec_charge_item(cc, len);
                 ruleset_strdup(cc->rs, str, len, NULL);
                 out->list_n++;
             } else {
+                spec_charge_item(cc, 0);
                 spec_problem(cc, "one_of: item %d is not a string%s", i, SPEC_CHANGED);
             }
             lua_pop(L, 1);
@@ -814,7 +832,9 @@ static void add_channel(compiler_t *cc, const char *s, size_t len, int i, void *
 static void add_model(compiler_t *cc, const char *s, size_t len, int i, void *ud)
 {
     int32_t sym = intern(cc, s, len);
-    if (model_declared(cc->rs, sym)) return;
+    if (model_declared(cc, sym)) return;
+    sym_decl_t *d = sym_decl(cc, sym);
+    if (d) d->model = true;
     GROW(cc->rs->models, cc->rs->n_models, 1);
     cc->rs->models[cc->rs->n_models++] = sym;
 }
@@ -857,11 +877,12 @@ static void compile_store(compiler_t *cc, int spec)
     spec_check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
     int32_t sym = intern_z(cc, cc->d->id);
-    for (uint32_t i = 0; i < rs->n_stores; i++)
-        if (rs->stores[i].sym == sym) {
-            spec_problem(cc, "duplicate store id");
-            return;
-        }
+    sym_decl_t *d = sym_decl(cc, sym);
+    if (d && d->store) {
+        spec_problem(cc, "duplicate store id");
+        return;
+    }
+    if (d) d->store = true;
     GROW(rs->stores, rs->n_stores, 1);
     arb_store_t *st = &rs->stores[rs->n_stores++];
     st->sym = sym;
@@ -874,19 +895,21 @@ static void compile_touchpoint(compiler_t *cc, int spec)
     static const char *const fields[] = { "limit", "diverse", "description", NULL };
     spec_check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
-    for (uint32_t i = 0; i < rs->n_touchpoints; i++)
-        if (strcmp(rs->touchpoints[i].id, cc->d->id) == 0) {
-            spec_problem(cc, "duplicate touchpoint (first declared at %s:%d)", rs->touchpoints[i].file,
-                    rs->touchpoints[i].line);
-            return;
-        }
+    int32_t sym = intern_z(cc, cc->d->id);
+    sym_decl_t *d = sym_decl(cc, sym);
+    if (d && d->touchpoint) {
+        const arb_touchpoint_t *first = &rs->touchpoints[d->touchpoint - 1];
+        spec_problem(cc, "duplicate touchpoint (first declared at %s:%d)", first->file, first->line);
+        return;
+    }
     GROW(rs->touchpoints, rs->n_touchpoints, 1);
     arb_touchpoint_t *tp = &rs->touchpoints[rs->n_touchpoints++];
+    if (d) d->touchpoint = rs->n_touchpoints;
     memset(tp, 0, sizeof *tp);
     tp->id = strdup(cc->d->id);
     tp->file = strdup(cc->d->file);
     tp->line = cc->d->line;
-    tp->sym = intern_z(cc, tp->id);
+    tp->sym = sym;
     tp->limit = (int)spec_field_number(cc, spec, "limit", 0, false, 1, 100);
     tp->diverse = -1;
     const char *diverse = spec_field_string(cc, spec, "diverse", false, false);
@@ -923,9 +946,8 @@ static void action_touchpoint(compiler_t *cc, const char *s, size_t len, int i, 
 {
     arb_action_t *a = ud;
     int32_t sym = intern(cc, s, len);
-    bool declared = false;
-    for (uint32_t k = 0; k < cc->rs->n_touchpoints; k++) declared |= cc->rs->touchpoints[k].sym == sym;
-    if (!declared)
+    const sym_decl_t *d = sym_decl(cc, sym);
+    if (!d || !d->touchpoint)
         spec_problem(cc, "unknown touchpoint '%.*s': declare it with touchpoint \"%.*s\" { limit = ... }",
                 (int)len, s, (int)len, s);
     a->touchpoints[a->n_touchpoints++] = sym;
@@ -1342,6 +1364,7 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     free(cc.shared_nodes.slots);
     free(cc.shared_wexprs.slots);
     free(cc.scratch);
+    free(cc.sym_decls);
     msgpack_sbuffer_destroy(&cc.key);
     msgpack_sbuffer_destroy(&cc.other);
     if (rc < 0) {

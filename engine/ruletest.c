@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bindings/lua/sandbox.h"
 #include "engine/compiled.h"
 #include "engine/context.h"
 #include "engine/decide.h"
@@ -34,6 +35,10 @@
 /* Budgets for reading the tests (as for running a file at load time). */
 #define READ_INSTRUCTIONS 50000000
 #define READ_MEMORY (256u * 1024 * 1024)
+/* Wall time all the tests' decisions may take together: each Lua call has
+ * its own budgets, but 3,000 tests of a rule that stops on its 100 ms
+ * wall budget held a server's reload job for 5 minutes. */
+#define RUN_WALL_NS (5000000000ull)
 /* Bytes a test's context may pack to. */
 #define CONTEXT_MAX (8u * 1024 * 1024)
 
@@ -136,12 +141,30 @@ static void *calloc_or_abort(size_t n, size_t size)
     return p;
 }
 
-/* A copy of the string at idx, or NULL when it is not a string. */
+/* What reading the tests keeps in C (copied ids, packed contexts) is
+ * charged to the read's instruction budget (raising its error when spent):
+ * one Lua table shared by every test, an 8 MB context or a 100,000-id
+ * list, is copied once per test, and 400 tests sharing one context took a
+ * server's reload job gigabytes and minutes. About 40 instructions an item
+ * and one per 2 bytes: the read's 50 million keep at most some 100 MB. */
+#define TEST_ITEM_COST 40
+#define TEST_BYTES_PER_INSTRUCTION 2
+
+static void charge(lua_State *L, size_t bytes)
+{
+    arb__sandbox_charge(L, TEST_ITEM_COST + (double)bytes / TEST_BYTES_PER_INSTRUCTION);
+}
+
+/* A copy of the string at idx, or NULL when it is not a string; charged. */
 static char *string_copy(lua_State *L, int idx)
 {
-    if (lua_type(L, idx) != LUA_TSTRING) return NULL;
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        charge(L, 0);
+        return NULL;
+    }
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
+    charge(L, len);
     char *c = malloc(len + 1);
     if (!c) abort();
     memcpy(c, s, len);
@@ -248,6 +271,7 @@ static int read_context(lua_State *L, int spec, int64_t now, test_case_t *t)
         lua_pop(L, 1);
     }
     lua_settop(L, spec);
+    charge(L, t->context.size);
     return 0;
 }
 
@@ -416,7 +440,21 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
     } else {
         arb_decider_t *d = arb_decider_new();
         arb_decider_force_explain(d, true);
-        for (size_t i = 0; i < r.n; i++) run_one(rs, d, &r.cases[i], failures, verbose);
+        /* One wall budget for every Lua call of the run, so that no test
+         * passes the run's deadline; the instructions stay per call. */
+        uint64_t deadline = arb_sandbox_now_ns() + RUN_WALL_NS;
+        arb_sandbox_total_begin(L, INT64_MAX / 4, READ_MEMORY, RUN_WALL_NS);
+        for (size_t i = 0; i < r.n; i++) {
+            if (arb_sandbox_now_ns() >= deadline) {
+                arb_problems_add(failures, "%s: running the tests stopped after %zu of %zu: together "
+                                 "they may take %llu s (do rules stop on their budgets in every test?)",
+                                 dir, i, r.n, RUN_WALL_NS / 1000000000ull);
+                rc = -1;
+                break;
+            }
+            run_one(rs, d, &r.cases[i], failures, verbose);
+        }
+        arb_sandbox_total_end(L);
         arb_decider_free(d);
     }
     for (size_t i = 0; i < r.n; i++) test_case_free(&r.cases[i]);

@@ -37,6 +37,15 @@ typedef struct shared_table {
     uint32_t n;
 } shared_table_t;
 
+/* What the ruleset declared under one symbol, so that a duplicate or an
+ * unknown name is found in one read: scanning every declaration so far
+ * made n touchpoints, stores or models cost n^2 in C, where no load budget
+ * sees it (200,000 touchpoints took minutes). */
+typedef struct sym_decl {
+    uint32_t touchpoint;    /* index + 1 in rs->touchpoints; 0 none */
+    bool store, model;
+} sym_decl_t;
+
 /* Owned by ruleset_compile, which frees what it holds (scratch, the
  * shared tables, the key buffers) whether the protected call returned or
  * unwound; rs, L and problems are the caller's. */
@@ -56,6 +65,8 @@ typedef struct compiler {
     shared_table_t shared_nodes;    /* identical conditions compile to one node */
     shared_table_t shared_wexprs;   /* ... and identical weights to one expression */
     msgpack_sbuffer key, other;     /* scratch for the keys the tables compare */
+    sym_decl_t *sym_decls;          /* by symbol id: what was declared under it so far */
+    uint32_t n_sym_decls;
 } compiler_t;
 
 /* Add "file:line: kind 'id': message" for the declaration being compiled. */
@@ -95,7 +106,15 @@ typedef struct spec_list {
 /* Push field `name` of the spec at idx as a list (close with spec_list_close). */
 spec_list_t spec_list_open(compiler_t *cc, int idx, const char *name, bool required);
 
-/* Item i (0-based, below l->n) as a valid UTF-8 string, or NULL with a problem. */
+/* Charge the load's instruction budget for one list item of len bytes that
+ * the compiler copies into C: lists are read in C, where the count hook
+ * never runs, and one Lua list shared by every action (a 50,000-item
+ * `requires`, 1,000 actions) would otherwise cost gigabytes and minutes
+ * outside every budget. Raises the budget error when it is spent. */
+void spec_charge_item(compiler_t *cc, size_t len);
+
+/* Item i (0-based, below l->n) as a valid UTF-8 string, or NULL with a
+ * problem; charged with spec_charge_item. */
 const char *spec_list_item(compiler_t *cc, const spec_list_t *l, int i, size_t *len);
 
 /* Pop the list and everything above it. */
