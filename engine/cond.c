@@ -543,8 +543,10 @@ static int weight_eval_expr(arb_eval_t *ev, int32_t idx, double *out)
     case ARB_W_LUA: {
         lua_State *L = ev->rs->L;
         if (call_lua(ev, w->ref) < 0) return -1;
-        int isnum;
-        *out = lua_tonumberx(L, -1, &isnum);
+        /* A number, not a string Lua would convert: "1e308" reads as a
+         * weight nobody meant. */
+        bool isnum = lua_type(L, -1) == LUA_TNUMBER;
+        *out = isnum ? lua_tonumber(L, -1) : 0;
         lua_pop(L, 1);
         if (!isnum || !isfinite(*out)) {
             ev->fault = ARB_FAULT_ERROR;

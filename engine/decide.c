@@ -177,9 +177,10 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
     }
     c->propensity = propensity;
     c->priority = propensity * h->value * weight * h->lever;
-    if (isnan(c->priority)) {
-        /* 0 x infinity: no order can place it, so it is not shown. */
-        *reason = "priority: not a number";
+    if (!isfinite(c->priority)) {
+        /* 0 x infinity, or a product past DBL_MAX: no order can place it
+         * among others, and no client could read it back, so it is not shown. */
+        *reason = isnan(c->priority) ? "priority: not a number" : "priority: infinite";
         return 0;
     }
     return 1;

@@ -1332,6 +1332,35 @@ Test(dsl, an_action_whose_priority_is_not_a_number_is_not_shown)
     cr_expect_str_eq(rf_ids(&R), "plain,big", "a finite weight: priority 0, %s", rf_dump(&R));
 }
 
+Test(dsl, an_action_whose_priority_is_infinite_is_not_shown)
+{
+    /* A weight past DBL_MAX (1e300 x 1e300) times a finite value. */
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'huge' { channels = { 'web' }, value = 1e15,\n"
+                      "                weight = attribute('ltv') * 1e300 }\n"
+                      "action 'plain' { channels = { 'web' }, value = 1 }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'attributes':{'ltv':1e300},'explain':true}");
+    cr_expect_str_eq(rf_ids(&R), "plain", "%s", rf_dump(&R));
+    cr_expect_str_eq(rf_reason(&R, "huge"), "priority: infinite");
+}
+
+Test(dsl, a_weight_function_must_return_a_number_not_a_string)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'str' { channels = { 'web' }, value = 1,\n"
+                      "               weight = function(c) return '1e308' end }\n"
+                      "action 'num' { channels = { 'web' }, value = 1,\n"
+                      "               weight = function(c) return 2 end }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true}");
+    cr_expect_str_eq(rf_ids(&R), "num", "%s", rf_dump(&R));
+    cr_expect(strstr(rf_reason(&R, "str"), "weight function returned no number") != NULL, "%s",
+              rf_reason(&R, "str"));
+}
+
 Test(dsl, a_plain_function_in_a_weight_runs_even_for_an_action_that_cannot_win)
 {
     /* Skipping actions that cannot be shown must not hide a rule's error. */
