@@ -396,7 +396,8 @@ class TotalsTest(HostileBase):
         # --max-queued (1 MiB) + one answer: 40 MiB without a total bound.
         self.serve(extra_args=["--max-queued-total", str(2 * MiB)])
         n_clients, n_req = 40, 60
-        payload = b"".join(request_bytes(i, "decide", [ctx("big", customer_id="q-%d" % i)])
+        payload = b"".join(request_bytes(i, "decide", [ctx("big", customer_id="q-%d" % i,
+                                                                deadline_ms=1000)])
                            for i in range(n_req))
         socks = []
         with RssSampler(self.srv.pid) as rs:
