@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bindings/client/json.h"
+#include "engine/answer.h"
 #include "engine/compiled.h"
 #include "engine/context.h"
 #include "engine/decide.h"
@@ -90,63 +91,60 @@ static char *slurp(const char *path)
     return buf;
 }
 
-/* Decide the JSON context text with rs; the decision goes to *decision,
- * which points into *out (the caller destroys both). Returns 0, or -1 with
- * err. */
-static int decide_json(arb_ruleset_t *rs, arb_decider_t *d, const char *text,
-                       msgpack_unpacked *decision, msgpack_sbuffer *out, char *err, size_t errlen)
+/* Decide the JSON context text with rs, with once's memory (the caller
+ * calls arb_decide_once_done). Returns the decision (see decision.h), or
+ * NULL with err. */
+static const arb_decision_t *decide_json(arb_ruleset_t *rs, arb_decider_t *d, const char *text,
+                                         arb_decide_once_t *once, char *err, size_t errlen)
 {
     msgpack_sbuffer in;
     msgpack_sbuffer_init(&in);
-    int rc = arb_json_to_msgpack(text, &in, err, errlen);
+    const arb_decision_t *dec = NULL;
     arb_err_t e;
-    if (rc == 0 && arb_decide_packed(d, rs, in.data, in.size, out, decision, &e) < 0) {
+    if (arb_json_to_msgpack(text, &in, err, errlen) < 0) {
+        /* once must still be ready for arb_decide_once_done */
+        arb_decide_bytes(d, rs, "", 0, once, &e);
+    } else if (!(dec = arb_decide_bytes(d, rs, in.data, in.size, once, &e))) {
         snprintf(err, errlen, "%s: %s", arb_code_name(e.code), e.message);
-        rc = -1;
     }
     msgpack_sbuffer_destroy(&in);
-    return rc;
+    return dec;
 }
 
-static void print_str(const msgpack_object *o)
+static void print_decision(const arb_decision_t *dec)
 {
-    if (o && o->type == MSGPACK_OBJECT_STR) printf("%.*s", (int)o->via.str.size, o->via.str.ptr);
-    else printf("?");
-}
-
-static double num(const msgpack_object *o)
-{
-    if (!o) return 0;
-    if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32) return o->via.f64;
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) return (double)o->via.u64;
-    return 0;
-}
-
-static void print_decision(const msgpack_object *dec)
-{
-    const msgpack_object *acts = arb_msgpack_map_get(dec, "actions");
-    const msgpack_object *expl = arb_msgpack_map_get(dec, "explain");
-    printf("ruleset ");
-    print_str(arb_msgpack_map_get(dec, "ruleset"));
-    printf(", decided in %.0f us\n", num(arb_msgpack_map_get(dec, "elapsed_us")));
-    if (!acts || acts->via.array.size == 0) printf("  no action\n");
-    for (uint32_t i = 0; acts && i < acts->via.array.size; i++) {
-        const msgpack_object *a = &acts->via.array.ptr[i];
-        printf("  %u. ", i + 1);
-        print_str(arb_msgpack_map_get(a, "id"));
-        printf("  priority %.4g (propensity %.4g, value %.4g)\n", num(arb_msgpack_map_get(a, "priority")),
-               num(arb_msgpack_map_get(a, "propensity")), num(arb_msgpack_map_get(a, "value")));
+    printf("ruleset %s, decided in %llu us\n", dec->ruleset, (unsigned long long)dec->elapsed_us);
+    if (dec->n_actions == 0) printf("  no action\n");
+    for (uint32_t i = 0; i < dec->n_actions; i++) {
+        const arb_decided_action_t *a = &dec->actions[i];
+        printf("  %u. %s  priority %.4g (propensity %.4g, value %.4g)\n", i + 1, a->id,
+               a->priority, a->propensity, a->value);
     }
-    if (!expl) return;
+    if (!dec->explain) return;
     printf("why:\n");
-    for (uint32_t i = 0; i < expl->via.array.size; i++) {
-        const msgpack_object *e = &expl->via.array.ptr[i];
-        const msgpack_object *id = arb_msgpack_map_get(e, "id");
-        int len = id && id->type == MSGPACK_OBJECT_STR ? (int)id->via.str.size : 0;
-        printf("  %.*s%*s ", len, len ? id->via.str.ptr : "", len < 32 ? 32 - len : 0, "");
-        print_str(arb_msgpack_map_get(e, "reason"));
-        printf("\n");
+    for (uint32_t i = 0; i < dec->n_explain; i++) {
+        const arb_explained_t *e = &dec->explain[i];
+        int len = (int)strlen(e->id);
+        printf("  %s%*s %s\n", e->id, len < 32 ? 32 - len : 0, "", e->reason);
     }
+}
+
+/* The decision as the server would send it, as JSON (NULL when out of memory). */
+static char *decision_json(const arb_decision_t *dec)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    arb_answer_pack_decision(&pk, dec);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    char *out = NULL;
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        out = arb_msgpack_to_json(&u.data, 1);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    return out;
 }
 
 static int decide_usage(FILE *f, int code)
@@ -180,24 +178,21 @@ int arb_cli_decide(int argc, char **argv)
     if (!rs) { free(text); return 1; }
     arb_decider_t *d = arb_decider_new();
     arb_decider_force_explain(d, explain);
-    msgpack_unpacked dec;
-    msgpack_unpacked_init(&dec);
-    msgpack_sbuffer bytes;
-    msgpack_sbuffer_init(&bytes);
+    arb_decide_once_t once;
     char err[1200];
     int code = 0;
-    if (decide_json(rs, d, text, &dec, &bytes, err, sizeof err) < 0) {
+    const arb_decision_t *dec = decide_json(rs, d, text, &once, err, sizeof err);
+    if (!dec) {
         fprintf(stderr, "arbiter decide: %s: %s\n", file, err);
         code = 1;
     } else if (json) {
-        char *out = arb_msgpack_to_json(&dec.data, 1);
+        char *out = decision_json(dec);
         printf("%s\n", out ? out : "null");
         free(out);
     } else {
-        print_decision(&dec.data);
+        print_decision(dec);
     }
-    msgpack_unpacked_destroy(&dec);
-    msgpack_sbuffer_destroy(&bytes);
+    arb_decide_once_done(&once);
     arb_decider_free(d);
     arb_ruleset_free(rs);
     free(text);
@@ -207,15 +202,12 @@ int arb_cli_decide(int argc, char **argv)
 /* ------------------------------------------------------------ replay */
 
 /* The chosen ids of a decision as "a,b,c" into buf. */
-static void chosen_ids(const msgpack_object *dec, char *buf, size_t n)
+static void chosen_ids(const arb_decision_t *dec, char *buf, size_t n)
 {
-    const msgpack_object *acts = arb_msgpack_map_get(dec, "actions");
     buf[0] = '\0';
-    for (uint32_t i = 0; acts && i < acts->via.array.size; i++) {
-        const msgpack_object *id = arb_msgpack_map_get(&acts->via.array.ptr[i], "id");
+    for (uint32_t i = 0; i < dec->n_actions; i++) {
         size_t used = strlen(buf);
-        if (id && id->type == MSGPACK_OBJECT_STR)
-            snprintf(buf + used, n - used, "%s%.*s", i ? "," : "", (int)id->via.str.size, id->via.str.ptr);
+        snprintf(buf + used, n - used, "%s%s", i ? "," : "", dec->actions[i].id);
     }
 }
 
@@ -256,31 +248,28 @@ int arb_cli_replay(int argc, char **argv)
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (!*line) continue;
         total++;
-        msgpack_unpacked da, db;
-        msgpack_unpacked_init(&da);
-        msgpack_unpacked_init(&db);
-        msgpack_sbuffer ba, bb;
-        msgpack_sbuffer_init(&ba);
-        msgpack_sbuffer_init(&bb);
+        arb_decide_once_t oa, ob;
         char err[1200], ia[512], ib[512];
-        if (decide_json(a, d, line, &da, &ba, err, sizeof err) < 0) {
+        const arb_decision_t *da = decide_json(a, d, line, &oa, err, sizeof err);
+        if (!da) {
             errors++;
             if (errors <= 10) fprintf(stderr, "%s:%u: %s\n", file, total, err);
         } else {
-            chosen_ids(&da.data, ia, sizeof ia);
+            chosen_ids(da, ia, sizeof ia);   /* copied: the next decision on d replaces da */
             empty += ia[0] == '\0';
-            if (b && decide_json(b, d, line, &db, &bb, err, sizeof err) == 0) {
-                chosen_ids(&db.data, ib, sizeof ib);
-                if (strcmp(ia, ib) != 0) {
-                    changed++;
-                    if (changed <= 20) printf("%s:%u: [%s] -> [%s]\n", file, total, ia, ib);
+            if (b) {
+                const arb_decision_t *db = decide_json(b, d, line, &ob, err, sizeof err);
+                if (db) {
+                    chosen_ids(db, ib, sizeof ib);
+                    if (strcmp(ia, ib) != 0) {
+                        changed++;
+                        if (changed <= 20) printf("%s:%u: [%s] -> [%s]\n", file, total, ia, ib);
+                    }
                 }
+                arb_decide_once_done(&ob);
             }
         }
-        msgpack_unpacked_destroy(&da);
-        msgpack_unpacked_destroy(&db);
-        msgpack_sbuffer_destroy(&ba);
-        msgpack_sbuffer_destroy(&bb);
+        arb_decide_once_done(&oa);
     }
     printf("%u contexts, %u invalid, %u with no action", total, errors, empty);
     if (b) printf(", %u changed by %s", changed, against);

@@ -20,7 +20,6 @@
 #include "engine/compiled.h"
 #include "engine/cond.h"
 #include "engine/context.h"
-#include "engine/rpc.h"
 
 /* One eligible action. */
 typedef struct candidate {
@@ -35,6 +34,8 @@ struct arb_decider {
     candidate_t *fallbacks;     /* eligible fallbacks */
     const char **reasons;       /* per action, for explain */
     uint8_t *chosen;            /* per action, for explain */
+    arb_explained_t *explained; /* per action, for explain: what the decision shows */
+    arb_decided_action_t *picked; /* the chosen actions of the last decision */
     uint32_t cap;               /* actions the arrays hold */
     uint64_t counter;           /* decisions made, for ids */
     uint64_t considered;        /* actions considered, over every decision */
@@ -42,6 +43,8 @@ struct arb_decider {
     int64_t deadline_ms;        /* default deadline, 0 none */
     int64_t max_deadline_ms;    /* cap on a context's deadline_ms, 0 none */
     char prefix[17];            /* random per decider, for ids */
+    char id[40];                /* the last decision's id */
+    arb_decision_t decision;    /* the last decision, a view into the above */
 };
 
 arb_decider_t *arb_decider_new(void)
@@ -63,6 +66,8 @@ void arb_decider_free(arb_decider_t *d)
     free(d->fallbacks);
     free(d->reasons);
     free(d->chosen);
+    free(d->explained);
+    free(d->picked);
     free(d);
 }
 
@@ -82,11 +87,16 @@ static int decider_reserve(arb_decider_t *d, uint32_t n)
     candidate_t *e = malloc(sizeof *e * n), *f = malloc(sizeof *f * n);
     const char **r = malloc(sizeof *r * n);
     uint8_t *c = malloc(n);
-    if (!e || !f || !r || !c) {
-        free(e); free(f); free(r); free(c);
+    arb_explained_t *x = malloc(sizeof *x * n);
+    arb_decided_action_t *p = malloc(sizeof *p * n);
+    if (!e || !f || !r || !c || !x || !p) {
+        free(e); free(f); free(r); free(c); free(x); free(p);
         return -1;
     }
     free(d->eligible); free(d->fallbacks); free(d->reasons); free(d->chosen);
+    free(d->explained); free(d->picked);
+    d->explained = x;
+    d->picked = p;
     d->eligible = e;
     d->fallbacks = f;
     d->reasons = r;
@@ -277,30 +287,34 @@ static size_t decision_id(arb_decider_t *d, char *id)
     return (size_t)(17 + k);
 }
 
-/* {id, priority, propensity, value, payload}: what does not change from one
- * decision to the next was packed at load. */
-static void pack_action(msgpack_packer *pk, const arb_action_t *a, const candidate_t *c)
+/* The payload's bytes inside an action's answer tail, packed at load as
+ * "value" (fixstr) + value (float 64) + "payload" (fixstr) + payload: the
+ * payload starts at a fixed offset. Checked, so that a change of that
+ * layout shows as a missing payload in the tests rather than as garbage. */
+#define TAIL_PAYLOAD_AT 23
+static void payload_of(const arb_action_t *a, const char **p, size_t *n)
 {
-    pk->callback(pk->data, a->answer_head, a->answer_head_len);
-    msgpack_pack_double(pk, c->priority);
-    arb_pack_lit(pk, "propensity");
-    msgpack_pack_double(pk, c->propensity);
-    pk->callback(pk->data, a->answer_tail, a->answer_tail_len);
+    const unsigned char *t = (const unsigned char *)a->answer_tail;
+    if (a->answer_tail_len > TAIL_PAYLOAD_AT && t[0] == 0xa5 && t[6] == 0xcb && t[15] == 0xa7) {
+        *p = a->answer_tail + TAIL_PAYLOAD_AT;
+        *n = a->answer_tail_len - TAIL_PAYLOAD_AT;
+    } else {
+        *p = NULL;
+        *n = 0;
+    }
 }
 
-static void pack_explain(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_decider_t *d)
+static void take_action(arb_decided_action_t *out, const arb_action_t *a, const candidate_t *c)
 {
-    msgpack_pack_array(pk, rs->n_actions);
-    for (uint32_t i = 0; i < rs->n_actions; i++) {
-        msgpack_pack_map(pk, 3);
-        arb_pack_lit(pk, "id");
-        arb_pack_cstr(pk, rs->actions[i].id);
-        arb_pack_lit(pk, "chosen");
-        if (d->chosen[i]) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-        arb_pack_lit(pk, "reason");
-        /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
-        arb_pack_text(pk, d->reasons[i] ? d->reasons[i] : "channel");
-    }
+    out->id = a->id;
+    out->priority = c->priority;
+    out->propensity = c->propensity;
+    out->value = a->value;
+    payload_of(a, &out->payload, &out->payload_len);
+    out->head = a->answer_head;
+    out->head_len = a->answer_head_len;
+    out->tail = a->answer_tail;
+    out->tail_len = a->answer_tail_len;
 }
 
 /* ------------------------------------------------------------ deciding */
@@ -350,7 +364,12 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
         arb_stat_inc(&q->st->rule_errors);
         if (d->ev.fault == ARB_FAULT_BUDGET) arb_stat_inc(&q->st->budget_stops);
     }
-    if (q->ctx.explain) d->reasons[i] = why;
+    if (q->ctx.explain) {
+        d->reasons[i] = why;
+        d->explained[i].eligible = r > 0;
+        d->explained[i].priority = r > 0 ? c.priority : NAN;
+        d->explained[i].propensity = r > 0 ? c.propensity : NAN;
+    }
     if (r > 0) {
         if (h->flags & ARB_HOT_FALLBACK) {
             d->fallbacks[(*n_fb)++] = c;
@@ -441,39 +460,32 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     return 0;
 }
 
-int arb_decide_packed(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx, size_t len,
-                      msgpack_sbuffer *out, msgpack_unpacked *decision, arb_err_t *err)
+const arb_decision_t *arb_decide_bytes(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx,
+                                       size_t len, arb_decide_once_t *once, arb_err_t *err)
 {
-    msgpack_unpacked obj;
-    msgpack_unpacked_init(&obj);
-    int rc = -1;
-    if (msgpack_unpack_next(&obj, ctx, len, NULL) != MSGPACK_UNPACK_SUCCESS) {
-        arb_err_set(err, ARB_INVALID_PARAMS, "context: not MessagePack");
-    } else {
-        arb_arena_t arena;
-        arb_arena_init(&arena);
-        arb_stats_t stats;
-        memset(&stats, 0, sizeof stats);
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-        rc = arb_decide(d, rs, &obj.data, &arena, &stats, &pk, err);
-        if (rc == 0 && msgpack_unpack_next(decision, out->data, out->size, NULL) != MSGPACK_UNPACK_SUCCESS)
-            rc = arb_err_set(err, ARB_INTERNAL, "the decision could not be read back");
-        arb_arena_free(&arena);
-    }
-    msgpack_unpacked_destroy(&obj);
-    return rc;
+    msgpack_unpacked_init(&once->ctx);
+    arb_arena_init(&once->arena);
+    memset(&once->stats, 0, sizeof once->stats);
+    if (msgpack_unpack_next(&once->ctx, ctx, len, NULL) != MSGPACK_UNPACK_SUCCESS)
+        return arb_err_set(err, ARB_INVALID_PARAMS, "context: not MessagePack"), NULL;
+    return arb_decide(d, rs, &once->ctx.data, &once->arena, &once->stats, err);
 }
 
-int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb_arena_t *arena,
-               arb_stats_t *st, msgpack_packer *pk, arb_err_t *err)
+void arb_decide_once_done(arb_decide_once_t *once)
+{
+    arb_arena_free(&once->arena);
+    msgpack_unpacked_destroy(&once->ctx);
+}
+
+const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o,
+                                 arb_arena_t *arena, arb_stats_t *st, arb_err_t *err)
 {
     uint64_t t0 = now_ns();
     request_t q = { .st = st };
-    if (request_prepare(&q, rs, o, d->force_explain, arena, err) < 0) return -1;
+    if (request_prepare(&q, rs, o, d->force_explain, arena, err) < 0) return NULL;
     if (decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
-        return arb_err_set(err, ARB_INTERNAL, "out of memory");
+        return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     if (q.ctx.explain) {
         memset(d->chosen, 0, rs->n_actions);
         memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);
@@ -487,13 +499,13 @@ int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb
     if (late < 0)
         return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
                            "the decision ran past its deadline of %lld ms; no answer was chosen",
-                           (long long)ms);
+                           (long long)ms), NULL;
 
     const char **reasons = q.ctx.explain ? d->reasons : NULL;
     uint8_t *chosen = q.ctx.explain ? d->chosen : NULL;
     n_elig = rank(d->eligible, n_elig, q.limit, q.diverse, reasons);
     uint32_t *pick = arb_arena_alloc(arena, sizeof *pick * ((size_t)q.limit + 1));
-    if (!pick) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    if (!pick) return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     candidate_t *from = d->eligible;
     uint32_t k = choose(rs, d->eligible, n_elig, q.limit, q.diverse, pick, reasons, chosen);
     if (k == 0 && n_fb) {
@@ -505,33 +517,39 @@ int arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o, arb
         for (uint32_t i = 0; i < n_fb; i++) reasons[d->fallbacks[i].action] = "fallback: not needed";
     }
 
-    char id[40];
-    size_t idlen = decision_id(d, id);
-    msgpack_pack_map(pk, q.ctx.explain ? 5 : 4);
-    arb_pack_lit(pk, "decision_id");
-    arb_pack_strn(pk, id, idlen);
-    arb_pack_lit(pk, "ruleset");
-    arb_pack_cstr(pk, rs->version);
-    arb_pack_lit(pk, "actions");
-    msgpack_pack_array(pk, k);
-    for (uint32_t i = 0; i < k; i++) pack_action(pk, &rs->actions[from[pick[i]].action], &from[pick[i]]);
+    arb_decision_t *dec = &d->decision;
+    dec->decision_id_len = decision_id(d, d->id);
+    d->id[dec->decision_id_len] = '\0';
+    dec->decision_id = d->id;
+    dec->ruleset = rs->version;
+    for (uint32_t i = 0; i < k; i++)
+        take_action(&d->picked[i], &rs->actions[from[pick[i]].action], &from[pick[i]]);
+    dec->actions = d->picked;
+    dec->n_actions = k;
+    dec->explain = NULL;
+    dec->n_explain = 0;
     if (q.ctx.explain) {
-        arb_pack_lit(pk, "explain");
-        pack_explain(pk, rs, d);
+        for (uint32_t i = 0; i < rs->n_actions; i++) {
+            arb_explained_t *x = &d->explained[i];
+            x->id = rs->actions[i].id;
+            x->chosen = d->chosen[i];
+            x->reason = d->reasons[i] ? d->reasons[i] : "channel";
+        }
+        dec->explain = d->explained;
+        dec->n_explain = rs->n_actions;
     }
     uint64_t ns = now_ns() - t0;
-    arb_pack_lit(pk, "elapsed_us");
-    msgpack_pack_uint64(pk, ns / 1000);
+    dec->elapsed_us = ns / 1000;
     arb_stat_inc(&st->decisions);
     arb_stats_record_decide(st, ns);
-    return 0;
+    return dec;
 }
 
 static double mono_ms(void) { return (double)now_ns() / 1e6; }
 
 int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
                     arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
-                    msgpack_packer *pk, arb_err_t *err)
+                    arb_decision_sink_t sink, void *ud, arb_err_t *err)
 {
     uint32_t n = arr->via.array.size;
     if (n > lim->max_batch)
@@ -539,13 +557,14 @@ int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *a
                            "params[0]: %u contexts, more than the %u one decide_many may carry "
                            "(--max-batch); split the batch", n, lim->max_batch);
     double t0 = mono_ms();
-    msgpack_pack_array(pk, n);
     for (uint32_t i = 0; i < n && !(lim->stop && *lim->stop); i++) {
-        if (arb_decide(d, rs, &arr->via.array.ptr[i], arena, st, pk, err) < 0) {
+        const arb_decision_t *dec = arb_decide(d, rs, &arr->via.array.ptr[i], arena, st, err);
+        if (!dec) {
             char inner[sizeof err->message];
             memcpy(inner, err->message, sizeof inner);
             return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
         }
+        if (sink(ud, dec) < 0) return -1;
         /* Each decision's memory goes back at once: a batch holds one. */
         arb_arena_reset(arena);
         if (lim->budget_ms > 0 && i + 1 < n && mono_ms() - t0 > lim->budget_ms)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/conn.h"
+#include "engine/answer.h"
 #include "engine/decide.h"
 #include "engine/ruleset.h"
 #include "engine/utf8.h"
@@ -198,7 +199,9 @@ static int decide_many(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const msg
     arb_answer_t *ans = pk->data;
     arb_batch_limits_t lim = { cfg->max_batch, cfg->batch_ms, &ans->failed };
     pack_result_head(pk, msgid);
-    return arb_decide_many(w->decider, w->ruleset, arg, &w->arena, &w->stats, &lim, pk, err);
+    arb_answer_pack_batch_head(pk, arg->via.array.size);
+    return arb_decide_many(w->decider, w->ruleset, arg, &w->arena, &w->stats, &lim,
+                           arb_answer_sink, pk, err);
 }
 
 /* Answer a request whose method and params are well-formed. Returns 0 when
@@ -225,8 +228,11 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         if (arb_conn_queued_over_total(c))
             return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
         if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: the context map is required");
+        const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, arg, &w->arena, &w->stats, err);
+        if (!dec) return -1;
         pack_result_head(pk, msgid);
-        return arb_decide(w->decider, w->ruleset, arg, &w->arena, &w->stats, pk, err);
+        arb_answer_pack_decision(pk, dec);
+        return 0;
     case ARB_METHOD_DECIDE_MANY:
         if (shed(w, err)) return -1;
         if (!arg || arg->type != MSGPACK_OBJECT_ARRAY)

@@ -69,28 +69,16 @@ typedef struct test_read {
 
 /* The decision's parts a test looks at. */
 typedef struct outcome {
-    msgpack_sbuffer bytes;           /* the packed decision; decision points into it */
-    msgpack_unpacked decision;
-    const msgpack_object *actions;   /* array of action maps */
-    const msgpack_object *explain;   /* array of {id, chosen, reason} */
+    const arb_decision_t *dec;       /* the decider's view, read before the next test */
 } outcome_t;
-
-static const char *obj_str(const msgpack_object *o, size_t *len)
-{
-    if (!o || o->type != MSGPACK_OBJECT_STR) return NULL;
-    *len = o->via.str.size;
-    return o->via.str.ptr;
-}
 
 /* Append the chosen ids as "a, b, c" to buf. */
 static void ids_text(const outcome_t *out, char *buf, size_t n)
 {
     buf[0] = '\0';
-    for (uint32_t i = 0; out->actions && i < out->actions->via.array.size; i++) {
-        size_t len;
-        const char *id = obj_str(arb_msgpack_map_get(&out->actions->via.array.ptr[i], "id"), &len);
+    for (uint32_t i = 0; i < out->dec->n_actions; i++) {
         size_t used = strlen(buf);
-        snprintf(buf + used, n - used, "%s%.*s", i ? ", " : "", id ? (int)len : 0, id ? id : "");
+        snprintf(buf + used, n - used, "%s%s", i ? ", " : "", out->dec->actions[i].id);
     }
     if (!buf[0]) snprintf(buf, n, "nothing");
 }
@@ -98,22 +86,19 @@ static void ids_text(const outcome_t *out, char *buf, size_t n)
 /* Position of id among the chosen actions, or -1. */
 static int chosen_at(const outcome_t *out, const char *id)
 {
-    for (uint32_t i = 0; out->actions && i < out->actions->via.array.size; i++) {
-        size_t len;
-        const char *s = obj_str(arb_msgpack_map_get(&out->actions->via.array.ptr[i], "id"), &len);
-        if (s && len == strlen(id) && memcmp(s, id, len) == 0) return (int)i;
-    }
+    for (uint32_t i = 0; i < out->dec->n_actions; i++)
+        if (strcmp(out->dec->actions[i].id, id) == 0) return (int)i;
     return -1;
 }
 
 static const char *reason_of(const outcome_t *out, const char *id, size_t *len)
 {
-    for (uint32_t i = 0; out->explain && i < out->explain->via.array.size; i++) {
-        const msgpack_object *e = &out->explain->via.array.ptr[i];
-        size_t l;
-        const char *s = obj_str(arb_msgpack_map_get(e, "id"), &l);
-        if (s && l == strlen(id) && memcmp(s, id, l) == 0)
-            return obj_str(arb_msgpack_map_get(e, "reason"), len);
+    for (uint32_t i = 0; i < out->dec->n_explain; i++) {
+        const arb_explained_t *e = &out->dec->explain[i];
+        if (strcmp(e->id, id) == 0) {
+            *len = strlen(e->reason);
+            return e->reason;
+        }
     }
     return NULL;
 }
@@ -330,7 +315,7 @@ static int read_tests(lua_State *L, void *ud)
 
 static bool chosen_is(const outcome_t *out, const id_list_t *want)
 {
-    if (!out->actions || out->actions->via.array.size != want->n) return false;
+    if (out->dec->n_actions != want->n) return false;
     for (size_t i = 0; i < want->n; i++)
         if (!want->items[i] || chosen_at(out, want->items[i]) != (int)i) return false;
     return true;
@@ -387,21 +372,16 @@ static int run_one(arb_ruleset_t *rs, arb_decider_t *d, const test_case_t *t,
         arb_problems_add(failures, "%s: %s", t->where, t->err);
         failed = 1;
     } else {
-        outcome_t out = { 0 };
-        msgpack_sbuffer_init(&out.bytes);
-        msgpack_unpacked_init(&out.decision);
+        arb_decide_once_t once;
         arb_err_t e;
-        if (arb_decide_packed(d, rs, t->context.data, t->context.size, &out.bytes, &out.decision,
-                              &e) < 0) {
+        outcome_t out = { arb_decide_bytes(d, rs, t->context.data, t->context.size, &once, &e) };
+        if (!out.dec) {
             arb_problems_add(failures, "%s: the context is invalid: %.500s", t->where, e.message);
             failed = 1;
         } else {
-            out.actions = arb_msgpack_map_get(&out.decision.data, "actions");
-            out.explain = arb_msgpack_map_get(&out.decision.data, "explain");
             failed = check_expectations(t, &out, failures);
         }
-        msgpack_unpacked_destroy(&out.decision);
-        msgpack_sbuffer_destroy(&out.bytes);
+        arb_decide_once_done(&once);
     }
     if (verbose) {
         char where[sizeof t->where];

@@ -31,6 +31,7 @@
 #include "bindings/client/json.h"
 #include "engine/arena.h"
 #include "engine/context.h"
+#include "engine/answer.h"
 #include "engine/decide.h"
 #include "engine/ruleset.h"
 #include "engine/ruletest.h"
@@ -50,9 +51,11 @@ typedef struct rf {
     arb_decider_t *d;
     arb_stats_t stats;           /* summed over every decision of the fixture */
     arb_arena_t arena;
-    msgpack_unpacked out;        /* the last decision */
+    const arb_decision_t *decision; /* the last decision (the decider's view), or NULL */
+    msgpack_unpacked out;        /* the last decision as answer.c packs it */
     msgpack_sbuffer outbuf;      /* its bytes: unpacked strings point into them */
-    const msgpack_object *dec;   /* its map, or NULL after a refused context */
+    const msgpack_object *dec;   /* its map (for tests of the answer's shape), or NULL
+                                    after a refused context */
     arb_err_t err;               /* why the last context was refused */
     int rc;                      /* arb_decide's return */
     char *ids;                   /* scratch for rf_ids */
@@ -233,20 +236,22 @@ static inline int rf_vdecide(rf_t *r, const char *fmt, va_list ap)
     msgpack_unpacked_init(&ctx);
     cr_assert_eq(msgpack_unpack_next(&ctx, in.data, in.size, NULL), MSGPACK_UNPACK_SUCCESS);
 
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, res, msgpack_sbuffer_write);
     memset(&r->err, 0, sizeof r->err);
-    r->rc = arb_decide(r->d, r->rs, &ctx.data, &r->arena, &r->stats, &pk, &r->err);
-    arb_arena_reset(&r->arena);
+    arb_arena_reset(&r->arena);   /* the previous decision's arena memory goes */
+    r->decision = arb_decide(r->d, r->rs, &ctx.data, &r->arena, &r->stats, &r->err);
+    r->rc = r->decision ? 0 : -1;
     msgpack_unpacked_destroy(&r->out);
     msgpack_unpacked_init(&r->out);
     r->dec = NULL;
-    if (r->rc == 0) {
+    if (r->decision) {
+        /* The answer's bytes too, for the tests of its shape (payloads,
+         * decision_id, elapsed_us); the rest read r->decision. */
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, res, msgpack_sbuffer_write);
+        arb_answer_pack_decision(&pk, r->decision);
         cr_assert_eq(msgpack_unpack_next(&r->out, res->data, res->size, NULL), MSGPACK_UNPACK_SUCCESS,
                      "the decision is not valid MessagePack");
         r->dec = &r->out.data;
-    } else {
-        cr_assert_eq(res->size, 0, "a refused context must pack nothing");
     }
     msgpack_unpacked_destroy(&ctx);
     msgpack_sbuffer_destroy(&in);
@@ -309,32 +314,37 @@ static inline const msgpack_object *rf_actions(rf_t *r)
     return a;
 }
 
-static inline uint32_t rf_count(rf_t *r) { return rf_actions(r)->via.array.size; }
+/* The last decision, which must have been made. */
+static inline const arb_decision_t *rf_decision(rf_t *r)
+{
+    cr_assert_not_null(r->decision, "no decision: the context was refused: %s", r->err.message);
+    return r->decision;
+}
+
+static inline uint32_t rf_count(rf_t *r) { return rf_decision(r)->n_actions; }
 
 /* The chosen ids, in order, joined by ","; "" when none. */
 static inline const char *rf_ids(rf_t *r)
 {
-    const msgpack_object *a = rf_actions(r);
+    const arb_decision_t *d = rf_decision(r);
     size_t n = 1;
-    for (uint32_t i = 0; i < a->via.array.size; i++) {
-        const msgpack_object *id = rf_get(&a->via.array.ptr[i], "id");
-        n += (id && id->type == MSGPACK_OBJECT_STR ? id->via.str.size : 1) + 1;
-    }
+    for (uint32_t i = 0; i < d->n_actions; i++) n += strlen(d->actions[i].id) + 1;
     free(r->ids);
     r->ids = calloc(1, n);
-    char *p = r->ids;
-    for (uint32_t i = 0; i < a->via.array.size; i++) {
-        const msgpack_object *id = rf_get(&a->via.array.ptr[i], "id");
-        if (i) *p++ = ',';
-        if (id && id->type == MSGPACK_OBJECT_STR) {
-            memcpy(p, id->via.str.ptr, id->via.str.size);
-            p += id->via.str.size;
-        } else {
-            *p++ = '?';
-        }
+    for (uint32_t i = 0; i < d->n_actions; i++) {
+        if (i) strcat(r->ids, ",");
+        strcat(r->ids, d->actions[i].id);
     }
-    *p = '\0';
     return r->ids;
+}
+
+/* The chosen action with this id, or NULL. */
+static inline const arb_decided_action_t *rf_chosen_action(rf_t *r, const char *id)
+{
+    const arb_decision_t *d = rf_decision(r);
+    for (uint32_t i = 0; i < d->n_actions; i++)
+        if (strcmp(d->actions[i].id, id) == 0) return &d->actions[i];
+    return NULL;
 }
 
 /* The chosen action map with this id, or NULL. */
@@ -346,13 +356,13 @@ static inline const msgpack_object *rf_action(rf_t *r, const char *id)
     return NULL;
 }
 
-static inline bool rf_chosen(rf_t *r, const char *id) { return rf_action(r, id) != NULL; }
+static inline bool rf_chosen(rf_t *r, const char *id) { return rf_chosen_action(r, id) != NULL; }
 
 /* Priority of chosen action id; NAN when it was not chosen. */
 static inline double rf_priority(rf_t *r, const char *id)
 {
-    const msgpack_object *a = rf_action(r, id);
-    return a ? rf_num(rf_get(a, "priority")) : NAN;
+    const arb_decided_action_t *a = rf_chosen_action(r, id);
+    return a ? a->priority : NAN;
 }
 
 /* The explain entry of id, or NULL. */
@@ -368,11 +378,13 @@ static inline const msgpack_object *rf_explained(rf_t *r, const char *id)
 /* The explain reason of id (a copy), or "(none)" when absent. */
 static inline const char *rf_reason(rf_t *r, const char *id)
 {
-    const msgpack_object *e = rf_explained(r, id);
-    const msgpack_object *why = e ? rf_get(e, "reason") : NULL;
-    if (!why || why->type != MSGPACK_OBJECT_STR) return "(none)";
-    snprintf(r->reason, sizeof r->reason, "%.*s", (int)why->via.str.size, why->via.str.ptr);
-    return r->reason;
+    const arb_decision_t *d = r->decision;
+    for (uint32_t i = 0; d && i < d->n_explain; i++)
+        if (strcmp(d->explain[i].id, id) == 0) {
+            snprintf(r->reason, sizeof r->reason, "%s", d->explain[i].reason);
+            return r->reason;
+        }
+    return "(none)";
 }
 
 static inline bool rf_starts(const char *s, const char *prefix)

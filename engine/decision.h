@@ -1,0 +1,60 @@
+/* A decision as a value: what arb_decide chose, and (with explain) why each
+ * action of the ruleset was or was not chosen. The answer writer
+ * (engine/answer.c) turns it into the bytes a client reads; the rule tests,
+ * `arbiter decide`/`replay` and the benchmark read it directly, so no
+ * decision is packed only to be read back.
+ *
+ * Ownership: a decision is a view, not a copy. Every pointer in it is
+ * borrowed from the decider's scratch, the request's arena or the ruleset
+ * that decided; it stays valid until the next decision on the same decider,
+ * the arena's reset, or the ruleset's release, whichever comes first. Copy
+ * what must outlive that.
+ */
+#ifndef ARB_DECISION_H
+#define ARB_DECISION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One chosen action, best first. */
+typedef struct arb_decided_action {
+    const char *id;           /* the action's id (the ruleset's) */
+    double priority;          /* propensity x weight x value x lever */
+    double propensity;
+    double value;
+    /* The payload as MessagePack bytes prepared at load (a nil when the
+     * action has none); the ruleset's. */
+    const char *payload;
+    size_t payload_len;
+    /* The constant parts of this action's answer entry, packed at load
+     * (see arb_action_t.answer_head/answer_tail): the answer writer copies
+     * them around the two numbers that change. The ruleset's. */
+    const char *head, *tail;
+    size_t head_len, tail_len;
+} arb_decided_action_t;
+
+/* Why one action of the ruleset was or was not chosen. */
+typedef struct arb_explained {
+    const char *id;           /* the action's id */
+    bool chosen;
+    const char *reason;       /* "chosen", "outranked", "when", "channel", a rule's fault... */
+    bool eligible;            /* its rules ran and said yes: the numbers below are set */
+    double priority;          /* NAN unless eligible */
+    double propensity;        /* NAN unless eligible */
+} arb_explained_t;
+
+typedef struct arb_decision {
+    const char *decision_id;  /* "<16 hex>-<counter hex>", NUL-terminated */
+    size_t decision_id_len;
+    const char *ruleset;      /* the ruleset's version */
+    const arb_decided_action_t *actions;
+    uint32_t n_actions;
+    /* With explain: one entry per action of the ruleset, in id order;
+     * explain is NULL without it. */
+    const arb_explained_t *explain;
+    uint32_t n_explain;
+    uint64_t elapsed_us;      /* deciding took this long */
+} arb_decision_t;
+
+#endif
