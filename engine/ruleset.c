@@ -143,8 +143,8 @@ static void load_stop_problem(arb_problems_t *problems, const arb_rule_file_t *f
  * env_name factory. Problems are reported as the file's own file:line.
  * Between arb_sandbox_total_begin and _end (a whole load), the budgets
  * left are shared with the other files. */
-int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
-                       arb_problems_t *problems)
+static int rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
+                         arb_problems_t *problems)
 {
     char chunk[1100];
     snprintf(chunk, sizeof chunk, "@%s", f->path);
@@ -160,7 +160,8 @@ int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_n
     lua_call(L, 0, 1);                                  /* chunk env */
     lua_setupvalue(L, -2, 1);                           /* chunk, _ENV = env */
     if (arb_sandbox_pcall(L, 0, 0, LOAD_INSTRUCTIONS, LOAD_MEMORY) != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);          /* always a string */
+        const char *msg = lua_tostring(L, -1);
+        if (!msg) msg = "out of memory";   /* even for the message */
         arb_sandbox_t *sb = arb_sandbox_of(L);
         if (sb->stopped)
             load_stop_problem(problems, f, sb->why ? sb->why : "instructions", msg);
@@ -174,11 +175,64 @@ int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_n
     return 0;
 }
 
+/* One rule_file_run, protected: between its own protected calls the Lua
+ * API can still run out of memory (making the environment), and that must
+ * end as a problem of the load, never in Lua's panic. */
+typedef struct file_run {
+    const arb_rule_file_t *f;
+    const char *env_name;
+    arb_problems_t *problems;
+    int rc;
+} file_run_t;
+
+static int file_run_protected(lua_State *L)
+{
+    file_run_t *r = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    r->rc = rule_file_run(L, r->f, r->env_name, r->problems);
+    return 0;
+}
+
+int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
+                       arb_problems_t *problems)
+{
+    int top = lua_gettop(L);
+    file_run_t r = { .f = f, .env_name = env_name, .problems = problems, .rc = -1 };
+    /* Pushing a C function and a light userdata does not allocate. */
+    lua_pushcfunction(L, file_run_protected);
+    lua_pushlightuserdata(L, &r);
+    int rc = lua_pcall(L, 1, 0, 0);
+    if (rc == LUA_ERRMEM)
+        arb_problems_add(problems, "%s: out of memory running the file", f->path);
+    else if (rc != LUA_OK)
+        arb_problems_add(problems, "%s: %s", f->path,
+                         lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error");
+    lua_settop(L, top);
+    return rc == LUA_OK ? r.rc : -1;
+}
+
 /* ------------------------------------------------------------ compiling */
+
+/* Running out of C memory while compiling: raised as a Lua error, which
+ * unwinds to ruleset_compile like one of Lua's own (every caller runs
+ * inside compile_protected). Whatever was built so far is reachable from
+ * rs or cc, each array consistent with its count, so freeing the ruleset
+ * frees it; the load fails with this problem and the old ruleset serves on. */
+#define COMPILE_OOM "out of memory compiling the ruleset"
+
+static void compile_oom(lua_State *L) { luaL_error(L, COMPILE_OOM); }
+
+static void *compile_check(lua_State *L, void *p)
+{
+    if (!p) compile_oom(L);
+    return p;
+}
 
 static int32_t intern(compiler_t *cc, const char *s, size_t len)
 {
-    return arb_symtab_intern(&cc->rs->syms, s, (uint32_t)len);
+    int32_t sym = arb_symtab_intern(&cc->rs->syms, s, (uint32_t)len);
+    if (sym < 0) compile_oom(cc->L);
+    return sym;
 }
 
 static int32_t intern_z(compiler_t *cc, const char *s) { return intern(cc, s, strlen(s)); }
@@ -195,26 +249,26 @@ static size_t capacity_for(size_t n)
     return cap;
 }
 
-static void *grow(void *arr, size_t elem, size_t n, size_t extra)
+static void *grow(lua_State *L, void *arr, size_t elem, size_t n, size_t extra)
 {
     if (arr && n + extra <= capacity_for(n)) return arr;
-    void *grown = realloc(arr, elem * capacity_for(n + extra));
-    if (!grown) abort();
-    return grown;
+    return compile_check(L, realloc(arr, elem * capacity_for(n + extra)));
 }
 
-#define GROW(arr, n, extra) ((arr) = grow((arr), sizeof *(arr), (size_t)(n), (size_t)(extra)))
+/* rs is the ruleset being compiled; a failure raises (compile_oom). */
+#define GROW(rs, arr, n, extra) \
+    ((arr) = grow((rs)->L, (arr), sizeof *(arr), (size_t)(n), (size_t)(extra)))
 
 static int32_t node_append(arb_ruleset_t *rs, const arb_node_t *n)
 {
-    GROW(rs->nodes, rs->n_nodes, 1);
+    GROW(rs, rs->nodes, rs->n_nodes, 1);
     rs->nodes[rs->n_nodes] = *n;
     return (int32_t)rs->n_nodes++;
 }
 
 static int32_t wexpr_append(arb_ruleset_t *rs, const arb_wexpr_t *w)
 {
-    GROW(rs->wexprs, rs->n_wexprs, 1);
+    GROW(rs, rs->wexprs, rs->n_wexprs, 1);
     rs->wexprs[rs->n_wexprs] = *w;
     return (int32_t)rs->n_wexprs++;
 }
@@ -227,12 +281,13 @@ static int32_t wexpr_append(arb_ruleset_t *rs, const arb_wexpr_t *w)
  * evaluator remembers the answers of shared nodes per request). */
 
 /* Append the bytes of x to the identity key buf. */
-static void key_put(msgpack_sbuffer *buf, const void *x, size_t n)
+static void key_put(lua_State *L, msgpack_sbuffer *buf, const void *x, size_t n)
 {
-    if (n && msgpack_sbuffer_write(buf, x, n) != 0) abort();
+    if (n && msgpack_sbuffer_write(buf, x, n) != 0) compile_oom(L);
 }
 
-#define KEY_FIELD(key, field) key_put((key), &(field), sizeof(field))
+/* In node_key and wexpr_key, whose rs is the ruleset being compiled. */
+#define KEY_FIELD(key, field) key_put(rs->L, (key), &(field), sizeof(field))
 
 /* What makes two condition nodes the same condition, as bytes: every field
  * by value, strings by content, children by (already shared) index. */
@@ -244,19 +299,19 @@ static void node_key(const arb_ruleset_t *rs, const arb_node_t *n, msgpack_sbuff
     KEY_FIELD(key, n->sym2);
     KEY_FIELD(key, n->window);
     KEY_FIELD(key, n->count);
-    if (n->count) key_put(key, rs->kids + n->first, sizeof *rs->kids * n->count);
+    if (n->count) key_put(rs->L, key, rs->kids + n->first, sizeof *rs->kids * n->count);
     KEY_FIELD(key, n->cmp.op);
     KEY_FIELD(key, n->cmp.a);
     KEY_FIELD(key, n->cmp.b);
     KEY_FIELD(key, n->cmp.str_len);
-    if (n->cmp.str) key_put(key, n->cmp.str, n->cmp.str_len);
+    if (n->cmp.str) key_put(rs->L, key, n->cmp.str, n->cmp.str_len);
     KEY_FIELD(key, n->cmp.list_n);
     for (uint32_t i = 0; i < n->cmp.list_n; i++) {
-        key_put(key, &rs->str_lens[n->cmp.list + i], sizeof *rs->str_lens);
-        key_put(key, rs->strs[n->cmp.list + i], rs->str_lens[n->cmp.list + i]);
+        key_put(rs->L, key, &rs->str_lens[n->cmp.list + i], sizeof *rs->str_lens);
+        key_put(rs->L, key, rs->strs[n->cmp.list + i], rs->str_lens[n->cmp.list + i]);
     }
     KEY_FIELD(key, n->name_len);
-    if (n->name) key_put(key, n->name, n->name_len);
+    if (n->name) key_put(rs->L, key, n->name, n->name_len);
     KEY_FIELD(key, n->num);
     KEY_FIELD(key, n->a);
     KEY_FIELD(key, n->b);
@@ -273,7 +328,7 @@ static void wexpr_key(const arb_ruleset_t *rs, const arb_wexpr_t *w, msgpack_sbu
     KEY_FIELD(key, w->left);
     KEY_FIELD(key, w->right);
     KEY_FIELD(key, w->name_len);
-    if (w->name) key_put(key, w->name, w->name_len);
+    if (w->name) key_put(rs->L, key, w->name, w->name_len);
 }
 
 /* The key of entry i of the kind the table holds. */
@@ -298,8 +353,7 @@ static void shared_grow(shared_table_t *t, const arb_ruleset_t *rs, key_at_fn ke
                         msgpack_sbuffer *scratch)
 {
     uint32_t cap = t->cap ? t->cap * 2 : 256;
-    uint32_t *slots = calloc(cap, sizeof *slots);
-    if (!slots) abort();
+    uint32_t *slots = compile_check(rs->L, calloc(cap, sizeof *slots));
     for (uint32_t i = 0; i < t->cap; i++) {
         if (!t->slots[i]) continue;
         key_at(rs, t->slots[i] - 1, scratch);
@@ -370,10 +424,10 @@ static int32_t wexpr_add(compiler_t *cc, const arb_wexpr_t *w)
  * from more than one place whose answer is computed in C (a plain Lua
  * function may answer differently each call, and its faults belong to each
  * action). */
-static void ruleset_mark_shared(arb_ruleset_t *rs)
+static int ruleset_mark_shared(arb_ruleset_t *rs)
 {
     uint32_t *refs = calloc(rs->n_nodes + 1, sizeof *refs);
-    if (!refs) abort();
+    if (!refs) return -1;
     for (uint32_t i = 0; i < rs->n_actions; i++)
         if (rs->actions[i].when >= 0) refs[rs->actions[i].when]++;
     for (uint32_t i = 0; i < rs->n_wexprs; i++)
@@ -395,7 +449,7 @@ static void ruleset_mark_shared(arb_ruleset_t *rs)
     }
     free(refs);
     refs = calloc(rs->n_wexprs + 1, sizeof *refs);
-    if (!refs) abort();
+    if (!refs) return -1;
     for (uint32_t i = 0; i < rs->n_actions; i++)
         if (rs->actions[i].weight >= 0) refs[rs->actions[i].weight]++;
     for (uint32_t i = 0; i < rs->n_wexprs; i++) {
@@ -418,14 +472,14 @@ static void ruleset_mark_shared(arb_ruleset_t *rs)
         rs->shareable &= w->op != ARB_W_LUA;
     }
     free(refs);
+    return 0;
 }
 
 static char *ruleset_strdup(arb_ruleset_t *rs, const char *s, size_t len, uint32_t *id)
 {
-    GROW(rs->strs, rs->n_strs, 1);
-    GROW(rs->str_lens, rs->n_strs, 1);
-    char *c = malloc(len + 1);
-    if (!c) abort();
+    GROW(rs, rs->strs, rs->n_strs, 1);
+    GROW(rs, rs->str_lens, rs->n_strs, 1);
+    char *c = compile_check(rs->L, malloc(len + 1));
     memcpy(c, s, len);
     c[len] = '\0';
     rs->strs[rs->n_strs] = c;
@@ -570,10 +624,10 @@ static int32_t compile_children(compiler_t *cc, int idx, arb_node_t *n)
         lua_rawgeti(L, idx, (lua_Integer)i);
         int32_t k = compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
-        GROW(cc->scratch, cc->n_scratch, 1);
+        GROW(cc->rs, cc->scratch, cc->n_scratch, 1);
         cc->scratch[cc->n_scratch++] = k < 0 ? 0 : (uint32_t)k;
     }
-    GROW(cc->rs->kids, cc->rs->n_kids, count);
+    GROW(cc->rs, cc->rs->kids, cc->rs->n_kids, count);
     n->first = cc->rs->n_kids;
     n->count = count;
     if (count) memcpy(cc->rs->kids + cc->rs->n_kids, cc->scratch + base, sizeof *cc->scratch * count);
@@ -806,7 +860,7 @@ static void add_channel(compiler_t *cc, const char *s, size_t len, int i, void *
         spec_problem(cc, "too many channels (at most %d)", ARB_MAX_CHANNELS);
         return;
     }
-    rs->channels[rs->n_channels] = strndup(s, len);
+    rs->channels[rs->n_channels] = compile_check(cc->L, strndup(s, len));
     rs->channel_sym[rs->n_channels] = intern(cc, s, len);
     rs->n_channels++;
 }
@@ -815,7 +869,7 @@ static void add_model(compiler_t *cc, const char *s, size_t len, int i, void *ud
 {
     int32_t sym = intern(cc, s, len);
     if (model_declared(cc->rs, sym)) return;
-    GROW(cc->rs->models, cc->rs->n_models, 1);
+    GROW(cc->rs, cc->rs->models, cc->rs->n_models, 1);
     cc->rs->models[cc->rs->n_models++] = sym;
 }
 
@@ -862,7 +916,7 @@ static void compile_store(compiler_t *cc, int spec)
             spec_problem(cc, "duplicate store id");
             return;
         }
-    GROW(rs->stores, rs->n_stores, 1);
+    GROW(rs, rs->stores, rs->n_stores, 1);
     arb_store_t *st = &rs->stores[rs->n_stores++];
     st->sym = sym;
     st->lat = spec_field_number(cc, spec, "lat", 0, true, -90, 90);
@@ -880,11 +934,11 @@ static void compile_touchpoint(compiler_t *cc, int spec)
                     rs->touchpoints[i].line);
             return;
         }
-    GROW(rs->touchpoints, rs->n_touchpoints, 1);
+    GROW(rs, rs->touchpoints, rs->n_touchpoints, 1);
     arb_touchpoint_t *tp = &rs->touchpoints[rs->n_touchpoints++];
     memset(tp, 0, sizeof *tp);
-    tp->id = strdup(cc->d->id);
-    tp->file = strdup(cc->d->file);
+    tp->id = compile_check(cc->L, strdup(cc->d->id));
+    tp->file = compile_check(cc->L, strdup(cc->d->file));
     tp->line = cc->d->line;
     tp->sym = intern_z(cc, tp->id);
     tp->limit = (int)spec_field_number(cc, spec, "limit", 0, false, 1, 100);
@@ -935,11 +989,14 @@ static void action_require(compiler_t *cc, const char *s, size_t len, int i, voi
 {
     arb_action_t *a = ud;
     a->requires[a->n_requires] = intern(cc, s, len);
-    a->requires_names[a->n_requires] = strndup(s, len);
+    /* Counted first: a failure below leaves a NULL that freeing skips. */
+    uint32_t k = a->n_requires++;
+    a->requires_names[k] = compile_check(cc->L, strndup(s, len));
     /* Explain reasons are made here once, not per request. */
-    if (asprintf(&a->requires_reasons[a->n_requires], "consent:%.*s", (int)len, s) < 0)
-        a->requires_reasons[a->n_requires] = NULL;
-    a->n_requires++;
+    if (asprintf(&a->requires_reasons[k], "consent:%.*s", (int)len, s) < 0) {
+        a->requires_reasons[k] = NULL;
+        compile_oom(cc->L);
+    }
     if (len == 8 && memcmp(s, "location", 8) == 0) a->requires_location = true;
 }
 
@@ -955,20 +1012,12 @@ static void list_each(compiler_t *cc, const spec_list_t *l, arb_action_t *a,
     spec_list_close(cc, l);
 }
 
-static void *calloc_or_abort(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (!p) abort();
-    return p;
-}
-
 /* The bytes packed into sb, in an allocation of exactly their size (an
  * sbuffer reserves 8 KiB: ten thousand actions would hold 80 MB of air);
- * sb is emptied. Aborts when out of memory, as the loader does. */
-static char *sbuffer_take(msgpack_sbuffer *sb, size_t *len)
+ * sb is emptied. */
+static char *sbuffer_take(lua_State *L, msgpack_sbuffer *sb, size_t *len)
 {
-    char *copy = malloc(sb->size ? sb->size : 1);
-    if (!copy) abort();
+    char *copy = compile_check(L, malloc(sb->size ? sb->size : 1));
     memcpy(copy, sb->data, sb->size);
     *len = sb->size;
     msgpack_sbuffer_clear(sb);
@@ -979,37 +1028,45 @@ static char *sbuffer_take(msgpack_sbuffer *sb, size_t *len)
  * priority and propensity (see pack_action in decide.c): the head
  * {"id": id, "priority": and the tail "value": value, "payload": payload},
  * the payload packed from the rule's table. */
+/* The packer's writer: a write msgpack-c cannot make room for would
+ * otherwise be dropped silently, leaving an answer with bytes missing. */
+static int answer_write(void *data, const char *buf, size_t len)
+{
+    compiler_t *cc = data;
+    if (msgpack_sbuffer_write(&cc->answer, buf, len) != 0) compile_oom(cc->L);
+    return 0;
+}
+
 static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
 {
     lua_State *L = cc->L;
-    msgpack_sbuffer sb;
+    msgpack_sbuffer *sb = &cc->answer;   /* owned by cc: freed even if this unwinds */
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, cc, answer_write);
     msgpack_pack_map(&pk, 5);
     arb_pack_lit(&pk, "id");
     arb_pack_cstr(&pk, a->id);
     arb_pack_lit(&pk, "priority");
-    a->answer_head = sbuffer_take(&sb, &a->answer_head_len);
+    a->answer_head = sbuffer_take(L, sb, &a->answer_head_len);
     arb_pack_lit(&pk, "value");
     msgpack_pack_double(&pk, a->value);
     arb_pack_lit(&pk, "payload");
     char err[200];
-    size_t before = sb.size;
+    size_t before = sb->size;
     if (arb_raw_field(L, spec, "payload") == LUA_TNIL) {
         msgpack_pack_nil(&pk);
     } else if (cc->payload_bytes >= ARB_PAYLOADS_MAX) {
         spec_problem(cc, "'payload': the payloads of all actions together pass %u bytes",
                 ARB_PAYLOADS_MAX);
-    } else if (arb_raw_pack(L, -1, &pk, &sb, ARB_PAYLOAD_MAX, true, err, sizeof err) < 0) {
+    } else if (arb_raw_pack(L, -1, &pk, sb, ARB_PAYLOAD_MAX, true, err, sizeof err) < 0) {
         spec_problem(cc, "'payload': %s", err);
-        msgpack_sbuffer_clear(&sb);   /* the load fails: what was packed is not kept */
+        msgpack_sbuffer_clear(sb);   /* the load fails: what was packed is not kept */
     } else {
-        cc->payload_bytes += sb.size - before;
+        cc->payload_bytes += sb->size - before;
     }
     lua_pop(L, 1);
-    a->answer_tail = sbuffer_take(&sb, &a->answer_tail_len);
-    msgpack_sbuffer_destroy(&sb);
+    a->answer_tail = sbuffer_take(L, sb, &a->answer_tail_len);
 }
 
 static void compile_action(compiler_t *cc, int spec, bool fallback)
@@ -1021,11 +1078,11 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     lua_State *L = cc->L;
     arb_ruleset_t *rs = cc->rs;
     spec_check_fields(cc, spec, fields);
-    GROW(rs->actions, rs->n_actions, 1);
+    GROW(rs, rs->actions, rs->n_actions, 1);
     arb_action_t *a = &rs->actions[rs->n_actions++];
     memset(a, 0, sizeof *a);
-    a->id = strdup(cc->d->id);
-    a->file = strdup(cc->d->file);
+    a->id = compile_check(L, strdup(cc->d->id));
+    a->file = compile_check(L, strdup(cc->d->file));
     a->line = cc->d->line;
     a->fallback = fallback;
     a->model = -1;
@@ -1036,20 +1093,23 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     /* Each list is read once: the length that sizes its array bounds its filling. */
     spec_list_t l = spec_list_open(cc, spec, "touchpoints", false);
     size_t n = l.n > 0 ? (size_t)l.n : 0;
-    a->touchpoints = calloc_or_abort(n + 1, sizeof *a->touchpoints);
+    a->touchpoints = compile_check(L, calloc(n + 1, sizeof *a->touchpoints));
     list_each(cc, &l, a, action_touchpoint);
     l = spec_list_open(cc, spec, "requires", false);
     n = l.n > 0 ? (size_t)l.n : 0;
-    a->requires = calloc_or_abort(n + 1, sizeof *a->requires);
-    a->requires_names = calloc_or_abort(n + 1, sizeof *a->requires_names);
-    a->requires_reasons = calloc_or_abort(n + 1, sizeof *a->requires_reasons);
+    a->requires = compile_check(L, calloc(n + 1, sizeof *a->requires));
+    a->requires_names = compile_check(L, calloc(n + 1, sizeof *a->requires_names));
+    a->requires_reasons = compile_check(L, calloc(n + 1, sizeof *a->requires_reasons));
     list_each(cc, &l, a, action_require);
     a->value = spec_field_number(cc, spec, "value", 0, true, 0, 1e15);
     a->lever = spec_field_number(cc, spec, "lever", 1, false, 0, 1e6);
     const char *model = spec_field_string(cc, spec, "model", false, true);
     if (model) {
         a->model = model_ref(cc, model);
-        if (asprintf(&a->no_score_reason, "no score: %s", model) < 0) a->no_score_reason = NULL;
+        if (asprintf(&a->no_score_reason, "no score: %s", model) < 0) {
+            a->no_score_reason = NULL;
+            compile_oom(L);
+        }
     }
     a->propensity = spec_field_number(cc, spec, "propensity", 1, false, 0, 1);
     if (model && arb_raw_field(L, spec, "propensity") != LUA_TNIL)
@@ -1057,7 +1117,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     if (model) lua_pop(L, 1);
     const char *category = spec_field_string(cc, spec, "category", false, true);
     if (category) {
-        a->category_name = strdup(category);
+        a->category_name = compile_check(L, strdup(category));
         a->category = intern_z(cc, a->category_name);
     }
     a->start = spec_field_date(cc, spec, "start");
@@ -1133,17 +1193,21 @@ static arb_cand_t cand_of(const arb_ruleset_t *rs, uint32_t i, int64_t window)
                          .weight_max = a->weight_max, .lever = a->lever };
 }
 
-static void ruleset_index_channels(arb_ruleset_t *rs)
+/* Returns -1 when out of memory: what was allocated is rs's to free. */
+static int ruleset_index_channels(arb_ruleset_t *rs)
 {
     guard_entry_t *g = calloc(rs->n_actions + 1, sizeof *g);
-    if (!g) abort();
+    if (!g) return -1;
     for (int ch = 0; ch < rs->n_channels; ch++) {
         arb_channel_index_t *x = &rs->by_channel[ch];
         uint32_t ng = 0;
         x->always = calloc(rs->n_actions + 1, sizeof *x->always);
         x->first = calloc(rs->syms.n + 1, sizeof *x->first);
         x->count = calloc(rs->syms.n + 1, sizeof *x->count);
-        if (!x->always || !x->first || !x->count) abort();
+        if (!x->always || !x->first || !x->count) {
+            free(g);
+            return -1;
+        }
         for (uint32_t i = 0; i < rs->n_actions; i++) {
             if (!(rs->actions[i].channels & (1ull << ch))) continue;
             if (action_guard(rs, &rs->actions[i], &g[ng].sym, &g[ng].window)) g[ng++].action = i;
@@ -1151,13 +1215,17 @@ static void ruleset_index_channels(arb_ruleset_t *rs)
         }
         qsort(g, ng, sizeof *g, by_guard);
         x->guarded = calloc(ng + 1, sizeof *x->guarded);
-        if (!x->guarded) abort();
+        if (!x->guarded) {
+            free(g);
+            return -1;
+        }
         for (uint32_t k = 0; k < ng; k++) {
             x->guarded[k] = cand_of(rs, g[k].action, g[k].window);
             if (!x->count[g[k].sym]++) x->first[g[k].sym] = k;
         }
     }
     free(g);
+    return 0;
 }
 
 /* Read the declaration at the top of the stack into d (strings stay owned by
@@ -1258,10 +1326,14 @@ static void weight_bounds(const arb_ruleset_t *rs, double *lo, double *hi)
 }
 
 /* Each action's weight_max (see arb_action_t). */
-static void ruleset_weight_max(arb_ruleset_t *rs)
+static int ruleset_weight_max(arb_ruleset_t *rs)
 {
     double *lo = calloc(rs->n_wexprs + 1, sizeof *lo), *hi = calloc(rs->n_wexprs + 1, sizeof *hi);
-    if (!lo || !hi) abort();
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return -1;
+    }
     weight_bounds(rs, lo, hi);
     for (uint32_t i = 0; i < rs->n_actions; i++) {
         arb_action_t *a = &rs->actions[i];
@@ -1274,12 +1346,13 @@ static void ruleset_weight_max(arb_ruleset_t *rs)
     }
     free(lo);
     free(hi);
+    return 0;
 }
 
-static void ruleset_hot_fields(arb_ruleset_t *rs)
+static int ruleset_hot_fields(arb_ruleset_t *rs)
 {
     rs->hot = calloc(rs->n_actions + 1, sizeof *rs->hot);
-    if (!rs->hot) abort();
+    if (!rs->hot) return -1;
     for (uint32_t i = 0; i < rs->n_actions; i++) {
         const arb_action_t *a = &rs->actions[i];
         arb_action_hot_t *h = &rs->hot[i];
@@ -1292,6 +1365,7 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
                    (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
                         ? ARB_HOT_CHECKS : 0);
     }
+    return 0;
 }
 
 /* Everything that reads the Lua state, in one protected call: every read
@@ -1301,6 +1375,7 @@ static void ruleset_hot_fields(arb_ruleset_t *rs)
 static int compile_protected(lua_State *L, void *ud)
 {
     compiler_t *cc = ud;
+    for (const char *const *c = default_channels; *c; c++) add_channel(cc, *c, strlen(*c), 0, NULL);
     arb__prelude_push(L, "COND");
     cc->cond_mt = lua_gettop(L);
     arb__prelude_push(L, "CMP");
@@ -1333,8 +1408,8 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     compiler_t cc = { .rs = rs, .L = rs->L, .problems = problems, .d = &whole };
     msgpack_sbuffer_init(&cc.key);
     msgpack_sbuffer_init(&cc.other);
+    msgpack_sbuffer_init(&cc.answer);
     rs->default_limit = 3;
-    for (const char *const *c = default_channels; *c; c++) add_channel(&cc, *c, strlen(*c), 0, NULL);
     char err[300];
     int rc = arb_raw_protected(rs->L, compile_protected, &cc, LOAD_INSTRUCTIONS, LOAD_MEMORY, err,
                                sizeof err);
@@ -1344,22 +1419,29 @@ static void ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     free(cc.scratch);
     msgpack_sbuffer_destroy(&cc.key);
     msgpack_sbuffer_destroy(&cc.other);
+    msgpack_sbuffer_destroy(&cc.answer);
+    if (rc < 0 && strcmp(err, COMPILE_OOM) == 0) {
+        arb_problems_add(problems, "%s: %s", rs->dir, COMPILE_OOM);
+        return;
+    }
     if (rc < 0) {
         arb_problems_add(problems, "%s: compiling the declarations stopped: %s", rs->dir, err);
         return;
     }
     if (rs->n_actions) qsort(rs->actions, rs->n_actions, sizeof *rs->actions, by_action_id);
     check_duplicates(&cc);
-    ruleset_mark_shared(rs);
-    ruleset_weight_max(rs);
-    ruleset_hot_fields(rs);
     /* Every symbol exists before the channel index sizes its arrays by them. */
-    rs->sym_segments = intern_z(&cc, "segments");
-    rs->sym_location = intern_z(&cc, "location");
-    ruleset_index_channels(rs);
+    rs->sym_segments = arb_symtab_intern(&rs->syms, "segments", 8);
+    rs->sym_location = arb_symtab_intern(&rs->syms, "location", 8);
+    if (ruleset_mark_shared(rs) < 0 || ruleset_weight_max(rs) < 0 || ruleset_hot_fields(rs) < 0 ||
+        rs->sym_segments < 0 || rs->sym_location < 0 || ruleset_index_channels(rs) < 0)
+        arb_problems_add(problems, "%s: %s", rs->dir, COMPILE_OOM);
 }
 
-static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
+/* Returns -1 when memory ran out reading the files again: the version
+ * would then name other bytes than the folder's. Other problems of the
+ * listing (a test file too large...) are the test run's to report. */
+static int ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
 {
     uint64_t h = ARB_HASH_SEED;
     arb_problems_t ignore = { 0 };
@@ -1373,9 +1455,13 @@ static void ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
         }
         arb__rule_files_free(files, n);
     }
+    bool oom = ignore.n < ignore.total;   /* a problem lost to memory */
+    for (size_t i = 0; i < ignore.n; i++) oom |= strstr(ignore.items[i], "out of memory") != NULL;
     arb_problems_free(&ignore);
+    if (oom) return -1;
     snprintf(rs->checksum, sizeof rs->checksum, "%016llx", (unsigned long long)h);
     snprintf(rs->version, sizeof rs->version, "%llu-%.12s", (unsigned long long)seq, rs->checksum);
+    return 0;
 }
 
 /* Never reached: every call that can raise runs protected (rawread.h).
@@ -1393,45 +1479,81 @@ static int ruleset_panic(lua_State *L)
     return 0;
 }
 
+/* The part of a load that touches the Lua state, run in one protected call
+ * (load_protected): the Lua API raises when it runs out of memory, and an
+ * error outside every protected call would end in Lua's panic, killing the
+ * process. The C memory it makes is kept here, freed by the caller. */
+typedef struct load_job {
+    arb_ruleset_t *rs;
+    const char *dir;
+    arb_problems_t *problems;
+    size_t before;              /* problems->total when the load began */
+    arb_rule_file_t *files;
+    size_t n;
+} load_job_t;
+
+static int load_protected(lua_State *L)
+{
+    load_job_t *job = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    arb_lua_context_init(L);
+    if (prelude_run(L, job->problems) == 0 &&
+        arb__rule_files_list(job->dir, false, &job->files, &job->n, job->problems) == 0) {
+        if (job->n == 0 && job->problems->total == job->before)
+            arb_problems_add(job->problems, "%s: no rule files (*.lua) in the folder", job->dir);
+        for (size_t i = 0; i < job->n; i++)
+            if (job->files[i].text)
+                arb__rule_file_run(L, &job->files[i], "rules_env", job->problems);
+        /* Compile what the other files declared even when one failed, so one
+         * load reports every mistake; a reference to something the failed
+         * file declared is then reported as unknown too. */
+        if (job->n) ruleset_compile(job->rs, job->problems);
+    }
+    return 0;
+}
+
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
 {
     size_t before = problems->total;
     arb_ruleset_t *rs = calloc(1, sizeof *rs);
-    if (!rs) return NULL;
+    if (!rs) {
+        arb_problems_add(problems, "%s: out of memory loading the ruleset", dir);
+        return NULL;
+    }
     atomic_init(&rs->owners, 1);
     rs->sandbox = calloc(1, sizeof *rs->sandbox);
     rs->dir = strdup(dir);
     arb_symtab_init(&rs->syms);
     rs->loaded_at = (int64_t)time(NULL);
-    if (!rs->sandbox || !(rs->L = arb_sandbox_new(rs->sandbox))) {
+    if (!rs->sandbox || !rs->dir || !(rs->L = arb_sandbox_new(rs->sandbox))) {
         arb_problems_add(problems, "%s: out of memory creating the rule state", dir);
         arb_ruleset_free(rs);
         return NULL;
     }
     lua_atpanic(rs->L, ruleset_panic);
-    arb_lua_context_init(rs->L);
-    arb_rule_file_t *files = NULL;
-    size_t n = 0;
+    load_job_t job = { .rs = rs, .dir = dir, .problems = problems, .before = before };
     /* One budget for the prelude, every rule file and the compile. */
     arb__load_budget(rs->L, true);
-    if (prelude_run(rs->L, problems) == 0 &&
-        arb__rule_files_list(dir, false, &files, &n, problems) == 0) {
-        if (n == 0 && problems->total == before)
-            arb_problems_add(problems, "%s: no rule files (*.lua) in the folder", dir);
-        for (size_t i = 0; i < n; i++)
-            if (files[i].text) arb__rule_file_run(rs->L, &files[i], "rules_env", problems);
-        /* Compile what the other files declared even when one failed, so one
-         * load reports every mistake; a reference to something the failed
-         * file declared is then reported as unknown too. */
-        if (n) ruleset_compile(rs, problems);
-    }
+    lua_pushcfunction(rs->L, load_protected);
+    lua_pushlightuserdata(rs->L, &job);
+    int rc = lua_pcall(rs->L, 1, 0, 0);
+    if (rc == LUA_ERRMEM)
+        arb_problems_add(problems, "%s: out of memory loading the ruleset", dir);
+    else if (rc != LUA_OK)
+        arb_problems_add(problems, "%s: loading stopped: %s", dir,
+                         lua_type(rs->L, -1) == LUA_TSTRING ? lua_tostring(rs->L, -1) : "error");
+    lua_settop(rs->L, 0);
     arb__load_budget(rs->L, false);
-    arb__rule_files_free(files, n);
+    arb__rule_files_free(job.files, job.n);
     if (problems->total != before) {
         arb_ruleset_free(rs);
         return NULL;
     }
-    ruleset_checksum(rs, dir, seq);
+    if (ruleset_checksum(rs, dir, seq) < 0) {
+        arb_problems_add(problems, "%s: out of memory loading the ruleset", dir);
+        arb_ruleset_free(rs);
+        return NULL;
+    }
     lua_gc(rs->L, LUA_GCCOLLECT);
     rs->sandbox->cap = rs->sandbox->used + ARB_RULESET_HEADROOM;
     return rs;

@@ -38,7 +38,7 @@ typedef struct shared_table {
 } shared_table_t;
 
 /* Owned by ruleset_compile, which frees what it holds (scratch, the
- * shared tables, the key buffers) whether the protected call returned or
+ * shared tables, the key and answer buffers) whether the protected call returned or
  * unwound; rs, L and problems are the caller's. */
 typedef struct compiler {
     arb_ruleset_t *rs;              /* the ruleset being built */
@@ -56,6 +56,7 @@ typedef struct compiler {
     shared_table_t shared_nodes;    /* identical conditions compile to one node */
     shared_table_t shared_wexprs;   /* ... and identical weights to one expression */
     msgpack_sbuffer key, other;     /* scratch for the keys the tables compare */
+    msgpack_sbuffer answer;         /* the action's answer being packed (compile_answer) */
 } compiler_t;
 
 /* Add "file:line: kind 'id': message" for the declaration being compiled. */
