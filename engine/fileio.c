@@ -10,6 +10,7 @@
  * refused (O_NOFOLLOW), the safe side of the same rule.
  */
 #include "engine/fileio.h"
+#include "engine/ruleset_int.h"
 
 #include <dirent.h>
 #include <errno.h>

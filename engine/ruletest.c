@@ -20,6 +20,7 @@
  * context packed. Deciding and checking then use only that copy.
  */
 #include "engine/ruletest.h"
+#include "engine/ruleset_int.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
