@@ -112,6 +112,7 @@ static void shared_grow(shared_table_t *t, const arb_ruleset_t *rs, key_at_fn ke
 {
     uint32_t cap = t->cap ? t->cap * 2 : 256;
     uint32_t *slots = arb__compile_check(rs->L, calloc(cap, sizeof *slots));
+    t->growing = slots;   /* the keys below may run out of memory and unwind */
     for (uint32_t i = 0; i < t->cap; i++) {
         if (!t->slots[i]) continue;
         key_at(rs, t->slots[i] - 1, scratch);
@@ -121,6 +122,7 @@ static void shared_grow(shared_table_t *t, const arb_ruleset_t *rs, key_at_fn ke
     }
     free(t->slots);
     t->slots = slots;
+    t->growing = NULL;
     t->cap = cap;
 }
 

@@ -92,8 +92,11 @@ static void add_channel(compiler_t *cc, const char *s, size_t len, int i, void *
         spec_problem(cc, "too many channels (at most %d)", ARB_MAX_CHANNELS);
         return;
     }
+    /* Interned first: the copy is counted as soon as it exists, so that
+     * running out of memory later leaves nothing uncounted to leak. */
+    int32_t sym = arb__intern(cc, s, len);
     rs->channels[rs->n_channels] = arb__compile_check(cc->L, strndup(s, len));
-    rs->channel_sym[rs->n_channels] = arb__intern(cc, s, len);
+    rs->channel_sym[rs->n_channels] = sym;
     rs->n_channels++;
 }
 
@@ -483,6 +486,8 @@ void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     cc.d = &whole;
     free(cc.shared_nodes.slots);
     free(cc.shared_wexprs.slots);
+    free(cc.shared_nodes.growing);
+    free(cc.shared_wexprs.growing);
     free(cc.scratch);
     msgpack_sbuffer_destroy(&cc.key);
     msgpack_sbuffer_destroy(&cc.other);

@@ -35,6 +35,7 @@ typedef struct shared_table {
     uint32_t *slots;    /* index + 1, 0 empty */
     uint32_t cap;       /* a power of two, > 2 x entries */
     uint32_t n;
+    uint32_t *growing;  /* the slots shared_grow is filling: freed with the table */
 } shared_table_t;
 
 /* Owned by ruleset_compile, which frees what it holds (scratch, the
