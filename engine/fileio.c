@@ -10,6 +10,7 @@
  * refused (O_NOFOLLOW), the safe side of the same rule.
  */
 #include "engine/fileio.h"
+#include "engine/ruleset_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -191,7 +192,10 @@ static void list_fd(int dirfd, const char *dir, bool tests, size_t *budget, arb_
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             arb_rule_file_t *nf = realloc(files, cap * sizeof *nf);
-            if (!nf) break;
+            if (!nf) {
+                arb_problems_add(problems, "%s: out of memory listing the folder", dir);
+                break;
+            }
             files = nf;
         }
         arb_rule_file_t *f = &files[n];
@@ -202,6 +206,14 @@ static void list_fd(int dirfd, const char *dir, bool tests, size_t *budget, arb_
         if (r == 1) continue;   /* a directory reached through a link */
         f->name = strdup(e->d_name);
         f->path = join(dir, e->d_name);
+        if (!f->name || !f->path) {
+            /* A file left out would change the ruleset: the load fails. */
+            arb_problems_add(problems, "%s: out of memory listing the folder", dir);
+            free(f->name);
+            free(f->path);
+            free(f->text);
+            break;
+        }
         n++;
         if (r < 0 && max < ARB_RULE_FILE_MAX && (strstr(err, "larger") || strstr(err, "grew")))
             arb_problems_add(problems, "%s: %s (all rule files of a folder may hold %zu bytes)",
@@ -210,10 +222,6 @@ static void list_fd(int dirfd, const char *dir, bool tests, size_t *budget, arb_
             arb_problems_add(problems, "%s: %s", f->path ? f->path : e->d_name, err);
         else
             *budget -= f->len;
-        if (!f->name || !f->path) {
-            free(f->text);
-            f->text = NULL;
-        }
     }
     closedir(d);
     if (n) qsort(files, n, sizeof *files, by_name);
@@ -318,7 +326,11 @@ static int list_pinned(const snap_list_t *l, arb_rule_file_t **out, size_t *coun
         files[i].path = f->path ? strdup(f->path) : NULL;
         files[i].len = f->len;
         files[i].text = f->text ? dup_mem(f->text, f->len) : NULL;
-        if (f->text && !files[i].text) arb_problems_add(problems, "out of memory copying %s", f->path);
+        if ((f->text && !files[i].text) || (f->name && !files[i].name) ||
+            (f->path && !files[i].path)) {
+            arb_problems_add(problems, "out of memory copying %s", f->path);
+            return -1;
+        }
     }
     return 0;
 }

@@ -68,34 +68,4 @@ size_t arb_ruleset_action_count(const arb_ruleset_t *rs);
 /* Pack the `ruleset` method's result map. */
 void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk);
 
-/* ---- internals shared with ruletest.c */
-
-#include <lua.h>
-
-typedef struct arb_rule_file {
-    char *name;     /* file name within the folder */
-    char *path;     /* dir/name, as shown in messages */
-    char *text;     /* contents, NULL when unreadable */
-    size_t len;
-} arb_rule_file_t;
-
-/* The *.lua files of dir in name order: the *_test.lua ones when tests,
- * else the others. Free with arb__rule_files_free. */
-int arb__rule_files_list(const char *dir, bool tests, arb_rule_file_t **out, size_t *count,
-                         arb_problems_t *problems);
-void arb__rule_files_free(arb_rule_file_t *files, size_t n);
-
-/* Run file f of a ruleset state in a fresh environment from the prelude's
- * factory env_name ("rules_env" or "tests_env"). Stack: unchanged. */
-int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
-                       arb_problems_t *problems);
-
-/* Open (begin) or close the budget of a whole load on L: the prelude, every
- * rule file and the compile, or every test file and the reading of the tests,
- * draw from one total of instructions, memory and wall time. */
-void arb__load_budget(lua_State *L, bool begin);
-
-/* Push field name of the prelude's result table. Stack: +1. */
-void arb__prelude_push(lua_State *L, const char *name);
-
 #endif

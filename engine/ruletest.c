@@ -20,6 +20,7 @@
  * context packed. Deciding and checking then use only that copy.
  */
 #include "engine/ruletest.h"
+#include "engine/ruleset_int.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -119,10 +120,12 @@ static void test_case_free(test_case_t *t)
     id_list_free(&t->reason_wants);
 }
 
-static void *calloc_or_abort(size_t n, size_t size)
+/* Running out of memory while reading the tests raises, inside read_tests'
+ * protected call: what was read so far belongs to the test_read_t, which
+ * frees it, and the run fails with "reading the tests stopped". */
+static void *read_check(lua_State *L, void *p)
 {
-    void *p = calloc(n ? n : 1, size);
-    if (!p) abort();
+    if (!p) luaL_error(L, "out of memory reading the tests");
     return p;
 }
 
@@ -140,6 +143,12 @@ static void charge(lua_State *L, size_t bytes)
     arb__sandbox_charge(L, TEST_ITEM_COST + (double)bytes / TEST_BYTES_PER_INSTRUCTION);
 }
 
+
+static void *calloc_or_raise(lua_State *L, size_t n, size_t size)
+{
+    return read_check(L, calloc(n ? n : 1, size));
+}
+
 /* A copy of the string at idx, or NULL when it is not a string; charged. */
 static char *string_copy(lua_State *L, int idx)
 {
@@ -150,8 +159,7 @@ static char *string_copy(lua_State *L, int idx)
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
     charge(L, len);
-    char *c = malloc(len + 1);
-    if (!c) abort();
+    char *c = read_check(L, malloc(len + 1));
     memcpy(c, s, len);
     c[len] = '\0';
     return c;
@@ -167,7 +175,7 @@ static int read_ids(lua_State *L, int spec, const char *name, id_list_t *out, te
         lua_Unsigned n = lua_rawlen(L, -1);
         if (n > 100000) n = 100000;
         out->given = true;
-        out->items = calloc_or_abort((size_t)n, sizeof *out->items);
+        out->items = calloc_or_raise(L, (size_t)n, sizeof *out->items);
         for (lua_Unsigned i = 1; i <= n; i++) {
             lua_rawgeti(L, -1, (lua_Integer)i);
             out->items[out->n++] = string_copy(L, -1);
@@ -195,8 +203,8 @@ static int read_reasons(lua_State *L, int spec, test_case_t *t)
             lua_pop(L, 1);
             n++;
         }
-        t->reason_ids.items = calloc_or_abort(n, sizeof (char *));
-        t->reason_wants.items = calloc_or_abort(n, sizeof (char *));
+        t->reason_ids.items = calloc_or_raise(L, n, sizeof (char *));
+        t->reason_wants.items = calloc_or_raise(L, n, sizeof (char *));
         lua_pushnil(L);
         while (lua_next(L, tbl) && t->reason_ids.n < n) {
             bool strings = lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING;
@@ -210,6 +218,20 @@ static int read_reasons(lua_State *L, int spec, test_case_t *t)
     }
     lua_settop(L, spec);
     return r;
+}
+
+/* The context's packer writes here: a write msgpack-c cannot make room for
+ * would otherwise be dropped, and the test would decide another context. */
+typedef struct context_writer {
+    lua_State *L;
+    msgpack_sbuffer *sb;
+} context_writer_t;
+
+static int context_write(void *data, const char *buf, size_t len)
+{
+    context_writer_t *w = data;
+    if (msgpack_sbuffer_write(w->sb, buf, len) != 0) luaL_error(w->L, "out of memory reading the tests");
+    return 0;
 }
 
 /* Pack the test's context with customer_id and now filled in when it has
@@ -231,7 +253,8 @@ static int read_context(lua_State *L, int spec, int64_t now, test_case_t *t)
         pairs++;
     }
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &t->context, msgpack_sbuffer_write);
+    context_writer_t writer = { L, &t->context };
+    msgpack_packer_init(&pk, &writer, context_write);
     msgpack_pack_map(&pk, pairs + !has_id + !has_now);
     if (!has_id) {
         msgpack_pack_str_with_body(&pk, "customer_id", 11);
@@ -300,7 +323,7 @@ static int read_tests(lua_State *L, void *ud)
     int tests = lua_gettop(L);
     int last = (int)lua_rawlen(L, tests);
     if (last < r->first) return 0;
-    r->cases = calloc_or_abort((size_t)(last - r->first + 1), sizeof *r->cases);
+    r->cases = calloc_or_raise(L, (size_t)(last - r->first + 1), sizeof *r->cases);
     for (int i = r->first; i <= last; i++) {
         test_case_t *t = &r->cases[r->n++];
         msgpack_sbuffer_init(&t->context);
@@ -411,14 +434,17 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
         if (files[i].text) arb__rule_file_run(L, &files[i], "tests_env", failures);
     arb__rule_files_free(files, n);
     int rc = -1;
+    arb_decider_t *d = NULL;
     if (failures->total == before)
         rc = arb_raw_protected(L, read_tests, &r, READ_INSTRUCTIONS, READ_MEMORY, err, sizeof err);
     arb__load_budget(L, false);
     if (failures->total != before) return -1;
     if (rc < 0) {
         arb_problems_add(failures, "%s: reading the tests stopped: %s", dir, err);
+    } else if (!(d = arb_decider_new())) {
+        arb_problems_add(failures, "%s: out of memory running the tests", dir);
+        rc = -1;
     } else {
-        arb_decider_t *d = arb_decider_new();
         arb_decider_force_explain(d, true);
         /* One wall budget for every Lua call of the run, so that no test
          * passes the run's deadline; the instructions stay per call. */

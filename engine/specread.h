@@ -35,6 +35,7 @@ typedef struct shared_table {
     uint32_t *slots;    /* index + 1, 0 empty */
     uint32_t cap;       /* a power of two, > 2 x entries */
     uint32_t n;
+    uint32_t *growing;  /* the slots shared_grow is filling: freed with the table */
 } shared_table_t;
 
 /* What the ruleset declared under one symbol, so that a duplicate or an
@@ -47,7 +48,7 @@ typedef struct sym_decl {
 } sym_decl_t;
 
 /* Owned by ruleset_compile, which frees what it holds (scratch, the
- * shared tables, the key buffers) whether the protected call returned or
+ * shared tables, the key and answer buffers) whether the protected call returned or
  * unwound; rs, L and problems are the caller's. */
 typedef struct compiler {
     arb_ruleset_t *rs;              /* the ruleset being built */
@@ -67,6 +68,7 @@ typedef struct compiler {
     msgpack_sbuffer key, other;     /* scratch for the keys the tables compare */
     sym_decl_t *sym_decls;          /* by symbol id: what was declared under it so far */
     uint32_t n_sym_decls;
+    msgpack_sbuffer answer;         /* the action's answer being packed (compile_answer) */
 } compiler_t;
 
 /* Add "file:line: kind 'id': message" for the declaration being compiled. */

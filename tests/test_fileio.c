@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/fileio.h"
+#include "engine/ruleset_int.h"   /* arb__rule_files_list, the loader's listing */
 
 static char dir[64];
 static int dfd = -1;

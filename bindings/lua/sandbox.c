@@ -221,6 +221,8 @@ static void remove_fields(lua_State *L, const char *table, const char *const *na
     lua_pop(L, 1);
 }
 
+static int sandbox_open(lua_State *L);
+
 lua_State *arb_sandbox_new(arb_sandbox_t *sb)
 {
     memset(sb, 0, sizeof *sb);
@@ -230,6 +232,21 @@ lua_State *arb_sandbox_new(arb_sandbox_t *sb)
     lua_State *L = lua_newstate(sandbox_alloc, sb);
     if (!L) return NULL;
     *(arb_sandbox_t **)lua_getextraspace(L) = sb;
+    /* Protected: opening the libraries raises when memory runs out, and
+     * outside a protected call that would end in Lua's panic (an abort). */
+    lua_pushcfunction(L, sandbox_open);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        lua_close(L);
+        return NULL;
+    }
+    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_HOOK_EVERY);
+    sb->L = L;
+    return L;
+}
+
+/* The libraries rules may use, less what a rule must not reach. */
+static int sandbox_open(lua_State *L)
+{
     static const luaL_Reg libs[] = {
         { LUA_GNAME, luaopen_base },     { LUA_STRLIBNAME, luaopen_string },
         { LUA_TABLIBNAME, luaopen_table }, { LUA_MATHLIBNAME, luaopen_math },
@@ -254,9 +271,7 @@ lua_State *arb_sandbox_new(arb_sandbox_t *sb)
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
-    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, ARB_SANDBOX_HOOK_EVERY);
-    sb->L = L;
-    return L;
+    return 0;
 }
 
 void arb_sandbox_set_deadline(lua_State *L, uint64_t deadline_ns)
@@ -281,6 +296,28 @@ void arb_sandbox_total_end(lua_State *L)
     if (!sb->total_on) return;
     sb->total_on = false;
     sb->cap = sb->total_saved_cap;
+}
+
+static int error_text(lua_State *L)
+{
+    const char *const *part = lua_touserdata(L, 1);
+    lua_pushfstring(L, "%s%s%s%s", part[0], part[1], part[2], part[3]);
+    return 1;
+}
+
+/* Push the error message a b c d, made in a protected call: making a
+ * string can run out of memory, and outside every protected call that
+ * ends in Lua's panic. Lua's own "not enough memory" then stands in. */
+static void push_error(lua_State *L, const char *a, const char *b, const char *c, const char *d)
+{
+    const char *part[4] = { a, b, c, d };
+    if (!lua_checkstack(L, 2)) {
+        lua_pushnil(L);   /* no memory even to grow the stack: not a string */
+        return;
+    }
+    lua_pushcfunction(L, error_text);
+    lua_pushlightuserdata(L, part);
+    lua_pcall(L, 1, 1, 0);   /* the message, or the memory error */
 }
 
 int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size_t mem_bytes)
@@ -330,8 +367,7 @@ int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size
          * (`return pcall(f)`, a tail call: no instruction of its own ran
          * after it to be stopped again). A budget stop cannot be caught. */
         lua_settop(L, base - 1);
-        lua_pushfstring(L, "%s%s%s budget exceeded", sb->where, sb->where[0] ? ": " : "",
-                        sb->halt);
+        push_error(L, sb->where, sb->where[0] ? ": " : "", sb->halt, " budget exceeded");
         sb->stopped = true;
         sb->why = sb->halt;
         rc = LUA_ERRRUN;
@@ -343,17 +379,17 @@ int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size
                                     strcmp(sb->why, "memory") == 0)) {
         sb->stopped = true;
         sb->why = "memory";
-        lua_pushfstring(L, "%s%smemory budget exceeded", sb->where, sb->where[0] ? ": " : "");
+        push_error(L, sb->where, sb->where[0] ? ": " : "", "memory budget exceeded", "");
         lua_replace(L, -2);
     } else if (rc == LUA_ERRERR) {
         /* The handler itself failed: only a stack overflow while handling
          * one gets here (the handler does not raise otherwise). */
         sb->stopped = true;
         sb->why = "call depth";
-        lua_pushliteral(L, "call depth budget exceeded");
+        push_error(L, "call depth budget exceeded", "", "", "");
         lua_replace(L, -2);
     } else if (lua_type(L, -1) != LUA_TSTRING) {
-        lua_pushliteral(L, "error object is not a string");
+        push_error(L, "error object is not a string", "", "", "");
         lua_replace(L, -2);
     }
     return rc;
