@@ -14,7 +14,7 @@
 #include <uv.h>
 
 #include "engine/frame.h"
-#include "engine/server.h"
+#include "engine/worker.h"
 
 struct arb_conn {
     union {
