@@ -17,6 +17,8 @@
 
 #include "engine/conn.h"
 #include "engine/decide.h"
+#include "engine/frame.h"
+#include "engine/rpc.h"
 #include "engine/ruleset.h"
 #include "engine/server_priv.h"
 
@@ -43,7 +45,7 @@ void arb_worker_post(arb_worker_t *w, arb_inbox_item_t *item)
 
 static void worker_deliver_reply(arb_worker_t *w, arb_inbox_item_t *it)
 {
-    for (arb_conn_t *c = w->conns; c; c = c->next)
+    for (arb_conn_t *c = w->conns.list; c; c = c->next)
         if (c->id == it->conn_id) {
             arb_conn_send(c, it->reply, it->reply_len);
             return;
@@ -70,7 +72,8 @@ static void worker_drain_inbox(arb_worker_t *w)
                 close(rev->fd);
                 arb__server_conn_closed(w->server, rev->admin);
             } else {
-                arb_conn_open(w, rev->fd, rev->is_pipe, rev->admin);
+                if (arb_conn_open(&w->conns, rev->fd, rev->is_pipe, rev->admin) < 0)
+                    arb__server_conn_closed(w->server, rev->admin);
             }
         } else {
             worker_deliver_reply(w, rev);
@@ -139,11 +142,11 @@ static void worker_on_sweep(uv_timer_t *t)
 {
     arb_worker_t *w = t->data;
     uint64_t now = uv_now(&w->loop);
-    for (arb_conn_t *c = w->conns, *next; c; c = next) {
+    for (arb_conn_t *c = w->conns.list, *next; c; c = next) {
         next = c->next;
-        arb_conn_check_timeouts(c, now);
+        arb_conn_check_timeouts(c, now, w->stopping, w->stop_deadline_ms);
     }
-    if (w->stopping && !w->conns) worker_close_handles(w);
+    if (w->stopping && !w->conns.list) worker_close_handles(w);
 }
 
 static void worker_on_wakeup(uv_async_t *a)
@@ -166,6 +169,51 @@ void arb_worker_main(void *arg)
     worker_drain_inbox(w);
 }
 
+/* ------------------------------------------------------------ frames */
+
+/* A whole frame from one of w's connections: rpc.c answers it, bounded by
+ * --max-answer, and the request's memory is reset for the next one. */
+static int worker_on_frame(arb_conn_t *c, const msgpack_object *frame, msgpack_sbuffer *out,
+                           void *ud)
+{
+    arb_worker_t *w = ud;
+    msgpack_packer pk;
+    arb_answer_t ans;
+    arb_answer_begin(&ans, out, w->server->cfg.max_answer);
+    msgpack_packer_init(&pk, &ans, arb_answer_write);
+    int rc = arb_rpc_handle(w, c, frame, &pk);
+    arb_arena_reset(&w->arena);
+    return rc;
+}
+
+/* Bytes that are not a frame: invalid_request when a msgid can be read. */
+static void worker_on_protocol_error(arb_conn_t *c, const char *p, size_t len, const char *msg,
+                                     msgpack_sbuffer *out, void *ud)
+{
+    arb_worker_t *w = ud;
+    uint32_t msgid;
+    msgpack_packer pk;
+    arb_answer_t ans;
+    arb_answer_begin(&ans, out, 0);
+    msgpack_packer_init(&pk, &ans, arb_answer_write);
+    if (arb_frame_peek_msgid(p, len, &msgid))
+        arb_rpc_pack_error(&pk, msgid, ARB_INVALID_REQUEST, msg);
+    if (ans.failed) ans.buf->size = ans.start;   /* out of memory: the close says it */
+    arb_stat_inc(&w->stats.errors[ARB_INVALID_REQUEST]);
+}
+
+static void worker_on_conn_close(arb_conn_t *c, void *ud)
+{
+    arb_worker_t *w = ud;
+    arb__server_conn_closed(w->server, c->admin);
+}
+
+static const arb_conn_callbacks_t worker_conn_callbacks = {
+    .on_frame = worker_on_frame,
+    .on_protocol_error = worker_on_protocol_error,
+    .on_close = worker_on_conn_close,
+};
+
 int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *rs)
 {
     memset(w, 0, sizeof *w);
@@ -181,6 +229,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     int r = uv_loop_init(&w->loop);
     if (r == 0) r = uv_async_init(&w->loop, &w->wakeup, worker_on_wakeup);
     if (r == 0) r = uv_timer_init(&w->loop, &w->sweep);
+    arb_conns_init(&w->conns, &w->loop, &s->cfg, &w->stats, index, &worker_conn_callbacks, w);
     if (r < 0 || !w->decider) return r < 0 ? r : UV_ENOMEM;
     w->wakeup.data = w;
     w->sweep.data = w;
@@ -189,7 +238,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
 
 void arb_worker_destroy(arb_worker_t *w)
 {
-    while (w->n_spare) free(w->spare[--w->n_spare]);
+    arb_conns_free(&w->conns);
     /* Items posted after the loop ended: replies nobody waits for now. */
     for (arb_inbox_item_t *it = w->inbox, *next; it; it = next) {
         next = it->next;

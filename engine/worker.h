@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "engine/arena.h"
+#include "engine/conn.h"
 #include "engine/server.h"
 #include "engine/stats.h"
 
@@ -49,11 +50,8 @@ typedef struct arb_worker {
     arb_decider_t *decider;    /* per-worker decide scratch; owned */
     arb_arena_t arena;         /* per-request memory, reset after each frame */
     uv_timer_t sweep;          /* frame and idle timeouts, drain on stop */
-    arb_conn_t *conns;         /* open connections (intrusive list) */
-    uint64_t next_conn_id;     /* ids for matching late replies to connections */
+    arb_conns_t conns;         /* open connections, their spare answer buffers */
     bool stopping;             /* draining for shutdown */
-    char *spare[64];           /* answer buffers between uses (ARB_OUT_CHUNK bytes each) */
-    int n_spare;
     uint64_t stop_deadline_ms; /* when draining gives up */
 } arb_worker_t;
 
