@@ -1,4 +1,4 @@
-/* A client connection on a worker (see conn.h).
+/* A client connection (see conn.h).
  *
  * Reading: libuv reads straight into msgpack-c's streaming buffer. Before
  * msgpack-c parses anything, the frame scanner (frame.c) must have seen one
@@ -44,7 +44,7 @@
 /* An unpacker buffer that grew past this for one large frame is given back
  * once it is empty. */
 #define ARB_KEEP_BUFFER (128 * 1024)
-/* Answer buffers come from the worker's spares while a connection has
+/* Answer buffers come from the set's spares while a connection has
  * answers queued, and go back when they are written: an idle connection
  * holds none. */
 #define ARB_OUT_CHUNK 16384
@@ -72,7 +72,7 @@ bool arb_conn_queued_over_total(const arb_conn_t *c)
            c->set->cfg->max_queued_total;
 }
 
-/* Give the buffer answers are packed into memory, from the worker's spares. */
+/* Give the buffer answers are packed into memory, from the set's spares. */
 static void conn_out_ready(arb_conn_t *c)
 {
     msgpack_sbuffer *b = &c->out[c->filling];
