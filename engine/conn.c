@@ -1,16 +1,18 @@
-/* A client connection on a worker (see conn.h).
+/* A client connection (see conn.h).
  *
  * Reading: libuv reads straight into msgpack-c's streaming buffer. Before
  * msgpack-c parses anything, the frame scanner (frame.c) must have seen one
  * whole frame within the limits; msgpack-c then parses exactly that frame
- * into the unpacker's zone, rpc.c answers it, and the zone is cleared, so a
- * steady stream of requests allocates nothing.
+ * into the unpacker's zone, the set's on_frame callback answers it (rpc.c,
+ * for a worker), and the zone is cleared, so a steady stream of requests
+ * allocates nothing.
  *
  * Writing: answers are packed into one of two buffers; one uv_write is in
  * flight at a time and takes the other buffer when it completes. When the
  * answers queued for a client pass max_queued, the connection stops reading
  * (and stops answering frames already read) until the client drains them.
- * One answer is bounded by max_answer (rpc.c's writer), so a connection
+ * One answer is bounded by max_answer (rpc.c's writer, which the callback
+ * packs with), so a connection
  * holds at most max_queued + max_answer of answers.
  *
  * Totals: what every connection holds is also counted process-wide (one
@@ -27,10 +29,10 @@
 #include "engine/conn.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "engine/log.h"
-#include "engine/rpc.h"
 
 /* Reads start small, so that an idle connection holds a few KiB, and double
  * up to ARB_READ_MAX while the kernel keeps filling them. */
@@ -42,7 +44,7 @@
 /* An unpacker buffer that grew past this for one large frame is given back
  * once it is empty. */
 #define ARB_KEEP_BUFFER (128 * 1024)
-/* Answer buffers come from the worker's spares while a connection has
+/* Answer buffers come from the set's spares while a connection has
  * answers queued, and go back when they are written: an idle connection
  * holds none. */
 #define ARB_OUT_CHUNK 16384
@@ -67,16 +69,16 @@ static void conn_account(arb_conn_t *c)
 bool arb_conn_queued_over_total(const arb_conn_t *c)
 {
     return atomic_load_explicit(&queued_total, memory_order_relaxed) >
-           arb_server_config(c->w->server)->max_queued_total;
+           c->set->cfg->max_queued_total;
 }
 
-/* Give the buffer answers are packed into memory, from the worker's spares. */
+/* Give the buffer answers are packed into memory, from the set's spares. */
 static void conn_out_ready(arb_conn_t *c)
 {
     msgpack_sbuffer *b = &c->out[c->filling];
     if (b->alloc) return;
-    arb_worker_t *w = c->w;
-    char *mem = w->n_spare ? w->spare[--w->n_spare] : malloc(ARB_OUT_CHUNK);
+    arb_conns_t *set = c->set;
+    char *mem = set->n_spare ? set->spare[--set->n_spare] : malloc(ARB_OUT_CHUNK);
     if (!mem) return;   /* msgpack_sbuffer_write allocates itself */
     b->data = mem;
     b->alloc = ARB_OUT_CHUNK;
@@ -84,10 +86,10 @@ static void conn_out_ready(arb_conn_t *c)
 }
 
 /* Hand a written buffer back: to the spares when it kept its size. */
-static void out_release(arb_worker_t *w, msgpack_sbuffer *b)
+static void out_release(arb_conns_t *set, msgpack_sbuffer *b)
 {
-    if (b->alloc == ARB_OUT_CHUNK && w->n_spare < (int)(sizeof w->spare / sizeof w->spare[0]))
-        w->spare[w->n_spare++] = b->data;
+    if (b->alloc == ARB_OUT_CHUNK && set->n_spare < (int)(sizeof set->spare / sizeof set->spare[0]))
+        set->spare[set->n_spare++] = b->data;
     else
         free(b->data);
     msgpack_sbuffer_init(b);
@@ -102,15 +104,15 @@ size_t arb_conn_queued(const arb_conn_t *c)
 static void conn_on_close(uv_handle_t *h)
 {
     arb_conn_t *c = (arb_conn_t *)h;
-    arb_worker_t *w = c->w;
-    if (c->prev) c->prev->next = c->next; else w->conns = c->next;
+    arb_conns_t *set = c->set;
+    if (c->prev) c->prev->next = c->next; else set->list = c->next;
     if (c->next) c->next->prev = c->prev;
     conn_account(c);   /* closing: its share goes to 0 */
     msgpack_unpacker_destroy(&c->unp);
-    out_release(w, &c->out[0]);
-    out_release(w, &c->out[1]);
-    arb_stat_inc(&w->stats.connections_closed);
-    arb__server_conn_closed(w->server, c->admin);
+    out_release(set, &c->out[0]);
+    out_release(set, &c->out[1]);
+    arb_stat_inc(&set->stats->connections_closed);
+    set->cb.on_close(c, set->ud);
     free(c);
 }
 
@@ -128,7 +130,7 @@ static void conn_read_pause(arb_conn_t *c)
     if (!c->reading) return;
     uv_read_stop(&c->h.stream);
     c->reading = false;
-    arb_stat_inc(&c->w->stats.backpressure_pauses);
+    arb_stat_inc(&c->set->stats->backpressure_pauses);
 }
 
 static void conn_on_write(uv_write_t *req, int status);
@@ -156,14 +158,14 @@ static void conn_on_write(uv_write_t *req, int status)
 {
     arb_conn_t *c = req->data;
     c->writing = false;
-    out_release(c->w, &c->out[c->filling ^ 1]);
+    out_release(c->set, &c->out[c->filling ^ 1]);
     conn_account(c);
     if (c->closing) return;
     if (status < 0) {
         arb_conn_close(c);
         return;
     }
-    size_t max = arb_server_config(c->w->server)->max_queued;
+    size_t max = c->set->cfg->max_queued;
     if ((c->held || !c->reading) && !c->close_after_flush && arb_conn_queued(c) <= max / 2) {
         conn_process(c);   /* frames read before the pause come first */
         if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
@@ -178,9 +180,9 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
     if (msgpack_sbuffer_write(&c->out[c->filling], data, len) != 0) {
         /* Nothing was copied; the client would wait forever for this
          * answer: closing tells it. */
-        arb_stat_inc(&c->w->stats.answer_failures);
+        arb_stat_inc(&c->set->stats->answer_failures);
         arb_log_warn("closing connection", "reason=\"out of memory for an answer\" worker=%d",
-                     c->w->index);
+                     c->set->log_index);
         arb_conn_close(c);
         return;
     }
@@ -192,10 +194,9 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
  * resynchronised after bytes that are not a frame. */
 static void conn_protocol_error(arb_conn_t *c, arb_frame_status_t st)
 {
-    const arb_config_t *cfg = arb_server_config(c->w->server);
+    const arb_config_t *cfg = c->set->cfg;
     const char *p = c->unp.buffer + c->unp.off;
     size_t len = c->unp.used - c->unp.off;
-    uint32_t msgid;
     char msg[160];
     if (st == ARB_FRAME_TOO_BIG)
         snprintf(msg, sizeof msg, "%s (%zu bytes)", arb_frame_status_message(st), cfg->max_frame);
@@ -203,16 +204,9 @@ static void conn_protocol_error(arb_conn_t *c, arb_frame_status_t st)
         snprintf(msg, sizeof msg, "%s (%d)", arb_frame_status_message(st), cfg->max_depth);
     else
         snprintf(msg, sizeof msg, "%s", arb_frame_status_message(st));
-    arb_log_warn("closing connection", "reason=\"%s\" worker=%d", msg, c->w->index);
-    msgpack_packer pk;
-    arb_answer_t ans;
+    arb_log_warn("closing connection", "reason=\"%s\" worker=%d", msg, c->set->log_index);
     conn_out_ready(c);
-    arb_answer_begin(&ans, &c->out[c->filling], 0);
-    msgpack_packer_init(&pk, &ans, arb_answer_write);
-    if (arb_frame_peek_msgid(p, len, &msgid))
-        arb_rpc_pack_error(&pk, msgid, ARB_INVALID_REQUEST, msg);
-    if (ans.failed) ans.buf->size = ans.start;   /* out of memory: the close says it */
-    arb_stat_inc(&c->w->stats.errors[ARB_INVALID_REQUEST]);
+    c->set->cb.on_protocol_error(c, p, len, msg, &c->out[c->filling], c->set->ud);
     c->close_after_flush = true;
     conn_read_pause(c);
 }
@@ -231,11 +225,9 @@ static void unpacker_recycle(arb_conn_t *c)
 /* Answer every whole frame buffered, until the queue limit. */
 static void conn_process(arb_conn_t *c)
 {
-    arb_worker_t *w = c->w;
-    const arb_config_t *cfg = arb_server_config(w->server);
+    arb_conns_t *set = c->set;
+    const arb_config_t *cfg = set->cfg;
     arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
-    msgpack_packer pk;
-    arb_answer_t ans;
     c->held = false;
     while (!c->closing && !c->close_after_flush) {
         size_t queued = arb_conn_queued(c);
@@ -252,7 +244,7 @@ static void conn_process(arb_conn_t *c)
         }
         arb_frame_status_t st = arb_frame_scan(&c->scan, p, len, &lim, &flen);
         if (st == ARB_FRAME_MORE) {
-            if (!c->frame_started_ms && !c->eof) c->frame_started_ms = uv_now(&w->loop);
+            if (!c->frame_started_ms && !c->eof) c->frame_started_ms = uv_now(set->loop);
             break;
         }
         if (st != ARB_FRAME_DONE) {
@@ -266,9 +258,7 @@ static void conn_process(arb_conn_t *c)
         }
         msgpack_object frame = msgpack_unpacker_data(&c->unp);
         conn_out_ready(c);
-        arb_answer_begin(&ans, &c->out[c->filling], cfg->max_answer);
-        msgpack_packer_init(&pk, &ans, arb_answer_write);
-        if (arb_rpc_handle(w, c, &frame, &pk) < 0) {
+        if (set->cb.on_frame(c, &frame, &c->out[c->filling], set->ud) < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
         }
@@ -278,7 +268,6 @@ static void conn_process(arb_conn_t *c)
         if (c->unp.z) msgpack_unpacker_reset_zone(&c->unp);  /* no zone for a bare scalar */
         msgpack_unpacker_reset(&c->unp);
         arb_frame_scan_reset(&c->scan);
-        arb_arena_reset(&w->arena);
         c->frame_started_ms = 0;
         conn_account(c);   /* the totals see each answer as it is queued */
     }
@@ -320,18 +309,18 @@ static void conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     /* A read that filled what was offered: more is waiting, offer more. */
     if ((size_t)nread == buf->len && c->read_hint < ARB_READ_MAX) c->read_hint *= 2;
     msgpack_unpacker_buffer_consumed(&c->unp, (size_t)nread);
-    c->last_active_ms = uv_now(&c->w->loop);
+    c->last_active_ms = uv_now(c->set->loop);
     size_t held = c->held_in;
     conn_process(c);
     if (!c->closing && c->held_in > held &&
         atomic_load_explicit(&partial_total, memory_order_relaxed) >
-            arb_server_config(c->w->server)->max_partial) {
+            c->set->cfg->max_partial) {
         /* This read is what passed the total: this connection goes, those
          * already holding their share keep it. */
-        arb_stat_inc(&c->w->stats.partial_closes);
+        arb_stat_inc(&c->set->stats->partial_closes);
         arb_log_warn("closing connection",
                      "reason=\"partial frames of all clients passed --max-partial\" worker=%d",
-                     c->w->index);
+                     c->set->log_index);
         arb_conn_close(c);
         conn_account(c);
     }
@@ -344,41 +333,56 @@ static void conn_read_start(arb_conn_t *c)
     else arb_conn_close(c);
 }
 
-int arb_conn_open(arb_worker_t *w, int fd, bool is_pipe, bool admin)
+void arb_conns_init(arb_conns_t *set, uv_loop_t *loop, const arb_config_t *cfg,
+                    arb_stats_t *stats, int log_index, const arb_conn_callbacks_t *cb, void *ud)
+{
+    memset(set, 0, sizeof *set);
+    set->loop = loop;
+    set->cfg = cfg;
+    set->stats = stats;
+    set->log_index = log_index;
+    set->cb = *cb;
+    set->ud = ud;
+}
+
+void arb_conns_free(arb_conns_t *set)
+{
+    while (set->n_spare) free(set->spare[--set->n_spare]);
+}
+
+int arb_conn_open(arb_conns_t *set, int fd, bool is_pipe, bool admin)
 {
     arb_conn_t *c = calloc(1, sizeof *c);
     if (!c || !msgpack_unpacker_init(&c->unp, ARB_UNPACKER_INIT)) {
         free(c);
         close(fd);
-        arb__server_conn_closed(w->server, admin);
         return UV_ENOMEM;
     }
-    int r = is_pipe ? uv_pipe_init(&w->loop, &c->h.pipe, 0) : uv_tcp_init(&w->loop, &c->h.tcp);
+    int r = is_pipe ? uv_pipe_init(set->loop, &c->h.pipe, 0) : uv_tcp_init(set->loop, &c->h.tcp);
     if (r < 0) {
         msgpack_unpacker_destroy(&c->unp);
         free(c);
         close(fd);
-        arb__server_conn_closed(w->server, admin);
         return r;
     }
     r = is_pipe ? uv_pipe_open(&c->h.pipe, fd) : uv_tcp_open(&c->h.tcp, fd);
-    c->w = w;
-    c->id = ++w->next_conn_id;
+    c->set = set;
+    c->id = ++set->next_id;
     c->admin = admin;
     c->wreq.data = c;
     c->read_hint = ARB_READ_MIN;
-    c->last_active_ms = uv_now(&w->loop);
+    c->last_active_ms = uv_now(set->loop);
     msgpack_sbuffer_init(&c->out[0]);
     msgpack_sbuffer_init(&c->out[1]);
     arb_frame_scan_reset(&c->scan);
-    c->next = w->conns;
-    if (w->conns) w->conns->prev = c;
-    w->conns = c;
-    arb_stat_inc(&w->stats.connections_accepted);
+    c->next = set->list;
+    if (set->list) set->list->prev = c;
+    set->list = c;
+    arb_stat_inc(&set->stats->connections_accepted);
     if (r < 0) {
         close(fd);
         arb_conn_close(c);
-        return r;
+        return 0;   /* it exists: on_close follows */
     }
     if (!is_pipe) {
         uv_tcp_nodelay(&c->h.tcp, 1);
@@ -388,14 +392,15 @@ int arb_conn_open(arb_worker_t *w, int fd, bool is_pipe, bool admin)
     return 0;
 }
 
-void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms)
+void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms, bool draining,
+                             uint64_t drain_deadline_ms)
 {
-    const arb_config_t *cfg = arb_server_config(c->w->server);
+    const arb_config_t *cfg = c->set->cfg;
     if (c->closing) return;
     if (c->frame_started_ms && cfg->frame_timeout > 0 &&
         now_ms - c->frame_started_ms > (uint64_t)(cfg->frame_timeout * 1000)) {
         arb_log_warn("closing connection", "reason=\"partial frame stalled\" worker=%d",
-                     c->w->index);
+                     c->set->log_index);
         arb_conn_close(c);
         return;
     }
@@ -404,9 +409,9 @@ void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms)
         arb_conn_close(c);
         return;
     }
-    if (c->w->stopping) {
+    if (draining) {
         bool quiet = now_ms - c->last_active_ms >= 100 && !c->writing &&
                      arb_conn_queued(c) == 0;
-        if (quiet || now_ms >= c->w->stop_deadline_ms) arb_conn_close(c);
+        if (quiet || now_ms >= drain_deadline_ms) arb_conn_close(c);
     }
 }

@@ -1,9 +1,11 @@
-/* A client connection on a worker: reading and framing requests, queueing
- * answers, backpressure and timeouts.
+/* A client connection: reading and framing requests, queueing answers,
+ * backpressure and timeouts. It knows nothing of what a frame means: it
+ * hands each whole frame to a callback, the way libuv's stream hands bytes
+ * to read_cb, and writes whatever the callback packed.
  *
  * Lifecycle (libuv style): arb_conn_open starts reading; arb_conn_close stops
  * it and closes the handle; the struct is freed in the close callback, never
- * before. The worker keeps every open connection on its list.
+ * before. Every open connection is on its set's list (one set per loop).
  */
 #ifndef ARB_CONN_H
 #define ARB_CONN_H
@@ -14,7 +16,49 @@
 #include <uv.h>
 
 #include "engine/frame.h"
-#include "engine/server.h"
+#include "engine/config.h"
+#include "engine/stats.h"
+
+typedef struct arb_conn arb_conn_t;
+
+/* What the owner of a set of connections is told. ud is the set's. */
+typedef struct arb_conn_callbacks {
+    /* One whole frame, unpacked (valid during the call only): append its
+     * answer, if any, to out. Return 0, or -1 to close the connection once
+     * what out holds is written. */
+    int (*on_frame)(arb_conn_t *c, const msgpack_object *frame, msgpack_sbuffer *out, void *ud);
+    /* The bytes at the stream's head (len of them) are not a frame within
+     * the limits, for the reason msg: append to out what the client should
+     * read before the close (possibly nothing). */
+    void (*on_protocol_error)(arb_conn_t *c, const char *bytes, size_t len, const char *msg,
+                              msgpack_sbuffer *out, void *ud);
+    /* c is closed and about to be freed. */
+    void (*on_close)(arb_conn_t *c, void *ud);
+} arb_conn_callbacks_t;
+
+/* The connections of one loop and what they share: the loop, the
+ * configuration (borrowed), the stats they count in (borrowed), the
+ * callbacks, and spare answer buffers between uses (ARB_OUT_CHUNK bytes
+ * each, owned). Touched by the loop's thread only. */
+typedef struct arb_conns {
+    uv_loop_t *loop;
+    const arb_config_t *cfg;
+    arb_stats_t *stats;
+    int log_index;               /* the worker's index, for logs */
+    arb_conn_callbacks_t cb;
+    void *ud;                    /* passed to every callback */
+    arb_conn_t *list;            /* open connections (intrusive list) */
+    uint64_t next_id;            /* ids for matching late replies to connections */
+    char *spare[64];
+    int n_spare;
+} arb_conns_t;
+
+/* Set up an empty set; free its spares with arb_conns_free once its
+ * connections are all closed. */
+void arb_conns_init(arb_conns_t *set, uv_loop_t *loop, const arb_config_t *cfg,
+                    arb_stats_t *stats, int log_index, const arb_conn_callbacks_t *cb, void *ud);
+void arb_conns_free(arb_conns_t *set);
+
 
 struct arb_conn {
     union {
@@ -23,8 +67,8 @@ struct arb_conn {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } h;                         /* first, so the handle pointer is the conn pointer */
-    arb_worker_t *w;             /* owning worker */
-    arb_conn_t *prev, *next;     /* worker's list */
+    arb_conns_t *set;            /* the set it belongs to */
+    arb_conn_t *prev, *next;     /* set's list */
     uint64_t id;                 /* unique per worker, for late replies */
     bool admin;                  /* accepted on the admin socket */
     bool reading;                /* uv_read_start in effect */
@@ -45,9 +89,12 @@ struct arb_conn {
     size_t held_out;             /* answer bytes queued, as counted in the total */
 };
 
-/* Adopt fd (a connected socket; a Unix socket when is_pipe) on worker w and
- * start reading. Returns 0, or a negative libuv error (fd is then closed). */
-int arb_conn_open(arb_worker_t *w, int fd, bool is_pipe, bool admin);
+/* Adopt fd (a connected socket; a Unix socket when is_pipe) into set and
+ * start reading. Returns 0 when the connection exists: on_close is then
+ * called once, when it closes (at once if fd could not be adopted). Returns
+ * a negative libuv error when it could not even be created: fd is closed and
+ * no callback follows. */
+int arb_conn_open(arb_conns_t *set, int fd, bool is_pipe, bool admin);
 
 /* Stop reading and close; queued answers not yet written are dropped. */
 void arb_conn_close(arb_conn_t *c);
@@ -63,9 +110,10 @@ size_t arb_conn_queued(const arb_conn_t *c);
  * (c: any connection of the server, for its configuration). */
 bool arb_conn_queued_over_total(const arb_conn_t *c);
 
-/* Timer duty, called by the worker's sweep: close a connection whose partial
+/* Timer duty, called by the owner's sweep: close a connection whose partial
  * frame stalled past the frame timeout, or that idled past the idle timeout.
- * When draining, close it once it has gone quiet. */
-void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms);
+ * When draining, close it once it has gone quiet, or at drain_deadline_ms. */
+void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms, bool draining,
+                             uint64_t drain_deadline_ms);
 
 #endif

@@ -8,6 +8,7 @@
 #include "engine/decide.h"
 #include "engine/ruleset.h"
 #include "engine/utf8.h"
+#include "engine/worker.h"
 
 #define METHODS "decide, decide_many, ruleset, ping, stats, reload"
 
