@@ -35,7 +35,7 @@ int arb_raw_field(lua_State *L, int idx, const char *name);
 bool arb_raw_has_mt(lua_State *L, int idx);
 
 /* Pack the value at idx (nil, boolean, number, string, table) into pk,
- * which writes into sb, reading tables raw with arb_lua_pack's shapes (a
+ * which writes into sb, reading tables raw (a
  * sequence 1..n is an array, any other table a map). Refuses a table with
  * a metatable, nesting deeper than 32 levels (so a table that contains
  * itself), more than max_bytes added to sb, and, when utf8, a string or

@@ -1,5 +1,6 @@
-/* The context as plain Lua rules see it, and Lua <-> MessagePack (see
- * context.h). */
+/* The context as plain Lua rules see it, MessagePack -> Lua (see
+ * context.h). Lua -> MessagePack is engine/rawread.c's, which reads a
+ * rule's tables raw, once, under the load budget. */
 #include "bindings/lua/context.h"
 
 #include <lauxlib.h>
@@ -143,105 +144,4 @@ void arb_lua_context_set(lua_State *L, const arb_context_t *ctx)
     lua_pushnil(L);                                     /* u nil */
     lua_setiuservalue(L, -2, 1);     /* cache dropped: the next read converts afresh */
     lua_pop(L, 1);
-}
-
-/* ------------------------------------------------------------ Lua -> msgpack */
-
-static int pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth, char *err, size_t n);
-
-/* n when the table at idx is a sequence 1..n with no other keys, else -1. */
-static lua_Integer sequence_length(lua_State *L, int idx)
-{
-    lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (!lua_isinteger(L, -1)) { lua_pop(L, 1); return -1; }
-        lua_Integer k = lua_tointeger(L, -1);
-        if (k < 1 || k > len) { lua_pop(L, 1); return -1; }
-        count++;
-    }
-    return count == len ? len : -1;
-}
-
-static int pack_table(lua_State *L, int idx, msgpack_packer *pk, int depth, char *err, size_t n)
-{
-    lua_Integer len = sequence_length(L, idx);
-    if (len > 0) {   /* an empty table packs as an empty map */
-        msgpack_pack_array(pk, (size_t)len);
-        for (lua_Integer i = 1; i <= len; i++) {
-            lua_rawgeti(L, idx, i);
-            int r = pack_value(L, lua_gettop(L), pk, depth + 1, err, n);
-            lua_pop(L, 1);
-            if (r < 0) return -1;
-        }
-        return 0;
-    }
-    size_t pairs = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) { lua_pop(L, 1); pairs++; }
-    msgpack_pack_map(pk, pairs);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        int top = lua_gettop(L);
-        int kt = lua_type(L, top - 1);
-        if (kt != LUA_TSTRING && kt != LUA_TNUMBER) {
-            lua_pop(L, 2);
-            snprintf(err, n, "table keys must be strings or numbers, not %s", lua_typename(L, kt));
-            return -1;
-        }
-        if (pack_value(L, top - 1, pk, depth + 1, err, n) < 0 ||
-            pack_value(L, top, pk, depth + 1, err, n) < 0) {
-            lua_pop(L, 2);
-            return -1;
-        }
-        lua_pop(L, 1);
-    }
-    return 0;
-}
-
-static int pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth, char *err, size_t n)
-{
-    if (depth > 32) {
-        snprintf(err, n, "value nested deeper than 32 levels");
-        return -1;
-    }
-    luaL_checkstack(L, 4, "value too deep");
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL: msgpack_pack_nil(pk); return 0;
-    case LUA_TBOOLEAN:
-        if (lua_toboolean(L, idx)) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-        return 0;
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) msgpack_pack_int64(pk, lua_tointeger(L, idx));
-        else msgpack_pack_double(pk, lua_tonumber(L, idx));
-        return 0;
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len);
-        /* Packed strings reach clients, and every string Arbiter sends is
-         * UTF-8: bytes that are not are refused here, not mangled later. */
-        size_t bad = arb_utf8_first_invalid(s, len);
-        if (bad < len) {
-            snprintf(err, n, "string is not valid UTF-8 (byte 0x%02X at offset %zu); "
-                     "write text as UTF-8", (unsigned char)s[bad], bad);
-            return -1;
-        }
-        msgpack_pack_str(pk, len);
-        msgpack_pack_str_body(pk, s, len);
-        return 0;
-    }
-    case LUA_TTABLE: return pack_table(L, idx, pk, depth, err, n);
-    default:
-        snprintf(err, n, "cannot send a %s", luaL_typename(L, idx));
-        return -1;
-    }
-}
-
-int arb_lua_pack(lua_State *L, int idx, msgpack_packer *pk, char *err, size_t errlen)
-{
-    int top = lua_gettop(L);
-    int r = pack_value(L, lua_absindex(L, idx), pk, 0, err, errlen);
-    lua_settop(L, top);
-    return r;
 }

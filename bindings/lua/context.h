@@ -1,5 +1,5 @@
-/* Showing a decide context to plain Lua rules, and moving values between
- * Lua and MessagePack.
+/* Showing a decide context to plain Lua rules, and MessagePack values as
+ * Lua values.
  *
  * A rule's function(c) receives one userdata per lua_State. Its fields are
  * converted from the request only when read, and cached for the rest of the
@@ -31,11 +31,5 @@ void arb_lua_context_push(lua_State *L);
 /* Push o as a Lua value (maps -> tables, arrays -> sequences, nil -> nil).
  * Stack: +1. */
 void arb_lua_push_msgpack(lua_State *L, const msgpack_object *o);
-
-/* Pack the Lua value at idx as MessagePack. Tables with only keys 1..n pack
- * as arrays, others as maps with string or number keys. Returns 0, or -1 with
- * a message in err (functions, cycles deeper than 32, other key types).
- * Stack: unchanged. */
-int arb_lua_pack(lua_State *L, int idx, msgpack_packer *pk, char *err, size_t errlen);
 
 #endif
