@@ -448,10 +448,10 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
         arb_decider_force_explain(d, true);
         /* One wall budget for every Lua call of the run, so that no test
          * passes the run's deadline; the instructions stay per call. */
-        uint64_t deadline = arb_sandbox_now_ns() + RUN_WALL_NS;
         arb_sandbox_total_begin(L, INT64_MAX / 4, READ_MEMORY, RUN_WALL_NS);
+        uint64_t deadline = arb_sandbox_clock_ns(L) + RUN_WALL_NS;
         for (size_t i = 0; i < r.n; i++) {
-            if (arb_sandbox_now_ns() >= deadline) {
+            if (arb_sandbox_clock_ns(L) >= deadline) {
                 arb_problems_add(failures, "%s: running the tests stopped after %zu of %zu: together "
                                  "they may take %llu s (do rules stop on their budgets in every test?)",
                                  dir, i, r.n, RUN_WALL_NS / 1000000000ull);

@@ -29,6 +29,19 @@ uint64_t arb_sandbox_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The clock of L's time budgets. While a load's total budget is open, the
+ * time of the loading thread's own CPU: a reload compiles at the lowest
+ * priority beside busy workers, and the waiting a starved thread does is
+ * not work a rule made (the reload watchdog bounds the wall time). Else
+ * the monotonic clock, which decisions' deadlines are made of. */
+uint64_t arb_sandbox_clock_ns(lua_State *L)
+{
+    if (!arb_sandbox_of(L)->total_on) return arb_sandbox_now_ns();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void sandbox_hook(lua_State *L, lua_Debug *ar);
 
 /* Run the hook at the next instruction: a charge made outside the VM (an
@@ -119,7 +132,7 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
     if (lua_getstack(L, ARB_SANDBOX_MAX_DEPTH, &frame)) sandbox_stop(L, sb, "call depth");
     int next = ARB_SANDBOX_HOOK_EVERY;
     if (sb->in_call) {
-        uint64_t now = arb_sandbox_now_ns();
+        uint64_t now = arb_sandbox_clock_ns(L);
         if (now > sb->deadline_ns) sandbox_stop(L, sb, "wall time");
         /* One instruction can cost milliseconds (comparing two long
          * strings, `next` over a large emptied table): when the last
@@ -284,7 +297,7 @@ void arb_sandbox_total_begin(lua_State *L, int64_t instr, size_t mem_bytes, uint
     arb_sandbox_t *sb = arb_sandbox_of(L);
     sb->total_on = true;
     sb->total_instr = instr;
-    sb->total_deadline_ns = arb_sandbox_now_ns() + wall_ns;
+    sb->total_deadline_ns = arb_sandbox_clock_ns(L) + wall_ns;
     sb->total_saved_cap = sb->cap;
     if (mem_bytes < SIZE_MAX - sb->used && sb->used + mem_bytes < sb->cap)
         sb->cap = sb->used + mem_bytes;
@@ -326,7 +339,7 @@ int arb_sandbox_pcall(lua_State *L, int nargs, int nresults, int64_t instr, size
     size_t saved_limit = sb->limit;
     if (instr < 0) instr = 0;
     if (sb->total_on && instr > sb->total_instr) instr = sb->total_instr > 0 ? sb->total_instr : 0;
-    uint64_t now = arb_sandbox_now_ns();
+    uint64_t now = arb_sandbox_clock_ns(L);
     uint64_t deadline = now + (uint64_t)instr * ARB_SANDBOX_NS_PER_INSTRUCTION;
     if (sb->until_ns && sb->until_ns < deadline) deadline = sb->until_ns;
     if (sb->total_on && sb->total_deadline_ns < deadline) deadline = sb->total_deadline_ns;

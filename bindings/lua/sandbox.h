@@ -98,6 +98,11 @@ arb_sandbox_t *arb_sandbox_of(lua_State *L);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t arb_sandbox_now_ns(void);
 
+/* The clock L's time budgets read, in nanoseconds: the calling thread's
+ * CPU time while a load's total budget is open (arb_sandbox_total_begin),
+ * else CLOCK_MONOTONIC. */
+uint64_t arb_sandbox_clock_ns(lua_State *L);
+
 /* For the library wrappers (sandbox_lib.c): charge units instructions of
  * work to the running call, raising the budget error when they are not
  * left. Call only from a C function called by Lua. */

@@ -217,7 +217,7 @@ static int l_pattern(lua_State *L)
     /* What is left: instructions, and wall time counted in instructions
      * (the match cannot be interrupted once it runs). */
     double left = (double)sb->instr_left;
-    uint64_t now = arb_sandbox_now_ns();
+    uint64_t now = arb_sandbox_clock_ns(L);
     double wall = sb->deadline_ns > now ? (double)(sb->deadline_ns - now) / ARB_SANDBOX_NS_PER_INSTRUCTION : 0.0;
     if (wall < left) left = wall;
     if (sb->in_call && !sb->halt && !(units < left))

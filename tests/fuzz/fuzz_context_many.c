@@ -30,6 +30,7 @@
 #include "engine/arena.h"
 #include "engine/compiled.h"
 #include "engine/context.h"
+#include "engine/answer.h"
 #include "engine/decide.h"
 #include "engine/frame.h"
 #include "engine/log.h"
@@ -104,7 +105,9 @@ static bool decides_alone(const msgpack_object *o, arb_err_t *err)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = arb_decide(g_d, g_rs, o, &g_arena, &g_stats, &pk, err);
+    const arb_decision_t *dec = arb_decide(g_d, g_rs, o, &g_arena, &g_stats, err);
+    if (dec) arb_answer_pack_decision(&pk, dec);
+    int rc = dec ? 0 : -1;
     msgpack_sbuffer_destroy(&sb);
     arb_arena_reset(&g_arena);
     return rc == 0;
@@ -180,7 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arb_err_t err;
     memset(&err, 0, sizeof err);
     int top = lua_gettop(g_rs->L);
-    rc = arb_decide_many(g_d, g_rs, arr, &g_arena, &g_stats, &lim, &pk, &err);
+    arb_answer_pack_batch_head(&pk, arr->via.array.size);
+    rc = arb_decide_many(g_d, g_rs, arr, &g_arena, &g_stats, &lim, arb_answer_sink, &pk, &err);
     FUZZ_CHECK(lua_gettop(g_rs->L) == top, "the rule state's stack moved by %d",
                lua_gettop(g_rs->L) - top);
     arb_arena_reset(&g_arena);

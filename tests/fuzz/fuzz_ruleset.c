@@ -36,6 +36,7 @@
 #include "engine/arena.h"
 #include "engine/compiled.h"
 #include "engine/context.h"
+#include "engine/answer.h"
 #include "engine/decide.h"
 #include "engine/log.h"
 #include "engine/rpc.h"
@@ -211,7 +212,9 @@ static void decide_fixed(arb_ruleset_t *rs, const msgpack_sbuffer *in)
     arb_err_t err;
     memset(&err, 0, sizeof err);
     int top = lua_gettop(rs->L);
-    int rc = arb_decide(g_decider, rs, &ctx.data, &g_arena, &g_stats, &pk, &err);
+    const arb_decision_t *dec = arb_decide(g_decider, rs, &ctx.data, &g_arena, &g_stats, &err);
+    if (dec) arb_answer_pack_decision(&pk, dec);
+    int rc = dec ? 0 : -1;
     FUZZ_CHECK(lua_gettop(rs->L) == top, "arb_decide left %d values on the rule state's stack",
                lua_gettop(rs->L) - top);
     arb_arena_reset(&g_arena);
