@@ -190,10 +190,13 @@ static size_t g_input_len;
 
 /* A problem a user can act on: it names the file (the folder's path
  * first) and has no "(null)" where a message was missing (unless the rule
- * text itself says "(null)", which a problem may quote). */
-static void check_problem(const char *p, const char *what)
+ * text itself says "(null)", which a problem may quote). The list is capped
+ * (problems.c): past the cap, its last line counts the rest instead. */
+static void check_problem(const arb_problems_t *list, size_t i, const char *what)
 {
+    const char *p = list->items[i];
     FUZZ_CHECK(p && p[0], "a %s is empty", what);
+    if (i == list->n - 1 && i == ARB_PROBLEMS_MAX && strncmp(p, "... and ", 8) == 0) return;
     FUZZ_CHECK(strncmp(p, g_dir, strlen(g_dir)) == 0, "a %s does not name its file: %s", what, p);
     FUZZ_CHECK(strstr(p, "(null)") == NULL || memmem(g_input, g_input_len, "(null)", 6) != NULL,
                "a %s reads \"(null)\": %s", what, p);
@@ -243,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     arb_problems_t problems = { 0 };
     arb_ruleset_t *rs = arb_ruleset_load(g_dir, g_seq++, &problems);
-    for (size_t i = 0; i < problems.n; i++) check_problem(problems.items[i], "problem");
+    for (size_t i = 0; i < problems.n; i++) check_problem(&problems, i, "problem");
     if (!rs) {
         FUZZ_CHECK(problems.n > 0, "the load failed without a problem");
         arb_problems_free(&problems);
@@ -269,7 +272,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int run = arb_ruleset_run_tests(rs, g_dir, &failures, 0);
     FUZZ_CHECK(run >= -1, "arb_ruleset_run_tests returned %d", run);
     if (run < 0) FUZZ_CHECK(failures.n > 0, "test files failed to load without a problem");
-    for (size_t i = 0; i < failures.n; i++) check_problem(failures.items[i], "test failure");
+    for (size_t i = 0; i < failures.n; i++) check_problem(&failures, i, "test failure");
     FUZZ_CHECK(lua_gettop(rs->L) == 0, "the tests left %d values on the rule state's stack",
                lua_gettop(rs->L));
     arb_problems_free(&failures);
