@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/cli_call.h"
-#include "engine/cli_rules.h"
-#include "engine/server.h"
+#include "engine/cli/call.h"
+#include "engine/cli/rules.h"
+#include "engine/server/server.h"
 
 static int usage(FILE *f, int code)
 {

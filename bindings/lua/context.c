@@ -6,7 +6,7 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "engine/utf8.h"
+#include "engine/base/utf8.h"
 
 /* Registry keys: addresses of statics, so they cannot collide. */
 static const char ctx_udata_key = 0;

@@ -13,7 +13,7 @@
 #include <lua.h>
 #include <msgpack.h>
 
-#include "engine/context.h"
+#include "engine/request/context.h"
 
 /* Create the context userdata and its metatable in L's registry. Call once
  * per state. Stack: unchanged. */

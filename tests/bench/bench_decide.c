@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/answer.h"
-#include "engine/context.h"
-#include "engine/decide.h"
-#include "engine/ruleset.h"
+#include "engine/wire/answer.h"
+#include "engine/request/context.h"
+#include "engine/decide/decide.h"
+#include "engine/ruleset/ruleset.h"
 
 /* ---- allocation counting */
 static unsigned long long allocations;

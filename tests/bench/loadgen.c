@@ -23,7 +23,7 @@
 #include <time.h>
 #include <uv.h>
 
-#include "engine/stats.h"
+#include "engine/base/stats.h"
 
 typedef struct lg_conn {
     uv_tcp_t tcp;

@@ -30,16 +30,16 @@
 #include <lua.h>
 #include <msgpack.h>
 
-#include "engine/arena.h"
-#include "engine/compiled.h"
-#include "engine/context.h"
-#include "engine/answer.h"
-#include "engine/decide.h"
-#include "engine/frame.h"
-#include "engine/log.h"
-#include "engine/rpc.h"
-#include "engine/ruleset.h"
-#include "engine/stats.h"
+#include "engine/base/arena.h"
+#include "engine/ruleset/compiled.h"
+#include "engine/request/context.h"
+#include "engine/wire/answer.h"
+#include "engine/decide/decide.h"
+#include "engine/wire/frame.h"
+#include "engine/base/log.h"
+#include "engine/wire/rpc.h"
+#include "engine/ruleset/ruleset.h"
+#include "engine/base/stats.h"
 #include "tests/fuzz/fuzz_util.h"
 
 static char g_dir[64];

@@ -1,6 +1,6 @@
 /* Fuzz target: decide_many (arb_decide_many in engine/decide.c) on any batch
  * a client can send, packed through the server's bounded answer writer
- * (arb_answer_t in engine/rpc.c).
+ * (arb_answer_t in engine/wire/rpc.c).
  *
  * Input: [limit byte] + one MessagePack object, params[0] of a decide_many
  * request. As in the server, the object is unpacked only if the frame
@@ -27,16 +27,16 @@
 #include <lua.h>
 #include <msgpack.h>
 
-#include "engine/arena.h"
-#include "engine/compiled.h"
-#include "engine/context.h"
-#include "engine/answer.h"
-#include "engine/decide.h"
-#include "engine/frame.h"
-#include "engine/log.h"
-#include "engine/rpc.h"
-#include "engine/ruleset.h"
-#include "engine/stats.h"
+#include "engine/base/arena.h"
+#include "engine/ruleset/compiled.h"
+#include "engine/request/context.h"
+#include "engine/wire/answer.h"
+#include "engine/decide/decide.h"
+#include "engine/wire/frame.h"
+#include "engine/base/log.h"
+#include "engine/wire/rpc.h"
+#include "engine/ruleset/ruleset.h"
+#include "engine/base/stats.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define MAX_BATCH 64

@@ -32,10 +32,10 @@
 
 #include <msgpack.h>
 
-#include "engine/arena.h"
-#include "engine/context.h"
-#include "engine/frame.h"
-#include "engine/rpc.h"
+#include "engine/base/arena.h"
+#include "engine/request/context.h"
+#include "engine/wire/frame.h"
+#include "engine/wire/rpc.h"
 #include "tests/fuzz/fuzz_util.h"
 
 /* What libuv is offered per read in conn.c. */

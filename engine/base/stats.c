@@ -1,0 +1,59 @@
+/* Counters and the decide-latency histogram (see stats.h). */
+#include "engine/base/stats.h"
+
+static unsigned bucket_of(uint64_t ns)
+{
+    if (ns < ARB_HIST_SUB) return (unsigned)ns;
+    unsigned e = 63u - (unsigned)__builtin_clzll(ns);   /* ns in [2^e, 2^(e+1)) */
+    unsigned sub = (unsigned)(ns >> (e - 3)) & (ARB_HIST_SUB - 1);
+    return (e - 2) * ARB_HIST_SUB + sub;
+}
+
+/* The upper bound of a bucket, reported as its value. */
+static uint64_t bucket_top(unsigned b)
+{
+    if (b < ARB_HIST_SUB) return b;
+    unsigned e = b / ARB_HIST_SUB + 2, sub = b % ARB_HIST_SUB;
+    return ((uint64_t)(ARB_HIST_SUB + sub + 1) << (e - 3)) - 1;
+}
+
+void arb_stats_record_decide(arb_stats_t *s, uint64_t ns)
+{
+    arb_stat_inc(&s->decide_ns[bucket_of(ns)]);
+}
+
+static void sum_array(_Atomic uint64_t *dst, const _Atomic uint64_t *src, int n)
+{
+    for (int i = 0; i < n; i++)
+        arb_stat_add(&dst[i], atomic_load_explicit(&src[i], memory_order_relaxed));
+}
+
+void arb_stats_sum(arb_stats_t *dst, const arb_stats_t *src)
+{
+    /* The struct is a sequence of _Atomic uint64_t: add it word by word. */
+    sum_array((_Atomic uint64_t *)dst, (const _Atomic uint64_t *)src,
+              (int)(sizeof *dst / sizeof(uint64_t)));
+}
+
+uint64_t arb_stats_decide_quantile(const arb_stats_t *s, double q)
+{
+    uint64_t total = 0, seen = 0;
+    for (unsigned b = 0; b < ARB_HIST_BUCKETS; b++)
+        total += atomic_load_explicit(&s->decide_ns[b], memory_order_relaxed);
+    if (total == 0) return 0;
+    uint64_t want = (uint64_t)(q * (double)total);
+    if (want >= total) want = total - 1;
+    for (unsigned b = 0; b < ARB_HIST_BUCKETS; b++) {
+        seen += atomic_load_explicit(&s->decide_ns[b], memory_order_relaxed);
+        if (seen > want) return bucket_top(b);
+    }
+    return bucket_top(ARB_HIST_BUCKETS - 1);
+}
+
+const char *arb_method_name(arb_method_t m)
+{
+    static const char *const names[ARB_METHOD_COUNT] = {
+        "ping", "stats", "ruleset", "decide", "decide_many", "reload", "other",
+    };
+    return (unsigned)m < ARB_METHOD_COUNT ? names[m] : "other";
+}

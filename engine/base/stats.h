@@ -1,0 +1,70 @@
+/* Counters and the decide-latency histogram.
+ *
+ * Each worker owns one arb_stats_t and is its only writer, so increments are
+ * relaxed load+store pairs with no lock and no read-modify-write. The `stats`
+ * method sums every worker's block into one arb_stats_t (racy reads of
+ * monotonic counters are fine for monitoring).
+ */
+#ifndef ARB_STATS_H
+#define ARB_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "engine/base/error.h"
+
+/* Methods counted separately; anything else counts as ARB_METHOD_OTHER. */
+typedef enum arb_method {
+    ARB_METHOD_PING,
+    ARB_METHOD_STATS,
+    ARB_METHOD_RULESET,
+    ARB_METHOD_DECIDE,
+    ARB_METHOD_DECIDE_MANY,
+    ARB_METHOD_RELOAD,
+    ARB_METHOD_OTHER,
+    ARB_METHOD_COUNT
+} arb_method_t;
+
+/* Log-linear histogram of nanoseconds: 8 sub-buckets per power of two, so a
+ * reported percentile is within 12.5% of the true value. */
+#define ARB_HIST_SUB 8
+#define ARB_HIST_BUCKETS (64 * ARB_HIST_SUB)
+
+typedef struct arb_stats {
+    _Atomic uint64_t requests[ARB_METHOD_COUNT]; /* frames answered or not, by method */
+    _Atomic uint64_t errors[ARB_CODE_COUNT];     /* error answers, by code */
+    _Atomic uint64_t decisions;                  /* decisions made (decide_many counts each) */
+    _Atomic uint64_t rule_errors;                /* actions skipped because a rule failed */
+    _Atomic uint64_t budget_stops;               /* rules stopped by the instruction or memory budget */
+    _Atomic uint64_t fallbacks;                  /* decisions answered by a fallback action */
+    _Atomic uint64_t undeclared_touchpoints;     /* decisions for a touchpoint the ruleset lacks */
+    _Atomic uint64_t connections_accepted;       /* connections handed to this worker */
+    _Atomic uint64_t connections_closed;         /* of those, closed since */
+    _Atomic uint64_t backpressure_pauses;        /* reads paused for a client not reading */
+    _Atomic uint64_t answer_failures;            /* answers replaced by too_large or internal */
+    _Atomic uint64_t partial_closes;             /* connections closed: partial frames over --max-partial */
+    _Atomic uint64_t decide_ns[ARB_HIST_BUCKETS];/* histogram of time per decision */
+    _Atomic uint64_t reloads_abandoned;          /* server-wide: reloads past --reload-timeout */
+} arb_stats_t;
+
+static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+#define arb_stat_inc(c) arb_stat_add((c), 1)
+
+/* Record one decision that took ns nanoseconds. */
+void arb_stats_record_decide(arb_stats_t *s, uint64_t ns);
+
+/* Add every counter of src into dst (dst is not shared). */
+void arb_stats_sum(arb_stats_t *dst, const arb_stats_t *src);
+
+/* The q-quantile (0 < q < 1) of the decide histogram, in nanoseconds;
+ * 0 when nothing was recorded. */
+uint64_t arb_stats_decide_quantile(const arb_stats_t *s, double q);
+
+/* Name of a method as counted in stats ("ping", ..., "other"). */
+const char *arb_method_name(arb_method_t m);
+
+#endif

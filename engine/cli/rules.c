@@ -1,0 +1,282 @@
+/* The offline commands a marketer uses on a ruleset folder, no server
+ * needed: `arbiter check`, `arbiter test`, `arbiter decide` and
+ * `arbiter replay`. Output is meant to be read by a person; `--json` gives
+ * machines the decision itself.
+ */
+#include "engine/cli/rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/wire/json.h"
+#include "engine/wire/answer.h"
+#include "engine/ruleset/compiled.h"
+#include "engine/request/context.h"
+#include "engine/decide/decide.h"
+#include "engine/ruleset/ruleset.h"
+#include "engine/decide/ruletest.h"
+
+static arb_ruleset_t *load_or_report(const char *dir)
+{
+    arb_problems_t problems = { 0 };
+    arb_ruleset_t *rs = arb_ruleset_load(dir, 1, &problems);
+    for (size_t i = 0; i < problems.n; i++) fprintf(stderr, "%s\n", problems.items[i]);
+    if (!rs) fprintf(stderr, "%s: %zu problem%s; nothing loaded\n", dir, problems.n,
+                     problems.n == 1 ? "" : "s");
+    arb_problems_free(&problems);
+    return rs;
+}
+
+int arb_cli_check(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
+                "usage: arbiter check DIR\n"
+                "Load and validate the ruleset in DIR; print every problem as file:line.\n"
+                "Exit 0 when it loads, 1 when it has problems.\n");
+        return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    arb_ruleset_t *rs = load_or_report(argv[1]);
+    if (!rs) return 1;
+    printf("%s: ok, %u actions, %u touchpoints, %u models, version %s\n", argv[1], rs->n_actions,
+           rs->n_touchpoints, rs->n_models, arb_ruleset_version(rs));
+    arb_ruleset_free(rs);
+    return 0;
+}
+
+int arb_cli_test(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
+                "usage: arbiter test DIR\n"
+                "Run the tests (*_test.lua) beside the rules in DIR. Each failure is\n"
+                "printed as file:line. Exit 0 when all pass, 1 otherwise.\n");
+        return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    arb_ruleset_t *rs = load_or_report(argv[1]);
+    if (!rs) return 1;
+    arb_problems_t failures = { 0 };
+    int run = arb_ruleset_run_tests(rs, argv[1], &failures, 1);
+    for (size_t i = 0; i < failures.n; i++) fprintf(stderr, "%s\n", failures.items[i]);
+    int code = failures.n ? 1 : 0;
+    if (run >= 0)
+        printf("%d test%s, %zu failure%s\n", run, run == 1 ? "" : "s", failures.n,
+               failures.n == 1 ? "" : "s");
+    arb_problems_free(&failures);
+    arb_ruleset_free(rs);
+    return code;
+}
+
+/* ------------------------------------------------------------ decide */
+
+static char *slurp(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); buf = NULL; }
+            else buf = nb;
+        }
+    }
+    if (f != stdin) fclose(f);
+    if (buf) buf[n] = '\0';
+    return buf;
+}
+
+/* Decide the JSON context text with rs, with once's memory (the caller
+ * calls arb_decide_once_done). Returns the decision (see decision.h), or
+ * NULL with err. */
+static const arb_decision_t *decide_json(arb_ruleset_t *rs, arb_decider_t *d, const char *text,
+                                         arb_decide_once_t *once, char *err, size_t errlen)
+{
+    msgpack_sbuffer in;
+    msgpack_sbuffer_init(&in);
+    const arb_decision_t *dec = NULL;
+    arb_err_t e;
+    if (arb_json_to_msgpack(text, &in, err, errlen) < 0) {
+        /* once must still be ready for arb_decide_once_done */
+        arb_decide_bytes(d, rs, "", 0, once, &e);
+    } else if (!(dec = arb_decide_bytes(d, rs, in.data, in.size, once, &e))) {
+        snprintf(err, errlen, "%s: %s", arb_code_name(e.code), e.message);
+    }
+    msgpack_sbuffer_destroy(&in);
+    return dec;
+}
+
+static void print_decision(const arb_decision_t *dec)
+{
+    printf("ruleset %s, decided in %llu us\n", dec->ruleset, (unsigned long long)dec->elapsed_us);
+    if (dec->n_actions == 0) printf("  no action\n");
+    for (uint32_t i = 0; i < dec->n_actions; i++) {
+        const arb_decided_action_t *a = &dec->actions[i];
+        printf("  %u. %s  priority %.4g (propensity %.4g, value %.4g)\n", i + 1, a->id,
+               a->priority, a->propensity, a->value);
+    }
+    if (!dec->explain) return;
+    printf("why:\n");
+    for (uint32_t i = 0; i < dec->n_explain; i++) {
+        const arb_explained_t *e = &dec->explain[i];
+        int len = (int)strlen(e->id);
+        printf("  %s%*s %s\n", e->id, len < 32 ? 32 - len : 0, "", e->reason);
+    }
+}
+
+/* The decision as the server would send it, as JSON (NULL when out of memory). */
+static char *decision_json(const arb_decision_t *dec)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    arb_answer_pack_decision(&pk, dec);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    char *out = NULL;
+    if (msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        out = arb_msgpack_to_json(&u.data, 1);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    return out;
+}
+
+static int decide_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: arbiter decide --rules DIR CONTEXT.json [--explain] [--json]\n"
+               "Decide for one context (a JSON file, or - for stdin) with the ruleset in\n"
+               "DIR, without a server. --explain gives the reason for every action;\n"
+               "--json prints the decision as the server would send it.\n");
+    return code;
+}
+
+int arb_cli_decide(int argc, char **argv)
+{
+    const char *dir = NULL, *file = NULL;
+    bool explain = false, json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strcmp(argv[i], "--explain") == 0) explain = true;
+        else if (strcmp(argv[i], "--json") == 0) json = true;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return decide_usage(stdout, 0);
+        else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) file = argv[i];
+        else return decide_usage(stderr, 2);
+    }
+    if (!dir || !file) return decide_usage(stderr, 2);
+    char *text = slurp(file);
+    if (!text) {
+        fprintf(stderr, "arbiter decide: cannot read %s\n", file);
+        return 2;
+    }
+    arb_ruleset_t *rs = load_or_report(dir);
+    if (!rs) { free(text); return 1; }
+    arb_decider_t *d = arb_decider_new();
+    arb_decider_force_explain(d, explain);
+    arb_decide_once_t once;
+    char err[1200];
+    int code = 0;
+    const arb_decision_t *dec = decide_json(rs, d, text, &once, err, sizeof err);
+    if (!dec) {
+        fprintf(stderr, "arbiter decide: %s: %s\n", file, err);
+        code = 1;
+    } else if (json) {
+        char *out = decision_json(dec);
+        printf("%s\n", out ? out : "null");
+        free(out);
+    } else {
+        print_decision(dec);
+    }
+    arb_decide_once_done(&once);
+    arb_decider_free(d);
+    arb_ruleset_free(rs);
+    free(text);
+    return code;
+}
+
+/* ------------------------------------------------------------ replay */
+
+/* The chosen ids of a decision as "a,b,c" into buf. */
+static void chosen_ids(const arb_decision_t *dec, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < dec->n_actions; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, n - used, "%s%s", i ? "," : "", dec->actions[i].id);
+    }
+}
+
+static int replay_usage(FILE *f, int code)
+{
+    fprintf(f, "usage: arbiter replay --rules DIR CONTEXTS.jsonl [--against DIR2]\n"
+               "Decide every context (one JSON object per line) with DIR and print a\n"
+               "summary; with --against, also with DIR2, and list what changed.\n");
+    return code;
+}
+
+int arb_cli_replay(int argc, char **argv)
+{
+    const char *dir = NULL, *against = NULL, *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strcmp(argv[i], "--against") == 0 && i + 1 < argc) against = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return replay_usage(stdout, 0);
+        else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) file = argv[i];
+        else return replay_usage(stderr, 2);
+    }
+    if (!dir || !file) return replay_usage(stderr, 2);
+    char *text = slurp(file);
+    if (!text) {
+        fprintf(stderr, "arbiter replay: cannot read %s\n", file);
+        return 2;
+    }
+    arb_ruleset_t *a = load_or_report(dir), *b = against ? load_or_report(against) : NULL;
+    if (!a || (against && !b)) {
+        arb_ruleset_free(a);
+        arb_ruleset_free(b);
+        free(text);
+        return 1;
+    }
+    arb_decider_t *d = arb_decider_new();
+    unsigned total = 0, errors = 0, changed = 0, empty = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!*line) continue;
+        total++;
+        arb_decide_once_t oa, ob;
+        char err[1200], ia[512], ib[512];
+        const arb_decision_t *da = decide_json(a, d, line, &oa, err, sizeof err);
+        if (!da) {
+            errors++;
+            if (errors <= 10) fprintf(stderr, "%s:%u: %s\n", file, total, err);
+        } else {
+            chosen_ids(da, ia, sizeof ia);   /* copied: the next decision on d replaces da */
+            empty += ia[0] == '\0';
+            if (b) {
+                const arb_decision_t *db = decide_json(b, d, line, &ob, err, sizeof err);
+                if (db) {
+                    chosen_ids(db, ib, sizeof ib);
+                    if (strcmp(ia, ib) != 0) {
+                        changed++;
+                        if (changed <= 20) printf("%s:%u: [%s] -> [%s]\n", file, total, ia, ib);
+                    }
+                }
+                arb_decide_once_done(&ob);
+            }
+        }
+        arb_decide_once_done(&oa);
+    }
+    printf("%u contexts, %u invalid, %u with no action", total, errors, empty);
+    if (b) printf(", %u changed by %s", changed, against);
+    printf("\n");
+    arb_decider_free(d);
+    arb_ruleset_free(a);
+    arb_ruleset_free(b);
+    free(text);
+    return 0;
+}

@@ -1,0 +1,576 @@
+/* The decide pipeline (see decide.h).
+ *
+ * For one context: check it, index it (cond.c), walk the candidates of its
+ * channel (precomputed per channel, in id order), drop in C what C can
+ * decide (touchpoint, flight dates, consent, a missing score), evaluate the
+ * conditions and weight of the survivors, then arbitrate: priority =
+ * propensity x weight x value x lever, best first, ties by id, the
+ * touchpoint's limit and diversity, and a fallback when nothing else is
+ * eligible. With `explain`, every action of the ruleset gets its reason.
+ */
+#include "engine/decide/decide.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "engine/ruleset/compiled.h"
+#include "engine/decide/eval.h"
+#include "engine/request/context.h"
+
+/* One eligible action. */
+typedef struct candidate {
+    uint32_t action;      /* index in rs->actions (id order) */
+    double priority;
+    double propensity;
+} candidate_t;
+
+struct arb_decider {
+    arb_eval_t ev;              /* the context index and evaluator */
+    candidate_t *eligible;      /* eligible regular actions */
+    candidate_t *fallbacks;     /* eligible fallbacks */
+    const char **reasons;       /* per action, for explain */
+    uint8_t *chosen;            /* per action, for explain */
+    arb_explained_t *explained; /* per action, for explain: what the decision shows */
+    arb_decided_action_t *picked; /* the chosen actions of the last decision */
+    uint32_t cap;               /* actions the arrays hold */
+    uint64_t counter;           /* decisions made, for ids */
+    uint64_t considered;        /* actions considered, over every decision */
+    bool force_explain;         /* explain every decision (arbiter decide --explain, tests) */
+    int64_t deadline_ms;        /* default deadline, 0 none */
+    int64_t max_deadline_ms;    /* cap on a context's deadline_ms, 0 none */
+    char prefix[17];            /* random per decider, for ids */
+    char id[40];                /* the last decision's id */
+    arb_decision_t decision;    /* the last decision, a view into the above */
+};
+
+arb_decider_t *arb_decider_new(void)
+{
+    arb_decider_t *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    arb_eval_init(&d->ev);
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint64_t)time(NULL) ^ (uintptr_t)d;
+    snprintf(d->prefix, sizeof d->prefix, "%016llx", (unsigned long long)r);
+    return d;
+}
+
+void arb_decider_free(arb_decider_t *d)
+{
+    if (!d) return;
+    arb_eval_free(&d->ev);
+    free(d->eligible);
+    free(d->fallbacks);
+    free(d->reasons);
+    free(d->chosen);
+    free(d->explained);
+    free(d->picked);
+    free(d);
+}
+
+void arb_decider_force_explain(arb_decider_t *d, bool on) { d->force_explain = on; }
+
+uint64_t arb_decider_considered(const arb_decider_t *d) { return d->considered; }
+
+void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_ms)
+{
+    d->deadline_ms = default_ms;
+    d->max_deadline_ms = max_ms;
+}
+
+static int decider_reserve(arb_decider_t *d, uint32_t n)
+{
+    if (n <= d->cap) return 0;
+    candidate_t *e = malloc(sizeof *e * n), *f = malloc(sizeof *f * n);
+    const char **r = malloc(sizeof *r * n);
+    uint8_t *c = malloc(n);
+    arb_explained_t *x = malloc(sizeof *x * n);
+    arb_decided_action_t *p = malloc(sizeof *p * n);
+    if (!e || !f || !r || !c || !x || !p) {
+        free(e); free(f); free(r); free(c); free(x); free(p);
+        return -1;
+    }
+    free(d->eligible); free(d->fallbacks); free(d->reasons); free(d->chosen);
+    free(d->explained); free(d->picked);
+    d->explained = x;
+    d->picked = p;
+    d->eligible = e;
+    d->fallbacks = f;
+    d->reasons = r;
+    d->chosen = c;
+    d->cap = n;
+    return 0;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ filtering */
+
+static int channel_of(const arb_ruleset_t *rs, arb_str_t ch)
+{
+    for (int i = 0; i < rs->n_channels; i++)
+        if (arb_str_eq(ch, rs->channels[i])) return i;
+    return -1;
+}
+
+static int unknown_channel(const arb_ruleset_t *rs, arb_str_t ch, arb_err_t *err)
+{
+    char known[400] = "";
+    for (int i = 0; i < rs->n_channels; i++) {
+        if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
+        strncat(known, rs->channels[i], sizeof known - strlen(known) - 1);
+    }
+    return arb_err_set(err, ARB_INVALID_PARAMS, "channel: unknown channel '%.*s' (this ruleset knows: %s)",
+                       (int)(ch.len > 64 ? 64 : ch.len), ch.ptr, known);
+}
+
+static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sym)
+{
+    if (sym < 0) return NULL;
+    for (uint32_t i = 0; i < rs->n_touchpoints; i++)
+        if (rs->touchpoints[i].sym == sym) return &rs->touchpoints[i];
+    return NULL;
+}
+
+/* Why action a cannot be shown at all, before its rules run, for what
+ * ARB_HOT_CHECKS flags; NULL when it may. */
+static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
+{
+    const arb_context_t *ctx = ev->ctx;
+    if (a->n_touchpoints) {
+        bool ok = false;
+        for (uint32_t k = 0; k < a->n_touchpoints && !ok; k++) ok = a->touchpoints[k] == tp_sym;
+        if (!ok) return "touchpoint";
+    }
+    if ((a->start && ctx->now < a->start) || (a->stop && ctx->now >= a->stop)) return "dates";
+    for (uint32_t k = 0; k < a->n_requires; k++)
+        if (!arb_eval_consent(ev, a->requires[k]))
+            return a->requires_reasons[k] ? a->requires_reasons[k] : "consent";
+    if (a->requires_location && !ctx->has_location) return "location: not sent";
+    return NULL;
+}
+
+/* Evaluate action i (hot fields h) fully. Returns 1 eligible (priority
+ * set), 0 not (reason set), -1 faulted (reason is the fault). */
+static inline __attribute__((always_inline)) int
+evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
+         const char **reason, arb_arena_t *arena)
+{
+    double propensity, weight = 1;
+    if (h->model < 0) {
+        propensity = ev->rs->actions[i].propensity;
+    } else if (!arb_eval_score(ev, h->model, &propensity)) {
+        const char *why = ev->rs->actions[i].no_score_reason;
+        *reason = why ? why : "no score";
+        return 0;
+    }
+    int r = h->when >= 0 ? arb_cond_eval(ev, h->when) : 1;
+    if (r > 0 && h->weight >= 0 && arb_weight_eval(ev, h->weight, &weight) < 0) r = -1;
+    if (r < 0) {
+        size_t n = strlen(ev->fault_msg) + 1;
+        char *why = arb_arena_alloc(arena, n);
+        if (why) memcpy(why, ev->fault_msg, n);
+        *reason = why ? why : "error";
+        return -1;
+    }
+    if (r == 0) {
+        *reason = "when";
+        return 0;
+    }
+    c->propensity = propensity;
+    c->priority = propensity * h->value * weight * h->lever;
+    if (!isfinite(c->priority)) {
+        /* 0 x infinity, or a product past DBL_MAX: no order can place it
+         * among others, and no client could read it back, so it is not shown. */
+        *reason = isnan(c->priority) ? "priority: not a number" : "priority: infinite";
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ arbitration */
+
+static inline int by_priority(const void *x, const void *y)
+{
+    const candidate_t *a = x, *b = y;
+    if (a->priority != b->priority) return a->priority > b->priority ? -1 : 1;
+    return a->action < b->action ? -1 : a->action > b->action;   /* id order */
+}
+
+/* Insert x into the best k held sorted in c[0..*m), dropping the last
+ * when all k are taken and x comes before it. */
+static inline void top_insert(candidate_t *c, uint32_t *m, uint32_t k, candidate_t x)
+{
+    if (*m == k && by_priority(&x, &c[k - 1]) >= 0) return;
+    uint32_t j = *m < k ? (*m)++ : k - 1;
+    while (j > 0 && by_priority(&x, &c[j - 1]) < 0) {
+        c[j] = c[j - 1];
+        j--;
+    }
+    c[j] = x;
+}
+
+/* Move the best k of the n candidates, sorted, to the front; returns how
+ * many that is. One pass with insertion into the front: a decision needs
+ * its top few, not an order for the hundreds that may be eligible. */
+static uint32_t select_top(candidate_t *c, uint32_t n, uint32_t k)
+{
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) top_insert(c, &m, k, c[i]);   /* writes stay at <= m <= i */
+    return m;
+}
+
+/* Order the candidates for choose(): with diversity every one may be needed
+ * (a category already shown skips to the next), without it only the best
+ * `limit`. Returns how many choose() should look at. */
+static uint32_t rank(candidate_t *c, uint32_t n, int limit, bool diverse, const char **reasons)
+{
+    if (reasons)
+        for (uint32_t i = 0; i < n; i++) reasons[c[i].action] = "outranked";
+    if (diverse) {
+        qsort(c, n, sizeof *c, by_priority);
+        return n;
+    }
+    return select_top(c, n, (uint32_t)limit);
+}
+
+/* Choose up to limit of the n candidates (sorted), honouring diversity.
+ * Writes the chosen indices (into cands) to out and returns how many. */
+static uint32_t choose(const arb_ruleset_t *rs, candidate_t *cands, uint32_t n, int limit,
+                       bool diverse, uint32_t *out, const char **reasons, uint8_t *chosen)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const arb_action_t *a = &rs->actions[cands[i].action];
+        if ((int)k >= limit) {
+            if (reasons) reasons[cands[i].action] = "outranked";
+            continue;
+        }
+        bool clash = false;
+        for (uint32_t j = 0; diverse && a->category >= 0 && j < k && !clash; j++)
+            clash = rs->actions[cands[out[j]].action].category == a->category;
+        if (clash) {
+            if (reasons) reasons[cands[i].action] = "diversity";
+            continue;
+        }
+        out[k++] = i;
+        if (chosen) chosen[cands[i].action] = 1;
+        if (reasons) reasons[cands[i].action] = "chosen";
+    }
+    return k;
+}
+
+/* ------------------------------------------------------------ packing */
+
+/* "<16 hex random per decider>-<counter in hex>" into id (>= 34 bytes). */
+static size_t decision_id(arb_decider_t *d, char *id)
+{
+    static const char hex[] = "0123456789abcdef";
+    memcpy(id, d->prefix, 16);
+    id[16] = '-';
+    uint64_t n = ++d->counter;
+    char digits[16];
+    int k = 0;
+    do {
+        digits[k++] = hex[n & 15];
+        n >>= 4;
+    } while (n);
+    for (int i = 0; i < k; i++) id[17 + i] = digits[k - 1 - i];
+    return (size_t)(17 + k);
+}
+
+/* The payload's bytes inside an action's answer tail, packed at load as
+ * "value" (fixstr) + value (float 64) + "payload" (fixstr) + payload: the
+ * payload starts at a fixed offset. Checked, so that a change of that
+ * layout shows as a missing payload in the tests rather than as garbage. */
+#define TAIL_PAYLOAD_AT 23
+static void payload_of(const arb_action_t *a, const char **p, size_t *n)
+{
+    const unsigned char *t = (const unsigned char *)a->answer_tail;
+    if (a->answer_tail_len > TAIL_PAYLOAD_AT && t[0] == 0xa5 && t[6] == 0xcb && t[15] == 0xa7) {
+        *p = a->answer_tail + TAIL_PAYLOAD_AT;
+        *n = a->answer_tail_len - TAIL_PAYLOAD_AT;
+    } else {
+        *p = NULL;
+        *n = 0;
+    }
+}
+
+static void take_action(arb_decided_action_t *out, const arb_action_t *a, const candidate_t *c)
+{
+    out->id = a->id;
+    out->priority = c->priority;
+    out->propensity = c->propensity;
+    out->value = a->value;
+    payload_of(a, &out->payload, &out->payload_len);
+    out->head = a->answer_head;
+    out->head_len = a->answer_head_len;
+    out->tail = a->answer_tail;
+    out->tail_len = a->answer_tail_len;
+}
+
+/* ------------------------------------------------------------ deciding */
+
+/* What a decision works with, besides the decider. */
+typedef struct request {
+    const arb_ruleset_t *rs;
+    arb_context_t ctx;
+    int channel;
+    int32_t tp_sym;
+    int limit;
+    bool diverse;
+    arb_arena_t *arena;
+    arb_stats_t *st;
+    /* Without explain or diversity a decision shows the best `limit`
+     * regular actions: the eligible array then holds only those, sorted,
+     * and once it is full an action whose priority's bound is below its
+     * last cannot be shown, and its rules need not run. */
+    bool prune;
+} request_t;
+
+/* The priority a regular action must reach to be shown, as far as this
+ * decision knows (n_elig eligible so far): -INFINITY until `limit` are. */
+static double prune_floor(const arb_decider_t *d, const request_t *q, uint32_t n_elig)
+{
+    return q->prune && n_elig == (uint32_t)q->limit ? d->eligible[n_elig - 1].priority : -INFINITY;
+}
+
+/* How often, in candidates, the C-only path looks at the clock; rule
+ * calls into Lua look at it after each call. */
+#define DEADLINE_EVERY 64
+
+/* Sort action i into eligible, fallbacks or a reason. Returns 0, or -1
+ * when a rule call ran past the deadline. */
+static inline __attribute__((always_inline)) int
+consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint32_t *n_fb)
+{
+    const arb_action_hot_t *h = &q->rs->hot[i];
+    const char *why = NULL;
+    d->considered++;
+    if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
+    else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
+    candidate_t c = { i, 0, 0 };
+    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
+    if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
+    if (r < 0) {
+        arb_stat_inc(&q->st->rule_errors);
+        if (d->ev.fault == ARB_FAULT_BUDGET) arb_stat_inc(&q->st->budget_stops);
+    }
+    if (q->ctx.explain) {
+        d->reasons[i] = why;
+        d->explained[i].eligible = r > 0;
+        d->explained[i].priority = r > 0 ? c.priority : NAN;
+        d->explained[i].propensity = r > 0 ? c.propensity : NAN;
+    }
+    if (r > 0) {
+        if (h->flags & ARB_HOT_FALLBACK) {
+            d->fallbacks[(*n_fb)++] = c;
+        } else if (q->prune) {
+            top_insert(d->eligible, n_elig, (uint32_t)q->limit, c);
+        } else {
+            d->eligible[(*n_elig)++] = c;
+        }
+    }
+    return 0;
+}
+
+/* Whether candidate e's priority cannot reach what this decision already
+ * holds (see request_t.prune): then it is passed over unread. Its bound is
+ * the same products as the priority's with the weight at its bound, and
+ * rounding is monotone; a NAN bound (none known, or a fallback) never
+ * compares below. Stored first, so that no extra precision of the
+ * platform's arithmetic takes part in the comparison. */
+static inline bool cannot_be_shown(const arb_decider_t *d, const request_t *q, uint32_t n_elig,
+                                   const arb_cand_t *e)
+{
+    double floor = prune_floor(d, q, n_elig), p;
+    if (floor == -INFINITY) return false;
+    if (e->model < 0) p = e->propensity;
+    else if (!arb_eval_score(&d->ev, e->model, &p)) return false;   /* "no score": the loop says */
+    double bound = p * e->value * e->weight_max * e->lever;
+    return p >= 0 && bound < floor;
+}
+
+/* True every DEADLINE_EVERY candidates once the deadline has passed. */
+static bool late(const arb_decider_t *d, uint32_t seen)
+{
+    return d->ev.deadline_ns && seen % DEADLINE_EVERY == DEADLINE_EVERY - 1 &&
+           now_ns() > d->ev.deadline_ns;
+}
+
+/* Sort every candidate of this request into eligible, fallbacks or a
+ * reason: with explain every action of the ruleset, else the channel's
+ * unguarded actions plus, for each thing the context bought, the actions
+ * guarded by it whose window reaches that purchase. Returns 0, or -1 when
+ * the deadline passed first. */
+static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *n_fb)
+{
+    const arb_ruleset_t *rs = q->rs;
+    uint32_t seen = 0;
+    if (q->ctx.explain) {
+        for (uint32_t i = 0; i < rs->n_actions; i++)
+            if (consider_one(d, q, i, n_elig, n_fb) < 0 || late(d, seen++)) return -1;
+        return 0;
+    }
+    const arb_channel_index_t *x = &rs->by_channel[q->channel];
+    for (uint32_t j = 0; j < x->n_always; j++) {
+        const arb_cand_t *e = &x->always[j];
+        if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
+        else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
+        if (late(d, seen++)) return -1;
+    }
+    const arb_eval_t *ev = &d->ev;
+    for (uint32_t s = 0; s < ev->n_bought_syms; s++) {
+        int32_t sym = ev->bought_syms[s];
+        int64_t age = q->ctx.now - ev->bought_latest[sym];
+        for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
+            const arb_cand_t *e = &x->guarded[k];
+            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
+            if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
+            else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
+            if (late(d, seen++)) return -1;
+        }
+    }
+    return 0;
+}
+
+static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,
+                           bool force_explain, arb_arena_t *arena, arb_err_t *err)
+{
+    q->rs = rs;
+    q->arena = arena;
+    if (arb_context_parse(o, (int64_t)time(NULL), &q->ctx, arena, err) < 0) return -1;
+    q->ctx.explain |= force_explain;
+    q->channel = channel_of(rs, q->ctx.channel);
+    if (q->channel < 0) return unknown_channel(rs, q->ctx.channel, err);
+    q->tp_sym = arb_symtab_find(&rs->syms, q->ctx.touchpoint.ptr, q->ctx.touchpoint.len);
+    const arb_touchpoint_t *tp = touchpoint_of(rs, q->tp_sym);
+    if (!tp) arb_stat_inc(&q->st->undeclared_touchpoints);
+    q->limit = (int)(q->ctx.limit ? q->ctx.limit : tp && tp->limit ? tp->limit : rs->default_limit);
+    q->diverse = tp && tp->diverse == 0;
+    q->prune = !q->ctx.explain && !q->diverse && q->limit >= 1;
+    return 0;
+}
+
+const arb_decision_t *arb_decide_bytes(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx,
+                                       size_t len, arb_decide_once_t *once, arb_err_t *err)
+{
+    msgpack_unpacked_init(&once->ctx);
+    arb_arena_init(&once->arena);
+    memset(&once->stats, 0, sizeof once->stats);
+    if (msgpack_unpack_next(&once->ctx, ctx, len, NULL) != MSGPACK_UNPACK_SUCCESS)
+        return arb_err_set(err, ARB_INVALID_PARAMS, "context: not MessagePack"), NULL;
+    return arb_decide(d, rs, &once->ctx.data, &once->arena, &once->stats, err);
+}
+
+void arb_decide_once_done(arb_decide_once_t *once)
+{
+    arb_arena_free(&once->arena);
+    msgpack_unpacked_destroy(&once->ctx);
+}
+
+const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o,
+                                 arb_arena_t *arena, arb_stats_t *st, arb_err_t *err)
+{
+    uint64_t t0 = now_ns();
+    request_t q = { .st = st };
+    if (request_prepare(&q, rs, o, d->force_explain, arena, err) < 0) return NULL;
+    if (decider_reserve(d, rs->n_actions + 1) < 0 ||
+        arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
+        return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+    if (q.ctx.explain) {
+        memset(d->chosen, 0, rs->n_actions);
+        memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);
+    }
+    int64_t ms = q.ctx.deadline_ms ? q.ctx.deadline_ms : d->deadline_ms;
+    if (d->max_deadline_ms && ms > d->max_deadline_ms) ms = d->max_deadline_ms;
+    d->ev.deadline_ns = ms > 0 ? t0 + (uint64_t)ms * 1000000u : 0;
+    uint32_t n_elig = 0, n_fb = 0;
+    int late = consider(d, &q, &n_elig, &n_fb);
+    arb_eval_end(&d->ev);
+    if (late < 0)
+        return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
+                           "the decision ran past its deadline of %lld ms; no answer was chosen",
+                           (long long)ms), NULL;
+
+    const char **reasons = q.ctx.explain ? d->reasons : NULL;
+    uint8_t *chosen = q.ctx.explain ? d->chosen : NULL;
+    n_elig = rank(d->eligible, n_elig, q.limit, q.diverse, reasons);
+    uint32_t *pick = arb_arena_alloc(arena, sizeof *pick * ((size_t)q.limit + 1));
+    if (!pick) return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+    candidate_t *from = d->eligible;
+    uint32_t k = choose(rs, d->eligible, n_elig, q.limit, q.diverse, pick, reasons, chosen);
+    if (k == 0 && n_fb) {
+        n_fb = rank(d->fallbacks, n_fb, q.limit, q.diverse, reasons);
+        from = d->fallbacks;
+        k = choose(rs, d->fallbacks, n_fb, q.limit, q.diverse, pick, reasons, chosen);
+        arb_stat_inc(&st->fallbacks);
+    } else if (reasons) {
+        for (uint32_t i = 0; i < n_fb; i++) reasons[d->fallbacks[i].action] = "fallback: not needed";
+    }
+
+    arb_decision_t *dec = &d->decision;
+    dec->decision_id_len = decision_id(d, d->id);
+    d->id[dec->decision_id_len] = '\0';
+    dec->decision_id = d->id;
+    dec->ruleset = rs->version;
+    for (uint32_t i = 0; i < k; i++)
+        take_action(&d->picked[i], &rs->actions[from[pick[i]].action], &from[pick[i]]);
+    dec->actions = d->picked;
+    dec->n_actions = k;
+    dec->explain = NULL;
+    dec->n_explain = 0;
+    if (q.ctx.explain) {
+        for (uint32_t i = 0; i < rs->n_actions; i++) {
+            arb_explained_t *x = &d->explained[i];
+            x->id = rs->actions[i].id;
+            x->chosen = d->chosen[i];
+            x->reason = d->reasons[i] ? d->reasons[i] : "channel";
+        }
+        dec->explain = d->explained;
+        dec->n_explain = rs->n_actions;
+    }
+    uint64_t ns = now_ns() - t0;
+    dec->elapsed_us = ns / 1000;
+    arb_stat_inc(&st->decisions);
+    arb_stats_record_decide(st, ns);
+    return dec;
+}
+
+static double mono_ms(void) { return (double)now_ns() / 1e6; }
+
+int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
+                    arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
+                    arb_decision_sink_t sink, void *ud, arb_err_t *err)
+{
+    uint32_t n = arr->via.array.size;
+    if (n > lim->max_batch)
+        return arb_err_set(err, ARB_INVALID_PARAMS,
+                           "params[0]: %u contexts, more than the %u one decide_many may carry "
+                           "(--max-batch); split the batch", n, lim->max_batch);
+    double t0 = mono_ms();
+    for (uint32_t i = 0; i < n && !(lim->stop && *lim->stop); i++) {
+        const arb_decision_t *dec = arb_decide(d, rs, &arr->via.array.ptr[i], arena, st, err);
+        if (!dec) {
+            char inner[sizeof err->message];
+            memcpy(inner, err->message, sizeof inner);
+            return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
+        }
+        if (sink(ud, dec) < 0) return -1;
+        /* Each decision's memory goes back at once: a batch holds one. */
+        arb_arena_reset(arena);
+        if (lim->budget_ms > 0 && i + 1 < n && mono_ms() - t0 > lim->budget_ms)
+            return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
+                               "decide_many worked past its budget of %g ms (--batch-ms) after "
+                               "%u of %u contexts; send smaller batches", lim->budget_ms, i + 1, n);
+    }
+    return 0;
+}

@@ -1,0 +1,113 @@
+/* The decide context: a checked, C-shaped view of the context map a channel
+ * sends (DESIGN.md section 3), built without copying a string.
+ *
+ * Ownership: every arb_str_t and the raw msgpack_object pointers point into
+ * the request's frame, and the arrays live in the arena passed to
+ * arb_context_parse; all of it is valid until the frame is released and the
+ * arena reset, which happens after the decision is encoded.
+ */
+#ifndef ARB_CONTEXT_H
+#define ARB_CONTEXT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <msgpack.h>
+
+#include "engine/base/arena.h"
+#include "engine/base/error.h"
+
+/* A string that is not NUL-terminated. */
+typedef struct arb_str {
+    const char *ptr;
+    uint32_t len;
+} arb_str_t;
+
+static inline bool arb_str_eq(arb_str_t s, const char *z)
+{
+    size_t n = strlen(z);
+    return s.len == n && (n == 0 || memcmp(s.ptr, z, n) == 0);
+}
+
+/* s equals the string literal lit: the length is known when compiling, so
+ * this is a compare of a few words, not a call. */
+#define ARB_STR_IS(s, lit) \
+    ((s).len == sizeof(lit) - 1 && memcmp((s).ptr, lit, sizeof(lit) - 1) == 0)
+
+typedef struct arb_purchase {
+    arb_str_t sku;       /* empty when absent */
+    arb_str_t category;  /* empty when absent */
+    arb_str_t channel;   /* empty when absent */
+    double price;        /* 0 when absent */
+    int64_t ts;          /* unix seconds; required */
+} arb_purchase_t;
+
+typedef struct arb_event {
+    arb_str_t type;      /* view | cart_add | cart_abandon | email_open | email_click | search | ... */
+    arb_str_t sku;       /* empty when absent */
+    arb_str_t category;  /* empty when absent */
+    int64_t ts;          /* unix seconds; required */
+} arb_event_t;
+
+typedef struct arb_score {
+    arb_str_t model;     /* the scores map key */
+    double value;        /* the propensity */
+} arb_score_t;
+
+typedef struct arb_consent {
+    arb_str_t name;      /* e.g. "location" */
+    bool given;          /* the map's value */
+} arb_consent_t;
+
+typedef struct arb_context {
+    arb_str_t customer_id;
+    arb_str_t channel;
+    arb_str_t touchpoint;
+    int64_t now;                 /* the context's clock, or the server's when absent */
+    bool now_given;              /* true when the caller passed now */
+
+    const arb_consent_t *consent;
+    uint32_t n_consent;
+
+    /* Location. The engine shows it to rules only with consent.location. */
+    bool has_location;           /* a location map was sent */
+    bool has_coords;             /* it had both lat and lon */
+    double lat, lon;
+    arb_str_t store_id, country; /* empty when absent */
+    const msgpack_object *location; /* the raw map, for plain Lua rules */
+
+    const arb_purchase_t *purchases;
+    uint32_t n_purchases;
+    const arb_event_t *events;
+    uint32_t n_events;
+
+    bool has_weather;
+    bool has_temp;
+    double temp_c;
+    arb_str_t condition;         /* empty when absent */
+    const msgpack_object *weather;
+
+    const arb_score_t *scores;
+    uint32_t n_scores;
+
+    const msgpack_object *attributes; /* the raw map, or NULL */
+
+    const msgpack_object *raw;   /* the whole context map, for plain Lua rules */
+    int64_t limit;               /* 0 means the touchpoint's default */
+    int64_t deadline_ms;         /* 0 means the server's default deadline */
+    bool explain;                /* include the reason for every action */
+} arb_context_t;
+
+/* Check o against the context shape and fill *ctx. now_default is used when
+ * the context has no `now`. Returns 0, or -1 with an ARB_INVALID_PARAMS
+ * error naming the field ("purchases[2].ts: expected an integer"). */
+int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_t *ctx,
+                      arb_arena_t *arena, arb_err_t *err);
+
+/* Whether consent `name` was given (a missing key means false). */
+bool arb_context_consent(const arb_context_t *ctx, const char *name, size_t len);
+
+/* The value at key in map o, or NULL. */
+const msgpack_object *arb_msgpack_map_get(const msgpack_object *o, const char *key);
+
+#endif

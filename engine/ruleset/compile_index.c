@@ -1,0 +1,235 @@
+/* What the compiler derives once every declaration is compiled: the nodes
+ * and weights worth remembering per request, each action's bound on its
+ * weight, the hot fields the decider reads first, and the index of the
+ * actions by channel and by the purchase that guards them.
+ *
+ * These run after the protected compile, in C alone: each returns -1 when
+ * memory runs out, leaving what it allocated to the ruleset to free.
+ */
+#include "engine/ruleset/ruleset_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Mark the nodes and weights worth remembering per request: those reached
+ * from more than one place whose answer is computed in C (a plain Lua
+ * function may answer differently each call, and its faults belong to each
+ * action). */
+int arb__ruleset_mark_shared(arb_ruleset_t *rs)
+{
+    uint32_t *refs = calloc(rs->n_nodes + 1, sizeof *refs);
+    if (!refs) return -1;
+    for (uint32_t i = 0; i < rs->n_actions; i++)
+        if (rs->actions[i].when >= 0) refs[rs->actions[i].when]++;
+    for (uint32_t i = 0; i < rs->n_wexprs; i++)
+        if (rs->wexprs[i].node >= 0) refs[rs->wexprs[i].node]++;
+    /* Children come before their parents: one pass in index order. */
+    for (uint32_t i = 0; i < rs->n_nodes; i++) {
+        arb_node_t *n = &rs->nodes[i];
+        n->pure = n->op != ARB_OP_LUA;
+        for (uint32_t k = 0; k < n->count; k++) {
+            refs[rs->kids[n->first + k]]++;
+            n->pure = n->pure && rs->nodes[rs->kids[n->first + k]].pure;
+        }
+    }
+    for (uint32_t i = 0; i < rs->n_nodes; i++) {
+        arb_node_t *n = &rs->nodes[i];
+        bool costly = n->count || n->op == ARB_OP_PURCHASES || n->op == ARB_OP_SPENT ||
+                      n->op == ARB_OP_EVENT || n->op == ARB_OP_SEGMENT || n->op == ARB_OP_ATTR;
+        n->memo = n->pure && costly && refs[i] > 1;
+    }
+    free(refs);
+    refs = calloc(rs->n_wexprs + 1, sizeof *refs);
+    if (!refs) return -1;
+    for (uint32_t i = 0; i < rs->n_actions; i++)
+        if (rs->actions[i].weight >= 0) refs[rs->actions[i].weight]++;
+    for (uint32_t i = 0; i < rs->n_wexprs; i++) {
+        arb_wexpr_t *w = &rs->wexprs[i];
+        w->pure = w->op != ARB_W_LUA && (w->node < 0 || rs->nodes[w->node].pure);
+        if (w->left >= 0) {
+            refs[w->left]++;
+            w->pure = w->pure && rs->wexprs[w->left].pure;
+        }
+        if (w->right >= 0) {
+            refs[w->right]++;
+            w->pure = w->pure && rs->wexprs[w->right].pure;
+        }
+    }
+    rs->shareable = true;
+    for (uint32_t i = 0; i < rs->n_nodes; i++) rs->shareable &= rs->nodes[i].op != ARB_OP_LUA;
+    for (uint32_t i = 0; i < rs->n_wexprs; i++) {
+        arb_wexpr_t *w = &rs->wexprs[i];
+        w->memo = w->pure && w->op != ARB_W_CONST && refs[i] > 1;
+        rs->shareable &= w->op != ARB_W_LUA;
+    }
+    free(refs);
+    return 0;
+}
+
+/* The purchase action a cannot do without: its `when` is bought(x, w) or
+ * an `all` holding one (the narrowest window wins). Returns false when it
+ * has none, e.g. fallbacks, plain Lua conditions, `any`. */
+static bool action_guard(const arb_ruleset_t *rs, const arb_action_t *a, int32_t *sym,
+                         int64_t *window)
+{
+    if (a->fallback || a->when < 0) return false;
+    const arb_node_t *n = &rs->nodes[a->when];
+    uint32_t first = 0, count = 1;
+    const uint32_t self = (uint32_t)a->when;
+    const uint32_t *kids = &self;
+    if (n->op == ARB_OP_ALL) {
+        kids = rs->kids;
+        first = n->first;
+        count = n->count;
+    }
+    bool found = false;
+    for (uint32_t k = first; k < first + count; k++) {
+        const arb_node_t *g = &rs->nodes[kids[k]];
+        if (g->op != ARB_OP_BOUGHT || g->sym < 0) continue;
+        bool narrower = !found || (g->window >= 0 && (*window < 0 || g->window < *window));
+        if (narrower) {
+            *sym = g->sym;
+            *window = g->window;
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* guarded[] of one channel is sorted by symbol, then widest window first. */
+typedef struct guard_entry {
+    int32_t sym;
+    int64_t window;
+    uint32_t action;
+} guard_entry_t;
+
+static int by_guard(const void *x, const void *y)
+{
+    const guard_entry_t *a = x, *b = y;
+    if (a->sym != b->sym) return a->sym < b->sym ? -1 : 1;
+    int64_t wa = a->window < 0 ? INT64_MAX : a->window, wb = b->window < 0 ? INT64_MAX : b->window;
+    if (wa != wb) return wa > wb ? -1 : 1;
+    return a->action < b->action ? -1 : a->action > b->action;
+}
+
+/* Action i as a candidate whose guard has this window. */
+static arb_cand_t cand_of(const arb_ruleset_t *rs, uint32_t i, int64_t window)
+{
+    const arb_action_t *a = &rs->actions[i];
+    return (arb_cand_t){ .action = i, .model = a->model, .window = window,
+                         .propensity = a->propensity, .value = a->value,
+                         .weight_max = a->weight_max, .lever = a->lever };
+}
+
+/* Returns -1 when out of memory: what was allocated is rs's to free. */
+int arb__ruleset_index_channels(arb_ruleset_t *rs)
+{
+    guard_entry_t *g = calloc(rs->n_actions + 1, sizeof *g);
+    if (!g) return -1;
+    for (int ch = 0; ch < rs->n_channels; ch++) {
+        arb_channel_index_t *x = &rs->by_channel[ch];
+        uint32_t ng = 0;
+        x->always = calloc(rs->n_actions + 1, sizeof *x->always);
+        x->first = calloc(rs->syms.n + 1, sizeof *x->first);
+        x->count = calloc(rs->syms.n + 1, sizeof *x->count);
+        if (!x->always || !x->first || !x->count) {
+            free(g);
+            return -1;
+        }
+        for (uint32_t i = 0; i < rs->n_actions; i++) {
+            if (!(rs->actions[i].channels & (1ull << ch))) continue;
+            if (action_guard(rs, &rs->actions[i], &g[ng].sym, &g[ng].window)) g[ng++].action = i;
+            else x->always[x->n_always++] = cand_of(rs, i, -1);
+        }
+        qsort(g, ng, sizeof *g, by_guard);
+        x->guarded = calloc(ng + 1, sizeof *x->guarded);
+        if (!x->guarded) {
+            free(g);
+            return -1;
+        }
+        for (uint32_t k = 0; k < ng; k++) {
+            x->guarded[k] = cand_of(rs, g[k].action, g[k].window);
+            if (!x->count[g[k].sym]++) x->first[g[k].sym] = k;
+        }
+    }
+    free(g);
+    return 0;
+}
+
+/* The largest value each weight expression can take, into hi (INFINITY
+ * when unknown), by interval arithmetic over its operands (which come
+ * first): recency is within [0, 1], a constant is itself, and products,
+ * sums, min, max and if of bounded operands are bounded; scores,
+ * attributes, plain functions, differences and quotients are not. The
+ * rounding of + and x is monotone, so each bound is computed with the same
+ * operation as the value it bounds. */
+static void weight_bounds(const arb_ruleset_t *rs, double *lo, double *hi)
+{
+    for (uint32_t i = 0; i < rs->n_wexprs; i++) {
+        const arb_wexpr_t *w = &rs->wexprs[i];
+        double ll = w->left >= 0 ? lo[w->left] : 0, lh = w->left >= 0 ? hi[w->left] : 0;
+        double rl = w->right >= 0 ? lo[w->right] : 0, rh = w->right >= 0 ? hi[w->right] : 0;
+        lo[i] = -INFINITY;
+        hi[i] = INFINITY;
+        switch (w->op) {
+        case ARB_W_CONST: lo[i] = hi[i] = w->num; break;
+        case ARB_W_RECENCY: lo[i] = 0; hi[i] = 1; break;
+        case ARB_W_MUL:
+            if (ll >= 0 && rl >= 0) { lo[i] = ll * rl; hi[i] = lh * rh; }
+            break;
+        case ARB_W_ADD: lo[i] = ll + rl; hi[i] = lh + rh; break;
+        case ARB_W_MIN: lo[i] = fmin(ll, rl); hi[i] = fmin(lh, rh); break;
+        case ARB_W_MAX: lo[i] = fmax(ll, rl); hi[i] = fmax(lh, rh); break;
+        case ARB_W_IF: lo[i] = fmin(ll, rl); hi[i] = fmax(lh, rh); break;
+        default: break;
+        }
+        if (isnan(lo[i]) || isnan(hi[i])) {
+            lo[i] = -INFINITY;
+            hi[i] = INFINITY;
+        }
+    }
+}
+
+/* Each action's weight_max (see arb_action_t). */
+int arb__ruleset_weight_max(arb_ruleset_t *rs)
+{
+    double *lo = calloc(rs->n_wexprs + 1, sizeof *lo), *hi = calloc(rs->n_wexprs + 1, sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return -1;
+    }
+    weight_bounds(rs, lo, hi);
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        arb_action_t *a = &rs->actions[i];
+        a->weight_max = a->weight >= 0 ? hi[a->weight] : 1;
+        if (!isfinite(a->weight_max) || a->fallback || !(a->value >= 0) || !(a->lever >= 0) ||
+            !isfinite(a->value) || !isfinite(a->lever) ||
+            (a->when >= 0 && !rs->nodes[a->when].pure) ||
+            (a->weight >= 0 && !rs->wexprs[a->weight].pure))
+            a->weight_max = NAN;
+    }
+    free(lo);
+    free(hi);
+    return 0;
+}
+
+int arb__ruleset_hot_fields(arb_ruleset_t *rs)
+{
+    rs->hot = calloc(rs->n_actions + 1, sizeof *rs->hot);
+    if (!rs->hot) return -1;
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        const arb_action_t *a = &rs->actions[i];
+        arb_action_hot_t *h = &rs->hot[i];
+        h->when = a->when;
+        h->weight = a->weight;
+        h->model = a->model;
+        h->value = a->value;
+        h->lever = a->lever;
+        h->flags = (a->fallback ? ARB_HOT_FALLBACK : 0) |
+                   (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
+                        ? ARB_HOT_CHECKS : 0);
+    }
+    return 0;
+}

@@ -1,0 +1,240 @@
+/* The compiled form of a ruleset, shared by the loader (ruleset.c), the
+ * condition evaluator (cond.c) and the decide pipeline (decide.c).
+ *
+ * Conditions and weights written with the vocabulary are compiled into flat
+ * arrays of nodes that C evaluates; only plain Lua functions stay in Lua, as
+ * registry references into the ruleset's own lua_State. Everything here is
+ * immutable once arb_ruleset_load returns, and owned by the ruleset.
+ */
+#ifndef ARB_COMPILED_H
+#define ARB_COMPILED_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <lua.h>
+
+#include "engine/base/symtab.h"
+
+/* Condition node kinds. */
+typedef enum arb_op {
+    ARB_OP_TRUE,        /* no condition */
+    ARB_OP_ALL,         /* every child */
+    ARB_OP_ANY,         /* at least one child */
+    ARB_OP_NOT,         /* child 0 is false */
+    ARB_OP_BOUGHT,      /* a purchase of sym (category or sku; -1 any) within window */
+    ARB_OP_PURCHASES,   /* number of purchases (of sym, within window) compares */
+    ARB_OP_SPENT,       /* sum of prices (of sym, within window) compares */
+    ARB_OP_EVENT,       /* an event of type sym2 on sym (-1 any) within window */
+    ARB_OP_WEATHER,     /* weather.condition == sym */
+    ARB_OP_TEMP,        /* weather.temp_c compares */
+    ARB_OP_NEAR_STORE,  /* a declared store within num km (needs consent) */
+    ARB_OP_IN_STORE,    /* location.store_id present (== sym unless -1) (needs consent) */
+    ARB_OP_COUNTRY,     /* location.country == sym (needs consent) */
+    ARB_OP_CONSENT,     /* consent[sym] is true */
+    ARB_OP_ATTR,        /* attributes[name] compares */
+    ARB_OP_SEGMENT,     /* attributes.segments contains sym */
+    ARB_OP_SCORE,       /* scores[model] compares */
+    ARB_OP_HOUR,        /* local hour in [a, b) (wrapping past midnight) */
+    ARB_OP_WEEKDAY,     /* local weekday bit in mask */
+    ARB_OP_CHANNEL,     /* context channel == sym */
+    ARB_OP_TOUCHPOINT,  /* context touchpoint == sym */
+    ARB_OP_LUA,         /* plain Lua function(c) -> truthy */
+} arb_op_t;
+
+/* Comparisons a node may apply to a number or a string. */
+typedef enum arb_cmp_op {
+    ARB_CMP_EXISTS,     /* the value is present and not false */
+    ARB_CMP_EQ_STR,     /* equals the string sym */
+    ARB_CMP_ONE_OF,     /* equals one of the strings in list */
+    ARB_CMP_EQ_NUM,     /* == a (or boolean a != 0 for booleans) */
+    ARB_CMP_GE,         /* >= a */
+    ARB_CMP_GT,         /* >  a */
+    ARB_CMP_LE,         /* <= a */
+    ARB_CMP_LT,         /* <  a */
+    ARB_CMP_BETWEEN,    /* a <= v <= b */
+} arb_cmp_op_t;
+
+typedef struct arb_cmp {
+    arb_cmp_op_t op;
+    double a, b;        /* operands for numeric comparisons */
+    const char *str;    /* ARB_CMP_EQ_STR: the string (owned by the ruleset) */
+    uint32_t str_len;
+    uint32_t list;      /* ARB_CMP_ONE_OF: first index into ruleset->strs */
+    uint32_t list_n;    /* ... and how many */
+} arb_cmp_t;
+
+typedef struct arb_node {
+    arb_op_t op;
+    int32_t sym;        /* what the node is about (see arb_op_t), -1 any */
+    int32_t sym2;       /* event type for ARB_OP_EVENT */
+    int64_t window;     /* seconds back from now; -1 ever */
+    uint32_t first;     /* ALL/ANY/NOT: first child index in ruleset->kids */
+    uint32_t count;     /* ... and how many */
+    arb_cmp_t cmp;      /* PURCHASES, SPENT, TEMP, ATTR, SCORE */
+    const char *name;   /* ATTR: attribute key (owned by the ruleset) */
+    uint32_t name_len;
+    double num;         /* NEAR_STORE: km */
+    int a, b;           /* HOUR: [a, b); WEEKDAY: a is a bit mask, Sunday = bit 0 */
+    int ref;            /* LUA: registry reference of the function */
+    bool pure;          /* no plain Lua function in this subtree */
+    bool memo;          /* pure, reached from several places, worth remembering per request */
+} arb_node_t;
+
+/* Weight expression kinds. */
+typedef enum arb_wop {
+    ARB_W_CONST,        /* num */
+    ARB_W_RECENCY,      /* 2^(-age/num) of the newest match of condition node `node` */
+    ARB_W_SCORE,        /* scores[sym], 0 when missing */
+    ARB_W_ATTR,         /* numeric attributes[name], 0 when missing */
+    ARB_W_MUL, ARB_W_ADD, ARB_W_SUB, ARB_W_DIV, ARB_W_MIN, ARB_W_MAX,
+    ARB_W_IF,           /* node ? left : right */
+    ARB_W_LUA,          /* plain Lua function(c) -> number */
+} arb_wop_t;
+
+typedef struct arb_wexpr {
+    arb_wop_t op;
+    double num;         /* CONST value; RECENCY half-life in seconds */
+    int32_t sym;        /* SCORE: model symbol */
+    int32_t node;       /* RECENCY / IF: condition node index */
+    int32_t left, right;/* operands (indices into ruleset->wexprs) */
+    const char *name;   /* ATTR: key */
+    uint32_t name_len;
+    int ref;            /* LUA: registry reference */
+    bool pure;          /* no plain Lua function in this expression */
+    bool memo;          /* pure and used by several actions: remembered per request */
+} arb_wexpr_t;
+
+/* What the candidate loop reads of every action, packed densely so that a
+ * catalog of 10,000 stays in the core's cache: 32 bytes an action, in the
+ * same (id) order as arb_action_t. */
+typedef struct arb_action_hot {
+    int32_t when;           /* root condition node, -1 = always */
+    int32_t weight;         /* weight expression, -1 = 1.0 */
+    int32_t model;          /* score symbol for the propensity; -1 = the action's fixed propensity */
+    uint32_t flags;         /* ARB_HOT_* */
+    double value;
+    double lever;
+} arb_action_hot_t;
+
+#define ARB_HOT_FALLBACK 1u /* declared with `fallback` */
+#define ARB_HOT_CHECKS   2u /* touchpoints, dates, consent or location to check first */
+
+/* Everything about an action; the decide path reads arb_action_hot_t first
+ * and comes here only for what it flags. */
+typedef struct arb_action {
+    uint64_t channels;      /* bit per channel index */
+    int64_t start, stop;    /* flight dates, unix seconds; 0 = open */
+    int32_t when;           /* root condition node, -1 = always */
+    int32_t weight;         /* weight expression, -1 = 1.0 */
+    int32_t model;          /* score symbol for the propensity; -1 = propensity field */
+    int32_t category;       /* category symbol for diversity; -1 none */
+    uint32_t n_touchpoints;
+    uint32_t n_requires;
+    bool fallback;          /* declared with `fallback` */
+    bool requires_location; /* one of `requires` is "location": location must be sent too */
+    double value;           /* money or any lever */
+    double lever;           /* business lever, default 1 */
+    double propensity;      /* fixed propensity when there is no model, default 1 */
+    double weight_max;      /* the weight never exceeds it; NAN when no bound is known or the
+                               action must always be evaluated (a fallback, a plain Lua function
+                               in its `when` or weight, a negative value or lever) */
+    int32_t *touchpoints;   /* touchpoint symbols it is limited to; NULL = all */
+    int32_t *requires;      /* consent symbols it needs */
+    char **requires_names;  /* the same, as names (for `ruleset`) */
+    char **requires_reasons;/* the same, as explain reasons: "consent:<name>" */
+    char *no_score_reason;  /* "no score: <model>", NULL without a model */
+    char *id;               /* unique action id */
+    char *file;             /* rule file that declared it */
+    int line;               /* line of the declaration */
+    char *category_name;
+    /* The constant parts of this action's entry in a decision, packed at
+     * load: {"id": id, "priority": | ... | "value": value, "payload": payload}. */
+    char *answer_head, *answer_tail;
+    size_t answer_head_len, answer_tail_len;
+} arb_action_t;
+
+typedef struct arb_touchpoint {
+    char *id;
+    int32_t sym;            /* its symbol */
+    int limit;              /* actions returned by default */
+    int32_t diverse;        /* -1 none, else the field: 0 = category */
+    char *file;
+    int line;
+} arb_touchpoint_t;
+
+/* A candidate as a channel's index holds it: with what it takes to bound
+ * its priority, so that a decision passes over an action that cannot be
+ * shown without reading the action itself (see decide.c). */
+typedef struct arb_cand {
+    uint32_t action;        /* index in ruleset->actions */
+    int32_t model;          /* the action's model symbol, -1 = fixed propensity */
+    int64_t window;         /* guarded: the guard's window, -1 ever; always: -1 */
+    double propensity;      /* the fixed propensity, when model < 0 */
+    double value, weight_max, lever;  /* as arb_action_t */
+} arb_cand_t;
+
+/* The candidates of one channel. An action whose `when` requires a
+ * purchase (bought(x, within(w)) as the condition or one of its `all`) is
+ * reached through what the context bought, with a window no older than that
+ * purchase; the others are candidates for every context. */
+typedef struct arb_channel_index {
+    arb_cand_t *always;     /* actions without such a guard, id order */
+    uint32_t n_always;
+    arb_cand_t *guarded;    /* guarded actions, grouped by guard symbol, widest window first */
+    uint32_t *first;        /* per symbol: where its group starts in guarded */
+    uint32_t *count;        /* per symbol: how many actions its group holds */
+} arb_channel_index_t;
+
+typedef struct arb_store {
+    int32_t sym;            /* store id symbol */
+    double lat, lon;
+} arb_store_t;
+
+#define ARB_MAX_CHANNELS 64
+
+/* Memory a ruleset's lua_State may grow by, after loading, for everything
+ * its rules ever keep. */
+#define ARB_RULESET_HEADROOM (64u * 1024 * 1024)
+
+typedef struct arb_ruleset arb_ruleset_t;
+
+struct arb_ruleset {
+    _Atomic uint32_t owners;    /* workers (or others) holding it; the last frees it */
+    bool shareable;             /* no plain Lua function: threads may share it */
+    lua_State *L;               /* holds the plain Lua functions; owned */
+    struct arb_sandbox *sandbox;/* budgets for L; owned */
+    char version[48];           /* "<seq>-<checksum prefix>" */
+    char checksum[17];          /* FNV-1a 64 of the files, hex */
+    int64_t loaded_at;          /* unix seconds */
+    char *dir;                  /* folder it came from */
+    arb_symtab_t syms;          /* every string conditions compare against */
+    arb_action_t *actions;      /* sorted by id, fallbacks included */
+    arb_action_hot_t *hot;      /* the same actions' hot fields, same order */
+    uint32_t n_actions;
+    arb_channel_index_t by_channel[ARB_MAX_CHANNELS]; /* candidates per channel */
+    char *channels[ARB_MAX_CHANNELS];      /* channel names by index */
+    int32_t channel_sym[ARB_MAX_CHANNELS]; /* their symbols */
+    int n_channels;
+    arb_touchpoint_t *touchpoints;
+    uint32_t n_touchpoints;
+    int default_limit;          /* limit for undeclared touchpoints */
+    int utc_offset_minutes;     /* local time for hour and weekday conditions */
+    int32_t *models;            /* declared model symbols */
+    uint32_t n_models;
+    arb_store_t *stores;
+    uint32_t n_stores;
+    arb_node_t *nodes;          /* condition nodes, identical ones shared; children first */
+    uint32_t n_nodes;
+    uint32_t *kids;             /* child node indices of ALL/ANY/NOT */
+    uint32_t n_kids;
+    arb_wexpr_t *wexprs;        /* weight expressions, identical ones shared; operands first */
+    uint32_t n_wexprs;
+    char **strs;                /* strings for ONE_OF lists, owned */
+    uint32_t *str_lens;
+    uint32_t n_strs;
+    int32_t sym_segments;       /* the symbol "segments" */
+    int32_t sym_location;       /* the symbol "location" */
+};
+
+#endif

@@ -1,0 +1,283 @@
+/* A ruleset's life: loading a folder of rule files into a compiled,
+ * validated ruleset (or nothing, with every problem reported as
+ * file:line), sharing it between owners, freeing it, and describing it
+ * (version, checksum, the `ruleset` method's map).
+ *
+ * A load reads the folder's *.lua files (tests aside) in name order, makes
+ * a sandboxed lua_State and runs the prelude in it, runs each rule file in
+ * its own environment under one budget (load_state.c), then compiles what the
+ * files declared (compile_decl.c, arb__compile_cond.c, compile_index.c). All of
+ * it that touches the Lua state runs protected, so that running out of
+ * memory anywhere is a problem of that load, never an abort.
+ */
+#include "engine/ruleset/ruleset_int.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bindings/lua/context.h"
+#include "bindings/lua/sandbox.h"
+#include "engine/base/log.h"
+#include "engine/base/pack.h"
+
+/* Returns -1 when memory ran out reading the files again: the version
+ * would then name other bytes than the folder's. Other problems of the
+ * listing (a test file too large...) are the test run's to report. */
+static int ruleset_checksum(arb_ruleset_t *rs, const char *dir, uint64_t seq)
+{
+    uint64_t h = ARB_HASH_SEED;
+    arb_problems_t ignore = { 0 };
+    for (int tests = 0; tests < 2; tests++) {
+        arb_rule_file_t *files = NULL;
+        size_t n = 0;
+        arb__rule_files_list(dir, tests, &files, &n, &ignore);
+        for (size_t i = 0; i < n; i++) {
+            h = arb_hash(files[i].name, strlen(files[i].name) + 1, h);
+            if (files[i].text) h = arb_hash(files[i].text, files[i].len, h);
+        }
+        arb__rule_files_free(files, n);
+    }
+    bool oom = ignore.n < ignore.total;   /* a problem lost to memory */
+    for (size_t i = 0; i < ignore.n; i++) oom |= strstr(ignore.items[i], "out of memory") != NULL;
+    arb_problems_free(&ignore);
+    if (oom) return -1;
+    snprintf(rs->checksum, sizeof rs->checksum, "%016llx", (unsigned long long)h);
+    snprintf(rs->version, sizeof rs->version, "%llu-%.12s", (unsigned long long)seq, rs->checksum);
+    return 0;
+}
+
+/* Never reached: every call that can raise runs protected (rawread.h).
+ * Should one ever slip through, Lua aborts after this returns: the log
+ * then says why instead of nothing. */
+static int ruleset_panic(lua_State *L)
+{
+    size_t len = 0;
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    char clean[512], q[1100];
+    if (msg) arb_text_clean(msg, len, clean, sizeof clean);
+    else snprintf(clean, sizeof clean, "an error object that is not a string");
+    arb_log_error("lua panic: an error escaped every protected call", "error=%s",
+                  arb_log_quote(clean, q, sizeof q));
+    return 0;
+}
+
+/* The part of a load that touches the Lua state, run in one protected call
+ * (load_protected): the Lua API raises when it runs out of memory, and an
+ * error outside every protected call would end in Lua's panic, killing the
+ * process. The C memory it makes is kept here, freed by the caller. */
+typedef struct load_job {
+    arb_ruleset_t *rs;
+    const char *dir;
+    arb_problems_t *problems;
+    size_t before;              /* problems->total when the load began */
+    arb_rule_file_t *files;
+    size_t n;
+} load_job_t;
+
+static int load_protected(lua_State *L)
+{
+    load_job_t *job = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    arb_lua_context_init(L);
+    if (arb__prelude_run(L, job->problems) == 0 &&
+        arb__rule_files_list(job->dir, false, &job->files, &job->n, job->problems) == 0) {
+        if (job->n == 0 && job->problems->total == job->before)
+            arb_problems_add(job->problems, "%s: no rule files (*.lua) in the folder", job->dir);
+        for (size_t i = 0; i < job->n; i++)
+            if (job->files[i].text)
+                arb__rule_file_run(L, &job->files[i], "rules_env", job->problems);
+        /* Compile what the other files declared even when one failed, so one
+         * load reports every mistake; a reference to something the failed
+         * file declared is then reported as unknown too. */
+        if (job->n) arb__ruleset_compile(job->rs, job->problems);
+    }
+    return 0;
+}
+
+arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
+{
+    size_t before = problems->total;
+    arb_ruleset_t *rs = calloc(1, sizeof *rs);
+    if (!rs) {
+        arb_problems_add(problems, "%s: out of memory loading the ruleset", dir);
+        return NULL;
+    }
+    atomic_init(&rs->owners, 1);
+    rs->sandbox = calloc(1, sizeof *rs->sandbox);
+    rs->dir = strdup(dir);
+    arb_symtab_init(&rs->syms);
+    rs->loaded_at = (int64_t)time(NULL);
+    if (!rs->sandbox || !rs->dir || !(rs->L = arb_sandbox_new(rs->sandbox))) {
+        arb_problems_add(problems, "%s: out of memory creating the rule state", dir);
+        arb_ruleset_free(rs);
+        return NULL;
+    }
+    lua_atpanic(rs->L, ruleset_panic);
+    load_job_t job = { .rs = rs, .dir = dir, .problems = problems, .before = before };
+    /* One budget for the prelude, every rule file and the compile. */
+    arb__load_budget(rs->L, true);
+    lua_pushcfunction(rs->L, load_protected);
+    lua_pushlightuserdata(rs->L, &job);
+    int rc = lua_pcall(rs->L, 1, 0, 0);
+    if (rc == LUA_ERRMEM)
+        arb_problems_add(problems, "%s: out of memory loading the ruleset", dir);
+    else if (rc != LUA_OK)
+        arb_problems_add(problems, "%s: loading stopped: %s", dir,
+                         lua_type(rs->L, -1) == LUA_TSTRING ? lua_tostring(rs->L, -1) : "error");
+    lua_settop(rs->L, 0);
+    arb__load_budget(rs->L, false);
+    arb__rule_files_free(job.files, job.n);
+    if (problems->total != before) {
+        arb_ruleset_free(rs);
+        return NULL;
+    }
+    if (ruleset_checksum(rs, dir, seq) < 0) {
+        arb_problems_add(problems, "%s: out of memory loading the ruleset", dir);
+        arb_ruleset_free(rs);
+        return NULL;
+    }
+    lua_gc(rs->L, LUA_GCCOLLECT);
+    rs->sandbox->cap = rs->sandbox->used + ARB_RULESET_HEADROOM;
+    return rs;
+}
+
+bool arb_ruleset_shareable(const arb_ruleset_t *rs) { return rs->shareable; }
+
+arb_ruleset_t *arb_ruleset_retain(arb_ruleset_t *rs)
+{
+    atomic_fetch_add_explicit(&rs->owners, 1, memory_order_relaxed);
+    return rs;
+}
+
+void arb_ruleset_free(arb_ruleset_t *rs)
+{
+    /* acq_rel: every owner's reads happen before the last one frees. */
+    if (!rs || atomic_fetch_sub_explicit(&rs->owners, 1, memory_order_acq_rel) != 1) return;
+    if (rs->L) lua_close(rs->L);
+    free(rs->sandbox);
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        arb_action_t *a = &rs->actions[i];
+        free(a->id);
+        free(a->file);
+        free(a->touchpoints);
+        free(a->requires);
+        for (uint32_t k = 0; k < a->n_requires; k++) {
+            free(a->requires_names[k]);
+            free(a->requires_reasons[k]);
+        }
+        free(a->requires_names);
+        free(a->requires_reasons);
+        free(a->no_score_reason);
+        free(a->category_name);
+        free(a->answer_head);
+        free(a->answer_tail);
+    }
+    free(rs->actions);
+    free(rs->hot);
+    for (int ch = 0; ch < rs->n_channels; ch++) {
+        free(rs->channels[ch]);
+        free(rs->by_channel[ch].always);
+        free(rs->by_channel[ch].guarded);
+        free(rs->by_channel[ch].first);
+        free(rs->by_channel[ch].count);
+    }
+    for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
+        free(rs->touchpoints[i].id);
+        free(rs->touchpoints[i].file);
+    }
+    free(rs->touchpoints);
+    for (uint32_t i = 0; i < rs->n_strs; i++) free(rs->strs[i]);
+    free(rs->strs);
+    free(rs->str_lens);
+    free(rs->models);
+    free(rs->stores);
+    free(rs->nodes);
+    free(rs->kids);
+    free(rs->wexprs);
+    free(rs->dir);
+    arb_symtab_free(&rs->syms);
+    free(rs);
+}
+
+const char *arb_ruleset_version(const arb_ruleset_t *rs) { return rs->version; }
+
+size_t arb_ruleset_action_count(const arb_ruleset_t *rs) { return rs->n_actions; }
+
+/* ------------------------------------------------------------ describing */
+
+static void pack_channel_names(msgpack_packer *pk, const arb_ruleset_t *rs, uint64_t mask)
+{
+    msgpack_pack_array(pk, (size_t)__builtin_popcountll(mask));
+    for (int ch = 0; ch < rs->n_channels; ch++)
+        if (mask & (1ull << ch)) arb_pack_cstr(pk, rs->channels[ch]);
+}
+
+static void pack_action_info(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_action_t *a)
+{
+    msgpack_pack_map(pk, 12);
+    arb_pack_cstr(pk, "id");
+    arb_pack_cstr(pk, a->id);
+    arb_pack_cstr(pk, "channels");
+    pack_channel_names(pk, rs, a->channels);
+    arb_pack_cstr(pk, "touchpoints");
+    msgpack_pack_array(pk, a->n_touchpoints);
+    for (uint32_t k = 0; k < a->n_touchpoints; k++)
+        arb_pack_cstr(pk, rs->syms.names[a->touchpoints[k]]);
+    arb_pack_cstr(pk, "requires");
+    msgpack_pack_array(pk, a->n_requires);
+    for (uint32_t k = 0; k < a->n_requires; k++) arb_pack_cstr(pk, a->requires_names[k]);
+    arb_pack_cstr(pk, "value");
+    msgpack_pack_double(pk, a->value);
+    arb_pack_cstr(pk, "lever");
+    msgpack_pack_double(pk, a->lever);
+    arb_pack_cstr(pk, "model");
+    if (a->model >= 0) arb_pack_cstr(pk, rs->syms.names[a->model]); else msgpack_pack_nil(pk);
+    arb_pack_cstr(pk, "category");
+    if (a->category_name) arb_pack_cstr(pk, a->category_name); else msgpack_pack_nil(pk);
+    arb_pack_cstr(pk, "fallback");
+    if (a->fallback) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    arb_pack_cstr(pk, "dynamic");
+    if (a->when >= 0) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    arb_pack_cstr(pk, "file");
+    arb_pack_text(pk, a->file);   /* a file name need not be UTF-8: escaped */
+    arb_pack_cstr(pk, "line");
+    msgpack_pack_int(pk, a->line);
+}
+
+void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 9);
+    arb_pack_cstr(pk, "version");
+    arb_pack_cstr(pk, rs->version);
+    arb_pack_cstr(pk, "checksum");
+    arb_pack_cstr(pk, rs->checksum);
+    arb_pack_cstr(pk, "loaded_at");
+    msgpack_pack_int64(pk, rs->loaded_at);
+    arb_pack_cstr(pk, "dir");
+    arb_pack_text(pk, rs->dir);
+    arb_pack_cstr(pk, "default_limit");
+    msgpack_pack_int(pk, rs->default_limit);
+    arb_pack_cstr(pk, "channels");
+    pack_channel_names(pk, rs, rs->n_channels == 64 ? ~0ull : (1ull << rs->n_channels) - 1);
+    arb_pack_cstr(pk, "models");
+    msgpack_pack_array(pk, rs->n_models);
+    for (uint32_t i = 0; i < rs->n_models; i++) arb_pack_cstr(pk, rs->syms.names[rs->models[i]]);
+    arb_pack_cstr(pk, "touchpoints");
+    msgpack_pack_array(pk, rs->n_touchpoints);
+    for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
+        const arb_touchpoint_t *tp = &rs->touchpoints[i];
+        msgpack_pack_map(pk, 3);
+        arb_pack_cstr(pk, "id");
+        arb_pack_cstr(pk, tp->id);
+        arb_pack_cstr(pk, "limit");
+        msgpack_pack_int(pk, tp->limit ? tp->limit : rs->default_limit);
+        arb_pack_cstr(pk, "diverse");
+        if (tp->diverse == 0) arb_pack_cstr(pk, "category"); else msgpack_pack_nil(pk);
+    }
+    arb_pack_cstr(pk, "actions");
+    msgpack_pack_array(pk, rs->n_actions);
+    for (uint32_t i = 0; i < rs->n_actions; i++) pack_action_info(pk, rs, &rs->actions[i]);
+}

@@ -1,0 +1,103 @@
+/* Internals of the ruleset loader, shared by its files alone: ruleset.c
+ * (lifecycle), load_state.c (the load state), compile_decl.c, compile_cond.c
+ * and compile_index.c (the compiler), fileio.c (reading the folder) and
+ * ruletest.c (the rule tests, which run in the loader's state). No file
+ * outside the loader includes this header: what others may use is in
+ * ruleset.h.
+ */
+#ifndef ARB_RULESET_INT_H
+#define ARB_RULESET_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+
+#include "engine/ruleset/compiled.h"
+#include "engine/ruleset/ruleset.h"
+#include "engine/ruleset/specread.h"
+
+/* ---- the load state (load_state.c) and the folder's files (fileio.c) */
+
+/* The budgets of a whole load: the prelude, every rule file and the compile
+ * together (arb_sandbox_total_begin in arb_ruleset_load). */
+#define LOAD_INSTRUCTIONS 50000000
+#define LOAD_MEMORY (256u * 1024 * 1024)
+#define LOAD_WALL_NS (5000000000ull)
+
+typedef struct arb_rule_file {
+    char *name;     /* file name within the folder */
+    char *path;     /* dir/name, as shown in messages */
+    char *text;     /* contents, NULL when unreadable */
+    size_t len;
+} arb_rule_file_t;
+
+/* The *.lua files of dir in name order: the *_test.lua ones when tests,
+ * else the others. Free with arb__rule_files_free. */
+int arb__rule_files_list(const char *dir, bool tests, arb_rule_file_t **out, size_t *count,
+                         arb_problems_t *problems);
+void arb__rule_files_free(arb_rule_file_t *files, size_t n);
+
+/* Run file f of a ruleset state in a fresh environment from the prelude's
+ * factory env_name ("rules_env" or "tests_env"). Stack: unchanged. */
+int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
+                       arb_problems_t *problems);
+
+/* Open (begin) or close the budget of a whole load on L: the prelude, every
+ * rule file and the compile, or every test file and the reading of the tests,
+ * draw from one total of instructions, memory and wall time. */
+void arb__load_budget(lua_State *L, bool begin);
+
+/* Push field name of the prelude's result table. Stack: +1. */
+void arb__prelude_push(lua_State *L, const char *name);
+
+/* Run the prelude in L; its result table goes to the registry. Returns -1
+ * with a problem when it fails. */
+int arb__prelude_run(lua_State *L, arb_problems_t *problems);
+
+/* ---- compiling (compile_decl.c, compile_cond.c, compile_index.c) */
+
+/* Running out of C memory while compiling: raised as a Lua error, which
+ * unwinds to ruleset_compile like one of Lua's own (every caller runs
+ * inside compile_protected). Whatever was built so far is reachable from
+ * rs or cc, each array consistent with its count, so freeing the ruleset
+ * frees it; the load fails with this problem and the old ruleset serves on. */
+#define COMPILE_OOM "out of memory compiling the ruleset"
+
+/* Raise COMPILE_OOM in L (inside compile_protected only). */
+void arb__compile_oom(lua_State *L);
+
+/* p, or raise COMPILE_OOM when it is NULL. */
+void *arb__compile_check(lua_State *L, void *p);
+
+/* The symbol of s (len bytes, or up to its NUL); raises when out of memory. */
+int32_t arb__intern(compiler_t *cc, const char *s, size_t len);
+int32_t arb__intern_z(compiler_t *cc, const char *s);
+
+/* arr with room for n + extra elements of elem bytes (see GROW). */
+void *arb__grow(lua_State *L, void *arr, size_t elem, size_t n, size_t extra);
+
+/* rs is the ruleset being compiled; a failure raises (arb__compile_oom). */
+#define GROW(rs, arr, n, extra) \
+    ((arr) = arb__grow((rs)->L, (arr), sizeof *(arr), (size_t)(n), (size_t)(extra)))
+
+/* Whether model sym was declared; the symbol of a model a rule names, a
+ * problem when it was not declared. */
+bool arb__model_declared(compiler_t *cc, int32_t sym);
+int32_t arb__model_ref(compiler_t *cc, const char *name);
+
+/* The index of the compiled condition or weight at idx (-1 on a problem). */
+int32_t arb__compile_cond(compiler_t *cc, int idx);
+int32_t arb__compile_wexpr(compiler_t *cc, int idx);
+
+/* After the protected compile: each returns -1 when memory runs out,
+ * leaving what it allocated to rs. */
+int arb__ruleset_mark_shared(arb_ruleset_t *rs);
+int arb__ruleset_weight_max(arb_ruleset_t *rs);
+int arb__ruleset_hot_fields(arb_ruleset_t *rs);
+int arb__ruleset_index_channels(arb_ruleset_t *rs);
+
+/* Compile what the rule files declared into rs; problems added. */
+void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems);
+
+#endif

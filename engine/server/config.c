@@ -1,0 +1,177 @@
+/* The configuration of `arbiter serve` (see config.h): the defaults, the
+ * usage text, and the parsing of each option with its bounds. A value out of
+ * bounds is refused with the flag, the bounds and the value, so that the
+ * operator knows what to type instead.
+ */
+#include "engine/server/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/wire/frame.h"
+#include "engine/base/log.h"
+
+void arb_config_defaults(arb_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen = "127.0.0.1:7878";
+    cfg->max_frame = 1024 * 1024;
+    cfg->max_depth = 32;
+    cfg->max_connections = 10000;
+    cfg->max_queued = 1024 * 1024;
+    cfg->frame_timeout = 10;
+    cfg->idle_timeout = 0;
+    cfg->drain_timeout = 5;
+    cfg->deadline_ms = 10;
+    cfg->max_deadline_ms = 1000;
+    cfg->overload_ms = 100;
+    cfg->watch = true;
+    cfg->reload_timeout = 30;
+    cfg->max_answer = 4 * 1024 * 1024;
+    cfg->max_batch = 1000;
+    cfg->batch_ms = 200;
+    cfg->max_partial = 64 * 1024 * 1024;
+    cfg->max_queued_total = 256 * 1024 * 1024;
+}
+
+int arb_config_usage(FILE *f, int code)
+{
+    fprintf(f,
+        "usage: arbiter serve --rules DIR [options]\n"
+        "\n"
+        "Serve next-best-action decisions over MessagePack-RPC.\n"
+        "\n"
+        "  --rules DIR            ruleset folder (required)\n"
+        "  --listen HOST:PORT     public TCP listener (default 127.0.0.1:7878; 'none' for none)\n"
+        "  --socket PATH          public Unix socket\n"
+        "  --admin PATH           admin Unix socket, mode 0600 (reload is allowed only here)\n"
+        "  --workers N            worker threads (default: one per core)\n"
+        "  --max-frame BYTES      largest request (default 1048576)\n"
+        "  --max-depth N          deepest nesting in a request, at most 32 (default 32)\n"
+        "  --max-connections N    public connections at once (default 10000)\n"
+        "  --max-queued BYTES     answers queued for a client before its reads pause (default 1048576)\n"
+        "  --frame-timeout SECS   close a client whose partial request stalls (default 10)\n"
+        "  --idle-timeout SECS    close a silent client (default 0: never)\n"
+        "  --drain-timeout SECS   on SIGTERM, longest wait for in-flight requests (default 5)\n"
+        "  --deadline-ms MS       a decision's deadline unless its context sets deadline_ms (default 10)\n"
+        "  --max-deadline-ms MS   the most a context's deadline_ms may ask for (default 1000)\n"
+        "  --overload-ms MS       a worker busy this long in one loop turn answers `overloaded` (default 100)\n"
+        "  --max-answer BYTES     largest answer; a larger one answers too_large (default 4194304)\n"
+        "  --max-batch N          contexts in one decide_many (default 1000)\n"
+        "  --batch-ms MS          longest one decide_many may work before it stops (default 200)\n"
+        "  --max-partial BYTES    request bytes held unanswered, all clients together (default 67108864)\n"
+        "  --max-queued-total BYTES answers queued, all clients together (default 268435456)\n"
+        "  --no-watch             do not reload when a file in DIR changes\n"
+        "  --reload-timeout SECS  abandon a reload that takes longer; the old ruleset keeps serving (default 30)\n"
+        "  --log-level LEVEL      debug | info | warn | error (default info)\n"
+        "\n"
+        "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
+        "what is in flight and exit 0. One arriving while the ruleset first loads acts once\n"
+        "serving starts; during the shutdown drain they are ignored.\n");
+    return code;
+}
+
+/* Parse a whole positive number into *out within [lo, hi]. */
+static int parse_num(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "arbiter serve: %s must be a number between %g and %g, not '%s'\n", flag,
+                lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int arb_config_parse(arb_config_t *cfgp, int argc, char **argv)
+{
+    arb_config_t cfg;
+    arb_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double n;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return arb_config_usage(stdout, 0);
+        if (strcmp(a, "--no-watch") == 0) { cfg.watch = false; continue; }
+        if (!v || a[0] != '-') {
+            fprintf(stderr, "arbiter serve: unexpected '%s'\n", a);
+            return arb_config_usage(stderr, 2);
+        }
+        i++;
+        if (strcmp(a, "--rules") == 0) cfg.rules_dir = v;
+        else if (strcmp(a, "--listen") == 0) cfg.listen = strcmp(v, "none") == 0 ? NULL : v;
+        else if (strcmp(a, "--socket") == 0) cfg.socket_path = v;
+        else if (strcmp(a, "--admin") == 0) cfg.admin_path = v;
+        else if (strcmp(a, "--log-level") == 0) {
+            int level = arb_log_level_parse(v);
+            if (level < 0) {
+                fprintf(stderr, "arbiter serve: --log-level is debug, info, warn or error\n");
+                return 2;
+            }
+            arb_log_set_level((arb_log_level_t)level);
+        } else if (strcmp(a, "--workers") == 0) {
+            if (parse_num(a, v, 1, 256, &n) < 0) return 2;
+            cfg.workers = (int)n;
+        } else if (strcmp(a, "--max-frame") == 0) {
+            if (parse_num(a, v, 64, 1 << 30, &n) < 0) return 2;
+            cfg.max_frame = (size_t)n;
+        } else if (strcmp(a, "--max-depth") == 0) {
+            if (parse_num(a, v, 2, ARB_FRAME_DEPTH_MAX, &n) < 0) return 2;
+            cfg.max_depth = (int)n;
+        } else if (strcmp(a, "--max-connections") == 0) {
+            if (parse_num(a, v, 1, 1000000, &n) < 0) return 2;
+            cfg.max_connections = (int)n;
+        } else if (strcmp(a, "--max-queued") == 0) {
+            if (parse_num(a, v, 1024, 1 << 30, &n) < 0) return 2;
+            cfg.max_queued = (size_t)n;
+        } else if (strcmp(a, "--frame-timeout") == 0) {
+            if (parse_num(a, v, 0, 86400, &cfg.frame_timeout) < 0) return 2;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (parse_num(a, v, 0, 86400 * 30, &cfg.idle_timeout) < 0) return 2;
+        } else if (strcmp(a, "--deadline-ms") == 0) {
+            if (parse_num(a, v, 1, 60000, &n) < 0) return 2;
+            cfg.deadline_ms = (int64_t)n;
+        } else if (strcmp(a, "--max-deadline-ms") == 0) {
+            if (parse_num(a, v, 1, 600000, &n) < 0) return 2;
+            cfg.max_deadline_ms = (int64_t)n;
+        } else if (strcmp(a, "--overload-ms") == 0) {
+            if (parse_num(a, v, 1, 60000, &cfg.overload_ms) < 0) return 2;
+        } else if (strcmp(a, "--reload-timeout") == 0) {
+            if (parse_num(a, v, 0.001, 86400, &cfg.reload_timeout) < 0) return 2;
+        } else if (strcmp(a, "--drain-timeout") == 0) {
+            if (parse_num(a, v, 0, 3600, &cfg.drain_timeout) < 0) return 2;
+        } else if (strcmp(a, "--max-answer") == 0) {
+            if (parse_num(a, v, 1024, 1 << 30, &n) < 0) return 2;
+            cfg.max_answer = (size_t)n;
+        } else if (strcmp(a, "--max-batch") == 0) {
+            if (parse_num(a, v, 1, 1000000, &n) < 0) return 2;
+            cfg.max_batch = (uint32_t)n;
+        } else if (strcmp(a, "--batch-ms") == 0) {
+            if (parse_num(a, v, 1, 600000, &cfg.batch_ms) < 0) return 2;
+        } else if (strcmp(a, "--max-partial") == 0) {
+            if (parse_num(a, v, 64 * 1024, 1e12, &n) < 0) return 2;
+            cfg.max_partial = (size_t)n;
+        } else if (strcmp(a, "--max-queued-total") == 0) {
+            if (parse_num(a, v, 64 * 1024, 1e12, &n) < 0) return 2;
+            cfg.max_queued_total = (size_t)n;
+        } else {
+            fprintf(stderr, "arbiter serve: unknown option '%s'\n", a);
+            return arb_config_usage(stderr, 2);
+        }
+    }
+    if (!cfg.rules_dir) {
+        fprintf(stderr, "arbiter serve: --rules DIR is required\n");
+        return arb_config_usage(stderr, 2);
+    }
+    if (cfg.socket_path && cfg.admin_path && strcmp(cfg.socket_path, cfg.admin_path) == 0) {
+        fprintf(stderr, "arbiter serve: --socket and --admin must be different paths\n");
+        return 2;
+    }
+    if (!cfg.listen && !cfg.socket_path) {
+        fprintf(stderr, "arbiter serve: nothing to listen on: give --listen or --socket\n");
+        return 2;
+    }
+    *cfgp = cfg;
+    return -1;
+}

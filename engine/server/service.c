@@ -1,0 +1,148 @@
+/* The methods bound to a worker (see service.h). */
+#include "engine/server/service.h"
+
+#include <string.h>
+
+#include "engine/decide/decide.h"
+#include "engine/ruleset/ruleset.h"
+#include "engine/server/conn.h"
+#include "engine/server/worker.h"
+#include "engine/wire/answer.h"
+#include "engine/wire/rpc.h"
+
+#define METHODS "decide, decide_many, ruleset, ping, stats, reload"
+
+static arb_method_t method_of(const char *m, size_t n)
+{
+    static const char *const names[] = { "ping", "stats", "ruleset", "decide",
+                                         "decide_many", "reload" };
+    for (int i = 0; i < ARB_METHOD_OTHER; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], m, n) == 0) return (arb_method_t)i;
+    return ARB_METHOD_OTHER;
+}
+
+static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
+{
+    arb_stats_t sum;   /* about 4 KiB */
+    memset(&sum, 0, sizeof sum);
+    arb_stats_gauges_t g;
+    arb__server_stats(w->server, &sum, &g.connections, &g.reloads_ok, &g.reloads_failed,
+                      &g.connections_refused);
+    arb_answer_pack_stats(pk, &sum, &g, arb_ruleset_version(w->ruleset));
+}
+
+/* Decisions are shed, cheaply, when the worker is already behind: a queue
+ * of work nobody will wait for helps no one. */
+static bool shed(arb_worker_t *w, arb_err_t *err)
+{
+    if (!arb__worker_overloaded(w)) return false;
+    arb_err_set(err, ARB_OVERLOADED, "the server is overloaded; retry later or on another node");
+    return true;
+}
+
+#define QUEUED_OVER_TOTAL \
+    "answers queued for clients that do not read passed --max-queued-total; retry later"
+
+/* decide_many: see arb_decide_many. A batch is answered whole or not at
+ * all, so a client never has to match partial results; its work is bounded
+ * (--max-batch contexts, --batch-ms of work) so that one request cannot
+ * hold the worker while other clients wait. */
+static int decide_many(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const msgpack_object *arg,
+                       msgpack_packer *pk, arb_err_t *err)
+{
+    const arb_config_t *cfg = arb_server_config(w->server);
+    if (arg->via.array.size && arb_conn_queued_over_total(c))
+        return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
+    arb_answer_t *ans = pk->data;
+    arb_batch_limits_t lim = { cfg->max_batch, cfg->batch_ms, &ans->failed };
+    arb_rpc_pack_result_head(pk, msgid);
+    arb_answer_pack_batch_head(pk, arg->via.array.size);
+    return arb_decide_many(w->decider, w->ruleset, arg, &w->arena, &w->stats, &lim,
+                           arb_answer_sink, pk, err);
+}
+
+/* Answer a request whose envelope is well-formed. Returns 0 when the answer
+ * was packed (or deferred), -1 with err for an error answer. */
+static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid,
+                    const msgpack_object *params, msgpack_packer *pk, arb_err_t *err)
+{
+    const msgpack_object *arg = params->via.array.size ? &params->via.array.ptr[0] : NULL;
+    switch (m) {
+    case ARB_METHOD_PING:
+        arb_rpc_pack_result_head(pk, msgid);
+        arb_answer_pack_ping(pk, arb_ruleset_version(w->ruleset));
+        return 0;
+    case ARB_METHOD_STATS:
+        arb_rpc_pack_result_head(pk, msgid);
+        pack_stats(w, pk);
+        return 0;
+    case ARB_METHOD_RULESET:
+        arb_rpc_pack_result_head(pk, msgid);
+        arb_ruleset_pack_info(w->ruleset, pk);
+        return 0;
+    case ARB_METHOD_DECIDE:
+        if (shed(w, err)) return -1;
+        if (arb_conn_queued_over_total(c))
+            return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
+        if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: the context map is required");
+        const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, arg, &w->arena, &w->stats, err);
+        if (!dec) return -1;
+        arb_rpc_pack_result_head(pk, msgid);
+        arb_answer_pack_decision(pk, dec);
+        return 0;
+    case ARB_METHOD_DECIDE_MANY:
+        if (shed(w, err)) return -1;
+        if (!arg || arg->type != MSGPACK_OBJECT_ARRAY)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected an array of context maps");
+        return decide_many(w, c, msgid, arg, pk, err);
+    case ARB_METHOD_RELOAD:
+        if (!c->admin)
+            return arb_err_set(err, ARB_FORBIDDEN, "reload is allowed only on the admin socket");
+        arb__server_request_reload(w->server, w, c->id, msgid);
+        return 0;
+    default:
+        return arb_err_set(err, ARB_METHOD_NOT_FOUND, "no such method; methods are " METHODS);
+    }
+}
+
+static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, msgpack_packer *pk)
+{
+    arb_method_t m = method_of(call->method, call->method_len);
+    arb_stat_inc(&w->stats.requests[m]);
+    if (call->notification) {
+        if (m == ARB_METHOD_RELOAD && c->admin) arb__server_request_reload(w->server, w, 0, 0);
+        return 0;
+    }
+    arb_err_t err;
+    if (dispatch(w, c, m, call->msgid, call->params, pk, &err) < 0) {
+        arb_answer_rewind(pk->data);   /* drop a partly packed answer */
+        arb_stat_inc(&w->stats.errors[err.code]);
+        arb_rpc_pack_error(pk, call->msgid, err.code, err.message);
+    }
+    return 0;
+}
+
+int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, msgpack_packer *pk)
+{
+    arb_answer_t *ans = pk->data;
+    arb_rpc_call_t call;
+    bool answerable;
+    arb_err_t err;
+    int rc;
+    if (arb_rpc_decode(f, &call, &answerable, &err) < 0) {
+        arb_stat_inc(&w->stats.errors[err.code]);
+        if (answerable) arb_rpc_pack_error(pk, call.msgid, err.code, err.message);
+        rc = -1;   /* not RPC: the stream cannot be trusted any more */
+    } else {
+        rc = handle(w, c, &call, pk);
+        answerable = !call.notification;
+    }
+    if (ans->failed) {
+        arb_code_t code;
+        arb_stat_inc(&w->stats.answer_failures);
+        int r = arb_rpc_answer_refused(ans, pk, answerable, call.msgid, &code);
+        if (r < 0) rc = -1;
+        else if (answerable) arb_stat_inc(&w->stats.errors[code]);
+    }
+    return rc;
+}

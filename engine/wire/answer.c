@@ -1,0 +1,132 @@
+/* The answer writer (see answer.h): a decision value into the bytes the
+ * server has always sent. Each chosen action's entry is mostly constant,
+ * so it was packed at load (arb_action_t.answer_head/answer_tail): here it
+ * is copied around the two numbers a decision computes, and only the
+ * priority and propensity are packed per decision. */
+#include "engine/wire/answer.h"
+
+#include "engine/base/pack.h"
+
+static void pack_action(msgpack_packer *pk, const arb_decided_action_t *a)
+{
+    pk->callback(pk->data, a->head, a->head_len);
+    msgpack_pack_double(pk, a->priority);
+    arb_pack_lit(pk, "propensity");
+    msgpack_pack_double(pk, a->propensity);
+    pk->callback(pk->data, a->tail, a->tail_len);
+}
+
+static void pack_explain(msgpack_packer *pk, const arb_decision_t *dec)
+{
+    msgpack_pack_array(pk, dec->n_explain);
+    for (uint32_t i = 0; i < dec->n_explain; i++) {
+        const arb_explained_t *x = &dec->explain[i];
+        msgpack_pack_map(pk, 3);
+        arb_pack_lit(pk, "id");
+        arb_pack_cstr(pk, x->id);
+        arb_pack_lit(pk, "chosen");
+        if (x->chosen) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+        arb_pack_lit(pk, "reason");
+        /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
+        arb_pack_text(pk, x->reason);
+    }
+}
+
+void arb_answer_pack_decision(msgpack_packer *pk, const arb_decision_t *dec)
+{
+    msgpack_pack_map(pk, dec->explain ? 5 : 4);
+    arb_pack_lit(pk, "decision_id");
+    arb_pack_strn(pk, dec->decision_id, dec->decision_id_len);
+    arb_pack_lit(pk, "ruleset");
+    arb_pack_cstr(pk, dec->ruleset);
+    arb_pack_lit(pk, "actions");
+    msgpack_pack_array(pk, dec->n_actions);
+    for (uint32_t i = 0; i < dec->n_actions; i++) pack_action(pk, &dec->actions[i]);
+    if (dec->explain) {
+        arb_pack_lit(pk, "explain");
+        pack_explain(pk, dec);
+    }
+    arb_pack_lit(pk, "elapsed_us");
+    msgpack_pack_uint64(pk, dec->elapsed_us);
+}
+
+void arb_answer_pack_batch_head(msgpack_packer *pk, uint32_t n) { msgpack_pack_array(pk, n); }
+
+int arb_answer_sink(void *ud, const arb_decision_t *dec)
+{
+    arb_answer_pack_decision(ud, dec);
+    return 0;
+}
+
+void arb_answer_pack_ping(msgpack_packer *pk, const char *version)
+{
+    msgpack_pack_map(pk, 2);
+    arb_pack_lit(pk, "pong");
+    msgpack_pack_true(pk);
+    arb_pack_lit(pk, "version");
+    arb_pack_cstr(pk, version);
+}
+
+static void pack_counter_map(msgpack_packer *pk, const _Atomic uint64_t *v, int n,
+                             const char *(*name)(int))
+{
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        arb_pack_cstr(pk, name(i));
+        msgpack_pack_uint64(pk, atomic_load_explicit(&v[i], memory_order_relaxed));
+    }
+}
+
+static const char *method_name_i(int i) { return arb_method_name((arb_method_t)i); }
+static const char *code_name_i(int i) { return arb_code_name((arb_code_t)i); }
+
+static void pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
+{
+    arb_pack_cstr(pk, k);
+    msgpack_pack_uint64(pk, v);
+}
+
+void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *s,
+                           const arb_stats_gauges_t *g, const char *version)
+{
+    msgpack_pack_map(pk, 15);
+    arb_pack_lit(pk, "requests");
+    pack_counter_map(pk, s->requests, ARB_METHOD_COUNT, method_name_i);
+    arb_pack_lit(pk, "errors");
+    pack_counter_map(pk, s->errors, ARB_CODE_COUNT, code_name_i);
+    arb_pack_lit(pk, "connections");
+    msgpack_pack_int64(pk, g->connections);
+    pack_kv_u64(pk, "connections_refused", g->connections_refused);
+    pack_kv_u64(pk, "decisions", s->decisions);
+    pack_kv_u64(pk, "rule_errors", s->rule_errors);
+    pack_kv_u64(pk, "budget_stops", s->budget_stops);
+    pack_kv_u64(pk, "fallbacks", s->fallbacks);
+    pack_kv_u64(pk, "undeclared_touchpoints", s->undeclared_touchpoints);
+    pack_kv_u64(pk, "backpressure_pauses", s->backpressure_pauses);
+    pack_kv_u64(pk, "answer_failures", s->answer_failures);
+    pack_kv_u64(pk, "partial_closes", s->partial_closes);
+    arb_pack_lit(pk, "reloads");
+    msgpack_pack_map(pk, 3);
+    pack_kv_u64(pk, "ok", g->reloads_ok);
+    pack_kv_u64(pk, "failed", g->reloads_failed);
+    pack_kv_u64(pk, "abandoned", s->reloads_abandoned);
+    arb_pack_lit(pk, "decide_us");
+    msgpack_pack_map(pk, 3);
+    static const struct { const char *k; double q; } qs[] = {
+        { "p50", 0.5 }, { "p99", 0.99 }, { "p999", 0.999 } };
+    for (int i = 0; i < 3; i++) {
+        arb_pack_cstr(pk, qs[i].k);
+        msgpack_pack_double(pk, (double)arb_stats_decide_quantile(s, qs[i].q) / 1000.0);
+    }
+    arb_pack_lit(pk, "ruleset");
+    arb_pack_cstr(pk, version);
+}
+
+void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions)
+{
+    msgpack_pack_map(pk, 2);
+    arb_pack_lit(pk, "version");
+    arb_pack_cstr(pk, version);
+    arb_pack_lit(pk, "actions");
+    msgpack_pack_uint64(pk, actions);
+}

@@ -1,0 +1,45 @@
+/* The answer writer: the one place that knows the shape of a decision on
+ * the wire (ARCHITECTURE.md rule 1). The decide path returns a value
+ * (decision.h); these functions turn it into the MessagePack map a client
+ * reads. They write through pk's callback only: the bound on an answer's
+ * size and the handling of a refused write stay with pk's owner (wire/rpc.c). */
+#ifndef ARB_ANSWER_H
+#define ARB_ANSWER_H
+
+#include <msgpack.h>
+
+#include "engine/base/stats.h"
+#include "engine/request/decision.h"
+
+/* Pack dec as {decision_id, ruleset, actions: [{id, priority, propensity,
+ * value, payload}...], explain: [{id, chosen, reason}...] (with explain
+ * only), elapsed_us}. Borrows dec for the call only. */
+void arb_answer_pack_decision(msgpack_packer *pk, const arb_decision_t *dec);
+
+/* The array head of a decide_many answer of n decisions. */
+void arb_answer_pack_batch_head(msgpack_packer *pk, uint32_t n);
+
+/* An arb_decision_sink_t (decide.h) packing each decision into the
+ * msgpack_packer ud. */
+int arb_answer_sink(void *ud, const arb_decision_t *dec);
+
+/* `ping`: {pong: true, version}. */
+void arb_answer_pack_ping(msgpack_packer *pk, const char *version);
+
+/* What `stats` shows beside the summed counters: gauges and counts kept by
+ * the server rather than by a worker. */
+typedef struct arb_stats_gauges {
+    int64_t connections;             /* open now, public and admin */
+    uint64_t connections_refused;
+    uint64_t reloads_ok, reloads_failed;
+} arb_stats_gauges_t;
+
+/* `stats`: {requests, errors, connections, ..., decide_us, ruleset}; see
+ * README's protocol table. */
+void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *sum,
+                           const arb_stats_gauges_t *g, const char *version);
+
+/* A reload's success: {version, actions}. */
+void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions);
+
+#endif
