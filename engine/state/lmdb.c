@@ -37,7 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { KEY_LEN = 16, PAGE_HEADER = 16, READ_TRIES = 8 };
+enum { KEY_LEN = 16, PAGE_HEADER = 16, READ_TRIES = 8, P_OVERFLOW_FLAG = 0x04 };
 
 typedef struct lmdb {
     arb_store_t *store;
@@ -45,7 +45,6 @@ typedef struct lmdb {
     MDB_dbi dbi;
     int fd;
     size_t psize;
-    const char *map;   /* where the data file is mapped */
     size_t map_size;
     char folder[1024];
     arb_writer_t *writer;
@@ -210,15 +209,28 @@ static void lm_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb
     arb_writer_submit(l->writer, op);
 }
 
-/* The old value v is about to be replaced or deleted: zero it after commit. */
+/* The old value v is about to be replaced or deleted: zero it after
+ * commit. Its file offset comes from the page header before it (LMDB's
+ * on-disk format: page number, pad, flags, page count), checked to be the
+ * overflow page holding exactly this value; anything else is logged, not
+ * written. */
 static void note_old(lmdb_t *l, size_t *n, const MDB_val *v)
 {
-    const char *p = v->mv_data;
-    if (p < l->map || p + v->mv_size > l->map + l->map_size) {
-        arb_log_warn("state: an old record is not in the map; it is not scrubbed", "folder=%s", l->folder);
+    const uint8_t *p = v->mv_data;
+    const uint8_t *page = p - PAGE_HEADER;
+    uint64_t pgno;
+    uint16_t flags;
+    uint32_t pages;
+    memcpy(&pgno, page, sizeof pgno);
+    memcpy(&flags, page + 10, sizeof flags);
+    memcpy(&pages, page + 12, sizeof pages);
+    if ((uintptr_t)page % l->psize != 0 || flags != P_OVERFLOW_FLAG ||
+        (size_t)pages * l->psize < v->mv_size + PAGE_HEADER || pgno * l->psize >= l->map_size) {
+        arb_log_warn("state: an old record is not in an overflow page; it is not scrubbed", "folder=%s",
+                     l->folder);
         return;
     }
-    l->scrub[(*n)++] = (struct scrub){(size_t)(p - l->map), v->mv_size};
+    l->scrub[(*n)++] = (struct scrub){(size_t)pgno * l->psize + PAGE_HEADER, v->mv_size};
 }
 
 static size_t padded(const lmdb_t *l, size_t len)
@@ -391,7 +403,6 @@ int arb_lmdb_open(arb_store_t *s, const char *folder, arb_err_t *err)
         free(l);
         return -1;
     }
-    l->map = info.me_mapaddr;
     l->map_size = info.me_mapsize;
     l->psize = st.ms_psize;
     s->impl = l;
