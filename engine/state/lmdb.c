@@ -361,7 +361,8 @@ int arb_lmdb_open(arb_store_t *s, const char *folder, arb_err_t *err)
 {
     if (mkdir(folder, 0700) != 0 && errno != EEXIST)
         return arb_err_set(err, ARB_INVALID_PARAMS,
-                           "--state %s: cannot create the store's folder: %s; create it, or pick another folder",
+                           "--state %s: cannot create the store's folder: %s; create it with write access "
+                           "for the server, or pick another folder",
                            folder, strerror(errno));
     lmdb_t *l = calloc(1, sizeof *l);
     if (!l) return arb_err_set(err, ARB_INTERNAL, "state: out of memory opening the LMDB store");
