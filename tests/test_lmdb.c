@@ -358,9 +358,11 @@ Test(lmdb, reads_racing_updates_and_forgets_always_see_a_whole_record, .init = s
     open_store(NULL);
     pthread_t t[2];
     for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, reader, NULL);
-    for (int v = 0; v < 400; v++) {
-        arb_event_t ev = {v, "view", "web", "SKU", "cat", NAN, NULL, 0};
-        cr_assert_eq(commit(sess, "busy", &(arb_commit_t){.now = v, .events = &ev, .n_events = 1}).status, 0);
+    arb_event_t ev[40];
+    for (int i = 0; i < 40; i++) ev[i] = (arb_event_t){i, "view", "web", "SKU", "cat", NAN, NULL, 0};
+    for (int v = 0; v < 2000; v++) {
+        ev[v % 40].ts = 100 + v;  /* a new event each time: a new record each time */
+        cr_assert_eq(commit(sess, "busy", &(arb_commit_t){.now = v, .events = ev, .n_events = 40}).status, 0);
         if (v % 50 == 49) {
             wait_t w = WAIT_INIT;
             arb_store_forget(sess, "busy", on_done, &w);
