@@ -169,9 +169,14 @@ Test(record, a_checksummed_payload_of_the_wrong_shape_is_refused)
                        15, "consents");
     /* an id with a NUL inside */
     expect_payload_bad("id", (const uint8_t[]){0x98, 0xa2, 'x', 0, 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90}, 11, "id");
+    /* an array claiming 4 billion elements: refused before msgpack-c allocates them */
+    expect_payload_bad("huge", (const uint8_t[]){0xdd, 0xff, 0xff, 0xff, 0xff, 0x90}, 6, "record's shape");
+    /* attributes (a bin) holding a map that claims 4 billion entries */
+    expect_payload_bad("attrs", (const uint8_t[]){0x98, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90,
+                                                  0xc4, 0x05, 0xdf, 0xff, 0xff, 0xff, 0xff, 0x90}, 16, "attributes");
     /* trailing bytes inside the payload */
     expect_payload_bad("trail", (const uint8_t[]){0x98, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90, 0xc0}, 11,
-                       "after the payload");
+                       "not msgpack of the record");
 }
 
 Test(record, padding_after_the_payload_is_ignored)

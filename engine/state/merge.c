@@ -9,6 +9,7 @@
  * encoded before either goes away.
  */
 #include "engine/state/commit.h"
+#include "engine/state/record.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -85,12 +86,13 @@ static int merge_attributes(const uint8_t *old, size_t n_old, const uint8_t *add
     msgpack_unpacked_init(&uo);
     msgpack_unpacked_init(&ua);
     int rc = -1;
-    if (msgpack_unpack_next(&ua, (const char *)add, n_add, NULL) != MSGPACK_UNPACK_SUCCESS ||
+    if (!arb_record_msgpack_ok(add, n_add, 32) ||
+        msgpack_unpack_next(&ua, (const char *)add, n_add, NULL) != MSGPACK_UNPACK_SUCCESS ||
         ua.data.type != MSGPACK_OBJECT_MAP) {
         arb_err_set(err, ARB_INVALID_PARAMS, "attributes: expected a map");
         goto done;
     }
-    bool have_old = old && msgpack_unpack_next(&uo, (const char *)old, n_old, NULL) == MSGPACK_UNPACK_SUCCESS &&
+    bool have_old = old && arb_record_msgpack_ok(old, n_old, 32) && msgpack_unpack_next(&uo, (const char *)old, n_old, NULL) == MSGPACK_UNPACK_SUCCESS &&
                     uo.data.type == MSGPACK_OBJECT_MAP;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);

@@ -139,6 +139,81 @@ int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_e
 
 /* ---- decoding ---- */
 
+static bool take_len(const uint8_t *p, size_t n, size_t *i, int bytes, size_t *out)
+{
+    if (n - *i < (size_t)bytes) return false;
+    size_t v = 0;
+    for (int k = 0; k < bytes; k++) v = v << 8 | p[(*i)++];
+    *out = v;
+    return true;
+}
+
+/* True when p[0..n) is exactly one msgpack object nesting at most
+ * max_depth (<= 32) deep, whose every container claims no more elements
+ * than there are bytes left. msgpack-c allocates a container's elements
+ * before reading them, so a corrupt count would be a huge allocation: this
+ * walk runs first, over bytes only. */
+bool arb_record_msgpack_ok(const uint8_t *p, size_t n, int max_depth)
+{
+    size_t left[34];
+    int d = 0;
+    size_t i = 0;
+    left[0] = 1;
+    if (max_depth > 32) max_depth = 32;
+    while (d >= 0) {
+        if (left[d] == 0) {
+            d--;
+            continue;
+        }
+        left[d]--;
+        if (i >= n) return false;
+        uint8_t b = p[i++];
+        size_t skip = 0, count = 0, len;
+        bool container = false;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* fixint, nil, bool */
+        } else if ((b & 0xe0) == 0xa0) {
+            skip = b & 0x1f;
+        } else if ((b & 0xf0) == 0x90) {
+            container = true;
+            count = b & 0x0f;
+        } else if ((b & 0xf0) == 0x80) {
+            container = true;
+            count = (size_t)(b & 0x0f) * 2;
+        } else {
+            switch (b) {
+            case 0xc4: case 0xd9: if (!take_len(p, n, &i, 1, &skip)) return false; break;
+            case 0xc5: case 0xda: if (!take_len(p, n, &i, 2, &skip)) return false; break;
+            case 0xc6: case 0xdb: if (!take_len(p, n, &i, 4, &skip)) return false; break;
+            case 0xc7: if (!take_len(p, n, &i, 1, &skip)) return false; skip++; break;
+            case 0xc8: if (!take_len(p, n, &i, 2, &skip)) return false; skip++; break;
+            case 0xc9: if (!take_len(p, n, &i, 4, &skip)) return false; skip++; break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xca: case 0xce: case 0xd2: skip = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc: if (!take_len(p, n, &i, 2, &len)) return false; container = true; count = len; break;
+            case 0xdd: if (!take_len(p, n, &i, 4, &len)) return false; container = true; count = len; break;
+            case 0xde: if (!take_len(p, n, &i, 2, &len)) return false; container = true; count = len * 2; break;
+            case 0xdf: if (!take_len(p, n, &i, 4, &len)) return false; container = true; count = len * 2; break;
+            default: return false;  /* 0xc1, never used */
+            }
+        }
+        if (skip > n - i) return false;
+        i += skip;
+        if (container) {
+            if (count > n - i || d + 1 > max_depth) return false;
+            left[++d] = count;
+        }
+    }
+    return i == n;
+}
+
 size_t arb_record_size(const uint8_t *data, size_t len)
 {
     if (len < ARB_RECORD_HEADER || memcmp(data, magic, 4) != 0 || data[4] != VERSION) return 0;
@@ -165,10 +240,10 @@ static int get_str(dec_t *d, const msgpack_object *o, bool nullable, const char 
     }
     if (o->type != MSGPACK_OBJECT_STR) return bad(d, what);
     size_t n = o->via.str.size;
-    if (memchr(o->via.str.ptr, 0, n)) return bad(d, what);
+    if (n && memchr(o->via.str.ptr, 0, n)) return bad(d, what);
     char *s = arb_arena_alloc(d->arena, n + 1);
     if (!s) return arb_err_set(d->err, ARB_INTERNAL, "state: out of memory decoding a customer record");
-    memcpy(s, o->via.str.ptr, n);
+    if (n) memcpy(s, o->via.str.ptr, n);
     s[n] = 0;
     *out = s;
     return 0;
@@ -198,6 +273,10 @@ static int get_bin(dec_t *d, const msgpack_object *o, const uint8_t **out, size_
         return 0;
     }
     if (o->type != MSGPACK_OBJECT_BIN) return bad(d, what);
+    /* What the merge unpacks later: one map, checked like the payload. */
+    const uint8_t *raw = (const uint8_t *)o->via.bin.ptr;
+    if (!o->via.bin.size || ((raw[0] & 0xf0) != 0x80 && raw[0] != 0xde && raw[0] != 0xdf)) return bad(d, what);
+    if (!arb_record_msgpack_ok(raw, o->via.bin.size, 32)) return bad(d, what);
     uint8_t *b = arb_arena_alloc(d->arena, o->via.bin.size ? o->via.bin.size : 1);
     if (!b) return arb_err_set(d->err, ARB_INTERNAL, "state: out of memory decoding a customer record");
     memcpy(b, o->via.bin.ptr, o->via.bin.size);
@@ -313,7 +392,9 @@ int arb_record_decode(const uint8_t *data, size_t len, arb_customer_t *c,
     msgpack_unpacked_init(&u);
     size_t off = 0;
     int rc;
-    if (msgpack_unpack_next(&u, (const char *)p, plen, &off) != MSGPACK_UNPACK_SUCCESS)
+    if (!arb_record_msgpack_ok(p, plen, 3))
+        rc = bad(&d, "payload is not msgpack of the record's shape");
+    else if (msgpack_unpack_next(&u, (const char *)p, plen, &off) != MSGPACK_UNPACK_SUCCESS)
         rc = bad(&d, "payload is not msgpack");
     else if (off != plen)
         rc = bad(&d, "bytes after the payload");

@@ -32,6 +32,11 @@ size_t arb_record_size(const uint8_t *data, size_t len);
 int arb_record_decode(const uint8_t *data, size_t len, arb_customer_t *c,
                       arb_arena_t *arena, arb_err_t *err);
 
+/* True when p[0..n) is exactly one msgpack object nested at most max_depth
+ * (<= 32) deep whose containers claim no more elements than bytes remain:
+ * what must hold before msgpack-c may unpack bytes nobody checked. */
+bool arb_record_msgpack_ok(const uint8_t *p, size_t n, int max_depth);
+
 /* An empty customer with this id (id copied into arena; NULL on no memory). */
 void arb_customer_empty(arb_customer_t *c, const char *id);
 
