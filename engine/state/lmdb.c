@@ -376,6 +376,8 @@ int arb_lmdb_open(arb_store_t *s, const char *folder, arb_err_t *err)
     if (!rc) rc = mdb_env_set_mapsize(l->env, l->map_size);
     if (!rc) rc = mdb_env_set_maxreaders(l->env, 1024);
     if (!rc) rc = mdb_env_open(l->env, folder, MDB_NOSYNC | MDB_NOTLS, 0600);
+    int dead;
+    if (!rc) rc = mdb_reader_check(l->env, &dead);  /* slots left by a process killed while reading */
     MDB_txn *txn = NULL;
     if (!rc) rc = mdb_txn_begin(l->env, NULL, 0, &txn);
     if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &l->dbi);

@@ -23,7 +23,7 @@ int arb_store_open(arb_store_t **out, const char *spec, const arb_store_options_
     arb_store_t *s = calloc(1, sizeof *s);
     if (!s) return arb_err_set(err, ARB_INTERNAL, "state: out of memory opening the store");
     if (opt) s->opt = *opt;
-    if (!s->opt.map_size) s->opt.map_size = (size_t)16 << 30;
+    if (!s->opt.map_size) s->opt.map_size = (size_t)64 << 30;
     if (!s->opt.sync_ms) s->opt.sync_ms = 1000;
     if (!s->opt.max_batch) s->opt.max_batch = 512;
     int rc;

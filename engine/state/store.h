@@ -43,7 +43,8 @@ typedef struct arb_store_session arb_store_session_t;
 
 typedef struct arb_store_options {
     arb_retention_t retention;  /* applied on every commit that names none; 0s: keep all */
-    size_t map_size;            /* LMDB: the largest the file may grow, bytes; 0: 16 GiB (sparse) */
+    size_t map_size;            /* LMDB: the largest the file may grow, bytes; 0: 64 GiB, about
+                                   16 million customers (one 4 KiB page each); address space only */
     unsigned sync_ms;           /* LMDB: fsync period; 0: 1000. A power loss loses at most this */
     unsigned max_batch;         /* LMDB: commits per write transaction; 0: 512 */
 } arb_store_options_t;
