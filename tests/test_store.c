@@ -386,6 +386,23 @@ BOTH(a_cap_of_n_grants_exactly_n_with_8_threads)
     arb_arena_free(&arena);
 }
 
+BOTH(suppressions_expire_and_the_later_until_wins)
+{
+    open_store(kind, NULL);
+    arb_arena_init(&arena);
+    arb_suppression_t s[3] = {{200, "boots", "complained"}, {150, "boots", NULL}, {90, "tent", "expired already"}};
+    commit_ok("c", &(arb_commit_t){.now = 100, .suppressions = s, .n_suppressions = 3});
+    arb_customer_t got = fetch("c");
+    cr_assert_eq(got.n_suppressions, 1);
+    cr_assert(arb_customer_suppressed(&got, "boots", 199));
+    cr_assert_not(arb_customer_suppressed(&got, "boots", 200));
+    cr_assert_str_eq(got.suppressions[0].reason, "complained");
+    commit_ok("c", &(arb_commit_t){.now = 250});
+    got = fetch("c");
+    cr_assert_eq(got.n_suppressions, 0);
+    arb_arena_free(&arena);
+}
+
 BOTH(forget_empties_the_customer)
 {
     open_store(kind, NULL);

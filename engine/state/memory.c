@@ -95,6 +95,7 @@ static void mem_commit(arb_store_session_t *ss, const char *id, const arb_commit
         }
     }
     if (!rc) {
+        if (e->rec) explicit_bzero(e->rec, e->len);  /* no old version lingers in the heap */
         free(e->rec);
         e->rec = rec;
         e->len = len;
