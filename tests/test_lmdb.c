@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -212,6 +213,7 @@ Test(lmdb, a_full_map_fails_commits_as_unavailable_and_reads_go_on, .init = setu
     cr_assert_eq(w.err.code, ARB_UNAVAILABLE);
     cr_assert_not_null(strstr(w.err.message, dir), "%s", w.err.message);
     cr_assert_not_null(strstr(w.err.message, "map size"), "%s", w.err.message);
+    fprintf(stderr, "lmdb: a full map reads: %s\n", w.err.message);
     /* Reads still work, and the store keeps failing cleanly. */
     cr_assert_eq(fetch("first").n_events, 1);
     cr_assert_eq(fetch("filler-0").n_events, 1);
@@ -219,6 +221,36 @@ Test(lmdb, a_full_map_fails_commits_as_unavailable_and_reads_go_on, .init = setu
     cr_assert_eq(w.status, -1);
     cr_assert_eq(w.err.code, ARB_UNAVAILABLE);
     cr_assert_eq(fetch("first").n_events, 1);
+}
+
+/* A disk that refuses writes (here a file size limit, as a full disk would):
+ * the commit fails as unavailable, nothing crashes, reads go on. */
+Test(lmdb, a_write_error_fails_the_commit_and_reads_go_on, .init = setup, .fini = teardown)
+{
+    open_store(NULL);
+    arb_event_t ev = {1, "view", "web", "SKU", "cat", NAN, NULL, 0};
+    cr_assert_eq(commit(sess, "first", &(arb_commit_t){.now = 1, .events = &ev, .n_events = 1}).status, 0);
+    signal(SIGXFSZ, SIG_IGN);
+    char path[128];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    struct rlimit rl = {(rlim_t)st.st_size + 8 * 4096, (rlim_t)st.st_size + 8 * 4096};
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    wait_t w;
+    for (int i = 0;; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "filler-%d", i);
+        w = commit(sess, id, &(arb_commit_t){.now = 1, .events = &ev, .n_events = 1});
+        if (w.status) break;
+        cr_assert_lt(i, 1000, "the size limit never hit");
+    }
+    cr_assert_eq(w.err.code, ARB_UNAVAILABLE);
+    cr_assert_not_null(strstr(w.err.message, dir), "%s", w.err.message);
+    cr_assert_not_null(strstr(w.err.message, "full"), "%s", w.err.message);
+    fprintf(stderr, "lmdb: a refused write reads: %s\n", w.err.message);
+    cr_assert_eq(fetch("first").n_events, 1);
+    cr_assert_eq(fetch("filler-0").n_events, 1);
 }
 
 Test(lmdb, a_folder_the_server_cannot_write_is_refused_at_open, .init = setup, .fini = teardown)

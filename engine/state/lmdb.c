@@ -73,7 +73,7 @@ static int fail_lmdb(lmdb_t *l, arb_err_t *err, int rc, const char *doing)
                            "state: the LMDB store in %s is full (its map size is %zu bytes) while %s; "
                            "raise the store's map size, or forget customers",
                            l->folder, l->map_size, doing);
-    if (rc == ENOSPC || rc == EDQUOT)
+    if (rc == ENOSPC || rc == EDQUOT || rc == EFBIG)
         return arb_err_set(err, ARB_UNAVAILABLE,
                            "state: the disk holding the LMDB store %s is full (%s) while %s; free space on it",
                            l->folder, mdb_strerror(rc), doing);
