@@ -22,7 +22,9 @@
  *   twice, so an old value is always a committed page of the map. The
  *   buffers LMDB keeps for reuse after a transaction are zeroed too where
  *   they held a record (one-page records). A reader that races the zeroing
- *   sees a bad checksum and reads again from a fresh snapshot.
+ *   sees a bad checksum and reads again from a fresh snapshot. What may
+ *   stay, in freed leaf pages until LMDB reuses them, is the 16-byte key:
+ *   it names the customer only to someone who already knows the id.
  */
 #include "engine/log.h"
 #include "engine/state/record.h"
