@@ -1,0 +1,152 @@
+/* The `memory` backend: records in a hash map under one mutex; nothing
+ * persists. Keeps state/'s rule that a backend only stores record bytes:
+ * the merge, caps and retention are arb_store_apply's, run under the mutex
+ * so that concurrent commits for one customer are serialized. Every
+ * callback runs in the calling thread before the call returns, outside the
+ * mutex. */
+#include "engine/state/record.h"
+#include "engine/state/store_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { BUCKETS = 4096 };
+
+typedef struct entry {
+    struct entry *next;
+    uint8_t *rec;
+    size_t len;
+    char id[];
+} entry_t;
+
+typedef struct memory {
+    pthread_mutex_t lock;
+    entry_t *bucket[BUCKETS];
+} memory_t;
+
+static size_t hash(const char *id)
+{
+    size_t h = 1469598103934665603u;  /* FNV-1a: the ids are not attacker-chosen keys of a shared table */
+    for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211u;
+    return h % BUCKETS;
+}
+
+static entry_t **find(memory_t *m, const char *id)
+{
+    entry_t **e = &m->bucket[hash(id)];
+    while (*e && strcmp((*e)->id, id) != 0) e = &(*e)->next;
+    return e;
+}
+
+static void mem_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *out, arb_arena_t *arena,
+                      arb_store_fetch_cb cb, void *arg)
+{
+    memory_t *m = ss->store->impl;
+    uint8_t *copy = NULL;
+    size_t len = 0;
+    arb_err_t err;
+    pthread_mutex_lock(&m->lock);
+    entry_t *e = *find(m, id);
+    if (e && (copy = arb_arena_alloc(arena, e->len))) {
+        memcpy(copy, e->rec, e->len);
+        len = e->len;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (e && !copy) {
+        arb_err_set(&err, ARB_INTERNAL, "state: out of memory reading customer %s", id);
+        cb(arg, -1, &err);
+        return;
+    }
+    if (copy && arb_record_decode(copy, len, out, arena, &err)) {
+        cb(arg, -1, &err);
+        return;
+    }
+    cb(arg, 0, NULL);
+}
+
+static void mem_commit(arb_store_session_t *ss, const char *id, const arb_commit_t *c,
+                       arb_store_commit_cb cb, void *arg)
+{
+    memory_t *m = ss->store->impl;
+    arb_err_t err;
+    arb_commit_result_t res;
+    bool *granted = calloc(c->n_contacts + 1, sizeof *granted);
+    uint8_t *rec = NULL;
+    size_t len = 0;
+    if (!granted) {
+        arb_err_set(&err, ARB_INTERNAL, "state: out of memory committing for customer %s", id);
+        cb(arg, NULL, &err);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    entry_t **slot = find(m, id);
+    entry_t *e = *slot;
+    int rc = arb_store_apply(ss->store, id, e ? e->rec : NULL, e ? e->len : 0, c, granted, &res,
+                             &rec, &len, &err);
+    if (!rc && !e) {
+        size_t n = strlen(id) + 1;
+        if ((e = calloc(1, sizeof *e + n))) {
+            memcpy(e->id, id, n);
+            *slot = e;
+        } else {
+            rc = arb_err_set(&err, ARB_INTERNAL, "state: out of memory committing for customer %s", id);
+            free(rec);
+        }
+    }
+    if (!rc) {
+        if (e->rec) explicit_bzero(e->rec, e->len);  /* no old version lingers in the heap */
+        free(e->rec);
+        e->rec = rec;
+        e->len = len;
+    }
+    pthread_mutex_unlock(&m->lock);
+    cb(arg, rc ? NULL : &res, rc ? &err : NULL);
+    free(granted);
+}
+
+static void mem_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb cb, void *arg)
+{
+    memory_t *m = ss->store->impl;
+    pthread_mutex_lock(&m->lock);
+    entry_t **slot = find(m, id);
+    entry_t *e = *slot;
+    if (e) {
+        *slot = e->next;
+        explicit_bzero(e->rec, e->len);  /* erased, not just unlinked */
+        free(e->rec);
+        free(e);
+    }
+    pthread_mutex_unlock(&m->lock);
+    cb(arg, NULL);
+}
+
+static void mem_close(arb_store_t *s)
+{
+    memory_t *m = s->impl;
+    for (size_t i = 0; i < BUCKETS; i++)
+        for (entry_t *e = m->bucket[i], *next; e; e = next) {
+            next = e->next;
+            free(e->rec);
+            free(e);
+        }
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static const arb_store_ops_t ops = {
+    .fetch = mem_fetch,
+    .commit = mem_commit,
+    .forget = mem_forget,
+    .close = mem_close,
+};
+
+int arb_memory_open(arb_store_t *s, arb_err_t *err)
+{
+    memory_t *m = calloc(1, sizeof *m);
+    if (!m) return arb_err_set(err, ARB_INTERNAL, "state: out of memory opening the memory store");
+    pthread_mutex_init(&m->lock, NULL);
+    s->impl = m;
+    s->ops = &ops;
+    return 0;
+}

@@ -1,0 +1,97 @@
+/* The customer store (DESIGN.md section 5): fetch a customer's state,
+ * commit what a decision or a message adds, forget a customer.
+ *
+ * Keeps state/'s rule of one interface for every backend, shaped for an
+ * asynchronous one: every call completes through a callback that runs
+ * exactly once, either before the call returns or later on a store thread,
+ * and never blocks on a network. state/ includes no uv.h: a server that
+ * needs a completion on its own loop hands it over (uv_async) itself.
+ *
+ * Backends, chosen by the --state value given to arb_store_open():
+ *   "memory"      a hash map under a mutex; nothing persists. Every
+ *                 callback runs in the calling thread before the call returns.
+ *   a folder      LMDB (lmdb.c): one environment shared by every worker.
+ *                 fetch runs in the calling thread and calls back before it
+ *                 returns; commit and forget are queued to the one writer
+ *                 thread (writer.c), which groups them into one write
+ *                 transaction and calls back ON THE WRITER THREAD once the
+ *                 transaction is in the page cache (a kill -9 loses nothing
+ *                 called back); the disk is synced every sync_ms.
+ *   redis://...   not yet: arb_store_open says so.
+ *
+ * Threads: arb_store_t is shared by every thread; an arb_store_session_t
+ * belongs to one thread at a time (one per worker). A callback must not
+ * call the store back on the writer thread for long work: it should hand
+ * the result over and return.
+ *
+ * How a worker uses it for a decision: fetch -> decide on the customer ->
+ * commit the chosen actions as contact requests with their caps -> answer
+ * in the commit callback, with only the granted contacts.
+ */
+#ifndef ARB_STATE_STORE_H
+#define ARB_STATE_STORE_H
+
+#include "engine/base/arena.h"
+#include "engine/base/error.h"
+#include "engine/state/commit.h"
+#include "engine/state/customer.h"
+
+typedef struct arb_store arb_store_t;
+typedef struct arb_store_session arb_store_session_t;
+
+#define ARB_STORE_ID_MAX 512  /* bytes of a customer_id */
+
+typedef struct arb_store_options {
+    arb_retention_t retention;  /* applied on every commit that names none; 0s: keep all */
+    size_t map_size;            /* LMDB: the largest the file may grow, bytes; 0: 64 GiB, about
+                                   16 million customers (one 4 KiB page each); address space only */
+    unsigned sync_ms;           /* LMDB: fsync period; 0: 1000. A power loss loses at most this */
+    unsigned max_batch;         /* LMDB: commits per write transaction; 0: 512 */
+} arb_store_options_t;
+
+/* Open the store named by spec ("memory", a folder path). opt may be NULL
+ * (the defaults). -1 with err (a message naming the folder and the fix)
+ * when it cannot be opened; *out is the caller's until arb_store_close. */
+int arb_store_open(arb_store_t **out, const char *spec, const arb_store_options_t *opt, arb_err_t *err);
+
+/* Complete every queued commit (their callbacks run), sync, and free.
+ * Every session must be closed first. NULL is ignored. */
+void arb_store_close(arb_store_t *s);
+
+/* "memory" or "lmdb:<folder>": for logs. Owned by the store. */
+const char *arb_store_name(const arb_store_t *s);
+
+/* One per worker thread; closed before the store. NULL with err. */
+arb_store_session_t *arb_store_session_open(arb_store_t *s, arb_err_t *err);
+void arb_store_session_close(arb_store_session_t *ss);
+
+/* status 0: *out holds the customer (empty, with id "", when nothing is
+ * stored); -1: err says why (ARB_UNAVAILABLE: the store cannot be read;
+ * ARB_INVALID_PARAMS: a bad customer_id; ARB_INTERNAL: a corrupt record).
+ * err lives only during the callback. */
+typedef void (*arb_store_fetch_cb)(void *arg, int status, const arb_err_t *err);
+
+/* Read customer id into *out, decoded into arena: out and arena are the
+ * caller's, must live until the callback, and the arena must not be used
+ * by anyone else until then. id is copied before the call returns. */
+void arb_store_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *out,
+                     arb_arena_t *arena, arb_store_fetch_cb cb, void *arg);
+
+/* res (NULL on failure) and err (NULL on success) live only during the
+ * callback. On failure nothing of the commit is stored. */
+typedef void (*arb_store_commit_cb)(void *arg, const arb_commit_result_t *res, const arb_err_t *err);
+
+/* Merge c into customer id atomically: caps checked and contacts added in
+ * one step, so concurrent commits for one customer grant a cap of N exactly
+ * N times. c and all it points to are copied before the call returns. */
+void arb_store_commit(arb_store_session_t *ss, const char *id, const arb_commit_t *c,
+                      arb_store_commit_cb cb, void *arg);
+
+/* err NULL on success. */
+typedef void (*arb_store_done_cb)(void *arg, const arb_err_t *err);
+
+/* Erase customer id: fetches give an empty customer from the callback on,
+ * and (LMDB) no earlier version of its record stays readable in the file. */
+void arb_store_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb cb, void *arg);
+
+#endif

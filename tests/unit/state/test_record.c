@@ -1,0 +1,199 @@
+/* Unit tests for engine/state/record.c: a customer survives encode and
+ * decode unchanged, and any bytes that are not a record (truncated, flipped,
+ * another version, a valid checksum over the wrong shape) give an error
+ * naming what is wrong. Also prints the bytes a realistic customer takes.
+ */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "engine/state/record.h"
+
+static arb_event_t events[20], purchases[5];
+static arb_contact_t contacts[10];
+static arb_outcome_t outcomes[5];
+static arb_consent_t consents[3];
+static arb_suppression_t supp[1];
+static uint8_t attrs[] = {0x82, 0xa4, 't', 'i', 'e', 'r', 0xa4, 'g', 'o', 'l', 'd', 0xa3, 'l', 't', 'v', 0xcd, 0x04, 0xd2};
+static const char *cats[] = {"shoes", "outdoor", "kitchen", "toys"};
+static const char *chans[] = {"web", "email", "app", "store"};
+
+/* 20 events, 5 purchases, 10 contacts, 5 outcomes, 3 consents. */
+static void realistic(arb_customer_t *c)
+{
+    static char skus[25][16];
+    int64_t t0 = 1790000000;
+    for (int i = 0; i < 20; i++) {
+        snprintf(skus[i], sizeof skus[i], "SKU-%06d", 100000 + i * 37);
+        events[i] = (arb_event_t){t0 + i * 3600, i % 3 ? "view" : "cart", chans[i % 4], skus[i],
+                                  cats[i % 4], NAN, NULL, 0};
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(skus[20 + i], sizeof skus[0], "SKU-%06d", 200000 + i);
+        purchases[i] = (arb_event_t){t0 + i * 86400, NULL, chans[i % 4], skus[20 + i], cats[i % 4],
+                                     19.99 + i * 10, NULL, 0};
+    }
+    for (int i = 0; i < 10; i++)
+        contacts[i] = (arb_contact_t){t0 + i * 7200, i % 2 ? "winback_email" : "hiking_boots_banner",
+                                      chans[i % 4], "decision"};
+    for (int i = 0; i < 5; i++)
+        outcomes[i] = (arb_outcome_t){t0 + i * 7300, "hiking_boots_banner", i % 2 ? "click" : "impression",
+                                      "d-7f3a9c21-0001", "web", i == 4 ? 120.0 : NAN};
+    consents[0] = (arb_consent_t){t0, "email", true};
+    consents[1] = (arb_consent_t){t0 + 5, "sms", false};
+    consents[2] = (arb_consent_t){t0 + 9, "location", true};
+    supp[0] = (arb_suppression_t){t0 + 999999, "winback_email", "complained"};
+    *c = (arb_customer_t){"cust-000123456", events, 20, purchases, 5, contacts, 10, outcomes, 5,
+                          consents, 3, attrs, sizeof attrs, supp, 1};
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+Test(record, round_trip_keeps_every_field)
+{
+    arb_customer_t c, d;
+    realistic(&c);
+    uint8_t *buf;
+    size_t len;
+    arb_err_t err;
+    cr_assert_eq(arb_record_encode(&c, &buf, &len, &err), 0);
+    fprintf(stderr, "record: a realistic customer (20 events, 5 purchases, 10 contacts, 5 outcomes, "
+                    "3 consents, 2 attributes, 1 suppression) takes %zu bytes\n", len);
+    cr_assert_eq(arb_record_size(buf, len), len);
+    arb_arena_t a;
+    arb_arena_init(&a);
+    cr_assert_eq(arb_record_decode(buf, len, &d, &a, &err), 0, "%s", err.message);
+    cr_assert_str_eq(d.id, c.id);
+    cr_assert_eq(d.n_events, 20);
+    for (size_t i = 0; i < 20; i++) {
+        cr_assert_eq(d.events[i].ts, c.events[i].ts);
+        cr_assert(same(d.events[i].type, c.events[i].type));
+        cr_assert(same(d.events[i].sku, c.events[i].sku));
+        cr_assert(same(d.events[i].category, c.events[i].category));
+        cr_assert(same(d.events[i].channel, c.events[i].channel));
+        cr_assert(isnan(d.events[i].price));
+    }
+    cr_assert_eq(d.n_purchases, 5);
+    cr_assert_null(d.purchases[2].type);
+    cr_assert_float_eq(d.purchases[2].price, 39.99, 1e-9);
+    cr_assert_eq(d.n_contacts, 10);
+    cr_assert_str_eq(d.contacts[3].action, "winback_email");
+    cr_assert_str_eq(d.contacts[3].counted, "decision");
+    cr_assert_eq(d.contacts[3].ts, c.contacts[3].ts);
+    cr_assert_eq(d.n_outcomes, 5);
+    cr_assert_str_eq(d.outcomes[1].outcome, "click");
+    cr_assert_str_eq(d.outcomes[1].decision_id, "d-7f3a9c21-0001");
+    cr_assert_float_eq(d.outcomes[4].value, 120.0, 1e-9);
+    cr_assert_eq(d.n_consents, 3);
+    cr_assert_eq(arb_customer_consent(&d, "sms"), 0);
+    cr_assert_eq(arb_customer_consent(&d, "email"), 1);
+    cr_assert_eq(arb_customer_consent(&d, "push"), -1);
+    cr_assert_eq(d.attributes_len, sizeof attrs);
+    cr_assert_arr_eq(d.attributes, attrs, sizeof attrs);
+    cr_assert(arb_customer_suppressed(&d, "winback_email", 1790000000));
+    cr_assert_not(arb_customer_suppressed(&d, "winback_email", 1790000000 + 999999));
+    cr_assert_eq(arb_customer_contacts_since(&d, "winback_email", NULL, 0), 5);
+    cr_assert_eq(arb_customer_contacts_since(&d, NULL, "web", 0), 3);
+    arb_arena_free(&a);
+    free(buf);
+}
+
+static void expect_bad(const uint8_t *buf, size_t len, const char *want)
+{
+    arb_arena_t a;
+    arb_arena_init(&a);
+    arb_customer_t d;
+    arb_err_t err = {0};
+    cr_assert_eq(arb_record_decode(buf, len, &d, &a, &err), -1, "accepted %zu bytes", len);
+    cr_assert_eq(err.code, ARB_INTERNAL);
+    cr_assert_not_null(strstr(err.message, want), "message: %s", err.message);
+    cr_assert_str_eq(d.id, "");
+    cr_assert_eq(d.n_events, 0);
+    arb_arena_free(&a);
+}
+
+Test(record, every_truncation_and_every_flipped_byte_is_refused)
+{
+    arb_customer_t c;
+    realistic(&c);
+    uint8_t *buf;
+    size_t len;
+    arb_err_t err;
+    cr_assert_eq(arb_record_encode(&c, &buf, &len, &err), 0);
+    for (size_t n = 0; n < len; n++) expect_bad(buf, n, "corrupt customer record");
+    for (size_t i = 0; i < len; i++) {
+        if (i == 4) continue;  /* the version byte has its own message */
+        buf[i] ^= 0x41;
+        expect_bad(buf, len, "corrupt customer record");
+        buf[i] ^= 0x41;
+    }
+    buf[4] = 2;
+    expect_bad(buf, len, "version 2 is not known");
+    free(buf);
+}
+
+/* A valid header and checksum over a payload of the wrong shape. */
+static void expect_payload_bad(const char *hex_note, const uint8_t *p, size_t n, const char *want)
+{
+    uint8_t buf[256] = {'A', 'R', 'B', 'C', 1};
+    buf[5] = n & 0xff;
+    uLong crc = crc32(0, p, n);
+    for (int i = 0; i < 4; i++) buf[9 + i] = (crc >> (8 * i)) & 0xff;
+    memcpy(buf + 13, p, n);
+    expect_bad(buf, 13 + n, want);
+    (void)hex_note;
+}
+
+Test(record, a_checksummed_payload_of_the_wrong_shape_is_refused)
+{
+    /* not an array */
+    expect_payload_bad("1", (const uint8_t[]){0x01}, 1, "8-field array");
+    /* [] */
+    expect_payload_bad("[]", (const uint8_t[]){0x90}, 1, "8-field array");
+    /* ["x", 1, [], [], [], [], nil, []]: events not an array */
+    expect_payload_bad("events", (const uint8_t[]){0x98, 0xa1, 'x', 0x01, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90}, 10,
+                       "events");
+    /* ["x", [], [], [[1]], ...]: a contact with one field */
+    expect_payload_bad("contacts", (const uint8_t[]){0x98, 0xa1, 'x', 0x90, 0x90, 0x91, 0x91, 0x01, 0x90, 0x90, 0xc0, 0x90},
+                       12, "contacts");
+    /* a consent whose granted is not a boolean */
+    expect_payload_bad("consents", (const uint8_t[]){0x98, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x91, 0x93, 0x01, 0xa1, 'k', 0x01, 0xc0, 0x90},
+                       15, "consents");
+    /* an id with a NUL inside */
+    expect_payload_bad("id", (const uint8_t[]){0x98, 0xa2, 'x', 0, 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90}, 11, "id");
+    /* an array claiming 4 billion elements: refused before msgpack-c allocates them */
+    expect_payload_bad("huge", (const uint8_t[]){0xdd, 0xff, 0xff, 0xff, 0xff, 0x90}, 6, "record's shape");
+    /* attributes (a bin) holding a map that claims 4 billion entries */
+    expect_payload_bad("attrs", (const uint8_t[]){0x98, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90,
+                                                  0xc4, 0x05, 0xdf, 0xff, 0xff, 0xff, 0xff, 0x90}, 16, "attributes");
+    /* trailing bytes inside the payload */
+    expect_payload_bad("trail", (const uint8_t[]){0x98, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90, 0xc0}, 11,
+                       "not msgpack of the record");
+}
+
+Test(record, padding_after_the_payload_is_ignored)
+{
+    arb_customer_t c, d;
+    realistic(&c);
+    uint8_t *buf;
+    size_t len;
+    arb_err_t err;
+    cr_assert_eq(arb_record_encode(&c, &buf, &len, &err), 0);
+    uint8_t *pad = calloc(1, len + 4000);
+    memcpy(pad, buf, len);
+    arb_arena_t a;
+    arb_arena_init(&a);
+    cr_assert_eq(arb_record_decode(pad, len + 4000, &d, &a, &err), 0, "%s", err.message);
+    cr_assert_eq(d.n_events, 20);
+    arb_arena_free(&a);
+    free(pad);
+    free(buf);
+}
