@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bindings/client/client.h"
+#include "engine/base/pack.h"
 #include "engine/wire/json.h"
 
 #define ARB_CALL_DEFAULT_CONNECT "127.0.0.1:7878"
@@ -179,21 +180,6 @@ static int arb_pack_params(const char *json, msgpack_sbuffer *sb)
 
 /* ---- output ---------------------------------------------------------- */
 
-/* The value under string key `key` in map o, or NULL. */
-static const msgpack_object *arb_map_get(const msgpack_object *o, const char *key)
-{
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return &o->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* Print a value for humans: strings bare, anything else as compact JSON. */
 static void arb_print_text(FILE *f, const msgpack_object *o)
 {
@@ -210,8 +196,8 @@ static void arb_print_text(FILE *f, const msgpack_object *o)
  * answer something else still get their error shown, as text or JSON. */
 static void arb_print_rpc_error(const msgpack_object *err)
 {
-    const msgpack_object *code = arb_map_get(err, "code");
-    const msgpack_object *msg = arb_map_get(err, "message");
+    const msgpack_object *code = arb_msgpack_map_get(err, "code");
+    const msgpack_object *msg = arb_msgpack_map_get(err, "message");
     fputs("error: ", stderr);
     if (msg == NULL) {
         arb_print_text(stderr, err);
@@ -228,7 +214,7 @@ static void arb_print_rpc_error(const msgpack_object *err)
 /* The reload error's "errors" array, one problem per line. */
 static void arb_print_error_list(const msgpack_object *err)
 {
-    const msgpack_object *list = arb_map_get(err, "errors");
+    const msgpack_object *list = arb_msgpack_map_get(err, "errors");
     if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY)
         return;
     for (uint32_t i = 0; i < list->via.array.size; i++) {

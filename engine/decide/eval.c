@@ -221,15 +221,7 @@ static bool cmp_object(const arb_ruleset_t *rs, const arb_cmp_t *c, const msgpac
 
 static const msgpack_object *attribute(const arb_context_t *ctx, const char *name, uint32_t len)
 {
-    const msgpack_object *a = ctx->attributes;
-    if (!a) return NULL;
-    for (uint32_t i = 0; i < a->via.map.size; i++) {
-        const msgpack_object *k = &a->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
-            memcmp(k->via.str.ptr, name, len) == 0)
-            return &a->via.map.ptr[i].val;
-    }
-    return NULL;
+    return arb_msgpack_map_getn(ctx->attributes, name, len);
 }
 
 /* ------------------------------------------------------------ purchases, events, place */

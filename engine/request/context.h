@@ -16,6 +16,7 @@
 
 #include "engine/base/arena.h"
 #include "engine/base/error.h"
+#include "engine/base/pack.h"   /* arb_msgpack_map_get, for readers of ctx->raw */
 
 /* A string that is not NUL-terminated. */
 typedef struct arb_str {
@@ -106,8 +107,5 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
 
 /* Whether consent `name` was given (a missing key means false). */
 bool arb_context_consent(const arb_context_t *ctx, const char *name, size_t len);
-
-/* The value at key in map o, or NULL. */
-const msgpack_object *arb_msgpack_map_get(const msgpack_object *o, const char *key);
 
 #endif
