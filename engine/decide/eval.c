@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "bindings/lua/context.h"
+#include "engine/base/clock.h"
 #include "bindings/lua/sandbox.h"
 
 void arb_eval_init(arb_eval_t *ev) { memset(ev, 0, sizeof *ev); }
@@ -306,13 +307,6 @@ static bool has_segment(const arb_eval_t *ev, int32_t sym)
 
 /* ------------------------------------------------------------ plain Lua */
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* "budget: <what> exceeded at file:line". The sandbox's error reads
  * "file:line: <what> budget exceeded" (no position for memory). */
 static void budget_reason(arb_eval_t *ev, const char *what, const char *msg)
@@ -339,7 +333,7 @@ static int call_lua(arb_eval_t *ev, int ref)
     /* The decision's deadline stops the call itself, not only the next. */
     arb_sandbox_set_deadline(L, ev->deadline_ns);
     int rc = arb_sandbox_pcall(L, 1, 1, ARB_RULE_INSTRUCTIONS, ARB_RULE_MEMORY);
-    if (ev->deadline_ns && mono_ns() > ev->deadline_ns) {
+    if (ev->deadline_ns && arb_clock_mono_ns() > ev->deadline_ns) {
         lua_pop(L, 1);
         ev->fault = ARB_FAULT_DEADLINE;
         snprintf(ev->fault_msg, sizeof ev->fault_msg, "deadline");

@@ -305,6 +305,7 @@ static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
     arb_pack_lit(&pk, "payload");
     char err[200];
     size_t before = sb->size;
+    a->payload_at = before;   /* decisions hand the payload out from here (decide.c) */
     if (arb_raw_field(L, spec, "payload") == LUA_TNIL) {
         msgpack_pack_nil(&pk);
     } else if (cc->payload_bytes >= ARB_PAYLOADS_MAX) {

@@ -152,6 +152,7 @@ typedef struct arb_action {
      * load: {"id": id, "priority": | ... | "value": value, "payload": payload}. */
     char *answer_head, *answer_tail;
     size_t answer_head_len, answer_tail_len;
+    size_t payload_at;      /* where the payload's bytes start in answer_tail */
 } arb_action_t;
 
 typedef struct arb_touchpoint {

@@ -20,6 +20,7 @@
 
 #include "bindings/lua/context.h"
 #include "bindings/lua/sandbox.h"
+#include "engine/base/clock.h"
 #include "engine/base/log.h"
 #include "engine/base/pack.h"
 
@@ -109,7 +110,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     rs->sandbox = calloc(1, sizeof *rs->sandbox);
     rs->dir = strdup(dir);
     arb_symtab_init(&rs->syms);
-    rs->loaded_at = (int64_t)time(NULL);
+    rs->loaded_at = arb_clock_wall_s();
     if (!rs->sandbox || !rs->dir || !(rs->L = arb_sandbox_new(rs->sandbox))) {
         arb_problems_add(problems, "%s: out of memory creating the rule state", dir);
         arb_ruleset_free(rs);
