@@ -1,6 +1,13 @@
 /* Compiling declarations: settings, channels, models, stores, touchpoints,
- * actions and fallbacks (with the answer each packs), and the driver of the
- * whole compile (arb__ruleset_compile).
+ * actions and fallbacks, and the driver of the whole compile
+ * (arb__ruleset_compile).
+ *
+ * The one packing here keeps the folder's rule (no wire): each action's
+ * constant part of a decision entry (id, value, payload) is packed once at
+ * load and stored with the action, as data computed ahead for speed, the
+ * way a marketer's payload is stored as msgpack bytes. wire/answer.c copies
+ * those bytes around the numbers a decision computes; the shape of an
+ * answer is still its to know, and compile_answer follows it.
  *
  * Compiling checks every field of every declaration (unknown field, wrong
  * type, duplicate id, unknown channel, touchpoint or model...); one problem
