@@ -206,6 +206,15 @@ const char *arb_ruleset_version(const arb_ruleset_t *rs) { return rs->version; }
 
 size_t arb_ruleset_action_count(const arb_ruleset_t *rs) { return rs->n_actions; }
 
+void arb_ruleset_run_budget_begin(arb_ruleset_t *rs, size_t mem_bytes, uint64_t wall_ns)
+{
+    arb_sandbox_total_begin(rs->L, INT64_MAX / 4, mem_bytes, wall_ns);
+}
+
+void arb_ruleset_run_budget_end(arb_ruleset_t *rs) { arb_sandbox_total_end(rs->L); }
+
+uint64_t arb_ruleset_run_clock_ns(arb_ruleset_t *rs) { return arb_sandbox_clock_ns(rs->L); }
+
 /* ------------------------------------------------------------ the read-only view */
 
 void arb_ruleset_view(const arb_ruleset_t *rs, arb_ruleset_view_t *out)

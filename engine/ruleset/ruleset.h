@@ -43,6 +43,14 @@ const char *arb_ruleset_version(const arb_ruleset_t *rs);
 /* Number of actions (fallbacks included). */
 size_t arb_ruleset_action_count(const arb_ruleset_t *rs);
 
+/* Deciding many contexts in a row (the rule tests): every Lua call rs
+ * makes between _begin and _end shares one budget of mem_bytes and wall_ns
+ * (instructions stay per call), so that no call passes the run's deadline.
+ * arb_ruleset_run_clock_ns reads the clock that wall time is counted in. */
+void arb_ruleset_run_budget_begin(arb_ruleset_t *rs, size_t mem_bytes, uint64_t wall_ns);
+void arb_ruleset_run_budget_end(arb_ruleset_t *rs);
+uint64_t arb_ruleset_run_clock_ns(arb_ruleset_t *rs);
+
 /* ---- a read-only view, for describing a ruleset (the `ruleset` method,
  * packed by wire/answer.c). Every pointer is borrowed from rs and valid
  * while the caller holds rs. */
