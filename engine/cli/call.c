@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bindings/client/client.h"
+#include "engine/base/fileio.h"
 #include "engine/base/pack.h"
 #include "engine/wire/json.h"
 
@@ -107,42 +108,18 @@ static int arb_usage_error(const char *cmd, const char *msg, const char *arg)
 
 /* ---- input ----------------------------------------------------------- */
 
-/* Read all of stdin into a NUL-terminated malloc'd buffer; NULL with errno
- * set on failure. */
-static char *arb_slurp_stdin(size_t *len_out)
-{
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        len += fread(buf + len, 1, cap - len - 1, stdin);
-        if (ferror(stdin)) {
-            free(buf);
-            return NULL;
-        }
-        if (feof(stdin))
-            break;
-        if (len + 1 == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (bigger == NULL)
-                free(buf);
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    if (buf != NULL) {
-        buf[len] = '\0';
-        *len_out = len;
-    }
-    return buf;
-}
+/* Bytes the JSON on stdin may hold: a bound on what a mistaken pipe can
+ * cost, far past the frame a server accepts. */
+#define STDIN_MAX ((size_t)1 << 30)
 
 /* The JSON text on stdin, or NULL after printing why not. */
 static char *arb_read_stdin(void)
 {
     size_t len = 0;
-    char *buf = arb_slurp_stdin(&len);
-    if (buf == NULL) {
-        fprintf(stderr, "arbiter call: reading stdin: %s\n", strerror(errno));
+    char *buf = NULL, err[300];
+    if (arb_fd_read(STDIN_FILENO, STDIN_MAX, &buf, &len, err, sizeof err) < 0) {
+        fprintf(stderr, "arbiter call: reading stdin: %s\n", err);
+        buf = NULL;
     } else if (strlen(buf) != len) {
         /* The JSON parser stops at a NUL; refuse rather than drop the rest. */
         fputs("arbiter call: invalid JSON on stdin: contains a NUL byte\n", stderr);
