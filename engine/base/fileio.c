@@ -107,7 +107,8 @@ int arb_file_read(int dirfd, const char *name, bool beneath, size_t max, char **
     *text = NULL;
     *len = 0;
     int pfd = open_at(dirfd, name, O_PATH, beneath);
-    if (pfd < 0 && !beneath) return fail(err, errlen, -1, "cannot open the file: %s", strerror(errno));
+    if (pfd < 0 && !beneath)
+        return fail(err, errlen, -1, "cannot open the file: %s", strerror(errno));
     if (pfd < 0) {
         if (errno == EXDEV)
             return fail(err, errlen, -1, "%s",
@@ -133,7 +134,8 @@ int arb_file_read(int dirfd, const char *name, bool beneath, size_t max, char **
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
     int fd = open(proc, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) fd = open_at(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, beneath);  /* no /proc */
+    if (fd < 0)   /* no /proc */
+        fd = open_at(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, beneath);
     close(pfd);
     if (fd < 0) return fail(err, errlen, -1, "cannot open the file: %s", strerror(errno));
     if (fstat(fd, &st2) < 0 || !S_ISREG(st2.st_mode) || st2.st_ino != st.st_ino ||

@@ -1,6 +1,6 @@
 /* The decide pipeline (see decide.h).
  *
- * For one context: check it, index it (cond.c), walk the candidates of its
+ * For one context: check it, index it (eval.c), walk the candidates of its
  * channel (precomputed per channel, in id order), drop in C what C can
  * decide (touchpoint, flight dates, consent, a missing score), evaluate the
  * conditions and weight of the survivors, then arbitrate: priority =

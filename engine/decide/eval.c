@@ -1,4 +1,7 @@
-/* Condition and weight evaluation (see cond.h). */
+/* Condition and weight evaluation (see eval.h): index a context once, then
+ * answer each node with array lookups. Keeps the decide folder's rule: it
+ * reads values (the context, the compiled ruleset) and writes none but its
+ * own index; no I/O, no lock, no packing. */
 #include "engine/decide/eval.h"
 
 #include <lauxlib.h>

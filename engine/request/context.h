@@ -1,4 +1,10 @@
-/* The decide context: a checked, C-shaped view of the context map a channel
+/* engine/request/: what a decision is asked and what it answers, as values.
+ * Its rule: values only, no I/O; it includes only base/. A context is
+ * checked here once, the same for C and Lua, and a decision
+ * (decision.h) is a plain struct anything later may read. (ARCHITECTURE.md;
+ * scripts/layers checks the includes.)
+ *
+ * The decide context: a checked, C-shaped view of the context map a channel
  * sends (DESIGN.md section 3), built without copying a string.
  *
  * Ownership: every arb_str_t and the raw msgpack_object pointers point into

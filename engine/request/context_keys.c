@@ -1,5 +1,5 @@
 /* One context for C and Lua: the checks that make C's view of a context
- * (context.c, cond.c's lookups) and Lua's tables of it (bindings/lua/context.c)
+ * (context.c, eval.c's lookups) and Lua's tables of it (bindings/lua/context.c)
  * see the same thing. Values only, no I/O (the request folder's rule); split
  * from context.c, which calls in here only for maps it cannot vouch for.
  */
@@ -7,7 +7,7 @@
 
 #include <math.h>
 
-/* C reads a context through context.c's view and cond.c's lookups; plain
+/* C reads a context through context.c's view and eval.c's lookups; plain
  * Lua rules read it converted to tables (bindings/lua/context.c). Both must
  * see the same thing, so what they would read differently is refused here,
  * at every depth, with the path of the offending value:

@@ -6,7 +6,7 @@
  * A load reads the folder's *.lua files (tests aside) in name order, makes
  * a sandboxed lua_State and runs the prelude in it, runs each rule file in
  * its own environment under one budget (load_state.c), then compiles what the
- * files declared (compile_decl.c, arb__compile_cond.c, compile_index.c). All of
+ * files declared (compile_decl.c, compile_cond.c, compile_index.c). All of
  * it that touches the Lua state runs protected, so that running out of
  * memory anywhere is a problem of that load, never an abort.
  */

@@ -1,4 +1,9 @@
-/* The answer writer: the one place that knows the shape of a decision on
+/* engine/wire/: bytes <-> values. Its rule: it knows no sockets and no
+ * threads; rpc.c alone writes the envelope and {code, message}, and this
+ * file's answer.c alone knows the shape of an answer. It includes only the
+ * folders before it. (ARCHITECTURE.md; scripts/layers checks the includes.)
+ *
+ * The answer writer: the one place that knows the shape of a decision on
  * the wire (ARCHITECTURE.md rule 1). The decide path returns a value
  * (decision.h); these functions turn it into the MessagePack map a client
  * reads. They write through pk's callback only: the bound on an answer's
