@@ -18,13 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/base/clock.h"
 
 arb_sandbox_t *arb_sandbox_of(lua_State *L) { return *(arb_sandbox_t **)lua_getextraspace(L); }
-
-uint64_t arb_sandbox_now_ns(void) { return arb_clock_mono_ns(); }
 
 /* The clock of L's time budgets. While a load's total budget is open, the
  * time of the loading thread's own CPU: a reload compiles at the lowest
