@@ -16,15 +16,17 @@ typedef struct path {
     arb_str_t key;       /* map key, ptr NULL none */
 } path_t;
 
-/* The path as text in buf (n bytes); returns buf. */
-const char *arb__ctx_path_text(const path_t *p, char *buf, size_t n);
+/* The path as text in buf (n bytes); returns buf. Cold, as the three
+ * below: only rejections and rare maps call them, and the hot walk in
+ * context.c is laid out without them. */
+__attribute__((cold)) const char *arb__ctx_path_text(const path_t *p, char *buf, size_t n);
 
 /* "a string", "an integer", ... for a message naming what was sent. */
-const char *arb__ctx_type_name(const msgpack_object *o);
+__attribute__((cold)) const char *arb__ctx_type_name(const msgpack_object *o);
 
 /* The index of a key of the n that repeats an earlier one (as Lua would
  * take it), -1 when none, -2 out of memory, -3 a NaN key. */
-int arb__ctx_map_dup(const msgpack_object_kv *kv, uint32_t n, arb_arena_t *arena);
+__attribute__((cold)) int arb__ctx_map_dup(const msgpack_object_kv *kv, uint32_t n, arb_arena_t *arena);
 
 /* A value rules read as a whole (attributes, unknown keys of a known part)
  * at path, checked at every depth: 0, or -1 with *err naming the value. */
