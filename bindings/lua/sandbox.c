@@ -18,16 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "engine/base/clock.h"
 
 arb_sandbox_t *arb_sandbox_of(lua_State *L) { return *(arb_sandbox_t **)lua_getextraspace(L); }
-
-uint64_t arb_sandbox_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The clock of L's time budgets. While a load's total budget is open, the
  * time of the loading thread's own CPU: a reload compiles at the lowest
@@ -36,10 +30,8 @@ uint64_t arb_sandbox_now_ns(void)
  * the monotonic clock, which decisions' deadlines are made of. */
 uint64_t arb_sandbox_clock_ns(lua_State *L)
 {
-    if (!arb_sandbox_of(L)->total_on) return arb_sandbox_now_ns();
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (!arb_sandbox_of(L)->total_on) return arb_clock_mono_ns();
+    return arb_clock_thread_cpu_ns();
 }
 
 static void sandbox_hook(lua_State *L, lua_Debug *ar);

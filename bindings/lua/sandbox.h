@@ -95,12 +95,9 @@ void arb_sandbox_total_end(lua_State *L);
 /* The sandbox of a state made by arb_sandbox_new. */
 arb_sandbox_t *arb_sandbox_of(lua_State *L);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t arb_sandbox_now_ns(void);
-
 /* The clock L's time budgets read, in nanoseconds: the calling thread's
  * CPU time while a load's total budget is open (arb_sandbox_total_begin),
- * else CLOCK_MONOTONIC. */
+ * else CLOCK_MONOTONIC (both read through engine/base/clock.h). */
 uint64_t arb_sandbox_clock_ns(lua_State *L);
 
 /* For the library wrappers (sandbox_lib.c): charge units instructions of

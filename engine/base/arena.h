@@ -1,4 +1,10 @@
-/* A bump allocator reset once per request, so that decoding a context and
+/* engine/base/: the folder every other one builds on. Its rule: it
+ * includes nothing of ours (only the C library, pthread and msgpack-c), so
+ * that errors, problems, the arena, the clock, the file reader, logs,
+ * stats, symbols and the msgpack helpers mean the same thing in every
+ * layer. (ARCHITECTURE.md; scripts/layers checks the includes.)
+ *
+ * A bump allocator reset once per request, so that decoding a context and
  * deciding allocate nothing from malloc after warm-up. Chunks are kept across
  * resets; a request that needed more than usual leaves the arena at its new
  * size, bounded by the frame limit times a small factor. */

@@ -9,6 +9,8 @@
  */
 #include "engine/base/log.h"
 
+#include "engine/base/clock.h"
+
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -90,20 +92,20 @@ void arb_log(arb_log_level_t level, const char *msg, const char *fields, ...)
 {
     if (level < min_level) return;
     char line[2048], qmsg[512];
-    struct timespec ts, mono;
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
+    int64_t wall_ns = arb_clock_wall_ns();
+    time_t wall_s = (time_t)(wall_ns / 1000000000);
+    int64_t mono_s = (int64_t)(arb_clock_mono_ns() / 1000000000u);
     uint64_t suppressed = 0;
     pthread_mutex_lock(&log_lock);
-    bool ok = admit(msg, (int64_t)mono.tv_sec, &suppressed);
+    bool ok = admit(msg, mono_s, &suppressed);
     pthread_mutex_unlock(&log_lock);
     if (!ok) return;
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&wall_s, &tm);
     int n = snprintf(line, sizeof line,
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s msg=%s",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                     tm.tm_min, tm.tm_sec, (long)(wall_ns % 1000000000 / 1000000),
                      level_names[level], arb_log_quote(msg, qmsg, sizeof qmsg));
     if (fields && n > 0 && (size_t)n < sizeof line - 2) {
         line[n++] = ' ';

@@ -1,4 +1,6 @@
-/* Small MessagePack helpers (see pack.h). */
+/* Small MessagePack helpers (see pack.h): strings from C and text made
+ * safe for a client, written through the packer's callback only. Base
+ * layer: includes nothing of ours but utf8. */
 #include "engine/base/pack.h"
 
 #include <stdio.h>

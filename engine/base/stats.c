@@ -1,4 +1,6 @@
-/* Counters and the decide-latency histogram (see stats.h). */
+/* Counters and the decide-latency histogram (see stats.h): plain numbers
+ * each worker keeps and the server sums. Base layer: includes nothing of
+ * ours. */
 #include "engine/base/stats.h"
 
 static unsigned bucket_of(uint64_t ns)

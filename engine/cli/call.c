@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "bindings/client/client.h"
+#include "engine/base/fileio.h"
+#include "engine/base/pack.h"
 #include "engine/wire/json.h"
 
 #define ARB_CALL_DEFAULT_CONNECT "127.0.0.1:7878"
@@ -106,42 +108,18 @@ static int arb_usage_error(const char *cmd, const char *msg, const char *arg)
 
 /* ---- input ----------------------------------------------------------- */
 
-/* Read all of stdin into a NUL-terminated malloc'd buffer; NULL with errno
- * set on failure. */
-static char *arb_slurp_stdin(size_t *len_out)
-{
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        len += fread(buf + len, 1, cap - len - 1, stdin);
-        if (ferror(stdin)) {
-            free(buf);
-            return NULL;
-        }
-        if (feof(stdin))
-            break;
-        if (len + 1 == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (bigger == NULL)
-                free(buf);
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    if (buf != NULL) {
-        buf[len] = '\0';
-        *len_out = len;
-    }
-    return buf;
-}
+/* Bytes the JSON on stdin may hold: a bound on what a mistaken pipe can
+ * cost, far past the frame a server accepts. */
+#define STDIN_MAX ((size_t)1 << 30)
 
 /* The JSON text on stdin, or NULL after printing why not. */
 static char *arb_read_stdin(void)
 {
     size_t len = 0;
-    char *buf = arb_slurp_stdin(&len);
-    if (buf == NULL) {
-        fprintf(stderr, "arbiter call: reading stdin: %s\n", strerror(errno));
+    char *buf = NULL, err[300];
+    if (arb_fd_read(STDIN_FILENO, STDIN_MAX, &buf, &len, err, sizeof err) < 0) {
+        fprintf(stderr, "arbiter call: reading stdin: %s\n", err);
+        buf = NULL;
     } else if (strlen(buf) != len) {
         /* The JSON parser stops at a NUL; refuse rather than drop the rest. */
         fputs("arbiter call: invalid JSON on stdin: contains a NUL byte\n", stderr);
@@ -179,21 +157,6 @@ static int arb_pack_params(const char *json, msgpack_sbuffer *sb)
 
 /* ---- output ---------------------------------------------------------- */
 
-/* The value under string key `key` in map o, or NULL. */
-static const msgpack_object *arb_map_get(const msgpack_object *o, const char *key)
-{
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, key, n) == 0)
-            return &o->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* Print a value for humans: strings bare, anything else as compact JSON. */
 static void arb_print_text(FILE *f, const msgpack_object *o)
 {
@@ -210,8 +173,8 @@ static void arb_print_text(FILE *f, const msgpack_object *o)
  * answer something else still get their error shown, as text or JSON. */
 static void arb_print_rpc_error(const msgpack_object *err)
 {
-    const msgpack_object *code = arb_map_get(err, "code");
-    const msgpack_object *msg = arb_map_get(err, "message");
+    const msgpack_object *code = arb_msgpack_map_get(err, "code");
+    const msgpack_object *msg = arb_msgpack_map_get(err, "message");
     fputs("error: ", stderr);
     if (msg == NULL) {
         arb_print_text(stderr, err);
@@ -228,7 +191,7 @@ static void arb_print_rpc_error(const msgpack_object *err)
 /* The reload error's "errors" array, one problem per line. */
 static void arb_print_error_list(const msgpack_object *err)
 {
-    const msgpack_object *list = arb_map_get(err, "errors");
+    const msgpack_object *list = arb_msgpack_map_get(err, "errors");
     if (list == NULL || list->type != MSGPACK_OBJECT_ARRAY)
         return;
     for (uint32_t i = 0; i < list->via.array.size; i++) {

@@ -5,10 +5,13 @@
  */
 #include "engine/cli/rules.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "engine/base/fileio.h"
 #include "engine/wire/json.h"
 #include "engine/wire/answer.h"
 #include "engine/ruleset/compiled.h"
@@ -70,25 +73,28 @@ int arb_cli_test(int argc, char **argv)
 
 /* ------------------------------------------------------------ decide */
 
-static char *slurp(const char *path)
+/* Bytes a context file (or stdin) may hold: far more than any replay
+ * needs, and a bound on what a mistaken path (a sparse file) can cost. */
+#define CONTEXT_FILE_MAX ((size_t)1 << 30)
+
+/* The text of path ("-": stdin) through the one file reader: a FIFO, a
+ * device or a directory given by mistake is refused, never waited on.
+ * NULL after printing why, as "arbiter <cmd>: <path>: <why>". */
+static char *slurp(const char *cmd, const char *path)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-        if (n + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; }
-            else buf = nb;
-        }
+    char *text = NULL, err[300];
+    size_t len = 0;
+    int r = strcmp(path, "-") == 0
+                ? arb_fd_read(STDIN_FILENO, CONTEXT_FILE_MAX, &text, &len, err, sizeof err)
+                : arb_file_read(AT_FDCWD, path, false, CONTEXT_FILE_MAX, &text, &len, err,
+                                sizeof err);
+    if (r == 1) snprintf(err, sizeof err, "is a folder, not a file of contexts");
+    if (r != 0) {
+        fprintf(stderr, "arbiter %s: cannot read %s: %s\n", cmd, path, err);
+        free(text);
+        return NULL;
     }
-    if (f != stdin) fclose(f);
-    if (buf) buf[n] = '\0';
-    return buf;
+    return text;
 }
 
 /* Decide the JSON context text with rs, with once's memory (the caller
@@ -169,11 +175,8 @@ int arb_cli_decide(int argc, char **argv)
         else return decide_usage(stderr, 2);
     }
     if (!dir || !file) return decide_usage(stderr, 2);
-    char *text = slurp(file);
-    if (!text) {
-        fprintf(stderr, "arbiter decide: cannot read %s\n", file);
-        return 2;
-    }
+    char *text = slurp("decide", file);
+    if (!text) return 2;
     arb_ruleset_t *rs = load_or_report(dir);
     if (!rs) { free(text); return 1; }
     arb_decider_t *d = arb_decider_new();
@@ -230,11 +233,8 @@ int arb_cli_replay(int argc, char **argv)
         else return replay_usage(stderr, 2);
     }
     if (!dir || !file) return replay_usage(stderr, 2);
-    char *text = slurp(file);
-    if (!text) {
-        fprintf(stderr, "arbiter replay: cannot read %s\n", file);
-        return 2;
-    }
+    char *text = slurp("replay", file);
+    if (!text) return 2;
     arb_ruleset_t *a = load_or_report(dir), *b = against ? load_or_report(against) : NULL;
     if (!a || (against && !b)) {
         arb_ruleset_free(a);

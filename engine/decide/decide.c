@@ -1,6 +1,6 @@
 /* The decide pipeline (see decide.h).
  *
- * For one context: check it, index it (cond.c), walk the candidates of its
+ * For one context: check it, index it (eval.c), walk the candidates of its
  * channel (precomputed per channel, in id order), drop in C what C can
  * decide (touchpoint, flight dates, consent, a missing score), evaluate the
  * conditions and weight of the survivors, then arbitrate: priority =
@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/ruleset/compiled.h"
 #include "engine/decide/eval.h"
 #include "engine/request/context.h"
@@ -53,7 +54,7 @@ arb_decider_t *arb_decider_new(void)
     if (!d) return NULL;
     arb_eval_init(&d->ev);
     uint64_t r = 0;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint64_t)time(NULL) ^ (uintptr_t)d;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint64_t)arb_clock_wall_ns() ^ (uintptr_t)d;
     snprintf(d->prefix, sizeof d->prefix, "%016llx", (unsigned long long)r);
     return d;
 }
@@ -103,13 +104,6 @@ static int decider_reserve(arb_decider_t *d, uint32_t n)
     d->chosen = c;
     d->cap = n;
     return 0;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ------------------------------------------------------------ filtering */
@@ -287,17 +281,13 @@ static size_t decision_id(arb_decider_t *d, char *id)
     return (size_t)(17 + k);
 }
 
-/* The payload's bytes inside an action's answer tail, packed at load as
- * "value" (fixstr) + value (float 64) + "payload" (fixstr) + payload: the
- * payload starts at a fixed offset. Checked, so that a change of that
- * layout shows as a missing payload in the tests rather than as garbage. */
-#define TAIL_PAYLOAD_AT 23
+/* The payload's bytes inside an action's answer tail, where compile_decl.c
+ * recorded them when it packed the tail at load. */
 static void payload_of(const arb_action_t *a, const char **p, size_t *n)
 {
-    const unsigned char *t = (const unsigned char *)a->answer_tail;
-    if (a->answer_tail_len > TAIL_PAYLOAD_AT && t[0] == 0xa5 && t[6] == 0xcb && t[15] == 0xa7) {
-        *p = a->answer_tail + TAIL_PAYLOAD_AT;
-        *n = a->answer_tail_len - TAIL_PAYLOAD_AT;
+    if (a->answer_tail_len > a->payload_at) {
+        *p = a->answer_tail + a->payload_at;
+        *n = a->answer_tail_len - a->payload_at;
     } else {
         *p = NULL;
         *n = 0;
@@ -403,7 +393,7 @@ static inline bool cannot_be_shown(const arb_decider_t *d, const request_t *q, u
 static bool late(const arb_decider_t *d, uint32_t seen)
 {
     return d->ev.deadline_ns && seen % DEADLINE_EVERY == DEADLINE_EVERY - 1 &&
-           now_ns() > d->ev.deadline_ns;
+           arb_clock_mono_ns() > d->ev.deadline_ns;
 }
 
 /* Sort every candidate of this request into eligible, fallbacks or a
@@ -447,7 +437,7 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
 {
     q->rs = rs;
     q->arena = arena;
-    if (arb_context_parse(o, (int64_t)time(NULL), &q->ctx, arena, err) < 0) return -1;
+    if (arb_context_parse(o, arb_clock_wall_s(), &q->ctx, arena, err) < 0) return -1;
     q->ctx.explain |= force_explain;
     q->channel = channel_of(rs, q->ctx.channel);
     if (q->channel < 0) return unknown_channel(rs, q->ctx.channel, err);
@@ -480,7 +470,7 @@ void arb_decide_once_done(arb_decide_once_t *once)
 const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o,
                                  arb_arena_t *arena, arb_stats_t *st, arb_err_t *err)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = arb_clock_mono_ns();
     request_t q = { .st = st };
     if (request_prepare(&q, rs, o, d->force_explain, arena, err) < 0) return NULL;
     if (decider_reserve(d, rs->n_actions + 1) < 0 ||
@@ -538,14 +528,14 @@ const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgp
         dec->explain = d->explained;
         dec->n_explain = rs->n_actions;
     }
-    uint64_t ns = now_ns() - t0;
+    uint64_t ns = arb_clock_mono_ns() - t0;
     dec->elapsed_us = ns / 1000;
     arb_stat_inc(&st->decisions);
     arb_stats_record_decide(st, ns);
     return dec;
 }
 
-static double mono_ms(void) { return (double)now_ns() / 1e6; }
+static double mono_ms(void) { return (double)arb_clock_mono_ns() / 1e6; }
 
 int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
                     arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,

@@ -1,7 +1,13 @@
-/* The decide pipeline: context -> C prefilter (channel, touchpoint, consent,
+/* engine/decide/: context + ruleset -> arb_decision_t. Its rule: no I/O,
+ * no lock and no packing: a decision leaves as a value, and the rule tests
+ * compare values. It includes only the folders before it (base, request,
+ * bindings/lua, ruleset). (ARCHITECTURE.md; scripts/layers checks the
+ * includes.)
+ *
+ * The decide pipeline: context -> C prefilter (channel, touchpoint, consent,
  * flight dates) -> conditions of the survivors -> arbitration in C
  * (propensity x weight x value x lever, ties by id, limit, diversity,
- * fallback) -> the decision, a value (decision.h) engine/answer.c packs.
+ * fallback) -> the decision, a value (decision.h) wire/answer.c packs.
  */
 #ifndef ARB_DECIDE_H
 #define ARB_DECIDE_H
@@ -38,7 +44,7 @@ uint64_t arb_decider_considered(const arb_decider_t *d);
  * view into d's scratch, rs and arena (see decision.h: valid until the
  * next decision on d or the arena's reset), or NULL with err
  * (invalid_params naming the field, deadline_exceeded, internal). Nothing
- * is packed: engine/answer.c writes the answer. Per-request memory comes
+ * is packed: wire/answer.c writes the answer. Per-request memory comes
  * from arena; the caller resets it. */
 const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o,
                                  arb_arena_t *arena, arb_stats_t *st, arb_err_t *err);

@@ -1,4 +1,7 @@
-/* Condition and weight evaluation (see cond.h). */
+/* Condition and weight evaluation (see eval.h): index a context once, then
+ * answer each node with array lookups. Keeps the decide folder's rule: it
+ * reads values (the context, the compiled ruleset) and writes none but its
+ * own index; no I/O, no lock, no packing. */
 #include "engine/decide/eval.h"
 
 #include <lauxlib.h>
@@ -8,6 +11,7 @@
 #include <time.h>
 
 #include "bindings/lua/context.h"
+#include "engine/base/clock.h"
 #include "bindings/lua/sandbox.h"
 
 void arb_eval_init(arb_eval_t *ev) { memset(ev, 0, sizeof *ev); }
@@ -221,15 +225,7 @@ static bool cmp_object(const arb_ruleset_t *rs, const arb_cmp_t *c, const msgpac
 
 static const msgpack_object *attribute(const arb_context_t *ctx, const char *name, uint32_t len)
 {
-    const msgpack_object *a = ctx->attributes;
-    if (!a) return NULL;
-    for (uint32_t i = 0; i < a->via.map.size; i++) {
-        const msgpack_object *k = &a->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
-            memcmp(k->via.str.ptr, name, len) == 0)
-            return &a->via.map.ptr[i].val;
-    }
-    return NULL;
+    return arb_msgpack_map_getn(ctx->attributes, name, len);
 }
 
 /* ------------------------------------------------------------ purchases, events, place */
@@ -314,13 +310,6 @@ static bool has_segment(const arb_eval_t *ev, int32_t sym)
 
 /* ------------------------------------------------------------ plain Lua */
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* "budget: <what> exceeded at file:line". The sandbox's error reads
  * "file:line: <what> budget exceeded" (no position for memory). */
 static void budget_reason(arb_eval_t *ev, const char *what, const char *msg)
@@ -347,7 +336,7 @@ static int call_lua(arb_eval_t *ev, int ref)
     /* The decision's deadline stops the call itself, not only the next. */
     arb_sandbox_set_deadline(L, ev->deadline_ns);
     int rc = arb_sandbox_pcall(L, 1, 1, ARB_RULE_INSTRUCTIONS, ARB_RULE_MEMORY);
-    if (ev->deadline_ns && mono_ns() > ev->deadline_ns) {
+    if (ev->deadline_ns && arb_clock_mono_ns() > ev->deadline_ns) {
         lua_pop(L, 1);
         ev->fault = ARB_FAULT_DEADLINE;
         snprintf(ev->fault_msg, sizeof ev->fault_msg, "deadline");

@@ -1,6 +1,8 @@
 /* Rule tests: the *_test.lua files beside a ruleset's rules, each a context
  * and the actions expected for it, run against a loaded ruleset by
- * `arbiter test` and by every reload before the swap.
+ * `arbiter test` and by every reload before the swap. The test files run in
+ * a state of their own (ruleset/testread.h), never in the ruleset's; only
+ * the decisions run the ruleset's rules.
  */
 #ifndef ARB_RULETEST_H
 #define ARB_RULETEST_H

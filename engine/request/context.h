@@ -1,4 +1,10 @@
-/* The decide context: a checked, C-shaped view of the context map a channel
+/* engine/request/: what a decision is asked and what it answers, as values.
+ * Its rule: values only, no I/O; it includes only base/. A context is
+ * checked here once, the same for C and Lua, and a decision
+ * (decision.h) is a plain struct anything later may read. (ARCHITECTURE.md;
+ * scripts/layers checks the includes.)
+ *
+ * The decide context: a checked, C-shaped view of the context map a channel
  * sends (DESIGN.md section 3), built without copying a string.
  *
  * Ownership: every arb_str_t and the raw msgpack_object pointers point into
@@ -16,6 +22,7 @@
 
 #include "engine/base/arena.h"
 #include "engine/base/error.h"
+#include "engine/base/pack.h"   /* arb_msgpack_map_get, for readers of ctx->raw */
 
 /* A string that is not NUL-terminated. */
 typedef struct arb_str {
@@ -106,8 +113,5 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
 
 /* Whether consent `name` was given (a missing key means false). */
 bool arb_context_consent(const arb_context_t *ctx, const char *name, size_t len);
-
-/* The value at key in map o, or NULL. */
-const msgpack_object *arb_msgpack_map_get(const msgpack_object *o, const char *key);
 
 #endif

@@ -1,6 +1,6 @@
 /* A decision as a value: what arb_decide chose, and (with explain) why each
  * action of the ruleset was or was not chosen. The answer writer
- * (engine/answer.c) turns it into the bytes a client reads; the rule tests,
+ * (wire/answer.c) turns it into the bytes a client reads; the rule tests,
  * `arbiter decide`/`replay` and the benchmark read it directly, so no
  * decision is packed only to be read back.
  *

@@ -1,6 +1,13 @@
 /* Compiling declarations: settings, channels, models, stores, touchpoints,
- * actions and fallbacks (with the answer each packs), and the driver of the
- * whole compile (arb__ruleset_compile).
+ * actions and fallbacks, and the driver of the whole compile
+ * (arb__ruleset_compile).
+ *
+ * The one packing here keeps the folder's rule (no wire): each action's
+ * constant part of a decision entry (id, value, payload) is packed once at
+ * load and stored with the action, as data computed ahead for speed, the
+ * way a marketer's payload is stored as msgpack bytes. wire/answer.c copies
+ * those bytes around the numbers a decision computes; the shape of an
+ * answer is still its to know, and compile_answer follows it.
  *
  * Compiling checks every field of every declaration (unknown field, wrong
  * type, duplicate id, unknown channel, touchpoint or model...); one problem
@@ -305,6 +312,7 @@ static void compile_answer(compiler_t *cc, int spec, arb_action_t *a)
     arb_pack_lit(&pk, "payload");
     char err[200];
     size_t before = sb->size;
+    a->payload_at = before;   /* decisions hand the payload out from here (decide.c) */
     if (arb_raw_field(L, spec, "payload") == LUA_TNIL) {
         msgpack_pack_nil(&pk);
     } else if (cc->payload_bytes >= ARB_PAYLOADS_MAX) {

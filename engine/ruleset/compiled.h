@@ -1,5 +1,12 @@
-/* The compiled form of a ruleset, shared by the loader (ruleset.c), the
- * condition evaluator (cond.c) and the decide pipeline (decide.c).
+/* engine/ruleset/: a folder of rule files -> an immutable compiled ruleset.
+ * Its rule: no wire and no server (it packs no answer; ruleset.h gives a
+ * read-only view that wire/answer.c packs), and never abort(): running out
+ * of memory, like every other failure of a load, is a problem of the load.
+ * It includes only base/, request/ and bindings/lua/. (ARCHITECTURE.md;
+ * scripts/layers checks the includes.)
+ *
+ * The compiled form of a ruleset, shared by the loader (ruleset.c), the
+ * condition evaluator (eval.c) and the decide pipeline (decide.c).
  *
  * Conditions and weights written with the vocabulary are compiled into flat
  * arrays of nodes that C evaluates; only plain Lua functions stay in Lua, as
@@ -152,6 +159,7 @@ typedef struct arb_action {
      * load: {"id": id, "priority": | ... | "value": value, "payload": payload}. */
     char *answer_head, *answer_tail;
     size_t answer_head_len, answer_tail_len;
+    size_t payload_at;      /* where the payload's bytes start in answer_tail */
 } arb_action_t;
 
 typedef struct arb_touchpoint {

@@ -1,13 +1,13 @@
-/* Reading a ruleset folder: the one whole-file reader, and one consistent
- * copy of a folder per load.
+/* Reading a ruleset folder: each file through the one whole-file reader
+ * (base/fileio.h), and one consistent copy of a folder per load.
  *
  * A rule folder is written by people and tools we do not control: a file
  * named x.lua may be a FIFO (an open would block forever), a device (a link
  * to /dev/zero never ends), a sparse file of terabytes, a directory, or a
- * link to anywhere on the machine. The reader here opens every name relative
- * to the folder's descriptor without following links out of it, refuses
- * whatever is not a regular file before reading a byte, and bounds what one
- * file and one folder may hold; a directory named x.lua is not a rule file.
+ * link to anywhere on the machine. Every name is opened relative to the
+ * folder's descriptor without following links out of it, whatever is not a
+ * regular file is refused before a byte is read, and what one file and one
+ * folder may hold is bounded; a directory named x.lua is not a rule file.
  *
  * A load (and its tests, and the copy for every worker) must read one
  * version of the folder even while it is swapped (rename, `current -> vN`

@@ -7,7 +7,8 @@
  * marker metatables the compiler recognises. A file runs in a fresh
  * environment from a factory, so files see each other only through what
  * they declare; a failure becomes a problem at the file's own file:line.
- * The rule tests (ruletest.c) run their files here too.
+ * The rule tests (testread.c) run their files the same way, in a state of
+ * their own.
  */
 #include "engine/ruleset/ruleset_int.h"
 

@@ -6,7 +6,7 @@
  * A load reads the folder's *.lua files (tests aside) in name order, makes
  * a sandboxed lua_State and runs the prelude in it, runs each rule file in
  * its own environment under one budget (load_state.c), then compiles what the
- * files declared (compile_decl.c, arb__compile_cond.c, compile_index.c). All of
+ * files declared (compile_decl.c, compile_cond.c, compile_index.c). All of
  * it that touches the Lua state runs protected, so that running out of
  * memory anywhere is a problem of that load, never an abort.
  */
@@ -20,8 +20,8 @@
 
 #include "bindings/lua/context.h"
 #include "bindings/lua/sandbox.h"
+#include "engine/base/clock.h"
 #include "engine/base/log.h"
-#include "engine/base/pack.h"
 
 /* Returns -1 when memory ran out reading the files again: the version
  * would then name other bytes than the folder's. Other problems of the
@@ -109,7 +109,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     rs->sandbox = calloc(1, sizeof *rs->sandbox);
     rs->dir = strdup(dir);
     arb_symtab_init(&rs->syms);
-    rs->loaded_at = (int64_t)time(NULL);
+    rs->loaded_at = arb_clock_wall_s();
     if (!rs->sandbox || !rs->dir || !(rs->L = arb_sandbox_new(rs->sandbox))) {
         arb_problems_add(problems, "%s: out of memory creating the rule state", dir);
         arb_ruleset_free(rs);
@@ -206,78 +206,57 @@ const char *arb_ruleset_version(const arb_ruleset_t *rs) { return rs->version; }
 
 size_t arb_ruleset_action_count(const arb_ruleset_t *rs) { return rs->n_actions; }
 
-/* ------------------------------------------------------------ describing */
-
-static void pack_channel_names(msgpack_packer *pk, const arb_ruleset_t *rs, uint64_t mask)
+void arb_ruleset_run_budget_begin(arb_ruleset_t *rs, size_t mem_bytes, uint64_t wall_ns)
 {
-    msgpack_pack_array(pk, (size_t)__builtin_popcountll(mask));
-    for (int ch = 0; ch < rs->n_channels; ch++)
-        if (mask & (1ull << ch)) arb_pack_cstr(pk, rs->channels[ch]);
+    arb_sandbox_total_begin(rs->L, INT64_MAX / 4, mem_bytes, wall_ns);
 }
 
-static void pack_action_info(msgpack_packer *pk, const arb_ruleset_t *rs, const arb_action_t *a)
+void arb_ruleset_run_budget_end(arb_ruleset_t *rs) { arb_sandbox_total_end(rs->L); }
+
+uint64_t arb_ruleset_run_clock_ns(arb_ruleset_t *rs) { return arb_sandbox_clock_ns(rs->L); }
+
+/* ------------------------------------------------------------ the read-only view */
+
+void arb_ruleset_view(const arb_ruleset_t *rs, arb_ruleset_view_t *out)
 {
-    msgpack_pack_map(pk, 12);
-    arb_pack_cstr(pk, "id");
-    arb_pack_cstr(pk, a->id);
-    arb_pack_cstr(pk, "channels");
-    pack_channel_names(pk, rs, a->channels);
-    arb_pack_cstr(pk, "touchpoints");
-    msgpack_pack_array(pk, a->n_touchpoints);
-    for (uint32_t k = 0; k < a->n_touchpoints; k++)
-        arb_pack_cstr(pk, rs->syms.names[a->touchpoints[k]]);
-    arb_pack_cstr(pk, "requires");
-    msgpack_pack_array(pk, a->n_requires);
-    for (uint32_t k = 0; k < a->n_requires; k++) arb_pack_cstr(pk, a->requires_names[k]);
-    arb_pack_cstr(pk, "value");
-    msgpack_pack_double(pk, a->value);
-    arb_pack_cstr(pk, "lever");
-    msgpack_pack_double(pk, a->lever);
-    arb_pack_cstr(pk, "model");
-    if (a->model >= 0) arb_pack_cstr(pk, rs->syms.names[a->model]); else msgpack_pack_nil(pk);
-    arb_pack_cstr(pk, "category");
-    if (a->category_name) arb_pack_cstr(pk, a->category_name); else msgpack_pack_nil(pk);
-    arb_pack_cstr(pk, "fallback");
-    if (a->fallback) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-    arb_pack_cstr(pk, "dynamic");
-    if (a->when >= 0) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-    arb_pack_cstr(pk, "file");
-    arb_pack_text(pk, a->file);   /* a file name need not be UTF-8: escaped */
-    arb_pack_cstr(pk, "line");
-    msgpack_pack_int(pk, a->line);
+    *out = (arb_ruleset_view_t){
+        .version = rs->version, .checksum = rs->checksum, .dir = rs->dir,
+        .loaded_at = rs->loaded_at, .default_limit = rs->default_limit,
+        .n_channels = (uint32_t)rs->n_channels, .n_models = rs->n_models,
+        .n_touchpoints = rs->n_touchpoints, .n_actions = rs->n_actions,
+    };
 }
 
-void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk)
+const char *arb_ruleset_channel(const arb_ruleset_t *rs, uint32_t i) { return rs->channels[i]; }
+
+const char *arb_ruleset_model(const arb_ruleset_t *rs, uint32_t i)
 {
-    msgpack_pack_map(pk, 9);
-    arb_pack_cstr(pk, "version");
-    arb_pack_cstr(pk, rs->version);
-    arb_pack_cstr(pk, "checksum");
-    arb_pack_cstr(pk, rs->checksum);
-    arb_pack_cstr(pk, "loaded_at");
-    msgpack_pack_int64(pk, rs->loaded_at);
-    arb_pack_cstr(pk, "dir");
-    arb_pack_text(pk, rs->dir);
-    arb_pack_cstr(pk, "default_limit");
-    msgpack_pack_int(pk, rs->default_limit);
-    arb_pack_cstr(pk, "channels");
-    pack_channel_names(pk, rs, rs->n_channels == 64 ? ~0ull : (1ull << rs->n_channels) - 1);
-    arb_pack_cstr(pk, "models");
-    msgpack_pack_array(pk, rs->n_models);
-    for (uint32_t i = 0; i < rs->n_models; i++) arb_pack_cstr(pk, rs->syms.names[rs->models[i]]);
-    arb_pack_cstr(pk, "touchpoints");
-    msgpack_pack_array(pk, rs->n_touchpoints);
-    for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
-        const arb_touchpoint_t *tp = &rs->touchpoints[i];
-        msgpack_pack_map(pk, 3);
-        arb_pack_cstr(pk, "id");
-        arb_pack_cstr(pk, tp->id);
-        arb_pack_cstr(pk, "limit");
-        msgpack_pack_int(pk, tp->limit ? tp->limit : rs->default_limit);
-        arb_pack_cstr(pk, "diverse");
-        if (tp->diverse == 0) arb_pack_cstr(pk, "category"); else msgpack_pack_nil(pk);
-    }
-    arb_pack_cstr(pk, "actions");
-    msgpack_pack_array(pk, rs->n_actions);
-    for (uint32_t i = 0; i < rs->n_actions; i++) pack_action_info(pk, rs, &rs->actions[i]);
+    return rs->syms.names[rs->models[i]];
+}
+
+void arb_ruleset_touchpoint(const arb_ruleset_t *rs, uint32_t i, arb_touchpoint_view_t *out)
+{
+    const arb_touchpoint_t *tp = &rs->touchpoints[i];
+    *out = (arb_touchpoint_view_t){
+        .id = tp->id, .limit = tp->limit ? tp->limit : rs->default_limit,
+        .diverse_by_category = tp->diverse == 0,
+    };
+}
+
+void arb_ruleset_action(const arb_ruleset_t *rs, uint32_t i, arb_action_view_t *out)
+{
+    const arb_action_t *a = &rs->actions[i];
+    *out = (arb_action_view_t){
+        .id = a->id, .channels = a->channels, .n_touchpoints = a->n_touchpoints,
+        .n_requires = a->n_requires, .requires = (const char *const *)a->requires_names,
+        .value = a->value, .lever = a->lever,
+        .model = a->model >= 0 ? rs->syms.names[a->model] : NULL,
+        .category = a->category_name, .fallback = a->fallback, .dynamic = a->when >= 0,
+        .file = a->file, .line = a->line,
+    };
+}
+
+const char *arb_ruleset_action_touchpoint(const arb_ruleset_t *rs, uint32_t i, uint32_t k)
+{
+    return rs->syms.names[rs->actions[i].touchpoints[k]];
 }

@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <msgpack.h>
 
 #include "engine/base/problems.h"
 
@@ -44,7 +43,64 @@ const char *arb_ruleset_version(const arb_ruleset_t *rs);
 /* Number of actions (fallbacks included). */
 size_t arb_ruleset_action_count(const arb_ruleset_t *rs);
 
-/* Pack the `ruleset` method's result map. */
-void arb_ruleset_pack_info(const arb_ruleset_t *rs, msgpack_packer *pk);
+/* Deciding many contexts in a row (the rule tests): every Lua call rs
+ * makes between _begin and _end shares one budget of mem_bytes and wall_ns
+ * (instructions stay per call), so that no call passes the run's deadline.
+ * arb_ruleset_run_clock_ns reads the clock that wall time is counted in. */
+void arb_ruleset_run_budget_begin(arb_ruleset_t *rs, size_t mem_bytes, uint64_t wall_ns);
+void arb_ruleset_run_budget_end(arb_ruleset_t *rs);
+uint64_t arb_ruleset_run_clock_ns(arb_ruleset_t *rs);
+
+/* ---- a read-only view, for describing a ruleset (the `ruleset` method,
+ * packed by wire/answer.c). Every pointer is borrowed from rs and valid
+ * while the caller holds rs. */
+
+typedef struct arb_ruleset_view {
+    const char *version;        /* as arb_ruleset_version */
+    const char *checksum;       /* FNV-1a 64 of the files, 16 hex digits */
+    const char *dir;            /* the folder it was loaded from (need not be UTF-8) */
+    int64_t loaded_at;          /* unix seconds */
+    int default_limit;          /* actions returned at an undeclared touchpoint */
+    uint32_t n_channels, n_models, n_touchpoints, n_actions;
+} arb_ruleset_view_t;
+
+void arb_ruleset_view(const arb_ruleset_t *rs, arb_ruleset_view_t *out);
+
+/* The name of channel i (< n_channels), in declaration order; channel i is
+ * bit i of arb_action_view_t.channels. */
+const char *arb_ruleset_channel(const arb_ruleset_t *rs, uint32_t i);
+
+/* The name of model i (< n_models). */
+const char *arb_ruleset_model(const arb_ruleset_t *rs, uint32_t i);
+
+typedef struct arb_touchpoint_view {
+    const char *id;
+    int limit;                  /* its own limit, else the ruleset's default */
+    bool diverse_by_category;   /* at most one action per category */
+} arb_touchpoint_view_t;
+
+/* Touchpoint i (< n_touchpoints). */
+void arb_ruleset_touchpoint(const arb_ruleset_t *rs, uint32_t i, arb_touchpoint_view_t *out);
+
+typedef struct arb_action_view {
+    const char *id;
+    uint64_t channels;          /* bit i: channel i */
+    uint32_t n_touchpoints;     /* 0: every touchpoint (arb_ruleset_action_touchpoint) */
+    uint32_t n_requires;
+    const char *const *requires;/* consent names it needs */
+    double value, lever;
+    const char *model;          /* NULL without one */
+    const char *category;       /* NULL without one */
+    bool fallback;
+    bool dynamic;               /* its `when` is a plain Lua function */
+    const char *file;           /* the rule file that declared it (need not be UTF-8) */
+    int line;
+} arb_action_view_t;
+
+/* Action i (< n_actions), fallbacks included, in declaration order. */
+void arb_ruleset_action(const arb_ruleset_t *rs, uint32_t i, arb_action_view_t *out);
+
+/* The name of touchpoint k (< n_touchpoints) action i is limited to. */
+const char *arb_ruleset_action_touchpoint(const arb_ruleset_t *rs, uint32_t i, uint32_t k);
 
 #endif

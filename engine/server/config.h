@@ -1,4 +1,10 @@
-/* The configuration of `arbiter serve`: every option, its default, its
+/* engine/server/: the methods bound to workers, connections and the loop.
+ * Its rule: the only folder that includes uv.h; conn.c hands whole frames to
+ * callbacks and never names rpc, service or worker internals. It includes
+ * only the folders before it. (ARCHITECTURE.md; scripts/layers checks the
+ * includes.)
+ *
+ * The configuration of `arbiter serve`: every option, its default, its
  * bounds, its parsing from the command line and its usage text, in one
  * place, so that the server reads settled values and never argv.
  */

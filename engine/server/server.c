@@ -50,18 +50,6 @@ static void waiters_free(reload_waiter_t *wt)
     }
 }
 
-/* CLOCK_MONOTONIC_COARSE (a memory read) when it ticks at least every
- * millisecond, else CLOCK_MONOTONIC: the rule libuv applies to uv_now, so
- * the two agree to within a millisecond. */
-static clockid_t server_busy_clock(void)
-{
-    struct timespec res;
-    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
-        res.tv_nsec <= 1000000)
-        return CLOCK_MONOTONIC_COARSE;
-    return CLOCK_MONOTONIC;
-}
-
 const arb_config_t *arb_server_config(const arb_server_t *s) { return &s->cfg; }
 
 void arb__server_conn_closed(arb_server_t *s, bool admin)
@@ -417,7 +405,6 @@ int arb_server_run(const arb_config_t *cfg)
     arb_server_t *s = calloc(1, sizeof *s);
     if (!s) return 2;
     s->cfg = *cfg;
-    s->busy_clock = server_busy_clock();
     s->nworkers = cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     arb_ruleset_t **copies = calloc((size_t)s->nworkers, sizeof *copies);

@@ -54,7 +54,6 @@ struct arb_server {
     arb_reload_t *running;          /* the reload in progress, if any */
     reload_waiter_t *running_waiters; /* answered when it completes */
     bool stopping;
-    clockid_t busy_clock;           /* for the overload check: see server_busy_clock */
 };
 
 #endif

@@ -78,7 +78,7 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         return 0;
     case ARB_METHOD_RULESET:
         arb_rpc_pack_result_head(pk, msgid);
-        arb_ruleset_pack_info(w->ruleset, pk);
+        arb_answer_pack_ruleset(pk, w->ruleset);
         return 0;
     case ARB_METHOD_DECIDE:
         if (shed(w, err)) return -1;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/base/clock.h"
 #include "engine/server/conn.h"
 #include "engine/decide/decide.h"
 #include "engine/wire/frame.h"
@@ -27,11 +28,9 @@ bool arb__worker_overloaded(arb_worker_t *w)
 {
     /* uv_now is the time the loop iteration began: how long this iteration
      * has been working is how long the last readable client has waited.
-     * This runs before every decision: busy_clock is the coarse clock when
-     * it is fine enough (as libuv itself decides for uv_now). */
-    struct timespec ts;
-    clock_gettime(w->server->busy_clock, &ts);
-    double now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+     * This runs before every decision: the coarse clock, when it is fine
+     * enough (as libuv itself decides for uv_now). */
+    double now_ms = (double)arb_clock_coarse_ns() / 1e6;
     return now_ms - (double)uv_now(&w->loop) > w->server->cfg.overload_ms;
 }
 

@@ -130,3 +130,87 @@ void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t ac
     arb_pack_lit(pk, "actions");
     msgpack_pack_uint64(pk, actions);
 }
+
+/* ------------------------------------------------------------ `ruleset` */
+
+static void pack_channel_names(msgpack_packer *pk, const arb_ruleset_t *rs, uint32_t n_channels,
+                               uint64_t mask)
+{
+    msgpack_pack_array(pk, (size_t)__builtin_popcountll(mask));
+    for (uint32_t ch = 0; ch < n_channels; ch++)
+        if (mask & (1ull << ch)) arb_pack_cstr(pk, arb_ruleset_channel(rs, ch));
+}
+
+static void pack_action_info(msgpack_packer *pk, const arb_ruleset_t *rs, uint32_t n_channels,
+                             uint32_t i)
+{
+    arb_action_view_t a;
+    arb_ruleset_action(rs, i, &a);
+    msgpack_pack_map(pk, 12);
+    arb_pack_lit(pk, "id");
+    arb_pack_cstr(pk, a.id);
+    arb_pack_lit(pk, "channels");
+    pack_channel_names(pk, rs, n_channels, a.channels);
+    arb_pack_lit(pk, "touchpoints");
+    msgpack_pack_array(pk, a.n_touchpoints);
+    for (uint32_t k = 0; k < a.n_touchpoints; k++)
+        arb_pack_cstr(pk, arb_ruleset_action_touchpoint(rs, i, k));
+    arb_pack_lit(pk, "requires");
+    msgpack_pack_array(pk, a.n_requires);
+    for (uint32_t k = 0; k < a.n_requires; k++) arb_pack_cstr(pk, a.requires[k]);
+    arb_pack_lit(pk, "value");
+    msgpack_pack_double(pk, a.value);
+    arb_pack_lit(pk, "lever");
+    msgpack_pack_double(pk, a.lever);
+    arb_pack_lit(pk, "model");
+    if (a.model) arb_pack_cstr(pk, a.model); else msgpack_pack_nil(pk);
+    arb_pack_lit(pk, "category");
+    if (a.category) arb_pack_cstr(pk, a.category); else msgpack_pack_nil(pk);
+    arb_pack_lit(pk, "fallback");
+    if (a.fallback) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    arb_pack_lit(pk, "dynamic");
+    if (a.dynamic) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    arb_pack_lit(pk, "file");
+    arb_pack_text(pk, a.file);   /* a file name need not be UTF-8: escaped */
+    arb_pack_lit(pk, "line");
+    msgpack_pack_int(pk, a.line);
+}
+
+void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs)
+{
+    arb_ruleset_view_t v;
+    arb_ruleset_view(rs, &v);
+    msgpack_pack_map(pk, 9);
+    arb_pack_lit(pk, "version");
+    arb_pack_cstr(pk, v.version);
+    arb_pack_lit(pk, "checksum");
+    arb_pack_cstr(pk, v.checksum);
+    arb_pack_lit(pk, "loaded_at");
+    msgpack_pack_int64(pk, v.loaded_at);
+    arb_pack_lit(pk, "dir");
+    arb_pack_text(pk, v.dir);
+    arb_pack_lit(pk, "default_limit");
+    msgpack_pack_int(pk, v.default_limit);
+    arb_pack_lit(pk, "channels");
+    uint64_t all = v.n_channels == 64 ? ~0ull : (1ull << v.n_channels) - 1;
+    pack_channel_names(pk, rs, v.n_channels, all);
+    arb_pack_lit(pk, "models");
+    msgpack_pack_array(pk, v.n_models);
+    for (uint32_t i = 0; i < v.n_models; i++) arb_pack_cstr(pk, arb_ruleset_model(rs, i));
+    arb_pack_lit(pk, "touchpoints");
+    msgpack_pack_array(pk, v.n_touchpoints);
+    for (uint32_t i = 0; i < v.n_touchpoints; i++) {
+        arb_touchpoint_view_t tp;
+        arb_ruleset_touchpoint(rs, i, &tp);
+        msgpack_pack_map(pk, 3);
+        arb_pack_lit(pk, "id");
+        arb_pack_cstr(pk, tp.id);
+        arb_pack_lit(pk, "limit");
+        msgpack_pack_int(pk, tp.limit);
+        arb_pack_lit(pk, "diverse");
+        if (tp.diverse_by_category) arb_pack_lit(pk, "category"); else msgpack_pack_nil(pk);
+    }
+    arb_pack_lit(pk, "actions");
+    msgpack_pack_array(pk, v.n_actions);
+    for (uint32_t i = 0; i < v.n_actions; i++) pack_action_info(pk, rs, v.n_channels, i);
+}

@@ -1,4 +1,9 @@
-/* The answer writer: the one place that knows the shape of a decision on
+/* engine/wire/: bytes <-> values. Its rule: it knows no sockets and no
+ * threads; rpc.c alone writes the envelope and {code, message}, and this
+ * file's answer.c alone knows the shape of an answer. It includes only the
+ * folders before it. (ARCHITECTURE.md; scripts/layers checks the includes.)
+ *
+ * The answer writer: the one place that knows the shape of a decision on
  * the wire (ARCHITECTURE.md rule 1). The decide path returns a value
  * (decision.h); these functions turn it into the MessagePack map a client
  * reads. They write through pk's callback only: the bound on an answer's
@@ -10,6 +15,7 @@
 
 #include "engine/base/stats.h"
 #include "engine/request/decision.h"
+#include "engine/ruleset/ruleset.h"
 
 /* Pack dec as {decision_id, ruleset, actions: [{id, priority, propensity,
  * value, payload}...], explain: [{id, chosen, reason}...] (with explain
@@ -38,6 +44,12 @@ typedef struct arb_stats_gauges {
  * README's protocol table. */
 void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *sum,
                            const arb_stats_gauges_t *g, const char *version);
+
+/* `ruleset`: {version, checksum, loaded_at, dir, default_limit, channels,
+ * models, touchpoints: [{id, limit, diverse}...], actions: [{id, channels,
+ * touchpoints, requires, value, lever, model, category, fallback, dynamic,
+ * file, line}...]}, read through ruleset.h's view. Borrows rs for the call. */
+void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs);
 
 /* A reload's success: {version, actions}. */
 void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions);

@@ -116,6 +116,22 @@ class CliRulesTest(unittest.TestCase):
         self.assertIn("10 contexts, 0 invalid, 0 with no action, 5 changed", out.stdout)
         self.assertIn("[umbrella] -> [newsletter]", out.stdout)
 
+    def test_a_context_path_that_is_not_a_regular_file_is_refused(self):
+        # The one file reader: a FIFO nobody writes is refused, not waited
+        # on (before, decide blocked in open until the timeout).
+        d = self.folder({"offers.lua": OFFER})
+        tmp = self.folder({})
+        fifo = os.path.join(tmp, "ctx.json")
+        os.mkfifo(fifo)
+        for cmd in (["decide", "--rules", d, fifo], ["replay", "--rules", d, fifo],
+                    ["decide", "--rules", d, tmp]):
+            out = run_cli(cmd, timeout=10)
+            self.assertEqual(out.returncode, 2, out.stderr)
+            self.assertIn("arbiter %s: cannot read " % cmd[0], out.stderr)
+        self.assertIn("is a FIFO, not a regular file (refused)", run_cli(
+            ["decide", "--rules", d, fifo], timeout=10).stderr)
+        self.assertIn("is a folder", run_cli(["decide", "--rules", d, tmp], timeout=10).stderr)
+
     def test_usage_errors_exit_two(self):
         self.assertEqual(run_cli(["check"]).returncode, 2)
         self.assertEqual(run_cli(["decide", "--rules"]).returncode, 2)

@@ -264,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     msgpack_sbuffer_init(&info);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &info, msgpack_sbuffer_write);
-    arb_ruleset_pack_info(rs, &pk);
+    arb_answer_pack_ruleset(&pk, rs);
     check_msgpack(&info, "the ruleset description");
     msgpack_sbuffer_destroy(&info);
 

@@ -958,6 +958,10 @@ Test(context, map_get)
     cr_assert_null(arb_msgpack_map_get(m, "A"));
     cr_assert_null(arb_msgpack_map_get(m, "2"), "an integer key is not the string \"2\"");
     cr_assert_null(arb_msgpack_map_get(m, "int key"), "values are not keys");
+    v = arb_msgpack_map_getn(m, "abc", 2);
+    cr_assert(v && v->via.u64 == 3, "getn reads n bytes of a key that need not end in NUL");
+    v = arb_msgpack_map_getn(m, "abc", 0);
+    cr_assert(v && v->via.u64 == 5, "n = 0 finds the empty key");
 
     cr_assert_null(arb_msgpack_map_get(NULL, "a"));
     msgpack_object nil = { .type = MSGPACK_OBJECT_NIL };

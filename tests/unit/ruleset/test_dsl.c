@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bindings/lua/sandbox.h"
 #include "engine/ruleset/compiled.h"
 #include "tests/support/rulefix.h"
 
@@ -1106,6 +1107,28 @@ Test(dsl, run_tests_passes_a_passing_test_file)
     cr_expect_eq(n, 3, "three tests run");
     cr_expect_eq(failures.n, 0, "first failure: %s", failures.n ? failures.items[0] : "");
     arb_problems_free(&failures);
+}
+
+Test(dsl, run_tests_run_in_a_state_of_their_own)
+{
+    cr_assert(rf_load(&R, "rules.lua", TESTED_RULES, NULL), "%s", rf_problems(&R));
+    /* A test keeping 4 MB: read in the tests' own state, it is gone with
+     * that state; the published ruleset's state does not grow. */
+    rf_write(&R, "rules_test.lua",
+             "local big = string.rep('x', 4 * 1024 * 1024)\n"
+             "test 'keeps a big string' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  expect = { 'newsletter' }, note = big,\n"
+             "}\n");
+    lua_gc(R.rs->L, LUA_GCCOLLECT);
+    size_t before = R.rs->sandbox->used;
+    arb_problems_t failures = { 0 };
+    cr_expect_eq(arb_ruleset_run_tests(R.rs, R.dir, &failures, 0), 1);
+    cr_expect_eq(failures.n, 0, "first failure: %s", failures.n ? failures.items[0] : "");
+    arb_problems_free(&failures);
+    lua_gc(R.rs->L, LUA_GCCOLLECT);
+    cr_expect_lt(R.rs->sandbox->used, before + 1024 * 1024,
+                 "the ruleset's state grew from %zu to %zu bytes", before, R.rs->sandbox->used);
 }
 
 Test(dsl, run_tests_reports_the_file_and_line_of_a_failing_test)

@@ -17,6 +17,7 @@
 #include "bindings/lua/sandbox.h"
 #include "engine/ruleset/compiled.h"
 #include "engine/ruleset/rawread.h"
+#include "engine/wire/answer.h"
 #include "engine/wire/rpc.h"
 #include "engine/base/utf8.h"
 #include "tests/support/rulefix.h"
@@ -409,7 +410,7 @@ Test(hostile, the_ruleset_description_escapes_a_file_name_that_is_not_utf8)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    arb_ruleset_pack_info(R.rs, &pk);
+    arb_answer_pack_ruleset(&pk, R.rs);
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
     cr_assert_eq(msgpack_unpack_next(&up, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);

@@ -610,7 +610,7 @@ static const msgpack_object *pack_info(void)
     msgpack_sbuffer_init(&info_buf);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &info_buf, msgpack_sbuffer_write);
-    arb_ruleset_pack_info(R.rs, &pk);
+    arb_answer_pack_ruleset(&pk, R.rs);
     msgpack_unpacked_init(&info_up);
     size_t off = 0;
     cr_assert_eq(msgpack_unpack_next(&info_up, info_buf.data, info_buf.size, &off), MSGPACK_UNPACK_SUCCESS);

@@ -1,0 +1,57 @@
+/* Reading rule tests: the *_test.lua files beside a folder's rules, run in
+ * a sandboxed state of their own (never a published ruleset's) and read
+ * into plain C values, which decide/ruletest.c decides and checks. Keeps the
+ * ruleset folder's rule: no wire, and running out of memory is a problem of
+ * the read, never an abort.
+ *
+ * A test file declares tests with the prelude's test vocabulary:
+ *
+ *   test "laptop buyer gets a mouse" {
+ *     context  = { channel = "email", touchpoint = "email_post_purchase",
+ *                  purchases = { { category = "laptop", ts = ago(days(2)) } } },
+ *     expect   = { "wireless_mouse" },       -- exactly these ids, in order
+ *     includes = { ... }, excludes = { ... },-- or looser checks
+ *     reasons  = { umbrella = "consent:location" },  -- explain reasons (prefix)
+ *   }
+ */
+#ifndef ARB_TESTREAD_H
+#define ARB_TESTREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <msgpack.h>
+
+#include "engine/base/problems.h"
+
+/* A list of ids read from a test: an item that is not a string is NULL. */
+typedef struct arb_id_list {
+    char **items;   /* owned, as are the strings */
+    size_t n;
+    bool given;     /* the field was there */
+} arb_id_list_t;
+
+/* One test as read from its file. */
+typedef struct arb_rule_test {
+    char where[600];            /* "file:line: test 'name'" */
+    char err[600];              /* why it cannot run; "" when it can */
+    msgpack_sbuffer context;    /* the packed context, customer_id and now filled in */
+    arb_id_list_t expect, includes, excludes;
+    arb_id_list_t reason_ids, reason_wants;   /* pairs, same length */
+} arb_rule_test_t;
+
+/* The tests of a folder, in file then declaration order; owns every case. */
+typedef struct arb_rule_tests {
+    arb_rule_test_t *cases;
+    size_t n;
+} arb_rule_tests_t;
+
+/* Run the test files of dir in a fresh sandboxed state, under the budgets
+ * of a load (all the files together), and read their tests into *out
+ * (zeroed first; free with arb_rule_tests_free). Returns 0, or -1 with
+ * the problems in failures (a file that fails to run: its file:line;
+ * "<dir>: reading the tests stopped: <why>"). */
+int arb_rule_tests_read(const char *dir, arb_rule_tests_t *out, arb_problems_t *failures);
+
+void arb_rule_tests_free(arb_rule_tests_t *t);
+
+#endif
