@@ -15,12 +15,7 @@
 #include "engine/ruleset/compiled.h"
 #include "tests/support/rulefix.h"
 
-static rf_t R;
-
-static void setup(void) { rf_init(&R); }
-static void teardown(void) { rf_fini(&R); }
-
-TestSuite(dsl, .init = setup, .fini = teardown);
+TestSuite(dsl, .init = rf_setup, .fini = rf_teardown);
 
 /* ---- helpers ------------------------------------------------------------ */
 

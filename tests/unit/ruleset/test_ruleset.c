@@ -11,12 +11,7 @@
 
 #include "tests/support/rulefix.h"
 
-static rf_t R;
-
-static void setup(void) { rf_init(&R); }
-static void teardown(void) { rf_fini(&R); }
-
-TestSuite(ruleset, .init = setup, .fini = teardown);
+TestSuite(ruleset, .init = rf_setup, .fini = rf_teardown);
 
 /* ---- helpers ------------------------------------------------------------ */
 
