@@ -1,7 +1,9 @@
 /* Unit tests for the decide context check (engine/request/context.c): each
  * key once, checked during the typed walk, at the top, in each part, in
- * scores and consent, and for attribute keys Lua would take as one. The
- * fixture is tests/support/ctxfix.c.
+ * scores and consent, and for attribute keys Lua would take as one; and the
+ * keys and values hostile clients send (from issue 10: NaN keys, bin and
+ * extension values, scores outside [0, 1]). The fixture is
+ * tests/support/ctxfix.c.
  */
 #include <criterion/criterion.h>
 
@@ -316,4 +318,204 @@ Test(context_keys, attribute_keys_lua_takes_as_one_in_large_maps)
     msgpack_pack_bin_body(&g_pk, "k18", 3);
     msgpack_pack_nil(&g_pk);
     expect_error(parse_packed(), "attributes.k18: duplicate key", "str and bin among 20");
+}
+
+/* ---- what hostile clients send (issue 10) ----------------------------------- *
+ * Keys C and Lua could read differently: duplicates at any depth, keys Lua
+ * takes as one, large maps, bin and extension values, scores outside
+ * [0, 1]. Written with the packer of tests/support/ctxfix.c. */
+
+static void str(const char *s) { pk_cstr(&g_pk, s); }
+
+/* A context map of 3 + extra entries with the required strings. */
+static void begin(uint32_t extra) { pack_required(extra); }
+
+static int parse(void) { return parse_packed(); }
+
+static void refused(const char *want, const char *what) { expect_error(parse_packed(), want, what); }
+
+Test(context_keys, duplicates_at_the_top_and_in_each_part)
+{
+    begin(1);
+    str("channel");
+    str("email");
+    refused("channel: duplicate key", "top level");
+
+    begin(1);
+    str("scores");
+    msgpack_pack_map(&g_pk, 2);
+    str("m");
+    msgpack_pack_double(&g_pk, 0.5);
+    str("m");
+    msgpack_pack_double(&g_pk, 0.2);
+    refused("scores.m: duplicate key", "scores");
+
+    begin(1);
+    str("purchases");
+    msgpack_pack_array(&g_pk, 2);
+    msgpack_pack_map(&g_pk, 1);
+    str("ts");
+    msgpack_pack_int(&g_pk, 1);
+    msgpack_pack_map(&g_pk, 3);
+    str("ts");
+    msgpack_pack_int(&g_pk, 1);
+    str("brand");
+    str("a");
+    str("brand");
+    str("b");
+    refused("purchases[1].brand: duplicate key", "extra field of a purchase");
+
+    begin(1);
+    str("attributes");
+    msgpack_pack_map(&g_pk, 1);
+    str("segments");
+    msgpack_pack_array(&g_pk, 2);
+    str("x");
+    msgpack_pack_map(&g_pk, 2);
+    str("k");
+    msgpack_pack_nil(&g_pk);
+    str("k");
+    msgpack_pack_nil(&g_pk);
+    refused("attributes.segments[1].k: duplicate key", "deep in attributes");
+}
+
+Test(context_keys, keys_lua_takes_as_one)
+{
+    begin(1);
+    str("attributes");
+    msgpack_pack_map(&g_pk, 2);
+    str("tier");
+    str("gold");
+    msgpack_pack_bin(&g_pk, 4);
+    msgpack_pack_bin_body(&g_pk, "tier", 4);
+    str("x");
+    refused("duplicate key", "str and bin of the same bytes");
+
+    begin(1);
+    str("attributes");
+    msgpack_pack_map(&g_pk, 2);
+    msgpack_pack_int(&g_pk, 3);
+    str("a");
+    msgpack_pack_double(&g_pk, 3.0);
+    str("b");
+    refused("duplicate key", "3 and 3.0");
+
+    begin(1);
+    str("attributes");
+    msgpack_pack_map(&g_pk, 2);
+    msgpack_pack_int(&g_pk, 3);
+    str("a");
+    msgpack_pack_double(&g_pk, 3.5);
+    str("b");
+    cr_assert_eq(parse(), 0, "3 and 3.5 are two keys: %s", g_err.message);
+
+    begin(1);
+    str("attributes");
+    msgpack_pack_map(&g_pk, 1);
+    msgpack_pack_double(&g_pk, NAN);
+    str("a");
+    refused("NaN", "a NaN key");
+
+    /* Maps (as keys) are never one key in Lua: two empty ones are fine. */
+    begin(1);
+    str("attributes");
+    msgpack_pack_map(&g_pk, 2);
+    msgpack_pack_map(&g_pk, 0);
+    str("a");
+    msgpack_pack_map(&g_pk, 0);
+    str("b");
+    cr_assert_eq(parse(), 0, "two map keys: %s", g_err.message);
+}
+
+/* Maps of 9..64 string keys (fingerprints) and of more (hash), with the
+ * duplicate at either end. */
+Test(context_keys, large_maps)
+{
+    static const uint32_t sizes[] = { 9, 20, 64, 65, 300 };
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        uint32_t n = sizes[s];
+        for (int dup = 0; dup < 3; dup++) {
+            begin(1);
+            str("attributes");
+            msgpack_pack_map(&g_pk, n);
+            for (uint32_t i = 0; i < n; i++) {
+                char k[16];
+                uint32_t j = i;
+                if (dup == 1 && i == n - 1) j = 0;          /* last repeats the first */
+                if (dup == 2 && i == n / 2) j = n / 2 - 1;  /* neighbours */
+                snprintf(k, sizeof k, "k%u", j);
+                str(k);
+                msgpack_pack_int(&g_pk, (int)i);
+            }
+            if (dup) refused("duplicate key", "large map");
+            else cr_assert_eq(parse(), 0, "%u distinct keys refused: %s", n, g_err.message);
+        }
+    }
+}
+
+Test(context_keys, bin_and_ext_values)
+{
+    begin(1);
+    str("attributes");
+    msgpack_pack_map(&g_pk, 1);
+    str("tier");
+    msgpack_pack_bin(&g_pk, 4);
+    msgpack_pack_bin_body(&g_pk, "gold", 4);
+    refused("attributes.tier: binary", "bin attribute");
+
+    begin(1);
+    str("events");
+    msgpack_pack_array(&g_pk, 1);
+    msgpack_pack_map(&g_pk, 2);
+    str("ts");
+    msgpack_pack_int(&g_pk, 1);
+    str("extra");
+    msgpack_pack_ext(&g_pk, 1, 3);
+    msgpack_pack_ext_body(&g_pk, "x", 1);
+    refused("events[0].extra: extension", "ext in an event");
+}
+
+Test(context_keys, scores_are_propensities)
+{
+    static const double bad[] = { -0.0001, 1.0001, 2, -1, 1e300 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        begin(1);
+        str("scores");
+        msgpack_pack_map(&g_pk, 1);
+        str("churn");
+        msgpack_pack_double(&g_pk, bad[i]);
+        refused("scores.churn: a score is a propensity, between 0 and 1", "score");
+    }
+    static const double good[] = { 0, 1, 0.5, -0.0 };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        begin(1);
+        str("scores");
+        msgpack_pack_map(&g_pk, 1);
+        str("churn");
+        msgpack_pack_double(&g_pk, good[i]);
+        cr_assert_eq(parse(), 0, "%g refused: %s", good[i], g_err.message);
+    }
+}
+
+Test(context_keys, unknown_top_level_keys_stay_free)
+{
+    /* Read by neither C nor Lua: what they hold is not checked... */
+    begin(1);
+    str("zz_unknown");
+    msgpack_pack_array(&g_pk, 2);
+    msgpack_pack_bin(&g_pk, 2);
+    msgpack_pack_bin_body(&g_pk, "\x00\x01", 2);
+    msgpack_pack_map(&g_pk, 2);
+    str("k");
+    msgpack_pack_nil(&g_pk);
+    str("k");
+    msgpack_pack_nil(&g_pk);
+    cr_assert_eq(parse(), 0, "an unknown key's value refused: %s", g_err.message);
+    /* ...but the context map itself holds each key once. */
+    begin(2);
+    str("zz_unknown");
+    msgpack_pack_nil(&g_pk);
+    str("zz_unknown");
+    msgpack_pack_nil(&g_pk);
+    refused("zz_unknown: duplicate key", "an unknown key twice");
 }
