@@ -61,14 +61,7 @@ Test(context_keys, each_known_top_level_key_twice_is_refused)
     /* The required ones, given twice in the same map. */
     static const char *required[] = { "customer_id", "channel", "touchpoint" };
     for (size_t i = 0; i < 3; i++) {
-        msgpack_sbuffer_clear(&g_sb);
-        msgpack_pack_map(&g_pk, 4);
-        pk_cstr(&g_pk, "customer_id");
-        pk_cstr(&g_pk, "c1");
-        pk_cstr(&g_pk, "channel");
-        pk_cstr(&g_pk, "web");
-        pk_cstr(&g_pk, "touchpoint");
-        pk_cstr(&g_pk, "web_home");
+        pack_required(1);
         pk_cstr(&g_pk, required[i]);
         pk_cstr(&g_pk, "x");
         char want[64];
