@@ -9,7 +9,6 @@ exit, and a tree that keeps the rules must pass. Needs no server and no
 Criterion: only python3.
 """
 
-import os
 import subprocess
 import sys
 import tempfile

@@ -71,11 +71,7 @@ class ReloadTest(E2ETestCase):
         return self.start_server(rules=self.rules.path, **kw)
 
     def reload(self, server):
-        admin = RpcClient.unix(server.admin_path, timeout=T(30))
-        try:
-            return admin.call("reload", timeout=T(30))
-        finally:
-            admin.close()
+        return server.reload(T(30))
 
     def test_reloads_under_pipelined_load_lose_nothing(self):
         server = self.serve()
