@@ -41,7 +41,8 @@ void pb_free(packbuf_t *b);
 
 void pk_cstr(msgpack_packer *pk, const char *s);
 
-/* A heap copy of exactly n bytes (at least one byte allocated). */
+/* A heap copy of exactly n bytes (at least one byte allocated); the
+ * caller frees it. */
 char *dup_exact(const char *p, size_t n);
 
 /* Scan buf[0..len) from a fresh scanner; the copy is exactly len bytes. */

@@ -12,6 +12,11 @@
  * Contexts are printf formats whose single quotes become double quotes, so
  * JSON reads without escapes. Missing customer_id, channel, touchpoint and
  * now are filled in with "cust-1", "web", "web_home" and RF_NOW.
+ *
+ * Ownership: the rf_t owns everything it points to. Strings returned by
+ * rf_ids, rf_problems, rf_reason and rf_json are its scratch, valid until
+ * the next call of the same function or rf_fini; the decision and its
+ * msgpack views are valid until the next decide, load or rf_fini.
  */
 #ifndef TESTS_RULEFIX_H
 #define TESTS_RULEFIX_H
