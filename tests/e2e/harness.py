@@ -433,12 +433,69 @@ class Server:
     def admin_client(self, timeout=None):
         return RpcClient.unix(self.admin_path, timeout=timeout)
 
-    def raw_socket(self, timeout=None, nodelay=True):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=T(10))
-        if nodelay:
+    def reload(self, timeout=None):
+        """Ask for a reload on a fresh admin connection; returns its
+        Response (the answer waits for the load: timeout covers it)."""
+        admin = self.admin_client(timeout=timeout or T(30))
+        try:
+            return admin.call("reload", timeout=timeout or T(30))
+        finally:
+            admin.close()
+
+    def raw_socket(self, timeout=None, nodelay=True, rcvbuf=None):
+        return open_socket(self.port, timeout=timeout, nodelay=nodelay, rcvbuf=rcvbuf)
+
+
+def start_shared_server(**kw):
+    """A Server for a whole test class (setUpClass): started, or cleaned up
+    when its start fails; the class's tearDownClass calls cleanup()."""
+    s = Server(**kw)
+    try:
+        s.start()
+    except BaseException:
+        s.cleanup()
+        raise
+    return s
+
+
+def rules_folder(testcase, files, prefix="arb-rules-"):
+    """A temporary rule folder removed when testcase ends. files is
+    {name: text}, or the text of a single rules.lua."""
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    testcase.addCleanup(shutil.rmtree, path, True)
+    if isinstance(files, str):
+        files = {"rules.lua": files}
+    for name, text in files.items():
+        with open(os.path.join(path, name), "w") as f:
+            f.write(text)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Connections: every end-to-end test opens its sockets here
+
+
+def open_socket(target, timeout=None, nodelay=True, rcvbuf=None):
+    """The one way a test connects to a server: target is a TCP port on
+    127.0.0.1 or a Unix socket path. rcvbuf is set before connecting (set
+    after, Linux shrinks an open window and the sender backs off for
+    seconds, which would look like a stalled server). Returns the plain
+    socket, for tests that send raw or broken bytes; wrap it in RpcClient
+    for ordinary calls."""
+    unix = isinstance(target, (str, Path))
+    s = socket.socket(socket.AF_UNIX if unix else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout or T(10))
+        s.connect(str(target) if unix else ("127.0.0.1", target))
+        if nodelay and not unix:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.settimeout(timeout or T(10))
-        return s
+    except BaseException:
+        s.close()
+        raise
+    return s
 
 
 # --------------------------------------------------------------------------
@@ -512,18 +569,12 @@ class RpcClient:
         self.closed_by_peer = False
 
     @classmethod
-    def tcp(cls, port, host="127.0.0.1", timeout=None, nodelay=True):
-        s = socket.create_connection((host, port), timeout=T(10))
-        if nodelay:
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(s, timeout)
+    def tcp(cls, port, timeout=None, nodelay=True, rcvbuf=None):
+        return cls(open_socket(port, nodelay=nodelay, rcvbuf=rcvbuf), timeout)
 
     @classmethod
     def unix(cls, path, timeout=None):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(T(10))
-        s.connect(path)
-        return cls(s, timeout)
+        return cls(open_socket(str(path)), timeout)
 
     def close(self):
         try:
@@ -593,6 +644,32 @@ class RpcClient:
     def recv(self, timeout=None):
         """Next frame, validated as a response."""
         return check_response(self.recv_obj(timeout))
+
+    def read_some(self, size=1 << 16):
+        """One read of at most size bytes, fed to the unpacker (for tests
+        that read slowly on purpose). Returns how many bytes came; 0 means
+        the server closed."""
+        try:
+            data = self.sock.recv(size)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if not data:
+            self.closed_by_peer = True
+        self._feed(data)
+        return len(data)
+
+    def take_frames(self):
+        """Every whole frame received and not yet taken, raw, in order."""
+        out = list(self._frames)
+        self._frames.clear()
+        return out
+
+    def recv_objs(self, n, timeout=None):
+        """The next n raw frames. Raises ConnectionClosed when the server
+        closes first and socket.timeout when they do not all come in time
+        (timeout for all of them; default the client's)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        return [self.recv_obj(max(0.001, deadline - time.monotonic())) for _ in range(n)]
 
     def call(self, method, *params, timeout=None, msgid=None):
         """Send one request and return its Response (the next frame must be

@@ -16,11 +16,10 @@ reload of the running server, which keeps answering with the old ruleset.
 
 import os
 import shutil
-import tempfile
 import unittest
 
 import harness
-from harness import T, RssSampler, RpcClient, run_cli
+from harness import T, RssSampler, run_cli
 from test_faults import FaultsBase, CleanLoad, ctx, ids_of, reasons_of
 
 BUDGET_RULES = r'''
@@ -101,12 +100,7 @@ KEEPER = ("local keep = {} for i = 1, 70 do keep[i] = ('x'):rep(1024):rep(1024) 
 
 
 def write_folder(testcase, files):
-    path = tempfile.mkdtemp(prefix="arb-budget-rules-", dir="/tmp")
-    testcase.addCleanup(shutil.rmtree, path, True)
-    for name, text in files.items():
-        with open(os.path.join(path, name), "w") as f:
-            f.write(text)
-    return path
+    return harness.rules_folder(testcase, files, "arb-budget-rules-")
 
 
 class BudgetFaultTest(FaultsBase):
@@ -157,11 +151,7 @@ class BudgetFaultTest(FaultsBase):
         # keeps deciding with its ruleset.
         for name in "abcd":
             shutil.copy(os.path.join(bad, "%s.lua" % name), os.path.join(self.srv.rules, "%s.lua" % name))
-        admin = RpcClient.unix(self.srv.admin_path, timeout=T(60))
-        try:
-            r = admin.call("reload", timeout=T(60))
-        finally:
-            admin.close()
+        r = self.srv.reload(T(60))
         self.assertIsNotNone(r.error, "a reload past the load budget was accepted: %r" % (r.result,))
         self.assertIn("memory budget exceeded while loading", str(r.error))
         self.assert_clean("a refused reload", rss_allow_mb=300)

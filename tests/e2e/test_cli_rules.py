@@ -3,11 +3,9 @@ decide and replay, driven as processes, with their exit codes and output."""
 
 import json
 import os
-import shutil
-import tempfile
 import unittest
 
-from harness import RULES_DIR, require_binary, run_cli
+from harness import RULES_DIR, require_binary, rules_folder, run_cli
 
 OFFER = """
 action "umbrella" {
@@ -43,12 +41,7 @@ class CliRulesTest(unittest.TestCase):
         require_binary()
 
     def folder(self, files):
-        path = tempfile.mkdtemp(prefix="arb-cli-", dir="/tmp")
-        self.addCleanup(shutil.rmtree, path, True)
-        for name, text in files.items():
-            with open(os.path.join(path, name), "w") as f:
-                f.write(text)
-        return path
+        return rules_folder(self, files, "arb-cli-")
 
     def test_check_accepts_the_reference_ruleset(self):
         out = run_cli(["check", str(RULES_DIR)])

@@ -62,12 +62,7 @@ class ConformanceTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = harness.Server()
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            raise
+        cls.server = harness.start_shared_server()
 
     @classmethod
     def tearDownClass(cls):

@@ -15,16 +15,13 @@ strings below.
 
 import os
 import resource
-import shutil
 import socket
 import struct
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-import msgpack
 
 import harness
 from harness import (T, E2ETestCase, RssSampler, ConnectionClosed,
@@ -160,11 +157,7 @@ def reasons_of(decision):
 
 
 def rules_dir(testcase, text):
-    path = tempfile.mkdtemp(prefix="arb-faults-rules-", dir="/tmp")
-    testcase.addCleanup(shutil.rmtree, path, True)
-    with open(os.path.join(path, "rules.lua"), "w") as f:
-        f.write(text)
-    return path
+    return harness.rules_folder(testcase, text, "arb-faults-rules-")
 
 
 # --------------------------------------------------------------------------
@@ -691,7 +684,7 @@ class ConnectionFaultTest(FaultsBase):
             t0 = time.monotonic()
             for i in range(n):
                 try:
-                    s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=T(10))
+                    s = harness.open_socket(self.srv.port, nodelay=False)
                 except OSError as e:
                     self.assert_alive("opening idle connection %d" % i)
                     self.fail("could not open idle connection %d of %d%s: %r" % (i, n, note, e))
@@ -714,19 +707,11 @@ class ConnectionFaultTest(FaultsBase):
             self.assertLess(served_s, T(2), "clean client took %.2fs to be served" % served_s)
             # Some of the idle ones, picked across the range, still answer.
             for k in range(0, n, max(1, n // 10)):
-                s = idle[k]
-                s.settimeout(T(10))
-                s.sendall(request_bytes(k, "ping"))
-                up = msgpack.Unpacker(raw=False)
-                while True:
-                    data = s.recv(4096)
-                    self.assertTrue(data, "idle connection %d closed by the server" % k)
-                    up.feed(data)
-                    frames = list(up)
-                    if frames:
-                        r = check_response(frames[0])
-                        self.assertEqual((r.msgid, r.error), (k, None))
-                        break
+                try:
+                    r = harness.RpcClient(idle[k], T(10)).call("ping", msgid=k)
+                except ConnectionClosed:
+                    self.fail("idle connection %d closed by the server" % k)
+                self.assertEqual((r.msgid, r.error), (k, None))
             held_rss = self.srv.rss_kb()
             close_all(rst=True)
             idle.clear()
@@ -768,7 +753,7 @@ class ConnectionFaultTest(FaultsBase):
                             for i in range(2, n))
 
         def one_round(rst):
-            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=T(10))
+            s = harness.open_socket(self.srv.port, nodelay=False)
             try:
                 s.sendall(payload)
             except OSError:
@@ -809,32 +794,27 @@ class ConnectionFaultTest(FaultsBase):
         payload = b"".join(request_bytes(i, "decide", [ctx("clean", customer_id="s-%d" % i,
                                                            explain=True)])
                            for i in range(n))
-        slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        slow = harness.RpcClient.tcp(self.srv.port, nodelay=False, rcvbuf=4096)
         self.addCleanup(slow.close)
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.settimeout(T(10))
-        slow.connect(("127.0.0.1", self.srv.port))
         writer_err = []
 
         def writer():
             try:
-                slow.sendall(payload)
+                slow.send_raw(payload)
             except OSError as e:
                 writer_err.append(e)
         wt = threading.Thread(target=writer, daemon=True)
         wt.start()
-        up = msgpack.Unpacker(raw=False, strict_map_key=False)
         frames = []
         trickled = 0
         with RssSampler(self.srv.pid) as rs, \
                 CleanLoad(self.srv, "clean", CLEAN_IDS, conns=2) as load:
             end = time.monotonic() + 1.5
             while time.monotonic() < end:
-                data = slow.recv(1)
-                self.assertTrue(data, "server closed the slow reader after %d bytes" % trickled)
+                self.assertTrue(slow.read_some(1),
+                                "server closed the slow reader after %d bytes" % trickled)
                 trickled += 1
-                up.feed(data)
-                frames.extend(up)
+                frames.extend(slow.take_frames())
                 time.sleep(0.01)
             during = load.answered
         self.assertEqual(load.problems, [], "clients beside a slow reader were not served well")
@@ -843,14 +823,12 @@ class ConnectionFaultTest(FaultsBase):
         self.assertLess(load.max_latency, T(1.0),
                         "a client beside the slow reader waited %.2fs" % load.max_latency)
         # Now read at full speed: every answer is there, in order, correct.
-        slow.settimeout(T(20))
+        slow.sock.settimeout(T(20))
         deadline = time.monotonic() + T(60)
         while len(frames) < n and time.monotonic() < deadline:
-            data = slow.recv(1 << 16)
-            if not data:
+            if not slow.read_some():
                 break
-            up.feed(data)
-            frames.extend(up)
+            frames.extend(slow.take_frames())
         wt.join(T(10))
         self.assertEqual(writer_err, [], "the slow reader's requests could not all be sent")
         self.assertEqual(len(frames), n, "the slow reader got %d of %d answers" % (len(frames), n))

@@ -95,14 +95,9 @@ def base_pairs(tp="clean", customer="c-h"):
 
 
 def small_window_socket(port, rcvbuf=4096):
-    """A client socket whose receive buffer is set before connecting: set
-    after, Linux shrinks an open window and the sender backs off for
-    seconds, which would look like a stalled server."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.settimeout(T(10))
-    s.connect(("127.0.0.1", port))
-    return s
+    """A client socket whose receive buffer is set before connecting
+    (harness.open_socket says why)."""
+    return harness.open_socket(port, nodelay=False, rcvbuf=rcvbuf)
 
 
 def log_lines(srv, msg):
@@ -308,21 +303,18 @@ class HalfClosedTest(HostileBase):
         payload = b"".join(request_bytes(i, "decide", [ctx("clean", customer_id="h-%d" % i,
                                                            explain=True)])
                            for i in range(n)) + tail
-        s = small_window_socket(self.srv.port, 8192)
-        self.addCleanup(s.close)
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        up = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=64 * MiB)
+        c = harness.RpcClient(small_window_socket(self.srv.port, 8192))
+        self.addCleanup(c.close)
+        c.send_raw(payload)
+        c.sock.shutdown(socket.SHUT_WR)
         frames, eof = [], False
         deadline = time.monotonic() + T(60)
         with RssSampler(self.srv.pid) as rs:
             while time.monotonic() < deadline:
-                data = s.recv(16384)
-                if not data:
+                if not c.read_some(16384):
                     eof = True
                     break
-                up.feed(data)
-                frames.extend(up)
+                frames.extend(c.take_frames())
                 time.sleep(pause)
         self.assertEqual(len(frames), n, "a half-closed client got %d of %d answers"
                          % (len(frames), n))
@@ -340,20 +332,14 @@ class HalfClosedTest(HostileBase):
         self.serve()
         for method, params in (("ping", []), ("decide", [ctx("clean")]),
                                ("decide_many", [[ctx("clean")] * 3])):
-            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=T(10))
-            s.sendall(request_bytes(7, method, params))
-            s.shutdown(socket.SHUT_WR)
+            c = self.srv.client(timeout=T(10), nodelay=False)
+            c.send_request(method, params, msgid=7)
+            c.sock.shutdown(socket.SHUT_WR)
             time.sleep(0.05)
-            up = msgpack.Unpacker(raw=False, strict_map_key=False)
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-            s.close()
-            up.feed(data)
-            frames = list(up)
+            closed, frames, trailing = c.wait_closed(T(10))
+            c.close()
+            self.assertTrue(closed, "%s then SHUT_WR: the server did not close" % method)
+            self.assertEqual(trailing, 0, "%s then SHUT_WR: a partial frame" % method)
             self.assertEqual(len(frames), 1, "%s then SHUT_WR: %r" % (method, frames))
             self.assertIsNone(check_response(frames[0]).error)
         self.assert_clean("half-closed clients")
@@ -374,7 +360,7 @@ class TotalsTest(HostileBase):
         socks, closed = [], 0
         with RssSampler(self.srv.pid) as rs:
             for _ in range(160):
-                s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=T(10))
+                s = harness.open_socket(self.srv.port, nodelay=False)
                 socks.append(s)
                 try:
                     s.sendall(chunk)
@@ -411,15 +397,11 @@ class TotalsTest(HostileBase):
             # decision or overloaded.
             kinds = {"ok": 0, "overloaded": 0}
             for s in socks:
-                up = msgpack.Unpacker(raw=False, strict_map_key=False,
-                                      max_buffer_size=256 * MiB)
+                c = harness.RpcClient(s, T(30))
                 got = []
-                s.settimeout(T(30))
                 while len(got) < n_req:
-                    data = s.recv(1 << 16)
-                    self.assertTrue(data, "closed after %d answers" % len(got))
-                    up.feed(data)
-                    got.extend(up)
+                    self.assertTrue(c.read_some(), "closed after %d answers" % len(got))
+                    got.extend(c.take_frames())
                 for i, f in enumerate(got):
                     r = check_response(f)
                     self.assertEqual(r.msgid, i)
@@ -531,7 +513,7 @@ class StringsOutTest(HostileBase):
     def raw_answer(self, c, data):
         """Send data, return the answer's raw bytes, unpacked with raw=True
         so that bad UTF-8 cannot hide behind a decoding error."""
-        c.sock.sendall(data)
+        c.send_raw(data)
         up = msgpack.Unpacker(raw=True, strict_map_key=False)
         while True:
             b = c.sock.recv(65536)
@@ -593,7 +575,7 @@ class LogFloodTest(HostileBase):
         t0 = time.monotonic()
         n = 3000
         for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=T(10))
+            s = harness.open_socket(self.srv.port, nodelay=False)
             s.sendall(b"\xc1")            # never valid: the server closes
             s.close()
         wait_until(lambda: self.stats()["errors"]["invalid_request"] >= n, T(20))
@@ -604,7 +586,7 @@ class LogFloodTest(HostileBase):
                              % (lines, n, elapsed))
         # The next one, a second later, says how many were held back.
         time.sleep(1.1)
-        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=T(10))
+        s = harness.open_socket(self.srv.port, nodelay=False)
         s.sendall(b"\xc1")
         s.close()
         self.assertTrue(wait_until(lambda: "suppressed=" in self.srv.stderr(), T(5)),
@@ -655,7 +637,7 @@ class LogFloodTest(HostileBase):
     @staticmethod
     def _connectable(port):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            harness.open_socket(port, timeout=1).close()
             return True
         except OSError:
             return False

@@ -19,9 +19,8 @@ import tempfile
 import threading
 import time
 
-import msgpack
 
-from harness import (E2ETestCase, RpcClient, Server, T, free_port, request_bytes,
+from harness import (E2ETestCase, RpcClient, Server, T, free_port, open_socket, request_bytes,
                      require_binary, run_cli, wait_until)
 
 TP = """touchpoint "web_home" { limit = 2 }
@@ -112,11 +111,7 @@ class HostileOpsBase(E2ETestCase):
         return srv
 
     def reload(self, srv, timeout=None):
-        admin = RpcClient.unix(srv.admin_path, timeout=timeout or T(60))
-        try:
-            return admin.call("reload", timeout=timeout or T(60))
-        finally:
-            admin.close()
+        return srv.reload(timeout or T(60))
 
     def stats(self, srv):
         admin = RpcClient.unix(srv.admin_path, timeout=T(10))
@@ -437,13 +432,11 @@ class SignalTimingTest(HostileOpsBase):
         srv = self.serve(extra_args=["--drain-timeout", "30"])
         # A client that does not read, behind a small receive window: its
         # answers stay queued in the server, so the drain lasts until it reads.
-        c = socket.socket()
-        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        c.connect(("127.0.0.1", srv.port))
+        c = RpcClient.tcp(srv.port, nodelay=False, rcvbuf=4096)
         self.addCleanup(c.close)
         n = 20000
         data = b"".join(request_bytes(i + 1, "decide", [CONTEXT]) for i in range(n))
-        sender = threading.Thread(target=c.sendall, args=(data,), daemon=True)
+        sender = threading.Thread(target=c.send_raw, args=(data,), daemon=True)
         sender.start()
         time.sleep(0.5)
         srv.send_signal(signal.SIGTERM)
@@ -454,15 +447,10 @@ class SignalTimingTest(HostileOpsBase):
         time.sleep(0.3)
         self.assertTrue(srv.alive(), "a signal during the drain killed the server: %s"
                         % srv.describe_exit(srv.proc.poll()))
-        c.settimeout(T(30))
-        up = msgpack.Unpacker(raw=False, strict_map_key=False)
+        c.sock.settimeout(T(30))
         got = 0
-        while True:
-            chunk = c.recv(1 << 16)
-            if not chunk:
-                break
-            up.feed(chunk)
-            for f in up:
+        while c.read_some():
+            for f in c.take_frames():
                 self.assertIsInstance(f, list)
                 got += 1
         sender.join(T(10))
@@ -476,21 +464,16 @@ class SignalTimingTest(HostileOpsBase):
         msgid = admin.send_request("reload")
         c = self.connect(srv, timeout=T(30))
         n = 500
-        c.sock.sendall(b"".join(request_bytes(i + 1, "decide", [CONTEXT]) for i in range(n)))
+        c.send_raw(b"".join(request_bytes(i + 1, "decide", [CONTEXT]) for i in range(n)))
         time.sleep(0.3)
         t0 = time.monotonic()
         srv.send_signal(signal.SIGTERM)
         r = admin.recv(timeout=T(20))
         self.assertEqual(r.msgid, msgid)
         self.assert_error(r, "internal", "stopping")
-        up = msgpack.Unpacker(raw=False, strict_map_key=False)
         got = 0
-        while True:
-            data = c.sock.recv(1 << 16)
-            if not data:
-                break
-            up.feed(data)
-            got += sum(1 for _ in up)
+        while c.read_some():
+            got += len(c.take_frames())
         self.assertEqual(got, n, "in-flight answers lost at SIGTERM during a reload")
         self.assertEqual(srv.stop(timeout=T(20)), 0, srv.stderr_tail())
         self.assertLess(time.monotonic() - t0, T(20))
@@ -526,9 +509,7 @@ class SocketPathTest(HostileOpsBase):
         self.addCleanup(o.close)
         cp = self.start_expect_fail(["--socket", other])
         self.assertEqual(cp.returncode, 2, cp.stderr)
-        probe = socket.socket(socket.AF_UNIX)
-        probe.connect(other)                         # still theirs, still listening
-        probe.close()
+        open_socket(other).close()                    # still theirs, still listening
         plain = os.path.join(self.tmp, "plain")
         open(plain, "w").write("keep me")
         cp = self.start_expect_fail(["--socket", plain])
@@ -616,7 +597,7 @@ class FdExhaustionTest(HostileOpsBase):
         self.addCleanup(lambda: [h.close() for h in held])
         for _ in range(2 * lim):
             try:
-                held.append(socket.create_connection(("127.0.0.1", srv.port), timeout=T(5)))
+                held.append(open_socket(srv.port, timeout=T(5), nodelay=False))
             except OSError:
                 break
         time.sleep(0.3)

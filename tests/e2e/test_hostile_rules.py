@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 
-from harness import E2ETestCase, RpcClient, T, run_cli
+from harness import E2ETestCase, T, run_cli
 
 GOOD = b'action "offer" { channels = { "web" }, value = 10 }\n'
 
@@ -63,11 +63,7 @@ class HostileRulesTest(E2ETestCase):
                 f.write(text)
 
     def reload(self, server):
-        admin = RpcClient.unix(server.admin_path, timeout=T(60))
-        try:
-            return admin.call("reload", timeout=T(60))
-        finally:
-            admin.close()
+        return server.reload(T(60))
 
     def assert_still_serving(self, server, c, before, rss0, fds0):
         self.assertTrue(server.alive(), server.stderr_tail())

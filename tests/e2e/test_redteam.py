@@ -28,10 +28,8 @@ bounded.
 """
 
 import os
-import shutil
-import tempfile
 
-from harness import E2ETestCase, RpcClient, T, run_cli
+from harness import E2ETestCase, T, rules_folder, run_cli
 
 GOOD = 'action "offer" { channels = { "web" }, value = 10 }\n'
 
@@ -77,11 +75,7 @@ CONTEXT = {"customer_id": "C1", "channel": "web", "touchpoint": "web_home"}
 class RedTeamLoadTest(E2ETestCase):
 
     def folder(self, text):
-        d = tempfile.mkdtemp(prefix="arb-redteam-", dir="/tmp")
-        self.addCleanup(shutil.rmtree, d, True)
-        with open(os.path.join(d, "rules.lua"), "w") as f:
-            f.write(text)
-        return d
+        return rules_folder(self, text, "arb-redteam-")
 
     def clean_decide(self, srv, what):
         c = self.connect(srv)
@@ -90,11 +84,7 @@ class RedTeamLoadTest(E2ETestCase):
         self.assertEqual([a["id"] for a in r.result["actions"]], ["offer"], what)
 
     def reload(self, srv):
-        admin = RpcClient.unix(srv.admin_path, timeout=T(60))
-        try:
-            return admin.call("reload", timeout=T(60))
-        finally:
-            admin.close()
+        return srv.reload(T(60))
 
     def test_many_declarations_compile_in_linear_time(self):
         # Before: 200,000 touchpoints took about 160 s (strcmp against every

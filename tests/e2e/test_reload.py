@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 
-from harness import E2ETestCase, RpcClient, T, arbiter_bin
+from harness import E2ETestCase, RpcClient, T, arbiter_bin, wait_until
 
 # ASan keeps freed memory in quarantine (16 MiB in the harness's options).
 RELOAD_GROWTH_KB = (16 + (16 if "asan" in str(arbiter_bin()) else 0)) * 1024
@@ -71,11 +71,7 @@ class ReloadTest(E2ETestCase):
         return self.start_server(rules=self.rules.path, **kw)
 
     def reload(self, server):
-        admin = RpcClient.unix(server.admin_path, timeout=T(30))
-        try:
-            return admin.call("reload", timeout=T(30))
-        finally:
-            admin.close()
+        return server.reload(T(30))
 
     def test_reloads_under_pipelined_load_lose_nothing(self):
         server = self.serve()
@@ -161,6 +157,58 @@ class ReloadTest(E2ETestCase):
         stats = c.ok("stats")
         self.assertEqual(stats["reloads"]["failed"], 1)
         self.assertIn("reload rejected", server.stderr())
+
+    def test_a_failed_reload_answers_every_problem_and_is_counted_under_its_code(self):
+        # The reload's error leaves through the one error exit (wire/rpc.c):
+        # {code, message, errors}, one item per problem, and stats.errors
+        # counts it under its code like any other error answer.
+        server = self.serve()
+        c = self.connect(server)
+        before = c.ok("stats")
+        self.rules.write(RULES_A + "\naction \"oops\" { channels = { \"web\" }, value = }\n",
+                         extra={"more.lua": 'action "typo" { channels = { "web" }, valeu = 3 }\n'})
+        r = self.reload(server)
+        self.assertIsNotNone(r.error)
+        self.assertEqual(list(r.error), ["code", "message", "errors"], r.error)
+        self.assertEqual(r.error["code"], "invalid_params")
+        errors = r.error["errors"]
+        # Every problem of every file, each naming its file:line.
+        at = lambda name: os.path.join(self.rules.path, name)
+        self.assertEqual(len(errors), 3, errors)
+        self.assertTrue(errors[0].startswith(at("offers.lua:5:")), errors)
+        self.assertTrue(errors[1].startswith(at("more.lua:1:")) and "'valeu'" in errors[1], errors)
+        self.assertTrue(errors[2].startswith(at("more.lua:1:")) and "'value' is required" in errors[2],
+                        errors)
+        self.assertEqual(r.error["message"], "\n".join(errors))
+        stats = c.ok("stats")
+        self.assertEqual(stats["reloads"]["failed"], before["reloads"]["failed"] + 1)
+        for code, n in stats["errors"].items():
+            want = before["errors"][code] + (1 if code == "invalid_params" else 0)
+            self.assertEqual(n, want, "stats.errors.%s after a failed reload" % code)
+        # A second failed reload is counted again; a good one adds no error.
+        self.assertIsNotNone(self.reload(server).error)
+        self.assertEqual(c.ok("stats")["errors"]["invalid_params"],
+                         before["errors"]["invalid_params"] + 2)
+        self.rules.write(RULES_B)
+        self.assertIsNone(self.reload(server).error)
+        stats = c.ok("stats")
+        self.assertEqual(stats["errors"]["invalid_params"], before["errors"]["invalid_params"] + 2)
+        self.assertEqual(stats["reloads"]["ok"], before["reloads"]["ok"] + 1)
+        self.assertEqual(stats["reloads"]["failed"], before["reloads"]["failed"] + 2)
+
+    def test_a_failed_reload_nobody_asked_for_is_no_error_answer(self):
+        # SIGHUP has no caller to answer: the failure is counted in
+        # reloads.failed, not in errors, which count error answers.
+        server = self.serve()
+        c = self.connect(server)
+        before = c.ok("stats")
+        self.rules.write(RULES_A + "\naction \"oops\" { channels = { \"web\" }, value = }\n")
+        server.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(
+            lambda: c.ok("stats")["reloads"]["failed"] == before["reloads"]["failed"] + 1, T(30)),
+            "the SIGHUP reload did not fail")
+        self.assertEqual(server.stderr().count("reload rejected"), 1)
+        self.assertEqual(c.ok("stats")["errors"], before["errors"])
 
     def test_ruleset_whose_tests_fail_is_rejected(self):
         server = self.serve()

@@ -16,12 +16,7 @@ class MethodsTest(E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = harness.Server()
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            raise
+        cls.server = harness.start_shared_server()
 
     @classmethod
     def tearDownClass(cls):

@@ -98,12 +98,7 @@ class ScenarioCase(E2ETestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = harness.Server(rules=cls.RULES)
-        try:
-            cls.server.start()
-        except BaseException:
-            cls.server.cleanup()
-            raise
+        cls.server = harness.start_shared_server(rules=cls.RULES)
 
     @classmethod
     def tearDownClass(cls):

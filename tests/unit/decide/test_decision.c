@@ -12,12 +12,7 @@
 
 #include "tests/support/rulefix.h"
 
-static rf_t R;
-
-static void setup(void) { rf_init(&R); }
-static void teardown(void) { rf_fini(&R); }
-
-TestSuite(decision, .init = setup, .fini = teardown);
+TestSuite(decision, .init = rf_setup, .fini = rf_teardown);
 
 static void load_three(void)
 {

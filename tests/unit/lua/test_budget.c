@@ -15,12 +15,7 @@
 
 #include "tests/support/rulefix.h"
 
-static rf_t R;
-
-static void setup(void) { rf_init(&R); }
-static void teardown(void) { rf_fini(&R); }
-
-TestSuite(budget, .init = setup, .fini = teardown);
+TestSuite(budget, .init = rf_setup, .fini = rf_teardown);
 
 /* ---- helpers ------------------------------------------------------------ */
 

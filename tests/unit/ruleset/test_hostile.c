@@ -22,12 +22,7 @@
 #include "engine/base/utf8.h"
 #include "tests/support/rulefix.h"
 
-static rf_t R;
-
-static void setup(void) { rf_init(&R); }
-static void teardown(void) { rf_fini(&R); }
-
-TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(hostile, .init = rf_setup, .fini = rf_teardown, .timeout = 60);
 
 /* "<dir>/a.lua:<line>: " */
 static const char *at_line(int line)
