@@ -8,7 +8,7 @@
  * The merged customer shares strings with `old` and with the commit; it is
  * encoded before either goes away.
  */
-#include "engine/state/commit.h"
+#include "engine/request/commit.h"
 #include "engine/state/record.h"
 
 #include <msgpack.h>

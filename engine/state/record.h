@@ -14,7 +14,7 @@
 
 #include "engine/base/arena.h"
 #include "engine/base/error.h"
-#include "engine/state/customer.h"
+#include "engine/request/customer.h"
 
 #define ARB_RECORD_HEADER 13
 #define ARB_RECORD_MAX (16u << 20)   /* a larger record is refused as corrupt */

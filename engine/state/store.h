@@ -33,8 +33,8 @@
 
 #include "engine/base/arena.h"
 #include "engine/base/error.h"
-#include "engine/state/commit.h"
-#include "engine/state/customer.h"
+#include "engine/request/commit.h"
+#include "engine/request/customer.h"
 
 typedef struct arb_store arb_store_t;
 typedef struct arb_store_session arb_store_session_t;

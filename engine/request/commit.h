@@ -1,4 +1,4 @@
-/* What one write adds to a customer, and how it is merged (merge.c).
+/* What one write adds to a customer, and how it is merged (state/merge.c).
  *
  * Values only, no I/O, like customer.h: every backend runs the same
  * arb_commit_merge() on the record it holds (memory.c under its lock,
@@ -14,7 +14,7 @@
 
 #include "engine/base/arena.h"
 #include "engine/base/error.h"
-#include "engine/state/customer.h"
+#include "engine/request/customer.h"
 
 /* At most `max` stored contacts matching action and channel (NULL: any) in
  * the `window` seconds before the new contact's ts. max 0 refuses always. */
