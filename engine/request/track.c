@@ -31,6 +31,8 @@ static int copy_str(arb_str_t s, const path_t *path, arb_arena_t *arena, const c
                     arb_err_t *err)
 {
     if (s.len && !arb_utf8_valid(s.ptr, s.len)) return at_fault(err, path, "not valid UTF-8");
+    /* A C string ends at NUL: "c\0x" would be stored as customer "c". */
+    if (s.len && memchr(s.ptr, '\0', s.len)) return at_fault(err, path, "must not contain a NUL byte");
     char *p = arb_arena_alloc(arena, (size_t)s.len + 1);
     if (!p) return oom(err);
     if (s.len) memcpy(p, s.ptr, s.len);

@@ -399,6 +399,11 @@ Test(track, what_json_cannot_say)
     pk_str("sku"); msgpack_pack_str(&g_pk, 1); msgpack_pack_str_body(&g_pk, "\xff", 1);
     expect_refused(track_packed(), "events[0].sku: not valid UTF-8", "bad sku");
     teardown(); setup();
+    msgpack_pack_map(&g_pk, 2);
+    pk_str("customer_id"); msgpack_pack_str(&g_pk, 3); msgpack_pack_str_body(&g_pk, "c\0x", 3);
+    pk_str("attributes"); msgpack_pack_map(&g_pk, 0);
+    expect_refused(track_packed(), "customer_id: must not contain a NUL byte", "NUL in id");
+    teardown(); setup();
     pack_head("consent");
     msgpack_pack_map(&g_pk, 1);
     msgpack_pack_str(&g_pk, 1); msgpack_pack_str_body(&g_pk, "\xff", 1); msgpack_pack_true(&g_pk);
