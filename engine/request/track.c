@@ -87,6 +87,8 @@ typedef struct rec {
 
 enum { R_TYPE, R_SKU, R_CATEGORY, R_CHANNEL, R_TS, R_PRICE };
 
+/* FIELD (context_int.h) that also notes the bit read, so that a field
+ * sent (even empty) is told from one absent. */
 #define REC_FIELD(bit, call) FIELD(bit, (call) < 0 ? -1 : (int)(r->seen |= 1u << (bit), 0))
 
 static int event_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,

@@ -19,6 +19,10 @@
 
 #include "engine/base/pack.h"
 #include "engine/request/track.h"
+#include "engine/state/store.h"
+
+/* request/ checks the bound the store keys by. */
+_Static_assert(ARB_CUSTOMER_ID_MAX == ARB_STORE_ID_MAX, "customer_id bounds differ");
 
 #define NOW 1700000000
 
