@@ -1,5 +1,6 @@
 /* Checking a decide context (see context.h). Every rejection names the field
  * as a path a caller can find in their own payload: "purchases[3].ts". */
+#include "engine/request/context.h"
 #include "engine/request/context_int.h"
 
 #include <math.h>
@@ -125,11 +126,7 @@ get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err)
  * FIELD_UNKNOWN for a key it does not know, or -1 with *err set. Each
  * known key seen twice is a duplicate, caught here for the price of an
  * AND; unknown keys are rare, and *unknown tells the caller to check the
- * whole map the slow way (see check_rest). */
-typedef int (*field_fn)(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
-                        arb_err_t *err);
-#define FIELD_UNKNOWN 32
-#define FIELD(bit, call) return (call) < 0 ? -1 : (bit)
+ * whole map the slow way (see check_rest). field_fn: context_int.h. */
 
 static __attribute__((noinline, cold)) int dup_error(const path_t *path, arb_err_t *err)
 {
@@ -457,4 +454,39 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
     if (!ctx->now_given) ctx->now = now_default;
     ctx->raw = o;
     return 0;
+}
+
+/* track.c's entries to the checks above (context_int.h): calls, so the
+ * inlined copies of the decide path stay as they were. */
+int arb__ctx_get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, arb_err_t *err)
+{
+    return get_str(o, path, out, err);
+}
+
+int arb__ctx_get_time(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
+{
+    return get_time(o, path, out, err);
+}
+
+int arb__ctx_get_num(const msgpack_object *o, const path_t *path, double *out, arb_err_t *err)
+{
+    return get_num(o, path, out, err);
+}
+
+int arb__ctx_get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err)
+{
+    return get_bool(o, path, out, err);
+}
+
+int arb__ctx_wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o)
+{
+    return wrong(err, path, want, o);
+}
+
+int arb__ctx_dup_error(const path_t *path, arb_err_t *err) { return dup_error(path, err); }
+
+int arb__ctx_each_field(const msgpack_object *o, const path_t *path, void *out, field_fn field,
+                        bool *unknown, arb_err_t *err)
+{
+    return each_field(o, path, out, field, unknown, err);
 }

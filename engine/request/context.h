@@ -23,23 +23,7 @@
 #include "engine/base/arena.h"
 #include "engine/base/error.h"
 #include "engine/base/pack.h"   /* arb_msgpack_map_get, for readers of ctx->raw */
-
-/* A string that is not NUL-terminated. */
-typedef struct arb_str {
-    const char *ptr;
-    uint32_t len;
-} arb_str_t;
-
-static inline bool arb_str_eq(arb_str_t s, const char *z)
-{
-    size_t n = strlen(z);
-    return s.len == n && (n == 0 || memcmp(s.ptr, z, n) == 0);
-}
-
-/* s equals the string literal lit: the length is known when compiling, so
- * this is a compare of a few words, not a call. */
-#define ARB_STR_IS(s, lit) \
-    ((s).len == sizeof(lit) - 1 && memcmp((s).ptr, lit, sizeof(lit) - 1) == 0)
+#include "engine/request/str.h"
 
 typedef struct arb_purchase {
     arb_str_t sku;       /* empty when absent */

@@ -54,4 +54,33 @@ void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs);
 /* A reload's success: {version, actions}. */
 void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions);
 
+/* The state methods' answers (DESIGN.md section 3). customer.h is not
+ * included: its arb_event_t clashes with context.h's, which users of this
+ * header include. */
+typedef struct arb_customer arb_customer_t;
+
+/* `track`: {stored: n}, n events, purchases and consents newly stored. */
+void arb_answer_pack_track(msgpack_packer *pk, size_t stored);
+
+/* `feedback`: {ok: true}. */
+void arb_answer_pack_feedback(msgpack_packer *pk);
+
+/* `customer`: everything stored about c, lists oldest first:
+ *   {customer_id,
+ *    events:       [{type, ts, sku?, category?, channel?, price?, ...extra}],
+ *    purchases:    [{ts, sku?, category?, channel?, price?, ...extra}],
+ *    contacts:     [{action, channel, ts, counted}],
+ *    outcomes:     [{action, outcome, ts, decision_id?, channel?, value?}],
+ *    consent:      {key: {granted, ts}},
+ *    attributes:   {...} ({} when none),
+ *    suppressions: [{action, until, reason?}]}
+ * Events and purchases come back in the shape `track` took them, their
+ * extra fields beside the known ones; a field marked ? is left out when it
+ * was not sent. Every string is valid UTF-8 (other bytes as \xNN).
+ * Borrows c for the call. */
+void arb_answer_pack_customer(msgpack_packer *pk, const arb_customer_t *c);
+
+/* `forget`: {forgotten: true}. */
+void arb_answer_pack_forget(msgpack_packer *pk);
+
 #endif

@@ -7,12 +7,17 @@
  * loop, one thread: pin it to its own core.
  *
  * usage: loadgen --connect HOST:PORT [--conns N] [--depth D] [--seconds S]
- *                [--warmup S] [--method decide|ping] [--contexts FILE.msgpack]
+ *                [--warmup S] [--method decide|ping|track|feedback] [--contexts FILE.msgpack]
  *                [--server-pid PID] [--payload] [--hold]
  * prints one line: key=value results (throughput, p50/p99/p999 in us,
  * errors, server CPU seconds per second when --server-pid is given).
  * --payload sends the contexts as ping's params too: the transport baseline
  * with the same bytes on the wire and the same decoding as decide.
+ * --method track and feedback make their own params, packed per request:
+ * a track of 2 events (view, cart_add) and a feedback impression with a
+ * unique decision_id, each for a customer drawn from 10,000 (a fixed-seed
+ * generator, so runs compare), so their throughput compares with
+ * ping --payload and decide.
  * --hold opens the connections, sends one ping on each, and keeps them open
  * until stdin closes (for measuring the server's memory with many clients).
  */
@@ -42,6 +47,10 @@ typedef struct lg {
     size_t n_ctx, next_ctx;
     int depth;
     bool measuring, stopping, hold, payload;
+    void (*gen)(struct lg *, msgpack_packer *);  /* track/feedback: packs params[0] */
+    uint64_t seq;                 /* generated requests so far */
+    uint32_t rng;                 /* xorshift state of the customer draw */
+    int64_t now;                  /* unix seconds at start, for event times */
     uint64_t done, errors, connected, max_ns;
     arb_stats_t hist;
     msgpack_sbuffer batch;        /* requests of one read, written at once */
@@ -71,7 +80,10 @@ static void queue_request(lg_conn_t *c, msgpack_sbuffer *out)
     msgpack_pack_uint32(&pk, id);
     msgpack_pack_str(&pk, strlen(lg->method));
     msgpack_pack_str_body(&pk, lg->method, strlen(lg->method));
-    if (lg->n_ctx) {
+    if (lg->gen) {
+        msgpack_pack_array(&pk, 1);
+        lg->gen(lg, &pk);
+    } else if (lg->n_ctx) {
         msgpack_pack_array(&pk, 1);
         size_t i = lg->next_ctx++ % lg->n_ctx;
         msgpack_sbuffer_write(out, lg->ctx[i], lg->ctx_len[i]);
@@ -79,6 +91,65 @@ static void queue_request(lg_conn_t *c, msgpack_sbuffer *out)
         msgpack_pack_array(&pk, 0);
     }
     c->sent_ns[id % 4096] = now_ns();
+}
+
+static void pk_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+#define CUSTOMERS 10000
+
+/* The next customer of the draw: ids repeat, as a real store sees them. */
+static unsigned next_customer(lg_t *lg)
+{
+    lg->rng ^= lg->rng << 13;
+    lg->rng ^= lg->rng >> 17;
+    lg->rng ^= lg->rng << 5;
+    return lg->rng % CUSTOMERS;
+}
+
+static void pack_event(msgpack_packer *pk, const char *type, const char *sku, int64_t ts)
+{
+    msgpack_pack_map(pk, 5);
+    pk_str(pk, "type"); pk_str(pk, type);
+    pk_str(pk, "sku"); pk_str(pk, sku);
+    pk_str(pk, "category"); pk_str(pk, "shoes");
+    pk_str(pk, "channel"); pk_str(pk, "web");
+    pk_str(pk, "ts"); msgpack_pack_int64(pk, ts);
+}
+
+/* {customer_id, events: [view, cart_add]}: a page view and an add to cart. */
+static void gen_track(lg_t *lg, msgpack_packer *pk)
+{
+    char id[32], sku[32];
+    unsigned cust = next_customer(lg);
+    snprintf(id, sizeof id, "cust-%05u", cust);
+    snprintf(sku, sizeof sku, "SKU-%04u", (unsigned)(lg->seq++ % 5000));
+    msgpack_pack_map(pk, 2);
+    pk_str(pk, "customer_id"); pk_str(pk, id);
+    pk_str(pk, "events");
+    msgpack_pack_array(pk, 2);
+    pack_event(pk, "view", sku, lg->now - 60);
+    pack_event(pk, "cart_add", sku, lg->now - 30);
+}
+
+/* {customer_id, action, outcome: impression, decision_id, channel}: the
+ * impression of a decided action, its decision_id never seen before. */
+static void gen_feedback(lg_t *lg, msgpack_packer *pk)
+{
+    char id[32], action[32], did[48];
+    unsigned cust = next_customer(lg);
+    snprintf(id, sizeof id, "cust-%05u", cust);
+    snprintf(action, sizeof action, "promo_%u", cust % 20);
+    snprintf(did, sizeof did, "lg-%lld-%llu", (long long)lg->now, (unsigned long long)lg->seq++);
+    msgpack_pack_map(pk, 5);
+    pk_str(pk, "customer_id"); pk_str(pk, id);
+    pk_str(pk, "action"); pk_str(pk, action);
+    pk_str(pk, "outcome"); pk_str(pk, "impression");
+    pk_str(pk, "decision_id"); pk_str(pk, did);
+    pk_str(pk, "channel"); pk_str(pk, "web");
 }
 
 static void flush(lg_conn_t *c, msgpack_sbuffer *out)
@@ -232,7 +303,11 @@ int main(int argc, char **argv)
         else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
     }
     if (lg.depth < 1 || lg.depth > 4000 || conns < 1) return 2;
-    if (contexts && (lg.payload || strcmp(lg.method, "ping") != 0)) load_contexts(&lg, contexts);
+    lg.rng = 2463534242u;
+    lg.now = (int64_t)time(NULL);
+    if (strcmp(lg.method, "track") == 0) lg.gen = gen_track;
+    else if (strcmp(lg.method, "feedback") == 0) lg.gen = gen_feedback;
+    else if (contexts && (lg.payload || strcmp(lg.method, "ping") != 0)) load_contexts(&lg, contexts);
     char host[256];
     snprintf(host, sizeof host, "%s", connect_to);
     char *colon = strrchr(host, ':');

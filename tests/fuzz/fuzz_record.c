@@ -21,7 +21,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "engine/state/commit.h"
+#include "engine/request/commit.h"
 #include "engine/state/record.h"
 #include "tests/fuzz/fuzz_util.h"
 
