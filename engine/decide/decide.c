@@ -20,6 +20,8 @@
 #include "engine/base/clock.h"
 #include "engine/ruleset/compiled.h"
 #include "engine/decide/eval.h"
+#include "engine/decide/history.h"
+#include "engine/decide/policy.h"
 #include "engine/request/context.h"
 
 /* One eligible action. */
@@ -45,6 +47,8 @@ struct arb_decider {
     int64_t max_deadline_ms;    /* cap on a context's deadline_ms, 0 none */
     char prefix[17];            /* random per decider, for ids */
     char id[40];                /* the last decision's id */
+    char *customer_id;          /* the last decision's customer_id, NUL-terminated */
+    size_t customer_id_cap;
     arb_decision_t decision;    /* the last decision, a view into the above */
 };
 
@@ -69,6 +73,7 @@ void arb_decider_free(arb_decider_t *d)
     free(d->chosen);
     free(d->explained);
     free(d->picked);
+    free(d->customer_id);
     free(d);
 }
 
@@ -319,6 +324,8 @@ typedef struct request {
     bool diverse;
     arb_arena_t *arena;
     arb_stats_t *st;
+    const arb_customer_t *customer; /* NULL: nothing stored, no policy to check */
+    const char *channel_full;   /* the channel's cap is reached: why nothing is shown */
     /* Without explain or diversity a decision shows the best `limit`
      * regular actions: the eligible array then holds only those, sorted,
      * and once it is full an action whose priority's bound is below its
@@ -347,6 +354,13 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     d->considered++;
     if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
     else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
+    if (!why && q->customer) {
+        /* Contact policy, in C before any rule runs: a capped action costs a count. */
+        if (q->channel_full) why = q->channel_full;
+        else if (h->flags & ARB_HOT_POLICY)
+            why = arb_policy_check(q->rs, &q->rs->actions[i], q->customer, q->ctx.now,
+                                   q->ctx.explain, q->arena);
+    }
     candidate_t c = { i, 0, 0 };
     int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
@@ -433,7 +447,8 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
 }
 
 static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,
-                           bool force_explain, arb_arena_t *arena, arb_err_t *err)
+                           const arb_customer_t *customer, bool force_explain, arb_arena_t *arena,
+                           arb_err_t *err)
 {
     q->rs = rs;
     q->arena = arena;
@@ -441,6 +456,13 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     q->ctx.explain |= force_explain;
     q->channel = channel_of(rs, q->ctx.channel);
     if (q->channel < 0) return unknown_channel(rs, q->ctx.channel, err);
+    if (customer) {
+        q->customer = customer;
+        if (arb_history_merge(&q->ctx, customer, arena) < 0)
+            return arb_err_set(err, ARB_INTERNAL, "out of memory");
+        q->channel_full = arb_policy_channel_check(rs, q->channel, customer, q->ctx.now,
+                                                   q->ctx.explain, arena);
+    }
     q->tp_sym = arb_symtab_find(&rs->syms, q->ctx.touchpoint.ptr, q->ctx.touchpoint.len);
     const arb_touchpoint_t *tp = touchpoint_of(rs, q->tp_sym);
     if (!tp) arb_stat_inc(&q->st->undeclared_touchpoints);
@@ -451,14 +473,15 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
 }
 
 const arb_decision_t *arb_decide_bytes(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx,
-                                       size_t len, arb_decide_once_t *once, arb_err_t *err)
+                                       size_t len, const arb_customer_t *customer,
+                                       arb_decide_once_t *once, arb_err_t *err)
 {
     msgpack_unpacked_init(&once->ctx);
     arb_arena_init(&once->arena);
     memset(&once->stats, 0, sizeof once->stats);
     if (msgpack_unpack_next(&once->ctx, ctx, len, NULL) != MSGPACK_UNPACK_SUCCESS)
         return arb_err_set(err, ARB_INVALID_PARAMS, "context: not MessagePack"), NULL;
-    return arb_decide(d, rs, &once->ctx.data, &once->arena, &once->stats, err);
+    return arb_decide(d, rs, &once->ctx.data, customer, &once->arena, &once->stats, err);
 }
 
 void arb_decide_once_done(arb_decide_once_t *once)
@@ -467,12 +490,29 @@ void arb_decide_once_done(arb_decide_once_t *once)
     msgpack_unpacked_destroy(&once->ctx);
 }
 
-const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o,
-                                 arb_arena_t *arena, arb_stats_t *st, arb_err_t *err)
+/* The context's customer_id, NUL-terminated, into d's buffer (grown, not
+ * allocated per decision). */
+static const char *keep_customer_id(arb_decider_t *d, arb_str_t id)
+{
+    if (id.len + 1 > d->customer_id_cap) {
+        size_t cap = id.len + 1 < 64 ? 64 : (size_t)id.len + 1;
+        char *p = realloc(d->customer_id, cap);
+        if (!p) return NULL;
+        d->customer_id = p;
+        d->customer_id_cap = cap;
+    }
+    memcpy(d->customer_id, id.ptr, id.len);
+    d->customer_id[id.len] = '\0';
+    return d->customer_id;
+}
+
+const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
+                                 const arb_customer_t *customer, arb_arena_t *arena,
+                                 arb_stats_t *st, arb_err_t *err)
 {
     uint64_t t0 = arb_clock_mono_ns();
     request_t q = { .st = st };
-    if (request_prepare(&q, rs, o, d->force_explain, arena, err) < 0) return NULL;
+    if (request_prepare(&q, rs, o, customer, d->force_explain, arena, err) < 0) return NULL;
     if (decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
@@ -512,6 +552,11 @@ const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgp
     d->id[dec->decision_id_len] = '\0';
     dec->decision_id = d->id;
     dec->ruleset = rs->version;
+    dec->customer_id = keep_customer_id(d, q.ctx.customer_id);
+    if (!dec->customer_id) return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+    dec->channel = rs->channels[q.channel];
+    dec->now = q.ctx.now;
+    dec->preview = q.ctx.preview;
     for (uint32_t i = 0; i < k; i++)
         take_action(&d->picked[i], &rs->actions[from[pick[i]].action], &from[pick[i]]);
     dec->actions = d->picked;
@@ -538,7 +583,7 @@ const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgp
 static double mono_ms(void) { return (double)arb_clock_mono_ns() / 1e6; }
 
 int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
-                    arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
+                    const arb_customer_t *customer, arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
                     arb_decision_sink_t sink, void *ud, arb_err_t *err)
 {
     uint32_t n = arr->via.array.size;
@@ -548,7 +593,7 @@ int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *a
                            "(--max-batch); split the batch", n, lim->max_batch);
     double t0 = mono_ms();
     for (uint32_t i = 0; i < n && !(lim->stop && *lim->stop); i++) {
-        const arb_decision_t *dec = arb_decide(d, rs, &arr->via.array.ptr[i], arena, st, err);
+        const arb_decision_t *dec = arb_decide(d, rs, &arr->via.array.ptr[i], customer, arena, st, err);
         if (!dec) {
             char inner[sizeof err->message];
             memcpy(inner, err->message, sizeof inner);

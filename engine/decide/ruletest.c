@@ -123,7 +123,7 @@ static int run_one(arb_ruleset_t *rs, arb_decider_t *d, const test_case_t *t,
     } else {
         arb_decide_once_t once;
         arb_err_t e;
-        outcome_t out = { arb_decide_bytes(d, rs, t->context.data, t->context.size, &once, &e) };
+        outcome_t out = { arb_decide_bytes(d, rs, t->context.data, t->context.size, NULL, &once, &e) };
         if (!out.dec) {
             arb_problems_add(failures, "%s: the context is invalid: %.500s", t->where, e.message);
             failed = 1;

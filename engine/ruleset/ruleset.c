@@ -174,8 +174,17 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->category_name);
         free(a->answer_head);
         free(a->answer_tail);
+        for (uint32_t k = 0; k < a->n_suppress; k++) free(a->suppress[k].outcome);
+        free(a->suppress);
     }
     free(rs->actions);
+    for (uint32_t i = 0; i < rs->n_groups; i++) {
+        free(rs->groups[i].id);
+        free(rs->groups[i].file);
+    }
+    free(rs->groups);
+    for (uint32_t i = 0; i < rs->n_outcomes; i++) free(rs->outcomes[i]);
+    free(rs->outcomes);
     free(rs->hot);
     for (int ch = 0; ch < rs->n_channels; ch++) {
         free(rs->channels[ch]);

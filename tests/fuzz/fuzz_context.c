@@ -188,7 +188,7 @@ static void decide_once(arb_decider_t *d, const msgpack_object *o, int parse_rc,
     arb_err_t err;
     memset(&err, 0, sizeof err);
     int top = lua_gettop(g_rs->L);
-    const arb_decision_t *dec = arb_decide(d, g_rs, o, &g_arena, &g_stats, &err);
+    const arb_decision_t *dec = arb_decide(d, g_rs, o, NULL, &g_arena, &g_stats, &err);
     if (dec) arb_answer_pack_decision(&pk, dec);
     int rc = dec ? 0 : -1;
     FUZZ_CHECK(lua_gettop(g_rs->L) == top, "arb_decide left %d values on the rule state's stack",
