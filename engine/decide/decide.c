@@ -357,7 +357,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     if (!why && q->customer) {
         /* Contact policy, in C before any rule runs: a capped action costs a count. */
         if (q->channel_full) why = q->channel_full;
-        else if (h->flags & ARB_HOT_POLICY)
+        else if ((h->flags & ARB_HOT_POLICY) || q->customer->n_suppressions)
             why = arb_policy_check(q->rs, &q->rs->actions[i], q->customer, q->ctx.now,
                                    q->ctx.explain, q->arena);
     }
