@@ -472,24 +472,6 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     return 0;
 }
 
-const arb_decision_t *arb_decide_bytes(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx,
-                                       size_t len, const arb_customer_t *customer,
-                                       arb_decide_once_t *once, arb_err_t *err)
-{
-    msgpack_unpacked_init(&once->ctx);
-    arb_arena_init(&once->arena);
-    memset(&once->stats, 0, sizeof once->stats);
-    if (msgpack_unpack_next(&once->ctx, ctx, len, NULL) != MSGPACK_UNPACK_SUCCESS)
-        return arb_err_set(err, ARB_INVALID_PARAMS, "context: not MessagePack"), NULL;
-    return arb_decide(d, rs, &once->ctx.data, customer, &once->arena, &once->stats, err);
-}
-
-void arb_decide_once_done(arb_decide_once_t *once)
-{
-    arb_arena_free(&once->arena);
-    msgpack_unpacked_destroy(&once->ctx);
-}
-
 /* The context's customer_id, NUL-terminated, into d's buffer (grown, not
  * allocated per decision). */
 static const char *keep_customer_id(arb_decider_t *d, arb_str_t id)
@@ -578,34 +560,4 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
     arb_stat_inc(&st->decisions);
     arb_stats_record_decide(st, ns);
     return dec;
-}
-
-static double mono_ms(void) { return (double)arb_clock_mono_ns() / 1e6; }
-
-int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
-                    const arb_customer_t *customer, arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
-                    arb_decision_sink_t sink, void *ud, arb_err_t *err)
-{
-    uint32_t n = arr->via.array.size;
-    if (n > lim->max_batch)
-        return arb_err_set(err, ARB_INVALID_PARAMS,
-                           "params[0]: %u contexts, more than the %u one decide_many may carry "
-                           "(--max-batch); split the batch", n, lim->max_batch);
-    double t0 = mono_ms();
-    for (uint32_t i = 0; i < n && !(lim->stop && *lim->stop); i++) {
-        const arb_decision_t *dec = arb_decide(d, rs, &arr->via.array.ptr[i], customer, arena, st, err);
-        if (!dec) {
-            char inner[sizeof err->message];
-            memcpy(inner, err->message, sizeof inner);
-            return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
-        }
-        if (sink(ud, dec) < 0) return -1;
-        /* Each decision's memory goes back at once: a batch holds one. */
-        arb_arena_reset(arena);
-        if (lim->budget_ms > 0 && i + 1 < n && mono_ms() - t0 > lim->budget_ms)
-            return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
-                               "decide_many worked past its budget of %g ms (--batch-ms) after "
-                               "%u of %u contexts; send smaller batches", lim->budget_ms, i + 1, n);
-    }
-    return 0;
 }
