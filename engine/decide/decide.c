@@ -141,7 +141,7 @@ static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sy
 
 /* Why action a cannot be shown at all, before its rules run, for what
  * ARB_HOT_CHECKS flags; NULL when it may. */
-static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
+static const char *prefilter_ctx(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
 {
     const arb_context_t *ctx = ev->ctx;
     if (a->n_touchpoints) {
@@ -326,12 +326,30 @@ typedef struct request {
     arb_stats_t *st;
     const arb_customer_t *customer; /* NULL: nothing stored, no policy to check */
     const char *channel_full;   /* the channel's cap is reached: why nothing is shown */
+    /* The hot flags that send an action through prefilter(): ARB_HOT_CHECKS
+     * alone without a customer (as cheap as before policy existed), the
+     * policy's too with one, and every action (ARB_HOT_ANY) when the
+     * channel is full or a stored suppression may name any action. */
+    uint32_t check_mask;
     /* Without explain or diversity a decision shows the best `limit`
      * regular actions: the eligible array then holds only those, sorted,
      * and once it is full an action whose priority's bound is below its
      * last cannot be shown, and its rules need not run. */
     bool prune;
 } request_t;
+
+/* prefilter(), then contact policy against the stored customer: both in C,
+ * before any rule runs, so a capped action costs a count. */
+static const char *prefilter(const arb_decider_t *d, const request_t *q, uint32_t i, uint32_t flags)
+{
+    const arb_action_t *a = &q->rs->actions[i];
+    const char *why = flags & ARB_HOT_CHECKS ? prefilter_ctx(&d->ev, a, q->tp_sym) : NULL;
+    if (why || !q->customer) return why;
+    if (q->channel_full) return q->channel_full;
+    if ((flags & ARB_HOT_POLICY) || q->customer->n_suppressions)
+        return arb_policy_check(q->rs, a, q->customer, q->ctx.now, q->ctx.explain, q->arena);
+    return NULL;
+}
 
 /* The priority a regular action must reach to be shown, as far as this
  * decision knows (n_elig eligible so far): -INFINITY until `limit` are. */
@@ -353,14 +371,9 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     const char *why = NULL;
     d->considered++;
     if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
-    else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
-    if (!why && q->customer) {
-        /* Contact policy, in C before any rule runs: a capped action costs a count. */
-        if (q->channel_full) why = q->channel_full;
-        else if ((h->flags & ARB_HOT_POLICY) || q->customer->n_suppressions)
-            why = arb_policy_check(q->rs, &q->rs->actions[i], q->customer, q->ctx.now,
-                                   q->ctx.explain, q->arena);
-    }
+    else if (h->flags & q->check_mask)
+        why = q->customer ? prefilter(d, q, i, h->flags)
+                          : prefilter_ctx(&d->ev, &q->rs->actions[i], q->tp_sym);
     candidate_t c = { i, 0, 0 };
     int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
@@ -456,12 +469,16 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     q->ctx.explain |= force_explain;
     q->channel = channel_of(rs, q->ctx.channel);
     if (q->channel < 0) return unknown_channel(rs, q->ctx.channel, err);
+    q->check_mask = ARB_HOT_CHECKS;
     if (customer) {
         q->customer = customer;
+        q->check_mask |= ARB_HOT_POLICY;
+        if (customer->n_suppressions) q->check_mask |= ARB_HOT_ANY;
         if (arb_history_merge(&q->ctx, customer, arena) < 0)
             return arb_err_set(err, ARB_INTERNAL, "out of memory");
         q->channel_full = arb_policy_channel_check(rs, q->channel, customer, q->ctx.now,
                                                    q->ctx.explain, arena);
+        if (q->channel_full) q->check_mask |= ARB_HOT_ANY;
     }
     q->tp_sym = arb_symtab_find(&rs->syms, q->ctx.touchpoint.ptr, q->ctx.touchpoint.len);
     const arb_touchpoint_t *tp = touchpoint_of(rs, q->tp_sym);

@@ -390,7 +390,6 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
             return arb_err_set(err, ARB_INVALID_PARAMS, "deadline_ms: must be at least 1");
         return 6;
     }
-    if (ARB_STR_IS(key, "preview")) FIELD(14, get_bool(v, path, &ctx->preview, err));
     if (ARB_STR_IS(key, "location")) {
         ctx->has_location = true;
         ctx->location = v;
@@ -419,6 +418,7 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
     if (ARB_STR_IS(key, "events"))
         FIELD(13, get_records(v, "events", sizeof(arb_ctx_event_t), event_field,
                               (void **)&ctx->events, &ctx->n_events, st->arena, err));
+    if (ARB_STR_IS(key, "preview")) FIELD(14, get_bool(v, path, &ctx->preview, err));
     return FIELD_UNKNOWN; /* unknown keys are ignored, their values read by no one */
 }
 

@@ -127,6 +127,7 @@ typedef struct arb_action_hot {
 #define ARB_HOT_FALLBACK 1u /* declared with `fallback` */
 #define ARB_HOT_CHECKS   2u /* touchpoints, dates, consent or location to check first */
 #define ARB_HOT_POLICY   4u /* a cap, cooldown, group or suppression to check (with a customer) */
+#define ARB_HOT_ANY      8u /* set on every action: a decision that must check them all masks it */
 
 /* Contact policy (dsl/README.md, "Contact policy"): checked in C against the
  * stored customer before an action's conditions run. */
