@@ -262,3 +262,61 @@ Test(policy, outcomes_known_and_retention)
     arb_ruleset_retention(R.rs, &rt);
     cr_expect_eq(rt.max_age, 0, "a forever suppression keeps outcomes whatever their age");
 }
+
+/* ---- rule tests stating the stored customer ----------------------------- */
+
+Test(policy, a_rule_test_states_the_stored_customer)
+{
+    cr_assert(rf_load(&R, "rules.lua", RULES_SUPPRESS RULES_CAP, NULL), "%s", rf_problems(&R));
+    rf_write(&R, "rules_test.lua",
+             "test 'capped' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = { contacts = { { action = 'promo', channel = 'web', ts = ago(days(1)) },\n"
+             "                            { action = 'promo', channel = 'email', ts = ago(days(2)) } } },\n"
+             "  excludes = { 'promo' }, reasons = { promo = 'cap: 2 per 7 days, 2 used' },\n"
+             "}\n"
+             "test 'converted' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = { outcomes = { { action = 'a', outcome = 'convert', ts = ago(days(200)) } } },\n"
+             "  reasons = { a = 'suppressed: convert, forever' },\n"
+             "}\n"
+             "test 'nothing stored' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = { },\n"
+             "  includes = { 'promo', 'a' },\n"
+             "}\n");
+    arb_problems_t failures = { 0 };
+    int n = arb_ruleset_run_tests(R.rs, R.dir, &failures, 0);
+    cr_expect_eq(n, 3);
+    cr_expect_eq(failures.n, 0, "first failure: %s", failures.n ? failures.items[0] : "");
+    arb_problems_free(&failures);
+}
+
+Test(policy, a_broken_customer_in_a_rule_test_is_reported_at_its_line)
+{
+    cr_assert(rf_load(&R, "rules.lua", RULES_CAP, NULL), "%s", rf_problems(&R));
+    rf_write(&R, "rules_test.lua",
+             "test 'no ts' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = { contacts = { { action = 'promo', channel = 'web' } } },\n"
+             "  expect = { },\n"
+             "}\n"
+             "test 'unknown part' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = { contact = { } },\n"
+             "  expect = { },\n"
+             "}\n"
+             "test 'not a table' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = 'x',\n"
+             "}\n");
+    arb_problems_t failures = { 0 };
+    arb_ruleset_run_tests(R.rs, R.dir, &failures, 0);
+    cr_assert_eq(failures.n, 3, "%s", failures.n ? failures.items[0] : "");
+    cr_expect(strstr(failures.items[0], "rules_test.lua:1: test 'no ts': customer.contacts[1].ts: required"),
+              "%s", failures.items[0]);
+    cr_expect(strstr(failures.items[1], "rules_test.lua:6: test 'unknown part': customer.contact: unknown"),
+              "%s", failures.items[1]);
+    cr_expect(strstr(failures.items[2], "'customer' must be a plain table"), "%s", failures.items[2]);
+    arb_problems_free(&failures);
+}
