@@ -87,7 +87,8 @@ static size_t group_used(const arb_ruleset_t *rs, int32_t g, const arb_customer_
         const arb_contact_t *k = &c->contacts[i];
         if (k->ts <= since || !k->action) continue;
         const arb_action_t *a = arb_policy_action(rs, k->action);
-        if (a && a->group == g) n++;
+        const arb_action_policy_t *p = a ? arb_action_policy(rs, a) : NULL;
+        if (p && p->group == g) n++;
     }
     return n;
 }
@@ -118,12 +119,16 @@ static int64_t suppressed_until(const arb_suppress_t *s, const char *id, const a
     return until > now ? until : 0;
 }
 
-const char *arb_policy_check(const arb_ruleset_t *rs, const arb_action_t *a,
+const char *arb_policy_check(const arb_ruleset_t *rs, const arb_action_t *action,
                              const arb_customer_t *c, int64_t now, bool explain,
                              arb_arena_t *arena)
 {
+    static const arb_action_policy_t none = { .group = -1, .counts = ARB_COUNTS_DEFAULT };
+    const arb_action_policy_t *a = arb_action_policy(rs, action);
+    const char *id = action->id;
+    if (!a) a = &none;   /* stored suppressions still hold */
     for (uint32_t k = 0; k < a->n_suppress; k++) {
-        int64_t until = suppressed_until(&a->suppress[k], a->id, c, now);
+        int64_t until = suppressed_until(&a->suppress[k], id, c, now);
         if (!until) continue;
         if (!explain) return "suppressed";
         if (until == ARB_FOREVER) return fmt(arena, "suppressed", "suppressed: %s, forever", a->suppress[k].outcome);
@@ -133,7 +138,7 @@ const char *arb_policy_check(const arb_ruleset_t *rs, const arb_action_t *a,
     }
     for (size_t i = 0; i < c->n_suppressions; i++) {
         const arb_suppression_t *s = &c->suppressions[i];
-        if (s->until <= now || !s->action || strcmp(s->action, a->id) != 0) continue;
+        if (s->until <= now || !s->action || strcmp(s->action, id) != 0) continue;
         if (!explain) return "suppressed";
         char d[32];
         day(d, sizeof d, s->until);
@@ -142,7 +147,7 @@ const char *arb_policy_check(const arb_ruleset_t *rs, const arb_action_t *a,
     if (a->cooldown) {
         for (size_t i = c->n_contacts; i-- > 0;) {
             const arb_contact_t *k = &c->contacts[i];
-            if (k->ts <= now - a->cooldown || !k->action || strcmp(k->action, a->id) != 0) continue;
+            if (k->ts <= now - a->cooldown || !k->action || strcmp(k->action, id) != 0) continue;
             if (!explain) return "cooldown";
             char per[32], d[32];
             span(per, sizeof per, a->cooldown);
@@ -151,7 +156,7 @@ const char *arb_policy_check(const arb_ruleset_t *rs, const arb_action_t *a,
         }
     }
     if (a->cap.per) {
-        size_t used = arb_customer_contacts_since(c, a->id, NULL, now - a->cap.per);
+        size_t used = arb_customer_contacts_since(c, id, NULL, now - a->cap.per);
         if (used >= a->cap.max) return explain ? cap_reason(arena, "", a->cap, used) : "cap";
     }
     if (a->group >= 0) {
@@ -184,7 +189,8 @@ const char *arb_policy_channel_check(const arb_ruleset_t *rs, int ch, const arb_
 
 static arb_counts_t counts_of(const arb_ruleset_t *rs, const arb_action_t *a, int ch)
 {
-    return a->counts != ARB_COUNTS_DEFAULT ? a->counts : rs->channel_policy[ch].counts;
+    const arb_action_policy_t *p = arb_action_policy(rs, a);
+    return p && p->counts != ARB_COUNTS_DEFAULT ? p->counts : rs->channel_policy[ch].counts;
 }
 
 int arb_policy_contacts(const arb_ruleset_t *rs, const arb_decision_t *dec,
@@ -199,11 +205,12 @@ int arb_policy_contacts(const arb_ruleset_t *rs, const arb_decision_t *dec,
     for (uint32_t i = 0; i < dec->n_actions; i++) {
         const arb_action_t *a = arb_policy_action(rs, dec->actions[i].id);
         if (!a || counts_of(rs, a, ch) != ARB_COUNTS_DECISION) continue;
+        const arb_action_policy_t *p = arb_action_policy(rs, a);
         arb_cap_t *caps = arb_arena_alloc(arena, sizeof *caps * 3);
         if (!caps) return -1;
         size_t k = 0;
-        if (a->cap.per) caps[k++] = (arb_cap_t){ a->id, NULL, a->cap.max, a->cap.per };
-        if (a->cooldown) caps[k++] = (arb_cap_t){ a->id, NULL, 1, a->cooldown };
+        if (p && p->cap.per) caps[k++] = (arb_cap_t){ a->id, NULL, p->cap.max, p->cap.per };
+        if (p && p->cooldown) caps[k++] = (arb_cap_t){ a->id, NULL, 1, p->cooldown };
         const arb_limit_t *cc = &rs->channel_policy[ch].cap;
         if (cc->per) caps[k++] = (arb_cap_t){ NULL, rs->channels[ch], cc->max, cc->per };
         reqs[n].contact = (arb_contact_t){ dec->now, a->id, rs->channels[ch], "decision" };

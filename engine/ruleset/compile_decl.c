@@ -360,6 +360,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     a->category = -1;
     a->when = -1;
     a->weight = -1;
+    a->policy = -1;
     spec_field_string_list(cc, spec, "channels", true, action_channel, a);
     /* Each list is read once: the length that sizes its array bounds its filling. */
     spec_list_t l = spec_list_open(cc, spec, "touchpoints", false);

@@ -169,7 +169,7 @@ void arb__add_outcome(compiler_t *cc, const char *s, size_t len)
 }
 
 /* One entry of `suppress`: key (outcome) at -2, value at -1. */
-static void read_suppress_one(compiler_t *cc, arb_action_t *a)
+static void read_suppress_one(compiler_t *cc, arb_action_policy_t *a)
 {
     lua_State *L = cc->L;
     if (lua_type(L, -2) != LUA_TSTRING) {
@@ -220,9 +220,16 @@ static void read_suppress_one(compiler_t *cc, arb_action_t *a)
     a->suppress[a->n_suppress++] = s;
 }
 
-void arb__compile_action_policy(compiler_t *cc, int spec, arb_action_t *a)
+void arb__compile_action_policy(compiler_t *cc, int spec, arb_action_t *action)
 {
     lua_State *L = cc->L;
+    arb_ruleset_t *rs = cc->rs;
+    /* Read into the ruleset's array, so that what an unwinding error
+     * leaves is freed with it; taken back below when nothing is set. */
+    GROW(rs, rs->policies, rs->n_policies, 1);
+    uint32_t at = rs->n_policies++;
+    arb_action_policy_t *a = &rs->policies[at];
+    memset(a, 0, sizeof *a);
     a->group = -1;
     a->counts = read_counts(cc, spec, ARB_COUNTS_DEFAULT);
     a->cap = read_limit(cc, spec, "cap");
@@ -250,4 +257,12 @@ void arb__compile_action_policy(compiler_t *cc, int spec, arb_action_t *a)
                      "suppress = { dismiss = { pause = days(3) } }");
     }
     lua_settop(L, tab - 1);
+    if (!a->cap.per && !a->cooldown && a->group < 0 && a->counts == ARB_COUNTS_DEFAULT &&
+        !a->n_suppress) {
+        free(a->suppress);
+        rs->n_policies--;
+        action->policy = -1;
+    } else {
+        action->policy = (int32_t)at;
+    }
 }

@@ -164,6 +164,16 @@ typedef struct arb_group {
     int line;
 } arb_group_t;
 
+/* An action's contact policy (arb_action_t.policy). */
+typedef struct arb_action_policy {
+    arb_limit_t cap;        /* per action, any channel */
+    int64_t cooldown;       /* seconds after its last contact; 0 none */
+    int32_t group;          /* index in ruleset->groups, -1 none */
+    arb_counts_t counts;    /* overrides the channel's; ARB_COUNTS_DEFAULT none */
+    arb_suppress_t *suppress; /* owned */
+    uint32_t n_suppress;
+} arb_action_policy_t;
+
 /* A channel's policy: its cap across actions and when its contacts count. */
 typedef struct arb_channel_policy {
     arb_limit_t cap;
@@ -183,6 +193,8 @@ typedef struct arb_action {
     uint32_t n_requires;
     bool fallback;          /* declared with `fallback` */
     bool requires_location; /* one of `requires` is "location": location must be sent too */
+    int32_t policy;         /* index in ruleset->policies, -1 none (ARB_HOT_POLICY); kept
+                               apart so that an action stays 200 bytes */
     double value;           /* money or any lever */
     double lever;           /* business lever, default 1 */
     double propensity;      /* fixed propensity when there is no model, default 1 */
@@ -203,13 +215,6 @@ typedef struct arb_action {
     char *answer_head, *answer_tail;
     size_t answer_head_len, answer_tail_len;
     size_t payload_at;      /* where the payload's bytes start in answer_tail */
-    /* Contact policy (ARB_HOT_POLICY when any is set). */
-    arb_limit_t cap;        /* per action, any channel */
-    int64_t cooldown;       /* seconds after its last contact; 0 none */
-    int32_t group;          /* index in ruleset->groups, -1 none */
-    arb_counts_t counts;    /* overrides the channel's; ARB_COUNTS_DEFAULT none */
-    arb_suppress_t *suppress; /* owned */
-    uint32_t n_suppress;
 } arb_action_t;
 
 typedef struct arb_touchpoint {
@@ -292,6 +297,8 @@ struct arb_ruleset {
     uint32_t *str_lens;
     uint32_t n_strs;
     arb_channel_policy_t channel_policy[ARB_MAX_CHANNELS]; /* by channel index */
+    arb_action_policy_t *policies; /* of the actions that have one (arb_action_t.policy) */
+    uint32_t n_policies;
     arb_group_t *groups;        /* declared with group "id" { ... } */
     uint32_t n_groups;
     char **outcomes;            /* feedback outcomes declared with outcomes { ... }; owned */
@@ -301,5 +308,12 @@ struct arb_ruleset {
     int32_t sym_segments;       /* the symbol "segments" */
     int32_t sym_location;       /* the symbol "location" */
 };
+
+/* Action a's contact policy, or NULL when it has none. */
+static inline const arb_action_policy_t *arb_action_policy(const arb_ruleset_t *rs,
+                                                           const arb_action_t *a)
+{
+    return a->policy >= 0 ? &rs->policies[a->policy] : NULL;
+}
 
 #endif

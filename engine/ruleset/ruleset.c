@@ -174,10 +174,13 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->category_name);
         free(a->answer_head);
         free(a->answer_tail);
-        for (uint32_t k = 0; k < a->n_suppress; k++) free(a->suppress[k].outcome);
-        free(a->suppress);
     }
     free(rs->actions);
+    for (uint32_t i = 0; i < rs->n_policies; i++) {
+        for (uint32_t k = 0; k < rs->policies[i].n_suppress; k++) free(rs->policies[i].suppress[k].outcome);
+        free(rs->policies[i].suppress);
+    }
+    free(rs->policies);
     for (uint32_t i = 0; i < rs->n_groups; i++) {
         free(rs->groups[i].id);
         free(rs->groups[i].file);

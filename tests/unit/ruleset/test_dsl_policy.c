@@ -14,11 +14,13 @@
 
 TestSuite(dsl_policy, .init = rf_setup, .fini = rf_teardown);
 
-static const arb_action_t *action(const char *id)
+/* The policy of action id; one with every default when it has none. */
+static const arb_action_policy_t *action(const char *id)
 {
+    static const arb_action_policy_t none = { .group = -1, .counts = ARB_COUNTS_DEFAULT };
     const arb_action_t *a = arb_policy_action(R.rs, id);
     cr_assert_not_null(a, "no action %s", id);
-    return a;
+    return arb_action_policy(R.rs, a) ? arb_action_policy(R.rs, a) : &none;
 }
 
 static int channel(const char *name)
@@ -42,7 +44,7 @@ Test(dsl_policy, every_construct_compiles_to_its_value)
                       "               wishlist = { pause = 'forever' } } }\n"
                       "action 'b' { channels = { 'web' }, value = 1 }\n", NULL),
               "%s", rf_problems(&R));
-    const arb_action_t *a = action("a");
+    const arb_action_policy_t *a = action("a");
     cr_expect_eq(a->cap.max, 2);
     cr_expect_eq(a->cap.per, 7 * RF_DAY);
     cr_expect_eq(a->cooldown, 3 * RF_DAY);
@@ -60,7 +62,7 @@ Test(dsl_policy, every_construct_compiles_to_its_value)
         else
             cr_expect_eq(s->pause, ARB_FOREVER, "%s", s->outcome);
     }
-    const arb_action_t *b = action("b");
+    const arb_action_policy_t *b = action("b");
     cr_expect(b->cap.per == 0 && b->cooldown == 0 && b->group == -1 && b->n_suppress == 0 &&
               b->counts == ARB_COUNTS_DEFAULT);
     int email = channel("email"), kiosk = channel("kiosk"), web = channel("web");
