@@ -358,6 +358,8 @@ V.action = declare("action")
 V.fallback = declare("fallback")
 V.touchpoint = declare("touchpoint")
 V.store = declare("store")
+V.group = declare("group")
+V.channel = declare("channel")
 
 local function declare_list(kind)
   return function(spec)
@@ -371,6 +373,7 @@ end
 V.models = declare_list("models")
 V.channels = declare_list("channels")
 V.settings = declare_list("settings")
+V.outcomes = declare_list("outcomes")
 
 ---------------------------------------------------------------- tests
 

@@ -62,6 +62,43 @@ static void push_raw_field(lua_State *L, const arb_context_t *ctx, const char *k
     if (v) arb_lua_push_msgpack(L, v); else lua_pushnil(L);
 }
 
+static void set_str(lua_State *L, const char *k, arb_str_t v)
+{
+    if (!v.len) return;   /* absent, as the context would leave it */
+    lua_pushlstring(L, v.ptr, v.len);
+    lua_setfield(L, -2, k);
+}
+
+/* With a stored customer merged in (ctx->merged), purchases and events past
+ * the context's own are the stored ones: appended to the table just pushed
+ * as plain records, so a plain rule reads one history as C conditions do. */
+static void append_stored(lua_State *L, const arb_context_t *ctx, bool purchases)
+{
+    lua_Integer at = (lua_Integer)lua_rawlen(L, -1);
+    uint32_t from = purchases ? ctx->n_ctx_purchases : ctx->n_ctx_events;
+    uint32_t n = purchases ? ctx->n_purchases : ctx->n_events;
+    for (uint32_t i = from; i < n; i++) {
+        lua_createtable(L, 0, 5);
+        if (purchases) {
+            const arb_purchase_t *p = &ctx->purchases[i];
+            set_str(L, "sku", p->sku);
+            set_str(L, "category", p->category);
+            set_str(L, "channel", p->channel);
+            lua_pushnumber(L, p->price);
+            lua_setfield(L, -2, "price");
+            lua_pushinteger(L, p->ts);
+        } else {
+            const arb_ctx_event_t *e = &ctx->events[i];
+            set_str(L, "type", e->type);
+            set_str(L, "sku", e->sku);
+            set_str(L, "category", e->category);
+            lua_pushinteger(L, e->ts);
+        }
+        lua_setfield(L, -2, "ts");
+        lua_rawseti(L, -2, ++at);
+    }
+}
+
 /* c.field: stack in: (c, key); out: +1 value. Tables are cached in the
  * userdata's user value until the decision ends. */
 static int l_context_index(lua_State *L)
@@ -103,6 +140,7 @@ static int l_context_index(lua_State *L)
             lua_pop(L, 1);
             lua_newtable(L);   /* absent containers read as empty */
         }
+        if (ctx->merged && (key[0] == 'p' || key[0] == 'e')) append_stored(L, ctx, key[0] == 'p');
     } else {
         lua_pushnil(L);
         return 1;

@@ -109,8 +109,8 @@ static const arb_decision_t *decide_json(arb_ruleset_t *rs, arb_decider_t *d, co
     arb_err_t e;
     if (arb_json_to_msgpack(text, &in, err, errlen) < 0) {
         /* once must still be ready for arb_decide_once_done */
-        arb_decide_bytes(d, rs, "", 0, once, &e);
-    } else if (!(dec = arb_decide_bytes(d, rs, in.data, in.size, once, &e))) {
+        arb_decide_bytes(d, rs, "", 0, NULL, once, &e);
+    } else if (!(dec = arb_decide_bytes(d, rs, in.data, in.size, NULL, once, &e))) {
         snprintf(err, errlen, "%s: %s", arb_code_name(e.code), e.message);
     }
     msgpack_sbuffer_destroy(&in);

@@ -20,6 +20,8 @@
 #include "engine/base/clock.h"
 #include "engine/ruleset/compiled.h"
 #include "engine/decide/eval.h"
+#include "engine/decide/history.h"
+#include "engine/decide/policy.h"
 #include "engine/request/context.h"
 
 /* One eligible action. */
@@ -45,6 +47,8 @@ struct arb_decider {
     int64_t max_deadline_ms;    /* cap on a context's deadline_ms, 0 none */
     char prefix[17];            /* random per decider, for ids */
     char id[40];                /* the last decision's id */
+    char *customer_id;          /* the last decision's customer_id, NUL-terminated */
+    size_t customer_id_cap;
     arb_decision_t decision;    /* the last decision, a view into the above */
 };
 
@@ -69,6 +73,7 @@ void arb_decider_free(arb_decider_t *d)
     free(d->chosen);
     free(d->explained);
     free(d->picked);
+    free(d->customer_id);
     free(d);
 }
 
@@ -136,7 +141,7 @@ static const arb_touchpoint_t *touchpoint_of(const arb_ruleset_t *rs, int32_t sy
 
 /* Why action a cannot be shown at all, before its rules run, for what
  * ARB_HOT_CHECKS flags; NULL when it may. */
-static const char *prefilter(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
+static const char *prefilter_ctx(const arb_eval_t *ev, const arb_action_t *a, int32_t tp_sym)
 {
     const arb_context_t *ctx = ev->ctx;
     if (a->n_touchpoints) {
@@ -319,12 +324,32 @@ typedef struct request {
     bool diverse;
     arb_arena_t *arena;
     arb_stats_t *st;
+    const arb_customer_t *customer; /* NULL: nothing stored, no policy to check */
+    const char *channel_full;   /* the channel's cap is reached: why nothing is shown */
+    /* The hot flags that send an action through prefilter(): ARB_HOT_CHECKS
+     * alone without a customer (as cheap as before policy existed), the
+     * policy's too with one, and every action (ARB_HOT_ANY) when the
+     * channel is full or a stored suppression may name any action. */
+    uint32_t check_mask;
     /* Without explain or diversity a decision shows the best `limit`
      * regular actions: the eligible array then holds only those, sorted,
      * and once it is full an action whose priority's bound is below its
      * last cannot be shown, and its rules need not run. */
     bool prune;
 } request_t;
+
+/* prefilter(), then contact policy against the stored customer: both in C,
+ * before any rule runs, so a capped action costs a count. */
+static const char *prefilter(const arb_decider_t *d, const request_t *q, uint32_t i, uint32_t flags)
+{
+    const arb_action_t *a = &q->rs->actions[i];
+    const char *why = flags & ARB_HOT_CHECKS ? prefilter_ctx(&d->ev, a, q->tp_sym) : NULL;
+    if (why || !q->customer) return why;
+    if (q->channel_full) return q->channel_full;
+    if ((flags & ARB_HOT_POLICY) || q->customer->n_suppressions)
+        return arb_policy_check(q->rs, a, q->customer, q->ctx.now, q->ctx.explain, q->arena);
+    return NULL;
+}
 
 /* The priority a regular action must reach to be shown, as far as this
  * decision knows (n_elig eligible so far): -INFINITY until `limit` are. */
@@ -346,7 +371,9 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     const char *why = NULL;
     d->considered++;
     if (q->ctx.explain && !(q->rs->actions[i].channels & (1ull << q->channel))) why = "channel";
-    else if (h->flags & ARB_HOT_CHECKS) why = prefilter(&d->ev, &q->rs->actions[i], q->tp_sym);
+    else if (h->flags & q->check_mask)
+        why = q->customer ? prefilter(d, q, i, h->flags)
+                          : prefilter_ctx(&d->ev, &q->rs->actions[i], q->tp_sym);
     candidate_t c = { i, 0, 0 };
     int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
@@ -433,7 +460,8 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
 }
 
 static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,
-                           bool force_explain, arb_arena_t *arena, arb_err_t *err)
+                           const arb_customer_t *customer, bool force_explain, arb_arena_t *arena,
+                           arb_err_t *err)
 {
     q->rs = rs;
     q->arena = arena;
@@ -441,6 +469,17 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     q->ctx.explain |= force_explain;
     q->channel = channel_of(rs, q->ctx.channel);
     if (q->channel < 0) return unknown_channel(rs, q->ctx.channel, err);
+    q->check_mask = ARB_HOT_CHECKS;
+    if (customer) {
+        q->customer = customer;
+        q->check_mask |= ARB_HOT_POLICY;
+        if (customer->n_suppressions) q->check_mask |= ARB_HOT_ANY;
+        if (arb_history_merge(&q->ctx, customer, arena) < 0)
+            return arb_err_set(err, ARB_INTERNAL, "out of memory");
+        q->channel_full = arb_policy_channel_check(rs, q->channel, customer, q->ctx.now,
+                                                   q->ctx.explain, arena);
+        if (q->channel_full) q->check_mask |= ARB_HOT_ANY;
+    }
     q->tp_sym = arb_symtab_find(&rs->syms, q->ctx.touchpoint.ptr, q->ctx.touchpoint.len);
     const arb_touchpoint_t *tp = touchpoint_of(rs, q->tp_sym);
     if (!tp) arb_stat_inc(&q->st->undeclared_touchpoints);
@@ -450,29 +489,29 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     return 0;
 }
 
-const arb_decision_t *arb_decide_bytes(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx,
-                                       size_t len, arb_decide_once_t *once, arb_err_t *err)
+/* The context's customer_id, NUL-terminated, into d's buffer (grown, not
+ * allocated per decision). */
+static const char *keep_customer_id(arb_decider_t *d, arb_str_t id)
 {
-    msgpack_unpacked_init(&once->ctx);
-    arb_arena_init(&once->arena);
-    memset(&once->stats, 0, sizeof once->stats);
-    if (msgpack_unpack_next(&once->ctx, ctx, len, NULL) != MSGPACK_UNPACK_SUCCESS)
-        return arb_err_set(err, ARB_INVALID_PARAMS, "context: not MessagePack"), NULL;
-    return arb_decide(d, rs, &once->ctx.data, &once->arena, &once->stats, err);
+    if (id.len + 1 > d->customer_id_cap) {
+        size_t cap = id.len + 1 < 64 ? 64 : (size_t)id.len + 1;
+        char *p = realloc(d->customer_id, cap);
+        if (!p) return NULL;
+        d->customer_id = p;
+        d->customer_id_cap = cap;
+    }
+    memcpy(d->customer_id, id.ptr, id.len);
+    d->customer_id[id.len] = '\0';
+    return d->customer_id;
 }
 
-void arb_decide_once_done(arb_decide_once_t *once)
-{
-    arb_arena_free(&once->arena);
-    msgpack_unpacked_destroy(&once->ctx);
-}
-
-const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o,
-                                 arb_arena_t *arena, arb_stats_t *st, arb_err_t *err)
+const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
+                                 const arb_customer_t *customer, arb_arena_t *arena,
+                                 arb_stats_t *st, arb_err_t *err)
 {
     uint64_t t0 = arb_clock_mono_ns();
     request_t q = { .st = st };
-    if (request_prepare(&q, rs, o, d->force_explain, arena, err) < 0) return NULL;
+    if (request_prepare(&q, rs, o, customer, d->force_explain, arena, err) < 0) return NULL;
     if (decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
@@ -512,6 +551,11 @@ const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgp
     d->id[dec->decision_id_len] = '\0';
     dec->decision_id = d->id;
     dec->ruleset = rs->version;
+    dec->customer_id = keep_customer_id(d, q.ctx.customer_id);
+    if (!dec->customer_id) return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+    dec->channel = rs->channels[q.channel];
+    dec->now = q.ctx.now;
+    dec->preview = q.ctx.preview;
     for (uint32_t i = 0; i < k; i++)
         take_action(&d->picked[i], &rs->actions[from[pick[i]].action], &from[pick[i]]);
     dec->actions = d->picked;
@@ -533,34 +577,4 @@ const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgp
     arb_stat_inc(&st->decisions);
     arb_stats_record_decide(st, ns);
     return dec;
-}
-
-static double mono_ms(void) { return (double)arb_clock_mono_ns() / 1e6; }
-
-int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
-                    arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
-                    arb_decision_sink_t sink, void *ud, arb_err_t *err)
-{
-    uint32_t n = arr->via.array.size;
-    if (n > lim->max_batch)
-        return arb_err_set(err, ARB_INVALID_PARAMS,
-                           "params[0]: %u contexts, more than the %u one decide_many may carry "
-                           "(--max-batch); split the batch", n, lim->max_batch);
-    double t0 = mono_ms();
-    for (uint32_t i = 0; i < n && !(lim->stop && *lim->stop); i++) {
-        const arb_decision_t *dec = arb_decide(d, rs, &arr->via.array.ptr[i], arena, st, err);
-        if (!dec) {
-            char inner[sizeof err->message];
-            memcpy(inner, err->message, sizeof inner);
-            return arb_err_set(err, err->code, "params[0][%u]: %s", i, inner);
-        }
-        if (sink(ud, dec) < 0) return -1;
-        /* Each decision's memory goes back at once: a batch holds one. */
-        arb_arena_reset(arena);
-        if (lim->budget_ms > 0 && i + 1 < n && mono_ms() - t0 > lim->budget_ms)
-            return arb_err_set(err, ARB_DEADLINE_EXCEEDED,
-                               "decide_many worked past its budget of %g ms (--batch-ms) after "
-                               "%u of %u contexts; send smaller batches", lim->budget_ms, i + 1, n);
-    }
-    return 0;
 }

@@ -19,6 +19,7 @@
 #include "engine/request/decision.h"
 #include "engine/base/error.h"
 #include "engine/base/stats.h"
+#include "engine/request/customer.h"
 
 typedef struct arb_ruleset arb_ruleset_t;
 typedef struct arb_decider arb_decider_t;
@@ -40,14 +41,20 @@ void arb_decider_force_explain(arb_decider_t *d, bool on);
  * since it was made, over every decision: what a decision's cost follows. */
 uint64_t arb_decider_considered(const arb_decider_t *d);
 
-/* Decide for the context map o with ruleset rs. Returns the decision, a
+/* Decide for the context map o with ruleset rs, for the stored customer
+ * (NULL: nothing stored; borrowed for the call, and its strings until the
+ * decision is read). With a customer, its purchases and events join the
+ * context's (duplicates dropped), a consent it withdrew stays withdrawn,
+ * and contact policy (policy.h) drops capped, cooling or suppressed
+ * actions before their rules run. Returns the decision, a
  * view into d's scratch, rs and arena (see decision.h: valid until the
  * next decision on d or the arena's reset), or NULL with err
  * (invalid_params naming the field, deadline_exceeded, internal). Nothing
  * is packed: wire/answer.c writes the answer. Per-request memory comes
  * from arena; the caller resets it. */
-const arb_decision_t *arb_decide(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *o,
-                                 arb_arena_t *arena, arb_stats_t *st, arb_err_t *err);
+const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *ctx,
+                                 const arb_customer_t *customer, arb_arena_t *arena,
+                                 arb_stats_t *stats, arb_err_t *err);
 
 /* Where decide_many hands each decision, in order, before the next one is
  * made: returns 0, or -1 (with its own err already set by ud's owner) to
@@ -68,9 +75,10 @@ typedef struct arb_batch_limits {
  * 0, or -1 with err naming the first failing element (params[0][i]: ...),
  * a batch past max_batch (invalid_params) or past its budget
  * (deadline_exceeded); what the sink was given is then the caller's to
- * discard. The arena is reset after each decision. */
+ * discard. The arena is reset after each decision. customer is passed to
+ * every decision (NULL: batches read no stored state). */
 int arb_decide_many(arb_decider_t *d, arb_ruleset_t *rs, const msgpack_object *arr,
-                    arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
+                    const arb_customer_t *customer, arb_arena_t *arena, arb_stats_t *st, const arb_batch_limits_t *lim,
                     arb_decision_sink_t sink, void *ud, arb_err_t *err);
 
 /* Deciding once, outside a server (arbiter decide/replay, rule tests): the
@@ -82,12 +90,13 @@ typedef struct arb_decide_once {
     arb_stats_t stats;
 } arb_decide_once_t;
 
-/* Decide the packed context ctx[0..len) with once's memory (uninitialised
- * on entry). Returns the decision (valid until arb_decide_once_done(once)
+/* Decide the packed context ctx[0..len) for customer (NULL: none) with
+ * once's memory (uninitialised on entry). Returns the decision (valid until arb_decide_once_done(once)
  * or the next decision on d), or NULL with err. Either way the caller
  * calls arb_decide_once_done(once). */
 const arb_decision_t *arb_decide_bytes(arb_decider_t *d, arb_ruleset_t *rs, const char *ctx,
-                                       size_t len, arb_decide_once_t *once, arb_err_t *err);
+                                       size_t len, const arb_customer_t *customer,
+                                       arb_decide_once_t *once, arb_err_t *err);
 void arb_decide_once_done(arb_decide_once_t *once);
 
 #endif

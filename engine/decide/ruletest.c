@@ -7,6 +7,8 @@
  */
 #include "engine/decide/ruletest.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,183 @@ static const char *reason_of(const outcome_t *out, const char *id, size_t *len)
         }
     }
     return NULL;
+}
+
+/* ---- the test's stored customer */
+
+/* Reading customer = { ... } into a customer value: its strings copied
+ * into the arena (NUL-terminated, as a stored customer's are). */
+typedef struct cust_read {
+    arb_arena_t *arena;
+    char *err;
+    size_t errlen;
+} cust_read_t;
+
+static int cust_fail(cust_read_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cust_fail(cust_read_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(r->err, r->errlen, "customer.");
+    vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const msgpack_object *field(const msgpack_object *map, const char *key)
+{
+    if (map->type != MSGPACK_OBJECT_MAP) return NULL;
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static char *arena_str(cust_read_t *r, const char *p, size_t n)
+{
+    char *s = arb_arena_alloc(r->arena, n + 1);
+    if (!s) return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Field key of entry i of list as a string copy (NULL when absent). */
+static int str_field(cust_read_t *r, const msgpack_object *e, const char *list, uint32_t i,
+                     const char *key, bool required, const char **out)
+{
+    const msgpack_object *v = field(e, key);
+    *out = NULL;
+    if (!v) return required ? cust_fail(r, "%s[%u].%s: required", list, i + 1, key) : 0;
+    if (v->type != MSGPACK_OBJECT_STR) return cust_fail(r, "%s[%u].%s: expected a string", list, i + 1, key);
+    *out = arena_str(r, v->via.str.ptr, v->via.str.size);
+    return *out ? 0 : cust_fail(r, "out of memory");
+}
+
+static int num_field(cust_read_t *r, const msgpack_object *e, const char *list, uint32_t i,
+                     const char *key, bool required, double *out)
+{
+    const msgpack_object *v = field(e, key);
+    if (!v) return required ? cust_fail(r, "%s[%u].%s: required", list, i + 1, key) : 0;
+    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) *out = (double)v->via.u64;
+    else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) *out = (double)v->via.i64;
+    else if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64) *out = v->via.f64;
+    else return cust_fail(r, "%s[%u].%s: expected a number", list, i + 1, key);
+    return 0;
+}
+
+/* The list `name` of the customer map: its entries, or none. */
+static int list_of(cust_read_t *r, const msgpack_object *c, const char *name, uint32_t *n,
+                   const msgpack_object **items, size_t elem, void **out)
+{
+    const msgpack_object *v = field(c, name);
+    *n = 0;
+    *out = NULL;
+    if (!v || (v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 0)) return 0;
+    if (v->type != MSGPACK_OBJECT_ARRAY) return cust_fail(r, "%s: expected a list of { ... }", name);
+    *n = v->via.array.size;
+    *items = v->via.array.ptr;
+    for (uint32_t i = 0; i < *n; i++)
+        if ((*items)[i].type != MSGPACK_OBJECT_MAP) return cust_fail(r, "%s[%u]: expected a { ... } table", name, i + 1);
+    *out = *n ? arb_arena_alloc(r->arena, elem * *n) : NULL;
+    return *n && !*out ? cust_fail(r, "out of memory") : 0;
+}
+
+static int read_events(cust_read_t *r, const msgpack_object *c, const char *name, bool purchases,
+                       arb_event_t **out, size_t *count)
+{
+    uint32_t n;
+    const msgpack_object *it = NULL;
+    if (list_of(r, c, name, &n, &it, sizeof **out, (void **)out) < 0) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        arb_event_t *e = &(*out)[i];
+        double ts = 0, price = NAN;
+        memset(e, 0, sizeof *e);
+        if (num_field(r, &it[i], name, i, "ts", true, &ts) < 0 ||
+            num_field(r, &it[i], name, i, "price", false, &price) < 0 ||
+            (!purchases && str_field(r, &it[i], name, i, "type", true, &e->type) < 0) ||
+            str_field(r, &it[i], name, i, "sku", false, &e->sku) < 0 ||
+            str_field(r, &it[i], name, i, "category", false, &e->category) < 0 ||
+            str_field(r, &it[i], name, i, "channel", false, &e->channel) < 0)
+            return -1;
+        e->ts = (int64_t)ts;
+        e->price = price;
+    }
+    *count = n;
+    return 0;
+}
+
+/* customer = { contacts, outcomes, purchases, events, consent } into *c. */
+static int customer_read(const msgpack_object *o, arb_arena_t *arena, arb_customer_t *c,
+                         char *err, size_t errlen)
+{
+    cust_read_t r = { arena, err, errlen };
+    memset(c, 0, sizeof *c);
+    c->id = "test-customer";
+    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 0) return 0;   /* {} */
+    if (o->type != MSGPACK_OBJECT_MAP) return cust_fail(&r, "expected a { ... } table");
+    static const char *const known[] = { "contacts", "outcomes", "purchases", "events", "consent", NULL };
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        bool ok = false;
+        for (const char *const *w = known; *w && !ok; w++)
+            ok = k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(*w) &&
+                 memcmp(k->via.str.ptr, *w, k->via.str.size) == 0;
+        if (!ok) return cust_fail(&r, "%.*s: unknown (contacts, outcomes, purchases, events, consent)",
+                                  k->type == MSGPACK_OBJECT_STR ? (int)k->via.str.size : 1,
+                                  k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
+    }
+    uint32_t n;
+    const msgpack_object *it = NULL;
+    if (list_of(&r, o, "contacts", &n, &it, sizeof *c->contacts, (void **)&c->contacts) < 0) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        arb_contact_t *k = &c->contacts[i];
+        double ts = 0;
+        if (num_field(&r, &it[i], "contacts", i, "ts", true, &ts) < 0 ||
+            str_field(&r, &it[i], "contacts", i, "action", true, &k->action) < 0 ||
+            str_field(&r, &it[i], "contacts", i, "channel", true, &k->channel) < 0 ||
+            str_field(&r, &it[i], "contacts", i, "counted", false, &k->counted) < 0)
+            return -1;
+        k->ts = (int64_t)ts;
+    }
+    c->n_contacts = n;
+    if (list_of(&r, o, "outcomes", &n, &it, sizeof *c->outcomes, (void **)&c->outcomes) < 0) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        arb_outcome_t *k = &c->outcomes[i];
+        double ts = 0;
+        k->value = NAN;
+        if (num_field(&r, &it[i], "outcomes", i, "ts", true, &ts) < 0 ||
+            str_field(&r, &it[i], "outcomes", i, "action", true, &k->action) < 0 ||
+            str_field(&r, &it[i], "outcomes", i, "outcome", true, &k->outcome) < 0 ||
+            str_field(&r, &it[i], "outcomes", i, "channel", false, &k->channel) < 0)
+            return -1;
+        k->ts = (int64_t)ts;
+        k->decision_id = NULL;
+    }
+    c->n_outcomes = n;
+    if (read_events(&r, o, "purchases", true, &c->purchases, &c->n_purchases) < 0 ||
+        read_events(&r, o, "events", false, &c->events, &c->n_events) < 0)
+        return -1;
+    const msgpack_object *consent = field(o, "consent");
+    if (consent && !(consent->type == MSGPACK_OBJECT_ARRAY && consent->via.array.size == 0)) {
+        if (consent->type != MSGPACK_OBJECT_MAP) return cust_fail(&r, "consent: expected { name = true|false }");
+        uint32_t m = consent->via.map.size;
+        c->consents = arb_arena_alloc(arena, sizeof *c->consents * m);
+        if (!c->consents) return cust_fail(&r, "out of memory");
+        for (uint32_t i = 0; i < m; i++) {
+            const msgpack_object_kv *kv = &consent->via.map.ptr[i];
+            if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_BOOLEAN)
+                return cust_fail(&r, "consent: expected { name = true|false }");
+            const char *key = arena_str(&r, kv->key.via.str.ptr, kv->key.via.str.size);
+            if (!key) return cust_fail(&r, "out of memory");
+            c->consents[i] = (arb_consent_t){ 0, key, kv->val.via.boolean };
+        }
+        c->n_consents = m;
+    }
+    return 0;
 }
 
 /* ---- checking */
@@ -123,14 +302,35 @@ static int run_one(arb_ruleset_t *rs, arb_decider_t *d, const test_case_t *t,
     } else {
         arb_decide_once_t once;
         arb_err_t e;
-        outcome_t out = { arb_decide_bytes(d, rs, t->context.data, t->context.size, &once, &e) };
-        if (!out.dec) {
+        arb_arena_t arena;
+        arb_arena_init(&arena);
+        msgpack_unpacked cu;
+        msgpack_unpacked_init(&cu);
+        arb_customer_t customer;
+        char cerr[300] = "";
+        bool has_customer = t->customer.size > 0;
+        if (has_customer &&
+            (msgpack_unpack_next(&cu, t->customer.data, t->customer.size, NULL) != MSGPACK_UNPACK_SUCCESS ||
+             customer_read(&cu.data, &arena, &customer, cerr, sizeof cerr) < 0)) {
+            arb_problems_add(failures, "%s: %s", t->where, cerr[0] ? cerr : "customer: unreadable");
+            failed = 1;
+            arb_decide_bytes(d, rs, "", 0, NULL, &once, &e);   /* once must be ready for _done */
+        }
+        outcome_t out = { NULL };
+        if (!failed)
+            out.dec = arb_decide_bytes(d, rs, t->context.data, t->context.size,
+                                       has_customer ? &customer : NULL, &once, &e);
+        if (failed) {
+            /* the customer's problem is reported */
+        } else if (!out.dec) {
             arb_problems_add(failures, "%s: the context is invalid: %.500s", t->where, e.message);
             failed = 1;
         } else {
             failed = check_expectations(t, &out, failures);
         }
         arb_decide_once_done(&once);
+        msgpack_unpacked_destroy(&cu);
+        arb_arena_free(&arena);
     }
     if (verbose) {
         char where[sizeof t->where];

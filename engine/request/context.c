@@ -181,7 +181,7 @@ static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, con
 static int event_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                        arb_err_t *err)
 {
-    arb_event_t *e = out;
+    arb_ctx_event_t *e = out;
     if (ARB_STR_IS(key, "type")) FIELD(0, get_str(v, path, &e->type, err));
     if (ARB_STR_IS(key, "sku")) FIELD(1, get_str(v, path, &e->sku, err));
     if (ARB_STR_IS(key, "category")) FIELD(2, get_str(v, path, &e->category, err));
@@ -216,7 +216,7 @@ get_records(const msgpack_object *o, const char *name, size_t size, field_fn fie
         memset(rec, 0, size);
         int64_t *ts = (int64_t *)((char *)rec + (field == purchase_field
                                                      ? offsetof(arb_purchase_t, ts)
-                                                     : offsetof(arb_event_t, ts)));
+                                                     : offsetof(arb_ctx_event_t, ts)));
         *ts = INT64_MIN;
         bool unknown = false;
         if (each_field(&o->via.array.ptr[i], &sub, rec, field, &unknown, err) < 0) return -1;
@@ -311,7 +311,7 @@ static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t 
     path_t path = { "consent", -1, { NULL, 0 } };
     if (o->type != MSGPACK_OBJECT_MAP) return wrong(err, &path, "a map", o);
     uint32_t n = o->via.map.size;
-    arb_consent_t *c = n ? arb_arena_alloc(arena, sizeof *c * n) : NULL;
+    arb_ctx_consent_t *c = n ? arb_arena_alloc(arena, sizeof *c * n) : NULL;
     if (n && !c) return arb_err_set(err, ARB_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
@@ -413,8 +413,9 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
         FIELD(12, get_records(v, "purchases", sizeof(arb_purchase_t), purchase_field,
                               (void **)&ctx->purchases, &ctx->n_purchases, st->arena, err));
     if (ARB_STR_IS(key, "events"))
-        FIELD(13, get_records(v, "events", sizeof(arb_event_t), event_field,
+        FIELD(13, get_records(v, "events", sizeof(arb_ctx_event_t), event_field,
                               (void **)&ctx->events, &ctx->n_events, st->arena, err));
+    if (ARB_STR_IS(key, "preview")) FIELD(14, get_bool(v, path, &ctx->preview, err));
     return FIELD_UNKNOWN; /* unknown keys are ignored, their values read by no one */
 }
 

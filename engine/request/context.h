@@ -33,22 +33,22 @@ typedef struct arb_purchase {
     int64_t ts;          /* unix seconds; required */
 } arb_purchase_t;
 
-typedef struct arb_event {
+typedef struct arb_ctx_event {
     arb_str_t type;      /* view | cart_add | cart_abandon | email_open | email_click | search | ... */
     arb_str_t sku;       /* empty when absent */
     arb_str_t category;  /* empty when absent */
     int64_t ts;          /* unix seconds; required */
-} arb_event_t;
+} arb_ctx_event_t;
 
 typedef struct arb_score {
     arb_str_t model;     /* the scores map key */
     double value;        /* the propensity */
 } arb_score_t;
 
-typedef struct arb_consent {
+typedef struct arb_ctx_consent {
     arb_str_t name;      /* e.g. "location" */
     bool given;          /* the map's value */
-} arb_consent_t;
+} arb_ctx_consent_t;
 
 typedef struct arb_context {
     arb_str_t customer_id;
@@ -57,7 +57,7 @@ typedef struct arb_context {
     int64_t now;                 /* the context's clock, or the server's when absent */
     bool now_given;              /* true when the caller passed now */
 
-    const arb_consent_t *consent;
+    const arb_ctx_consent_t *consent;
     uint32_t n_consent;
 
     /* Location. The engine shows it to rules only with consent.location. */
@@ -69,7 +69,7 @@ typedef struct arb_context {
 
     const arb_purchase_t *purchases;
     uint32_t n_purchases;
-    const arb_event_t *events;
+    const arb_ctx_event_t *events;
     uint32_t n_events;
 
     bool has_weather;
@@ -87,6 +87,15 @@ typedef struct arb_context {
     int64_t limit;               /* 0 means the touchpoint's default */
     int64_t deadline_ms;         /* 0 means the server's default deadline */
     bool explain;                /* include the reason for every action */
+    bool preview;                /* a look, not a contact: nothing is counted for policy */
+
+    /* Set by the decide pipeline when a stored customer was merged in
+     * (decide/history.c): purchases, events and consent above are then the
+     * union of the context's and the stored ones (arena memory), the first
+     * n_ctx_purchases / n_ctx_events of them the context's own, in the order
+     * of the raw arrays. Plain Lua rules read the rest from the typed fields. */
+    bool merged;
+    uint32_t n_ctx_purchases, n_ctx_events;
 } arb_context_t;
 
 /* Check o against the context shape and fill *ctx. now_default is used when

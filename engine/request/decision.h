@@ -55,6 +55,15 @@ typedef struct arb_decision {
     const arb_explained_t *explain;
     uint32_t n_explain;
     uint64_t elapsed_us;      /* deciding took this long */
+    /* What contact policy needs to count this decision's contacts
+     * (decide/policy.h): the context's customer_id (NUL-terminated; the
+     * decider's, like decision_id), its channel (the ruleset's name for it),
+     * its clock (unix seconds) and its `preview` flag (a look, nothing to
+     * count). */
+    const char *customer_id;
+    const char *channel;
+    int64_t now;
+    bool preview;
 } arb_decision_t;
 
 #endif

@@ -119,6 +119,7 @@ static void add_channel(compiler_t *cc, const char *s, size_t len, int i, void *
     int32_t sym = arb__intern(cc, s, len);
     rs->channels[rs->n_channels] = arb__compile_check(cc->L, strndup(s, len));
     rs->channel_sym[rs->n_channels] = sym;
+    rs->channel_policy[rs->n_channels].counts = arb__channel_default_counts(rs->channels[rs->n_channels]);
     rs->n_channels++;
 }
 
@@ -154,8 +155,9 @@ static void compile_list_decl(compiler_t *cc, int spec)
             const char *s = lua_tolstring(L, -1, &len);
             char what[40];
             snprintf(what, sizeof what, "item %d", i);
-            if (spec_utf8_ok(cc, what, s, len))
-                (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
+            if (!spec_utf8_ok(cc, what, s, len)) ;
+            else if (strcmp(kind, "outcomes") == 0) arb__add_outcome(cc, s, len);
+            else (strcmp(kind, "models") == 0 ? add_model : add_channel)(cc, s, len, i, NULL);
         } else {
             spec_problem(cc, "item %d must be a string, not %s", i, spec_lua_type_article(L, -1));
         }
@@ -206,6 +208,15 @@ static void compile_touchpoint(compiler_t *cc, int spec)
     const char *diverse = spec_field_string(cc, spec, "diverse", false, false);
     if (diverse && strcmp(diverse, "category") == 0) tp->diverse = 0;
     else if (diverse) spec_problem(cc, "'diverse' can only be \"category\"");
+}
+
+/* channel "email" { cap = ..., counts = ... }: declares the channel too. */
+static void compile_channel(compiler_t *cc, int spec)
+{
+    size_t len = strlen(cc->d->id);
+    add_channel(cc, cc->d->id, len, 0, NULL);
+    int ch = channel_index(cc->rs, cc->d->id, len);
+    if (ch >= 0) arb__compile_channel_policy(cc, spec, ch);
 }
 
 /* ---- actions */
@@ -332,7 +343,8 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
 {
     static const char *const fields[] = {
         "channels", "touchpoints", "requires", "value", "lever", "model", "propensity",
-        "category", "payload", "start", "stop", "when", "weight", "description", NULL,
+        "category", "payload", "start", "stop", "when", "weight", "description",
+        "cap", "cooldown", "group", "counts", "suppress", NULL,
     };
     lua_State *L = cc->L;
     arb_ruleset_t *rs = cc->rs;
@@ -348,6 +360,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     a->category = -1;
     a->when = -1;
     a->weight = -1;
+    a->policy = -1;
     spec_field_string_list(cc, spec, "channels", true, action_channel, a);
     /* Each list is read once: the length that sizes its array bounds its filling. */
     spec_list_t l = spec_list_open(cc, spec, "touchpoints", false);
@@ -386,6 +399,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     lua_pop(L, 1);
     if (arb_raw_field(L, spec, "weight") != LUA_TNIL) a->weight = arb__compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
+    arb__compile_action_policy(cc, spec, a);
     compile_answer(cc, spec, a);
     spec_field_string(cc, spec, "description", false, false);
 }
@@ -437,6 +451,8 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
                 if (is_action) compile_action(cc, spec, d.kind[0] == 'f');
                 else if (strcmp(d.kind, "touchpoint") == 0) compile_touchpoint(cc, spec);
                 else if (strcmp(d.kind, "store") == 0) compile_store(cc, spec);
+                else if (strcmp(d.kind, "group") == 0) arb__compile_group(cc, spec);
+                else if (strcmp(d.kind, "channel") == 0) compile_channel(cc, spec);
                 else compile_list_decl(cc, spec);
             }
             lua_pop(L, 1);

@@ -227,9 +227,10 @@ int arb__ruleset_hot_fields(arb_ruleset_t *rs)
         h->model = a->model;
         h->value = a->value;
         h->lever = a->lever;
-        h->flags = (a->fallback ? ARB_HOT_FALLBACK : 0) |
+        h->flags = ARB_HOT_ANY | (a->fallback ? ARB_HOT_FALLBACK : 0) |
                    (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
-                        ? ARB_HOT_CHECKS : 0);
+                        ? ARB_HOT_CHECKS : 0) |
+                   (a->policy >= 0 ? ARB_HOT_POLICY : 0);
     }
     return 0;
 }

@@ -126,6 +126,59 @@ typedef struct arb_action_hot {
 
 #define ARB_HOT_FALLBACK 1u /* declared with `fallback` */
 #define ARB_HOT_CHECKS   2u /* touchpoints, dates, consent or location to check first */
+#define ARB_HOT_POLICY   4u /* a cap, cooldown, group or suppression to check (with a customer) */
+#define ARB_HOT_ANY      8u /* set on every action: a decision that must check them all masks it */
+
+/* Contact policy (dsl/README.md, "Contact policy"): checked in C against the
+ * stored customer before an action's conditions run. */
+
+/* At most max contacts in any `per` seconds; per 0: no limit. */
+typedef struct arb_limit {
+    uint32_t max;
+    int64_t per;
+} arb_limit_t;
+
+/* When a contact counts: at decision time or on a reported impression. */
+typedef enum arb_counts {
+    ARB_COUNTS_DEFAULT = -1,   /* an action's: its channel's */
+    ARB_COUNTS_DECISION = 0,
+    ARB_COUNTS_IMPRESSION = 1,
+} arb_counts_t;
+
+/* A pause after outcomes: `times` outcomes named `outcome` of this action
+ * within `within` seconds pause it `pause` seconds after the last of them. */
+typedef struct arb_suppress {
+    char *outcome;      /* owned */
+    uint32_t times;     /* at least 1 */
+    int64_t within;     /* seconds; 0 when times is 1 */
+    int64_t pause;      /* seconds; ARB_FOREVER never lifts */
+} arb_suppress_t;
+
+#define ARB_FOREVER INT64_MAX
+
+/* A group of actions with a cap over all of them. */
+typedef struct arb_group {
+    char *id;           /* owned */
+    arb_limit_t cap;
+    char *file;
+    int line;
+} arb_group_t;
+
+/* An action's contact policy (arb_action_t.policy). */
+typedef struct arb_action_policy {
+    arb_limit_t cap;        /* per action, any channel */
+    int64_t cooldown;       /* seconds after its last contact; 0 none */
+    int32_t group;          /* index in ruleset->groups, -1 none */
+    arb_counts_t counts;    /* overrides the channel's; ARB_COUNTS_DEFAULT none */
+    arb_suppress_t *suppress; /* owned */
+    uint32_t n_suppress;
+} arb_action_policy_t;
+
+/* A channel's policy: its cap across actions and when its contacts count. */
+typedef struct arb_channel_policy {
+    arb_limit_t cap;
+    arb_counts_t counts;
+} arb_channel_policy_t;
 
 /* Everything about an action; the decide path reads arb_action_hot_t first
  * and comes here only for what it flags. */
@@ -140,6 +193,8 @@ typedef struct arb_action {
     uint32_t n_requires;
     bool fallback;          /* declared with `fallback` */
     bool requires_location; /* one of `requires` is "location": location must be sent too */
+    int32_t policy;         /* index in ruleset->policies, -1 none (ARB_HOT_POLICY); kept
+                               apart so that an action stays 200 bytes */
     double value;           /* money or any lever */
     double lever;           /* business lever, default 1 */
     double propensity;      /* fixed propensity when there is no model, default 1 */
@@ -241,8 +296,24 @@ struct arb_ruleset {
     char **strs;                /* strings for ONE_OF lists, owned */
     uint32_t *str_lens;
     uint32_t n_strs;
+    arb_channel_policy_t channel_policy[ARB_MAX_CHANNELS]; /* by channel index */
+    arb_action_policy_t *policies; /* of the actions that have one (arb_action_t.policy) */
+    uint32_t n_policies;
+    arb_group_t *groups;        /* declared with group "id" { ... } */
+    uint32_t n_groups;
+    char **outcomes;            /* feedback outcomes declared with outcomes { ... }; owned */
+    uint32_t n_outcomes;
+    int64_t policy_window;      /* the longest cap, cooldown or suppression window */
+    bool policy_forever;        /* a suppression never lifts */
     int32_t sym_segments;       /* the symbol "segments" */
     int32_t sym_location;       /* the symbol "location" */
 };
+
+/* Action a's contact policy, or NULL when it has none. */
+static inline const arb_action_policy_t *arb_action_policy(const arb_ruleset_t *rs,
+                                                           const arb_action_t *a)
+{
+    return a->policy >= 0 ? &rs->policies[a->policy] : NULL;
+}
 
 #endif

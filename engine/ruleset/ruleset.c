@@ -176,6 +176,18 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->answer_tail);
     }
     free(rs->actions);
+    for (uint32_t i = 0; i < rs->n_policies; i++) {
+        for (uint32_t k = 0; k < rs->policies[i].n_suppress; k++) free(rs->policies[i].suppress[k].outcome);
+        free(rs->policies[i].suppress);
+    }
+    free(rs->policies);
+    for (uint32_t i = 0; i < rs->n_groups; i++) {
+        free(rs->groups[i].id);
+        free(rs->groups[i].file);
+    }
+    free(rs->groups);
+    for (uint32_t i = 0; i < rs->n_outcomes; i++) free(rs->outcomes[i]);
+    free(rs->outcomes);
     free(rs->hot);
     for (int ch = 0; ch < rs->n_channels; ch++) {
         free(rs->channels[ch]);

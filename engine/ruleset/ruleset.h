@@ -40,6 +40,11 @@ arb_ruleset_t *arb_ruleset_retain(arb_ruleset_t *rs);
 /* "<seq>-<first 12 hex of checksum>", stable for the ruleset's life. */
 const char *arb_ruleset_version(const arb_ruleset_t *rs);
 
+/* Whether outcome (len bytes) is one feedback may report: impression,
+ * click, convert, dismiss, or one the ruleset declares with outcomes {}.
+ * (Also declared in decide/policy.h, beside the rest of contact policy.) */
+bool arb_ruleset_outcome_known(const arb_ruleset_t *rs, const char *outcome, size_t len);
+
 /* Number of actions (fallbacks included). */
 size_t arb_ruleset_action_count(const arb_ruleset_t *rs);
 

@@ -97,6 +97,13 @@ int arb__ruleset_weight_max(arb_ruleset_t *rs);
 int arb__ruleset_hot_fields(arb_ruleset_t *rs);
 int arb__ruleset_index_channels(arb_ruleset_t *rs);
 
+/* Contact policy (compile_policy.c). */
+arb_counts_t arb__channel_default_counts(const char *channel);
+void arb__compile_channel_policy(compiler_t *cc, int spec, int ch);
+void arb__compile_group(compiler_t *cc, int spec);
+void arb__compile_action_policy(compiler_t *cc, int spec, arb_action_t *a);
+void arb__add_outcome(compiler_t *cc, const char *s, size_t len);
+
 /* Compile what the rule files declared into rs; problems added. */
 void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems);
 

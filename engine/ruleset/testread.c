@@ -48,6 +48,7 @@ static void id_list_free(id_list_t *l)
 static void test_case_free(test_case_t *t)
 {
     msgpack_sbuffer_destroy(&t->context);
+    msgpack_sbuffer_destroy(&t->customer);
     id_list_free(&t->expect);
     id_list_free(&t->includes);
     id_list_free(&t->excludes);
@@ -218,6 +219,30 @@ static int read_context(lua_State *L, int spec, int64_t now, test_case_t *t)
     return 0;
 }
 
+/* Pack the test's customer = { ... } table as it is (decide/ruletest.c
+ * reads it into a customer value); none leaves t->customer empty. */
+static int read_customer(lua_State *L, int spec, test_case_t *t)
+{
+    int type = arb_raw_field(L, spec, "customer");
+    int r = 0;
+    if (type == LUA_TTABLE && !arb_raw_has_mt(L, -1)) {
+        msgpack_packer pk;
+        context_writer_t writer = { L, &t->customer };
+        msgpack_packer_init(&pk, &writer, context_write);
+        char err[400];
+        if (arb_raw_pack(L, lua_gettop(L), &pk, &t->customer, CONTEXT_MAX, false, err, sizeof err) < 0) {
+            snprintf(t->err, sizeof t->err, "customer: %s", err);
+            r = -1;
+        }
+        charge(L, t->customer.size);
+    } else if (type != LUA_TNIL) {
+        snprintf(t->err, sizeof t->err, "'customer' must be a plain table of the stored history");
+        r = -1;
+    }
+    lua_settop(L, spec);
+    return r;
+}
+
 /* Read test record `rec` (the prelude's: name, file, line, spec) into t. */
 static void read_test(lua_State *L, int rec, int64_t now, test_case_t *t)
 {
@@ -232,7 +257,7 @@ static void read_test(lua_State *L, int rec, int64_t now, test_case_t *t)
         return;
     }
     int spec = lua_gettop(L);
-    if (read_context(L, spec, now, t) == 0 && read_ids(L, spec, "expect", &t->expect, t) == 0 &&
+    if (read_context(L, spec, now, t) == 0 && read_customer(L, spec, t) == 0 && read_ids(L, spec, "expect", &t->expect, t) == 0 &&
         read_ids(L, spec, "includes", &t->includes, t) == 0 &&
         read_ids(L, spec, "excludes", &t->excludes, t) == 0)
         read_reasons(L, spec, t);
@@ -253,6 +278,7 @@ static int read_tests(lua_State *L, void *ud)
     for (int i = 1; i <= last; i++) {
         test_case_t *t = &r->cases[r->n++];
         msgpack_sbuffer_init(&t->context);
+        msgpack_sbuffer_init(&t->customer);
         lua_rawgeti(L, tests, i);
         read_test(L, lua_gettop(L), r->now, t);
         lua_settop(L, tests);

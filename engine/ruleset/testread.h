@@ -12,6 +12,9 @@
  *     expect   = { "wireless_mouse" },       -- exactly these ids, in order
  *     includes = { ... }, excludes = { ... },-- or looser checks
  *     reasons  = { umbrella = "consent:location" },  -- explain reasons (prefix)
+ *     customer = { contacts = { { action = "x", channel = "email", ts = ago(days(1)) } },
+ *                  outcomes = { ... }, purchases = { ... }, events = { ... },
+ *                  consent = { email = false } },     -- the stored customer, optional
  *   }
  */
 #ifndef ARB_TESTREAD_H
@@ -35,6 +38,7 @@ typedef struct arb_rule_test {
     char where[600];            /* "file:line: test 'name'" */
     char err[600];              /* why it cannot run; "" when it can */
     msgpack_sbuffer context;    /* the packed context, customer_id and now filled in */
+    msgpack_sbuffer customer;   /* the packed customer = { ... } table; empty when none */
     arb_id_list_t expect, includes, excludes;
     arb_id_list_t reason_ids, reason_wants;   /* pairs, same length */
 } arb_rule_test_t;

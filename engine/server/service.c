@@ -57,7 +57,7 @@ static int decide_many(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const msg
     arb_batch_limits_t lim = { cfg->max_batch, cfg->batch_ms, &ans->failed };
     arb_rpc_pack_result_head(pk, msgid);
     arb_answer_pack_batch_head(pk, arg->via.array.size);
-    return arb_decide_many(w->decider, w->ruleset, arg, &w->arena, &w->stats, &lim,
+    return arb_decide_many(w->decider, w->ruleset, arg, NULL, &w->arena, &w->stats, &lim,
                            arb_answer_sink, pk, err);
 }
 
@@ -85,7 +85,7 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         if (arb_conn_queued_over_total(c))
             return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
         if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: the context map is required");
-        const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, arg, &w->arena, &w->stats, err);
+        const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, arg, NULL, &w->arena, &w->stats, err);
         if (!dec) return -1;
         arb_rpc_pack_result_head(pk, msgid);
         arb_answer_pack_decision(pk, dec);

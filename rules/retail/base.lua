@@ -25,6 +25,18 @@ settings { default_limit = 3, utc_offset_hours = 1 }
 -- always there; the self-service kiosks in our stores are one more.
 channels { "kiosk" }
 
+-- Contact policy per channel (dsl/README.md, "Contact policy"). Email is
+-- counted when the decision is made (the mail goes out); six offers a week
+-- at most, two weekly mails of three. A text message is intrusive: one a
+-- week, whatever it is about. Web and app count what the customer saw
+-- (feedback impressions), with no limit across actions.
+channel "email" { cap = { 6, per = days(7) }, counts = "decision" }
+channel "sms" { cap = { 1, per = days(7) } }
+
+-- Outcomes a channel may report with feedback besides impression, click,
+-- convert and dismiss.
+outcomes { "unsubscribe" }
+
 -- The propensity scores the data science team sends with every context, in
 -- `scores`. An action with `model = "..."` uses that score as its
 -- propensity; when the score is missing, the action is skipped.

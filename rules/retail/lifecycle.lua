@@ -30,6 +30,10 @@ action "cart_reminder" {
   category    = "cart",
   when        = all { abandoned_cart(within(days(3))), cart_still_open },
   weight      = recency(abandoned_cart(), days(1)),
+  -- Once a day at most; dismissed twice in a month: leave them alone for
+  -- two weeks.
+  cooldown    = days(1),
+  suppress    = { dismiss = { times = 2, within = days(30), pause = days(14) } },
   payload     = {
     template = "cart_reminder",
     headline = "You left something behind",
@@ -68,6 +72,10 @@ action "winback_offer" {
   category    = "winback",
   when        = lapsed(days(90)),
   weight      = boost(attribute("lifetime_value", at_least(2000)), 1.5),
+  -- One win-back a customer, ever: once it converted they are back, and
+  -- twice a month at most until then.
+  cap         = { 2, per = days(30) },
+  suppress    = { convert = "forever", unsubscribe = "forever" },
   payload     = {
     template = "winback",
     headline = "We miss you: 15 EUR off your next order",

@@ -202,3 +202,77 @@ test "an old order only: no review request, the order tracking fallback" {
   expect  = { "order_tracking" },
   reasons = { review_request = "when" },
 }
+
+-- Contact policy: the stored customer (customer = { ... }) ----------------------
+
+test "a win-back that converted is never offered again" {
+  context  = { channel = "email", touchpoint = "email_weekly", scores = scores,
+               purchases = { order(120), order(300) } },
+  customer = { outcomes = { { action = "winback_offer", outcome = "convert", ts = ago(days(100)) } } },
+  expect   = { "winter_sale" },
+  reasons  = { winback_offer = "suppressed: convert, forever" },
+}
+
+test "two win-back mails this month: no third" {
+  context  = { channel = "email", touchpoint = "email_weekly", scores = scores,
+               purchases = { order(120), order(300) } },
+  customer = { contacts = {
+    { action = "winback_offer", channel = "email", ts = ago(days(20)) },
+    { action = "winback_offer", channel = "web", ts = ago(days(3)) } } },
+  expect   = { "winter_sale" },
+  reasons  = { winback_offer = "cap: 2 per 30 days, 2 used" },
+}
+
+test "six offers by email this week: nothing more by email" {
+  context  = { channel = "email", touchpoint = "email_weekly", scores = scores,
+               purchases = { order(120), order(300) } },
+  customer = { contacts = {
+    { action = "winter_sale", channel = "email", ts = ago(days(6)) },
+    { action = "winter_sale", channel = "email", ts = ago(days(5)) },
+    { action = "gold_upgrade_invite", channel = "email", ts = ago(days(5)) },
+    { action = "winter_sale", channel = "email", ts = ago(days(2)) },
+    { action = "points_expiring", channel = "email", ts = ago(days(2)) },
+    { action = "points_expiring", channel = "email", ts = ago(days(1)) } } },
+  expect   = { },
+  reasons  = { winback_offer = "cap: channel email 6 per 7 days, 6 used" },
+}
+
+test "the same customer on the web: the email limit does not apply" {
+  context  = { channel = "web", touchpoint = "web_home", scores = scores,
+               purchases = { order(120), order(300) } },
+  customer = { contacts = {
+    { action = "winter_sale", channel = "email", ts = ago(days(6)) },
+    { action = "winter_sale", channel = "email", ts = ago(days(5)) },
+    { action = "gold_upgrade_invite", channel = "email", ts = ago(days(5)) },
+    { action = "winter_sale", channel = "email", ts = ago(days(2)) },
+    { action = "points_expiring", channel = "email", ts = ago(days(2)) },
+    { action = "points_expiring", channel = "email", ts = ago(days(1)) } } },
+  includes = { "winback_offer" },
+}
+
+test "a cart reminder dismissed twice this month pauses for two weeks" {
+  context  = { channel = "app", touchpoint = "app_push", scores = scores,
+               purchases = { order(40) },
+               events = { { type = "cart_abandon", sku = "HS-7710-BT", category = "headset", ts = ago(days(1)) } } },
+  customer = { outcomes = {
+    { action = "cart_reminder", outcome = "dismiss", channel = "app", ts = ago(days(12)) },
+    { action = "cart_reminder", outcome = "dismiss", channel = "app", ts = ago(days(4)) } } },
+  expect   = { },
+  reasons  = { cart_reminder = "suppressed: dismiss, until 2026-01-11" },
+}
+
+test "a cart reminder yesterday: not again today" {
+  context  = { channel = "app", touchpoint = "app_push", scores = scores,
+               purchases = { order(40) },
+               events = { { type = "cart_abandon", sku = "HS-7710-BT", category = "headset", ts = ago(days(1)) } } },
+  customer = { contacts = { { action = "cart_reminder", channel = "app", ts = ago(hours(20)) } } },
+  expect   = { },
+  reasons  = { cart_reminder = "cooldown: 1 day, last contact 2025-12-31" },
+}
+
+test "the cart seen in another session counts (stored events join the context)" {
+  context  = { channel = "app", touchpoint = "app_push", scores = scores, purchases = { order(40) } },
+  customer = { events = { { type = "cart_abandon", sku = "HS-7710-BT", category = "headset",
+                            channel = "web", ts = ago(days(1)) } } },
+  expect   = { "cart_reminder" },
+}

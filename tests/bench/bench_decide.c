@@ -116,7 +116,7 @@ static void decide_and_answer(arb_decider_t *d, arb_ruleset_t *rs, const msgpack
 {
     arb_err_t err;
     out->size = 0;
-    const arb_decision_t *dec = arb_decide(d, rs, ctx, arena, stats, &err);
+    const arb_decision_t *dec = arb_decide(d, rs, ctx, NULL, arena, stats, &err);
     if (dec) arb_answer_pack_decision(pk, dec);
     arb_arena_reset(arena);
 }
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
         char *gtext = slurp(golden, &glen), *save = NULL;
         char *line = gtext ? strtok_r(gtext, "\n", &save) : NULL;
         for (size_t i = 0; i < n; i++, line = strtok_r(NULL, "\n", &save)) {
-            const arb_decision_t *dec = arb_decide(d, rs, &objs[i].data, &arena, &stats, &err);
+            const arb_decision_t *dec = arb_decide(d, rs, &objs[i].data, NULL, &arena, &stats, &err);
             if (!dec) {
                 fprintf(stderr, "context %zu: %s\n", i + 1, err.message);
                 failures++;

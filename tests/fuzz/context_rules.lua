@@ -27,7 +27,8 @@ local function walk(v, depth, acc)
 end
 
 local FIELDS = { "customer_id", "channel", "touchpoint", "now", "location", "purchases",
-                 "events", "weather", "scores", "attributes", "consent", "limit", "explain" }
+                 "events", "weather", "scores", "attributes", "consent", "limit", "explain",
+                 "preview" }
 
 action "fuzz_walk" {
   channels = { "web", "email", "app", "store", "call_center", "sms", "kiosk" },

@@ -16,13 +16,16 @@
  *     empty, every purchase and event with a ts, limit and deadline in
  *     range) or refuses it with invalid_params and a message that packs as
  *     a valid-UTF-8 RPC error;
- *   - arb_decide, plain and with explain forced, never crashes; it refuses
+ *   - arb_decide, plain and with explain forced, never crashes (the explain
+ *     decider decides for a fixed stored customer, so every context is also
+ *     merged with a stored history and passes contact policy); it refuses
  *     what arb_context_parse refused, with the same message, packing
  *     nothing; an answer is one well-formed decision map whose chosen
  *     actions respect the limit, and whose strings are valid UTF-8 whenever
  *     the context's strings were;
  *   - the ruleset's Lua stack is left as it was.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,23 @@ static arb_ruleset_t *g_rs;
 static arb_decider_t *g_plain, *g_explain;
 static arb_arena_t g_arena;
 static arb_stats_t g_stats;
+
+/* A stored customer for the explain decider: history to merge with the
+ * context (a purchase and an event the dictionary's contexts may repeat),
+ * a consent withdrawal, contacts and outcomes of retail actions, and a
+ * stored suppression, so policy's every path runs. */
+static arb_event_t g_purchases[] = { { 1767052800, NULL, "web", "LP-1400-AIR", "laptop", 1299, NULL, 0 } };
+static arb_event_t g_events[] = { { 1767200000, "cart_abandon", "app", "HS-7710-BT", "headset", NAN, NULL, 0 } };
+static arb_consent_t g_consents[] = { { 1767000000, "email", false }, { 1767000000, "location", true } };
+static arb_contact_t g_contacts[] = { { 1767100000, "winback_offer", "email", "decision" },
+                                      { 1767150000, "cart_reminder", "app", "impression" } };
+static arb_outcome_t g_outcomes[] = { { 1767160000, "cart_reminder", "dismiss", NULL, "app", NAN },
+                                      { 1767170000, "cart_reminder", "dismiss", NULL, "app", NAN } };
+static arb_suppression_t g_suppressions[] = { { 1767300000, "umbrella", "complaint" } };
+static const arb_customer_t g_customer = {
+    "fuzz-customer", g_events, 1, g_purchases, 1, g_contacts, 2, g_outcomes, 2, g_consents, 2,
+    NULL, 0, g_suppressions, 1,
+};
 
 static void teardown(void)
 {
@@ -188,7 +208,8 @@ static void decide_once(arb_decider_t *d, const msgpack_object *o, int parse_rc,
     arb_err_t err;
     memset(&err, 0, sizeof err);
     int top = lua_gettop(g_rs->L);
-    const arb_decision_t *dec = arb_decide(d, g_rs, o, &g_arena, &g_stats, &err);
+    const arb_decision_t *dec =
+        arb_decide(d, g_rs, o, d == g_explain ? &g_customer : NULL, &g_arena, &g_stats, &err);
     if (dec) arb_answer_pack_decision(&pk, dec);
     int rc = dec ? 0 : -1;
     FUZZ_CHECK(lua_gettop(g_rs->L) == top, "arb_decide left %d values on the rule state's stack",

@@ -105,7 +105,7 @@ static bool decides_alone(const msgpack_object *o, arb_err_t *err)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    const arb_decision_t *dec = arb_decide(g_d, g_rs, o, &g_arena, &g_stats, err);
+    const arb_decision_t *dec = arb_decide(g_d, g_rs, o, NULL, &g_arena, &g_stats, err);
     if (dec) arb_answer_pack_decision(&pk, dec);
     int rc = dec ? 0 : -1;
     msgpack_sbuffer_destroy(&sb);
@@ -184,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&err, 0, sizeof err);
     int top = lua_gettop(g_rs->L);
     arb_answer_pack_batch_head(&pk, arr->via.array.size);
-    rc = arb_decide_many(g_d, g_rs, arr, &g_arena, &g_stats, &lim, arb_answer_sink, &pk, &err);
+    rc = arb_decide_many(g_d, g_rs, arr, NULL, &g_arena, &g_stats, &lim, arb_answer_sink, &pk, &err);
     FUZZ_CHECK(lua_gettop(g_rs->L) == top, "the rule state's stack moved by %d",
                lua_gettop(g_rs->L) - top);
     arb_arena_reset(&g_arena);

@@ -215,7 +215,7 @@ static void decide_fixed(arb_ruleset_t *rs, const msgpack_sbuffer *in)
     arb_err_t err;
     memset(&err, 0, sizeof err);
     int top = lua_gettop(rs->L);
-    const arb_decision_t *dec = arb_decide(g_decider, rs, &ctx.data, &g_arena, &g_stats, &err);
+    const arb_decision_t *dec = arb_decide(g_decider, rs, &ctx.data, NULL, &g_arena, &g_stats, &err);
     if (dec) arb_answer_pack_decision(&pk, dec);
     int rc = dec ? 0 : -1;
     FUZZ_CHECK(lua_gettop(rs->L) == top, "arb_decide left %d values on the rule state's stack",

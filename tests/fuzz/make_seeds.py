@@ -219,7 +219,9 @@ def ruleset_dict():
     fields = ["channels", "touchpoints", "requires", "value", "lever", "model", "propensity",
               "category", "payload", "start", "stop", "when", "weight", "description", "limit",
               "diverse", "lat", "lon", "name", "default_limit", "utc_offset_hours", "context",
-              "expect", "includes", "excludes", "reasons"]
+              "expect", "includes", "excludes", "reasons", "cap", "per", "cooldown", "group",
+              "counts", "suppress", "times", "within", "pause", "customer", "contacts",
+              "outcomes", "outcome", "action"]
     out += [""] + [dict_line("f_" + f, f + " = ") for f in fields]
     ctx = ["customer_id", "channel", "touchpoint", "now", "location", "purchases", "events",
            "weather", "scores", "attributes", "consent", "explain", "deadline_ms", "sku", "ts",
@@ -259,7 +261,7 @@ def ruleset_dict():
 def msgpack_dict(target):
     out = ["# libFuzzer dictionary for fuzz_%s: MessagePack-encoded context keys," % target,
            "# known values and type headers. Written by tests/fuzz/make_seeds.py.", ""]
-    words = ["customer_id", "channel", "touchpoint", "now", "limit", "explain", "deadline_ms",
+    words = ["customer_id", "channel", "touchpoint", "now", "limit", "explain", "preview", "deadline_ms",
              "location", "lat", "lon", "store_id", "country", "weather", "temp_c", "condition",
              "attributes", "consent", "scores", "purchases", "events", "sku", "category", "price",
              "ts", "type", "segments", "loyalty_tier", "lifetime_value", "vip", "web", "email",

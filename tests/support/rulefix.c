@@ -195,7 +195,7 @@ int rf_vdecide(rf_t *r, const char *fmt, va_list ap)
 
     memset(&r->err, 0, sizeof r->err);
     arb_arena_reset(&r->arena);   /* the previous decision's arena memory goes */
-    r->decision = arb_decide(r->d, r->rs, &ctx.data, &r->arena, &r->stats, &r->err);
+    r->decision = arb_decide(r->d, r->rs, &ctx.data, r->customer, &r->arena, &r->stats, &r->err);
     r->rc = r->decision ? 0 : -1;
     msgpack_unpacked_destroy(&r->out);
     msgpack_unpacked_init(&r->out);

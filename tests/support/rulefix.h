@@ -64,6 +64,7 @@ typedef struct rf {
                                     after a refused context */
     arb_err_t err;               /* why the last context was refused */
     int rc;                      /* arb_decide's return */
+    const arb_customer_t *customer; /* the stored customer decisions read (the test's), or NULL */
     char *ids;                   /* scratch for rf_ids */
     char *ptext;                 /* scratch for rf_problems */
     char *jtext;                 /* scratch for rf_json */

@@ -71,7 +71,7 @@ Test(context, full_context_is_parsed_into_c_values)
     cr_assert_eq(p[1].ts, 1767100000);
 
     cr_assert_eq(c->n_events, 2);
-    const arb_event_t *e = c->events;
+    const arb_ctx_event_t *e = c->events;
     expect_str(e[0].type, "view", "events[0].type");
     expect_str(e[0].sku, "SKU-9", "events[0].sku");
     expect_str(e[0].category, "bags", "events[0].category");
