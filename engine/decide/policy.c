@@ -206,13 +206,18 @@ int arb_policy_contacts(const arb_ruleset_t *rs, const arb_decision_t *dec,
         const arb_action_t *a = arb_policy_action(rs, dec->actions[i].id);
         if (!a || counts_of(rs, a, ch) != ARB_COUNTS_DECISION) continue;
         const arb_action_policy_t *p = arb_action_policy(rs, a);
-        arb_cap_t *caps = arb_arena_alloc(arena, sizeof *caps * 3);
+        arb_cap_t *caps = arb_arena_alloc(arena, sizeof *caps * 4);
         if (!caps) return -1;
         size_t k = 0;
-        if (p && p->cap.per) caps[k++] = (arb_cap_t){ a->id, NULL, p->cap.max, p->cap.per };
-        if (p && p->cooldown) caps[k++] = (arb_cap_t){ a->id, NULL, 1, p->cooldown };
+        if (p && p->cap.per) caps[k++] = (arb_cap_t){ .action = a->id, .max = p->cap.max, .window = p->cap.per };
+        if (p && p->cooldown) caps[k++] = (arb_cap_t){ .action = a->id, .max = 1, .window = p->cooldown };
+        if (p && p->group >= 0) {
+            const arb_group_t *g = &rs->groups[p->group];
+            caps[k++] = (arb_cap_t){ NULL, NULL, g->cap.max, g->cap.per,
+                                     (const char *const *)g->members, g->n_members };
+        }
         const arb_limit_t *cc = &rs->channel_policy[ch].cap;
-        if (cc->per) caps[k++] = (arb_cap_t){ NULL, rs->channels[ch], cc->max, cc->per };
+        if (cc->per) caps[k++] = (arb_cap_t){ .channel = rs->channels[ch], .max = cc->max, .window = cc->per };
         reqs[n].contact = (arb_contact_t){ dec->now, a->id, rs->channels[ch], "decision" };
         reqs[n].caps = caps;
         reqs[n].n_caps = k;

@@ -17,12 +17,16 @@
 #include "engine/request/customer.h"
 
 /* At most `max` stored contacts matching action and channel (NULL: any) in
- * the `window` seconds before the new contact's ts. max 0 refuses always. */
+ * the `window` seconds before the new contact's ts. max 0 refuses always.
+ * With n_actions > 0 the contact's action must be one of `actions` instead
+ * (a group's cap: the group as the ruleset has it now). */
 typedef struct arb_cap {
     const char *action;
     const char *channel;
     uint32_t max;
     int64_t window;
+    const char *const *actions;
+    size_t n_actions;
 } arb_cap_t;
 
 /* A contact a decision wants to count, granted only when every cap holds

@@ -240,9 +240,16 @@ void arb__compile_action_policy(compiler_t *cc, int spec, arb_action_t *action)
     if (group) {
         for (uint32_t i = 0; i < cc->rs->n_groups && a->group < 0; i++)
             if (strcmp(cc->rs->groups[i].id, group) == 0) a->group = (int32_t)i;
-        if (a->group < 0)
+        if (a->group < 0) {
             spec_problem(cc, "unknown group '%s': declare it with group \"%s\" { cap = { 3, per = days(7) } }",
                          group, group);
+        } else {
+            /* The store checks a group cap against the group's members
+             * (arb_cap_t.actions): kept here, once per ruleset. */
+            arb_group_t *g = &cc->rs->groups[a->group];
+            GROW(cc->rs, g->members, g->n_members, 1);
+            g->members[g->n_members++] = action->id;
+        }
     }
     int t = arb_raw_field(L, spec, "suppress");
     int tab = lua_gettop(L);

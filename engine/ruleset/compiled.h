@@ -160,6 +160,8 @@ typedef struct arb_suppress {
 typedef struct arb_group {
     char *id;           /* owned */
     arb_limit_t cap;
+    const char **members;   /* owned array; the ids of its actions, borrowed from them */
+    uint32_t n_members;
     char *file;
     int line;
 } arb_group_t;

@@ -184,6 +184,7 @@ void arb_ruleset_free(arb_ruleset_t *rs)
     for (uint32_t i = 0; i < rs->n_groups; i++) {
         free(rs->groups[i].id);
         free(rs->groups[i].file);
+        free(rs->groups[i].members);
     }
     free(rs->groups);
     for (uint32_t i = 0; i < rs->n_outcomes; i++) free(rs->outcomes[i]);

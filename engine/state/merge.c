@@ -139,11 +139,19 @@ done:
     return rc;
 }
 
+static bool one_of(const arb_cap_t *cap, const char *action)
+{
+    if (!cap->n_actions) return match(cap->action, action);
+    for (size_t i = 0; i < cap->n_actions; i++)
+        if (action && strcmp(cap->actions[i], action) == 0) return true;
+    return false;
+}
+
 static bool cap_holds(const arb_contact_t *list, size_t n, const arb_contact_t *k, const arb_cap_t *cap)
 {
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
-        if (list[i].ts > k->ts - cap->window && match(cap->action, list[i].action) &&
+        if (list[i].ts > k->ts - cap->window && one_of(cap, list[i].action) &&
             match(cap->channel, list[i].channel))
             count++;
     return count < cap->max;
@@ -343,6 +351,10 @@ arb_commit_t *arb_commit_copy(const arb_commit_t *c, arb_arena_t *a)
         for (size_t j = 0; j < c->contacts[i].n_caps; j++) {
             caps[j].action = dup(a, caps[j].action, &fail);
             caps[j].channel = dup(a, caps[j].channel, &fail);
+            const char **acts = NULL;
+            DUP_ARRAY(acts, c->contacts[i].caps[j].actions, c->contacts[i].caps[j].n_actions);
+            for (size_t m = 0; m < caps[j].n_actions; m++) acts[m] = dup(a, acts[m], &fail);
+            caps[j].actions = acts;
         }
         ks[i].caps = caps;
     }

@@ -50,7 +50,7 @@ static void check(const uint8_t *data, size_t size)
     arb_event_t ev = {1790000000, "view", "web", "SKU-1", "shoes", NAN, NULL, 0};
     arb_consent_t cs = {1790000000, "email", false};
     arb_outcome_t oc = {1790000000, "boots", "click", "d-1", "web", NAN};
-    arb_cap_t cap = {"boots", NULL, 3, 86400};
+    arb_cap_t cap = {"boots", NULL, 3, 86400, NULL, 0};
     arb_contact_req_t k = {{1790000000, "boots", "web", "decision"}, &cap, 1};
     arb_retention_t rt = {.max_age = 86400 * 90, .max_events = 50, .max_contacts = 50, .max_outcomes = 50};
     arb_commit_t cm = {.now = 1790000000, .events = &ev, .n_events = 1, .consents = &cs, .n_consents = 1,

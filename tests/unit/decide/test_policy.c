@@ -213,6 +213,25 @@ Test(policy, a_decision_on_email_counts_its_contacts_with_their_caps)
     cr_expect_str_eq(rf_decision(&R)->customer_id, "cust-1");
 }
 
+Test(policy, a_group_cap_goes_to_the_store_with_the_members_of_the_group)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "group 'promo' { cap = { 3, per = days(7) } }\n"
+                      "action 'a' { channels = { 'email' }, value = 3, group = 'promo' }\n"
+                      "action 'b' { channels = { 'email' }, value = 2, group = 'promo' }\n"
+                      "action 'c' { channels = { 'email' }, value = 1 }\n", NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'channel':'email','touchpoint':'t','limit':1}");
+    arb_contact_req_t *reqs;
+    cr_assert_eq(arb_policy_contacts(R.rs, rf_decision(&R), &R.arena, &reqs), 1);
+    cr_assert_eq(reqs[0].n_caps, 1);
+    const arb_cap_t *g = &reqs[0].caps[0];
+    cr_expect(g->max == 3 && g->window == 7 * RF_DAY && !g->action && !g->channel);
+    cr_assert_eq(g->n_actions, 2, "the store counts every member's contacts");
+    cr_expect_str_eq(g->actions[0], "a");
+    cr_expect_str_eq(g->actions[1], "b");
+}
+
 Test(policy, preview_and_impression_channels_count_nothing_at_decision)
 {
     cr_assert(rf_load(&R, "a.lua", RULES_CONTACTS, NULL), "%s", rf_problems(&R));

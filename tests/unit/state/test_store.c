@@ -309,7 +309,7 @@ BOTH(caps_grant_per_contact_and_report_each)
     open_store(kind, NULL);
     arb_arena_init(&arena);
     /* boots: at most 2 per 100 s; email: at most 3 per 1000 s. */
-    arb_cap_t caps[2] = {{"boots", NULL, 2, 100}, {NULL, "email", 3, 1000}};
+    arb_cap_t caps[2] = {{"boots", NULL, 2, 100, NULL, 0}, {NULL, "email", 3, 1000, NULL, 0}};
     arb_contact_req_t k[4] = {{{500, "boots", "email", "decision"}, caps, 2},
                               {{501, "boots", "email", "decision"}, caps, 2},
                               {{502, "boots", "web", "decision"}, caps, 1},   /* boots full */
@@ -328,10 +328,32 @@ BOTH(caps_grant_per_contact_and_report_each)
     cr_assert_eq(got.n_contacts, 4);
     cr_assert_eq(arb_customer_contacts_since(&got, "boots", NULL, 0), 3);
     /* A cap of 0 refuses always. */
-    arb_cap_t zero = {"boots", NULL, 0, 10};
+    arb_cap_t zero = {"boots", NULL, 0, 10, NULL, 0};
     arb_contact_req_t k3 = {{700, "boots", "app", "decision"}, &zero, 1};
     w = commit("c", &(arb_commit_t){.now = 700, .contacts = &k3, .n_contacts = 1});
     cr_assert_not(w.granted[0]);
+    arb_arena_free(&arena);
+}
+
+BOTH(a_group_cap_counts_the_contacts_of_every_member)
+{
+    open_store(kind, NULL);
+    arb_arena_init(&arena);
+    /* promo = {boots, tent}: at most 2 contacts of either per 100 s; scarf
+     * is not a member and neither counts nor is refused. */
+    static const char *const promo[] = {"boots", "tent"};
+    arb_cap_t group = {NULL, NULL, 2, 100, promo, 2};
+    arb_contact_req_t k[4] = {{{500, "boots", "email", "decision"}, &group, 1},
+                              {{501, "scarf", "email", "decision"}, NULL, 0},
+                              {{502, "tent", "web", "decision"}, &group, 1},
+                              {{503, "tent", "app", "decision"}, &group, 1}};  /* promo full */
+    wait_t w = commit("c", &(arb_commit_t){.now = 503, .contacts = k, .n_contacts = 4});
+    cr_assert_eq(w.status, 0, "%s", w.err.message);
+    cr_assert(w.granted[0] && w.granted[1] && w.granted[2] && !w.granted[3],
+              "the third promo contact within 100 s is refused");
+    arb_contact_req_t k2 = {{601, "boots", "web", "decision"}, &group, 1};
+    w = commit("c", &(arb_commit_t){.now = 601, .contacts = &k2, .n_contacts = 1});
+    cr_assert(w.granted[0], "boots at 500 left the window: one place is free again");
     arb_arena_free(&arena);
 }
 
@@ -358,7 +380,7 @@ static void *racer(void *p)
     arb_err_t err;
     arb_store_session_t *s = arb_store_session_open(store, &err);
     cr_assert_not_null(s);
-    static const arb_cap_t cap = {"boots", NULL, CAP, 3600};
+    static const arb_cap_t cap = {"boots", NULL, CAP, 3600, NULL, 0};
     for (int i = 0; i < TRIES; i++) {
         arb_contact_req_t k = {{1000 + i, "boots", "web", "decision"}, &cap, 1};
         arb_store_commit(s, "hot", &(arb_commit_t){.now = 1000 + i, .contacts = &k, .n_contacts = 1},
