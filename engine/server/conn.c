@@ -141,7 +141,7 @@ static void conn_flush(arb_conn_t *c)
     msgpack_sbuffer *b = &c->out[c->filling];
     if (b->size == 0) {
         /* After end of stream, the last answer written is the end. */
-        if (c->close_after_flush || c->eof) arb_conn_close(c);
+        if ((c->close_after_flush || c->eof) && !c->pending) arb_conn_close(c);
         return;
     }
     uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->size);
@@ -411,7 +411,7 @@ void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms, bool draining,
     }
     if (draining) {
         bool quiet = now_ms - c->last_active_ms >= 100 && !c->writing &&
-                     arb_conn_queued(c) == 0;
+                     arb_conn_queued(c) == 0 && !c->pending;
         if (quiet || now_ms >= drain_deadline_ms) arb_conn_close(c);
     }
 }

@@ -87,6 +87,7 @@ struct arb_conn {
     bool held;                   /* frames wait for queued answers to be written */
     size_t held_in;              /* request bytes buffered, as counted in the total */
     size_t held_out;             /* answer bytes queued, as counted in the total */
+    uint32_t pending;            /* answers owed once the store completes: no close before */
 };
 
 /* Adopt fd (a connected socket; a Unix socket when is_pipe) into set and
