@@ -50,6 +50,7 @@ int arb_policy_contacts(const arb_ruleset_t *rs, const arb_decision_t *dec, arb_
         memset(&r[i], 0, sizeof r[i]);
         r[i].contact.ts = (int64_t)time(NULL);
         r[i].contact.action = dec->actions[i].id;
+        r[i].contact.channel = "stub";   /* the decision has no channel before the merge */
         r[i].contact.counted = "decision";
         if (strcmp(name, dec->actions[i].id) == 0) {
             cap->action = dec->actions[i].id;
@@ -137,16 +138,16 @@ int arb_track_parse(const msgpack_object *arg, int64_t now, arb_arena_t *a,
         events_of(arb_msgpack_map_get(arg, "purchases"), now, a, true, &out->purchases,
                   &out->n_purchases, err) < 0)
         return -1;
-    const msgpack_object *cs = arb_msgpack_map_get(arg, "consents");
+    const msgpack_object *cs = arb_msgpack_map_get(arg, "consent");
     if (cs) {
         if (cs->type != MSGPACK_OBJECT_MAP)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "consents: expected a map of booleans");
+            return arb_err_set(err, ARB_INVALID_PARAMS, "consent: expected a map of booleans");
         arb_consent_t *c = arb_arena_alloc(a, (cs->via.map.size + 1) * sizeof *c);
         if (!c) return arb_err_set(err, ARB_INTERNAL, "out of memory");
         for (uint32_t i = 0; i < cs->via.map.size; i++) {
             const msgpack_object_kv *kv = &cs->via.map.ptr[i];
             if (kv->val.type != MSGPACK_OBJECT_BOOLEAN)
-                return arb_err_set(err, ARB_INVALID_PARAMS, "consents: expected a map of booleans");
+                return arb_err_set(err, ARB_INVALID_PARAMS, "consent: expected a map of booleans");
             c[i].ts = now;
             c[i].key = dup_str(a, &kv->key);
             c[i].granted = kv->val.via.boolean;
