@@ -405,7 +405,6 @@ static int server_store_open(arb_server_t *s)
         char q[1200];
         arb_log_error("cannot open state", "state=%s error=%s", s->cfg.state,
                       arb_log_quote(err.message, q, sizeof q));
-        fprintf(stderr, "arbiter serve: %s\n", err.message);
         return -1;
     }
     arb_log_info("state opened", "store=%s fail=%s", arb_store_name(s->store),
