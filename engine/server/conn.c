@@ -173,6 +173,14 @@ static void conn_on_write(uv_write_t *req, int status)
     conn_flush(c);
 }
 
+void arb_conn_resume(arb_conn_t *c)
+{
+    if (c->closing || c->pending || !c->held) return;
+    conn_process(c);
+    if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
+    conn_flush(c);
+}
+
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
 {
     if (c->closing) return;
@@ -230,6 +238,15 @@ static void conn_process(arb_conn_t *c)
     arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
     c->held = false;
     while (!c->closing && !c->close_after_flush) {
+        if (c->pending) {
+            /* An answer waits on the store: the next frames wait for it, so
+             * that a connection's answers stay in the order of its requests
+             * (and what it can pile up stays in the kernel's buffers). */
+            if (c->reading) uv_read_stop(&c->h.stream);
+            c->reading = false;
+            c->held = true;   /* arb_conn_resume carries on */
+            break;
+        }
         size_t queued = arb_conn_queued(c);
         if (queued > cfg->max_queued || (queued && arb_conn_queued_over_total(c))) {
             conn_read_pause(c);

@@ -103,6 +103,10 @@ void arb_conn_close(arb_conn_t *c);
 /* Append bytes (a whole packed answer) and write them out. */
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len);
 
+/* A deferred answer of c was sent (c->pending dropped): when none is owed
+ * any more, answer the frames that waited for it and read again. */
+void arb_conn_resume(arb_conn_t *c);
+
 /* Bytes of answers queued and not yet written. */
 size_t arb_conn_queued(const arb_conn_t *c);
 

@@ -394,6 +394,7 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
     if (buf.size) arb_conn_send(c, buf.data, buf.size);
     else arb_conn_close(c);   /* not even an error fits: the close says it */
     msgpack_sbuffer_destroy(&buf);
+    arb_conn_resume(c);
 }
 
 void arb_state_resume(arb_worker_t *w, arb_pending_t *p)
