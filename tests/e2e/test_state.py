@@ -188,3 +188,50 @@ class MethodsTest(StateTestCase):
         srv = self.serve(state="memory")
         self.connect(srv).ok("track", {"customer_id": "C1"})
         self.assertFalse(os.path.exists(os.path.join(srv.tmpdir, "state")))
+
+
+# NEEDS_DECIDE: decide reads the stored customer (the decide helper's
+# arb_decide(..., customer, ...)); these run once the branches are merged.
+ACROSS = (
+    'action "laptop_bag" { channels = { "web", "email", "app" }, value = 50,\n'
+    '  when = viewed("laptop", within(days(14))) }\n'
+    'action "newsletter_deal" { channels = { "web", "email", "app" }, value = 20,\n'
+    '  requires = { "email" } }\n'
+    'action "browse" { channels = { "web", "email", "app" }, value = 1 }\n')
+
+
+class AcrossChannelsTest(StateTestCase):
+
+    def ids(self, c, **kw):
+        return [a["id"] for a in c.ok("decide", ctx(**kw))["actions"]]
+
+    def test_a_web_view_is_seen_by_the_email_decision(self):   # NEEDS_DECIDE
+        srv = self.serve(ACROSS)
+        c = self.connect(srv)
+        self.assertNotIn("laptop_bag", self.ids(c, customer="V1", channel="email"))
+        c.ok("track", {"customer_id": "V1", "events": [
+            {"type": "view", "category": "laptop", "sku": "LP-1", "channel": "web"}]})
+        self.assertIn("laptop_bag", self.ids(c, customer="V1", channel="email"))
+        # Another customer's history is not this one's.
+        self.assertNotIn("laptop_bag", self.ids(c, customer="V2", channel="email"))
+
+    def test_a_consent_withdrawn_in_the_app_holds_on_email_until_granted(self):   # NEEDS_DECIDE
+        srv = self.serve(ACROSS)
+        c = self.connect(srv)
+        yes = {"email": True}
+        self.assertIn("newsletter_deal", self.ids(c, customer="W1", channel="email", consent=yes))
+        c.ok("track", {"customer_id": "W1", "consent": {"email": False}})
+        self.assertNotIn("newsletter_deal",
+                         self.ids(c, customer="W1", channel="email", consent=yes),
+                         "the email context's consent overrode a withdrawal recorded by track")
+        c.ok("track", {"customer_id": "W1", "consent": {"email": True}})
+        self.assertIn("newsletter_deal", self.ids(c, customer="W1", channel="email", consent=yes))
+
+    def test_forget_leaves_no_history_for_decide(self):   # NEEDS_DECIDE
+        srv = self.serve(ACROSS)
+        c = self.connect(srv)
+        c.ok("track", {"customer_id": "G1", "events": [
+            {"type": "view", "category": "laptop", "sku": "LP-1", "channel": "web"}]})
+        self.assertIn("laptop_bag", self.ids(c, customer="G1", channel="email"))
+        self.connect_unix(srv.admin_path).ok("forget", {"customer_id": "G1"})
+        self.assertNotIn("laptop_bag", self.ids(c, customer="G1", channel="email"))
