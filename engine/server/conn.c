@@ -49,6 +49,15 @@
  * holds none. */
 #define ARB_OUT_CHUNK 16384
 
+/* One answer owed in line (see arb_conn_t.line). */
+typedef struct arb_conn_slot {
+    struct arb_conn_slot *next;
+    uint64_t seq;
+    bool ready;
+    size_t len;
+    char data[];
+} arb_conn_slot_t;
+
 static void conn_process(arb_conn_t *c);
 
 static _Atomic size_t partial_total;   /* request bytes buffered, every connection */
@@ -109,6 +118,10 @@ static void conn_on_close(uv_handle_t *h)
     if (c->next) c->next->prev = c->prev;
     conn_account(c);   /* closing: its share goes to 0 */
     msgpack_unpacker_destroy(&c->unp);
+    for (arb_conn_slot_t *sl = c->line, *next; sl; sl = next) {
+        next = sl->next;
+        free(sl);
+    }
     out_release(set, &c->out[0]);
     out_release(set, &c->out[1]);
     arb_stat_inc(&set->stats->connections_closed);
@@ -127,9 +140,10 @@ void arb_conn_close(arb_conn_t *c)
 
 static void conn_read_pause(arb_conn_t *c)
 {
-    if (!c->reading) return;
-    uv_read_stop(&c->h.stream);
+    if (!c->reading && !c->line_wait) return;
+    if (c->reading) uv_read_stop(&c->h.stream);
     c->reading = false;
+    c->line_wait = false;   /* the queue's pause from now: conn_on_write resumes */
     arb_stat_inc(&c->set->stats->backpressure_pauses);
 }
 
@@ -173,12 +187,62 @@ static void conn_on_write(uv_write_t *req, int status)
     conn_flush(c);
 }
 
-void arb_conn_resume(arb_conn_t *c)
+uint64_t arb_conn_defer(arb_conn_t *c)
 {
-    if (c->closing || c->pending || !c->held) return;
-    conn_process(c);
-    if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
-    conn_flush(c);
+    arb_conn_slot_t *sl = calloc(1, sizeof *sl);
+    if (!sl) {
+        arb_log_warn("closing connection", "reason=\"out of memory for an answer\" worker=%d",
+                     c->set->log_index);
+        arb_conn_close(c);
+        return 0;
+    }
+    sl->seq = ++c->next_seq;
+    if (c->line_tail) c->line_tail->next = sl;
+    else c->line = sl;
+    c->line_tail = sl;
+    c->pending++;
+    return sl->seq;
+}
+
+/* Send what is ready at the head of the line; read again once it has room. */
+static void line_flush(arb_conn_t *c)
+{
+    while (c->line && c->line->ready) {
+        arb_conn_slot_t *sl = c->line;
+        c->line = sl->next;
+        if (!c->line) c->line_tail = NULL;
+        c->pending--;
+        arb_conn_send(c, sl->data, sl->len);
+        free(sl);
+    }
+    if (c->line_wait && c->pending < ARB_CONN_LINE_MAX && !c->closing) {
+        c->line_wait = false;
+        conn_process(c);
+        if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
+        conn_flush(c);
+    }
+}
+
+void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t len)
+{
+    arb_conn_slot_t **pp = &c->line, *sl;
+    while ((sl = *pp) && sl->seq != seq) pp = &sl->next;
+    if (!sl || c->closing) return;
+    if (!len) {
+        arb_conn_close(c);   /* not even an error could be packed: the close says it */
+        return;
+    }
+    arb_conn_slot_t *full = realloc(sl, sizeof *sl + len);
+    if (!full) {
+        arb_conn_close(c);
+        return;
+    }
+    *pp = full;
+    if (c->line_tail == sl) c->line_tail = full;
+    memcpy(full->data, data, len);
+    full->len = len;
+    full->ready = true;
+    line_flush(c);
 }
 
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
@@ -238,13 +302,13 @@ static void conn_process(arb_conn_t *c)
     arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
     c->held = false;
     while (!c->closing && !c->close_after_flush) {
-        if (c->pending) {
-            /* An answer waits on the store: the next frames wait for it, so
-             * that a connection's answers stay in the order of its requests
-             * (and what it can pile up stays in the kernel's buffers). */
+        if (c->pending >= ARB_CONN_LINE_MAX) {
+            /* Enough answers wait on the store: what the client sends next
+             * waits in the kernel's buffers. */
             if (c->reading) uv_read_stop(&c->h.stream);
             c->reading = false;
-            c->held = true;   /* arb_conn_resume carries on */
+            c->line_wait = true;
+            c->held = true;   /* line_flush carries on */
             break;
         }
         size_t queued = arb_conn_queued(c);
@@ -275,9 +339,18 @@ static void conn_process(arb_conn_t *c)
         }
         msgpack_object frame = msgpack_unpacker_data(&c->unp);
         conn_out_ready(c);
-        if (set->cb.on_frame(c, &frame, &c->out[c->filling], set->ud) < 0) {
+        msgpack_sbuffer *out = &c->out[c->filling];
+        size_t before = out->size;
+        bool behind = c->line != NULL;   /* earlier answers are owed */
+        if (set->cb.on_frame(c, &frame, out, set->ud) < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
+        }
+        if (behind && out->size > before) {
+            /* Answered at once, but after what is owed: it takes its place. */
+            uint64_t seq = arb_conn_defer(c);
+            if (seq) arb_conn_answer_late(c, seq, out->data + before, out->size - before);
+            out->size = before;
         }
         /* Release the frame: un-reference the buffer so it can be rewound,
          * clear the zone (it keeps its first chunk), reset the parser. */

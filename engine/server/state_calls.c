@@ -43,6 +43,7 @@ struct arb_pending {
     arb_worker_t *w;
     arb_method_t m;
     uint64_t conn_id;          /* 0: a notification, nobody to answer */
+    uint64_t seq;              /* its answer's place in the connection's line */
     uint32_t msgid;
     int stage;
     int rounds;                /* decide: decisions made so far */
@@ -376,7 +377,6 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
     arb_conn_t *c = p->conn_id ? conn_by_id(w, p->conn_id) : NULL;
     if (rc < 0 && p->conn_id) arb_stat_inc(&w->stats.errors[err->code]);
     if (!c) return;
-    c->pending--;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     arb_answer_t ans;
@@ -391,10 +391,8 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
         if (arb_rpc_answer_refused(&ans, &pk, true, p->msgid, &code) >= 0)
             arb_stat_inc(&w->stats.errors[code]);
     }
-    if (buf.size) arb_conn_send(c, buf.data, buf.size);
-    else arb_conn_close(c);   /* not even an error fits: the close says it */
+    arb_conn_answer_late(c, p->seq, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
-    arb_conn_resume(c);
 }
 
 void arb_state_resume(arb_worker_t *w, arb_pending_t *p)
@@ -508,7 +506,7 @@ int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgi
     int rc = prepare(p, arg, err);
     if (rc == 0) rc = run(p, err);
     if (rc == 1) {
-        if (p->conn_id) c->pending++;
+        if (p->conn_id) p->seq = arb_conn_defer(c);
         return 0;
     }
     if (rc == 0 && !notify) pack_result(p, pk);

@@ -144,15 +144,21 @@ def free_port():
 
 
 def proc_rss_kb(pid):
-    """Resident set size of pid in KiB (VmRSS), or None if it is gone."""
+    """Resident memory of pid in KiB that the process holds: VmRSS less the
+    pages of mapped files (RssFile), which are the page cache of the LMDB
+    state file and the binary, not memory the server grew; None if it is
+    gone."""
+    rss = file = None
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                    rss = int(line.split()[1])
+                elif line.startswith("RssFile:"):
+                    file = int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return 0
+    return (rss or 0) - (file or 0)
 
 
 def proc_fd_count(pid):

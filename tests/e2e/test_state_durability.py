@@ -45,7 +45,7 @@ class DurabilityTest(StateTestCase):
     def test_kill9_under_load_loses_no_answered_contact(self):
         folder = self.state_dir()
         srv = self.serve_capped(100000, state=folder, workers=2)
-        customers = ["K%d" % i for i in range(8)]
+        customers = ["K%d" % i for i in range(200)]   # each under the retention of contacts
         answered = {c: 0 for c in customers}
         lock = threading.Lock()
         stop = threading.Event()
