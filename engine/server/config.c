@@ -36,7 +36,7 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->state_sync_ms = 1000;
     cfg->state_map_size = (size_t)64 << 30;
     cfg->state_fail_open = false;
-    cfg->max_pending = 1024;
+    cfg->max_pending = 256;
 }
 
 int arb_config_usage(FILE *f, int code)
@@ -74,7 +74,7 @@ int arb_config_usage(FILE *f, int code)
         "  --state-map-size BYTES LMDB: the largest the state file may grow, K/M/G suffixes (default 64G)\n"
         "  --state-fail closed|open  when the state cannot be read or written, decide answers\n"
         "                         `unavailable` (closed, default) or decides without it (open)\n"
-        "  --max-pending N        requests waiting on the state store per worker; beyond, `overloaded` (default 1024)\n"
+        "  --max-pending N        requests waiting on the state store per worker; beyond, `overloaded` (default 256)\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"

@@ -216,8 +216,10 @@ static void line_flush(arb_conn_t *c)
         free(sl);
     }
     if (c->line_wait && c->pending < ARB_CONN_LINE_MAX && !c->closing) {
-        c->line_wait = false;
+        /* line_wait stays set meanwhile: a pause for the answer queue then
+         * counts as one (conn_read_pause) */
         conn_process(c);
+        if (!c->held) c->line_wait = false;
         if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
         conn_flush(c);
     }

@@ -96,7 +96,7 @@ struct arb_conn {
     bool line_wait;              /* reads stopped: the line is full */
 };
 
-#define ARB_CONN_LINE_MAX 64
+#define ARB_CONN_LINE_MAX 16
 
 /* Adopt fd (a connected socket; a Unix socket when is_pipe) into set and
  * start reading. Returns 0 when the connection exists: on_close is then
