@@ -54,7 +54,7 @@ typedef struct arb_conn_slot {
     struct arb_conn_slot *next;
     uint64_t seq;
     bool ready;
-    size_t len;
+    size_t len;                  /* ready: bytes in data; waiting: the weight counted */
     char data[];
 } arb_conn_slot_t;
 
@@ -107,7 +107,7 @@ static void conn_read_start(arb_conn_t *c);
 
 size_t arb_conn_queued(const arb_conn_t *c)
 {
-    return c->out[0].size + c->out[1].size;
+    return c->out[0].size + c->out[1].size + c->line_bytes;
 }
 
 static void conn_on_close(uv_handle_t *h)
@@ -187,7 +187,7 @@ static void conn_on_write(uv_write_t *req, int status)
     conn_flush(c);
 }
 
-uint64_t arb_conn_defer(arb_conn_t *c)
+uint64_t arb_conn_defer(arb_conn_t *c, size_t weight)
 {
     arb_conn_slot_t *sl = calloc(1, sizeof *sl);
     if (!sl) {
@@ -197,10 +197,13 @@ uint64_t arb_conn_defer(arb_conn_t *c)
         return 0;
     }
     sl->seq = ++c->next_seq;
+    sl->len = weight;
     if (c->line_tail) c->line_tail->next = sl;
     else c->line = sl;
     c->line_tail = sl;
     c->pending++;
+    c->line_bytes += weight;
+    conn_account(c);
     return sl->seq;
 }
 
@@ -212,10 +215,12 @@ static void line_flush(arb_conn_t *c)
         c->line = sl->next;
         if (!c->line) c->line_tail = NULL;
         c->pending--;
+        c->line_bytes -= sl->len;
         arb_conn_send(c, sl->data, sl->len);
         free(sl);
     }
-    if (c->line_wait && c->pending < ARB_CONN_LINE_MAX && !c->closing) {
+    conn_account(c);
+    if (c->line_wait && c->pending < ARB_CONN_LINE_MAX && !c->closing && !c->processing) {
         /* line_wait stays set meanwhile: a pause for the answer queue then
          * counts as one (conn_read_pause) */
         conn_process(c);
@@ -234,14 +239,16 @@ void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t 
         arb_conn_close(c);   /* not even an error could be packed: the close says it */
         return;
     }
+    bool tail = c->line_tail == sl;
     arb_conn_slot_t *full = realloc(sl, sizeof *sl + len);
     if (!full) {
         arb_conn_close(c);
         return;
     }
     *pp = full;
-    if (c->line_tail == sl) c->line_tail = full;
+    if (tail) c->line_tail = full;
     memcpy(full->data, data, len);
+    c->line_bytes += len - full->len;
     full->len = len;
     full->ready = true;
     line_flush(c);
@@ -303,6 +310,7 @@ static void conn_process(arb_conn_t *c)
     const arb_config_t *cfg = set->cfg;
     arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
     c->held = false;
+    c->processing = true;
     while (!c->closing && !c->close_after_flush) {
         if (c->pending >= ARB_CONN_LINE_MAX) {
             /* Enough answers wait on the store: what the client sends next
@@ -350,7 +358,7 @@ static void conn_process(arb_conn_t *c)
         }
         if (behind && out->size > before) {
             /* Answered at once, but after what is owed: it takes its place. */
-            uint64_t seq = arb_conn_defer(c);
+            uint64_t seq = arb_conn_defer(c, out->size - before);
             if (seq) arb_conn_answer_late(c, seq, out->data + before, out->size - before);
             out->size = before;
         }
@@ -363,6 +371,7 @@ static void conn_process(arb_conn_t *c)
         c->frame_started_ms = 0;
         conn_account(c);   /* the totals see each answer as it is queued */
     }
+    c->processing = false;
     unpacker_recycle(c);
     conn_account(c);
     conn_flush(c);

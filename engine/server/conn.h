@@ -92,8 +92,10 @@ struct arb_conn {
      * any is owed; reads stop while ARB_CONN_LINE_MAX are. */
     struct arb_conn_slot *line, *line_tail;
     uint32_t pending;            /* slots in line */
+    size_t line_bytes;           /* what they hold: counted as queued (--max-queued, the total) */
     uint64_t next_seq;
     bool line_wait;              /* reads stopped: the line is full */
+    bool processing;             /* inside conn_process: a late answer must not re-enter it */
 };
 
 #define ARB_CONN_LINE_MAX 16
@@ -112,16 +114,17 @@ void arb_conn_close(arb_conn_t *c);
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len);
 
 /* Called by on_frame: the answer to the frame being handled comes later.
- * Returns its place in line, for arb_conn_answer_late. 0: out of memory
- * (the connection is closing). */
-uint64_t arb_conn_defer(arb_conn_t *c);
+ * weight: the bytes the request holds meanwhile, counted as queued answers
+ * until the answer replaces them. Returns its place in line, for
+ * arb_conn_answer_late. 0: out of memory (the connection is closing). */
+uint64_t arb_conn_defer(arb_conn_t *c, size_t weight);
 
 /* The late answer for place seq (len bytes, copied; len 0: none could be
  * packed, the connection closes so that the client knows). Every answer
  * now at the head of the line is sent, in order. */
 void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t len);
 
-/* Bytes of answers queued and not yet written. */
+/* Bytes of answers queued and not yet written, with those owed in line. */
 size_t arb_conn_queued(const arb_conn_t *c);
 
 /* Whether answers queued across every connection of the process have

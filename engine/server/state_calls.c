@@ -362,6 +362,15 @@ static void pending_free(arb_pending_t *p)
     free(p);
 }
 
+/* What a waiting request holds, counted with its connection's queued
+ * answers so that --max-queued and --max-queued-total bound it too. */
+static size_t pending_weight(const arb_pending_t *p)
+{
+    size_t n = sizeof *p + p->ctx_bytes.alloc;
+    for (const arb_arena_chunk_t *k = p->arena.head; k; k = k->next) n += k->size;
+    return n;
+}
+
 static arb_conn_t *conn_by_id(arb_worker_t *w, uint64_t id)
 {
     for (arb_conn_t *c = w->conns.list; c; c = c->next)
@@ -506,7 +515,7 @@ int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgi
     int rc = prepare(p, arg, err);
     if (rc == 0) rc = run(p, err);
     if (rc == 1) {
-        if (p->conn_id) p->seq = arb_conn_defer(c);
+        if (p->conn_id) p->seq = arb_conn_defer(c, pending_weight(p));
         return 0;
     }
     if (rc == 0 && !notify) pack_result(p, pk);
