@@ -86,7 +86,7 @@ void arb_ruleset_retention(const arb_ruleset_t *rs, arb_retention_t *out)
     /* Stub: what a ruleset keeps when it says nothing, so that a record
      * stays bounded however many decisions a customer gets. */
     *out = (arb_retention_t){ .max_age = 400 * 86400, .max_events = 1000, .max_purchases = 1000,
-                              .max_contacts = 1000, .max_outcomes = 1000 };
+                              .max_contacts = 200, .max_outcomes = 1000 };
 }
 
 static int need_id(const msgpack_object *arg, arb_arena_t *a, const char **id, arb_err_t *err)

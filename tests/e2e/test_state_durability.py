@@ -87,25 +87,27 @@ class DurabilityTest(StateTestCase):
         folder = self.state_dir()
         srv = self.serve(state=folder, workers=1)
         c = self.connect(srv)
-        n = 450   # two contacts each: under the retention of 1,000 contacts (the stub's)
+        n, m = 3000, 100   # m customers, each under the retention of contacts
         packer = msgpack.Packer(use_bin_type=True)
-        payload = b"".join(packer.pack([0, i, "decide", [ctx("T1")]]) for i in range(n))
+        payload = b"".join(packer.pack([0, i, "decide", [ctx("T%d" % (i % m))]])
+                           for i in range(n))
         c.sock.sendall(payload)
         time.sleep(0.02)
         srv._stopped_by_test = True   # the exit is checked below
         srv.send_signal(signal.SIGTERM)
-        closed, frames, trailing = c.wait_closed(T(30))
+        closed, frames, trailing = c.wait_closed(T(60))
         self.assertTrue(closed, "the server did not close the connection after SIGTERM")
         self.assertEqual(trailing, 0, "a truncated answer")
         self.assertEqual(srv.proc.wait(T(30)), 0, srv.stderr_tail())
-        offers = 0
+        offers = [0] * m
         for f in frames:
             r = check_response(f)
             if r.error is None and "offer" in [a["id"] for a in r.result["actions"]]:
-                offers += 1
-        self.assertGreater(offers, 0)
+                offers[r.msgid % m] += 1
+        self.assertGreater(sum(offers), 0)
         srv2 = self.serve(state=folder)
-        self.assertEqual(contacts_of(self.customer(srv2, "T1"), "offer"), offers,
+        stored = [contacts_of(self.customer(srv2, "T%d" % k), "offer") for k in range(m)]
+        self.assertEqual(stored, offers,
                          "answered decisions and stored contacts differ after SIGTERM")
 
     def test_sixteen_connections_get_exactly_the_cap(self):   # NEEDS_DECIDE (cap)
