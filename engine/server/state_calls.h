@@ -5,7 +5,8 @@
  * such a request becomes an arb_pending_t, owned by its worker, and is
  * finished on the worker's loop when the store's completion comes back
  * through the worker's inbox (arb_worker_post). Its answer then goes to its
- * connection by id, matched by msgid, or is dropped when the connection has
+ * connection by id, in its place in the connection's line (conn.h: answers
+ * keep the order of requests), or is dropped when the connection has
  * closed. A store that calls back at once (memory, every LMDB fetch) is
  * answered in place, like any other method.
  */
