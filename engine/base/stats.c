@@ -55,7 +55,8 @@ uint64_t arb_stats_decide_quantile(const arb_stats_t *s, double q)
 const char *arb_method_name(arb_method_t m)
 {
     static const char *const names[ARB_METHOD_COUNT] = {
-        "ping", "stats", "ruleset", "decide", "decide_many", "reload", "other",
+        "ping",  "stats",    "ruleset",  "decide", "decide_many",
+        "reload", "track", "feedback", "customer", "forget", "other",
     };
     return (unsigned)m < ARB_METHOD_COUNT ? names[m] : "other";
 }

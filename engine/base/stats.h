@@ -21,6 +21,10 @@ typedef enum arb_method {
     ARB_METHOD_DECIDE,
     ARB_METHOD_DECIDE_MANY,
     ARB_METHOD_RELOAD,
+    ARB_METHOD_TRACK,
+    ARB_METHOD_FEEDBACK,
+    ARB_METHOD_CUSTOMER,
+    ARB_METHOD_FORGET,
     ARB_METHOD_OTHER,
     ARB_METHOD_COUNT
 } arb_method_t;
@@ -45,6 +49,8 @@ typedef struct arb_stats {
     _Atomic uint64_t partial_closes;             /* connections closed: partial frames over --max-partial */
     _Atomic uint64_t decide_ns[ARB_HIST_BUCKETS];/* histogram of time per decision */
     _Atomic uint64_t reloads_abandoned;          /* server-wide: reloads past --reload-timeout */
+    _Atomic uint64_t state_failures;             /* store reads or writes that failed (--state-fail) */
+    _Atomic uint64_t state_retries;              /* decisions decided again: a cap was taken meanwhile */
 } arb_stats_t;
 
 static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)

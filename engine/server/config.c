@@ -32,6 +32,11 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->batch_ms = 200;
     cfg->max_partial = 64 * 1024 * 1024;
     cfg->max_queued_total = 256 * 1024 * 1024;
+    cfg->state = ARB_STATE_DEFAULT;
+    cfg->state_sync_ms = 1000;
+    cfg->state_map_size = (size_t)64 << 30;
+    cfg->state_fail_open = false;
+    cfg->max_pending = 256;
 }
 
 int arb_config_usage(FILE *f, int code)
@@ -63,6 +68,13 @@ int arb_config_usage(FILE *f, int code)
         "  --max-queued-total BYTES answers queued, all clients together (default 268435456)\n"
         "  --no-watch             do not reload when a file in DIR changes\n"
         "  --reload-timeout SECS  abandon a reload that takes longer; the old ruleset keeps serving (default 30)\n"
+        "  --state memory|DIR     customer state: in memory (lost on exit) or an LMDB folder,\n"
+        "                         created if missing (default ./" ARB_STATE_DEFAULT ")\n"
+        "  --state-sync-ms MS     LMDB: sync to disk this often; a power loss loses at most this (default 1000)\n"
+        "  --state-map-size BYTES LMDB: the largest the state file may grow, K/M/G suffixes (default 64G)\n"
+        "  --state-fail closed|open  when the state cannot be read or written, decide answers\n"
+        "                         `unavailable` (closed, default) or decides without it (open)\n"
+        "  --max-pending N        requests waiting on the state store per worker; beyond, `overloaded` (default 256)\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
@@ -82,6 +94,30 @@ static int parse_num(const char *flag, const char *s, double lo, double hi, doub
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* BYTES with an optional K, M, G or T suffix (powers of 1024) within [lo, hi]. */
+static int parse_bytes(const char *flag, const char *s, double lo, double hi, size_t *out)
+{
+    char *end;
+    double v = strtod(s, &end), mul = 1;
+    if (*end && !end[1]) {
+        const char *units = "KMGT";
+        char unit = (char)(end[0] & ~0x20);   /* upper case */
+        const char *u = unit ? strchr(units, unit) : NULL;
+        if (u) {
+            mul = (double)(1ull << (10 * (u - units + 1)));
+            end++;
+        }
+    }
+    v *= mul;
+    if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "arbiter serve: %s must be bytes between %g and %g (K, M, G, T suffixes), "
+                "not '%s'\n", flag, lo, hi, s);
+        return -1;
+    }
+    *out = (size_t)v;
     return 0;
 }
 
@@ -155,6 +191,26 @@ int arb_config_parse(arb_config_t *cfgp, int argc, char **argv)
         } else if (strcmp(a, "--max-queued-total") == 0) {
             if (parse_num(a, v, 64 * 1024, 1e12, &n) < 0) return 2;
             cfg.max_queued_total = (size_t)n;
+        } else if (strcmp(a, "--state") == 0) {
+            if (!*v) {
+                fprintf(stderr, "arbiter serve: --state is memory or a folder, not ''\n");
+                return 2;
+            }
+            cfg.state = v;
+        } else if (strcmp(a, "--state-sync-ms") == 0) {
+            if (parse_num(a, v, 1, 3600000, &n) < 0) return 2;
+            cfg.state_sync_ms = (unsigned)n;
+        } else if (strcmp(a, "--state-map-size") == 0) {
+            if (parse_bytes(a, v, 64 * 1024, 1e15, &cfg.state_map_size) < 0) return 2;
+        } else if (strcmp(a, "--state-fail") == 0) {
+            if (strcmp(v, "open") != 0 && strcmp(v, "closed") != 0) {
+                fprintf(stderr, "arbiter serve: --state-fail is open or closed, not '%s'\n", v);
+                return 2;
+            }
+            cfg.state_fail_open = strcmp(v, "open") == 0;
+        } else if (strcmp(a, "--max-pending") == 0) {
+            if (parse_num(a, v, 1, 1000000, &n) < 0) return 2;
+            cfg.max_pending = (uint32_t)n;
         } else {
             fprintf(stderr, "arbiter serve: unknown option '%s'\n", a);
             return arb_config_usage(stderr, 2);

@@ -42,7 +42,17 @@ typedef struct arb_config {
     double batch_ms;           /* longest one decide_many may work before it stops */
     size_t max_partial;        /* request bytes held unanswered, across every connection */
     size_t max_queued_total;   /* answer bytes queued, across every connection */
+    /* The customer store (DESIGN.md section 5). */
+    const char *state;         /* "memory", a folder (LMDB) or redis://...; default ARB_STATE_DEFAULT */
+    unsigned state_sync_ms;    /* LMDB: fsync period */
+    size_t state_map_size;     /* LMDB: largest the file may grow, bytes */
+    bool state_fail_open;      /* store down: decide without state (true) or answer unavailable */
+    uint32_t max_pending;      /* requests waiting on the store, per worker; beyond: overloaded */
 } arb_config_t;
+
+/* The state folder `arbiter serve` uses when --state is not given, relative
+ * to the working directory (created when missing). */
+#define ARB_STATE_DEFAULT "arbiter-state"
 
 /* Defaults of DESIGN.md section 3 and 5. */
 void arb_config_defaults(arb_config_t *cfg);

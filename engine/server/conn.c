@@ -49,6 +49,15 @@
  * holds none. */
 #define ARB_OUT_CHUNK 16384
 
+/* One answer owed in line (see arb_conn_t.line). */
+typedef struct arb_conn_slot {
+    struct arb_conn_slot *next;
+    uint64_t seq;
+    bool ready;
+    size_t len;                  /* ready: bytes in data; waiting: the weight counted */
+    char data[];
+} arb_conn_slot_t;
+
 static void conn_process(arb_conn_t *c);
 
 static _Atomic size_t partial_total;   /* request bytes buffered, every connection */
@@ -98,7 +107,7 @@ static void conn_read_start(arb_conn_t *c);
 
 size_t arb_conn_queued(const arb_conn_t *c)
 {
-    return c->out[0].size + c->out[1].size;
+    return c->out[0].size + c->out[1].size + c->line_bytes;
 }
 
 static void conn_on_close(uv_handle_t *h)
@@ -109,6 +118,10 @@ static void conn_on_close(uv_handle_t *h)
     if (c->next) c->next->prev = c->prev;
     conn_account(c);   /* closing: its share goes to 0 */
     msgpack_unpacker_destroy(&c->unp);
+    for (arb_conn_slot_t *sl = c->line, *next; sl; sl = next) {
+        next = sl->next;
+        free(sl);
+    }
     out_release(set, &c->out[0]);
     out_release(set, &c->out[1]);
     arb_stat_inc(&set->stats->connections_closed);
@@ -127,9 +140,10 @@ void arb_conn_close(arb_conn_t *c)
 
 static void conn_read_pause(arb_conn_t *c)
 {
-    if (!c->reading) return;
-    uv_read_stop(&c->h.stream);
+    if (!c->reading && !c->line_wait) return;
+    if (c->reading) uv_read_stop(&c->h.stream);
     c->reading = false;
+    c->line_wait = false;   /* the queue's pause from now: conn_on_write resumes */
     arb_stat_inc(&c->set->stats->backpressure_pauses);
 }
 
@@ -141,7 +155,7 @@ static void conn_flush(arb_conn_t *c)
     msgpack_sbuffer *b = &c->out[c->filling];
     if (b->size == 0) {
         /* After end of stream, the last answer written is the end. */
-        if (c->close_after_flush || c->eof) arb_conn_close(c);
+        if ((c->close_after_flush || c->eof) && !c->pending) arb_conn_close(c);
         return;
     }
     uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->size);
@@ -171,6 +185,73 @@ static void conn_on_write(uv_write_t *req, int status)
         if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
     }
     conn_flush(c);
+}
+
+uint64_t arb_conn_defer(arb_conn_t *c, size_t weight)
+{
+    arb_conn_slot_t *sl = calloc(1, sizeof *sl);
+    if (!sl) {
+        arb_log_warn("closing connection", "reason=\"out of memory for an answer\" worker=%d",
+                     c->set->log_index);
+        arb_conn_close(c);
+        return 0;
+    }
+    sl->seq = ++c->next_seq;
+    sl->len = weight;
+    if (c->line_tail) c->line_tail->next = sl;
+    else c->line = sl;
+    c->line_tail = sl;
+    c->pending++;
+    c->line_bytes += weight;
+    conn_account(c);
+    return sl->seq;
+}
+
+/* Send what is ready at the head of the line; read again once it has room. */
+static void line_flush(arb_conn_t *c)
+{
+    while (c->line && c->line->ready) {
+        arb_conn_slot_t *sl = c->line;
+        c->line = sl->next;
+        if (!c->line) c->line_tail = NULL;
+        c->pending--;
+        c->line_bytes -= sl->len;
+        arb_conn_send(c, sl->data, sl->len);
+        free(sl);
+    }
+    conn_account(c);
+    if (c->line_wait && c->pending < ARB_CONN_LINE_MAX && !c->closing && !c->processing) {
+        /* line_wait stays set meanwhile: a pause for the answer queue then
+         * counts as one (conn_read_pause) */
+        conn_process(c);
+        if (!c->held) c->line_wait = false;
+        if (!c->closing && !c->close_after_flush && !c->eof && !c->held) conn_read_start(c);
+        conn_flush(c);
+    }
+}
+
+void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t len)
+{
+    arb_conn_slot_t **pp = &c->line, *sl;
+    while ((sl = *pp) && sl->seq != seq) pp = &sl->next;
+    if (!sl || c->closing) return;
+    if (!len) {
+        arb_conn_close(c);   /* not even an error could be packed: the close says it */
+        return;
+    }
+    bool tail = c->line_tail == sl;
+    arb_conn_slot_t *full = realloc(sl, sizeof *sl + len);
+    if (!full) {
+        arb_conn_close(c);
+        return;
+    }
+    *pp = full;
+    if (tail) c->line_tail = full;
+    memcpy(full->data, data, len);
+    c->line_bytes += len - full->len;
+    full->len = len;
+    full->ready = true;
+    line_flush(c);
 }
 
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
@@ -229,7 +310,17 @@ static void conn_process(arb_conn_t *c)
     const arb_config_t *cfg = set->cfg;
     arb_frame_limits_t lim = { cfg->max_frame, cfg->max_depth };
     c->held = false;
+    c->processing = true;
     while (!c->closing && !c->close_after_flush) {
+        if (c->pending >= ARB_CONN_LINE_MAX) {
+            /* Enough answers wait on the store: what the client sends next
+             * waits in the kernel's buffers. */
+            if (c->reading) uv_read_stop(&c->h.stream);
+            c->reading = false;
+            c->line_wait = true;
+            c->held = true;   /* line_flush carries on */
+            break;
+        }
         size_t queued = arb_conn_queued(c);
         if (queued > cfg->max_queued || (queued && arb_conn_queued_over_total(c))) {
             conn_read_pause(c);
@@ -258,9 +349,18 @@ static void conn_process(arb_conn_t *c)
         }
         msgpack_object frame = msgpack_unpacker_data(&c->unp);
         conn_out_ready(c);
-        if (set->cb.on_frame(c, &frame, &c->out[c->filling], set->ud) < 0) {
+        msgpack_sbuffer *out = &c->out[c->filling];
+        size_t before = out->size;
+        bool behind = c->line != NULL;   /* earlier answers are owed */
+        if (set->cb.on_frame(c, &frame, out, set->ud) < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
+        }
+        if (behind && out->size > before) {
+            /* Answered at once, but after what is owed: it takes its place. */
+            uint64_t seq = arb_conn_defer(c, out->size - before);
+            if (seq) arb_conn_answer_late(c, seq, out->data + before, out->size - before);
+            out->size = before;
         }
         /* Release the frame: un-reference the buffer so it can be rewound,
          * clear the zone (it keeps its first chunk), reset the parser. */
@@ -271,6 +371,7 @@ static void conn_process(arb_conn_t *c)
         c->frame_started_ms = 0;
         conn_account(c);   /* the totals see each answer as it is queued */
     }
+    c->processing = false;
     unpacker_recycle(c);
     conn_account(c);
     conn_flush(c);
@@ -411,7 +512,7 @@ void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms, bool draining,
     }
     if (draining) {
         bool quiet = now_ms - c->last_active_ms >= 100 && !c->writing &&
-                     arb_conn_queued(c) == 0;
+                     arb_conn_queued(c) == 0 && !c->pending;
         if (quiet || now_ms >= drain_deadline_ms) arb_conn_close(c);
     }
 }

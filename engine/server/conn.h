@@ -87,7 +87,18 @@ struct arb_conn {
     bool held;                   /* frames wait for queued answers to be written */
     size_t held_in;              /* request bytes buffered, as counted in the total */
     size_t held_out;             /* answer bytes queued, as counted in the total */
+    /* Answers owed in the order of their requests: the first waits on the
+     * store, the ones behind it (late or not) wait for it. No close while
+     * any is owed; reads stop while ARB_CONN_LINE_MAX are. */
+    struct arb_conn_slot *line, *line_tail;
+    uint32_t pending;            /* slots in line */
+    size_t line_bytes;           /* what they hold: counted as queued (--max-queued, the total) */
+    uint64_t next_seq;
+    bool line_wait;              /* reads stopped: the line is full */
+    bool processing;             /* inside conn_process: a late answer must not re-enter it */
 };
+
+#define ARB_CONN_LINE_MAX 16
 
 /* Adopt fd (a connected socket; a Unix socket when is_pipe) into set and
  * start reading. Returns 0 when the connection exists: on_close is then
@@ -102,7 +113,18 @@ void arb_conn_close(arb_conn_t *c);
 /* Append bytes (a whole packed answer) and write them out. */
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len);
 
-/* Bytes of answers queued and not yet written. */
+/* Called by on_frame: the answer to the frame being handled comes later.
+ * weight: the bytes the request holds meanwhile, counted as queued answers
+ * until the answer replaces them. Returns its place in line, for
+ * arb_conn_answer_late. 0: out of memory (the connection is closing). */
+uint64_t arb_conn_defer(arb_conn_t *c, size_t weight);
+
+/* The late answer for place seq (len bytes, copied; len 0: none could be
+ * packed, the connection closes so that the client knows). Every answer
+ * now at the head of the line is sent, in order. */
+void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t len);
+
+/* Bytes of answers queued and not yet written, with those owed in line. */
 size_t arb_conn_queued(const arb_conn_t *c);
 
 /* Whether answers queued across every connection of the process have

@@ -40,6 +40,7 @@
 #include "engine/wire/rpc.h"
 #include "engine/ruleset/ruleset.h"
 #include "engine/server/server_priv.h"
+#include "engine/state/store.h"
 
 static void waiters_free(reload_waiter_t *wt)
 {
@@ -393,6 +394,24 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
     return 0;
 }
 
+/* The customer store, before any worker: a folder that cannot be used is a
+ * start-up error naming it, not a server that fails every decision. */
+static int server_store_open(arb_server_t *s)
+{
+    arb_store_options_t opt = { .map_size = s->cfg.state_map_size,
+                                .sync_ms = s->cfg.state_sync_ms };
+    arb_err_t err;
+    if (arb_store_open(&s->store, s->cfg.state, &opt, &err) < 0) {
+        char q[1200];
+        arb_log_error("cannot open state", "state=%s error=%s", s->cfg.state,
+                      arb_log_quote(err.message, q, sizeof q));
+        return -1;
+    }
+    arb_log_info("state opened", "store=%s fail=%s", arb_store_name(s->store),
+                 s->cfg.state_fail_open ? "open" : "closed");
+    return 0;
+}
+
 static void server_close_walk(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -411,7 +430,8 @@ int arb_server_run(const arb_config_t *cfg)
     pthread_mutex_init(&s->control_lock, NULL);
     uv_loop_init(&s->loop);
     int code = 2, started = 0;
-    if (!s->workers || !copies || server_load_initial(s, copies) < 0) goto out;
+    if (!s->workers || !copies || server_store_open(s) < 0 || server_load_initial(s, copies) < 0)
+        goto out;
     for (int i = 0; i < s->nworkers; i++, started++)
         if (arb_worker_init(s, &s->workers[i], i, copies[i]) < 0) goto out;
     if (arb_listen_all(s) < 0 || arb_listen_reserve_fds(s) < 0) goto out;
@@ -454,6 +474,8 @@ out:
         for (int i = started; i < s->nworkers && copies; i++) arb_ruleset_free(copies[i]);
     }
     for (int i = 0; i < started; i++) arb_worker_destroy(&s->workers[i]);
+    /* Last: every session is closed, every commit called back; this syncs. */
+    arb_store_close(s->store);
     waiters_free(s->queued);   /* reloads asked for during shutdown */
     uv_loop_close(&s->loop);
     pthread_mutex_destroy(&s->control_lock);

@@ -24,8 +24,11 @@ typedef struct reload_waiter {
     uint32_t msgid;
 } reload_waiter_t;
 
+typedef struct arb_store arb_store_t;
+
 struct arb_server {
     arb_config_t cfg;
+    arb_store_t *store;             /* customer state, opened before the workers, closed last */
     uv_loop_t loop;
     uv_tcp_t tcp;
     uv_pipe_t sock, admin;

@@ -6,18 +6,24 @@
 #include "engine/decide/decide.h"
 #include "engine/ruleset/ruleset.h"
 #include "engine/server/conn.h"
+#include "engine/decide/policy.h"
+#include "engine/request/track.h"
+#include "engine/ruleset/ruleset.h"
+#include "engine/wire/answer.h"
+#include "engine/server/state_calls.h"
 #include "engine/server/worker.h"
 #include "engine/wire/answer.h"
 #include "engine/wire/rpc.h"
 
-#define METHODS "decide, decide_many, ruleset, ping, stats, reload"
+#define METHODS \
+    "decide, decide_many, track, feedback, customer, forget, ruleset, ping, stats, reload"
 
 static arb_method_t method_of(const char *m, size_t n)
 {
-    static const char *const names[] = { "ping", "stats", "ruleset", "decide",
-                                         "decide_many", "reload" };
-    for (int i = 0; i < ARB_METHOD_OTHER; i++)
-        if (strlen(names[i]) == n && memcmp(names[i], m, n) == 0) return (arb_method_t)i;
+    for (int i = 0; i < ARB_METHOD_OTHER; i++) {
+        const char *name = arb_method_name((arb_method_t)i);
+        if (strlen(name) == n && memcmp(name, m, n) == 0) return (arb_method_t)i;
+    }
     return ARB_METHOD_OTHER;
 }
 
@@ -57,6 +63,7 @@ static int decide_many(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const msg
     arb_batch_limits_t lim = { cfg->max_batch, cfg->batch_ms, &ans->failed };
     arb_rpc_pack_result_head(pk, msgid);
     arb_answer_pack_batch_head(pk, arg->via.array.size);
+    /* Batches read no state in this version (NULL customer). */
     return arb_decide_many(w->decider, w->ruleset, arg, NULL, &w->arena, &w->stats, &lim,
                            arb_answer_sink, pk, err);
 }
@@ -85,7 +92,10 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         if (arb_conn_queued_over_total(c))
             return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
         if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: the context map is required");
-        const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, arg, NULL, &w->arena, &w->stats, err);
+        if (arb_state_customer_id(arg))   /* reads and writes the customer's state */
+            return arb_state_call(w, c, m, msgid, false, arg, pk, err);
+        const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, arg, NULL, &w->arena,
+                                               &w->stats, err);
         if (!dec) return -1;
         arb_rpc_pack_result_head(pk, msgid);
         arb_answer_pack_decision(pk, dec);
@@ -95,6 +105,11 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         if (!arg || arg->type != MSGPACK_OBJECT_ARRAY)
             return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected an array of context maps");
         return decide_many(w, c, msgid, arg, pk, err);
+    case ARB_METHOD_TRACK:
+    case ARB_METHOD_FEEDBACK:
+    case ARB_METHOD_CUSTOMER:
+    case ARB_METHOD_FORGET:
+        return arb_state_call(w, c, m, msgid, false, arg, pk, err);
     case ARB_METHOD_RELOAD:
         if (!c->admin)
             return arb_err_set(err, ARB_FORBIDDEN, "reload is allowed only on the admin socket");
@@ -111,6 +126,11 @@ static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, ms
     arb_stat_inc(&w->stats.requests[m]);
     if (call->notification) {
         if (m == ARB_METHOD_RELOAD && c->admin) arb__server_request_reload(w->server, w, 0, 0);
+        /* track and feedback are applied; their errors have nobody to go to */
+        if ((m == ARB_METHOD_TRACK || m == ARB_METHOD_FEEDBACK) && call->params->via.array.size) {
+            arb_err_t err;
+            arb_state_call(w, c, m, 0, true, &call->params->via.array.ptr[0], pk, &err);
+        }
         return 0;
     }
     arb_err_t err;

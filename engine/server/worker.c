@@ -16,10 +16,13 @@
 #include <unistd.h>
 
 #include "engine/base/clock.h"
+#include "engine/base/log.h"
 #include "engine/server/conn.h"
 #include "engine/decide/decide.h"
 #include "engine/wire/frame.h"
 #include "engine/server/service.h"
+#include "engine/server/state_calls.h"
+#include "engine/state/store.h"
 #include "engine/wire/rpc.h"
 #include "engine/ruleset/ruleset.h"
 #include "engine/server/server_priv.h"
@@ -75,6 +78,8 @@ static void worker_drain_inbox(arb_worker_t *w)
                 if (arb_conn_open(&w->conns, rev->fd, rev->is_pipe, rev->admin) < 0)
                     arb__server_conn_closed(w->server, rev->admin);
             }
+        } else if (rev->pending) {
+            arb_state_resume(w, rev->pending);
         } else {
             worker_deliver_reply(w, rev);
         }
@@ -146,7 +151,9 @@ static void worker_on_sweep(uv_timer_t *t)
         next = c->next;
         arb_conn_check_timeouts(c, now, w->stopping, w->stop_deadline_ms);
     }
-    if (w->stopping && !w->conns.list) worker_close_handles(w);
+    /* Requests waiting on the store hold the loop: their completion comes
+     * through the wakeup handle, and what was decided must be answered. */
+    if (w->stopping && !w->conns.list && !w->pending) worker_close_handles(w);
 }
 
 static void worker_on_wakeup(uv_async_t *a)
@@ -231,6 +238,12 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     if (r == 0) r = uv_timer_init(&w->loop, &w->sweep);
     arb_conns_init(&w->conns, &w->loop, &s->cfg, &w->stats, index, &worker_conn_callbacks, w);
     if (r < 0 || !w->decider) return r < 0 ? r : UV_ENOMEM;
+    arb_err_t err;
+    w->session = arb_store_session_open(s->store, &err);
+    if (!w->session) {
+        arb_log_error("cannot start worker", "worker=%d error=\"%s\"", index, err.message);
+        return UV_ENOMEM;
+    }
     w->wakeup.data = w;
     w->sweep.data = w;
     return uv_timer_start(&w->sweep, worker_on_sweep, 250, 250);
@@ -249,6 +262,7 @@ void arb_worker_destroy(arb_worker_t *w)
     arb_ruleset_free(w->ruleset);
     arb_ruleset_free(atomic_exchange(&w->next_ruleset, NULL));
     arb_decider_free(w->decider);
+    arb_store_session_close(w->session);
     arb_arena_free(&w->arena);
     pthread_mutex_destroy(&w->inbox_lock);
 }

@@ -20,6 +20,7 @@
 #include "engine/base/stats.h"
 
 typedef struct arb_decider arb_decider_t;
+typedef struct arb_store_session arb_store_session_t;
 
 /* Work handed to a worker by another thread. */
 typedef struct arb_inbox_item {
@@ -27,6 +28,7 @@ typedef struct arb_inbox_item {
     int fd;                 /* a connection to adopt, or -1 for a reply */
     bool is_pipe, admin;    /* how to adopt fd */
     uint64_t conn_id;       /* the connection a reply goes to */
+    struct arb_pending *pending; /* a store call completed late (state_calls.c), or NULL */
     size_t reply_len;       /* bytes in reply */
     char reply[];           /* a packed answer */
 } arb_inbox_item_t;
@@ -49,6 +51,8 @@ typedef struct arb_worker {
     arb_ruleset_t *ruleset;    /* the ruleset answering now; owned */
     arb_decider_t *decider;    /* per-worker decide scratch; owned */
     arb_arena_t arena;         /* per-request memory, reset after each frame */
+    arb_store_session_t *session; /* this thread's way into the customer store; owned */
+    uint32_t pending;          /* requests waiting on the store (state_calls.c) */
     uv_timer_t sweep;          /* frame and idle timeouts, drain on stop */
     arb_conns_t conns;         /* open connections, their spare answer buffers */
     bool stopping;             /* draining for shutdown */
@@ -56,7 +60,8 @@ typedef struct arb_worker {
 } arb_worker_t;
 
 /* Set up w (index for logs) on its own loop, answering with rs (owned by w
- * from now on, even on failure). Returns 0 or a negative libuv error. */
+ * from now on, even on failure) and a session of the server's store.
+ * Returns 0 or a negative libuv error. */
 int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *rs);
 
 /* The thread's body: run the loop until the worker has drained. */

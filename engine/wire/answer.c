@@ -89,7 +89,7 @@ static void pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
 void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *s,
                            const arb_stats_gauges_t *g, const char *version)
 {
-    msgpack_pack_map(pk, 15);
+    msgpack_pack_map(pk, 17);
     arb_pack_lit(pk, "requests");
     pack_counter_map(pk, s->requests, ARB_METHOD_COUNT, method_name_i);
     arb_pack_lit(pk, "errors");
@@ -120,6 +120,8 @@ void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *s,
     }
     arb_pack_lit(pk, "ruleset");
     arb_pack_cstr(pk, version);
+    pack_kv_u64(pk, "state_failures", s->state_failures);
+    pack_kv_u64(pk, "state_retries", s->state_retries);
 }
 
 void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions)

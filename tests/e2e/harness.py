@@ -144,15 +144,21 @@ def free_port():
 
 
 def proc_rss_kb(pid):
-    """Resident set size of pid in KiB (VmRSS), or None if it is gone."""
+    """Resident memory of pid in KiB that the process holds: VmRSS less the
+    pages of mapped files (RssFile), which are the page cache of the LMDB
+    state file and the binary, not memory the server grew; None if it is
+    gone."""
+    rss = file = None
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                    rss = int(line.split()[1])
+                elif line.startswith("RssFile:"):
+                    file = int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return 0
+    return (rss or 0) - (file or 0)
 
 
 def proc_fd_count(pid):
@@ -205,8 +211,11 @@ class Server:
 
     def __init__(self, rules=None, workers=None, max_frame=None, max_depth=None,
                  max_connections=None, max_queued=None, frame_timeout=None,
-                 unix_socket=False, extra_args=(), env=None, no_watch=True):
+                 unix_socket=False, extra_args=(), env=None, no_watch=True, state=None):
         self.tmpdir = tempfile.mkdtemp(prefix="arb-e2e-", dir="/tmp")
+        # Every server runs on a real LMDB store in its temp dir unless the
+        # test asks otherwise: state="memory", or a folder of its own.
+        self.state = state or os.path.join(self.tmpdir, "state")
         self.admin_path = os.path.join(self.tmpdir, "admin.sock")
         self.socket_path = os.path.join(self.tmpdir, "public.sock") if unix_socket else None
         self.rules = str(rules or RULES_DIR)
@@ -248,6 +257,8 @@ class Server:
                 "--admin", self.admin_path] + self.opts
         if self.no_watch and serve_supports("--no-watch"):
             args.append("--no-watch")
+        if "--state" not in self.opts and serve_supports("--state"):
+            args += ["--state", self.state]
         return args
 
     def start(self, timeout=None):

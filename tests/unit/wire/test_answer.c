@@ -315,6 +315,8 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     arb_stat_add(&s.answer_failures, 307);
     arb_stat_add(&s.partial_closes, 308);
     arb_stat_add(&s.reloads_abandoned, 309);
+    arb_stat_add(&s.state_failures, 310);
+    arb_stat_add(&s.state_retries, 311);
     for (int i = 0; i < 1000; i++) arb_stats_record_decide(&s, 1000 + (uint64_t)i * 1000);
     arb_stats_gauges_t g = { .connections = 12, .connections_refused = 13, .reloads_ok = 14,
                              .reloads_failed = 15 };
@@ -323,11 +325,13 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     static const char *const KEYS[] = {
         "requests", "errors", "connections", "connections_refused", "decisions", "rule_errors",
         "budget_stops", "fallbacks", "undeclared_touchpoints", "backpressure_pauses",
-        "answer_failures", "partial_closes", "reloads", "decide_us", "ruleset", NULL,
+        "answer_failures", "partial_closes", "reloads", "decide_us", "ruleset",
+        "state_failures", "state_retries", NULL,
     };
     expect_keys(m, KEYS, "stats");
     static const char *const METHODS[] = { "ping", "stats", "ruleset", "decide", "decide_many",
-                                           "reload", "other", NULL };
+                                           "reload", "track", "feedback", "customer", "forget",
+                                           "other", NULL };
     expect_keys(val(m, 0), METHODS, "stats.requests");
     for (uint32_t i = 0; i < ARB_METHOD_COUNT; i++)
         expect_u64(val(val(m, 0), i), 100 + i, METHODS[i]);
@@ -341,6 +345,8 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     for (uint32_t i = 4; i <= 11; i++) expect_u64(val(m, i), 301 + (i - 4), KEYS[i]);
     static const char *const RELOADS[] = { "ok", "failed", "abandoned", NULL };
     expect_keys(val(m, 12), RELOADS, "stats.reloads");
+    expect_u64(val(m, 15), 310, "state_failures");
+    expect_u64(val(m, 16), 311, "state_retries");
     expect_u64(val(val(m, 12), 0), 14, "reloads.ok");
     expect_u64(val(val(m, 12), 1), 15, "reloads.failed");
     expect_u64(val(val(m, 12), 2), 309, "reloads.abandoned");
@@ -363,7 +369,7 @@ Test(answer, stats_before_anything_happened)
     arb_stats_gauges_t g = { 0 };
     arb_answer_pack_stats(&g_pk, &s, &g, "");
     const msgpack_object *m = unpacked();
-    cr_assert_eq(m->via.map.size, 15);
+    cr_assert_eq(m->via.map.size, 17);
     cr_assert_eq(val(m, 2)->via.i64, 0, "connections");
     for (uint32_t i = 0; i < 3; i++) expect_f64(val(val(m, 13), i), 0, "an empty quantile");
     cr_assert(str_is(val(m, 14), ""));
