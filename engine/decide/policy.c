@@ -245,8 +245,24 @@ int arb_policy_feedback_contacts(const arb_ruleset_t *rs, const char *action, co
     return 1;
 }
 
+/* What a customer's record keeps. The age covers a year of history for the
+ * rules' conditions (bought(..., within(days(30))) reads stored purchases
+ * too) and at least the longest cap, cooldown or suppression window; a
+ * "forever" suppression keeps every age, bounded by the counts alone. The
+ * counts keep a record near 10 KB at the most (DESIGN.md section 5). */
+#define RETAIN_AGE (365 * 86400)
+#define RETAIN_EVENTS 200
+#define RETAIN_PURCHASES 100
+#define RETAIN_CONTACTS 200
+#define RETAIN_OUTCOMES 200
+
 void arb_ruleset_retention(const arb_ruleset_t *rs, arb_retention_t *out)
 {
     memset(out, 0, sizeof *out);
-    out->max_age = rs->policy_forever ? 0 : rs->policy_window;
+    out->max_age = rs->policy_forever ? 0
+                   : rs->policy_window > RETAIN_AGE ? rs->policy_window : RETAIN_AGE;
+    out->max_events = RETAIN_EVENTS;
+    out->max_purchases = RETAIN_PURCHASES;
+    out->max_contacts = RETAIN_CONTACTS;
+    out->max_outcomes = RETAIN_OUTCOMES;
 }

@@ -159,7 +159,9 @@ static int get_records(const msgpack_object *o, const char *name, bool purchase,
         if (arb__ctx_each_field(m, &at, &r, purchase ? purchase_field : event_field, &unknown,
                                 err) < 0)
             return -1;
-        if (!(r.seen & (1u << R_TS))) return at_fault(err, &(path_t){ name, i, { "ts", 2 } }, "required");
+        /* A channel tracking what happens now may leave ts out: the
+         * request's now fills it (arb_track_parse), unlike in a context. */
+        if (!(r.seen & (1u << R_TS))) r.ts = INT64_MIN;
         if (!purchase && !(r.seen & (1u << R_TYPE)))
             return at_fault(err, &(path_t){ name, i, { "type", 4 } }, "required");
         if (!purchase && r.type.len == 0)
@@ -291,6 +293,10 @@ int arb_track_parse(const msgpack_object *arg, int64_t now, arb_arena_t *arena,
                            "track: nothing to store: send events, purchases, consent or attributes");
     if (!(st.seen & (1u << T_NOW))) out->now = now;
     for (size_t i = 0; i < out->n_consents; i++) st.consents[i].ts = out->now;
+    for (size_t i = 0; i < out->n_events; i++)
+        if (out->events[i].ts == INT64_MIN) ((arb_event_t *)out->events)[i].ts = out->now;
+    for (size_t i = 0; i < out->n_purchases; i++)
+        if (out->purchases[i].ts == INT64_MIN) ((arb_event_t *)out->purchases)[i].ts = out->now;
     return 0;
 }
 

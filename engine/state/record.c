@@ -331,7 +331,7 @@ static int decode_payload(dec_t *d, const msgpack_object *r, arb_customer_t *c)
         const msgpack_object *g = f[3].via.array.ptr[i].via.array.ptr;
         arb_contact_t *k = &c->contacts[i];
         if (get_i64(d, &g[0], &k->ts, "contacts") || get_str(d, &g[1], false, &k->action, "contacts") ||
-            get_str(d, &g[2], false, &k->channel, "contacts") ||
+            get_str(d, &g[2], true, &k->channel, "contacts") ||
             get_str(d, &g[3], true, &k->counted, "contacts"))
             return -1;
     }

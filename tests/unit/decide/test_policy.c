@@ -276,7 +276,13 @@ Test(policy, outcomes_known_and_retention)
     cr_expect(!arb_ruleset_outcome_known(R.rs, "wish", 4));
     arb_retention_t rt;
     arb_ruleset_retention(R.rs, &rt);
-    cr_expect_eq(rt.max_age, 7 * RF_DAY);
+    cr_expect_eq(rt.max_age, 365 * RF_DAY, "a year of history for the conditions, at least");
+    cr_expect(rt.max_events && rt.max_purchases && rt.max_contacts && rt.max_outcomes,
+              "every list is bounded by a count");
+    cr_assert(rf_load(&R, "a.lua", "action 'a' { channels = { 'web' }, value = 1, cap = { 1, per = days(400) } }\n",
+                      NULL), "%s", rf_problems(&R));
+    arb_ruleset_retention(R.rs, &rt);
+    cr_expect_eq(rt.max_age, 400 * RF_DAY, "never shorter than the longest cap window");
     cr_assert(rf_load(&R, "a.lua", RULES_SUPPRESS, NULL), "%s", rf_problems(&R));
     arb_ruleset_retention(R.rs, &rt);
     cr_expect_eq(rt.max_age, 0, "a forever suppression keeps outcomes whatever their age");

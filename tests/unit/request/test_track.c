@@ -227,6 +227,14 @@ Test(track, defaults)
     cr_assert_eq(track("{\"customer_id\": \"c\", \"events\": [{\"type\": \"v\", \"ts\": 1,"
                        " \"sku\": \"\"}]}"), 0, "an empty sku is kept as sent");
     cr_assert_str_eq(g_c.events[0].sku, "");
+    cr_assert_eq(track("{\"customer_id\": \"c\", \"now\": 77, \"events\": [{\"type\": \"v\"},"
+                       " {\"type\": \"w\", \"ts\": 5}], \"purchases\": [{\"sku\": \"a\"}]}"), 0,
+                 "%s", g_err.message);
+    cr_assert_eq(g_c.events[0].ts, 77, "an event without ts happened at the request's now");
+    cr_assert_eq(g_c.events[1].ts, 5, "a ts sent is kept");
+    cr_assert_eq(g_c.purchases[0].ts, 77);
+    cr_assert_eq(track("{\"customer_id\": \"c\", \"events\": [{\"type\": \"v\"}]}"), 0);
+    cr_assert_eq(g_c.events[0].ts, NOW, "or at the server's clock");
 }
 
 Test(track, unknown_keys_ignored_as_in_a_context)
@@ -269,7 +277,6 @@ static const bad_t TRACK_BAD[] = {
     { "{\"customer_id\": \"c\", \"events\": [3]}", "events[0]: expected a map, got an integer" },
     { "{\"customer_id\": \"c\", \"events\": [{\"type\": \"v\", \"ts\": 1}, {\"type\": \"v\", \"ts\": 1},"
       " {\"type\": \"v\", \"ts\": \"x\"}]}", "events[2].ts: expected an integer, got a string" },
-    { "{\"customer_id\": \"c\", \"events\": [{\"type\": \"v\"}]}", "events[0].ts: required" },
     { "{\"customer_id\": \"c\", \"events\": [{\"ts\": 1}]}", "events[0].type: required" },
     { "{\"customer_id\": \"c\", \"events\": [{\"ts\": 1, \"type\": \"\"}]}", "events[0].type: must not be empty" },
     { "{\"customer_id\": \"c\", \"events\": [{\"ts\": 1, \"type\": 2}]}", "events[0].type: expected a string, got an integer" },
@@ -277,7 +284,6 @@ static const bad_t TRACK_BAD[] = {
     { "{\"customer_id\": \"c\", \"events\": [{\"ts\": 1, \"type\": \"v\", \"category\": []}]}", "events[0].category: expected a string, got an array" },
     { "{\"customer_id\": \"c\", \"events\": [{\"ts\": 1, \"type\": \"v\", \"channel\": null}]}", "events[0].channel: expected a string, got nil" },
     { "{\"customer_id\": \"c\", \"purchases\": \"x\"}", "purchases: expected an array, got a string" },
-    { "{\"customer_id\": \"c\", \"purchases\": [{\"sku\": \"a\"}]}", "purchases[0].ts: required" },
     { "{\"customer_id\": \"c\", \"purchases\": [{\"ts\": 1, \"price\": \"9\"}]}", "purchases[0].price: expected a number, got a string" },
     { "{\"customer_id\": \"c\", \"purchases\": [{\"ts\": 1, \"sku\": 1}]}", "purchases[0].sku: expected a string, got an integer" },
     { "{\"customer_id\": \"c\", \"purchases\": [{\"ts\": 1, \"category\": 1}]}", "purchases[0].category: expected a string, got an integer" },
