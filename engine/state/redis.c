@@ -22,6 +22,11 @@
  * Two nodes taking the last slot of a cap: one SET wins, the other re-merges
  * and sees the cap full, so its granted[] says refused.
  *
+ * Every command names one key, except a commit with a decision id (the
+ * record and its ops hash, one slot): while a slot migrates, Redis answers
+ * such a two-key command TRYAGAIN for a customer in mid-move, and the call
+ * fails ARB_UNAVAILABLE (the server's --state-fail policy applies).
+ *
  * Routing: the slot map comes from CLUSTER SLOTS, refreshed on each MOVED;
  * until it is known a call goes to the first seed and follows MOVED (and
  * ASK, with ASKING). A connection that drops, or a node that missed a
@@ -36,7 +41,7 @@
 #include <string.h>
 
 static const char SCRIPT[] =
-    "local ops = KEYS[2]\n"
+    "local ops = KEYS[2]  -- absent without a decision id\n"
     "if ARGV[5] ~= '' then\n"
     "  local r = redis.call('HGET', ops, ARGV[5])\n"
     "  if r then return {2, r} end\n"
@@ -123,7 +128,9 @@ static void req_send(req_t *q)
     if (q->step == ST_GET) {
         rc = redisAsyncCommand(ac, on_reply, q, "GET %s", q->key);
     } else if (q->step == ST_DEL) {
-        rc = redisAsyncCommand(ac, on_reply, q, "DEL %s %s", q->key, q->ops_key);
+        /* One key per command: a multi-key command meets TRYAGAIN while
+         * the slot migrates. */
+        rc = redisAsyncCommand(ac, on_reply, q, "DEL %s", q->del_ops ? q->ops_key : q->key);
     } else {
         char ttl[24], result[1100];
         const arb_retention_t *rt = q->commit->retention ? q->commit->retention : &s->store->opt.retention;
@@ -134,12 +141,19 @@ static void req_send(req_t *q)
         for (size_t i = 0; i < q->res.n_contacts && k < 1024; i++) result[k++] = q->granted[i] ? '1' : '0';
         snprintf(result + k, sizeof result - k, ";%zu;%zu", q->res.stored, q->res.outcomes_counted);
         const char *argv[] = {q->use_eval ? "EVAL" : "EVALSHA", q->use_eval ? SCRIPT : ((rstore_t *)s->store->impl)->sha,
-                              "2", q->key, q->ops_key, q->had_old ? "1" : "0",
+                              q->op_id[0] ? "2" : "1", q->key, q->ops_key, q->had_old ? "1" : "0",
                               (const char *)(q->old ? q->old : (uint8_t *)""), (const char *)q->rec, ttl,
                               q->op_id, result};
         size_t len[] = {strlen(argv[0]), strlen(argv[1]), 1, strlen(q->key), strlen(q->ops_key), 1,
                         q->old_len, q->rec_len, strlen(ttl), strlen(q->op_id), strlen(result)};
-        rc = redisAsyncCommandArgv(ac, on_reply, q, 11, argv, len);
+        /* Without a decision id, one key: a commit works while its slot
+         * migrates (a multi-key script would meet TRYAGAIN). */
+        int skip = q->op_id[0] ? 0 : 1;
+        if (skip) {
+            memmove(&argv[4], &argv[5], 6 * sizeof *argv);
+            memmove(&len[4], &len[5], 6 * sizeof *len);
+        }
+        rc = redisAsyncCommandArgv(ac, on_reply, q, 11 - skip, argv, len);
     }
     if (rc != REDIS_OK) {
         req_fail(q, ARB_UNAVAILABLE, "lost the connection to %s:%d", n->host, n->port);
@@ -246,6 +260,9 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         } else {
             req_fail(q, ARB_UNAVAILABLE, "answered an error: %s%.0d", rp->str, 0);
         }
+    } else if (q->step == ST_DEL && !q->del_ops) {
+        q->del_ops = true;
+        req_send(q);
     } else if (q->step == ST_DEL) {
         req_finish(q, NULL, NULL);
     } else if (q->step == ST_GET && rp->type != REDIS_REPLY_NIL && rp->type != REDIS_REPLY_STRING) {

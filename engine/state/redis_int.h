@@ -50,7 +50,7 @@ typedef struct req {
     session_t *s;
     op_kind_t kind;
     step_t step;
-    bool done, use_eval, asking;
+    bool done, use_eval, asking, del_ops;
     int inflight, redirects, tries;
     void *timer;
     node_t *node;           /* where the last command went */

@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,71 @@ Test(redis, moved_followed_from_a_single_seed)
         cr_assert_eq(fetch_ok(&c, id).n_events, 1);
         forget(&c, id);
     }
+    conn_close(&c);
+}
+
+/* A synchronous connection to the node on port (the test's own view). */
+static redisReply *node_cmd(int port, const char *fmt, ...)
+{
+    redisContext *rc = redisConnect("127.0.0.1", port);
+    cr_assert(rc && !rc->err);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(rc, fmt, ap);
+    va_end(ap);
+    redisFree(rc);
+    cr_assert_not_null(r);
+    return r;
+}
+
+static void node_ok(int port, const char *fmt, const char *a, const char *b)
+{
+    redisReply *r = node_cmd(port, fmt, a, b);
+    cr_assert_neq(r->type, REDIS_REPLY_ERROR, "%s", r->str);
+    freeReplyObject(r);
+}
+
+static char migrating[2][48];  /* node ids; the slot goes back to the first */
+static int mig_port[2];
+static char mig_slot[8];
+
+static void end_migration(void)
+{
+    if (!mig_port[0]) return;
+    for (int i = 0; i < 2; i++) node_ok(mig_port[i], "CLUSTER SETSLOT %s NODE %s", mig_slot, migrating[0]);
+}
+
+Test(redis, ask_followed_while_a_slot_migrates, .fini = end_migration)
+{
+    const char *id = fresh("ask");
+    char key[600];
+    snprintf(key, sizeof key, "arb:{c:%s}:rec", id);
+    int from = owner_port(key, NULL);
+    int to = from == atoi(strrchr(seeds(), ':') + 1) ? from - 1 : from + 1;  /* another master */
+    redisReply *r = node_cmd(from, "CLUSTER KEYSLOT %s", key);
+    snprintf(mig_slot, sizeof mig_slot, "%lld", r->integer);
+    freeReplyObject(r);
+    int ports[2] = {from, to};
+    for (int i = 0; i < 2; i++) {
+        r = node_cmd(ports[i], "CLUSTER MYID");
+        snprintf(migrating[i], sizeof migrating[i], "%s", r->str);
+        freeReplyObject(r);
+    }
+    mig_port[0] = from;
+    mig_port[1] = to;
+    node_ok(to, "CLUSTER SETSLOT %s IMPORTING %s", mig_slot, migrating[0]);
+    node_ok(from, "CLUSTER SETSLOT %s MIGRATING %s", mig_slot, migrating[1]);
+    /* The customer is new, so every command meets ASK to the importing node. */
+    conn_t c;
+    conn_open(&c, NULL, NULL);
+    arb_event_t ev[1] = {{100, "view", "web", "SKU-1", NULL, 1.0, NULL, 0}};
+    wait_t w = commit(&c, id, &(arb_commit_t){.now = 100, .events = ev, .n_events = 1});
+    cr_assert_eq(w.status, 0, "%s", w.err.message);
+    cr_assert_eq(fetch_ok(&c, id).n_events, 1);
+    r = node_cmd(to, "ASKING");
+    freeReplyObject(r);
+    forget(&c, id);
+    cr_assert_str_eq(fetch_ok(&c, id).id, "");
     conn_close(&c);
 }
 
