@@ -13,11 +13,7 @@ int arb_store_open(arb_store_t **out, const char *spec, const arb_store_options_
     *out = NULL;
     if (!spec || !*spec)
         return arb_err_set(err, ARB_INVALID_PARAMS,
-                           "--state: expected `memory` or a folder for the LMDB store");
-    if (strncmp(spec, "redis://", 8) == 0)
-        return arb_err_set(err, ARB_INVALID_PARAMS,
-                           "--state %s: the Redis Cluster backend is not built yet; use `memory` or a folder",
-                           spec);
+                           "--state: expected `memory`, a folder for the LMDB store, or redis://HOST:PORT[,HOST:PORT...]");
     if (strlen(spec) > 1000)
         return arb_err_set(err, ARB_INVALID_PARAMS, "--state: the folder path is longer than 1000 bytes");
     arb_store_t *s = calloc(1, sizeof *s);
@@ -26,10 +22,15 @@ int arb_store_open(arb_store_t **out, const char *spec, const arb_store_options_
     if (!s->opt.map_size) s->opt.map_size = (size_t)64 << 30;
     if (!s->opt.sync_ms) s->opt.sync_ms = 1000;
     if (!s->opt.max_batch) s->opt.max_batch = 512;
+    if (!s->opt.timeout_ms) s->opt.timeout_ms = 50;
+    if (!s->opt.max_pending) s->opt.max_pending = 1024;
     int rc;
     if (strcmp(spec, "memory") == 0) {
         snprintf(s->name, sizeof s->name, "memory");
         rc = arb_memory_open(s, err);
+    } else if (strncmp(spec, "redis://", 8) == 0) {
+        snprintf(s->name, sizeof s->name, "%s", spec);
+        rc = arb_redis_open(s, spec + 8, err);
     } else {
         snprintf(s->name, sizeof s->name, "lmdb:%s", spec);
         rc = arb_lmdb_open(s, spec, err);
@@ -76,6 +77,11 @@ void arb_store_session_close(arb_store_session_t *ss)
     free(ss);
 }
 
+int arb_store_session_attach(arb_store_session_t *ss, const arb_store_loop_t *loop, arb_err_t *err)
+{
+    return ss->store->ops->session_attach ? ss->store->ops->session_attach(ss, loop, err) : 0;
+}
+
 static int check_id(const char *id, arb_err_t *err)
 {
     if (!id || !*id) return arb_err_set(err, ARB_INVALID_PARAMS, "customer_id: expected a non-empty string");
@@ -105,6 +111,23 @@ void arb_store_commit(arb_store_session_t *ss, const char *id, const arb_commit_
         return;
     }
     ss->store->ops->commit(ss, id, c, cb, arg);
+}
+
+void arb_store_commit_once(arb_store_session_t *ss, const char *id, const char *op_id,
+                           const arb_commit_t *c, arb_store_commit_cb cb, void *arg)
+{
+    arb_err_t err;
+    if (check_id(id, &err)) {
+        cb(arg, NULL, &err);
+        return;
+    }
+    if (op_id && strlen(op_id) > 128) {
+        arb_err_set(&err, ARB_INVALID_PARAMS, "decision_id: longer than 128 bytes");
+        cb(arg, NULL, &err);
+        return;
+    }
+    if (op_id && ss->store->ops->commit_once) ss->store->ops->commit_once(ss, id, op_id, c, cb, arg);
+    else ss->store->ops->commit(ss, id, c, cb, arg);
 }
 
 void arb_store_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb cb, void *arg)

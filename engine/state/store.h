@@ -17,7 +17,13 @@
  *                 transaction and calls back ON THE WRITER THREAD once the
  *                 transaction is in the page cache (a kill -9 loses nothing
  *                 called back); the disk is synced every sync_ms.
- *   redis://...   not yet: arb_store_open says so.
+ *   redis://HOST:PORT[,HOST:PORT...]
+ *                 a Redis Cluster (redis.c) shared by every node. A session
+ *                 talks to Redis on its worker's own loop, handed over by
+ *                 arb_store_session_attach before the first call; every
+ *                 callback runs on that loop, never before the call returns
+ *                 (except refusals: a bad id, ARB_OVERLOADED). A call waits
+ *                 at most timeout_ms, then gets ARB_UNAVAILABLE.
  *
  * Threads: arb_store_t is shared by every thread; an arb_store_session_t
  * belongs to one thread at a time (one per worker). A callback must not
@@ -47,7 +53,25 @@ typedef struct arb_store_options {
                                    16 million customers (one 4 KiB page each); address space only */
     unsigned sync_ms;           /* LMDB: fsync period; 0: 1000. A power loss loses at most this */
     unsigned max_batch;         /* LMDB: commits per write transaction; 0: 512 */
+    unsigned timeout_ms;        /* Redis: the longest a call waits; 0: 50 */
+    unsigned max_pending;       /* Redis: calls waiting per session; beyond, ARB_OVERLOADED; 0: 1024 */
 } arb_store_options_t;
+
+/* The hand-over of a worker's event loop to a store session whose backend
+ * talks to a network (Redis), so that state/ needs no uv.h: the server
+ * fills it (engine/server/redis_loop.c). loop is the server's, opaque here.
+ * attach registers a hiredis async context (struct redisAsyncContext *) on
+ * the loop (0, or -1 when it cannot). timer_start calls cb(arg) once after
+ * ms on the loop and returns a handle (NULL when out of memory);
+ * timer_stop cancels and frees it (a handle whose timer fired must still be
+ * stopped, exactly once). */
+struct redisAsyncContext;
+typedef struct arb_store_loop {
+    void *loop;
+    int (*attach)(void *loop, struct redisAsyncContext *ac);
+    void *(*timer_start)(void *loop, uint64_t ms, void (*cb)(void *arg), void *arg);
+    void (*timer_stop)(void *timer);
+} arb_store_loop_t;
 
 /* Open the store named by spec ("memory", a folder path). opt may be NULL
  * (the defaults). -1 with err (a message naming the folder and the fix)
@@ -64,6 +88,12 @@ const char *arb_store_name(const arb_store_t *s);
 /* One per worker thread; closed before the store. NULL with err. */
 arb_store_session_t *arb_store_session_open(arb_store_t *s, arb_err_t *err);
 void arb_store_session_close(arb_store_session_t *ss);
+
+/* Give the session its thread's loop (copied; loop->loop must outlive the
+ * session). A no-op for memory and LMDB; the Redis store needs it before
+ * its first call and connects lazily. The session must be closed on that
+ * loop's thread, and the loop run afterwards until its handles close. */
+int arb_store_session_attach(arb_store_session_t *ss, const arb_store_loop_t *loop, arb_err_t *err);
 
 /* status 0: *out holds the customer (empty, with id "", when nothing is
  * stored); -1: err says why (ARB_UNAVAILABLE: the store cannot be read;
@@ -86,6 +116,14 @@ typedef void (*arb_store_commit_cb)(void *arg, const arb_commit_result_t *res, c
  * N times. c and all it points to are copied before the call returns. */
 void arb_store_commit(arb_store_session_t *ss, const char *id, const arb_commit_t *c,
                       arb_store_commit_cb cb, void *arg);
+
+/* arb_store_commit, idempotent by op_id (a decision id; NULL: as
+ * arb_store_commit): a second commit with an op_id already committed for
+ * this customer (within the last hour) merges nothing and gets the first
+ * one's granted[] again, so a retried request never counts twice. Redis
+ * only: memory and LMDB commit it like arb_store_commit. op_id is copied. */
+void arb_store_commit_once(arb_store_session_t *ss, const char *id, const char *op_id,
+                           const arb_commit_t *c, arb_store_commit_cb cb, void *arg);
 
 /* err NULL on success. */
 typedef void (*arb_store_done_cb)(void *arg, const arb_err_t *err);

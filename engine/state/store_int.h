@@ -8,10 +8,13 @@
 typedef struct arb_store_ops {
     int (*session_open)(arb_store_session_t *ss, arb_err_t *err);
     void (*session_close)(arb_store_session_t *ss);
+    int (*session_attach)(arb_store_session_t *ss, const arb_store_loop_t *loop, arb_err_t *err);
     void (*fetch)(arb_store_session_t *ss, const char *id, arb_customer_t *out, arb_arena_t *arena,
                   arb_store_fetch_cb cb, void *arg);
     void (*commit)(arb_store_session_t *ss, const char *id, const arb_commit_t *c,
                    arb_store_commit_cb cb, void *arg);
+    void (*commit_once)(arb_store_session_t *ss, const char *id, const char *op_id,
+                        const arb_commit_t *c, arb_store_commit_cb cb, void *arg);  /* NULL: commit */
     void (*forget)(arb_store_session_t *ss, const char *id, arb_store_done_cb cb, void *arg);
     void (*close)(arb_store_t *s);
 } arb_store_ops_t;
@@ -38,5 +41,6 @@ int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, si
 
 int arb_memory_open(arb_store_t *s, arb_err_t *err);
 int arb_lmdb_open(arb_store_t *s, const char *folder, arb_err_t *err);
+int arb_redis_open(arb_store_t *s, const char *seeds, arb_err_t *err);
 
 #endif

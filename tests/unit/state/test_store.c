@@ -483,11 +483,13 @@ BOTH(reopen_after_close)
     arb_arena_free(&arena);
 }
 
-Test(store, open_refuses_redis_and_empty_spec)
+Test(store, open_refuses_bad_redis_seeds_and_empty_spec)
 {
     arb_err_t err;
-    cr_assert_eq(arb_store_open(&store, "redis://127.0.0.1:6379", NULL, &err), -1);
-    cr_assert_not_null(strstr(err.message, "Redis"));
+    cr_assert_eq(arb_store_open(&store, "redis://127.0.0.1", NULL, &err), -1);
+    cr_assert_not_null(strstr(err.message, "HOST:PORT"));
+    cr_assert_eq(arb_store_open(&store, "redis://a:1,b:0", NULL, &err), -1);
+    cr_assert_eq(arb_store_open(&store, "redis://", NULL, &err), -1);
     cr_assert_eq(arb_store_open(&store, "", NULL, &err), -1);
     cr_assert_not_null(strstr(err.message, "--state"));
     cr_assert_null(store);
