@@ -71,7 +71,7 @@ static arb_outcome_t outcomes[5];
 static arb_consent_t consents[3];
 static char skus[25][16], actions[15][8], decision_ids[5][24];
 
-static void realistic(const msgpack_object *ctx, size_t i, int64_t now, const char *channel,
+static void realistic(size_t i, int64_t now, const char *channel,
                       arb_commit_t *c)
 {
     int64_t t0 = now - 60 * 86400;
@@ -100,7 +100,6 @@ static void realistic(const msgpack_object *ctx, size_t i, int64_t now, const ch
     consents[0] = (arb_consent_t){t0, "email", true};
     consents[1] = (arb_consent_t){t0 + 5, "sms", false};
     consents[2] = (arb_consent_t){t0 + 9, "push", true};
-    (void)ctx;
     *c = (arb_commit_t){.now = now, .events = events, .n_events = 20, .purchases = purchases,
                         .n_purchases = 5, .consents = consents, .n_consents = 3,
                         .outcomes = outcomes, .n_outcomes = 5, .contacts = reqs, .n_contacts = 10};
@@ -137,7 +136,7 @@ int bench_state_fill(arb_store_session_t *ss, const msgpack_object *const *ctxs,
         char id[ARB_STORE_ID_MAX], channel[64];
         if (!map_str(ctxs[i], "customer_id", id, sizeof id, NULL)) continue;
         arb_commit_t c;
-        realistic(ctxs[i], i, map_int(ctxs[i], "now", 1790000000),
+        realistic(i, map_int(ctxs[i], "now", 1790000000),
                   map_str(ctxs[i], "channel", channel, sizeof channel, "web"), &c);
         if (i == 0) {
             /* The same record as arb_customer_t, encoded: what one customer takes. */
