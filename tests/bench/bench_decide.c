@@ -9,7 +9,13 @@
  * into its object tree, the way a connection does (engine/conn.c): every
  * decision over the network pays it before deciding starts.
  *
- * usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S]
+ * With --state DIR (a fresh folder) the timed loop is the stateful one
+ * instead: DIR is opened as an LMDB customer store, one realistic record is
+ * stored for each context's customer_id (bench_state.c), then each decision
+ * fetches its customer into the decider's arena, decides on it and packs
+ * the answer. The golden check stays stateless (state changes answers).
+ *
+ * usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S] [--state DIR]
  * prints one line of key=value results.
  */
 #include <jansson.h>
@@ -23,6 +29,7 @@
 #include "engine/request/context.h"
 #include "engine/decide/decide.h"
 #include "engine/ruleset/ruleset.h"
+#include "tests/bench/bench_state.h"
 
 /* ---- allocation counting */
 static unsigned long long allocations;
@@ -121,18 +128,106 @@ static void decide_and_answer(arb_decider_t *d, arb_ruleset_t *rs, const msgpack
     arb_arena_reset(arena);
 }
 
+/* arb_store_fetch on LMDB calls back in the calling thread before it returns. */
+typedef struct fetched {
+    int status;
+    char message[1024];
+} fetched_t;
+
+static void on_fetch(void *arg, int status, const arb_err_t *err)
+{
+    fetched_t *f = arg;
+    f->status = status;
+    if (status) snprintf(f->message, sizeof f->message, "%s", err->message);
+}
+
+/* What a server does per decide with a store, but for the envelope and the
+ * contacts' commit: fetch the customer, decide on it, pack the answer. */
+static int fetch_decide_and_answer(arb_store_session_t *ss, const char *id, arb_decider_t *d,
+                                   arb_ruleset_t *rs, const msgpack_object *ctx,
+                                   arb_arena_t *arena, arb_stats_t *stats, msgpack_packer *pk,
+                                   msgpack_sbuffer *out)
+{
+    arb_err_t err;
+    arb_customer_t customer;
+    fetched_t f = {1, "fetch did not call back"};
+    out->size = 0;
+    arb_store_fetch(ss, id, &customer, arena, on_fetch, &f);
+    if (f.status) {
+        fprintf(stderr, "bench_decide: fetching %s: %s\n", id, f.message);
+        return -1;
+    }
+    const arb_decision_t *dec = arb_decide(d, rs, ctx, &customer, arena, stats, &err);
+    if (dec) arb_answer_pack_decision(pk, dec);
+    arb_arena_reset(arena);
+    return 0;
+}
+
+/* The --state run: fill a fresh LMDB store in folder, then time fetch +
+ * decide on the customer + pack over the contexts. Returns 0 or 1. */
+static int state_run(arb_ruleset_t *rs, arb_decider_t *d, const msgpack_unpacked *objs, size_t n,
+                     const char *folder, double seconds, arb_arena_t *arena, arb_stats_t *stats,
+                     msgpack_packer *pk, msgpack_sbuffer *out)
+{
+    arb_err_t err;
+    arb_store_t *store;
+    if (arb_store_open(&store, folder, NULL, &err) < 0) {
+        fprintf(stderr, "bench_decide: %s\n", err.message);
+        return 1;
+    }
+    arb_store_session_t *ss = arb_store_session_open(store, &err);
+    if (!ss) {
+        fprintf(stderr, "bench_decide: %s\n", err.message);
+        arb_store_close(store);
+        return 1;
+    }
+    const msgpack_object **ctxs = malloc(sizeof *ctxs * n);
+    char (*ids)[ARB_STORE_ID_MAX] = malloc(sizeof *ids * n);
+    for (size_t i = 0; i < n; i++) {
+        ctxs[i] = &objs[i].data;
+        bench_state_id(ctxs[i], ids[i], sizeof ids[i]);
+    }
+    size_t record_bytes;
+    int bad = bench_state_fill(ss, ctxs, n, &record_bytes) < 0;
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = fetch_decide_and_answer(ss, ids[i], d, rs, ctxs[i], arena, stats, pk, out) < 0;
+    unsigned long long decisions = 0, allocs_before = allocations;
+    uint64_t considered_before = arb_decider_considered(d);
+    double t0 = now_s(), t1 = t0;
+    while (!bad) {
+        for (size_t i = 0; !bad && i < n; i++)
+            bad = fetch_decide_and_answer(ss, ids[i], d, rs, ctxs[i], arena, stats, pk, out) < 0;
+        decisions += n;
+        if ((t1 = now_s()) - t0 >= seconds) break;
+    }
+    if (!bad) {
+        printf("state=lmdb actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f considered_per_decision=%.1f record_bytes=%zu\n",
+               arb_ruleset_action_count(rs), n, decisions, t1 - t0, (double)decisions / (t1 - t0),
+               (t1 - t0) * 1e6 / (double)decisions,
+               (double)(allocations - allocs_before) / (double)decisions,
+               (double)(arb_decider_considered(d) - considered_before) / (double)decisions,
+               record_bytes);
+    }
+    free(ids);
+    free(ctxs);
+    arb_store_session_close(ss);
+    arb_store_close(store);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
-    const char *dir = NULL, *ctxs = NULL, *golden = NULL;
+    const char *dir = NULL, *ctxs = NULL, *golden = NULL, *state = NULL;
     double seconds = 3;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) state = argv[++i];
         else if (!dir) dir = argv[i];
         else if (!ctxs) ctxs = argv[i];
         else golden = argv[i];
     }
     if (!dir || !ctxs) {
-        fprintf(stderr, "usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S]\n");
+        fprintf(stderr, "usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S] [--state DIR]\n");
         return 2;
     }
     arb_problems_t problems = { 0 };
@@ -184,25 +279,29 @@ int main(int argc, char **argv)
         free(gtext);
         printf("golden: %zu contexts, %d mismatches\n", n, failures);
     }
-    /* Warm up, then time whole passes over the contexts. */
-    for (size_t i = 0; i < n; i++) {
-        decide_and_answer(d, rs, &objs[i].data, &arena, &stats, &pk, &out);
-    }
-    unsigned long long decisions = 0, allocs_before = allocations;
-    uint64_t considered_before = arb_decider_considered(d);
-    double t0 = now_s(), t1;
-    do {
+    if (state) {
+        failures += state_run(rs, d, objs, n, state, seconds, &arena, &stats, &pk, &out);
+    } else {
+        /* Warm up, then time whole passes over the contexts. */
         for (size_t i = 0; i < n; i++) {
             decide_and_answer(d, rs, &objs[i].data, &arena, &stats, &pk, &out);
         }
-        decisions += n;
-    } while ((t1 = now_s()) - t0 < seconds);
-    double allocs = (double)(allocations - allocs_before) / (double)decisions;
-    double considered = (double)(arb_decider_considered(d) - considered_before) / (double)decisions;
-    printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f considered_per_decision=%.1f unpack_us=%.3f\n",
-           arb_ruleset_action_count(rs), n, decisions, t1 - t0, (double)decisions / (t1 - t0),
-           (t1 - t0) * 1e6 / (double)decisions, allocs, considered,
-           unpack_us(data, starts, n, seconds / 3));
+        unsigned long long decisions = 0, allocs_before = allocations;
+        uint64_t considered_before = arb_decider_considered(d);
+        double t0 = now_s(), t1;
+        do {
+            for (size_t i = 0; i < n; i++) {
+                decide_and_answer(d, rs, &objs[i].data, &arena, &stats, &pk, &out);
+            }
+            decisions += n;
+        } while ((t1 = now_s()) - t0 < seconds);
+        double allocs = (double)(allocations - allocs_before) / (double)decisions;
+        double considered = (double)(arb_decider_considered(d) - considered_before) / (double)decisions;
+        printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f considered_per_decision=%.1f unpack_us=%.3f\n",
+               arb_ruleset_action_count(rs), n, decisions, t1 - t0, (double)decisions / (t1 - t0),
+               (t1 - t0) * 1e6 / (double)decisions, allocs, considered,
+               unpack_us(data, starts, n, seconds / 3));
+    }
     free(starts);
     for (size_t i = 0; i <= n && i < cap; i++) msgpack_unpacked_destroy(&objs[i]);
     free(objs);

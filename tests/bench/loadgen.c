@@ -8,7 +8,7 @@
  *
  * usage: loadgen --connect HOST:PORT [--conns N] [--depth D] [--seconds S]
  *                [--warmup S] [--method decide|ping|track|feedback] [--contexts FILE.msgpack]
- *                [--server-pid PID] [--payload] [--hold]
+ *                [--server-pid PID] [--payload] [--hold] [--customers N]
  * prints one line: key=value results (throughput, p50/p99/p999 in us,
  * errors, server CPU seconds per second when --server-pid is given).
  * --payload sends the contexts as ping's params too: the transport baseline
@@ -18,6 +18,11 @@
  * unique decision_id, each for a customer drawn from 10,000 (a fixed-seed
  * generator, so runs compare), so their throughput compares with
  * ping --payload and decide.
+ * --customers N (decide, ping --payload) replaces each context's customer_id
+ * (the workload's "C" and 7 digits) by one drawn from N, in place: with
+ * the workload's own 999 ids every customer is decided hundreds of times a
+ * second and a store's contacts pile up to its retention; with N large each
+ * is decided a few times a run, as a real one is.
  * --hold opens the connections, sends one ping on each, and keeps them open
  * until stdin closes (for measuring the server's memory with many clients).
  */
@@ -45,6 +50,8 @@ typedef struct lg {
     char **ctx;                   /* packed contexts */
     size_t *ctx_len;
     size_t n_ctx, next_ctx;
+    long *ctx_id_at;              /* offset of the customer_id's 7 digits in each context, or -1 */
+    unsigned customers;           /* --customers N: ids redrawn from N; 0: as in the file */
     int depth;
     bool measuring, stopping, hold, payload;
     void (*gen)(struct lg *, msgpack_packer *);  /* track/feedback: packs params[0] */
@@ -69,6 +76,8 @@ static void on_written(uv_write_t *req, int status)
     free(req);
 }
 
+static unsigned next_customer(lg_t *lg);
+
 static void queue_request(lg_conn_t *c, msgpack_sbuffer *out)
 {
     lg_t *lg = c->lg;
@@ -87,6 +96,11 @@ static void queue_request(lg_conn_t *c, msgpack_sbuffer *out)
         msgpack_pack_array(&pk, 1);
         size_t i = lg->next_ctx++ % lg->n_ctx;
         msgpack_sbuffer_write(out, lg->ctx[i], lg->ctx_len[i]);
+        if (lg->customers && lg->ctx_id_at[i] >= 0) {
+            char digits[16];
+            snprintf(digits, sizeof digits, "%07u", next_customer(lg) % lg->customers);
+            memcpy(out->data + out->size - lg->ctx_len[i] + lg->ctx_id_at[i], digits, 7);
+        }
     } else {
         msgpack_pack_array(&pk, 0);
     }
@@ -186,7 +200,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     while (msgpack_unpacker_next(&c->unp, &r) == MSGPACK_UNPACK_SUCCESS) {
         const msgpack_object *a = r.data.via.array.ptr;
         if (r.data.type != MSGPACK_OBJECT_ARRAY || r.data.via.array.size != 4) continue;
-        if (a[2].type != MSGPACK_OBJECT_NIL) lg->errors++;
+        if (a[2].type != MSGPACK_OBJECT_NIL && lg->errors++ == 0) {
+            /* The first error answer, so that a run's error count can be read. */
+            fprintf(stderr, "loadgen: first error answer: ");
+            msgpack_object_print(stderr, a[2]);
+            fprintf(stderr, "\n");
+        }
         if (lg->measuring) {
             uint64_t ns = t - c->sent_ns[a[1].via.u64 % 4096];
             lg->done++;
@@ -300,6 +319,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--method") == 0) lg.method = v;
         else if (strcmp(a, "--contexts") == 0) contexts = v;
         else if (strcmp(a, "--server-pid") == 0) pid = atoi(v);
+        else if (strcmp(a, "--customers") == 0) lg.customers = (unsigned)atoi(v);
         else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
     }
     if (lg.depth < 1 || lg.depth > 4000 || conns < 1) return 2;
@@ -308,6 +328,14 @@ int main(int argc, char **argv)
     if (strcmp(lg.method, "track") == 0) lg.gen = gen_track;
     else if (strcmp(lg.method, "feedback") == 0) lg.gen = gen_feedback;
     else if (contexts && (lg.payload || strcmp(lg.method, "ping") != 0)) load_contexts(&lg, contexts);
+    if (lg.customers > 10000000) return 2;
+    lg.ctx_id_at = calloc(lg.n_ctx ? lg.n_ctx : 1, sizeof *lg.ctx_id_at);
+    for (size_t i = 0; i < lg.n_ctx; i++) {
+        /* fixstr "customer_id" then fixstr of 8: "C" and 7 digits. */
+        static const char key[] = "\xab" "customer_id" "\xa8" "C";
+        const char *at = memmem(lg.ctx[i], lg.ctx_len[i], key, sizeof key - 1);
+        lg.ctx_id_at[i] = at ? (long)(at - lg.ctx[i]) + (long)sizeof key - 1 : -1;
+    }
     char host[256];
     snprintf(host, sizeof host, "%s", connect_to);
     char *colon = strrchr(host, ':');
