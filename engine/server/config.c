@@ -37,6 +37,7 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->state_map_size = (size_t)64 << 30;
     cfg->state_fail_open = false;
     cfg->max_pending = 256;
+    cfg->state_timeout_ms = 50;
 }
 
 int arb_config_usage(FILE *f, int code)
@@ -68,13 +69,17 @@ int arb_config_usage(FILE *f, int code)
         "  --max-queued-total BYTES answers queued, all clients together (default 268435456)\n"
         "  --no-watch             do not reload when a file in DIR changes\n"
         "  --reload-timeout SECS  abandon a reload that takes longer; the old ruleset keeps serving (default 30)\n"
-        "  --state memory|DIR     customer state: in memory (lost on exit) or an LMDB folder,\n"
-        "                         created if missing (default ./" ARB_STATE_DEFAULT ")\n"
+        "  --state memory|DIR|redis://HOST:PORT[,HOST:PORT...]\n"
+        "                         customer state: in memory (lost on exit), an LMDB folder created\n"
+        "                         if missing (default ./" ARB_STATE_DEFAULT "), or a Redis Cluster shared\n"
+        "                         by several nodes (seed nodes; at least one must answer at start-up)\n"
         "  --state-sync-ms MS     LMDB: sync to disk this often; a power loss loses at most this (default 1000)\n"
         "  --state-map-size BYTES LMDB: the largest the state file may grow, K/M/G suffixes (default 64G)\n"
+        "  --state-timeout-ms MS  Redis: the longest one state call waits, then it fails (default 50)\n"
         "  --state-fail closed|open  when the state cannot be read or written, decide answers\n"
         "                         `unavailable` (closed, default) or decides without it (open)\n"
-        "  --max-pending N        requests waiting on the state store per worker; beyond, `overloaded` (default 256)\n"
+        "  --max-pending N        requests waiting on the state store per worker; beyond, `overloaded`\n"
+        "                         (default 256; also bounds the Redis calls waiting per worker)\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
@@ -193,18 +198,13 @@ int arb_config_parse(arb_config_t *cfgp, int argc, char **argv)
             cfg.max_queued_total = (size_t)n;
         } else if (strcmp(a, "--state") == 0) {
             if (!*v) {
-                fprintf(stderr, "arbiter serve: --state is memory or a folder, not ''\n");
-                return 2;
-            }
-            /* The Redis store exists (state/redis.c) but the workers do
-             * not attach it to their loops yet: refused rather than served
-             * with every call failing. */
-            if (strncmp(v, "redis://", 8) == 0) {
-                fprintf(stderr, "arbiter serve: --state %s: the Redis Cluster store is not built "
-                        "yet into the server; use a folder or memory\n", v);
+                fprintf(stderr, "arbiter serve: --state is memory, a folder or redis://HOST:PORT, not ''\n");
                 return 2;
             }
             cfg.state = v;
+        } else if (strcmp(a, "--state-timeout-ms") == 0) {
+            if (parse_num(a, v, 1, 60000, &n) < 0) return 2;
+            cfg.state_timeout_ms = (unsigned)n;
         } else if (strcmp(a, "--state-sync-ms") == 0) {
             if (parse_num(a, v, 1, 3600000, &n) < 0) return 2;
             cfg.state_sync_ms = (unsigned)n;

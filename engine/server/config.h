@@ -46,6 +46,7 @@ typedef struct arb_config {
     const char *state;         /* "memory", a folder (LMDB) or redis://...; default ARB_STATE_DEFAULT */
     unsigned state_sync_ms;    /* LMDB: fsync period */
     size_t state_map_size;     /* LMDB: largest the file may grow, bytes */
+    unsigned state_timeout_ms; /* Redis: the longest one store call waits */
     bool state_fail_open;      /* store down: decide without state (true) or answer unavailable */
     uint32_t max_pending;      /* requests waiting on the store, per worker; beyond: overloaded */
 } arb_config_t;

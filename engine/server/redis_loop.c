@@ -5,7 +5,10 @@
 #include "engine/server/redis_loop.h"
 
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* hiredis's own libuv adapter (hiredis/adapters/libuv.h, 0.14) ignores a
  * poll error: a refused connect would then wait for the deadline instead of
@@ -111,4 +114,52 @@ static void timer_stop(void *timer)
 arb_store_loop_t arb_redis_loop(uv_loop_t *loop)
 {
     return (arb_store_loop_t){.loop = loop, .attach = attach, .timer_start = timer_start, .timer_stop = timer_stop};
+}
+
+/* One seed: NULL when it answers a slot map, else why not. */
+static const char *probe_one(const char *host, int port, unsigned timeout_ms, char *why, size_t n)
+{
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    if (!c || c->err) {
+        snprintf(why, n, "%s", c ? c->errstr : "out of memory");
+        redisFree(c);
+        return why;
+    }
+    redisSetTimeout(c, tv);
+    redisReply *r = redisCommand(c, "CLUSTER SLOTS");
+    if (!r) snprintf(why, n, "%s", c->err ? c->errstr : "no answer");
+    else if (r->type == REDIS_REPLY_ERROR) snprintf(why, n, "%s", r->str);
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+        snprintf(why, n, "no slots assigned: the cluster is not created yet");
+    else why = NULL;
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return why;
+}
+
+int arb_redis_probe(const char *seeds, unsigned timeout_ms, arb_err_t *err)
+{
+    char all[900] = "", why[200];
+    size_t used = 0;
+    for (const char *p = seeds; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char seed[300];
+        snprintf(seed, sizeof seed, "%.*s", (int)(len < 299 ? len : 299), p);
+        char *colon = strrchr(seed, ':');
+        const char *bad = "expected HOST:PORT";
+        if (colon) {
+            *colon = 0;
+            bad = probe_one(seed, atoi(colon + 1), timeout_ms, why, sizeof why);
+            *colon = ':';
+        }
+        if (!bad) return 0;
+        if (used < sizeof all)
+            used += (size_t)snprintf(all + used, sizeof all - used, "%s%s: %s", used ? "; " : "", seed, bad);
+        p += len + (end ? 1 : 0);
+    }
+    return arb_err_set(err, ARB_UNAVAILABLE,
+                       "no Redis Cluster node answered at the seeds %s (%s); start the cluster, or "
+                       "name nodes that are up", seeds, all);
 }

@@ -13,4 +13,11 @@
  * with it). Pass the result to arb_store_session_attach. */
 arb_store_loop_t arb_redis_loop(uv_loop_t *loop);
 
+/* Start-up check of a --state redis://SEEDS spec (seeds without the
+ * scheme): 0 when at least one seed answers CLUSTER SLOTS with a slot map
+ * within timeout_ms, else -1 with err naming every seed and why it failed
+ * (refused, timed out, not in cluster mode). Blocks: call it before the
+ * workers start. */
+int arb_redis_probe(const char *seeds, unsigned timeout_ms, arb_err_t *err);
+
 #endif

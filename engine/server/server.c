@@ -41,6 +41,7 @@
 #include "engine/ruleset/ruleset.h"
 #include "engine/server/server_priv.h"
 #include "engine/state/store.h"
+#include "engine/server/redis_loop.h"
 
 static void waiters_free(reload_waiter_t *wt)
 {
@@ -399,9 +400,16 @@ static int server_load_initial(arb_server_t *s, arb_ruleset_t **copies)
 static int server_store_open(arb_server_t *s)
 {
     arb_store_options_t opt = { .map_size = s->cfg.state_map_size,
-                                .sync_ms = s->cfg.state_sync_ms };
+                                .sync_ms = s->cfg.state_sync_ms,
+                                .timeout_ms = s->cfg.state_timeout_ms,
+                                .max_pending = s->cfg.max_pending };
     arb_err_t err;
-    if (arb_store_open(&s->store, s->cfg.state, &opt, &err) < 0) {
+    /* A cluster that no seed answers is a start-up error naming the
+     * seeds, not a server that fails every decision; once serving, a
+     * Redis that goes away follows --state-fail. */
+    bool redis = strncmp(s->cfg.state, "redis://", 8) == 0;
+    if (arb_store_open(&s->store, s->cfg.state, &opt, &err) < 0 ||
+        (redis && arb_redis_probe(s->cfg.state + 8, 1000, &err) < 0)) {
         char q[1200];
         arb_log_error("cannot open state", "state=%s error=%s", s->cfg.state,
                       arb_log_quote(err.message, q, sizeof q));
@@ -468,6 +476,9 @@ out:
         if (s->has_sock) arb_sockpath_release(s->cfg.socket_path, s->sock_id);
         if (s->has_admin) arb_sockpath_release(s->cfg.admin_path, s->admin_id);
         for (int i = 0; i < started; i++) {
+            /* The session first: its Redis handles close themselves. */
+            arb_store_session_close(s->workers[i].session);
+            s->workers[i].session = NULL;
             uv_walk(&s->workers[i].loop, server_close_walk, NULL);
             uv_run(&s->workers[i].loop, UV_RUN_DEFAULT);
         }

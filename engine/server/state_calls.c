@@ -162,7 +162,10 @@ static int start_commit(arb_pending_t *p, arb_err_t *err)
     if (call_prepare(p, err) < 0) return -1;
     p->stage = ST_COMMITTED;
     call_begin(p);
-    arb_store_commit(p->w->session, p->id, &p->commit, on_commit, p);
+    /* A decision commits once by its id: a commit the store retries (a
+     * lost race, a reply lost with its connection) never counts twice. */
+    const char *op = p->m == ARB_METHOD_DECIDE ? p->dec.decision_id : NULL;
+    arb_store_commit_once(p->w->session, p->id, op, &p->commit, on_commit, p);
     return call_returned(p);
 }
 
@@ -248,6 +251,10 @@ static void decision_keep_granted(arb_pending_t *p)
 
 static int state_failed(arb_pending_t *p, arb_err_t *err)
 {
+    /* Too many calls already wait on the store: back-pressure, answered
+     * `overloaded` whatever --state-fail says, so that a client slows down
+     * instead of getting decisions that ignore the customer's caps. */
+    if (p->code == ARB_OVERLOADED) return arb_err_set(err, ARB_OVERLOADED, "%s", p->message);
     arb_stat_inc(&p->w->stats.state_failures);
     if (p->w->server->cfg.state_fail_open) {
         p->degraded = true;
@@ -318,6 +325,7 @@ static int run(arb_pending_t *p, arb_err_t *err)
         case ST_COMMITTED:
             if (p->status < 0) {
                 if (p->m != ARB_METHOD_DECIDE) {
+                    if (p->code == ARB_OVERLOADED) return arb_err_set(err, p->code, "%s", p->message);
                     arb_stat_inc(&p->w->stats.state_failures);
                     return arb_err_set(err, ARB_UNAVAILABLE, "%s", p->message);
                 }

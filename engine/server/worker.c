@@ -21,6 +21,7 @@
 #include "engine/decide/decide.h"
 #include "engine/wire/frame.h"
 #include "engine/server/service.h"
+#include "engine/server/redis_loop.h"
 #include "engine/server/state_calls.h"
 #include "engine/state/store.h"
 #include "engine/wire/rpc.h"
@@ -139,6 +140,11 @@ static void worker_swap_ruleset(arb_worker_t *w)
 
 static void worker_close_handles(arb_worker_t *w)
 {
+    /* The store session's handles (Redis connections, deadline timers) live
+     * on this loop: closed here, on this thread, so that the loop's last
+     * turns close them before uv_loop_close. Nothing waits on it now. */
+    arb_store_session_close(w->session);
+    w->session = NULL;
     if (!uv_is_closing((uv_handle_t *)&w->sweep)) uv_close((uv_handle_t *)&w->sweep, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->wakeup)) uv_close((uv_handle_t *)&w->wakeup, NULL);
 }
@@ -241,6 +247,12 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     arb_err_t err;
     w->session = arb_store_session_open(s->store, &err);
     if (!w->session) {
+        arb_log_error("cannot start worker", "worker=%d error=\"%s\"", index, err.message);
+        return UV_ENOMEM;
+    }
+    /* Redis talks on this worker's loop; memory and LMDB ignore it. */
+    arb_store_loop_t l = arb_redis_loop(&w->loop);
+    if (arb_store_session_attach(w->session, &l, &err) < 0) {
         arb_log_error("cannot start worker", "worker=%d error=\"%s\"", index, err.message);
         return UV_ENOMEM;
     }

@@ -11,7 +11,8 @@ section 5), end to end on a real LMDB folder.
   on the store are bounded (--max-pending): the rest answer `overloaded`.
 - a full map (a tiny --state-map-size): decisions follow --state-fail and
   are counted in state_failures, track answers `unavailable`, reads go on.
-- a folder that cannot be used, or redis://: a clear start-up error, exit 2.
+- a folder that cannot be used, or a Redis Cluster that no seed answers: a
+  clear start-up error, exit 2.
 
 NEEDS_DECIDE: the cap tests use the rule language's `cap` (the decide
 helper's part of the issue). Before the merge they can be run against the
@@ -235,7 +236,11 @@ class FailureTest(StateTestCase):
         path = os.path.join(os.path.dirname(self.state_dir()), "a-file")
         open(path, "w").close()
         self.start_fails(path)
-        self.assertIn("not built yet", self.start_fails("redis://127.0.0.1:6379"))
+        # No cluster answers at the seeds: the start-up error names them.
+        from harness import free_port
+        seeds = "127.0.0.1:%d,127.0.0.1:%d" % (free_port(), free_port())
+        err = self.start_fails("redis://" + seeds)
+        self.assertIn("no Redis Cluster node answered at the seeds " + seeds, err)
 
     def test_bad_state_options_are_refused(self):
         for args in (["--state-fail", "maybe"], ["--state-map-size", "12Q"],
