@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tests/support/answerfix.h"
 #include "engine/base/stats.h"
 #include "engine/request/decision.h"
 #include "engine/wire/answer.h"
@@ -40,33 +41,6 @@ static void teardown(void)
 }
 
 TestSuite(answer, .init = setup, .fini = teardown);
-
-/* The one value packed into g_sb, which must be all of it. */
-static const msgpack_object *unpacked(void)
-{
-    size_t off = 0;
-    cr_assert_eq(msgpack_unpack_next(&g_up, g_sb.data, g_sb.size, &off), MSGPACK_UNPACK_SUCCESS);
-    cr_assert_eq(off, g_sb.size, "the answer is not one whole value");
-    return &g_up.data;
-}
-
-static bool str_is(const msgpack_object *o, const char *s)
-{
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
-}
-
-/* map has exactly these keys in this order (NULL-terminated). */
-static void expect_keys(const msgpack_object *map, const char *const *keys, const char *what)
-{
-    cr_assert_eq(map->type, MSGPACK_OBJECT_MAP, "%s: not a map", what);
-    uint32_t n = 0;
-    while (keys[n]) n++;
-    cr_assert_eq(map->via.map.size, n, "%s: %u keys, want %u", what, map->via.map.size, n);
-    for (uint32_t i = 0; i < n; i++)
-        cr_assert(str_is(&map->via.map.ptr[i].key, keys[i]), "%s: key %u is not %s", what, i,
-                  keys[i]);
-}
 
 static const msgpack_object *val(const msgpack_object *map, uint32_t i)
 {
@@ -162,19 +136,19 @@ static void expect_actions(const msgpack_object *acts)
     cr_assert_eq(acts->type, MSGPACK_OBJECT_ARRAY);
     cr_assert_eq(acts->via.array.size, 2);
     const msgpack_object *a = &acts->via.array.ptr[0], *b = &acts->via.array.ptr[1];
-    expect_keys(a, ACTION_KEYS, "actions[0]");
-    cr_assert(str_is(val(a, 0), "tv_promo"));
+    af_expect_keys(a, ACTION_KEYS, "actions[0]");
+    cr_assert(af_str_is(val(a, 0), "tv_promo"));
     expect_f64(val(a, 1), 12.5, "actions[0].priority");
     expect_f64(val(a, 2), 0.3125, "actions[0].propensity");
     expect_f64(val(a, 3), 40, "actions[0].value");
     const msgpack_object *pl = val(a, 4);
     static const char *const PAYLOAD_KEYS[] = { "banner", "n", NULL };
-    expect_keys(pl, PAYLOAD_KEYS, "actions[0].payload");
-    cr_assert(str_is(val(pl, 0), "tv.png"));
+    af_expect_keys(pl, PAYLOAD_KEYS, "actions[0].payload");
+    cr_assert(af_str_is(val(pl, 0), "tv.png"));
     cr_assert_eq(val(pl, 1)->type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
     cr_assert_eq(val(pl, 1)->via.i64, -3);
-    expect_keys(b, ACTION_KEYS, "actions[1]");
-    cr_assert(str_is(val(b, 0), "newsletter"));
+    af_expect_keys(b, ACTION_KEYS, "actions[1]");
+    cr_assert(af_str_is(val(b, 0), "newsletter"));
     expect_f64(val(b, 1), 0.25, "actions[1].priority");
     expect_f64(val(b, 2), 0.25, "actions[1].propensity");
     expect_f64(val(b, 3), 1, "actions[1].value");
@@ -190,10 +164,10 @@ Test(answer, a_decision_without_explain)
                          .ruleset = "3-0a1b2c3d4e5f", .actions = acts, .n_actions = 2,
                          .explain = NULL, .n_explain = 0, .elapsed_us = 4242 };
     arb_answer_pack_decision(&g_pk, &d);
-    const msgpack_object *m = unpacked();
-    expect_keys(m, DECISION_KEYS, "decision");
-    cr_assert(str_is(val(m, 0), "0123456789abcdef-2a"), "decision_id");
-    cr_assert(str_is(val(m, 1), "3-0a1b2c3d4e5f"), "ruleset");
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
+    af_expect_keys(m, DECISION_KEYS, "decision");
+    cr_assert(af_str_is(val(m, 0), "0123456789abcdef-2a"), "decision_id");
+    cr_assert(af_str_is(val(m, 1), "3-0a1b2c3d4e5f"), "ruleset");
     expect_actions(val(m, 2));
     expect_u64(val(m, 3), 4242, "elapsed_us");
 }
@@ -216,10 +190,10 @@ Test(answer, a_decision_with_explain)
                          .ruleset = "1-000000000000", .actions = acts, .n_actions = 2,
                          .explain = x, .n_explain = 4, .elapsed_us = 0 };
     arb_answer_pack_decision(&g_pk, &d);
-    const msgpack_object *m = unpacked();
-    expect_keys(m, EXPLAINED_KEYS, "explained decision");
-    cr_assert(str_is(val(m, 0), "ffffffffffffffff-1"));
-    cr_assert(str_is(val(m, 1), "1-000000000000"));
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
+    af_expect_keys(m, EXPLAINED_KEYS, "explained decision");
+    cr_assert(af_str_is(val(m, 0), "ffffffffffffffff-1"));
+    cr_assert(af_str_is(val(m, 1), "1-000000000000"));
     expect_actions(val(m, 2));
     const msgpack_object *e = val(m, 3);
     cr_assert_eq(e->type, MSGPACK_OBJECT_ARRAY);
@@ -229,11 +203,11 @@ Test(answer, a_decision_with_explain)
     const char *reasons[] = { "error: rules.lua:3: boom \\xFF", "chosen", "when", "chosen" };
     for (uint32_t i = 0; i < 4; i++) {
         const msgpack_object *xi = &e->via.array.ptr[i];
-        expect_keys(xi, X_KEYS, "explain entry");
-        cr_assert(str_is(val(xi, 0), x[i].id), "explain[%u].id", i);
+        af_expect_keys(xi, X_KEYS, "explain entry");
+        cr_assert(af_str_is(val(xi, 0), x[i].id), "explain[%u].id", i);
         cr_assert_eq(val(xi, 1)->type, MSGPACK_OBJECT_BOOLEAN);
         cr_assert_eq(val(xi, 1)->via.boolean, x[i].chosen, "explain[%u].chosen", i);
-        cr_assert(str_is(val(xi, 2), reasons[i]), "explain[%u].reason: %.*s", i,
+        cr_assert(af_str_is(val(xi, 2), reasons[i]), "explain[%u].reason: %.*s", i,
                   (int)val(xi, 2)->via.str.size, val(xi, 2)->via.str.ptr);
     }
     expect_u64(val(m, 4), 0, "elapsed_us");
@@ -246,10 +220,10 @@ Test(answer, an_empty_decision_and_an_empty_explain)
                          .ruleset = "", .actions = NULL, .n_actions = 0,
                          .explain = none, .n_explain = 0, .elapsed_us = UINT64_MAX };
     arb_answer_pack_decision(&g_pk, &d);
-    const msgpack_object *m = unpacked();
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     /* explain asked for (not NULL) is there even when empty. */
-    expect_keys(m, EXPLAINED_KEYS, "empty decision");
-    cr_assert(str_is(val(m, 1), ""));
+    af_expect_keys(m, EXPLAINED_KEYS, "empty decision");
+    cr_assert(af_str_is(val(m, 1), ""));
     cr_assert_eq(val(m, 2)->type, MSGPACK_OBJECT_ARRAY);
     cr_assert_eq(val(m, 2)->via.array.size, 0);
     cr_assert_eq(val(m, 3)->type, MSGPACK_OBJECT_ARRAY);
@@ -266,12 +240,12 @@ Test(answer, a_batch_is_its_head_then_each_decision_through_the_sink)
                          .elapsed_us = 7 };
     arb_answer_pack_batch_head(&g_pk, 3);
     for (int i = 0; i < 3; i++) cr_assert_eq(arb_answer_sink(&g_pk, &d), 0);
-    const msgpack_object *m = unpacked();
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     cr_assert_eq(m->type, MSGPACK_OBJECT_ARRAY);
     cr_assert_eq(m->via.array.size, 3);
     for (int i = 0; i < 3; i++) {
         const msgpack_object *di = &m->via.array.ptr[i];
-        expect_keys(di, DECISION_KEYS, "batch entry");
+        af_expect_keys(di, DECISION_KEYS, "batch entry");
         expect_actions(val(di, 2));
         expect_u64(val(di, 3), 7, "elapsed_us");
     }
@@ -282,21 +256,21 @@ Test(answer, a_batch_is_its_head_then_each_decision_through_the_sink)
 Test(answer, ping)
 {
     arb_answer_pack_ping(&g_pk, "1.4.0");
-    const msgpack_object *m = unpacked();
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     static const char *const KEYS[] = { "pong", "version", NULL };
-    expect_keys(m, KEYS, "ping");
+    af_expect_keys(m, KEYS, "ping");
     cr_assert_eq(val(m, 0)->type, MSGPACK_OBJECT_BOOLEAN);
     cr_assert(val(m, 0)->via.boolean);
-    cr_assert(str_is(val(m, 1), "1.4.0"));
+    cr_assert(af_str_is(val(m, 1), "1.4.0"));
 }
 
 Test(answer, reload)
 {
     arb_answer_pack_reload(&g_pk, "7-0123456789ab", 1234567890123ULL);
-    const msgpack_object *m = unpacked();
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     static const char *const KEYS[] = { "version", "actions", NULL };
-    expect_keys(m, KEYS, "reload");
-    cr_assert(str_is(val(m, 0), "7-0123456789ab"));
+    af_expect_keys(m, KEYS, "reload");
+    cr_assert(af_str_is(val(m, 0), "7-0123456789ab"));
     expect_u64(val(m, 1), 1234567890123ULL, "actions");
 }
 
@@ -321,30 +295,30 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     arb_stats_gauges_t g = { .connections = 12, .connections_refused = 13, .reloads_ok = 14,
                              .reloads_failed = 15 };
     arb_answer_pack_stats(&g_pk, &s, &g, "5-abcdefabcdef");
-    const msgpack_object *m = unpacked();
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     static const char *const KEYS[] = {
         "requests", "errors", "connections", "connections_refused", "decisions", "rule_errors",
         "budget_stops", "fallbacks", "undeclared_touchpoints", "backpressure_pauses",
         "answer_failures", "partial_closes", "reloads", "decide_us", "ruleset",
         "state_failures", "state_retries", NULL,
     };
-    expect_keys(m, KEYS, "stats");
+    af_expect_keys(m, KEYS, "stats");
     static const char *const METHODS[] = { "ping", "stats", "ruleset", "decide", "decide_many",
                                            "reload", "track", "feedback", "customer", "forget",
                                            "other", NULL };
-    expect_keys(val(m, 0), METHODS, "stats.requests");
+    af_expect_keys(val(m, 0), METHODS, "stats.requests");
     for (uint32_t i = 0; i < ARB_METHOD_COUNT; i++)
         expect_u64(val(val(m, 0), i), 100 + i, METHODS[i]);
     static const char *const CODES[] = { "invalid_request", "method_not_found", "invalid_params",
                                          "overloaded", "deadline_exceeded", "forbidden",
                                          "internal", "too_large", "unavailable", NULL };
-    expect_keys(val(m, 1), CODES, "stats.errors");
+    af_expect_keys(val(m, 1), CODES, "stats.errors");
     for (uint32_t i = 0; i < ARB_CODE_COUNT; i++) expect_u64(val(val(m, 1), i), 200 + i, CODES[i]);
     expect_u64(val(m, 2), 12, "connections");
     expect_u64(val(m, 3), 13, "connections_refused");
     for (uint32_t i = 4; i <= 11; i++) expect_u64(val(m, i), 301 + (i - 4), KEYS[i]);
     static const char *const RELOADS[] = { "ok", "failed", "abandoned", NULL };
-    expect_keys(val(m, 12), RELOADS, "stats.reloads");
+    af_expect_keys(val(m, 12), RELOADS, "stats.reloads");
     expect_u64(val(m, 15), 310, "state_failures");
     expect_u64(val(m, 16), 311, "state_retries");
     expect_u64(val(val(m, 12), 0), 14, "reloads.ok");
@@ -352,14 +326,14 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     expect_u64(val(val(m, 12), 2), 309, "reloads.abandoned");
     static const char *const QS[] = { "p50", "p99", "p999", NULL };
     const double q[] = { 0.5, 0.99, 0.999 };
-    expect_keys(val(m, 13), QS, "stats.decide_us");
+    af_expect_keys(val(m, 13), QS, "stats.decide_us");
     for (uint32_t i = 0; i < 3; i++) {
         double want = (double)arb_stats_decide_quantile(&s, q[i]) / 1000.0;
         expect_f64(val(val(m, 13), i), want, QS[i]);
         cr_assert(want > 0, "%s: nothing recorded", QS[i]);
     }
     cr_assert(val(val(m, 13), 0)->via.f64 < val(val(m, 13), 2)->via.f64, "p50 < p999");
-    cr_assert(str_is(val(m, 14), "5-abcdefabcdef"));
+    cr_assert(af_str_is(val(m, 14), "5-abcdefabcdef"));
 }
 
 Test(answer, stats_before_anything_happened)
@@ -368,9 +342,9 @@ Test(answer, stats_before_anything_happened)
     memset(&s, 0, sizeof s);
     arb_stats_gauges_t g = { 0 };
     arb_answer_pack_stats(&g_pk, &s, &g, "");
-    const msgpack_object *m = unpacked();
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     cr_assert_eq(m->via.map.size, 17);
     cr_assert_eq(val(m, 2)->via.i64, 0, "connections");
     for (uint32_t i = 0; i < 3; i++) expect_f64(val(val(m, 13), i), 0, "an empty quantile");
-    cr_assert(str_is(val(m, 14), ""));
+    cr_assert(af_str_is(val(m, 14), ""));
 }

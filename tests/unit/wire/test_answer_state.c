@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tests/support/answerfix.h"
 #include "engine/base/utf8.h"
 #include "engine/request/customer.h"
 #include "engine/wire/answer.h"
@@ -34,32 +35,6 @@ static void teardown(void)
 
 TestSuite(answer_state, .init = setup, .fini = teardown);
 
-static const msgpack_object *unpacked(void)
-{
-    size_t off = 0;
-    cr_assert_eq(msgpack_unpack_next(&g_up, g_sb.data, g_sb.size, &off), MSGPACK_UNPACK_SUCCESS);
-    cr_assert_eq(off, g_sb.size, "the answer is not one whole value");
-    return &g_up.data;
-}
-
-static bool str_is(const msgpack_object *o, const char *s)
-{
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
-}
-
-/* map has exactly these keys in this order (NULL-terminated); returns the
- * value of key i through vals. */
-static void expect_keys(const msgpack_object *map, const char *const *keys, const char *what)
-{
-    cr_assert_eq(map->type, MSGPACK_OBJECT_MAP, "%s: not a map", what);
-    uint32_t n = 0;
-    while (keys[n]) n++;
-    cr_assert_eq(map->via.map.size, n, "%s: %u keys, want %u", what, map->via.map.size, n);
-    for (uint32_t i = 0; i < n; i++)
-        cr_assert(str_is(&map->via.map.ptr[i].key, keys[i]), "%s: key %u is not %s", what, i, keys[i]);
-}
-
 static const msgpack_object *val(const msgpack_object *map, uint32_t i) { return &map->via.map.ptr[i].val; }
 
 static void expect_int(const msgpack_object *o, int64_t want, const char *what)
@@ -77,18 +52,18 @@ static void expect_true(const msgpack_object *o, const char *what)
 Test(answer_state, track_feedback_forget)
 {
     arb_answer_pack_track(&g_pk, 3);
-    const msgpack_object *a = unpacked();
-    expect_keys(a, (const char *const[]){ "stored", NULL }, "track");
+    const msgpack_object *a = af_unpacked(&g_up, &g_sb);
+    af_expect_keys(a, (const char *const[]){ "stored", NULL }, "track");
     expect_int(val(a, 0), 3, "stored");
     teardown(); setup();
     arb_answer_pack_feedback(&g_pk);
-    a = unpacked();
-    expect_keys(a, (const char *const[]){ "ok", NULL }, "feedback");
+    a = af_unpacked(&g_up, &g_sb);
+    af_expect_keys(a, (const char *const[]){ "ok", NULL }, "feedback");
     expect_true(val(a, 0), "ok");
     teardown(); setup();
     arb_answer_pack_forget(&g_pk);
-    a = unpacked();
-    expect_keys(a, (const char *const[]){ "forgotten", NULL }, "forget");
+    a = af_unpacked(&g_up, &g_sb);
+    af_expect_keys(a, (const char *const[]){ "forgotten", NULL }, "forget");
     expect_true(val(a, 0), "forgotten");
 }
 
@@ -99,9 +74,9 @@ Test(answer_state, customer_never_stored)
 {
     arb_customer_t c = { .id = "" };
     arb_answer_pack_customer(&g_pk, &c);
-    const msgpack_object *a = unpacked();
-    expect_keys(a, TOP, "empty customer");
-    cr_assert(str_is(val(a, 0), ""));
+    const msgpack_object *a = af_unpacked(&g_up, &g_sb);
+    af_expect_keys(a, TOP, "empty customer");
+    cr_assert(af_str_is(val(a, 0), ""));
     for (uint32_t i = 1; i <= 4; i++)
         cr_assert(val(a, i)->type == MSGPACK_OBJECT_ARRAY && val(a, i)->via.array.size == 0, "%u", i);
     cr_assert(val(a, 5)->type == MSGPACK_OBJECT_MAP && val(a, 5)->via.map.size == 0);
@@ -158,82 +133,82 @@ Test(answer_state, customer_every_field)
                          .attributes = (const uint8_t *)attrs, .attributes_len = sizeof attr_bytes - 1,
                          .suppressions = sup, .n_suppressions = 2 };
     arb_answer_pack_customer(&g_pk, &c);
-    const msgpack_object *a = unpacked();
-    expect_keys(a, TOP, "customer");
-    cr_assert(str_is(val(a, 0), "c-42"));
+    const msgpack_object *a = af_unpacked(&g_up, &g_sb);
+    af_expect_keys(a, TOP, "customer");
+    cr_assert(af_str_is(val(a, 0), "c-42"));
 
     const msgpack_object *ev = val(a, 1);
     cr_assert_eq(ev->via.array.size, 2);
     const msgpack_object *e0 = &ev->via.array.ptr[0];
-    expect_keys(e0, (const char *const[]){ "type", "ts", "sku", "category", "channel", "brand", "n", NULL }, "event 0");
-    cr_assert(str_is(val(e0, 0), "view"));
+    af_expect_keys(e0, (const char *const[]){ "type", "ts", "sku", "category", "channel", "brand", "n", NULL }, "event 0");
+    cr_assert(af_str_is(val(e0, 0), "view"));
     expect_int(val(e0, 1), 100, "ts");
-    cr_assert(str_is(val(e0, 2), "S1"));
-    cr_assert(str_is(val(e0, 3), "shoes"));
-    cr_assert(str_is(val(e0, 4), "web"));
-    cr_assert(str_is(val(e0, 5), "Ac\\xFF"), "bad bytes of an extra come back escaped");
+    cr_assert(af_str_is(val(e0, 2), "S1"));
+    cr_assert(af_str_is(val(e0, 3), "shoes"));
+    cr_assert(af_str_is(val(e0, 4), "web"));
+    cr_assert(af_str_is(val(e0, 5), "Ac\\xFF"), "bad bytes of an extra come back escaped");
     cr_assert_eq(val(e0, 6)->type, MSGPACK_OBJECT_ARRAY);
     expect_int(&val(e0, 6)->via.array.ptr[0], 1, "n[0]");
-    cr_assert(str_is(&val(e0, 6)->via.array.ptr[1], "\\xC3"));
+    cr_assert(af_str_is(&val(e0, 6)->via.array.ptr[1], "\\xC3"));
     const msgpack_object *e1 = &ev->via.array.ptr[1];
-    expect_keys(e1, (const char *const[]){ "type", "ts", "price", NULL }, "event 1");
-    cr_assert(str_is(val(e1, 0), "cart\\xFE"));
+    af_expect_keys(e1, (const char *const[]){ "type", "ts", "price", NULL }, "event 1");
+    cr_assert(af_str_is(val(e1, 0), "cart\\xFE"));
     cr_assert_float_eq(val(e1, 2)->via.f64, 2.5, 1e-12);
 
     const msgpack_object *p0 = &val(a, 2)->via.array.ptr[0];
     cr_assert_eq(val(a, 2)->via.array.size, 1);
-    expect_keys(p0, (const char *const[]){ "ts", "sku", "channel", "price", NULL }, "purchase");
+    af_expect_keys(p0, (const char *const[]){ "ts", "sku", "channel", "price", NULL }, "purchase");
     expect_int(val(p0, 0), 200, "purchase ts");
-    cr_assert(str_is(val(p0, 1), "S2"));
-    cr_assert(str_is(val(p0, 2), "store"));
+    cr_assert(af_str_is(val(p0, 1), "S2"));
+    cr_assert(af_str_is(val(p0, 2), "store"));
     cr_assert_eq(val(p0, 3)->type, MSGPACK_OBJECT_FLOAT64);
     cr_assert_float_eq(val(p0, 3)->via.f64, 19.5, 1e-12);
 
     const msgpack_object *ct = val(a, 3);
     cr_assert_eq(ct->via.array.size, 2);
     static const char *const CK[] = { "action", "channel", "ts", "counted", NULL };
-    expect_keys(&ct->via.array.ptr[0], CK, "contact 0");
-    cr_assert(str_is(val(&ct->via.array.ptr[0], 0), "promo"));
-    cr_assert(str_is(val(&ct->via.array.ptr[0], 1), "email"));
+    af_expect_keys(&ct->via.array.ptr[0], CK, "contact 0");
+    cr_assert(af_str_is(val(&ct->via.array.ptr[0], 0), "promo"));
+    cr_assert(af_str_is(val(&ct->via.array.ptr[0], 1), "email"));
     expect_int(val(&ct->via.array.ptr[0], 2), 300, "contact ts");
-    cr_assert(str_is(val(&ct->via.array.ptr[0], 3), "decision"));
-    expect_keys(&ct->via.array.ptr[1], CK, "contact 1");
+    cr_assert(af_str_is(val(&ct->via.array.ptr[0], 3), "decision"));
+    af_expect_keys(&ct->via.array.ptr[1], CK, "contact 1");
     cr_assert_eq(val(&ct->via.array.ptr[1], 1)->type, MSGPACK_OBJECT_NIL, "any channel: nil");
-    cr_assert(str_is(val(&ct->via.array.ptr[1], 3), "impression"));
+    cr_assert(af_str_is(val(&ct->via.array.ptr[1], 3), "impression"));
 
     const msgpack_object *oc = val(a, 4);
     cr_assert_eq(oc->via.array.size, 2);
     const msgpack_object *o0 = &oc->via.array.ptr[0];
-    expect_keys(o0, (const char *const[]){ "action", "outcome", "ts", "decision_id", "channel", "value", NULL }, "outcome 0");
-    cr_assert(str_is(val(o0, 0), "promo"));
-    cr_assert(str_is(val(o0, 1), "click"));
+    af_expect_keys(o0, (const char *const[]){ "action", "outcome", "ts", "decision_id", "channel", "value", NULL }, "outcome 0");
+    cr_assert(af_str_is(val(o0, 0), "promo"));
+    cr_assert(af_str_is(val(o0, 1), "click"));
     expect_int(val(o0, 2), 400, "outcome ts");
-    cr_assert(str_is(val(o0, 3), "d1"));
-    cr_assert(str_is(val(o0, 4), "email"));
+    cr_assert(af_str_is(val(o0, 3), "d1"));
+    cr_assert(af_str_is(val(o0, 4), "email"));
     cr_assert_float_eq(val(o0, 5)->via.f64, 3.5, 1e-12);
-    expect_keys(&oc->via.array.ptr[1], (const char *const[]){ "action", "outcome", "ts", NULL }, "outcome 1");
+    af_expect_keys(&oc->via.array.ptr[1], (const char *const[]){ "action", "outcome", "ts", NULL }, "outcome 1");
 
     const msgpack_object *cs = val(a, 5);
-    expect_keys(cs, (const char *const[]){ "email", "location", NULL }, "consent");
+    af_expect_keys(cs, (const char *const[]){ "email", "location", NULL }, "consent");
     static const char *const GK[] = { "granted", "ts", NULL };
-    expect_keys(val(cs, 0), GK, "consent.email");
+    af_expect_keys(val(cs, 0), GK, "consent.email");
     expect_true(val(val(cs, 0), 0), "email granted");
     expect_int(val(val(cs, 0), 1), 500, "email ts");
-    expect_keys(val(cs, 1), GK, "consent.location");
+    af_expect_keys(val(cs, 1), GK, "consent.location");
     cr_assert(val(val(cs, 1), 0)->type == MSGPACK_OBJECT_BOOLEAN && !val(val(cs, 1), 0)->via.boolean);
     expect_int(val(val(cs, 1), 1), 501, "location ts");
 
     const msgpack_object *at = val(a, 6);
-    expect_keys(at, (const char *const[]){ "tier", NULL }, "attributes");
-    cr_assert(str_is(val(at, 0), "gold"));
+    af_expect_keys(at, (const char *const[]){ "tier", NULL }, "attributes");
+    cr_assert(af_str_is(val(at, 0), "gold"));
 
     const msgpack_object *su = val(a, 7);
     cr_assert_eq(su->via.array.size, 2);
-    expect_keys(&su->via.array.ptr[0], (const char *const[]){ "action", "until", "reason", NULL }, "sup 0");
-    cr_assert(str_is(val(&su->via.array.ptr[0], 0), "promo"));
+    af_expect_keys(&su->via.array.ptr[0], (const char *const[]){ "action", "until", "reason", NULL }, "sup 0");
+    cr_assert(af_str_is(val(&su->via.array.ptr[0], 0), "promo"));
     expect_int(val(&su->via.array.ptr[0], 1), 600, "until");
-    cr_assert(str_is(val(&su->via.array.ptr[0], 2), "complaint"));
-    expect_keys(&su->via.array.ptr[1], (const char *const[]){ "action", "until", NULL }, "sup 1");
+    cr_assert(af_str_is(val(&su->via.array.ptr[0], 2), "complaint"));
+    af_expect_keys(&su->via.array.ptr[1], (const char *const[]){ "action", "until", NULL }, "sup 1");
 }
 
 Test(answer_state, customer_bad_utf8_escaped)
@@ -241,7 +216,7 @@ Test(answer_state, customer_bad_utf8_escaped)
     arb_consent_t consents[] = { { .ts = 1, .key = "e\xffmail", .granted = true } };
     arb_customer_t c = { .id = "c\xc3", .consents = consents, .n_consents = 1 };
     arb_answer_pack_customer(&g_pk, &c);
-    const msgpack_object *a = unpacked();
-    cr_assert(str_is(val(a, 0), "c\\xC3"));
-    cr_assert(str_is(&val(a, 5)->via.map.ptr[0].key, "e\\xFFmail"));
+    const msgpack_object *a = af_unpacked(&g_up, &g_sb);
+    cr_assert(af_str_is(val(a, 0), "c\\xC3"));
+    cr_assert(af_str_is(&val(a, 5)->via.map.ptr[0].key, "e\\xFFmail"));
 }
