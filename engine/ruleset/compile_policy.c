@@ -215,9 +215,12 @@ static void read_suppress_one(compiler_t *cc, arb_action_policy_t *a)
     if (s.pause == ARB_FOREVER) cc->rs->policy_forever = true;
     else note_window(cc->rs, s.pause);
     note_window(cc->rs, s.within);
-    s.outcome = arb__compile_check(L, strdup(k));
+    /* The slot first, then the name straight into it: running out of
+     * memory in either leaves nothing unowned (test_loadfail). */
     GROW(cc->rs, a->suppress, a->n_suppress, 1);
+    s.outcome = NULL;
     a->suppress[a->n_suppress++] = s;
+    a->suppress[a->n_suppress - 1].outcome = arb__compile_check(L, strdup(k));
 }
 
 void arb__compile_action_policy(compiler_t *cc, int spec, arb_action_t *action)
