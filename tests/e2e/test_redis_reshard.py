@@ -147,43 +147,56 @@ class RedisReshardTest(test_redis_nodes.RedisNodesTest):
                         elif "offer" in [x["id"] for x in acts]:
                             grants[w] += 1
 
-        clients = [self.connect(a) for _ in range(3)] + [self.connect(b) for _ in range(3)]
-        threads = [threading.Thread(target=load, args=(c, k * 5), daemon=True)
-                   for k, c in enumerate(clients)]
-        for t in threads:
-            t.start()
-        try:
-            time.sleep(0.5)
-            before = dict(seen)
+        def under_load(move):
+            """Load on both nodes from 6 connections while move() runs."""
+            stop.clear()
+            clients = [self.connect(a) for _ in range(3)] + [self.connect(b) for _ in range(3)]
+            threads = [threading.Thread(target=load, args=(c, k * 5), daemon=True)
+                       for k, c in enumerate(clients)]
+            for t in threads:
+                t.start()
+            try:
+                time.sleep(0.5)
+                before = seen["decide"]
+                move()
+                time.sleep(0.5)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(T(30))
+            self.assertFalse(any(t.is_alive() for t in threads), "a load thread hung")
+            self.assertGreater(seen["decide"], before, "no load during the migration")
+            self.assertEqual(bad, [], "malformed answers")
+            self.assertLessEqual(set(errors), {"unavailable"}, "errors %r" % errors)
+
+        def recovered(when):
+            """Without a restart, every customer decides and tracks on both
+            nodes: the slot map followed the cluster."""
+            for w in who:
+                for c in (ca, cb):
+                    r = c.call("decide", ctx(w), timeout=T(10))
+                    self.assertIsNone(r.error, "%s %s: %r" % (w, when, r.error))
+                    if "offer" in [x["id"] for x in r.result["actions"]]:
+                        grants[w] += 1
+                    r = c.call("track", {"customer_id": w, "events": [dict(VIEW, sku="X")]},
+                               timeout=T(10))
+                    self.assertIsNone(r.error, "%s track %s: %r" % (w, when, r.error))
+                    self.assertIn(r.result, ({"stored": 0}, {"stored": 1}))
+
+        def there():
             self.reshard(src, dst)
             on_dst = self.masters()[dst][1]
             self.assertTrue(all(slot_of(w) in on_dst for w in inside[:12]),
                             "reshard did not move the customers' slots")
-            time.sleep(0.5)
-            self.reshard(dst, src)
-            time.sleep(0.5)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join(T(30))
-        self.assertFalse(any(t.is_alive() for t in threads), "a load thread hung")
-        self.assertGreater(seen["decide"], before["decide"], "no load during the migration")
-        self.assertEqual(bad, [], "malformed answers")
-        self.assertLessEqual(set(errors), {"unavailable"}, "errors %r" % errors)
 
-        # Recovery without a restart, then the cap: grants answered never
-        # exceed what the store recorded, nor the cap.
-        ca, cb = self.connect(a), self.connect(b)
-        for w in who:
-            for c in (ca, cb):
-                r = c.call("decide", ctx(w), timeout=T(10))
-                self.assertIsNone(r.error, "%s after the migration: %r" % (w, r.error))
-                if "offer" in [x["id"] for x in r.result["actions"]]:
-                    grants[w] += 1
-                r = c.call("track", {"customer_id": w, "events": [dict(VIEW, sku="X")]},
-                           timeout=T(10))
-                self.assertIsNone(r.error, "%s track after the migration: %r" % (w, r.error))
-                self.assertIn(r.result, ({"stored": 0}, {"stored": 1}))
+        cb = self.connect(b)
+        under_load(there)
+        recovered("with its slot moved")
+        under_load(lambda: self.reshard(dst, src))
+        recovered("with its slot moved back")
+
+        # The cap: grants answered never exceed what the store recorded,
+        # nor the cap.
         for w in who:
             stored = contacts_of(self.customer(a, w), "offer")
             self.assertEqual(stored, contacts_of(self.customer(b, w), "offer"))
