@@ -34,6 +34,16 @@ void arb_decider_free(arb_decider_t *d);
  * 0 means no deadline (the default, for offline use). */
 void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_ms);
 
+/* The learned arms (learn/learner.h) d's decisions read for adaptive
+ * actions; NULL (the default): none, every adaptive action uses its prior.
+ * Borrowed: the caller keeps the snapshot alive while d decides with it. */
+struct arb_arms_snap;
+void arb_decider_set_arms(arb_decider_t *d, const struct arb_arms_snap *arms);
+
+/* Seed d's Thompson sampler: the same seed, arms and contexts give the same
+ * decisions. Without it, a decider seeds itself from getrandom(). */
+void arb_decider_seed(arb_decider_t *d, uint64_t seed);
+
 /* Explain every decision of d, whatever the context asks. */
 void arb_decider_force_explain(arb_decider_t *d, bool on);
 

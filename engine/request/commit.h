@@ -37,12 +37,37 @@ typedef struct arb_contact_req {
     size_t n_caps;
 } arb_contact_req_t;
 
+/* An offer a decision wants to store (customer.h), stored when its contact
+ * request commit->contacts[contact] is granted, or always when contact is
+ * -1 (the action's contacts count on impression). Offers are unique by
+ * (decision_id, action): a second one merges nothing. */
+typedef struct arb_offer_req {
+    arb_offer_t offer;
+    int32_t contact;
+} arb_offer_req_t;
+
+/* How the one outcome of a feedback commit teaches its adaptive action.
+ * The offer it learns from is the stored offer of (outcome.decision_id,
+ * action); without a decision_id, the customer's latest offer of the
+ * action, whose decision_id the stored outcome then takes (so that a
+ * repeat is recognised). With an offer found and the outcome not already
+ * stored for it:
+ *   positives 1 when the outcome is `positive`;
+ *   trials 1 (trials_on_impression only) when the outcome is "impression"
+ *     or `positive` and neither was stored for that offer before (a click
+ *     reported before its impression implies the impression, once).
+ * Otherwise 0 and 0. */
+typedef struct arb_learn_rule {
+    const char *positive;       /* the outcome that counts as a success */
+    bool trials_on_impression;  /* false: trials are counted at decision time */
+} arb_learn_rule_t;
+
 /* What is kept per customer: entries older than max_age seconds before the
  * commit's `now` are dropped, then the oldest beyond each count. 0 means no
  * limit. The ruleset must keep max_age at least its longest cap window. */
 typedef struct arb_retention {
     int64_t max_age;
-    uint32_t max_events, max_purchases, max_contacts, max_outcomes;
+    uint32_t max_events, max_purchases, max_contacts, max_outcomes, max_offers;
 } arb_retention_t;
 
 typedef struct arb_commit {
@@ -54,6 +79,9 @@ typedef struct arb_commit {
     const arb_outcome_t *outcomes;        size_t n_outcomes;    /* from feedback */
     const arb_suppression_t *suppressions; size_t n_suppressions;
     const arb_contact_req_t *contacts;    size_t n_contacts;    /* from a decision */
+    const arb_offer_req_t *offers;        size_t n_offers;      /* from a decision */
+    const arb_learn_rule_t *learn;        /* feedback of an adaptive action: how its one
+                                             outcome teaches (NULL: it does not) */
     const arb_retention_t *retention;     /* NULL: the store's default */
 } arb_commit_t;
 
@@ -64,6 +92,13 @@ typedef struct arb_commit_result {
     size_t n_granted;
     size_t stored;             /* events + purchases + consents newly stored (track's {stored}) */
     size_t outcomes_counted;   /* outcomes not already recorded */
+    /* With commit->learn: */
+    bool learn_known;          /* an offer was found for the outcome */
+    double learn_positives;    /* 0 or 1, see arb_learn_rule_t */
+    double learn_trials;       /* 0 or 1 */
+    const char *learn_channel; /* the offer's channel and segment (valid during the */
+    const char *learn_segment; /*   callback), NULL when no offer was found */
+    const char *learn_decision_id; /* the offer's decision_id, NULL when none was found */
 } arb_commit_result_t;
 
 /* Merge commit into old (not changed) giving *out, allocated in arena, with

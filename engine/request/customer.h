@@ -48,6 +48,18 @@ typedef struct arb_outcome {
     double value;             /* NAN when absent */
 } arb_outcome_t;
 
+/* An adaptive action (dsl/README.md, "Adaptive propensity") a decision
+ * showed this customer: what a later feedback for it learns from. Stored
+ * only for decisions that counted (no preview) and, when its contact was
+ * refused by a cap, not at all. */
+typedef struct arb_offer {
+    int64_t ts;
+    const char *decision_id;
+    const char *action;
+    const char *channel;
+    const char *segment;      /* the arm's segment: the attribute's value, or "" (pooled) */
+} arb_offer_t;
+
 /* The latest consent statement for one key ("email", "location", ...). */
 typedef struct arb_consent {
     int64_t ts;
@@ -71,6 +83,7 @@ typedef struct arb_customer {
     arb_consent_t *consents;        size_t n_consents;   /* one per key */
     const uint8_t *attributes;      size_t attributes_len; /* msgpack map, or NULL */
     arb_suppression_t *suppressions; size_t n_suppressions;
+    arb_offer_t *offers;            size_t n_offers;
 } arb_customer_t;
 
 /* The recorded consent for key: 1 granted, 0 withdrawn, -1 never stated. */

@@ -32,7 +32,22 @@ typedef struct arb_decided_action {
      * them around the two numbers that change. The ruleset's. */
     const char *head, *tail;
     size_t head_len, tail_len;
+    /* An adaptive action: the segment of the arm it was decided on
+     * (NUL-terminated; "" the pooled arm), which its offer stores. NULL
+     * for an action whose propensity is not learned. */
+    const char *segment;
 } arb_decided_action_t;
+
+/* The evidence an adaptive action was decided on, for explain. */
+typedef struct arb_learned {
+    const char *segment;      /* the arm read: the segment's, or "" when the pooled arm was
+                                 used (no value, or no evidence yet for the segment) */
+    double positives;         /* decayed to the decision's now; 0 when no arm yet */
+    double trials;
+    double prior;             /* the prior rate used (the model's score or the action's prior) */
+    double mean;              /* posterior mean */
+    double sample;            /* the Thompson draw; NAN when the mean was used (settled) */
+} arb_learned_t;
 
 /* Why one action of the ruleset was or was not chosen. */
 typedef struct arb_explained {
@@ -42,6 +57,7 @@ typedef struct arb_explained {
     bool eligible;            /* its rules ran and said yes: the numbers below are set */
     double priority;          /* NAN unless eligible */
     double propensity;        /* NAN unless eligible */
+    const arb_learned_t *learned; /* an eligible adaptive action's evidence; NULL otherwise */
 } arb_explained_t;
 
 typedef struct arb_decision {

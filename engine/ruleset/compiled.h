@@ -128,6 +128,24 @@ typedef struct arb_action_hot {
 #define ARB_HOT_CHECKS   2u /* touchpoints, dates, consent or location to check first */
 #define ARB_HOT_POLICY   4u /* a cap, cooldown, group or suppression to check (with a customer) */
 #define ARB_HOT_ANY      8u /* set on every action: a decision that must check them all masks it */
+#define ARB_HOT_ADAPTIVE 16u/* the propensity is learned (arb_action_t.adaptive) */
+
+/* An adaptive propensity (dsl/README.md, "Adaptive propensity"): learned
+ * per action x channel (x segment) from feedback, as a Beta posterior over
+ * the rate of `positive` outcomes per trial. */
+typedef struct arb_adaptive {
+    char *positive;             /* the outcome that counts as a success; owned */
+    bool trials_on_impression;  /* trial = "impression" (true) or "decision" */
+    double prior;               /* prior rate, in (0, 1) */
+    double strength;            /* what the prior is worth, in trials; > 0 */
+    int32_t prior_model;        /* a model symbol whose score, when the context sends it,
+                                   is the prior rate instead; -1 none */
+    char *segment;              /* attribute learned per value; NULL: pooled only; owned */
+    uint32_t segment_len;
+    double half_life;           /* seconds; 0: evidence never fades */
+    bool always_sample;         /* explore = "always": Thompson sampling on every decision */
+    double settle;              /* explore = "thin": trials from which the mean is used */
+} arb_adaptive_t;
 
 /* Contact policy (dsl/README.md, "Contact policy"): checked in C against the
  * stored customer before an action's conditions run. */
@@ -195,6 +213,7 @@ typedef struct arb_action {
     uint32_t n_requires;
     bool fallback;          /* declared with `fallback` */
     bool requires_location; /* one of `requires` is "location": location must be sent too */
+    int32_t adaptive;       /* index in ruleset->adaptives, -1 none (ARB_HOT_ADAPTIVE) */
     int32_t policy;         /* index in ruleset->policies, -1 none (ARB_HOT_POLICY); kept
                                apart so that an action stays 200 bytes */
     double value;           /* money or any lever */
@@ -301,6 +320,8 @@ struct arb_ruleset {
     arb_channel_policy_t channel_policy[ARB_MAX_CHANNELS]; /* by channel index */
     arb_action_policy_t *policies; /* of the actions that have one (arb_action_t.policy) */
     uint32_t n_policies;
+    arb_adaptive_t *adaptives;  /* of the adaptive actions (arb_action_t.adaptive) */
+    uint32_t n_adaptives;
     arb_group_t *groups;        /* declared with group "id" { ... } */
     uint32_t n_groups;
     char **outcomes;            /* feedback outcomes declared with outcomes { ... }; owned */

@@ -39,6 +39,7 @@
 
 #include "engine/base/arena.h"
 #include "engine/base/error.h"
+#include "engine/request/arm.h"
 #include "engine/request/commit.h"
 #include "engine/request/customer.h"
 
@@ -131,5 +132,27 @@ typedef void (*arb_store_done_cb)(void *arg, const arb_err_t *err);
 /* Erase customer id: fetches give an empty customer from the callback on,
  * and (LMDB) no earlier version of its record stays readable in the file. */
 void arb_store_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb cb, void *arg);
+
+/* ---- learned arms (request/arm.h): kept per action, shared by every
+ * worker and (Redis) every node. Not per customer: forget leaves them. */
+
+/* One sync of a node's learning with the store: add the deltas, then read
+ * back every stored arm of the named actions (those of the ruleset now
+ * serving), other nodes' evidence included. Strings are copied before the
+ * call returns. */
+typedef struct arb_arms_sync {
+    const arb_arm_delta_t *deltas;  size_t n_deltas;
+    const char *const *actions;     size_t n_actions;
+} arb_arms_sync_t;
+
+/* arms (NULL on failure) and their strings live only during the callback;
+ * n may be 0. On failure (err set) each action's deltas were added at most
+ * once: some may have been and others not; the caller counts them lost,
+ * never adds them again. The callback runs as arb_store_commit's does (on
+ * the writer thread for LMDB, the session's loop for Redis). */
+typedef void (*arb_store_arms_cb)(void *arg, const arb_arm_t *arms, size_t n, const arb_err_t *err);
+
+void arb_store_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req,
+                         arb_store_arms_cb cb, void *arg);
 
 #endif

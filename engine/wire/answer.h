@@ -83,4 +83,9 @@ void arb_answer_pack_customer(msgpack_packer *pk, const arb_customer_t *c);
 /* `forget`: {forgotten: true}. */
 void arb_answer_pack_forget(msgpack_packer *pk);
 
+/* `learning`: [{action, channel, segment (nil for the pooled arm),
+ * positives, negatives, trials, mean}], in the order given. */
+struct arb_arm_view;
+void arb_answer_pack_learning(msgpack_packer *pk, const struct arb_arm_view *rows, size_t n);
+
 #endif
