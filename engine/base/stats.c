@@ -56,7 +56,7 @@ const char *arb_method_name(arb_method_t m)
 {
     static const char *const names[ARB_METHOD_COUNT] = {
         "ping",  "stats",    "ruleset",  "decide", "decide_many",
-        "reload", "track", "feedback", "customer", "forget", "other",
+        "reload", "track", "feedback", "customer", "forget", "learning", "other",
     };
     return (unsigned)m < ARB_METHOD_COUNT ? names[m] : "other";
 }

@@ -25,6 +25,7 @@ typedef enum arb_method {
     ARB_METHOD_FEEDBACK,
     ARB_METHOD_CUSTOMER,
     ARB_METHOD_FORGET,
+    ARB_METHOD_LEARNING,
     ARB_METHOD_OTHER,
     ARB_METHOD_COUNT
 } arb_method_t;
@@ -51,6 +52,11 @@ typedef struct arb_stats {
     _Atomic uint64_t reloads_abandoned;          /* server-wide: reloads past --reload-timeout */
     _Atomic uint64_t state_failures;             /* store reads or writes that failed (--state-fail) */
     _Atomic uint64_t state_retries;              /* decisions decided again: a cap was taken meanwhile */
+    _Atomic uint64_t feedback_unknown;           /* feedback for an adaptive action naming no decision
+                                                    that offered it to the customer: nothing learned */
+    _Atomic uint64_t learn_syncs;                /* syncs of learned arms with the store (one writer) */
+    _Atomic uint64_t learn_sync_failures;        /* ... that failed: their evidence is lost */
+    _Atomic uint64_t learn_lost;                 /* deltas lost with a failed sync */
 } arb_stats_t;
 
 static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)

@@ -37,6 +37,9 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->state_map_size = (size_t)64 << 30;
     cfg->state_fail_open = false;
     cfg->max_pending = 256;
+    cfg->learn_ms = 250;
+    cfg->learn_max_arms = 100000;
+    cfg->learn_max_segments = 64;
     cfg->state_timeout_ms = 50;
 }
 
@@ -80,6 +83,12 @@ int arb_config_usage(FILE *f, int code)
         "                         `unavailable` (closed, default) or decides without it (open)\n"
         "  --max-pending N        requests waiting on the state store per worker; beyond, `overloaded`\n"
         "                         (default 256; also bounds the Redis calls waiting per worker)\n"
+        "  --learn-ms MS          sync what adaptive actions learned with the state store and publish it\n"
+        "                         to the workers this often (default 250)\n"
+        "  --learn-seed N         seed Thompson sampling (worker i uses N+i): the same traffic gives the\n"
+        "                         same decisions; default a random seed\n"
+        "  --learn-max-arms N     learned arms kept, over all actions (default 100000)\n"
+        "  --learn-max-segments N segments learned per adaptive action and channel (default 64)\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
@@ -219,6 +228,19 @@ int arb_config_parse(arb_config_t *cfgp, int argc, char **argv)
         } else if (strcmp(a, "--max-pending") == 0) {
             if (parse_num(a, v, 1, 1000000, &n) < 0) return 2;
             cfg.max_pending = (uint32_t)n;
+        } else if (strcmp(a, "--learn-ms") == 0) {
+            if (parse_num(a, v, 1, 3600000, &n) < 0) return 2;
+            cfg.learn_ms = (unsigned)n;
+        } else if (strcmp(a, "--learn-seed") == 0) {
+            if (parse_num(a, v, 0, 1e15, &n) < 0) return 2;
+            cfg.learn_seeded = true;
+            cfg.learn_seed = (uint64_t)n;
+        } else if (strcmp(a, "--learn-max-arms") == 0) {
+            if (parse_num(a, v, 1, 100000000, &n) < 0) return 2;
+            cfg.learn_max_arms = (size_t)n;
+        } else if (strcmp(a, "--learn-max-segments") == 0) {
+            if (parse_num(a, v, 1, 100000, &n) < 0) return 2;
+            cfg.learn_max_segments = (size_t)n;
         } else {
             fprintf(stderr, "arbiter serve: unknown option '%s'\n", a);
             return arb_config_usage(stderr, 2);

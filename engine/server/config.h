@@ -49,6 +49,12 @@ typedef struct arb_config {
     unsigned state_timeout_ms; /* Redis: the longest one store call waits */
     bool state_fail_open;      /* store down: decide without state (true) or answer unavailable */
     uint32_t max_pending;      /* requests waiting on the store, per worker; beyond: overloaded */
+    /* Learning (DESIGN.md section 6). */
+    unsigned learn_ms;         /* how often learned evidence is synced with the store and published */
+    bool learn_seeded;         /* --learn-seed given: Thompson draws are reproducible */
+    uint64_t learn_seed;       /* worker i's sampler starts from learn_seed + i */
+    size_t learn_max_arms;     /* arms a node keeps */
+    size_t learn_max_segments; /* segments per action and channel */
 } arb_config_t;
 
 /* The state folder `arbiter serve` uses when --state is not given, relative

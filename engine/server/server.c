@@ -39,6 +39,7 @@
 #include "engine/wire/answer.h"
 #include "engine/wire/rpc.h"
 #include "engine/ruleset/ruleset.h"
+#include "engine/server/learn_sync.h"
 #include "engine/server/server_priv.h"
 #include "engine/state/store.h"
 #include "engine/server/redis_loop.h"
@@ -438,7 +439,8 @@ int arb_server_run(const arb_config_t *cfg)
     pthread_mutex_init(&s->control_lock, NULL);
     uv_loop_init(&s->loop);
     int code = 2, started = 0;
-    if (!s->workers || !copies || server_store_open(s) < 0 || server_load_initial(s, copies) < 0)
+    if (!s->workers || !copies || server_store_open(s) < 0 || server_load_initial(s, copies) < 0 ||
+        !(s->learn = arb_learn_sync_new(s)))
         goto out;
     for (int i = 0; i < s->nworkers; i++, started++)
         if (arb_worker_init(s, &s->workers[i], i, copies[i]) < 0) goto out;
@@ -485,6 +487,7 @@ out:
         for (int i = started; i < s->nworkers && copies; i++) arb_ruleset_free(copies[i]);
     }
     for (int i = 0; i < started; i++) arb_worker_destroy(&s->workers[i]);
+    arb_learn_sync_free(s->learn);
     /* Last: every session is closed, every commit called back; this syncs. */
     arb_store_close(s->store);
     waiters_free(s->queued);   /* reloads asked for during shutdown */

@@ -29,6 +29,7 @@ typedef struct arb_store arb_store_t;
 struct arb_server {
     arb_config_t cfg;
     arb_store_t *store;             /* customer state, opened before the workers, closed last */
+    struct arb_learn_sync *learn;   /* what adaptive actions learn (learn_sync.h); before the workers */
     uv_loop_t loop;
     uv_tcp_t tcp;
     uv_pipe_t sock, admin;

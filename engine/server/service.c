@@ -2,21 +2,26 @@
 #include "engine/server/service.h"
 
 #include <string.h>
+#include <time.h>
 
+#include "engine/base/pack.h"
+#include "engine/decide/adaptive.h"
 #include "engine/decide/decide.h"
 #include "engine/ruleset/ruleset.h"
 #include "engine/server/conn.h"
+#include "engine/server/learn_sync.h"
 #include "engine/decide/policy.h"
 #include "engine/request/track.h"
 #include "engine/ruleset/ruleset.h"
 #include "engine/wire/answer.h"
+#include "engine/server/server_priv.h"
 #include "engine/server/state_calls.h"
 #include "engine/server/worker.h"
 #include "engine/wire/answer.h"
 #include "engine/wire/rpc.h"
 
 #define METHODS \
-    "decide, decide_many, track, feedback, customer, forget, ruleset, ping, stats, reload"
+    "decide, decide_many, track, feedback, learning, customer, forget, ruleset, ping, stats, reload"
 
 static arb_method_t method_of(const char *m, size_t n)
 {
@@ -34,7 +39,40 @@ static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
     arb_stats_gauges_t g;
     arb__server_stats(w->server, &sum, &g.connections, &g.reloads_ok, &g.reloads_failed,
                       &g.connections_refused);
+    arb_learn_sync_gauges(w->server->learn, &g.arms, &g.learn_dropped);
     arb_answer_pack_stats(pk, &sum, &g, arb_ruleset_version(w->ruleset));
+}
+
+/* `learning`: every arm this worker's snapshot holds for the adaptive
+ * actions of its ruleset, or those of one action ({action}). */
+static int learning(arb_worker_t *w, uint32_t msgid, const msgpack_object *arg, msgpack_packer *pk,
+                    arb_err_t *err)
+{
+    const char *action = NULL;
+    if (arg && arg->type != MSGPACK_OBJECT_NIL) {
+        if (arg->type != MSGPACK_OBJECT_MAP)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected a map {action?}");
+        const msgpack_object *a = arb_msgpack_map_get(arg, "action");
+        if (a && a->type != MSGPACK_OBJECT_STR)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "action: expected a string");
+        if (a) {
+            char *s = arb_arena_alloc(&w->arena, a->via.str.size + 1);
+            if (!s) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+            memcpy(s, a->via.str.ptr, a->via.str.size);
+            s[a->via.str.size] = 0;
+            if (strlen(s) != a->via.str.size || !arb_adaptive_rule(w->ruleset, s, &w->arena))
+                return arb_err_set(err, ARB_INVALID_PARAMS,
+                                   "action: '%.200s' is not an adaptive action of ruleset %s", s,
+                                   arb_ruleset_version(w->ruleset));
+            action = s;
+        }
+    }
+    arb_arm_view_t *rows;
+    int n = arb_adaptive_views(w->ruleset, w->arms, action, (int64_t)time(NULL), &w->arena, &rows);
+    if (n < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing learned arms");
+    arb_rpc_pack_result_head(pk, msgid);
+    arb_answer_pack_learning(pk, rows, (size_t)n);
+    return 0;
 }
 
 /* Decisions are shed, cheaply, when the worker is already behind: a queue
@@ -110,6 +148,8 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
     case ARB_METHOD_CUSTOMER:
     case ARB_METHOD_FORGET:
         return arb_state_call(w, c, m, msgid, false, arg, pk, err);
+    case ARB_METHOD_LEARNING:
+        return learning(w, msgid, arg, pk, err);
     case ARB_METHOD_RELOAD:
         if (!c->admin)
             return arb_err_set(err, ARB_FORBIDDEN, "reload is allowed only on the admin socket");

@@ -21,13 +21,14 @@
 #include <time.h>
 
 #include "engine/base/pack.h"
-#include "engine/ruleset/ruleset.h"
-#include "engine/server/conn.h"
+#include "engine/decide/adaptive.h"
 #include "engine/decide/decide.h"
 #include "engine/decide/policy.h"
+#include "engine/learn/learner.h"
 #include "engine/request/track.h"
 #include "engine/ruleset/ruleset.h"
-#include "engine/wire/answer.h"
+#include "engine/server/conn.h"
+#include "engine/server/learn_sync.h"
 #include "engine/server/server_priv.h"
 #include "engine/server/worker.h"
 #include "engine/state/store.h"
@@ -70,6 +71,12 @@ struct arb_pending {
     /* decide: this round's decision, copied into arena, and its contacts */
     arb_decision_t dec;
     arb_contact_req_t *reqs;
+    arb_offer_req_t *offers;   /* ... the adaptive actions it shows, for learning */
+    size_t n_offers;
+    /* feedback: the action, its time, and what the store found to learn */
+    const char *fb_action;
+    int64_t fb_ts;
+    arb_commit_result_t learned;
 };
 
 const msgpack_object *arb_state_customer_id(const msgpack_object *ctx)
@@ -112,6 +119,17 @@ static void on_fetch(void *arg, int status, const arb_err_t *err)
     call_complete(p);
 }
 
+static char *copy_bytes(arb_arena_t *a, const char *s, size_t n)
+{
+    if (!s) return NULL;
+    char *d = arb_arena_alloc(a, n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+#define copy_str(a, s) ((s) ? copy_bytes((a), (s), strlen(s)) : NULL)
+
 static void on_commit(void *arg, const arb_commit_result_t *res, const arb_err_t *err)
 {
     arb_pending_t *p = arg;
@@ -123,6 +141,15 @@ static void on_commit(void *arg, const arb_commit_result_t *res, const arb_err_t
         if (n) memcpy(p->granted, res->granted, n * sizeof *p->granted);
         p->n_granted = res->n_granted;
         p->stored = res->stored;
+        if (p->commit.learn) {   /* the strings live only now: into p's idle arena */
+            p->learned = *res;
+            p->learned.granted = NULL;
+            p->learned.learn_channel = copy_str(&p->arena, res->learn_channel);
+            p->learned.learn_segment = copy_str(&p->arena, res->learn_segment);
+            p->learned.learn_decision_id = copy_str(&p->arena, res->learn_decision_id);
+            if (res->learn_known && (!p->learned.learn_channel || !p->learned.learn_segment))
+                p->learned.learn_known = false;   /* out of memory: nothing learned */
+        }
     }
     call_complete(p);
 }
@@ -180,16 +207,6 @@ static int start_forget(arb_pending_t *p, arb_err_t *err)
 
 /* ------------------------------------------------------------ decide */
 
-static char *copy_bytes(arb_arena_t *a, const char *s, size_t n)
-{
-    if (!s) return NULL;
-    char *d = arb_arena_alloc(a, n + 1);
-    if (!d) return NULL;
-    memcpy(d, s, n);
-    d[n] = 0;
-    return d;
-}
-#define copy_str(a, s) ((s) ? copy_bytes((a), (s), strlen(s)) : NULL)
 
 /* The decision is a view into the decider's scratch and the ruleset (which
  * a reload may retire): a copy in p's arena answers it after the commit. */
@@ -209,12 +226,20 @@ static int copy_decision(arb_pending_t *p, const arb_decision_t *d, arb_err_t *e
         acts[i].payload = copy_bytes(a, d->actions[i].payload, d->actions[i].payload_len);
         acts[i].head = copy_bytes(a, d->actions[i].head, d->actions[i].head_len);
         acts[i].tail = copy_bytes(a, d->actions[i].tail, d->actions[i].tail_len);
+        acts[i].segment = copy_str(a, d->actions[i].segment);
         if (!acts[i].id) goto nomem;
     }
     for (uint32_t i = 0; i < d->n_explain; i++) {
         ex[i] = d->explain[i];
         ex[i].id = copy_str(a, d->explain[i].id);
         ex[i].reason = copy_str(a, d->explain[i].reason);
+        if (d->explain[i].learned) {
+            arb_learned_t *l = arb_arena_alloc(a, sizeof *l);
+            if (!l) goto nomem;
+            *l = *d->explain[i].learned;
+            l->segment = copy_str(a, l->segment);
+            ex[i].learned = l;
+        }
     }
     c->actions = acts;
     c->explain = d->explain ? ex : NULL;
@@ -279,20 +304,49 @@ static int decide_fetched(arb_pending_t *p, arb_err_t *err)
                                            &w->stats, err);
     if (!dec || copy_decision(p, dec, err) < 0) return -1;
     if (p->degraded) return 1;
-    int n = arb_policy_contacts(w->ruleset, dec, &p->arena, &p->reqs);
+    int n = arb_policy_contacts(w->ruleset, &p->dec, &p->arena, &p->reqs);
     if (n < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's contacts");
-    if (n == 0) return 1;
+    int o = arb_adaptive_offers(w->ruleset, &p->dec, p->reqs, (size_t)n, &p->arena, &p->offers);
+    if (o < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's offers");
+    p->n_offers = (size_t)o;
+    if (n == 0 && o == 0) return 1;
     arb_ruleset_retention(w->ruleset, &p->ret);
     memset(&p->commit, 0, sizeof p->commit);
-    p->commit.now = p->reqs[0].contact.ts;
+    p->commit.now = p->dec.now;
     p->commit.contacts = p->reqs;
     p->commit.n_contacts = (size_t)n;
+    p->commit.offers = p->offers;
+    p->commit.n_offers = p->n_offers;
     p->commit.retention = &p->ret;
     p->n_contacts = (size_t)n;
-    p->granted = arb_arena_alloc(&p->arena, (size_t)n * sizeof *p->granted);
+    p->granted = arb_arena_alloc(&p->arena, ((size_t)n + 1) * sizeof *p->granted);
     if (!p->granted) return arb_err_set(err, ARB_INTERNAL, "out of memory committing contacts");
     int r = start_commit(p, err);
     return r < 0 ? -1 : r ? 2 : 0;
+}
+
+/* What a stored commit teaches: the trials of a decision's offers (for
+ * actions whose trials are decisions), or a feedback's evidence. */
+static void learn(arb_pending_t *p)
+{
+    arb_worker_t *w = p->w;
+    arb_arm_delta_t *d = NULL;
+    int n = 0;
+    if (p->m == ARB_METHOD_DECIDE && p->n_offers) {
+        bool *stored = arb_arena_alloc(&p->arena, p->n_offers * sizeof *stored);
+        if (!stored) return;
+        for (size_t i = 0; i < p->n_offers; i++)
+            stored[i] = p->offers[i].contact < 0 || p->granted[p->offers[i].contact];
+        n = arb_adaptive_decision_deltas(w->ruleset, p->offers, p->n_offers, stored, &p->arena, &d);
+    } else if (p->m == ARB_METHOD_FEEDBACK && p->commit.learn) {
+        if (!p->learned.learn_known) {
+            arb_stat_inc(&w->stats.feedback_unknown);
+            return;
+        }
+        n = arb_adaptive_feedback_deltas(w->ruleset, p->fb_action, p->fb_ts, &p->learned,
+                                         &p->arena, &d);
+    }
+    if (n > 0) arb_learner_add(arb_learn_sync_learner(w->server->learn), d, (size_t)n);
 }
 
 /* ------------------------------------------------------------ the machine */
@@ -331,6 +385,7 @@ static int run(arb_pending_t *p, arb_err_t *err)
                 }
                 return state_failed(p, err);   /* open: answer, nothing recorded */
             }
+            learn(p);
             if (p->m != ARB_METHOD_DECIDE || p->n_granted == p->n_contacts) return 0;
             if (p->rounds >= ROUNDS_MAX) {
                 decision_keep_granted(p);
@@ -481,6 +536,9 @@ static int parse_write(arb_pending_t *p, const msgpack_object *arg, arb_err_t *e
         if (n < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory reading feedback");
         p->commit.contacts = reqs;
         p->commit.n_contacts = (size_t)n;
+        p->commit.learn = arb_adaptive_rule(w->ruleset, fb.action, &p->arena);
+        p->fb_action = fb.action;
+        p->fb_ts = fb.ts;
         p->n_contacts = (size_t)n;
         p->granted = arb_arena_alloc(&p->arena, ((size_t)n + 1) * sizeof *p->granted);
         if (!p->granted) return arb_err_set(err, ARB_INTERNAL, "out of memory reading feedback");

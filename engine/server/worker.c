@@ -19,6 +19,8 @@
 #include "engine/base/log.h"
 #include "engine/server/conn.h"
 #include "engine/decide/decide.h"
+#include "engine/learn/learner.h"
+#include "engine/server/learn_sync.h"
 #include "engine/wire/frame.h"
 #include "engine/server/service.h"
 #include "engine/server/redis_loop.h"
@@ -158,8 +160,12 @@ static void worker_on_sweep(uv_timer_t *t)
         arb_conn_check_timeouts(c, now, w->stopping, w->stop_deadline_ms);
     }
     /* Requests waiting on the store hold the loop: their completion comes
-     * through the wakeup handle, and what was decided must be answered. */
-    if (w->stopping && !w->conns.list && !w->pending) worker_close_handles(w);
+     * through the wakeup handle, and what was decided must be answered.
+     * Worker 0 then stores what every worker learned (learn_sync.h). */
+    if (!w->stopping || w->conns.list || w->pending) return;
+    if (w->index == 0 && !arb_learn_sync_drained(w->server->learn)) return;
+    if (w->index != 0) arb_learn_sync_worker_drained(w->server->learn);
+    worker_close_handles(w);
 }
 
 static void worker_on_wakeup(uv_async_t *a)
@@ -190,6 +196,7 @@ static int worker_on_frame(arb_conn_t *c, const msgpack_object *frame, msgpack_s
                            void *ud)
 {
     arb_worker_t *w = ud;
+    arb_learn_sync_take(w->server->learn, w);
     msgpack_packer pk;
     arb_answer_t ans;
     arb_answer_begin(&ans, out, w->server->cfg.max_answer);
@@ -235,9 +242,11 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     w->ruleset = rs;
     w->decider = arb_decider_new();
     if (w->decider) arb_decider_set_deadline(w->decider, s->cfg.deadline_ms, s->cfg.max_deadline_ms);
+    if (w->decider && s->cfg.learn_seeded) arb_decider_seed(w->decider, s->cfg.learn_seed + (uint64_t)index);
     arb_arena_init(&w->arena);
     pthread_mutex_init(&w->inbox_lock, NULL);
     atomic_init(&w->next_ruleset, NULL);
+    atomic_init(&w->next_arms, NULL);
     atomic_init(&w->stop_requested, false);
     int r = uv_loop_init(&w->loop);
     if (r == 0) r = uv_async_init(&w->loop, &w->wakeup, worker_on_wakeup);
@@ -258,6 +267,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     }
     w->wakeup.data = w;
     w->sweep.data = w;
+    if (index == 0 && (r = arb_learn_sync_start(s->learn, w)) < 0) return r;
     return uv_timer_start(&w->sweep, worker_on_sweep, 250, 250);
 }
 
@@ -274,6 +284,8 @@ void arb_worker_destroy(arb_worker_t *w)
     arb_ruleset_free(w->ruleset);
     arb_ruleset_free(atomic_exchange(&w->next_ruleset, NULL));
     arb_decider_free(w->decider);
+    arb_arms_snap_release(w->arms);
+    arb_arms_snap_release(atomic_exchange(&w->next_arms, NULL));
     arb_store_session_close(w->session);
     arb_arena_free(&w->arena);
     pthread_mutex_destroy(&w->inbox_lock);

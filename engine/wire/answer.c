@@ -89,7 +89,7 @@ static void pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
 void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *s,
                            const arb_stats_gauges_t *g, const char *version)
 {
-    msgpack_pack_map(pk, 17);
+    msgpack_pack_map(pk, 18);
     arb_pack_lit(pk, "requests");
     pack_counter_map(pk, s->requests, ARB_METHOD_COUNT, method_name_i);
     arb_pack_lit(pk, "errors");
@@ -122,6 +122,14 @@ void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *s,
     arb_pack_cstr(pk, version);
     pack_kv_u64(pk, "state_failures", s->state_failures);
     pack_kv_u64(pk, "state_retries", s->state_retries);
+    arb_pack_lit(pk, "learning");
+    msgpack_pack_map(pk, 6);
+    pack_kv_u64(pk, "arms", g->arms);
+    pack_kv_u64(pk, "syncs", s->learn_syncs);
+    pack_kv_u64(pk, "sync_failures", s->learn_sync_failures);
+    pack_kv_u64(pk, "lost", s->learn_lost);
+    pack_kv_u64(pk, "dropped", g->learn_dropped);
+    pack_kv_u64(pk, "feedback_unknown", s->feedback_unknown);
 }
 
 void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions)

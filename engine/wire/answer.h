@@ -38,6 +38,8 @@ typedef struct arb_stats_gauges {
     int64_t connections;             /* open now, public and admin */
     uint64_t connections_refused;
     uint64_t reloads_ok, reloads_failed;
+    uint64_t arms;                   /* learned arms in the published snapshot */
+    uint64_t learn_dropped;          /* deltas dropped by --learn-max-arms/-segments */
 } arb_stats_gauges_t;
 
 /* `stats`: {requests, errors, connections, ..., decide_us, ruleset}; see
