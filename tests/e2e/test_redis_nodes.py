@@ -37,7 +37,9 @@ def cluster_cmd(env, *args, timeout=60):
                           timeout=timeout)
 
 
-class RedisNodesTest(E2ETestCase):
+class RedisClusterCase(E2ETestCase):
+    """A test class on the shared Redis Cluster, with its node helpers; no
+    tests of its own (test_redis_learning.py builds on it too)."""
     seeds = None
     own_dir = None
 
@@ -123,7 +125,9 @@ class RedisNodesTest(E2ETestCase):
         r = c.call("decide", ctx(cid), timeout=bound)
         return r, time.monotonic() - t0
 
-    # -- tests -----------------------------------------------------------
+
+
+class RedisNodesTest(RedisClusterCase):
 
     def test_track_on_one_node_is_seen_by_decide_on_the_other(self):
         a, b = self.node(ACROSS), self.node(ACROSS)
