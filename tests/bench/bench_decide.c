@@ -15,7 +15,14 @@
  * fetches its customer into the decider's arena, decides on it and packs
  * the answer. The golden check stays stateless (state changes answers).
  *
+ * With --arms TRIALS (a ruleset of adaptive actions), every action has a
+ * learned arm on every channel, TRIALS trials and a tenth of them
+ * positive, in the decider's snapshot: what an adaptive decision reads and
+ * draws from once learning has run (below `settle`, so every candidate
+ * takes a Thompson draw).
+ *
  * usage: bench_decide RULES_DIR CONTEXTS.msgpack [GOLDEN.jsonl] [--seconds S] [--state DIR]
+ *                     [--arms TRIALS]
  * prints one line of key=value results.
  */
 #include <jansson.h>
@@ -28,6 +35,8 @@
 #include "engine/wire/answer.h"
 #include "engine/request/context.h"
 #include "engine/decide/decide.h"
+#include "engine/learn/learner.h"
+#include "engine/ruleset/compiled.h"
 #include "engine/ruleset/ruleset.h"
 #include "tests/bench/bench_state.h"
 
@@ -215,13 +224,33 @@ static int state_run(arb_ruleset_t *rs, arb_decider_t *d, const msgpack_unpacked
     return bad;
 }
 
+/* A snapshot with one arm per action and channel of rs (see above). */
+static arb_arms_snap_t *bench_arms(const arb_ruleset_t *rs, double trials, arb_learner_t **lp)
+{
+    arb_learner_options_t opt = { 10000000, 64 };
+    arb_learner_t *l = arb_learner_new(&opt);
+    size_t n = (size_t)rs->n_actions * (size_t)rs->n_channels, k = 0;
+    arb_arm_t *arms = calloc(n ? n : 1, sizeof *arms);
+    if (!l || !arms) return NULL;
+    for (uint32_t i = 0; i < rs->n_actions; i++)
+        for (int c = 0; c < rs->n_channels; c++)
+            arms[k++] = (arb_arm_t){ rs->actions[i].id, rs->channels[c], ARB_ARM_POOLED,
+                                     trials / 10, trials, (int64_t)time(NULL) };
+    arb_arms_snap_t *snap = arb_learner_absorb(l, arms, k);
+    free(arms);
+    *lp = l;
+    return snap;
+}
+
 int main(int argc, char **argv)
 {
+    double arm_trials = -1;
     const char *dir = NULL, *ctxs = NULL, *golden = NULL, *state = NULL;
     double seconds = 3;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
         else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) state = argv[++i];
+        else if (strcmp(argv[i], "--arms") == 0 && i + 1 < argc) arm_trials = atof(argv[++i]);
         else if (!dir) dir = argv[i];
         else if (!ctxs) ctxs = argv[i];
         else golden = argv[i];
@@ -252,6 +281,13 @@ int main(int argc, char **argv)
         n++;
     }
     arb_decider_t *d = arb_decider_new();
+    arb_learner_t *learner = NULL;
+    arb_arms_snap_t *snap = NULL;
+    if (arm_trials >= 0) {
+        if (!(snap = bench_arms(rs, arm_trials, &learner))) { fprintf(stderr, "out of memory\n"); return 2; }
+        arb_decider_set_arms(d, snap);
+        arb_decider_seed(d, 42);
+    }
     arb_arena_t arena;
     arb_arena_init(&arena);
     arb_stats_t stats;
@@ -309,6 +345,8 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&out);
     arb_arena_free(&arena);
     arb_decider_free(d);
+    arb_arms_snap_release(snap);
+    arb_learner_free(learner);
     arb_ruleset_free(rs);
     return failures ? 1 : 0;
 }

@@ -8,6 +8,7 @@
  *
  * usage: loadgen --connect HOST:PORT [--conns N] [--depth D] [--seconds S]
  *                [--warmup S] [--method decide|ping|track|feedback] [--contexts FILE.msgpack]
+ *                [--action NAME] (feedback's action; default promo_<n>)
  *                [--server-pid PID] [--payload] [--hold] [--customers N]
  * prints one line: key=value results (throughput, p50/p99/p999 in us,
  * errors, server CPU seconds per second when --server-pid is given).
@@ -47,6 +48,7 @@ typedef struct lg_conn {
 typedef struct lg {
     uv_loop_t *loop;
     const char *method;
+    const char *action;           /* --action: feedback's action (default promo_<n>) */
     char **ctx;                   /* packed contexts */
     size_t *ctx_len;
     size_t n_ctx, next_ctx;
@@ -153,10 +155,11 @@ static void gen_track(lg_t *lg, msgpack_packer *pk)
  * impression of a decided action, its decision_id never seen before. */
 static void gen_feedback(lg_t *lg, msgpack_packer *pk)
 {
-    char id[32], action[32], did[48];
+    char id[32], action[128], did[48];
     unsigned cust = next_customer(lg);
     snprintf(id, sizeof id, "cust-%05u", cust);
-    snprintf(action, sizeof action, "promo_%u", cust % 20);
+    if (lg->action) snprintf(action, sizeof action, "%s", lg->action);
+    else snprintf(action, sizeof action, "promo_%u", cust % 20);
     snprintf(did, sizeof did, "lg-%lld-%llu", (long long)lg->now, (unsigned long long)lg->seq++);
     msgpack_pack_map(pk, 5);
     pk_str(pk, "customer_id"); pk_str(pk, id);
@@ -317,6 +320,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--seconds") == 0) seconds = atof(v);
         else if (strcmp(a, "--warmup") == 0) warmup = atof(v);
         else if (strcmp(a, "--method") == 0) lg.method = v;
+        else if (strcmp(a, "--action") == 0) lg.action = v;
         else if (strcmp(a, "--contexts") == 0) contexts = v;
         else if (strcmp(a, "--server-pid") == 0) pid = atoi(v);
         else if (strcmp(a, "--customers") == 0) lg.customers = (unsigned)atoi(v);
