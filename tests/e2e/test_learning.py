@@ -134,13 +134,18 @@ class LearningTest(E2ETestCase):
         shares = {}
         for label, extra in (("fading", ", half_life = hours(4)"), ("forever", "")):
             sim = Simulation(self, self.node(adaptive_rules(before, extra)), seed=21)
-            first = sim.run(before, 1200)
+            first = sim.run(before, 1500)
             self.assertGreaterEqual(first[-300:].count("c_best") / 300, 0.6, label)
-            second = sim.run(after, 1500)
-            shares[label] = second[-500:].count("a_low") / 500
+            # The 300 decisions after the first 150 of the change: time
+            # for a half-life of 4 hours (240 decisions) to act, too little
+            # for 1,500 decisions of old evidence to be outweighed (a
+            # thin arm keeps exploring: without a half-life the choice
+            # follows too, but only much later).
+            second = sim.run(after, 450)
+            shares[label] = second[150:].count("a_low") / 300
         self.assertGreaterEqual(shares["fading"], 0.6,
                                 "with a half-life the new best won only %.0f%%" % (shares["fading"] * 100))
-        self.assertLessEqual(shares["forever"], 0.3,
+        self.assertLessEqual(shares["forever"], 0.2,
                              "without a half-life old evidence should hold (%.0f%%)" % (shares["forever"] * 100))
 
     def test_a_new_action_from_a_reload_is_explored_and_wins(self):
