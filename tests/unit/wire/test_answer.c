@@ -291,21 +291,25 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     arb_stat_add(&s.reloads_abandoned, 309);
     arb_stat_add(&s.state_failures, 310);
     arb_stat_add(&s.state_retries, 311);
+    arb_stat_add(&s.learn_syncs, 312);
+    arb_stat_add(&s.learn_sync_failures, 313);
+    arb_stat_add(&s.learn_lost, 314);
+    arb_stat_add(&s.feedback_unknown, 315);
     for (int i = 0; i < 1000; i++) arb_stats_record_decide(&s, 1000 + (uint64_t)i * 1000);
     arb_stats_gauges_t g = { .connections = 12, .connections_refused = 13, .reloads_ok = 14,
-                             .reloads_failed = 15 };
+                             .reloads_failed = 15, .arms = 16, .learn_dropped = 17 };
     arb_answer_pack_stats(&g_pk, &s, &g, "5-abcdefabcdef");
     const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     static const char *const KEYS[] = {
         "requests", "errors", "connections", "connections_refused", "decisions", "rule_errors",
         "budget_stops", "fallbacks", "undeclared_touchpoints", "backpressure_pauses",
         "answer_failures", "partial_closes", "reloads", "decide_us", "ruleset",
-        "state_failures", "state_retries", NULL,
+        "state_failures", "state_retries", "learning", NULL,
     };
     af_expect_keys(m, KEYS, "stats");
     static const char *const METHODS[] = { "ping", "stats", "ruleset", "decide", "decide_many",
                                            "reload", "track", "feedback", "customer", "forget",
-                                           "other", NULL };
+                                           "learning", "other", NULL };
     af_expect_keys(val(m, 0), METHODS, "stats.requests");
     for (uint32_t i = 0; i < ARB_METHOD_COUNT; i++)
         expect_u64(val(val(m, 0), i), 100 + i, METHODS[i]);
@@ -321,6 +325,11 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     af_expect_keys(val(m, 12), RELOADS, "stats.reloads");
     expect_u64(val(m, 15), 310, "state_failures");
     expect_u64(val(m, 16), 311, "state_retries");
+    static const char *const LEARNING[] = { "arms", "syncs", "sync_failures", "lost", "dropped",
+                                            "feedback_unknown", NULL };
+    af_expect_keys(val(m, 17), LEARNING, "stats.learning");
+    const uint64_t learning[] = { 16, 312, 313, 314, 17, 315 };
+    for (uint32_t i = 0; i < 6; i++) expect_u64(val(val(m, 17), i), learning[i], LEARNING[i]);
     expect_u64(val(val(m, 12), 0), 14, "reloads.ok");
     expect_u64(val(val(m, 12), 1), 15, "reloads.failed");
     expect_u64(val(val(m, 12), 2), 309, "reloads.abandoned");
@@ -343,7 +352,7 @@ Test(answer, stats_before_anything_happened)
     arb_stats_gauges_t g = { 0 };
     arb_answer_pack_stats(&g_pk, &s, &g, "");
     const msgpack_object *m = af_unpacked(&g_up, &g_sb);
-    cr_assert_eq(m->via.map.size, 17);
+    cr_assert_eq(m->via.map.size, 18);
     cr_assert_eq(val(m, 2)->via.i64, 0, "connections");
     for (uint32_t i = 0; i < 3; i++) expect_f64(val(val(m, 13), i), 0, "an empty quantile");
     cr_assert(af_str_is(val(m, 14), ""));
