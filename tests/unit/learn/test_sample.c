@@ -166,6 +166,11 @@ Test(sample, the_first_draws_are_fixed)
     cr_expect_eq(r.s[1], 0x6e789e6aa1b965f4ULL);
     cr_expect_eq(r.s[2], 0x06c45d188009454fULL);
     cr_expect_eq(r.s[3], 0xf88bb8a8724c81ecULL);
+    /* xoshiro256**'s first outputs from there (computed independently),
+     * top 53 bits over 2^53. */
+    cr_expect_eq(arb_rng_uniform(&r), (double)(0x99ec5f36cb75f2b4ULL >> 11) * 0x1.0p-53);
+    cr_expect_eq(arb_rng_uniform(&r), (double)(0xbf6e1f784956452aULL >> 11) * 0x1.0p-53);
+    cr_expect_eq(arb_rng_uniform(&r), (double)(0x1a5f849d4933e6e0ULL >> 11) * 0x1.0p-53);
 }
 
 Test(sample, different_seeds_give_different_draws)
