@@ -345,11 +345,15 @@ typedef struct worker_arg {
     size_t dropped;
 } worker_arg_t;
 
+static pthread_barrier_t g_start;
+
 static void *adder(void *p)
 {
     worker_arg_t *w = p;
     static const char *segs[] = {"", "gold", "silver", "bronze"};
     char action[16];
+    /* All at once: the table grows and arms fill while others add. */
+    pthread_barrier_wait(&g_start);
     for (int i = 0; i < 10000; i++) {
         snprintf(action, sizeof action, "act%d", i % 7);
         arb_arm_delta_t d = d_of(action, i % 2 ? "web" : "email", segs[(i + w->id) % 4], i % 3 == 0, 1,
@@ -364,8 +368,10 @@ Test(learner, four_threads_adding_at_once_lose_nothing)
     make(0, 0);
     pthread_t t[4];
     worker_arg_t w[4] = {{0, 0}, {1, 0}, {2, 0}, {3, 0}};
+    pthread_barrier_init(&g_start, NULL, 4);
     for (int i = 0; i < 4; i++) cr_assert_eq(pthread_create(&t[i], NULL, adder, &w[i]), 0);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_start);
     for (int i = 0; i < 4; i++) cr_expect_eq(w[i].dropped, 0);
     arb_learn_batch_t b;
     cr_assert_eq(arb_learner_take(L, &b), 0);
