@@ -109,7 +109,7 @@ Test(merge_learn, offers_are_unique_by_decision_and_action_and_oldest_first)
 Test(merge_learn, offers_are_retained_by_age_and_by_count)
 {
     arb_customer_t c = empty();
-    char ids[10][8];
+    char ids[10][16];
     for (int i = 0; i < 10; i++) {
         snprintf(ids[i], sizeof ids[i], "d%d", i);
         c = decide(&c, ids[i], "a", T + i * 100);
