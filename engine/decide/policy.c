@@ -255,6 +255,9 @@ int arb_policy_feedback_contacts(const arb_ruleset_t *rs, const char *action, co
 #define RETAIN_PURCHASES 100
 #define RETAIN_CONTACTS 200
 #define RETAIN_OUTCOMES 200
+/* Offers: a feedback comes within days of its decision, and each adaptive
+ * action shown adds one; 100 of ~60 bytes keep the record's bound. */
+#define RETAIN_OFFERS 100
 
 void arb_ruleset_retention(const arb_ruleset_t *rs, arb_retention_t *out)
 {
@@ -265,4 +268,5 @@ void arb_ruleset_retention(const arb_ruleset_t *rs, arb_retention_t *out)
     out->max_purchases = RETAIN_PURCHASES;
     out->max_contacts = RETAIN_CONTACTS;
     out->max_outcomes = RETAIN_OUTCOMES;
+    out->max_offers = RETAIN_OFFERS;
 }

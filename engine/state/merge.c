@@ -1,6 +1,9 @@
 /* Merging one commit into a customer (commit.h): what `track`, `feedback`
- * and a decision's contacts add, the cap checks that decide which contacts
- * are granted, and retention.
+ * and a decision's contacts and offers add, the cap checks that decide
+ * which contacts are granted, what a feedback teaches an adaptive action
+ * (found against the stored offers and outcomes, in the same atomic step,
+ * so a duplicate or a flood is recognised however the calls interleave),
+ * and retention.
  *
  * Keeps state/'s rule that the merge is a pure function of values: no I/O,
  * no lock, so each backend calls it wherever its own atomicity lives
@@ -157,6 +160,51 @@ static bool cap_holds(const arb_contact_t *list, size_t n, const arb_contact_t *
     return count < cap->max;
 }
 
+/* The latest offer of o's action (with o's decision_id when it has one). */
+static const arb_offer_t *find_offer(const arb_offer_t *fs, size_t n, const arb_outcome_t *o)
+{
+    for (size_t i = n; i-- > 0;)
+        if (strcmp(fs[i].action, o->action) == 0 &&
+            (!o->decision_id || strcmp(fs[i].decision_id, o->decision_id) == 0))
+            return &fs[i];
+    return NULL;
+}
+
+/* Whether outcome was stored for offer f before this commit. */
+static bool stored_for(const arb_customer_t *c, const arb_offer_t *f, const char *outcome)
+{
+    for (size_t i = 0; outcome && i < c->n_outcomes; i++) {
+        const arb_outcome_t *o = &c->outcomes[i];
+        if (o->decision_id && strcmp(o->decision_id, f->decision_id) == 0 &&
+            strcmp(o->action, f->action) == 0 && strcmp(o->outcome, outcome) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* What the one outcome *o of a feedback teaches (arb_learn_rule_t). At
+ * most one trial and one positive per offer, whatever is sent: each counts
+ * only with the first outcome of its kind stored for the offer. */
+static void learn(const arb_customer_t *old, const arb_offer_t *fs, size_t nfs,
+                  const arb_learn_rule_t *rule, arb_outcome_t *o, arb_commit_result_t *res)
+{
+    const arb_offer_t *f = o->action && o->outcome ? find_offer(fs, nfs, o) : NULL;
+    if (!f) return;
+    res->learn_known = true;
+    res->learn_channel = f->channel;
+    res->learn_segment = f->segment;
+    res->learn_decision_id = f->decision_id;
+    if (!o->decision_id) o->decision_id = f->decision_id;
+    if (stored_for(old, f, o->outcome)) return;
+    bool positive = rule->positive && strcmp(o->outcome, rule->positive) == 0;
+    res->learn_positives = positive;
+    /* A positive before its impression implies the impression; whichever
+     * of the two comes first is the offer's one trial. */
+    if (rule->trials_on_impression && (positive || strcmp(o->outcome, "impression") == 0) &&
+        !stored_for(old, f, "impression") && !stored_for(old, f, rule->positive))
+        res->learn_trials = 1;
+}
+
 int arb_commit_merge(const arb_customer_t *old, const arb_commit_t *cm,
                      const arb_retention_t *rt, arb_arena_t *a,
                      arb_customer_t *out, bool *granted, arb_commit_result_t *res,
@@ -202,26 +250,6 @@ int arb_commit_merge(const arb_customer_t *old, const arb_commit_t *cm,
                                            &out->attributes_len, err))
         return -1;
 
-    /* Outcomes: idempotent by (decision_id, action, outcome). */
-    arb_outcome_t *os = alloc(a, (old->n_outcomes + cm->n_outcomes) * sizeof *os);
-    if (!os) goto nomem;
-    if (old->n_outcomes) memcpy(os, old->outcomes, old->n_outcomes * sizeof *os);
-    size_t nos = old->n_outcomes;
-    for (size_t i = 0; i < cm->n_outcomes; i++) {
-        const arb_outcome_t *o = &cm->outcomes[i];
-        bool dup = false;
-        for (size_t j = 0; o->decision_id && j < nos && !dup; j++)
-            dup = same_str(os[j].decision_id, o->decision_id) && strcmp(os[j].action, o->action) == 0 &&
-                  strcmp(os[j].outcome, o->outcome) == 0;
-        if (dup) continue;
-        os[nos++] = *o;
-        res->outcomes_counted++;
-    }
-    SORT_BY_TS(arb_outcome_t, os, nos);
-    RETAIN(os, nos, now, rt->max_age, rt->max_outcomes);
-    out->outcomes = os;
-    out->n_outcomes = nos;
-
     /* Suppressions: expired ones go; one per action, the later until wins. */
     arb_suppression_t *ss = alloc(a, (old->n_suppressions + cm->n_suppressions) * sizeof *ss);
     if (!ss) goto nomem;
@@ -259,6 +287,54 @@ int arb_commit_merge(const arb_customer_t *old, const arb_commit_t *cm,
     RETAIN(ks, nks, now, rt->max_age, rt->max_contacts);
     out->contacts = ks;
     out->n_contacts = nks;
+
+    /* Offers: stored with their contact (a refused one shows nothing to
+     * learn from), once per (decision_id, action) so a retried decision
+     * does not make a second offer to match. One without a decision_id or
+     * action could never be found again, so it is not kept. */
+    arb_offer_t *fs = alloc(a, (old->n_offers + cm->n_offers) * sizeof *fs);
+    if (!fs) goto nomem;
+    if (old->n_offers) memcpy(fs, old->offers, old->n_offers * sizeof *fs);
+    size_t nfs = old->n_offers;
+    for (size_t i = 0; i < cm->n_offers; i++) {
+        const arb_offer_req_t *r = &cm->offers[i];
+        if (!r->offer.decision_id || !r->offer.action) continue;
+        if (r->contact >= 0 && ((size_t)r->contact >= cm->n_contacts || !granted[r->contact])) continue;
+        bool dup = false;
+        for (size_t j = 0; j < nfs && !dup; j++)
+            dup = strcmp(fs[j].decision_id, r->offer.decision_id) == 0 && strcmp(fs[j].action, r->offer.action) == 0;
+        if (!dup) fs[nfs++] = r->offer;
+    }
+    SORT_BY_TS(arb_offer_t, fs, nfs);
+    RETAIN(fs, nfs, now, rt->max_age, rt->max_offers);
+    out->offers = fs;
+    out->n_offers = nfs;
+
+    /* Learning runs before the outcome is stored: it needs to know what
+     * was stored for the offer before, and an outcome without a decision_id
+     * is stored with its offer's, so that a repeat is recognised. */
+    arb_outcome_t learned = cm->n_outcomes == 1 ? cm->outcomes[0] : (arb_outcome_t){0};
+    if (cm->learn && cm->n_outcomes == 1) learn(old, fs, nfs, cm->learn, &learned, res);
+
+    /* Outcomes: idempotent by (decision_id, action, outcome). */
+    arb_outcome_t *os = alloc(a, (old->n_outcomes + cm->n_outcomes) * sizeof *os);
+    if (!os) goto nomem;
+    if (old->n_outcomes) memcpy(os, old->outcomes, old->n_outcomes * sizeof *os);
+    size_t nos = old->n_outcomes;
+    for (size_t i = 0; i < cm->n_outcomes; i++) {
+        const arb_outcome_t *o = cm->learn && cm->n_outcomes == 1 ? &learned : &cm->outcomes[i];
+        bool dup = false;
+        for (size_t j = 0; o->decision_id && j < nos && !dup; j++)
+            dup = same_str(os[j].decision_id, o->decision_id) && strcmp(os[j].action, o->action) == 0 &&
+                  strcmp(os[j].outcome, o->outcome) == 0;
+        if (dup) continue;
+        os[nos++] = *o;
+        res->outcomes_counted++;
+    }
+    SORT_BY_TS(arb_outcome_t, os, nos);
+    RETAIN(os, nos, now, rt->max_age, rt->max_outcomes);
+    out->outcomes = os;
+    out->n_outcomes = nos;
     return 0;
 nomem:
     return arb_err_set(err, ARB_INTERNAL, "state: out of memory merging a commit");
@@ -359,6 +435,22 @@ arb_commit_t *arb_commit_copy(const arb_commit_t *c, arb_arena_t *a)
         ks[i].caps = caps;
     }
     d->contacts = ks;
+    arb_offer_req_t *fs;
+    DUP_ARRAY(fs, c->offers, c->n_offers);
+    for (size_t i = 0; i < c->n_offers; i++) {
+        fs[i].offer.decision_id = dup(a, fs[i].offer.decision_id, &fail);
+        fs[i].offer.action = dup(a, fs[i].offer.action, &fail);
+        fs[i].offer.channel = dup(a, fs[i].offer.channel, &fail);
+        fs[i].offer.segment = dup(a, fs[i].offer.segment, &fail);
+    }
+    d->offers = fs;
+    if (c->learn) {
+        arb_learn_rule_t *l = alloc(a, sizeof *l);
+        if (!l) return NULL;
+        *l = *c->learn;
+        l->positive = dup(a, l->positive, &fail);
+        d->learn = l;
+    }
     if (c->retention) {
         arb_retention_t *r = alloc(a, sizeof *r);
         if (!r) return NULL;

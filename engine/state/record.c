@@ -13,7 +13,11 @@
 #include <zlib.h>
 
 static const uint8_t magic[4] = {'A', 'R', 'B', 'C'};
-enum { VERSION = 1 };
+/* Version 1: the 8 lists before offers. Version 2: the same with offers
+ * last. A customer without offers is still written as version 1, so that a
+ * ruleset without adaptive actions writes what it always wrote and an
+ * older build still reads it; both are read. */
+enum { VERSION_PLAIN = 1, VERSION_OFFERS = 2 };
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -78,7 +82,8 @@ int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_e
     msgpack_sbuffer_write(&sb, header, sizeof header);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 8);
+    int version = c->n_offers ? VERSION_OFFERS : VERSION_PLAIN;
+    msgpack_pack_array(&pk, version == VERSION_OFFERS ? 9 : 8);
     pack_str(&pk, c->id ? c->id : "");
     pack_events(&pk, c->events, c->n_events);
     pack_events(&pk, c->purchases, c->n_purchases);
@@ -118,6 +123,18 @@ int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_e
         pack_str(&pk, c->suppressions[i].action);
         pack_str(&pk, c->suppressions[i].reason);
     }
+    if (version == VERSION_OFFERS) {
+        msgpack_pack_array(&pk, c->n_offers);
+        for (size_t i = 0; i < c->n_offers; i++) {
+            const arb_offer_t *f = &c->offers[i];
+            msgpack_pack_array(&pk, 5);
+            msgpack_pack_int64(&pk, f->ts);
+            pack_str(&pk, f->decision_id);
+            pack_str(&pk, f->action);
+            pack_str(&pk, f->channel);
+            pack_str(&pk, f->segment);
+        }
+    }
     if (!sb.data) return arb_err_set(err, ARB_INTERNAL, "state: out of memory encoding a customer record");
     size_t plen = sb.size - ARB_RECORD_HEADER;
     if (plen > ARB_RECORD_MAX) {
@@ -129,7 +146,7 @@ int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_e
     }
     uint8_t *p = (uint8_t *)sb.data;
     memcpy(p, magic, 4);
-    p[4] = VERSION;
+    p[4] = (uint8_t)version;
     put_u32(p + 5, (uint32_t)plen);
     put_u32(p + 9, (uint32_t)crc32(0, p + ARB_RECORD_HEADER, (uInt)plen));
     *out = p;
@@ -216,7 +233,9 @@ bool arb_record_msgpack_ok(const uint8_t *p, size_t n, int max_depth)
 
 size_t arb_record_size(const uint8_t *data, size_t len)
 {
-    if (len < ARB_RECORD_HEADER || memcmp(data, magic, 4) != 0 || data[4] != VERSION) return 0;
+    if (len < ARB_RECORD_HEADER || memcmp(data, magic, 4) != 0 ||
+        (data[4] != VERSION_PLAIN && data[4] != VERSION_OFFERS))
+        return 0;
     uint32_t plen = get_u32(data + 5);
     if (plen > ARB_RECORD_MAX || plen > len - ARB_RECORD_HEADER) return 0;
     return ARB_RECORD_HEADER + plen;
@@ -317,9 +336,12 @@ static int get_events(dec_t *d, const msgpack_object *o, arb_event_t **out, size
     return 0;
 }
 
-static int decode_payload(dec_t *d, const msgpack_object *r, arb_customer_t *c)
+static int decode_payload(dec_t *d, const msgpack_object *r, int version, arb_customer_t *c)
 {
-    if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 8) return bad(d, "not an 8-field array");
+    if (version == VERSION_PLAIN && (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 8))
+        return bad(d, "not an 8-field array");
+    if (version == VERSION_OFFERS && (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 9))
+        return bad(d, "not a 9-field array");
     const msgpack_object *f = r->via.array.ptr;
     if (get_str(d, &f[0], false, &c->id, "id") ||
         get_events(d, &f[1], &c->events, &c->n_events, "events") ||
@@ -368,6 +390,17 @@ static int decode_payload(dec_t *d, const msgpack_object *r, arb_customer_t *c)
             get_str(d, &g[2], true, &s->reason, "suppressions"))
             return -1;
     }
+    if (version == VERSION_PLAIN) return 0;
+    /* An offer is found by (decision_id, action): both must be there. */
+    if (get_list(d, &f[8], 5, sizeof *c->offers, (void **)&c->offers, &c->n_offers, "offers")) return -1;
+    for (size_t i = 0; i < c->n_offers; i++) {
+        const msgpack_object *g = f[8].via.array.ptr[i].via.array.ptr;
+        arb_offer_t *k = &c->offers[i];
+        if (get_i64(d, &g[0], &k->ts, "offers") || get_str(d, &g[1], false, &k->decision_id, "offers") ||
+            get_str(d, &g[2], false, &k->action, "offers") || get_str(d, &g[3], true, &k->channel, "offers") ||
+            get_str(d, &g[4], true, &k->segment, "offers"))
+            return -1;
+    }
     return 0;
 }
 
@@ -378,11 +411,11 @@ int arb_record_decode(const uint8_t *data, size_t len, arb_customer_t *c,
     arb_customer_empty(c, "");
     if (len < ARB_RECORD_HEADER) return bad(&d, "shorter than its header");
     if (memcmp(data, magic, 4) != 0) return bad(&d, "no ARBC magic");
-    if (data[4] != VERSION)
+    if (data[4] != VERSION_PLAIN && data[4] != VERSION_OFFERS)
         return arb_err_set(err, ARB_INTERNAL,
-                           "state: customer record version %u is not known to this build (it knows %d); "
+                           "state: customer record version %u is not known to this build (it knows %d and %d); "
                            "run the Arbiter that wrote it, or forget the customer",
-                           data[4], VERSION);
+                           data[4], VERSION_PLAIN, VERSION_OFFERS);
     size_t size = arb_record_size(data, len);
     if (!size) return bad(&d, "payload length past the end");
     const uint8_t *p = data + ARB_RECORD_HEADER;
@@ -399,7 +432,7 @@ int arb_record_decode(const uint8_t *data, size_t len, arb_customer_t *c,
     else if (off != plen)
         rc = bad(&d, "bytes after the payload");
     else
-        rc = decode_payload(&d, &u.data, c);
+        rc = decode_payload(&d, &u.data, data[4], c);
     msgpack_unpacked_destroy(&u);
     if (rc) arb_customer_empty(c, "");
     return rc;

@@ -3,11 +3,15 @@
  * any bytes give a value or a clear error, never a crash (fuzzed by
  * tests/fuzz/fuzz_record.c).
  *
- * Layout: "ARBC", a version byte (1), the payload length (u32 LE), the
- * payload's zlib crc32 (u32 LE), then the payload: one msgpack array
+ * Layout: "ARBC", a version byte (1 or 2), the payload length (u32 LE),
+ * the payload's zlib crc32 (u32 LE), then the payload: one msgpack array
  * [id, events, purchases, contacts, outcomes, consents, attributes,
- * suppressions]. Bytes after the payload are padding (lmdb.c pads records
- * so that each lives in its own overflow pages) and are ignored.
+ * suppressions] (version 1), or the same with offers appended (version 2,
+ * each offer [ts, decision_id, action, channel, segment]). The encoder
+ * writes version 1 whenever the customer has no offers, so a build from
+ * before offers still reads those records; the decoder reads both. Bytes
+ * after the payload are padding (lmdb.c pads records so that each lives in
+ * its own overflow pages) and are ignored.
  */
 #ifndef ARB_STATE_RECORD_H
 #define ARB_STATE_RECORD_H

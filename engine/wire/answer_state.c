@@ -1,5 +1,5 @@
 /* The state methods' answers (see answer.h): `track`, `feedback`,
- * `customer`, `forget`. Split from answer.c, whose subject is a decision;
+ * `customer`, `forget`, `learning`. Split from answer.c, whose subject is a decision;
  * the same rule holds: this folder alone knows an answer's shape, and
  * every string it sends is valid UTF-8, including those inside the stored
  * msgpack of attributes and extra fields, which are read and packed again
@@ -12,6 +12,7 @@
 
 #include "engine/base/pack.h"
 #include "engine/base/utf8.h"
+#include "engine/request/arm.h"
 #include "engine/request/customer.h"
 
 void arb_answer_pack_track(msgpack_packer *pk, size_t stored)
@@ -196,9 +197,55 @@ static void pack_suppressions(msgpack_packer *pk, const arb_suppression_t *s, si
     }
 }
 
+/* The pooled arm's segment ("") is nil, in an offer as in `learning`: a
+ * client tells "every customer" from a segment whose value is empty. */
+static void pack_segment(msgpack_packer *pk, const char *segment)
+{
+    arb_pack_lit(pk, "segment");
+    if (segment && segment[0]) arb_pack_text(pk, segment); else msgpack_pack_nil(pk);
+}
+
+static void pack_offers(msgpack_packer *pk, const arb_offer_t *f, size_t n)
+{
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 5);
+        pack_ts(pk, "ts", f[i].ts);
+        arb_pack_lit(pk, "decision_id");
+        arb_pack_text(pk, f[i].decision_id ? f[i].decision_id : "");
+        arb_pack_lit(pk, "action");
+        arb_pack_text(pk, f[i].action ? f[i].action : "");
+        arb_pack_lit(pk, "channel");
+        if (f[i].channel) arb_pack_text(pk, f[i].channel); else msgpack_pack_nil(pk);
+        pack_segment(pk, f[i].segment);
+    }
+}
+
+void arb_answer_pack_learning(msgpack_packer *pk, const arb_arm_view_t *rows, size_t n)
+{
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        const arb_arm_view_t *r = &rows[i];
+        msgpack_pack_map(pk, 7);
+        arb_pack_lit(pk, "action");
+        arb_pack_text(pk, r->action ? r->action : "");
+        arb_pack_lit(pk, "channel");
+        arb_pack_text(pk, r->channel ? r->channel : "");
+        pack_segment(pk, r->segment);
+        arb_pack_lit(pk, "positives");
+        msgpack_pack_double(pk, r->positives);
+        arb_pack_lit(pk, "negatives");
+        msgpack_pack_double(pk, r->negatives);
+        arb_pack_lit(pk, "trials");
+        msgpack_pack_double(pk, r->trials);
+        arb_pack_lit(pk, "mean");
+        msgpack_pack_double(pk, r->mean);
+    }
+}
+
 void arb_answer_pack_customer(msgpack_packer *pk, const arb_customer_t *c)
 {
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     arb_pack_lit(pk, "customer_id");
     arb_pack_text(pk, c->id ? c->id : "");
     arb_pack_lit(pk, "events");
@@ -220,4 +267,6 @@ void arb_answer_pack_customer(msgpack_packer *pk, const arb_customer_t *c)
     msgpack_zone_destroy(&zone);
     arb_pack_lit(pk, "suppressions");
     pack_suppressions(pk, c->suppressions, c->n_suppressions);
+    arb_pack_lit(pk, "offers");
+    pack_offers(pk, c->offers, c->n_offers);
 }

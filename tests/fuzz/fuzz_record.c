@@ -12,8 +12,10 @@
  *     customer;
  *   - what decodes re-encodes to a record that decodes to the same encoding
  *     (encode(decode(encode(decode(x)))) == encode(decode(x)));
- *   - merging a commit (an event, a consent, an outcome, a capped contact)
- *     into any decoded customer succeeds and encodes to a valid record.
+ *   - merging a commit (an event, a consent, an outcome, a capped contact
+ *     and its offer, with a learn rule) into any decoded customer succeeds,
+ *     learns at most one trial and one positive, and encodes to a valid
+ *     record; so does a feedback without a decision_id (the latest offer).
  */
 #include <math.h>
 #include <stdint.h>
@@ -52,16 +54,34 @@ static void check(const uint8_t *data, size_t size)
     arb_outcome_t oc = {1790000000, "boots", "click", "d-1", "web", NAN};
     arb_cap_t cap = {"boots", NULL, 3, 86400, NULL, 0};
     arb_contact_req_t k = {{1790000000, "boots", "web", "decision"}, &cap, 1};
-    arb_retention_t rt = {.max_age = 86400 * 90, .max_events = 50, .max_contacts = 50, .max_outcomes = 50};
+    arb_offer_req_t of = {{1790000000, "d-1", "boots", "web", ""}, 0};
+    arb_learn_rule_t rule = {"click", true};
+    arb_retention_t rt = {.max_age = 86400 * 90, .max_events = 50, .max_contacts = 50, .max_outcomes = 50,
+                          .max_offers = 50};
     arb_commit_t cm = {.now = 1790000000, .events = &ev, .n_events = 1, .consents = &cs, .n_consents = 1,
-                       .outcomes = &oc, .n_outcomes = 1, .contacts = &k, .n_contacts = 1};
+                       .outcomes = &oc, .n_outcomes = 1, .contacts = &k, .n_contacts = 1,
+                       .offers = &of, .n_offers = 1, .learn = &rule};
     arb_customer_t m;
     bool granted[1];
     arb_commit_result_t res;
     FUZZ_CHECK(arb_commit_merge(&c, &cm, &rt, &a, &m, granted, &res, &err) == 0, "merge failed: %s",
                err.message);
-    FUZZ_CHECK(m.n_events <= 50 && m.n_contacts <= 50, "retention not applied");
+    FUZZ_CHECK(m.n_events <= 50 && m.n_contacts <= 50 && m.n_offers <= 50, "retention not applied");
+    FUZZ_CHECK(res.learn_positives <= 1 && res.learn_trials <= 1, "learned more than one per offer");
+    FUZZ_CHECK(!res.learn_known || (res.learn_decision_id && strcmp(res.learn_decision_id, "d-1") == 0),
+               "learned from an offer of another decision");
     if (arb_record_encode(&m, &e1, &n1, &err) == 0) {
+        FUZZ_CHECK(arb_record_decode(e1, n1, &d, &a, &err) == 0, "a merged record is refused: %s", err.message);
+        free(e1);
+    }
+    /* A feedback naming no decision: the customer's latest offer of it. */
+    arb_outcome_t anon = {1790000001, "boots", "impression", NULL, "web", NAN};
+    arb_commit_t fb = {.now = 1790000001, .outcomes = &anon, .n_outcomes = 1, .learn = &rule};
+    arb_customer_t m2;
+    FUZZ_CHECK(arb_commit_merge(&m, &fb, &rt, &a, &m2, granted, &res, &err) == 0, "merge failed: %s",
+               err.message);
+    FUZZ_CHECK(res.learn_positives == 0 && res.learn_trials <= 1, "an impression learned a positive");
+    if (arb_record_encode(&m2, &e1, &n1, &err) == 0) {
         FUZZ_CHECK(arb_record_decode(e1, n1, &d, &a, &err) == 0, "a merged record is refused: %s", err.message);
         free(e1);
     }

@@ -277,7 +277,7 @@ Test(policy, outcomes_known_and_retention)
     arb_retention_t rt;
     arb_ruleset_retention(R.rs, &rt);
     cr_expect_eq(rt.max_age, 365 * RF_DAY, "a year of history for the conditions, at least");
-    cr_expect(rt.max_events && rt.max_purchases && rt.max_contacts && rt.max_outcomes,
+    cr_expect(rt.max_events && rt.max_purchases && rt.max_contacts && rt.max_outcomes && rt.max_offers,
               "every list is bounded by a count");
     cr_assert(rf_load(&R, "a.lua", "action 'a' { channels = { 'web' }, value = 1, cap = { 1, per = days(400) } }\n",
                       NULL), "%s", rf_problems(&R));

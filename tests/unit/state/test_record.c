@@ -2,6 +2,9 @@
  * decode unchanged, and any bytes that are not a record (truncated, flipped,
  * another version, a valid checksum over the wrong shape) give an error
  * naming what is wrong. Also prints the bytes a realistic customer takes.
+ * Offers (issue 14) make a version 2 record; a customer without them is
+ * still written as version 1, and bytes written before offers existed
+ * (kept below as they were) still decode.
  */
 #include <criterion/criterion.h>
 
@@ -135,9 +138,165 @@ Test(record, every_truncation_and_every_flipped_byte_is_refused)
         expect_bad(buf, len, "corrupt customer record");
         buf[i] ^= 0x41;
     }
+    buf[4] = 3;
+    expect_bad(buf, len, "version 3 is not known");
+    /* A version 1 payload under a version 2 header: the shapes differ. */
     buf[4] = 2;
-    expect_bad(buf, len, "version 2 is not known");
+    expect_bad(buf, len, "not a 9-field array");
     free(buf);
+}
+
+/* Bytes arb_record_encode wrote before offers existed (commit 4953c3e):
+ * customer "c-old" with one of each entry. Kept as they were, never
+ * regenerated: the records on disk and in Redis are these. */
+static const uint8_t OLD_RECORD[] = {
+    0x41, 0x52, 0x42, 0x43, 0x01, 0xd2, 0x00, 0x00, 0x00, 0x32, 0x63, 0xd0,
+    0xf9, 0x98, 0xa5, 0x63, 0x2d, 0x6f, 0x6c, 0x64, 0x91, 0x97, 0xce, 0x6a,
+    0xb1, 0x3b, 0x80, 0xa4, 0x76, 0x69, 0x65, 0x77, 0xa3, 0x77, 0x65, 0x62,
+    0xa5, 0x53, 0x4b, 0x55, 0x2d, 0x31, 0xa5, 0x73, 0x68, 0x6f, 0x65, 0x73,
+    0xc0, 0xc0, 0x91, 0x97, 0xce, 0x6a, 0xb1, 0x3b, 0xe4, 0xc0, 0xa3, 0x77,
+    0x65, 0x62, 0xa5, 0x53, 0x4b, 0x55, 0x2d, 0x32, 0xa5, 0x73, 0x68, 0x6f,
+    0x65, 0x73, 0xcb, 0x40, 0x48, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0,
+    0x91, 0x94, 0xce, 0x6a, 0xb1, 0x3c, 0x48, 0xa5, 0x62, 0x6f, 0x6f, 0x74,
+    0x73, 0xa3, 0x77, 0x65, 0x62, 0xa8, 0x64, 0x65, 0x63, 0x69, 0x73, 0x69,
+    0x6f, 0x6e, 0x92, 0x96, 0xce, 0x6a, 0xb1, 0x3c, 0xac, 0xa5, 0x62, 0x6f,
+    0x6f, 0x74, 0x73, 0xaa, 0x69, 0x6d, 0x70, 0x72, 0x65, 0x73, 0x73, 0x69,
+    0x6f, 0x6e, 0xa3, 0x64, 0x2d, 0x31, 0xa3, 0x77, 0x65, 0x62, 0xc0, 0x96,
+    0xce, 0x6a, 0xb1, 0x3d, 0x10, 0xa5, 0x62, 0x6f, 0x6f, 0x74, 0x73, 0xa5,
+    0x63, 0x6c, 0x69, 0x63, 0x6b, 0xa3, 0x64, 0x2d, 0x31, 0xa3, 0x77, 0x65,
+    0x62, 0xc0, 0x91, 0x93, 0xce, 0x6a, 0xb1, 0x3b, 0x80, 0xa5, 0x65, 0x6d,
+    0x61, 0x69, 0x6c, 0xc3, 0xc4, 0x0b, 0x81, 0xa4, 0x74, 0x69, 0x65, 0x72,
+    0xa4, 0x67, 0x6f, 0x6c, 0x64, 0x91, 0x93, 0xce, 0x6a, 0xc0, 0x7d, 0xbf,
+    0xa7, 0x77, 0x69, 0x6e, 0x62, 0x61, 0x63, 0x6b, 0xaa, 0x63, 0x6f, 0x6d,
+    0x70, 0x6c, 0x61, 0x69, 0x6e, 0x65, 0x64,
+};
+
+Test(record, a_record_from_before_offers_still_decodes)
+{
+    arb_arena_t a;
+    arb_arena_init(&a);
+    arb_customer_t d;
+    arb_err_t err = {0};
+    cr_assert_eq(arb_record_size(OLD_RECORD, sizeof OLD_RECORD), sizeof OLD_RECORD);
+    cr_assert_eq(arb_record_decode(OLD_RECORD, sizeof OLD_RECORD, &d, &a, &err), 0, "%s", err.message);
+    cr_assert_str_eq(d.id, "c-old");
+    cr_assert_eq(d.n_events, 1);
+    cr_assert_str_eq(d.events[0].sku, "SKU-1");
+    cr_assert_eq(d.n_purchases, 1);
+    cr_assert_float_eq(d.purchases[0].price, 49.5, 1e-12);
+    cr_assert_eq(d.n_contacts, 1);
+    cr_assert_str_eq(d.contacts[0].counted, "decision");
+    cr_assert_eq(d.n_outcomes, 2);
+    cr_assert_str_eq(d.outcomes[1].outcome, "click");
+    cr_assert_str_eq(d.outcomes[1].decision_id, "d-1");
+    cr_assert_eq(arb_customer_consent(&d, "email"), 1);
+    cr_assert_eq(d.attributes_len, 11);
+    cr_assert_eq(d.n_suppressions, 1);
+    cr_assert_str_eq(d.suppressions[0].reason, "complained");
+    cr_assert_eq(d.n_offers, 0);
+    cr_assert_null(d.offers);
+    /* Without offers it encodes to the very same bytes: version 1 still. */
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(arb_record_encode(&d, &buf, &len, &err), 0);
+    cr_assert_eq(len, sizeof OLD_RECORD);
+    cr_assert_arr_eq(buf, OLD_RECORD, len);
+    free(buf);
+    arb_arena_free(&a);
+}
+
+static arb_offer_t offers[3] = {
+    {1790000100, "d-1", "boots_banner", "web", ""},
+    {1790000200, "d-2", "boots_banner", "app", "gold"},
+    {1790000300, "d-2", "socks_banner", NULL, NULL},
+};
+
+Test(record, offers_round_trip_as_version_2)
+{
+    arb_customer_t c, d;
+    realistic(&c);
+    c.offers = offers;
+    c.n_offers = 3;
+    uint8_t *buf;
+    size_t len;
+    arb_err_t err;
+    cr_assert_eq(arb_record_encode(&c, &buf, &len, &err), 0);
+    cr_assert_eq(buf[4], 2, "a record with offers is version 2");
+    cr_assert_eq(arb_record_size(buf, len), len);
+    arb_arena_t a;
+    arb_arena_init(&a);
+    cr_assert_eq(arb_record_decode(buf, len, &d, &a, &err), 0, "%s", err.message);
+    cr_assert_eq(d.n_events, 20);
+    cr_assert_eq(d.n_suppressions, 1);
+    cr_assert_eq(d.n_offers, 3);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(d.offers[i].ts, offers[i].ts);
+        cr_assert(same(d.offers[i].decision_id, offers[i].decision_id));
+        cr_assert(same(d.offers[i].action, offers[i].action));
+        cr_assert(same(d.offers[i].channel, offers[i].channel));
+        cr_assert(same(d.offers[i].segment, offers[i].segment), "offer %zu", i);
+    }
+    /* Every truncation and every flipped byte of it is refused too. */
+    for (size_t n = 0; n < len; n++) expect_bad(buf, n, "corrupt customer record");
+    for (size_t i = 0; i < len; i++) {
+        if (i == 4) continue;
+        buf[i] ^= 0x41;
+        expect_bad(buf, len, "corrupt customer record");
+        buf[i] ^= 0x41;
+    }
+    buf[4] = 1;
+    expect_bad(buf, len, "not an 8-field array");
+    arb_arena_free(&a);
+    free(buf);
+}
+
+/* A valid version 2 header and checksum over payload p. */
+static void expect_v2_bad(const uint8_t *p, size_t n, const char *want)
+{
+    uint8_t buf[256] = {'A', 'R', 'B', 'C', 2};
+    buf[5] = n & 0xff;
+    uLong crc = crc32(0, p, n);
+    for (int i = 0; i < 4; i++) buf[9 + i] = (crc >> (8 * i)) & 0xff;
+    memcpy(buf + 13, p, n);
+    expect_bad(buf, 13 + n, want);
+}
+
+Test(record, offers_of_the_wrong_shape_are_refused)
+{
+    /* ["x", [], [], [], [], [], nil, [], OFFERS] */
+#define V2(want, ...)                                                                         \
+    do {                                                                                      \
+        const uint8_t p_[] = {0x99, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90, __VA_ARGS__}; \
+        expect_v2_bad(p_, sizeof p_, want);                                                   \
+    } while (0)
+    /* offers not an array */
+    V2("offers", 0x01);
+    /* an offer with 4 fields */
+    V2("offers", 0x91, 0x94, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0);
+    /* an offer without a decision_id: it could never be found */
+    V2("offers", 0x91, 0x95, 0x01, 0xc0, 0xa1, 'a', 0xc0, 0xc0);
+    /* an offer whose ts is a string */
+    V2("offers", 0x91, 0x95, 0xa1, 't', 0xa1, 'd', 0xa1, 'a', 0xc0, 0xc0);
+    /* an offer whose segment is a number */
+    V2("offers", 0x91, 0x95, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0x07);
+    /* a well-formed offer decodes (the case above, checked to be near) */
+    const uint8_t ok[] = {0x99, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90,
+                          0x91, 0x95, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0xa0};
+    uint8_t buf[64] = {'A', 'R', 'B', 'C', 2, sizeof ok};
+    uLong crc = crc32(0, ok, sizeof ok);
+    for (int i = 0; i < 4; i++) buf[9 + i] = (crc >> (8 * i)) & 0xff;
+    memcpy(buf + 13, ok, sizeof ok);
+    arb_arena_t a;
+    arb_arena_init(&a);
+    arb_customer_t d;
+    arb_err_t err = {0};
+    cr_assert_eq(arb_record_decode(buf, 13 + sizeof ok, &d, &a, &err), 0, "%s", err.message);
+    cr_assert_eq(d.n_offers, 1);
+    cr_assert_str_eq(d.offers[0].decision_id, "d");
+    cr_assert_null(d.offers[0].channel);
+    cr_assert_str_eq(d.offers[0].segment, "");
+    arb_arena_free(&a);
+#undef V2
 }
 
 /* A valid header and checksum over a payload of the wrong shape. */

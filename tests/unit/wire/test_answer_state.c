@@ -1,6 +1,7 @@
 /* Unit tests for the state methods' answers (engine/wire/answer_state.c):
- * track, feedback, forget and customer, packed from plain values, unpacked
- * and every field checked in order with its type. The customer's stored
+ * track, feedback, forget, customer (with its offers) and learning, packed
+ * from plain values, unpacked and every field checked in order with its
+ * type. The customer's stored
  * msgpack (attributes, an event's extra fields) comes back inside the
  * answer, every string of it valid UTF-8.
  */
@@ -13,6 +14,7 @@
 
 #include "tests/support/answerfix.h"
 #include "engine/base/utf8.h"
+#include "engine/request/arm.h"
 #include "engine/request/customer.h"
 #include "engine/wire/answer.h"
 
@@ -68,7 +70,7 @@ Test(answer_state, track_feedback_forget)
 }
 
 static const char *const TOP[] = { "customer_id", "events", "purchases", "contacts", "outcomes",
-                                   "consent", "attributes", "suppressions", NULL };
+                                   "consent", "attributes", "suppressions", "offers", NULL };
 
 Test(answer_state, customer_never_stored)
 {
@@ -82,6 +84,7 @@ Test(answer_state, customer_never_stored)
     cr_assert(val(a, 5)->type == MSGPACK_OBJECT_MAP && val(a, 5)->via.map.size == 0);
     cr_assert(val(a, 6)->type == MSGPACK_OBJECT_MAP && val(a, 6)->via.map.size == 0);
     cr_assert(val(a, 7)->type == MSGPACK_OBJECT_ARRAY && val(a, 7)->via.array.size == 0);
+    cr_assert(val(a, 8)->type == MSGPACK_OBJECT_ARRAY && val(a, 8)->via.array.size == 0, "no offers");
 }
 
 /* A msgpack map {"brand": "Ac\xff", "n": [1, "\xc3"]} (bytes not UTF-8). */
@@ -127,11 +130,15 @@ Test(answer_state, customer_every_field)
                                  { .ts = 501, .key = "location", .granted = false } };
     arb_suppression_t sup[] = { { .until = 600, .action = "promo", .reason = "complaint" },
                                 { .until = 601, .action = "other" } };
+    arb_offer_t offers[] = { { .ts = 700, .decision_id = "d1", .action = "promo", .channel = "email",
+                               .segment = "gold" },
+                             { .ts = 701, .decision_id = "d2", .action = "promo\xff", .channel = NULL,
+                               .segment = "" } };
     arb_customer_t c = { .id = "c-42", .events = events, .n_events = 2, .purchases = purchases,
                          .n_purchases = 1, .contacts = contacts, .n_contacts = 2, .outcomes = outcomes,
                          .n_outcomes = 2, .consents = consents, .n_consents = 2,
                          .attributes = (const uint8_t *)attrs, .attributes_len = sizeof attr_bytes - 1,
-                         .suppressions = sup, .n_suppressions = 2 };
+                         .suppressions = sup, .n_suppressions = 2, .offers = offers, .n_offers = 2 };
     arb_answer_pack_customer(&g_pk, &c);
     const msgpack_object *a = af_unpacked(&g_up, &g_sb);
     af_expect_keys(a, TOP, "customer");
@@ -209,6 +216,63 @@ Test(answer_state, customer_every_field)
     expect_int(val(&su->via.array.ptr[0], 1), 600, "until");
     cr_assert(af_str_is(val(&su->via.array.ptr[0], 2), "complaint"));
     af_expect_keys(&su->via.array.ptr[1], (const char *const[]){ "action", "until", NULL }, "sup 1");
+
+    const msgpack_object *of = val(a, 8);
+    cr_assert_eq(of->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(of->via.array.size, 2);
+    static const char *const OK[] = { "ts", "decision_id", "action", "channel", "segment", NULL };
+    const msgpack_object *f0 = &of->via.array.ptr[0];
+    af_expect_keys(f0, OK, "offer 0");
+    expect_int(val(f0, 0), 700, "offer ts");
+    cr_assert(af_str_is(val(f0, 1), "d1"));
+    cr_assert(af_str_is(val(f0, 2), "promo"));
+    cr_assert(af_str_is(val(f0, 3), "email"));
+    cr_assert(af_str_is(val(f0, 4), "gold"));
+    const msgpack_object *f1 = &of->via.array.ptr[1];
+    af_expect_keys(f1, OK, "offer 1");
+    cr_assert(af_str_is(val(f1, 2), "promo\\xFF"), "bad bytes come back escaped");
+    cr_assert_eq(val(f1, 3)->type, MSGPACK_OBJECT_NIL, "no channel: nil");
+    cr_assert_eq(val(f1, 4)->type, MSGPACK_OBJECT_NIL, "the pooled arm's segment: nil");
+}
+
+static void expect_f64(const msgpack_object *o, double want, const char *what)
+{
+    cr_assert_eq(o->type, MSGPACK_OBJECT_FLOAT64, "%s: a float", what);
+    cr_assert_float_eq(o->via.f64, want, 1e-12, "%s", what);
+}
+
+Test(answer_state, learning_lists_every_arm_in_order)
+{
+    arb_arm_view_t rows[] = {
+        { .action = "boots", .channel = "web", .segment = "", .positives = 3, .negatives = 7,
+          .trials = 10, .mean = 0.25 },
+        { .action = "boots", .channel = "web", .segment = "gold\xfe", .positives = 1.5, .negatives = 0,
+          .trials = 1.5, .mean = 0.6 },
+    };
+    arb_answer_pack_learning(&g_pk, rows, 2);
+    const msgpack_object *a = af_unpacked(&g_up, &g_sb);
+    cr_assert_eq(a->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(a->via.array.size, 2);
+    static const char *const K[] = { "action", "channel", "segment", "positives", "negatives", "trials",
+                                     "mean", NULL };
+    const msgpack_object *r0 = &a->via.array.ptr[0];
+    af_expect_keys(r0, K, "pooled arm");
+    cr_assert(af_str_is(val(r0, 0), "boots"));
+    cr_assert(af_str_is(val(r0, 1), "web"));
+    cr_assert_eq(val(r0, 2)->type, MSGPACK_OBJECT_NIL, "the pooled arm's segment: nil");
+    expect_f64(val(r0, 3), 3, "positives");
+    expect_f64(val(r0, 4), 7, "negatives");
+    expect_f64(val(r0, 5), 10, "trials");
+    expect_f64(val(r0, 6), 0.25, "mean");
+    const msgpack_object *r1 = &a->via.array.ptr[1];
+    af_expect_keys(r1, K, "segment arm");
+    cr_assert(af_str_is(val(r1, 2), "gold\\xFE"), "a segment's bad bytes come back escaped");
+    expect_f64(val(r1, 3), 1.5, "decayed positives keep their fraction");
+    expect_f64(val(r1, 6), 0.6, "mean");
+    teardown(); setup();
+    arb_answer_pack_learning(&g_pk, NULL, 0);
+    a = af_unpacked(&g_up, &g_sb);
+    cr_assert(a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size == 0, "no arms: []");
 }
 
 Test(answer_state, customer_bad_utf8_escaped)
