@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/decide/adaptive.h"
+#include "engine/decide/ruletest.h"
 #include "engine/learn/learner.h"
 #include "tests/support/rulefix.h"
 
@@ -367,4 +368,29 @@ Test(adaptive, views_decay_to_now_with_the_prior_mean)
     cr_expect_float_eq(v[2].mean, (1 + 3) / (2 + 4.0), 1e-9, "b: prior 0.5, strength 2");
     cr_expect_eq(arb_adaptive_views(R.rs, snap, "b", RF_NOW, &R.arena, &v), 1);
     cr_expect_eq(arb_adaptive_views(R.rs, NULL, NULL, RF_NOW, &R.arena, &v), 0);
+}
+
+/* `arbiter test` decides adaptive actions on their prior with a fixed
+ * seed: the same tests pass and fail on every run. */
+Test(adaptive, rule_tests_draw_from_a_fixed_seed)
+{
+    load(TWO_ACTIONS(""));
+    char tests[4096] = "";
+    for (int i = 0; i < 30; i++)
+        snprintf(tests + strlen(tests), sizeof tests - strlen(tests),
+                 "test 't%02d' { context = { channel = 'web', touchpoint = 'web_home', limit = 1 },"
+                 " expect = { 'a' } }\n", i);
+    rf_write(&R, "a_test.lua", tests);
+    char runs[2][4096];
+    for (int r = 0; r < 2; r++) {
+        arb_problems_t failures = { 0 };
+        cr_assert_eq(arb_ruleset_run_tests(R.rs, R.dir, &failures, 0), 30);
+        runs[r][0] = '\0';
+        for (size_t i = 0; i < failures.n; i++)
+            snprintf(runs[r] + strlen(runs[r]), sizeof runs[r] - strlen(runs[r]), "%.12s ",
+                     strstr(failures.items[i], "t") ? strstr(failures.items[i], "'t") : "?");
+        cr_expect(failures.n > 0 && failures.n < 30, "a coin toss: %zu of 30 failed", failures.n);
+        arb_problems_free(&failures);
+    }
+    cr_expect_str_eq(runs[0], runs[1]);
 }
