@@ -137,6 +137,41 @@ Test(learner, strings_are_copied)
     arb_learn_batch_free(&b);
 }
 
+Test(learner, a_batch_outlives_what_the_learner_forgets)
+{
+    make(0, 0);
+    cr_assert_eq(add1(d_of("act", "web", "gold", 1, 1, T0, 0)), 0);
+    arb_learn_batch_t b;
+    cr_assert_eq(arb_learner_take(L, &b), 0);
+    /* The absorb forgets the in-flight arm (the learner frees its copy);
+     * the batch's strings are its own. */
+    arb_arms_snap_t *s = arb_learner_absorb(L, NULL, 0);
+    cr_assert(s);
+    arb_arms_snap_release(s);
+    arb_learner_free(L);
+    L = NULL;
+    cr_assert_eq(b.n, 1);
+    cr_expect_str_eq(b.deltas[0].action, "act");
+    cr_expect_str_eq(b.deltas[0].channel, "web");
+    cr_expect_str_eq(b.deltas[0].segment, "gold");
+    arb_learn_batch_free(&b);
+}
+
+Test(learner, stored_arms_of_one_key_are_combined)
+{
+    make(0, 0);
+    arb_arm_t stored[] = {{"a", "web", "", 1, 2, T0}, {"b", "web", "", 1, 1, T0}, {"a", "web", "", 3, 4, T0 + 9}};
+    arb_arms_snap_t *s = arb_learner_absorb(L, stored, 3);
+    cr_assert(s);
+    cr_expect_eq(arb_arms_snap_count(s), 2);
+    const arb_arm_t *a = find(s, "a", "web", "");
+    cr_assert(a);
+    cr_expect_eq(a->positives, 4);
+    cr_expect_eq(a->trials, 6);
+    cr_expect_eq(a->at, T0 + 9);
+    arb_arms_snap_release(s);
+}
+
 Test(learner, absorb_publishes_stored_plus_pending)
 {
     make(0, 0);
@@ -345,11 +380,15 @@ typedef struct worker_arg {
     size_t dropped;
 } worker_arg_t;
 
+static pthread_barrier_t g_start;
+
 static void *adder(void *p)
 {
     worker_arg_t *w = p;
     static const char *segs[] = {"", "gold", "silver", "bronze"};
     char action[16];
+    /* All at once: the table grows and arms fill while others add. */
+    pthread_barrier_wait(&g_start);
     for (int i = 0; i < 10000; i++) {
         snprintf(action, sizeof action, "act%d", i % 7);
         arb_arm_delta_t d = d_of(action, i % 2 ? "web" : "email", segs[(i + w->id) % 4], i % 3 == 0, 1,
@@ -364,8 +403,10 @@ Test(learner, four_threads_adding_at_once_lose_nothing)
     make(0, 0);
     pthread_t t[4];
     worker_arg_t w[4] = {{0, 0}, {1, 0}, {2, 0}, {3, 0}};
+    pthread_barrier_init(&g_start, NULL, 4);
     for (int i = 0; i < 4; i++) cr_assert_eq(pthread_create(&t[i], NULL, adder, &w[i]), 0);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&g_start);
     for (int i = 0; i < 4; i++) cr_expect_eq(w[i].dropped, 0);
     arb_learn_batch_t b;
     cr_assert_eq(arb_learner_take(L, &b), 0);
