@@ -25,7 +25,8 @@ local COND = { __name = "condition" }
 local CMP = { __name = "comparison" }
 local WIN = { __name = "window" }
 local EXPR = { __name = "weight" }
-local MARKERS = { [COND] = true, [CMP] = true, [WIN] = true, [EXPR] = true }
+local ADAPT = { __name = "adaptive" }
+local MARKERS = { [COND] = true, [CMP] = true, [WIN] = true, [EXPR] = true, [ADAPT] = true }
 
 local decls, tests = {}, {}
 local V = {}                        -- the vocabulary shared by rule and test files
@@ -334,6 +335,21 @@ end
 function V.min_of(a, b) return expr { op = "min", l = as_expr(a, 2), r = as_expr(b, 2) } end
 function V.max_of(a, b) return expr { op = "max", l = as_expr(a, 2), r = as_expr(b, 2) } end
 
+---------------------------------------------------------------- learned propensity
+
+-- propensity = adaptive { positive = "click", prior = 0.05, ... }: a propensity
+-- learned from feedback (dsl/README.md, "Adaptive propensity"). Only the
+-- shape is checked here; the fields are checked where the action compiles
+-- (engine/ruleset/compile_adaptive.c), so that every mistake is reported at
+-- once, at the action's line, with the others of the ruleset.
+function V.adaptive(spec)
+  if spec == nil then spec = {} end
+  if type(spec) ~= "table" or getmetatable(spec) ~= nil then
+    fail("adaptive: expected a { ... } table of fields, as in adaptive { prior = 0.05 }", 2)
+  end
+  return setmetatable({ spec = spec }, ADAPT)
+end
+
 ---------------------------------------------------------------- declarations
 
 -- A spec is a plain table, read raw by the engine after the files ran (see
@@ -480,6 +496,7 @@ return {
   CMP = CMP,
   vocab = VOCAB,
   EXPR = EXPR,
+  ADAPT = ADAPT,
   rules_env = env_for(RULES),
   tests_env = env_for(TESTS),
   now = T.NOW,

@@ -19,6 +19,7 @@
 
 #include "engine/base/clock.h"
 #include "engine/ruleset/compiled.h"
+#include "engine/decide/adaptive_int.h"
 #include "engine/decide/eval.h"
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
@@ -33,6 +34,7 @@ typedef struct candidate {
 
 struct arb_decider {
     arb_eval_t ev;              /* the context index and evaluator */
+    arb_adaptive_run_t adaptive; /* learned arms and the sampler, for adaptive actions */
     candidate_t *eligible;      /* eligible regular actions */
     candidate_t *fallbacks;     /* eligible fallbacks */
     const char **reasons;       /* per action, for explain */
@@ -60,8 +62,15 @@ arb_decider_t *arb_decider_new(void)
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint64_t)arb_clock_wall_ns() ^ (uintptr_t)d;
     snprintf(d->prefix, sizeof d->prefix, "%016llx", (unsigned long long)r);
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r ^= (uint64_t)arb_clock_mono_ns();
+    arb_rng_seed(&d->adaptive.rng, r);
+    d->ev.adaptive = &d->adaptive;
     return d;
 }
+
+void arb_decider_set_arms(arb_decider_t *d, const struct arb_arms_snap *arms) { d->adaptive.arms = arms; }
+
+void arb_decider_seed(arb_decider_t *d, uint64_t seed) { arb_rng_seed(&d->adaptive.rng, seed); }
 
 void arb_decider_free(arb_decider_t *d)
 {
@@ -184,6 +193,7 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
         *reason = "when";
         return 0;
     }
+    if (h->flags & ARB_HOT_ADAPTIVE) propensity = arb__adaptive_propensity(ev, &ev->rs->actions[i]);
     c->propensity = propensity;
     c->priority = propensity * h->value * weight * h->lever;
     if (!isfinite(c->priority)) {
@@ -386,6 +396,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
         d->explained[i].eligible = r > 0;
         d->explained[i].priority = r > 0 ? c.priority : NAN;
         d->explained[i].propensity = r > 0 ? c.propensity : NAN;
+        d->explained[i].learned = r > 0 && (h->flags & ARB_HOT_ADAPTIVE) ? d->adaptive.learned : NULL;
     }
     if (r > 0) {
         if (h->flags & ARB_HOT_FALLBACK) {
@@ -522,6 +533,9 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
     int64_t ms = q.ctx.deadline_ms ? q.ctx.deadline_ms : d->deadline_ms;
     if (d->max_deadline_ms && ms > d->max_deadline_ms) ms = d->max_deadline_ms;
     d->ev.deadline_ns = ms > 0 ? t0 + (uint64_t)ms * 1000000u : 0;
+    d->adaptive.channel = rs->channels[q.channel];
+    d->adaptive.arena = arena;
+    d->adaptive.explain = q.ctx.explain;
     uint32_t n_elig = 0, n_fb = 0;
     int late = consider(d, &q, &n_elig, &n_fb);
     arb_eval_end(&d->ev);
@@ -556,8 +570,13 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
     dec->channel = rs->channels[q.channel];
     dec->now = q.ctx.now;
     dec->preview = q.ctx.preview;
-    for (uint32_t i = 0; i < k; i++)
-        take_action(&d->picked[i], &rs->actions[from[pick[i]].action], &from[pick[i]]);
+    for (uint32_t i = 0; i < k; i++) {
+        const arb_action_t *a = &rs->actions[from[pick[i]].action];
+        take_action(&d->picked[i], a, &from[pick[i]]);
+        d->picked[i].segment = a->adaptive >= 0 ? arb__adaptive_segment(&d->ev, a, arena) : NULL;
+        if (a->adaptive >= 0 && !d->picked[i].segment)
+            return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+    }
     dec->actions = d->picked;
     dec->n_actions = k;
     dec->explain = NULL;

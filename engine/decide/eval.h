@@ -59,6 +59,7 @@ typedef struct arb_eval {
     double nearest_km;          /* distance to the nearest store; < 0 not computed */
     int local_hour, local_wday; /* for hour and weekday conditions */
     bool lua_ready;             /* the Lua context points at ctx */
+    struct arb_adaptive_run *adaptive; /* the decider's learned arms and sampler (adaptive_int.h) */
     uint64_t deadline_ns;       /* CLOCK_MONOTONIC deadline of the decision, 0 none */
     arb_fault_t fault;          /* set when an evaluation returned -1 */
     char fault_msg[300];        /* the rule's error message */

@@ -352,6 +352,9 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
         rc = -1;
     } else {
         arb_decider_force_explain(d, true);
+        /* Adaptive actions draw their propensity: a fixed seed gives a
+         * test the same answer on every run (dsl/README.md, section 17). */
+        arb_decider_seed(d, 1);
         /* One wall budget for every Lua call of the run, so that no test
          * passes the run's deadline; the instructions stay per call. */
         arb_ruleset_run_budget_begin(rs, RUN_MEMORY, RUN_WALL_NS);

@@ -361,6 +361,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     a->when = -1;
     a->weight = -1;
     a->policy = -1;
+    a->adaptive = -1;
     spec_field_string_list(cc, spec, "channels", true, action_channel, a);
     /* Each list is read once: the length that sizes its array bounds its filling. */
     spec_list_t l = spec_list_open(cc, spec, "touchpoints", false);
@@ -383,10 +384,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
             arb__compile_oom(L);
         }
     }
-    a->propensity = spec_field_number(cc, spec, "propensity", 1, false, 0, 1);
-    if (model && arb_raw_field(L, spec, "propensity") != LUA_TNIL)
-        spec_problem(cc, "give either 'model' (propensity from scores) or a fixed 'propensity', not both");
-    if (model) lua_pop(L, 1);
+    arb__compile_propensity(cc, spec, a, model != NULL);
     const char *category = spec_field_string(cc, spec, "category", false, true);
     if (category) {
         a->category_name = arb__compile_check(L, strdup(category));
@@ -492,6 +490,8 @@ static int compile_protected(lua_State *L, void *ud)
     cc->cmp_mt = lua_gettop(L);
     arb__prelude_push(L, "EXPR");
     cc->expr_mt = lua_gettop(L);
+    arb__prelude_push(L, "ADAPT");
+    cc->adapt_mt = lua_gettop(L);
     arb__prelude_push(L, "vocab");
     cc->vocab = lua_gettop(L);
     lua_newtable(L);

@@ -230,7 +230,8 @@ int arb__ruleset_hot_fields(arb_ruleset_t *rs)
         h->flags = ARB_HOT_ANY | (a->fallback ? ARB_HOT_FALLBACK : 0) |
                    (a->n_touchpoints || a->start || a->stop || a->n_requires || a->requires_location
                         ? ARB_HOT_CHECKS : 0) |
-                   (a->policy >= 0 ? ARB_HOT_POLICY : 0);
+                   (a->policy >= 0 ? ARB_HOT_POLICY : 0) |
+                   (a->adaptive >= 0 ? ARB_HOT_ADAPTIVE : 0);
     }
     return 0;
 }

@@ -181,6 +181,11 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(rs->policies[i].suppress);
     }
     free(rs->policies);
+    for (uint32_t i = 0; i < rs->n_adaptives; i++) {
+        free(rs->adaptives[i].positive);
+        free(rs->adaptives[i].segment);
+    }
+    free(rs->adaptives);
     for (uint32_t i = 0; i < rs->n_groups; i++) {
         free(rs->groups[i].id);
         free(rs->groups[i].file);

@@ -104,6 +104,12 @@ void arb__compile_group(compiler_t *cc, int spec);
 void arb__compile_action_policy(compiler_t *cc, int spec, arb_action_t *a);
 void arb__add_outcome(compiler_t *cc, const char *s, size_t len);
 
+/* An action's `propensity` (compile_adaptive.c): a fixed number into
+ * a->propensity, or adaptive { ... } into rs->adaptives and a->adaptive
+ * (-1 otherwise; a->propensity 1, the bound the candidate loop prunes by).
+ * has_model: the action names a `model` too. */
+void arb__compile_propensity(compiler_t *cc, int spec, arb_action_t *a, bool has_model);
+
 /* Compile what the rule files declared into rs; problems added. */
 void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems);
 

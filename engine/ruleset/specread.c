@@ -25,6 +25,11 @@ void spec_problem(compiler_t *cc, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const decl_t *d = cc->d;
+    if (cc->within && d->id) {
+        arb_problems_add(cc->problems, "%s:%d: %s '%s': %s: %s", d->file, d->line, d->kind, d->id,
+                         cc->within, msg);
+        return;
+    }
     if (d->id)
         arb_problems_add(cc->problems, "%s:%d: %s '%s': %s", d->file, d->line, d->kind, d->id, msg);
     else
@@ -41,7 +46,7 @@ bool spec_has_mt(lua_State *L, int idx, int mt_slot)
 }
 
 /* Levenshtein distance, for "did you mean". */
-static int spec_distance(const char *a, const char *b)
+int spec_distance(const char *a, const char *b)
 {
     int n = (int)strlen(a), m = (int)strlen(b);
     if (n > 30 || m > 30) return 99;

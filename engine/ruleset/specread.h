@@ -56,6 +56,9 @@ typedef struct compiler {
     arb_problems_t *problems;
     const decl_t *d;    /* the declaration being compiled */
     int cond_mt, cmp_mt, expr_mt;   /* stack slots of the marker metatables */
+    int adapt_mt;                   /* ... and of adaptive { ... } */
+    const char *within;             /* the part of the declaration being read, for messages
+                                       ("adaptive"), or NULL */
     int vocab;                      /* stack slot of vocabulary function -> name */
     int memo_cond, memo_wexpr;      /* stack slots: rule table -> compiled index (false while
                                        it is being compiled: a table that contains itself) */
@@ -71,8 +74,12 @@ typedef struct compiler {
     msgpack_sbuffer answer;         /* the action's answer being packed (compile_answer) */
 } compiler_t;
 
-/* Add "file:line: kind 'id': message" for the declaration being compiled. */
+/* Add "file:line: kind 'id': message" for the declaration being compiled
+ * ("file:line: kind 'id': within: message" while cc->within is set). */
 void spec_problem(compiler_t *cc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Levenshtein distance of a and b (99 past 30 bytes), for "did you mean". */
+int spec_distance(const char *a, const char *b);
 
 /* Whether the value at idx is a table whose metatable is the one at mt_slot. */
 bool spec_has_mt(lua_State *L, int idx, int mt_slot);

@@ -5,6 +5,8 @@
  * priority and propensity are packed per decision. */
 #include "engine/wire/answer.h"
 
+#include <math.h>
+
 #include "engine/base/pack.h"
 
 static void pack_action(msgpack_packer *pk, const arb_decided_action_t *a)
@@ -16,12 +18,31 @@ static void pack_action(msgpack_packer *pk, const arb_decided_action_t *a)
     pk->callback(pk->data, a->tail, a->tail_len);
 }
 
+/* An adaptive action's evidence (dsl/README.md, "Adaptive propensity"):
+ * segment nil for the pooled arm, sample nil when the mean was used. */
+static void pack_learned(msgpack_packer *pk, const arb_learned_t *l)
+{
+    msgpack_pack_map(pk, 6);
+    arb_pack_lit(pk, "segment");
+    if (l->segment && *l->segment) arb_pack_text(pk, l->segment); else msgpack_pack_nil(pk);
+    arb_pack_lit(pk, "positives");
+    msgpack_pack_double(pk, l->positives);
+    arb_pack_lit(pk, "trials");
+    msgpack_pack_double(pk, l->trials);
+    arb_pack_lit(pk, "prior");
+    msgpack_pack_double(pk, l->prior);
+    arb_pack_lit(pk, "mean");
+    msgpack_pack_double(pk, l->mean);
+    arb_pack_lit(pk, "sample");
+    if (isnan(l->sample)) msgpack_pack_nil(pk); else msgpack_pack_double(pk, l->sample);
+}
+
 static void pack_explain(msgpack_packer *pk, const arb_decision_t *dec)
 {
     msgpack_pack_array(pk, dec->n_explain);
     for (uint32_t i = 0; i < dec->n_explain; i++) {
         const arb_explained_t *x = &dec->explain[i];
-        msgpack_pack_map(pk, 3);
+        msgpack_pack_map(pk, x->learned ? 4 : 3);
         arb_pack_lit(pk, "id");
         arb_pack_cstr(pk, x->id);
         arb_pack_lit(pk, "chosen");
@@ -29,6 +50,10 @@ static void pack_explain(msgpack_packer *pk, const arb_decision_t *dec)
         arb_pack_lit(pk, "reason");
         /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
         arb_pack_text(pk, x->reason);
+        if (x->learned) {
+            arb_pack_lit(pk, "learned");
+            pack_learned(pk, x->learned);
+        }
     }
 }
 

@@ -213,6 +213,7 @@ def ruleset_dict():
         "fallback": 'fallback "f" {', "touchpoint": 'touchpoint "t" { limit = 2 }',
         "store": 'store "s" { lat = 52.5, lon = 13.4 }', "models": 'models { "m" }',
         "channels": 'channels { "c" }', "settings": "settings { default_limit = 2 }",
+        "adaptive": "propensity = adaptive { ",
         "all": "all { ", "any": "any { ", "fn": "function(c) return ", "test": 'test "t" {',
     }
     out += [""] + [dict_line("call_" + k, v) for k, v in calls.items()]
@@ -221,7 +222,8 @@ def ruleset_dict():
               "diverse", "lat", "lon", "name", "default_limit", "utc_offset_hours", "context",
               "expect", "includes", "excludes", "reasons", "cap", "per", "cooldown", "group",
               "counts", "suppress", "times", "within", "pause", "customer", "contacts",
-              "outcomes", "outcome", "action"]
+              "outcomes", "outcome", "action", "positive", "trial", "prior", "strength",
+              "prior_model", "segment", "half_life", "explore", "settle"]
     out += [""] + [dict_line("f_" + f, f + " = ") for f in fields]
     ctx = ["customer_id", "channel", "touchpoint", "now", "location", "purchases", "events",
            "weather", "scores", "attributes", "consent", "explain", "deadline_ms", "sku", "ts",
@@ -229,7 +231,8 @@ def ruleset_dict():
     out += [""] + [dict_line("c_" + c, c) for c in ctx]
     strings = ["web", "email", "app", "store", "call_center", "sms", "kiosk", "web_home", "app_home",
                "email_post_purchase", "laptop", "rain", "gold", "location", "marketing", "view",
-               "cart_abandon", "2026-01-15", "2026-02-30T00:00:00Z"]
+               "cart_abandon", "2026-01-15", "2026-02-30T00:00:00Z", "impression", "decision",
+               "thin", "always", "click", "convert", "loyalty_tier"]
     out += [""] + [dict_line("s_" + ident(x), '"%s"' % x) for x in strings]
     keywords = ["and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto",
                 "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true",

@@ -213,6 +213,47 @@ Test(answer, a_decision_with_explain)
     expect_u64(val(m, 4), 0, "elapsed_us");
 }
 
+/* An adaptive action's entry gains its evidence: the segment nil for the
+ * pooled arm, the sample nil when the mean was used. */
+Test(answer, explain_shows_the_learned_evidence_of_adaptive_actions)
+{
+    const arb_learned_t seg = { "gold", 80, 100, 0.05, 0.75, 0.7125 };
+    const arb_learned_t pooled = { "", 300, 1000, 0.5, 0.3, NAN };
+    const arb_explained_t x[] = {
+        { .id = "a", .chosen = true, .reason = "chosen", .eligible = true, .priority = 1,
+          .propensity = 0.7125, .learned = &seg },
+        { .id = "b", .chosen = false, .reason = "outranked", .eligible = true, .priority = 0.3,
+          .propensity = 0.3, .learned = &pooled },
+        { .id = "c", .chosen = false, .reason = "when", .priority = NAN, .propensity = NAN },
+    };
+    arb_decision_t d = { .decision_id = "f-1", .decision_id_len = 3, .ruleset = "1-0",
+                         .explain = x, .n_explain = 3 };
+    arb_answer_pack_decision(&g_pk, &d);
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
+    const msgpack_object *e = val(m, 3);
+    cr_assert_eq(e->type, MSGPACK_OBJECT_ARRAY);
+    static const char *const X_KEYS[] = { "id", "chosen", "reason", "learned", NULL };
+    static const char *const X3_KEYS[] = { "id", "chosen", "reason", NULL };
+    static const char *const L_KEYS[] = { "segment", "positives", "trials", "prior", "mean",
+                                          "sample", NULL };
+    for (uint32_t i = 0; i < 2; i++) {
+        const msgpack_object *xi = &e->via.array.ptr[i];
+        af_expect_keys(xi, X_KEYS, "adaptive explain entry");
+        af_expect_keys(val(xi, 3), L_KEYS, "learned");
+    }
+    const msgpack_object *l0 = val(&e->via.array.ptr[0], 3), *l1 = val(&e->via.array.ptr[1], 3);
+    cr_assert(af_str_is(val(l0, 0), "gold"));
+    expect_f64(val(l0, 1), 80, "positives");
+    expect_f64(val(l0, 2), 100, "trials");
+    expect_f64(val(l0, 3), 0.05, "prior");
+    expect_f64(val(l0, 4), 0.75, "mean");
+    expect_f64(val(l0, 5), 0.7125, "sample");
+    cr_assert_eq(val(l1, 0)->type, MSGPACK_OBJECT_NIL, "the pooled arm's segment is nil");
+    expect_f64(val(l1, 4), 0.3, "mean");
+    cr_assert_eq(val(l1, 5)->type, MSGPACK_OBJECT_NIL, "settled: no sample");
+    af_expect_keys(&e->via.array.ptr[2], X3_KEYS, "a non-adaptive entry is unchanged");
+}
+
 Test(answer, an_empty_decision_and_an_empty_explain)
 {
     arb_explained_t none[1];
