@@ -213,7 +213,6 @@ typedef struct arb_action {
     uint32_t n_requires;
     bool fallback;          /* declared with `fallback` */
     bool requires_location; /* one of `requires` is "location": location must be sent too */
-    int32_t adaptive;       /* index in ruleset->adaptives, -1 none (ARB_HOT_ADAPTIVE) */
     int32_t policy;         /* index in ruleset->policies, -1 none (ARB_HOT_POLICY); kept
                                apart so that an action stays 200 bytes */
     double value;           /* money or any lever */
@@ -230,6 +229,8 @@ typedef struct arb_action {
     char *id;               /* unique action id */
     char *file;             /* rule file that declared it */
     int line;               /* line of the declaration */
+    int32_t adaptive;       /* index in ruleset->adaptives, -1 none (ARB_HOT_ADAPTIVE); here,
+                               in the padding after line, so that an action stays 200 bytes */
     char *category_name;
     /* The constant parts of this action's entry in a decision, packed at
      * load: {"id": id, "priority": | ... | "value": value, "payload": payload}. */
