@@ -98,11 +98,18 @@ action "austria_free_shipping" {
 }
 
 -- In-store kiosk: invite loyalty members to scan their card. Kiosks have
--- no propensity model, so a fixed propensity of 0.5 stands in.
+-- no propensity model: the kiosk reports each impression and each scan (a
+-- `convert`), and Arbiter learns how often members scan, per loyalty tier,
+-- from an even guess worth 10 visits.
 action "kiosk_scan_and_save" {
   channels    = { "kiosk" },
   touchpoints = { "kiosk_welcome" },
-  propensity  = 0.5,
+  propensity  = adaptive {
+    positive = "convert",
+    prior    = 0.5,
+    strength = 10,
+    segment  = "loyalty_tier",
+  },
   value       = 5,
   when        = attribute("loyalty_tier", one_of { "silver", "gold", "platinum" }),
   payload     = {
