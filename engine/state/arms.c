@@ -8,6 +8,7 @@
  */
 #include "engine/state/arms.h"
 
+#include "engine/base/log.h"
 #include "engine/state/record.h"
 
 #include <math.h>
@@ -308,16 +309,24 @@ int arb_arms_plan_apply(arb_arms_plan_t *p, size_t gi, const uint8_t *old, size_
             goto done;
         }
         if (n) memcpy(next, cur, n * sizeof *next);
+        size_t dropped = 0;
         for (size_t i = 0; i < g->n_deltas; i++) {
             const arb_arm_delta_t *d = &g->deltas[i];
             arb_arm_t *m = find_arm(next, n, d->channel, d->segment);
             if (!m) {
-                if (n == cap) continue;  /* past ARB_ARMS_MAX: a segment with too many values */
+                if (n == cap) {  /* past ARB_ARMS_MAX: a segment attribute with too many values */
+                    dropped++;
+                    continue;
+                }
                 m = &next[n++];
                 *m = (arb_arm_t){g->action, d->channel, d->segment, 0, 0, d->ts};
             }
             arb_arm_add(m, d);
         }
+        if (dropped)
+            arb_log_warn("state: an action has as many learned arms as it may; evidence for new ones is dropped "
+                         "(segment it by an attribute with fewer values)",
+                         "action=%s max=%d dropped=%zu", g->action, ARB_ARMS_MAX, dropped);
         if (arb_arms_encode(g->action, next, n, rec, rec_len, err)) {
             rc = -1;
             goto done;

@@ -265,6 +265,29 @@ static void bad_deltas_refused(bool lmdb)
 Test(arms, memory_refuses_bad_deltas_and_adds_nothing) { bad_deltas_refused(false); }
 Test(arms, lmdb_refuses_bad_deltas_and_adds_nothing, .init = setup, .fini = teardown) { bad_deltas_refused(true); }
 
+Test(arms, an_action_keeps_at_most_ARB_ARMS_MAX_arms)
+{
+    db_t d = db_open("memory");
+    size_t n = ARB_ARMS_MAX + 3;
+    arb_arm_delta_t *ds = calloc(n, sizeof *ds);
+    char (*seg)[16] = calloc(n, sizeof *seg);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(seg[i], sizeof seg[i], "s%zu", i);
+        ds[i] = DELTA("boots", "web", seg[i], 0, 1, 1000, 0);
+    }
+    const char *want[] = {"boots"};
+    got_t g = sync_arms(d.sess, ds, n, want, 1);
+    cr_assert(!g.failed, "%s", g.err.message);
+    cr_assert_eq(g.n, ARB_ARMS_MAX, "new arms past the limit are dropped: %zu", g.n);
+    /* Existing arms still learn. */
+    arb_arm_delta_t again = DELTA("boots", "web", "s0", 1, 1, 1000, 0);
+    g = sync_arms(d.sess, &again, 1, want, 1);
+    cr_assert(!g.failed && g.n == ARB_ARMS_MAX, "%s", g.err.message);
+    free(ds);
+    free(seg);
+    db_close(&d);
+}
+
 /* ---- LMDB only ---- */
 
 Test(arms, lmdb_reopen_keeps_the_totals, .init = setup, .fini = teardown)
