@@ -398,7 +398,8 @@ static int try_batch(lmdb_t *l, arb_write_op_t **ops, size_t n, size_t *took)
     if (rc) {
         for (size_t j = 0; j < *took; j++) {
             ops[j]->rc = -1;
-            fail_lmdb(l, &ops[j]->err, rc, ops[j]->kind == ARB_WRITE_FORGET ? "forgetting" : "committing");
+            fail_lmdb(l, &ops[j]->err, rc,
+                      ops[j]->kind == ARB_WRITE_FORGET ? "forgetting" : ops[j]->kind == ARB_WRITE_ARMS ? "learning" : "committing");
         }
         return -1;
     }

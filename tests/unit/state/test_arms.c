@@ -265,6 +265,39 @@ static void bad_deltas_refused(bool lmdb)
 Test(arms, memory_refuses_bad_deltas_and_adds_nothing) { bad_deltas_refused(false); }
 Test(arms, lmdb_refuses_bad_deltas_and_adds_nothing, .init = setup, .fini = teardown) { bad_deltas_refused(true); }
 
+static void on_forgot(void *arg, const arb_err_t *err)
+{
+    got_t *g = arg;
+    pthread_mutex_lock(&g->m);
+    g->failed = err != NULL;
+    g->done = true;
+    pthread_cond_signal(&g->c);
+    pthread_mutex_unlock(&g->m);
+}
+
+/* Arms are not customer data: forgetting a customer (even one whose id is
+ * an action's) leaves them. */
+static void forget_leaves_arms(bool lmdb)
+{
+    db_t d = db_open(spec_of(lmdb));
+    arb_arm_delta_t ds[] = {DELTA("boots", "web", "", 1, 1, 1000, 0)};
+    const char *want[] = {"boots"};
+    got_t g = sync_arms(d.sess, ds, 1, want, 1);
+    cr_assert(!g.failed && g.n == 1, "%s", g.err.message);
+    got_t f = {.m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER};
+    arb_store_forget(d.sess, "boots", on_forgot, &f);
+    pthread_mutex_lock(&f.m);
+    while (!f.done) pthread_cond_wait(&f.c, &f.m);
+    pthread_mutex_unlock(&f.m);
+    cr_assert(!f.failed);
+    g = sync_arms(d.sess, NULL, 0, want, 1);
+    cr_assert(!g.failed && g.n == 1 && g.arm[0].trials == 1, "%s", g.err.message);
+    db_close(&d);
+}
+
+Test(arms, memory_forget_leaves_arms) { forget_leaves_arms(false); }
+Test(arms, lmdb_forget_leaves_arms, .init = setup, .fini = teardown) { forget_leaves_arms(true); }
+
 Test(arms, an_action_keeps_at_most_ARB_ARMS_MAX_arms)
 {
     db_t d = db_open("memory");
