@@ -359,6 +359,37 @@ Test(arms, lmdb_reopen_keeps_the_totals, .init = setup, .fini = teardown)
     db_close(&d);
 }
 
+Test(arms, lmdb_a_full_map_fails_the_sync_as_unavailable_and_reads_go_on, .init = setup, .fini = teardown)
+{
+    arb_err_t err;
+    db_t d;
+    cr_assert_eq(arb_store_open(&d.store, dir, &(arb_store_options_t){.map_size = 256 << 10}, &err), 0, "%s",
+                 err.message);
+    d.sess = arb_store_session_open(d.store, &err);
+    enum { PER = 40 };
+    char seg[PER][80];
+    arb_arm_delta_t ds[PER];
+    got_t g;
+    int i = 0;
+    for (;; i++) {
+        char action[32];
+        snprintf(action, sizeof action, "filler-%d", i);
+        for (int k = 0; k < PER; k++) {
+            snprintf(seg[k], sizeof seg[k], "segment-%d-%0*d", k, 60, i);
+            ds[k] = DELTA(action, "web", seg[k], 1, 1, 1000, 0);
+        }
+        g = sync_arms(d.sess, ds, PER, NULL, 0);
+        if (g.failed) break;
+        cr_assert_lt(i, 10000, "the map never filled");
+    }
+    cr_assert_eq(g.err.code, ARB_UNAVAILABLE, "%s", g.err.message);
+    cr_assert(strstr(g.err.message, "map size") && strstr(g.err.message, "learning"), "%s", g.err.message);
+    const char *first[] = {"filler-0"};
+    g = sync_arms(d.sess, NULL, 0, first, 1);
+    cr_assert(!g.failed && g.n == PER, "reads go on: %s", g.err.message);
+    db_close(&d);
+}
+
 /* Writes raw bytes under action's key in the environment's "arms" database. */
 static void put_raw(const char *action, const void *bytes, size_t n)
 {
