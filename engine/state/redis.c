@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char SCRIPT[] =
     "local ops = KEYS[2]  -- absent without a decision id\n"
@@ -89,6 +90,11 @@ void arb_redis_req_finish(req_t *q, const arb_commit_result_t *res, const arb_er
     if (q->timer) {
         q->s->loop.timer_stop(q->timer);
         q->timer = NULL;
+    }
+    if (q->backoff) {
+        q->s->loop.timer_stop(q->backoff);
+        q->backoff = NULL;
+        q->inflight--;
     }
     if (q->kind == OP_FETCH) q->fetch_cb(q->arg, err ? -1 : 0, err);
     else if (q->kind == OP_COMMIT) q->commit_cb(q->arg, err ? NULL : res, err);
@@ -297,7 +303,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
                  q->kind == OP_ARMS ? "sync" : "commit", MAX_TRIES);
     } else {
         q->step = ST_GET;  /* another node wrote first: merge again on its record */
-        arb_redis_req_send(q);
+        if (q->kind == OP_ARMS) arb_redis_arms_retry(q);
+        else arb_redis_req_send(q);
     }
     arb_redis_req_release(q);
 }
@@ -420,6 +427,7 @@ static int r_session_open(arb_store_session_t *ss, arb_err_t *err)
     session_t *s = calloc(1, sizeof *s);
     if (!s) return arb_err_set(err, ARB_INTERNAL, "state: out of memory opening a Redis session");
     s->store = ss->store;
+    s->seed = (unsigned)(uintptr_t)s ^ (unsigned)time(NULL);
     memset(s->slot, 0xff, sizeof s->slot);
     ss->impl = s;
     return 0;

@@ -6,8 +6,8 @@
  * C, and the write is the customer records' optimistic one (redis.c): GET
  * the value, merge the deltas, then the set-if-unchanged script SETs it
  * only if the stored bytes are still those merged, else GET and merge
- * again; so two nodes syncing deltas for one action end with the exact
- * sum. An action with no deltas is only read (GET). Each action is its own
+ * again after a short random pause (at most 32 tries); so two nodes
+ * syncing deltas for one action end with the exact sum. An action with no deltas is only read (GET). Each action is its own
  * call on the session's loop, all sent at once and each bounded by
  * timeout_ms; a sync of n actions needs n of the session's max_pending
  * calls at once (ARB_OVERLOADED otherwise). The sync calls back once, when
@@ -79,6 +79,31 @@ void arb_redis_arms_got(req_t *q, const redisReply *rp)
     }
     q->step = ST_CAS;
     arb_redis_req_send(q);
+}
+
+static void retry_now(void *arg)
+{
+    req_t *q = arg;
+    q->s->loop.timer_stop(q->backoff);
+    q->backoff = NULL;
+    q->inflight--;
+    if (!q->done) arb_redis_req_send(q);
+    arb_redis_req_release(q);
+}
+
+/* Two nodes syncing one action back to back would otherwise keep taking
+ * each other's turn (GET, merge, then the other's SET lands first): a
+ * random pause of 0 to min(tries, 8) ms breaks the lockstep, well inside
+ * the deadline. */
+void arb_redis_arms_retry(req_t *q)
+{
+    unsigned span = (unsigned)(q->tries < 8 ? q->tries : 8) + 1;
+    unsigned ms = (unsigned)rand_r(&q->s->seed) % span;
+    if (!(q->backoff = q->s->loop.timer_start(q->s->loop.loop, ms, retry_now, q))) {
+        arb_redis_req_send(q);
+        return;
+    }
+    q->inflight++;
 }
 
 void arb_redis_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, arb_store_arms_cb cb, void *arg)

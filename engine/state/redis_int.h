@@ -39,6 +39,7 @@ typedef struct session {
     size_t n_nodes;
     int16_t slot[SLOTS];    /* node index, -1 unknown */
     size_t live;            /* requests not yet freed (waiting or awaiting a late reply) */
+    unsigned seed;          /* rand_r's, for the arms' retry jitter */
     struct req *reqs;
 } session_t;
 
@@ -53,6 +54,7 @@ typedef struct req {
     bool done, use_eval, asking, del_ops;
     int inflight, redirects, tries;
     void *timer;
+    void *backoff;          /* OP_ARMS: the pause before trying again (counted in inflight) */
     node_t *node;           /* where the last command went */
     int slot;
     char key[ARB_STORE_ID_MAX + 16], ops_key[ARB_STORE_ID_MAX + 16];
@@ -94,6 +96,9 @@ void arb_redis_req_release(req_t *q);
 void arb_redis_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, arb_store_arms_cb cb, void *arg);
 /* An OP_ARMS call's GET answered (nil or a string): merge, then CAS or finish. */
 void arb_redis_arms_got(req_t *q, const redisReply *rp);
+/* An OP_ARMS call lost the race for its key: GET again after a short
+ * random pause. */
+void arb_redis_arms_retry(req_t *q);
 /* An OP_ARMS call's one callback (err NULL: its action is done). */
 void arb_redis_arms_done(req_t *q, const arb_err_t *err);
 
