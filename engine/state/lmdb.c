@@ -25,8 +25,16 @@
  *   sees a bad checksum and reads again from a fresh snapshot. What may
  *   stay, in freed leaf pages until LMDB reuses them, is the 16-byte key:
  *   it names the customer only to someone who already knows the id.
+ * - The learned arms (store.h arb_store_arms_sync) live in the same
+ *   environment, in a named database "arms" keyed by action id (the main
+ *   database's keys are 16 bytes, so its entry "arms" collides with no
+ *   customer). A sync is queued to the writer like a commit and runs in the
+ *   group's write transaction, inside a nested transaction so that it adds
+ *   all its deltas or none; what it reads back is read in that transaction.
+ *   Arms are not customer data: not padded, scrubbed nor forgotten.
  */
 #include "engine/base/log.h"
+#include "engine/state/arms.h"
 #include "engine/state/record.h"
 #include "engine/state/store_int.h"
 #include "engine/state/writer.h"
@@ -45,6 +53,7 @@ typedef struct lmdb {
     arb_store_t *store;
     MDB_env *env;
     MDB_dbi dbi;
+    MDB_dbi arms_dbi;  /* the named database "arms": action id -> arms.c's value */
     int fd;
     size_t psize;
     size_t map_size;
@@ -211,6 +220,89 @@ static void lm_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb
     arb_writer_submit(l->writer, op);
 }
 
+/* ---- learned arms, on the writer thread ---- */
+
+typedef struct arms_job {
+    arb_arms_plan_t plan;
+    arb_store_arms_cb cb;
+    void *arg;
+} arms_job_t;
+
+/* The writer's callback of an ARB_WRITE_ARMS op (its done_cb). */
+static void arms_done(void *arg, const arb_err_t *err)
+{
+    arms_job_t *job = arg;
+    arb_err_t e;
+    const arb_arm_t *arms = NULL;
+    size_t n = 0;
+    if (!err && arb_arms_plan_result(&job->plan, &arms, &n, &e)) err = &e;
+    job->cb(job->arg, err ? NULL : arms, err ? 0 : n, err);
+    arb_arms_plan_free(&job->plan);
+    free(job);
+}
+
+static void lm_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, arb_store_arms_cb cb, void *arg)
+{
+    lmdb_t *l = ss->store->impl;
+    arb_err_t err;
+    arms_job_t *job = calloc(1, sizeof *job);
+    arb_write_op_t *op = job ? arb_write_op_new(ARB_WRITE_ARMS, "") : NULL;
+    if (!op) {
+        free(job);
+        arb_err_set(&err, ARB_INTERNAL, "state: out of memory queueing a sync of learned arms");
+        cb(arg, NULL, 0, &err);
+        return;
+    }
+    if (arb_arms_plan_init(&job->plan, req, &err)) {
+        arb_arms_plan_free(&job->plan);
+        free(job);
+        free(op);
+        cb(arg, NULL, 0, &err);
+        return;
+    }
+    job->cb = cb;
+    job->arg = arg;
+    op->done_cb = arms_done;
+    op->arg = job;
+    arb_writer_submit(l->writer, op);
+}
+
+/* One sync inside the group's transaction, in a nested one: all its
+ * deltas or none. A failure fails this op only (op->rc, op->err). */
+static void arms_apply(lmdb_t *l, MDB_txn *parent, arb_write_op_t *op)
+{
+    arms_job_t *job = op->arg;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(l->env, parent, 0, &txn);
+    if (rc) {
+        op->rc = fail_lmdb(l, &op->err, rc, "learning");
+        return;
+    }
+    for (size_t g = 0; !rc && g < job->plan.n_groups; g++) {
+        const char *action = job->plan.groups[g].action;
+        MDB_val k = {strlen(action), (void *)action}, old;
+        rc = mdb_get(txn, l->arms_dbi, &k, &old);
+        if (rc && rc != MDB_NOTFOUND) break;
+        uint8_t *rec;
+        size_t len;
+        if (arb_arms_plan_apply(&job->plan, g, rc ? NULL : old.mv_data, rc ? 0 : old.mv_size, l->store->name, &rec,
+                                &len, &op->err)) {
+            mdb_txn_abort(txn);
+            op->rc = -1;
+            return;
+        }
+        rc = 0;
+        if (rec) {
+            MDB_val v = {len, rec};
+            rc = mdb_put(txn, l->arms_dbi, &k, &v, 0);
+            free(rec);
+        }
+    }
+    if (!rc) rc = mdb_txn_commit(txn);
+    else mdb_txn_abort(txn);
+    if (rc) op->rc = fail_lmdb(l, &op->err, rc, "learning");
+}
+
 /* The old value v is about to be replaced or deleted: zero it after
  * commit. Its file offset comes from the page header before it (LMDB's
  * on-disk format: page number, pad, flags, page count), checked to be the
@@ -256,10 +348,16 @@ static int try_batch(lmdb_t *l, arb_write_op_t **ops, size_t n, size_t *took)
     }
     for (; !rc && i < n; i++) {
         arb_write_op_t *op = ops[i];
+        if (op->kind == ARB_WRITE_ARMS) {
+            op->rc = 0;
+            arms_apply(l, txn, op);
+            continue;
+        }
         key_of(op->id, keys[i]);
         /* One customer once per transaction: so every old value is in the map. */
         bool again = false;
-        for (size_t j = 0; j < i && !again; j++) again = memcmp(keys[j], keys[i], KEY_LEN) == 0;
+        for (size_t j = 0; j < i && !again; j++)
+            again = ops[j]->kind != ARB_WRITE_ARMS && memcmp(keys[j], keys[i], KEY_LEN) == 0;
         if (again) break;
         op->rc = 0;
         MDB_val k = {KEY_LEN, keys[i]}, old;
@@ -300,7 +398,8 @@ static int try_batch(lmdb_t *l, arb_write_op_t **ops, size_t n, size_t *took)
     if (rc) {
         for (size_t j = 0; j < *took; j++) {
             ops[j]->rc = -1;
-            fail_lmdb(l, &ops[j]->err, rc, ops[j]->kind == ARB_WRITE_FORGET ? "forgetting" : "committing");
+            fail_lmdb(l, &ops[j]->err, rc,
+                      ops[j]->kind == ARB_WRITE_FORGET ? "forgetting" : ops[j]->kind == ARB_WRITE_ARMS ? "learning" : "committing");
         }
         return -1;
     }
@@ -356,6 +455,7 @@ static const arb_store_ops_t ops = {
     .fetch = lm_fetch,
     .commit = lm_commit,
     .forget = lm_forget,
+    .arms_sync = lm_arms_sync,
     .close = lm_close,
 };
 
@@ -377,12 +477,14 @@ int arb_lmdb_open(arb_store_t *s, const char *folder, arb_err_t *err)
     int rc = !l->scrub || !l->reserved ? ENOMEM : mdb_env_create(&l->env);
     if (!rc) rc = mdb_env_set_mapsize(l->env, l->map_size);
     if (!rc) rc = mdb_env_set_maxreaders(l->env, 1024);
+    if (!rc) rc = mdb_env_set_maxdbs(l->env, 1);
     if (!rc) rc = mdb_env_open(l->env, folder, MDB_NOSYNC | MDB_NOTLS, 0600);
     int dead;
     if (!rc) rc = mdb_reader_check(l->env, &dead);  /* slots left by a process killed while reading */
     MDB_txn *txn = NULL;
     if (!rc) rc = mdb_txn_begin(l->env, NULL, 0, &txn);
     if (!rc) rc = mdb_dbi_open(txn, NULL, 0, &l->dbi);
+    if (!rc) rc = mdb_dbi_open(txn, "arms", MDB_CREATE, &l->arms_dbi);
     if (!rc) {
         rc = mdb_txn_commit(txn);
         txn = NULL;

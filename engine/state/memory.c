@@ -1,9 +1,11 @@
 /* The `memory` backend: records in a hash map under one mutex; nothing
  * persists. Keeps state/'s rule that a backend only stores record bytes:
  * the merge, caps and retention are arb_store_apply's, run under the mutex
- * so that concurrent commits for one customer are serialized. Every
- * callback runs in the calling thread before the call returns, outside the
- * mutex. */
+ * so that concurrent commits for one customer are serialized. The learned
+ * arms are a second map, action -> arms.c's value, merged under the same
+ * mutex. Every callback runs in the calling thread before the call returns,
+ * outside the mutex. */
+#include "engine/state/arms.h"
 #include "engine/state/record.h"
 #include "engine/state/store_int.h"
 
@@ -23,6 +25,7 @@ typedef struct entry {
 typedef struct memory {
     pthread_mutex_t lock;
     entry_t *bucket[BUCKETS];
+    entry_t *arms[BUCKETS];   /* keyed by action id; never forgotten */
 } memory_t;
 
 static size_t hash(const char *id)
@@ -32,11 +35,16 @@ static size_t hash(const char *id)
     return h % BUCKETS;
 }
 
-static entry_t **find(memory_t *m, const char *id)
+static entry_t **find_in(entry_t **table, const char *id)
 {
-    entry_t **e = &m->bucket[hash(id)];
+    entry_t **e = &table[hash(id)];
     while (*e && strcmp((*e)->id, id) != 0) e = &(*e)->next;
     return e;
+}
+
+static entry_t **find(memory_t *m, const char *id)
+{
+    return find_in(m->bucket, id);
 }
 
 static void mem_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *out, arb_arena_t *arena,
@@ -121,15 +129,61 @@ static void mem_forget(arb_store_session_t *ss, const char *id, arb_store_done_c
     cb(arg, NULL);
 }
 
-static void mem_close(arb_store_t *s)
+/* Every group's step under the mutex: a sync is atomic, and two syncs for
+ * one action add up exactly. */
+static void mem_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, arb_store_arms_cb cb, void *arg)
 {
-    memory_t *m = s->impl;
+    memory_t *m = ss->store->impl;
+    arb_arms_plan_t p;
+    arb_err_t err;
+    int rc = arb_arms_plan_init(&p, req, &err);
+    if (!rc) {
+        pthread_mutex_lock(&m->lock);
+        for (size_t g = 0; !rc && g < p.n_groups; g++) {
+            entry_t **slot = find_in(m->arms, p.groups[g].action);
+            entry_t *e = *slot;
+            uint8_t *rec;
+            size_t len;
+            rc = arb_arms_plan_apply(&p, g, e ? e->rec : NULL, e ? e->len : 0, ss->store->name, &rec, &len, &err);
+            if (rc || !rec) continue;
+            if (!e) {
+                size_t n = strlen(p.groups[g].action) + 1;
+                if (!(e = calloc(1, sizeof *e + n))) {
+                    free(rec);
+                    rc = arb_err_set(&err, ARB_INTERNAL, "state: out of memory storing learned arms");
+                    continue;
+                }
+                memcpy(e->id, p.groups[g].action, n);
+                *slot = e;
+            }
+            free(e->rec);
+            e->rec = rec;
+            e->len = len;
+        }
+        pthread_mutex_unlock(&m->lock);
+    }
+    const arb_arm_t *arms = NULL;
+    size_t n = 0;
+    if (!rc) rc = arb_arms_plan_result(&p, &arms, &n, &err);
+    cb(arg, rc ? NULL : arms, rc ? 0 : n, rc ? &err : NULL);
+    arb_arms_plan_free(&p);
+}
+
+static void free_table(entry_t **table)
+{
     for (size_t i = 0; i < BUCKETS; i++)
-        for (entry_t *e = m->bucket[i], *next; e; e = next) {
+        for (entry_t *e = table[i], *next; e; e = next) {
             next = e->next;
             free(e->rec);
             free(e);
         }
+}
+
+static void mem_close(arb_store_t *s)
+{
+    memory_t *m = s->impl;
+    free_table(m->bucket);
+    free_table(m->arms);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -138,6 +192,7 @@ static const arb_store_ops_t ops = {
     .fetch = mem_fetch,
     .commit = mem_commit,
     .forget = mem_forget,
+    .arms_sync = mem_arms_sync,
     .close = mem_close,
 };
 

@@ -14,7 +14,8 @@
  *   arb:{c:<id>}:rec   the customer record (record.c's bytes), EXPIRE'd at
  *                      the retention's max_age after its last write
  *   arb:{c:<id>}:ops   hash decision id -> the result of its commit (1 h)
- *   arb:{l:...}        reserved for the learned propensities (issue 6)
+ *   arb:{l:<action>}:arms  the learned arms of one action (redis_arms.c;
+ *                      arms.c's bytes), never expiring: not customer data
  * Commit is optimistic and exact: GET the record, merge in C, then a Lua
  * script (EVALSHA, loaded on a master the first time it answers NOSCRIPT)
  * SETs the new record only if the stored one is still byte for byte the one
@@ -39,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char SCRIPT[] =
     "local ops = KEYS[2]  -- absent without a decision id\n"
@@ -75,13 +77,13 @@ static void req_free(req_t *q)
     free(q);
 }
 
-static void req_release(req_t *q)
+void arb_redis_req_release(req_t *q)
 {
     if (q->done && q->inflight == 0) req_free(q);
 }
 
 /* The one callback of a request; res non-NULL only for a granted commit. */
-static void req_finish(req_t *q, const arb_commit_result_t *res, const arb_err_t *err)
+void arb_redis_req_finish(req_t *q, const arb_commit_result_t *res, const arb_err_t *err)
 {
     if (q->done) return;
     q->done = true;
@@ -89,9 +91,22 @@ static void req_finish(req_t *q, const arb_commit_result_t *res, const arb_err_t
         q->s->loop.timer_stop(q->timer);
         q->timer = NULL;
     }
+    if (q->backoff) {
+        q->s->loop.timer_stop(q->backoff);
+        q->backoff = NULL;
+        q->inflight--;
+    }
     if (q->kind == OP_FETCH) q->fetch_cb(q->arg, err ? -1 : 0, err);
     else if (q->kind == OP_COMMIT) q->commit_cb(q->arg, err ? NULL : res, err);
+    else if (q->kind == OP_ARMS) arb_redis_arms_done(q, err);
     else q->done_cb(q->arg, err);
+}
+
+/* Whom q is for, in messages. */
+static const char *about(const req_t *q, char *buf, size_t n)
+{
+    snprintf(buf, n, q->kind == OP_ARMS ? "the learned arms of action %s" : "customer %s", q->id);
+    return buf;
 }
 
 static void req_fail(req_t *q, arb_code_t code, const char *fmt, const char *a, int b)
@@ -99,14 +114,14 @@ static void req_fail(req_t *q, arb_code_t code, const char *fmt, const char *a, 
     arb_err_t err;
     char what[300];
     snprintf(what, sizeof what, fmt, a, b);
-    arb_err_set(&err, code, "state: Redis %s (customer %s, %s)", what, q->id, q->s->store->name);
-    req_finish(q, NULL, &err);
+    char who[ARB_STORE_ID_MAX + 40];
+    arb_err_set(&err, code, "state: Redis %s (%s, %s)", what, about(q, who, sizeof who), q->s->store->name);
+    arb_redis_req_finish(q, NULL, &err);
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *priv);
-static void req_send(req_t *q);
 
-static void req_send(req_t *q)
+void arb_redis_req_send(req_t *q)
 {
     session_t *s = q->s;
     node_t *n = q->ask;
@@ -133,8 +148,11 @@ static void req_send(req_t *q)
         rc = redisAsyncCommand(ac, on_reply, q, "DEL %s", q->del_ops ? q->ops_key : q->key);
     } else {
         char ttl[24], result[1100];
-        const arb_retention_t *rt = q->commit->retention ? q->commit->retention : &s->store->opt.retention;
-        snprintf(ttl, sizeof ttl, "%lld", rt->max_age > 0 ? (long long)rt->max_age : 0LL);
+        /* Arms never expire: they are not customer data. */
+        const arb_retention_t *rt = q->kind == OP_ARMS   ? NULL
+                                    : q->commit->retention ? q->commit->retention
+                                                           : &s->store->opt.retention;
+        snprintf(ttl, sizeof ttl, "%lld", rt && rt->max_age > 0 ? (long long)rt->max_age : 0LL);
         /* What a retry with the same decision id gets back: granted flags,
          * stored, outcomes counted. */
         size_t k = 0;
@@ -181,7 +199,7 @@ static int redirect(req_t *q, const char *msg, bool ask)
         q->s->slot[q->slot] = (int16_t)arb_redis_node_index(q->s, n);
         arb_redis_refresh_slots(q->s, n);
     }
-    req_send(q);
+    arb_redis_req_send(q);
     return 0;
 }
 
@@ -200,11 +218,11 @@ static void commit_merge(req_t *q, const redisReply *rp)
     arb_err_t err;
     if (arb_store_apply(q->s->store, q->id, q->old, q->old_len, q->commit, q->granted, &q->res, &q->rec,
                         &q->rec_len, &err)) {
-        req_finish(q, NULL, &err);
+        arb_redis_req_finish(q, NULL, &err);
         return;
     }
     q->step = ST_CAS;
-    req_send(q);
+    arb_redis_req_send(q);
 }
 
 /* A retried decision: the first commit's result, "<0|1...>;stored;outcomes". */
@@ -215,14 +233,14 @@ static void commit_replay(req_t *q, const redisReply *r)
     for (; i < r->len && r->str[i] != ';'; i++)
         if (i < res.n_contacts) res.n_granted += (q->granted[i] = r->str[i] == '1');
     if (i < r->len) sscanf(r->str + i, ";%zu;%zu", &res.stored, &res.outcomes_counted);
-    req_finish(q, &res, NULL);
+    arb_redis_req_finish(q, &res, NULL);
 }
 
 static void fetch_done(req_t *q, const redisReply *rp)
 {
     arb_err_t err;
     if (rp->type == REDIS_REPLY_NIL) {
-        req_finish(q, NULL, NULL);
+        arb_redis_req_finish(q, NULL, NULL);
         return;
     }
     uint8_t *copy = arb_arena_alloc(q->arena, rp->len ? rp->len : 1);
@@ -232,10 +250,10 @@ static void fetch_done(req_t *q, const redisReply *rp)
     }
     memcpy(copy, rp->str, rp->len);
     if (arb_record_decode(copy, rp->len, q->out, q->arena, &err)) {
-        req_finish(q, NULL, &err);
+        arb_redis_req_finish(q, NULL, &err);
         return;
     }
-    req_finish(q, NULL, NULL);
+    arb_redis_req_finish(q, NULL, NULL);
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -245,7 +263,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     redisReply *rp = r;
     q->inflight--;
     if (q->done) {
-        req_release(q);
+        arb_redis_req_release(q);
         return;
     }
     if (!rp) {
@@ -256,36 +274,39 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
                 req_fail(q, ARB_UNAVAILABLE, "kept redirecting (%s)%.0d", rp->str, 0);
         } else if (strncmp(rp->str, "NOSCRIPT", 8) == 0 && !q->use_eval) {
             q->use_eval = true;  /* EVAL loads it into this master's script cache */
-            req_send(q);
+            arb_redis_req_send(q);
         } else {
             req_fail(q, ARB_UNAVAILABLE, "answered an error: %s%.0d", rp->str, 0);
         }
     } else if (q->step == ST_DEL && !q->del_ops) {
         q->del_ops = true;
-        req_send(q);
+        arb_redis_req_send(q);
     } else if (q->step == ST_DEL) {
-        req_finish(q, NULL, NULL);
+        arb_redis_req_finish(q, NULL, NULL);
     } else if (q->step == ST_GET && rp->type != REDIS_REPLY_NIL && rp->type != REDIS_REPLY_STRING) {
         req_fail(q, ARB_UNAVAILABLE, "answered GET with a reply of type %s%d", "", rp->type);
     } else if (q->step == ST_GET && q->kind == OP_FETCH) {
         fetch_done(q, rp);
+    } else if (q->step == ST_GET && q->kind == OP_ARMS) {
+        arb_redis_arms_got(q, rp);
     } else if (q->step == ST_GET) {
         commit_merge(q, rp);
     } else if (rp->type != REDIS_REPLY_ARRAY || rp->elements < 1 ||
                rp->element[0]->type != REDIS_REPLY_INTEGER) {
         req_fail(q, ARB_UNAVAILABLE, "answered the commit script oddly%s%.0d", "", 0);
     } else if (rp->element[0]->integer == 1) {
-        req_finish(q, &q->res, NULL);
+        arb_redis_req_finish(q, &q->res, NULL);
     } else if (rp->element[0]->integer == 2 && rp->elements == 2 && rp->element[1]->type == REDIS_REPLY_STRING) {
         commit_replay(q, rp->element[1]);
     } else if (++q->tries >= MAX_TRIES) {
-        req_fail(q, ARB_UNAVAILABLE, "%scommit kept losing the race for this customer (%d tries)",
-                 "", MAX_TRIES);
+        req_fail(q, ARB_UNAVAILABLE, "%s kept losing the race for its key (%d tries)",
+                 q->kind == OP_ARMS ? "sync" : "commit", MAX_TRIES);
     } else {
         q->step = ST_GET;  /* another node wrote first: merge again on its record */
-        req_send(q);
+        if (q->kind == OP_ARMS) arb_redis_arms_retry(q);
+        else arb_redis_req_send(q);
     }
-    req_release(q);
+    arb_redis_req_release(q);
 }
 
 static void on_deadline(void *arg)
@@ -295,18 +316,19 @@ static void on_deadline(void *arg)
     arb_err_t err;
     s->loop.timer_stop(q->timer);
     q->timer = NULL;
-    arb_err_set(&err, ARB_UNAVAILABLE, "state: Redis did not answer within %u ms (customer %s, %s)",
-                s->store->opt.timeout_ms, q->id, s->store->name);
-    req_finish(q, NULL, &err);
+    char who[ARB_STORE_ID_MAX + 40];
+    arb_err_set(&err, ARB_UNAVAILABLE, "state: Redis did not answer within %u ms (%s, %s)",
+                s->store->opt.timeout_ms, about(q, who, sizeof who), s->store->name);
+    arb_redis_req_finish(q, NULL, &err);
     /* A node that misses a deadline is treated as dead: its late replies
      * and buffers go now, and the next call connects afresh. */
     q->inflight++;
     if (q->node) arb_redis_node_drop(q->node);
     q->inflight--;
-    req_release(q);
+    arb_redis_req_release(q);
 }
 
-static req_t *req_new(arb_store_session_t *ss, op_kind_t kind, const char *id, void *arg, arb_err_t *err)
+req_t *arb_redis_req_new(arb_store_session_t *ss, op_kind_t kind, const char *id, void *arg, arb_err_t *err)
 {
     session_t *s = ss->impl;
     if (!s->attached) {
@@ -343,7 +365,7 @@ static void r_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *out
                     arb_store_fetch_cb cb, void *arg)
 {
     arb_err_t err;
-    req_t *q = req_new(ss, OP_FETCH, id, arg, &err);
+    req_t *q = arb_redis_req_new(ss, OP_FETCH, id, arg, &err);
     if (!q) {
         cb(arg, -1, &err);
         return;
@@ -352,15 +374,15 @@ static void r_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *out
     q->out = out;
     q->arena = arena;
     q->step = ST_GET;
-    req_send(q);
-    req_release(q);
+    arb_redis_req_send(q);
+    arb_redis_req_release(q);
 }
 
 static void r_commit_once(arb_store_session_t *ss, const char *id, const char *op_id, const arb_commit_t *c,
                           arb_store_commit_cb cb, void *arg)
 {
     arb_err_t err;
-    req_t *q = req_new(ss, OP_COMMIT, id, arg, &err);
+    req_t *q = arb_redis_req_new(ss, OP_COMMIT, id, arg, &err);
     if (!q) {
         cb(arg, NULL, &err);
         return;
@@ -370,12 +392,12 @@ static void r_commit_once(arb_store_session_t *ss, const char *id, const char *o
     if (!(q->commit = arb_commit_copy(c, &q->carena)) ||
         !(q->granted = arb_arena_alloc(&q->carena, (c->n_contacts + 1) * sizeof *q->granted))) {
         req_fail(q, ARB_INTERNAL, "%s: out of memory%.0d", "commit", 0);
-        req_release(q);
+        arb_redis_req_release(q);
         return;
     }
     q->step = ST_GET;
-    req_send(q);
-    req_release(q);
+    arb_redis_req_send(q);
+    arb_redis_req_release(q);
 }
 
 static void r_commit(arb_store_session_t *ss, const char *id, const arb_commit_t *c, arb_store_commit_cb cb,
@@ -387,15 +409,15 @@ static void r_commit(arb_store_session_t *ss, const char *id, const arb_commit_t
 static void r_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb cb, void *arg)
 {
     arb_err_t err;
-    req_t *q = req_new(ss, OP_FORGET, id, arg, &err);
+    req_t *q = arb_redis_req_new(ss, OP_FORGET, id, arg, &err);
     if (!q) {
         cb(arg, &err);
         return;
     }
     q->done_cb = cb;
     q->step = ST_DEL;
-    req_send(q);
-    req_release(q);
+    arb_redis_req_send(q);
+    arb_redis_req_release(q);
 }
 
 /* ---- sessions and the store ---- */
@@ -405,6 +427,7 @@ static int r_session_open(arb_store_session_t *ss, arb_err_t *err)
     session_t *s = calloc(1, sizeof *s);
     if (!s) return arb_err_set(err, ARB_INTERNAL, "state: out of memory opening a Redis session");
     s->store = ss->store;
+    s->seed = (unsigned)(uintptr_t)s ^ (unsigned)time(NULL);
     memset(s->slot, 0xff, sizeof s->slot);
     ss->impl = s;
     return 0;
@@ -433,8 +456,10 @@ static void r_session_close(arb_store_session_t *ss)
     arb_err_t err;
     for (req_t *q = s->reqs; q; q = q->next)
         if (!q->done) {
-            arb_err_set(&err, ARB_UNAVAILABLE, "state: the Redis store session closed (customer %s)", q->id);
-            req_finish(q, NULL, &err);
+            char who[ARB_STORE_ID_MAX + 40];
+            arb_err_set(&err, ARB_UNAVAILABLE, "state: the Redis store session closed (%s)",
+                        about(q, who, sizeof who));
+            arb_redis_req_finish(q, NULL, &err);
         }
     for (size_t i = 0; i < s->n_nodes; i++) {
         arb_redis_node_drop(s->nodes[i]);  /* late replies come back NULL and free their requests */
@@ -457,6 +482,7 @@ static const arb_store_ops_t ops = {
     .commit = r_commit,
     .commit_once = r_commit_once,
     .forget = r_forget,
+    .arms_sync = arb_redis_arms_sync,
     .close = r_close,
 };
 

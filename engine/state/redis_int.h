@@ -39,10 +39,11 @@ typedef struct session {
     size_t n_nodes;
     int16_t slot[SLOTS];    /* node index, -1 unknown */
     size_t live;            /* requests not yet freed (waiting or awaiting a late reply) */
+    unsigned seed;          /* rand_r's, for the arms' retry jitter */
     struct req *reqs;
 } session_t;
 
-typedef enum { OP_FETCH, OP_COMMIT, OP_FORGET } op_kind_t;
+typedef enum { OP_FETCH, OP_COMMIT, OP_FORGET, OP_ARMS } op_kind_t;
 typedef enum { ST_GET, ST_CAS, ST_DEL } step_t;
 
 typedef struct req {
@@ -53,6 +54,7 @@ typedef struct req {
     bool done, use_eval, asking, del_ops;
     int inflight, redirects, tries;
     void *timer;
+    void *backoff;          /* OP_ARMS: the pause before trying again (counted in inflight) */
     node_t *node;           /* where the last command went */
     int slot;
     char key[ARB_STORE_ID_MAX + 16], ops_key[ARB_STORE_ID_MAX + 16];
@@ -71,7 +73,34 @@ typedef struct req {
     arb_store_commit_cb commit_cb;
     arb_store_done_cb done_cb;
     void *arg;
+    struct arms_sync *sync; /* OP_ARMS: the sync this action's call belongs to */
+    size_t group;           /* OP_ARMS: its group in the sync's plan */
 } req_t;
+
+/* ---- the calls (redis.c), for redis_arms.c ---- */
+
+/* A new call for id (a customer, or OP_ARMS: an action; the key is then
+ * the caller's to set) with its deadline started; NULL with err
+ * (ARB_OVERLOADED beyond max_pending). */
+req_t *arb_redis_req_new(arb_store_session_t *ss, op_kind_t kind, const char *id, void *arg, arb_err_t *err);
+/* Send q's current step to its slot's node. */
+void arb_redis_req_send(req_t *q);
+/* q's one callback (res: a granted commit's result). */
+void arb_redis_req_finish(req_t *q, const arb_commit_result_t *res, const arb_err_t *err);
+/* Free q once called back and no reply is awaited. */
+void arb_redis_req_release(req_t *q);
+
+/* ---- learned arms (redis_arms.c) ---- */
+
+/* store.h arb_store_arms_sync for the Redis store. */
+void arb_redis_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, arb_store_arms_cb cb, void *arg);
+/* An OP_ARMS call's GET answered (nil or a string): merge, then CAS or finish. */
+void arb_redis_arms_got(req_t *q, const redisReply *rp);
+/* An OP_ARMS call lost the race for its key: GET again after a short
+ * random pause. */
+void arb_redis_arms_retry(req_t *q);
+/* An OP_ARMS call's one callback (err NULL: its action is done). */
+void arb_redis_arms_done(req_t *q, const arb_err_t *err);
 
 /* The slot of a key (CRC16 of its hash tag, Redis cluster spec). */
 int arb_redis_key_slot(const char *key);

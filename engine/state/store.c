@@ -167,3 +167,14 @@ done:
     arb_arena_free(&arena);
     return rc;
 }
+
+void arb_store_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, arb_store_arms_cb cb, void *arg)
+{
+    arb_err_t err;
+    if (!ss->store->ops->arms_sync) {
+        arb_err_set(&err, ARB_INTERNAL, "state: the %s store keeps no learned arms", ss->store->name);
+        cb(arg, NULL, 0, &err);
+        return;
+    }
+    ss->store->ops->arms_sync(ss, req, cb, arg);
+}

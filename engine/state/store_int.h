@@ -16,6 +16,7 @@ typedef struct arb_store_ops {
     void (*commit_once)(arb_store_session_t *ss, const char *id, const char *op_id,
                         const arb_commit_t *c, arb_store_commit_cb cb, void *arg);  /* NULL: commit */
     void (*forget)(arb_store_session_t *ss, const char *id, arb_store_done_cb cb, void *arg);
+    void (*arms_sync)(arb_store_session_t *ss, const arb_arms_sync_t *req, arb_store_arms_cb cb, void *arg);
     void (*close)(arb_store_t *s);
 } arb_store_ops_t;
 

@@ -6,7 +6,9 @@
 
 #include "engine/state/store.h"
 
-typedef enum { ARB_WRITE_COMMIT, ARB_WRITE_FORGET } arb_write_kind_t;
+/* ARB_WRITE_ARMS: a learned-arms sync (lmdb.c), called back through
+ * done_cb like a forget; its arg is the backend's own. */
+typedef enum { ARB_WRITE_COMMIT, ARB_WRITE_FORGET, ARB_WRITE_ARMS } arb_write_kind_t;
 
 /* One queued write; the writer owns it from arb_writer_submit on. */
 typedef struct arb_write_op {

@@ -6,7 +6,8 @@
  * exact caps from two threads on two loops, idempotent commits by decision
  * id, MOVED followed from a single seed, ARB_OVERLOADED beyond max_pending,
  * and a stopped or dead node answered with ARB_UNAVAILABLE within the
- * deadline, then served again without reopening the store.
+ * deadline, then served again without reopening the store (customers, and
+ * a learned-arms sync; the rest of the arms in test_redis_arms.c).
  */
 #include <criterion/criterion.h>
 
@@ -519,6 +520,52 @@ Test(redis, a_hung_node_times_out_then_serves_again, .fini = resume_node)
     cr_assert_eq(kill(pid, SIGCONT), 0);
     cr_assert_eq(fetch_ok(&c, id).n_events, 1);
     forget(&c, id);
+    conn_close(&c);
+}
+
+static void on_arms(void *arg, const arb_arm_t *arms, size_t n, const arb_err_t *err)
+{
+    wait_t *w = arg;
+    w->done = true;
+    w->status = err ? -1 : (int)n;
+    if (err) w->err = *err;
+    if (n) w->res.stored = (size_t)arms[0].trials;
+}
+
+Test(redis, an_arms_sync_on_a_hung_node_times_out_then_syncs_again, .fini = resume_node)
+{
+    conn_t c;
+    conn_open(&c, NULL, &(arb_store_options_t){.timeout_ms = 100});
+    const char *action = fresh("hung-arms");
+    arb_arm_delta_t d = {action, "web", "", 1, 1, 1000, 0};
+    arb_arms_sync_t req = {&d, 1, &action, 1};
+    wait_t w = {0};
+    arb_store_arms_sync(c.sess, &req, on_arms, &w);
+    run_until(&c, &w);
+    cr_assert_eq(w.status, 1, "%s", w.err.message);
+    char key[600];
+    snprintf(key, sizeof key, "arb:{l:%s}:arms", action);
+    int port = owner_port(key, NULL);
+    stopped_pid = pid_of(port);
+    cr_assert_eq(kill(stopped_pid, SIGSTOP), 0);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    w = (wait_t){0};
+    arb_store_arms_sync(c.sess, &req, on_arms, &w);
+    run_until(&c, &w);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    cr_assert(w.status == -1 && w.err.code == ARB_UNAVAILABLE, "%s", w.err.message);
+    cr_assert(strstr(w.err.message, "learned arms of action"), "%s", w.err.message);
+    double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+    cr_assert(ms < 2000, "failed after %.0f ms: the deadline is 100 ms", ms);
+    cr_assert_eq(kill(stopped_pid, SIGCONT), 0);
+    /* The same session syncs again; the timed-out delta counted at most once. */
+    w = (wait_t){0};
+    arb_store_arms_sync(c.sess, &req, on_arms, &w);
+    run_until(&c, &w);
+    cr_assert_eq(w.status, 1, "%s", w.err.message);
+    cr_assert(w.res.stored == 2 || w.res.stored == 3, "trials %zu", w.res.stored);
+    freeReplyObject(node_cmd(port, "DEL %s", key));
     conn_close(&c);
 }
 
