@@ -99,6 +99,9 @@ typedef struct arb_commit_result {
     const char *learn_channel; /* the offer's channel and segment (valid during the */
     const char *learn_segment; /*   callback), NULL when no offer was found */
     const char *learn_decision_id; /* the offer's decision_id, NULL when none was found */
+    /* Where a backend keeps the three strings above once the merge's memory
+     * is gone (arb_store_apply copies them here, each cut at 255 bytes). */
+    char learn_strings[3][256];
 } arb_commit_result_t;
 
 /* Merge commit into old (not changed) giving *out, allocated in arena, with

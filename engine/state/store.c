@@ -163,6 +163,14 @@ int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, si
     cur.id = id;
     if (arb_commit_merge(&cur, c, &s->opt.retention, &arena, &next, granted, res, err)) goto done;
     rc = arb_record_encode(&next, rec, rec_len, err);
+    /* The learn_* strings point into the merge's arena, freed below: they
+     * must reach the backend's callback. */
+    const char **keep[3] = { &res->learn_channel, &res->learn_segment, &res->learn_decision_id };
+    for (int i = 0; i < 3; i++)
+        if (*keep[i]) {
+            snprintf(res->learn_strings[i], sizeof res->learn_strings[i], "%s", *keep[i]);
+            *keep[i] = res->learn_strings[i];
+        }
 done:
     arb_arena_free(&arena);
     return rc;

@@ -260,11 +260,13 @@ typedef struct wait {
     bool done;
     arb_err_t err;
     bool ok, known;
+    char arm[400];
     double positives, trials;
 } wait_t;
 
-/* The learn_* strings are not read here: they are the store's to keep
- * alive through the callback (store.c frees its merge arena first). */
+/* The learn_* strings are read here, as the server reads them: the store
+ * keeps them alive through the callback (store.c copies them out of its
+ * merge's arena before freeing it). */
 static void on_commit(void *arg, const arb_commit_result_t *r, const arb_err_t *err)
 {
     wait_t *w = arg;
@@ -275,6 +277,11 @@ static void on_commit(void *arg, const arb_commit_result_t *r, const arb_err_t *
         w->known = r->learn_known;
         w->positives = r->learn_positives;
         w->trials = r->learn_trials;
+        /* The offer's arm, read in the callback as a server does: the
+         * merge's memory is gone by now (ASan sees a read of it). */
+        snprintf(w->arm, sizeof w->arm, "%s/%s/%s", r->learn_channel ? r->learn_channel : "-",
+                 r->learn_segment ? r->learn_segment : "-",
+                 r->learn_decision_id ? r->learn_decision_id : "-");
     }
     w->done = true;
     pthread_cond_signal(&w->c);
@@ -306,6 +313,7 @@ static void through_store(const char *spec)
     arb_commit_t fb = {.now = T + 1, .outcomes = &o, .n_outcomes = 1, .learn = &CLICK};
     wait_t w = commit(ss, &fb);
     cr_assert(w.known && w.positives == 1 && w.trials == 1, "known %d, %g/%g", w.known, w.positives, w.trials);
+    cr_assert_str_eq(w.arm, "web/gold/d1");
     w = commit(ss, &fb);
     cr_assert(w.known && w.positives == 0 && w.trials == 0, "a repeat: known %d, %g/%g", w.known, w.positives,
               w.trials);
