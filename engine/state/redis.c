@@ -70,7 +70,7 @@ static void req_free(req_t *q)
     if (q->prev) q->prev->next = q->next;
     else s->reqs = q->next;
     if (q->next) q->next->prev = q->prev;
-    s->live--;
+    if (q->kind != OP_ARMS) s->live--;
     free(q->old);
     free(q->rec);
     arb_arena_free(&q->carena);
@@ -335,7 +335,9 @@ req_t *arb_redis_req_new(arb_store_session_t *ss, op_kind_t kind, const char *id
         arb_err_set(err, ARB_INTERNAL, "state: the Redis store session has no loop (arb_store_session_attach)");
         return NULL;
     }
-    if (s->live >= s->store->opt.max_pending) {
+    /* max_pending sheds customer calls; the learning sync (OP_ARMS, one
+     * at a time per node) is not counted, so a busy node keeps learning. */
+    if (kind != OP_ARMS && s->live >= s->store->opt.max_pending) {
         arb_err_set(err, ARB_OVERLOADED, "state: %zu calls already wait for Redis on this worker (%s)",
                     s->live, s->store->name);
         return NULL;
@@ -357,7 +359,7 @@ req_t *arb_redis_req_new(arb_store_session_t *ss, op_kind_t kind, const char *id
     q->next = s->reqs;
     if (s->reqs) s->reqs->prev = q;
     s->reqs = q;
-    s->live++;
+    if (kind != OP_ARMS) s->live++;
     return q;
 }
 

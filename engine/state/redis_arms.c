@@ -9,8 +9,10 @@
  * again after a short random pause (at most 32 tries); so two nodes
  * syncing deltas for one action end with the exact sum. An action with no deltas is only read (GET). Each action is its own
  * call on the session's loop, all sent at once and each bounded by
- * timeout_ms; a sync of n actions needs n of the session's max_pending
- * calls at once (ARB_OVERLOADED otherwise). The sync calls back once, when
+ * timeout_ms. A sync's calls do not count against max_pending: that
+ * bound sheds requests, and a sync (one at a time per node, one call per
+ * adaptive action of the ruleset) refused whenever decisions wait would
+ * lose what a busy node learns. The sync calls back once, when
  * every action is done: with every wanted action's arms, or with the first
  * error (the actions done before it keep their deltas: store.h allows it).
  * Arms keys never expire: they are not customer data, and a node restarted
@@ -117,11 +119,6 @@ void arb_redis_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, ar
         return;
     }
     int rc = arb_arms_plan_init(&y->plan, req, &err);
-    if (!rc && s->attached && s->live + y->plan.n_groups > s->store->opt.max_pending)
-        rc = arb_err_set(&err, ARB_OVERLOADED,
-                         "state: a sync of %zu actions' learned arms needs as many calls to Redis, and %zu of "
-                         "this worker's %u already wait (%s)",
-                         y->plan.n_groups, s->live, s->store->opt.max_pending, s->store->name);
     /* Every call is made before any is sent, so a refusal adds nothing. */
     req_t **calls = rc || !y->plan.n_groups ? NULL : calloc(y->plan.n_groups, sizeof *calls);
     if (!rc && y->plan.n_groups && !calls) rc = arb_err_set(&err, ARB_INTERNAL, "state: out of memory syncing learned arms");

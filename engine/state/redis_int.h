@@ -38,7 +38,8 @@ typedef struct session {
     node_t *nodes[MAX_NODES];
     size_t n_nodes;
     int16_t slot[SLOTS];    /* node index, -1 unknown */
-    size_t live;            /* requests not yet freed (waiting or awaiting a late reply) */
+    size_t live;            /* customer calls not yet freed (waiting or awaiting a late reply); the
+                               learning sync's calls (OP_ARMS) are not counted: see redis_arms.c */
     unsigned seed;          /* rand_r's, for the arms' retry jitter */
     struct req *reqs;
 } session_t;
