@@ -376,3 +376,24 @@ int arb_customer_ref_parse(const msgpack_object *arg, arb_arena_t *arena,
     if (walk_top(arg, "params", ref_field, &st, arena, err) < 0) return -1;
     return get_id(st.id, st.seen & 1u, arena, customer_id, err);
 }
+
+static int learning_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
+                          arb_err_t *err)
+{
+    ref_state_t *st = out;
+    if (ARB_STR_IS(key, "action")) TOP_FIELD(0, arb__ctx_get_str(v, path, &st->id, err));
+    return FIELD_UNKNOWN;
+}
+
+int arb_learning_parse(const msgpack_object *arg, arb_arena_t *arena, const char **action,
+                       arb_err_t *err)
+{
+    *action = NULL;
+    if (!arg || arg->type == MSGPACK_OBJECT_NIL) return 0;
+    ref_state_t st = { 0, { NULL, 0 } };
+    if (walk_top(arg, "params", learning_field, &st, arena, err) < 0) return -1;
+    if (!(st.seen & 1u)) return 0;
+    path_t path = { "", -1, { "action", 6 } };
+    if (st.id.len == 0) return at_fault(err, &path, "must not be empty");
+    return copy_str(st.id, &path, arena, action, err);
+}

@@ -61,4 +61,9 @@ int arb_feedback_parse(const msgpack_object *arg, int64_t now, arb_arena_t *aren
 int arb_customer_ref_parse(const msgpack_object *arg, arb_arena_t *arena,
                            const char **customer_id, arb_err_t *err);
 
+/* `learning`: arg is absent, nil or {action?}. *action is NULL (every
+ * action) or an arena copy. 0, or -1 with err = invalid_params. */
+int arb_learning_parse(const msgpack_object *arg, arb_arena_t *arena, const char **action,
+                       arb_err_t *err);
+
 #endif

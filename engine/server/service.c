@@ -48,25 +48,12 @@ static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
 static int learning(arb_worker_t *w, uint32_t msgid, const msgpack_object *arg, msgpack_packer *pk,
                     arb_err_t *err)
 {
-    const char *action = NULL;
-    if (arg && arg->type != MSGPACK_OBJECT_NIL) {
-        if (arg->type != MSGPACK_OBJECT_MAP)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected a map {action?}");
-        const msgpack_object *a = arb_msgpack_map_get(arg, "action");
-        if (a && a->type != MSGPACK_OBJECT_STR)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "action: expected a string");
-        if (a) {
-            char *s = arb_arena_alloc(&w->arena, a->via.str.size + 1);
-            if (!s) return arb_err_set(err, ARB_INTERNAL, "out of memory");
-            memcpy(s, a->via.str.ptr, a->via.str.size);
-            s[a->via.str.size] = 0;
-            if (strlen(s) != a->via.str.size || !arb_adaptive_rule(w->ruleset, s, &w->arena))
-                return arb_err_set(err, ARB_INVALID_PARAMS,
-                                   "action: '%.200s' is not an adaptive action of ruleset %s", s,
-                                   arb_ruleset_version(w->ruleset));
-            action = s;
-        }
-    }
+    const char *action;
+    if (arb_learning_parse(arg, &w->arena, &action, err) < 0) return -1;
+    if (action && !arb_adaptive_rule(w->ruleset, action, &w->arena))
+        return arb_err_set(err, ARB_INVALID_PARAMS,
+                           "action: '%.200s' is not an adaptive action of ruleset %s", action,
+                           arb_ruleset_version(w->ruleset));
     arb_arm_view_t *rows;
     int n = arb_adaptive_views(w->ruleset, w->arms, action, (int64_t)time(NULL), &w->arena, &rows);
     if (n < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing learned arms");

@@ -1,10 +1,11 @@
 /* Fuzz target: the parameters of the state methods (engine/request/track.c)
  * and what the store and the `customer` answer make of them: any object a
- * client can send as params[0] of track, feedback, customer or forget.
+ * client can send as params[0] of track, feedback, customer, forget or
+ * learning.
  *
  * Input: one MessagePack object, unpacked only if the frame scanner accepts
  * it (as fuzz_context: msgpack-c reserves memory from declared lengths,
- * which the scanner refuses first). Each input goes through all three
+ * which the scanner refuses first). Each input goes through all four
  * parsers.
  *
  * Properties checked:
@@ -208,6 +209,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = arb_customer_ref_parse(&u.data, &a, &id, &err);
     if (rc == 0) check_id(id);
     else refused(rc, &err, "customer reference");
+    arb_arena_reset(&a);
+    const char *action;
+    rc = arb_learning_parse(&u.data, &a, &action, &err);
+    if (rc == 0 && action) check_str(action, "learning's action");
+    else if (rc != 0) refused(rc, &err, "learning");
     arb_arena_free(&a);
     msgpack_unpacked_destroy(&u);
     return 0;

@@ -367,7 +367,7 @@ Test(arms, lmdb_a_full_map_fails_the_sync_as_unavailable_and_reads_go_on, .init 
                  err.message);
     d.sess = arb_store_session_open(d.store, &err);
     enum { PER = 40 };
-    char seg[PER][80];
+    char seg[PER][96];
     arb_arm_delta_t ds[PER];
     got_t g;
     int i = 0;
