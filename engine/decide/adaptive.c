@@ -141,9 +141,11 @@ int arb_adaptive_offers(const arb_ruleset_t *rs, const arb_decision_t *dec,
         if (!offers && !(offers = arb_arena_alloc(arena, sizeof *offers * dec->n_actions))) return -1;
         int32_t contact = -1;
         for (size_t j = 0; j < n_reqs && contact < 0; j++)
-            if (reqs[j].contact.action && strcmp(reqs[j].contact.action, a->id) == 0) contact = (int32_t)j;
-        offers[n].offer = (arb_offer_t){ dec->now, dec->decision_id, a->id, dec->channel,
-                                         da->segment ? da->segment : ARB_ARM_POOLED };
+            if (reqs[j].contact.action && strcmp(reqs[j].contact.action, da->id) == 0) contact = (int32_t)j;
+        /* The decision's strings, not the ruleset's: a reload may free the
+         * ruleset before the server is done with the offer. */
+        offers[n].offer = (arb_offer_t){ dec->now, dec->decision_id, da->id, dec->channel,
+                                         da->segment ? da->segment : ARB_ARM_POOLED, 0 };
         offers[n].contact = contact;
         n++;
     }

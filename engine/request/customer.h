@@ -58,7 +58,11 @@ typedef struct arb_offer {
     const char *action;
     const char *channel;
     const char *segment;      /* the arm's segment: the attribute's value, or "" (pooled) */
+    unsigned learned;         /* what feedback already taught from it: ARB_OFFER_* bits */
 } arb_offer_t;
+
+#define ARB_OFFER_TRIAL    1u  /* its trial was counted */
+#define ARB_OFFER_POSITIVE 2u  /* its positive was counted */
 
 /* The latest consent statement for one key ("email", "location", ...). */
 typedef struct arb_consent {

@@ -60,6 +60,12 @@ typedef struct arb_explained {
     const arb_learned_t *learned; /* an eligible adaptive action's evidence; NULL otherwise */
 } arb_explained_t;
 
+/* An action the rules chose that a control group held back. */
+typedef struct arb_held {
+    const char *id;           /* the action's id */
+    const char *control;      /* what held it: "action" (its own control) or the group's id */
+} arb_held_t;
+
 typedef struct arb_decision {
     const char *decision_id;  /* "<16 hex>-<counter hex>", NUL-terminated */
     size_t decision_id_len;
@@ -80,6 +86,17 @@ typedef struct arb_decision {
     const char *channel;
     int64_t now;
     bool preview;
+    /* Measurement (DESIGN.md section 7): */
+    const char *touchpoint;   /* the context's touchpoint, NUL-terminated */
+    const char *group;        /* "treatment" or "control" (the customer is in the global
+                                 control group: the actions are the fallback or none) */
+    const char *experiment;   /* the experiment that split this decision, NULL none */
+    const char *arm;          /* with an experiment: "champion" or "challenger"; NULL otherwise */
+    /* Actions chosen by the rules but held back by a per-action or group
+     * control (the customer is in that action's control): what the report
+     * compares against. Not in `actions`. */
+    const arb_held_t *held;
+    uint32_t n_held;
 } arb_decision_t;
 
 #endif

@@ -14,6 +14,7 @@
  * with the granted actions only.
  */
 #include "engine/server/state_calls.h"
+#include "engine/server/state_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,60 +25,14 @@
 #include "engine/decide/adaptive.h"
 #include "engine/decide/decide.h"
 #include "engine/decide/policy.h"
-#include "engine/learn/learner.h"
 #include "engine/request/track.h"
 #include "engine/ruleset/ruleset.h"
 #include "engine/server/conn.h"
-#include "engine/server/learn_sync.h"
 #include "engine/server/server_priv.h"
 #include "engine/server/worker.h"
 #include "engine/state/store.h"
 #include "engine/wire/answer.h"
 #include "engine/wire/rpc.h"
-
-#define ROUNDS_MAX 3
-
-/* Who finishes a store call: the worker when the callback came while the
- * call was still running (CALL_IN -> CALL_DONE), the inbox when it came
- * after the call returned (CALL_WAITING -> posted). */
-enum { CALL_IN, CALL_WAITING, CALL_DONE };
-
-enum { ST_START, ST_FETCHED, ST_COMMITTED, ST_FORGOTTEN };
-
-struct arb_pending {
-    arb_worker_t *w;
-    arb_method_t m;
-    uint64_t conn_id;          /* 0: a notification, nobody to answer */
-    uint64_t seq;              /* its answer's place in the connection's line */
-    uint32_t msgid;
-    int stage;
-    int rounds;                /* decide: decisions made so far */
-    bool degraded;             /* the store failed and --state-fail open: record nothing */
-    _Atomic int call;
-    arb_inbox_item_t *item;    /* posted by the store's thread when it completes late */
-    char id[ARB_STORE_ID_MAX + 1];
-    arb_arena_t arena;         /* one round's memory: customer, decision copy, contacts */
-    msgpack_sbuffer ctx_bytes; /* decide: the context, packed, kept for the next round */
-    msgpack_unpacked ctx;      /* ... and unpacked: its strings point into ctx_bytes */
-    arb_commit_t commit;       /* track, feedback: what to write (in arena) */
-    arb_retention_t ret;       /* the ruleset's, which commit points to */
-    arb_customer_t customer;   /* what fetch read (in arena) */
-    /* The store's answer, written by the thread that calls back. */
-    int status;
-    arb_code_t code;
-    char message[sizeof(((arb_err_t *)0)->message)];
-    bool *granted;             /* n_contacts entries, in arena */
-    size_t n_contacts, n_granted, stored;
-    /* decide: this round's decision, copied into arena, and its contacts */
-    arb_decision_t dec;
-    arb_contact_req_t *reqs;
-    arb_offer_req_t *offers;   /* ... the adaptive actions it shows, for learning */
-    size_t n_offers;
-    /* feedback: the action, its time, and what the store found to learn */
-    const char *fb_action;
-    int64_t fb_ts;
-    arb_commit_result_t learned;
-};
 
 const msgpack_object *arb_state_customer_id(const msgpack_object *ctx)
 {
@@ -119,17 +74,6 @@ static void on_fetch(void *arg, int status, const arb_err_t *err)
     call_complete(p);
 }
 
-static char *copy_bytes(arb_arena_t *a, const char *s, size_t n)
-{
-    if (!s) return NULL;
-    char *d = arb_arena_alloc(a, n + 1);
-    if (!d) return NULL;
-    memcpy(d, s, n);
-    d[n] = 0;
-    return d;
-}
-#define copy_str(a, s) ((s) ? copy_bytes((a), (s), strlen(s)) : NULL)
-
 static void on_commit(void *arg, const arb_commit_result_t *res, const arb_err_t *err)
 {
     arb_pending_t *p = arg;
@@ -141,14 +85,19 @@ static void on_commit(void *arg, const arb_commit_result_t *res, const arb_err_t
         if (n) memcpy(p->granted, res->granted, n * sizeof *p->granted);
         p->n_granted = res->n_granted;
         p->stored = res->stored;
-        if (p->commit.learn) {   /* the strings live only now: into p's idle arena */
+        if (p->commit.learn) {
+            /* The strings live only now; the store keeps them in the
+             * result's own buffers (store.c), copied here with it. No
+             * allocation: the worker may be reading p's arena meanwhile. */
             p->learned = *res;
             p->learned.granted = NULL;
-            p->learned.learn_channel = copy_str(&p->arena, res->learn_channel);
-            p->learned.learn_segment = copy_str(&p->arena, res->learn_segment);
-            p->learned.learn_decision_id = copy_str(&p->arena, res->learn_decision_id);
-            if (res->learn_known && (!p->learned.learn_channel || !p->learned.learn_segment))
-                p->learned.learn_known = false;   /* out of memory: nothing learned */
+            const char *const *from[3] = { &res->learn_channel, &res->learn_segment,
+                                           &res->learn_decision_id };
+            const char **to[3] = { &p->learned.learn_channel, &p->learned.learn_segment,
+                                   &p->learned.learn_decision_id };
+            for (int i = 0; i < 3; i++)
+                *to[i] = *from[i] == res->learn_strings[i] ? p->learned.learn_strings[i] : NULL;
+            if (!p->learned.learn_channel || !p->learned.learn_segment) p->learned.learn_known = false;
         }
     }
     call_complete(p);
@@ -208,72 +157,6 @@ static int start_forget(arb_pending_t *p, arb_err_t *err)
 /* ------------------------------------------------------------ decide */
 
 
-/* The decision is a view into the decider's scratch and the ruleset (which
- * a reload may retire): a copy in p's arena answers it after the commit. */
-static int copy_decision(arb_pending_t *p, const arb_decision_t *d, arb_err_t *err)
-{
-    arb_arena_t *a = &p->arena;
-    arb_decision_t *c = &p->dec;
-    *c = *d;
-    c->decision_id = copy_bytes(a, d->decision_id, d->decision_id_len);
-    c->ruleset = copy_str(a, d->ruleset);
-    arb_decided_action_t *acts = arb_arena_alloc(a, (d->n_actions + 1) * sizeof *acts);
-    arb_explained_t *ex = arb_arena_alloc(a, (d->n_explain + 1) * sizeof *ex);
-    if (!c->decision_id || !acts || !ex) goto nomem;
-    for (uint32_t i = 0; i < d->n_actions; i++) {
-        acts[i] = d->actions[i];
-        acts[i].id = copy_str(a, d->actions[i].id);
-        acts[i].payload = copy_bytes(a, d->actions[i].payload, d->actions[i].payload_len);
-        acts[i].head = copy_bytes(a, d->actions[i].head, d->actions[i].head_len);
-        acts[i].tail = copy_bytes(a, d->actions[i].tail, d->actions[i].tail_len);
-        acts[i].segment = copy_str(a, d->actions[i].segment);
-        if (!acts[i].id) goto nomem;
-    }
-    for (uint32_t i = 0; i < d->n_explain; i++) {
-        ex[i] = d->explain[i];
-        ex[i].id = copy_str(a, d->explain[i].id);
-        ex[i].reason = copy_str(a, d->explain[i].reason);
-        if (d->explain[i].learned) {
-            arb_learned_t *l = arb_arena_alloc(a, sizeof *l);
-            if (!l) goto nomem;
-            *l = *d->explain[i].learned;
-            l->segment = copy_str(a, l->segment);
-            ex[i].learned = l;
-        }
-    }
-    c->actions = acts;
-    c->explain = d->explain ? ex : NULL;
-    return 0;
-nomem:
-    return arb_err_set(err, ARB_INTERNAL, "out of memory holding a decision for the store");
-}
-
-/* Keep only the actions whose every contact was granted; explain says
- * `cap` for the others. */
-static void decision_keep_granted(arb_pending_t *p)
-{
-    arb_decided_action_t *acts = (arb_decided_action_t *)p->dec.actions;
-    arb_explained_t *ex = (arb_explained_t *)p->dec.explain;
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < p->dec.n_actions; i++) {
-        bool ok = true;
-        for (size_t k = 0; k < p->n_contacts; k++)
-            if (!p->granted[k] && p->reqs[k].contact.action &&
-                strcmp(p->reqs[k].contact.action, acts[i].id) == 0)
-                ok = false;
-        if (ok) {
-            acts[kept++] = acts[i];
-            continue;
-        }
-        for (uint32_t e = 0; ex && e < p->dec.n_explain; e++)
-            if (strcmp(ex[e].id, acts[i].id) == 0) {
-                ex[e].chosen = false;
-                ex[e].reason = "cap";
-            }
-    }
-    p->dec.n_actions = kept;
-}
-
 static int state_failed(arb_pending_t *p, arb_err_t *err)
 {
     /* Too many calls already wait on the store: back-pressure, answered
@@ -302,51 +185,12 @@ static int decide_fetched(arb_pending_t *p, arb_err_t *err)
     p->rounds++;
     const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, &p->ctx.data, cust, &p->arena,
                                            &w->stats, err);
-    if (!dec || copy_decision(p, dec, err) < 0) return -1;
+    if (!dec || arb__state_copy_decision(p, dec, err) < 0) return -1;
     if (p->degraded) return 1;
-    int n = arb_policy_contacts(w->ruleset, &p->dec, &p->arena, &p->reqs);
-    if (n < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's contacts");
-    int o = arb_adaptive_offers(w->ruleset, &p->dec, p->reqs, (size_t)n, &p->arena, &p->offers);
-    if (o < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's offers");
-    p->n_offers = (size_t)o;
-    if (n == 0 && o == 0) return 1;
-    arb_ruleset_retention(w->ruleset, &p->ret);
-    memset(&p->commit, 0, sizeof p->commit);
-    p->commit.now = p->dec.now;
-    p->commit.contacts = p->reqs;
-    p->commit.n_contacts = (size_t)n;
-    p->commit.offers = p->offers;
-    p->commit.n_offers = p->n_offers;
-    p->commit.retention = &p->ret;
-    p->n_contacts = (size_t)n;
-    p->granted = arb_arena_alloc(&p->arena, ((size_t)n + 1) * sizeof *p->granted);
-    if (!p->granted) return arb_err_set(err, ARB_INTERNAL, "out of memory committing contacts");
+    int n = arb__state_decision_commit(p, err);
+    if (n <= 0) return n < 0 ? -1 : 1;
     int r = start_commit(p, err);
     return r < 0 ? -1 : r ? 2 : 0;
-}
-
-/* What a stored commit teaches: the trials of a decision's offers (for
- * actions whose trials are decisions), or a feedback's evidence. */
-static void learn(arb_pending_t *p)
-{
-    arb_worker_t *w = p->w;
-    arb_arm_delta_t *d = NULL;
-    int n = 0;
-    if (p->m == ARB_METHOD_DECIDE && p->n_offers) {
-        bool *stored = arb_arena_alloc(&p->arena, p->n_offers * sizeof *stored);
-        if (!stored) return;
-        for (size_t i = 0; i < p->n_offers; i++)
-            stored[i] = p->offers[i].contact < 0 || p->granted[p->offers[i].contact];
-        n = arb_adaptive_decision_deltas(w->ruleset, p->offers, p->n_offers, stored, &p->arena, &d);
-    } else if (p->m == ARB_METHOD_FEEDBACK && p->commit.learn) {
-        if (!p->learned.learn_known) {
-            arb_stat_inc(&w->stats.feedback_unknown);
-            return;
-        }
-        n = arb_adaptive_feedback_deltas(w->ruleset, p->fb_action, p->fb_ts, &p->learned,
-                                         &p->arena, &d);
-    }
-    if (n > 0) arb_learner_add(arb_learn_sync_learner(w->server->learn), d, (size_t)n);
 }
 
 /* ------------------------------------------------------------ the machine */
@@ -385,10 +229,15 @@ static int run(arb_pending_t *p, arb_err_t *err)
                 }
                 return state_failed(p, err);   /* open: answer, nothing recorded */
             }
-            learn(p);
-            if (p->m != ARB_METHOD_DECIDE || p->n_granted == p->n_contacts) return 0;
+            /* Learning counts the answered round only: a decision decided
+             * again is not shown, its offers teach nothing. */
+            if (p->m != ARB_METHOD_DECIDE || p->n_granted == p->n_contacts) {
+                arb__state_learn(p);
+                return 0;
+            }
             if (p->rounds >= ROUNDS_MAX) {
-                decision_keep_granted(p);
+                arb__state_keep_granted(p);
+                arb__state_learn(p);
                 return 0;
             }
             /* A competing decision took a capped place: decide again on

@@ -161,7 +161,7 @@ static bool cap_holds(const arb_contact_t *list, size_t n, const arb_contact_t *
 }
 
 /* The latest offer of o's action (with o's decision_id when it has one). */
-static const arb_offer_t *find_offer(const arb_offer_t *fs, size_t n, const arb_outcome_t *o)
+static arb_offer_t *find_offer(arb_offer_t *fs, size_t n, const arb_outcome_t *o)
 {
     for (size_t i = n; i-- > 0;)
         if (strcmp(fs[i].action, o->action) == 0 &&
@@ -170,39 +170,32 @@ static const arb_offer_t *find_offer(const arb_offer_t *fs, size_t n, const arb_
     return NULL;
 }
 
-/* Whether outcome was stored for offer f before this commit. */
-static bool stored_for(const arb_customer_t *c, const arb_offer_t *f, const char *outcome)
-{
-    for (size_t i = 0; outcome && i < c->n_outcomes; i++) {
-        const arb_outcome_t *o = &c->outcomes[i];
-        if (o->decision_id && strcmp(o->decision_id, f->decision_id) == 0 &&
-            strcmp(o->action, f->action) == 0 && strcmp(o->outcome, outcome) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* What the one outcome *o of a feedback teaches (arb_learn_rule_t). At
- * most one trial and one positive per offer, whatever is sent: each counts
- * only with the first outcome of its kind stored for the offer. */
-static void learn(const arb_customer_t *old, const arb_offer_t *fs, size_t nfs,
-                  const arb_learn_rule_t *rule, arb_outcome_t *o, arb_commit_result_t *res)
+ * most one trial and one positive per offer, whatever is sent, kept on the
+ * offer itself (ARB_OFFER_*): an outcome that retention dropped, or that
+ * came with another timestamp, cannot teach twice. */
+static void learn(arb_offer_t *fs, size_t nfs, const arb_learn_rule_t *rule, arb_outcome_t *o,
+                  arb_commit_result_t *res)
 {
-    const arb_offer_t *f = o->action && o->outcome ? find_offer(fs, nfs, o) : NULL;
+    arb_offer_t *f = o->action && o->outcome ? find_offer(fs, nfs, o) : NULL;
     if (!f) return;
     res->learn_known = true;
     res->learn_channel = f->channel;
     res->learn_segment = f->segment;
     res->learn_decision_id = f->decision_id;
     if (!o->decision_id) o->decision_id = f->decision_id;
-    if (stored_for(old, f, o->outcome)) return;
     bool positive = rule->positive && strcmp(o->outcome, rule->positive) == 0;
-    res->learn_positives = positive;
+    if (positive && !(f->learned & ARB_OFFER_POSITIVE)) {
+        res->learn_positives = 1;
+        f->learned |= ARB_OFFER_POSITIVE;
+    }
     /* A positive before its impression implies the impression; whichever
      * of the two comes first is the offer's one trial. */
     if (rule->trials_on_impression && (positive || strcmp(o->outcome, "impression") == 0) &&
-        !stored_for(old, f, "impression") && !stored_for(old, f, rule->positive))
+        !(f->learned & ARB_OFFER_TRIAL)) {
         res->learn_trials = 1;
+        f->learned |= ARB_OFFER_TRIAL;
+    }
 }
 
 int arb_commit_merge(const arb_customer_t *old, const arb_commit_t *cm,
@@ -314,7 +307,7 @@ int arb_commit_merge(const arb_customer_t *old, const arb_commit_t *cm,
      * was stored for the offer before, and an outcome without a decision_id
      * is stored with its offer's, so that a repeat is recognised. */
     arb_outcome_t learned = cm->n_outcomes == 1 ? cm->outcomes[0] : (arb_outcome_t){0};
-    if (cm->learn && cm->n_outcomes == 1) learn(old, fs, nfs, cm->learn, &learned, res);
+    if (cm->learn && cm->n_outcomes == 1) learn(fs, nfs, cm->learn, &learned, res);
 
     /* Outcomes: idempotent by (decision_id, action, outcome). */
     arb_outcome_t *os = alloc(a, (old->n_outcomes + cm->n_outcomes) * sizeof *os);

@@ -127,12 +127,13 @@ int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_e
         msgpack_pack_array(&pk, c->n_offers);
         for (size_t i = 0; i < c->n_offers; i++) {
             const arb_offer_t *f = &c->offers[i];
-            msgpack_pack_array(&pk, 5);
+            msgpack_pack_array(&pk, 6);
             msgpack_pack_int64(&pk, f->ts);
             pack_str(&pk, f->decision_id);
             pack_str(&pk, f->action);
             pack_str(&pk, f->channel);
             pack_str(&pk, f->segment);
+            msgpack_pack_unsigned_int(&pk, f->learned);
         }
     }
     if (!sb.data) return arb_err_set(err, ARB_INTERNAL, "state: out of memory encoding a customer record");
@@ -392,7 +393,7 @@ static int decode_payload(dec_t *d, const msgpack_object *r, int version, arb_cu
     }
     if (version == VERSION_PLAIN) return 0;
     /* An offer is found by (decision_id, action): both must be there. */
-    if (get_list(d, &f[8], 5, sizeof *c->offers, (void **)&c->offers, &c->n_offers, "offers")) return -1;
+    if (get_list(d, &f[8], 6, sizeof *c->offers, (void **)&c->offers, &c->n_offers, "offers")) return -1;
     for (size_t i = 0; i < c->n_offers; i++) {
         const msgpack_object *g = f[8].via.array.ptr[i].via.array.ptr;
         arb_offer_t *k = &c->offers[i];
@@ -400,6 +401,9 @@ static int decode_payload(dec_t *d, const msgpack_object *r, int version, arb_cu
             get_str(d, &g[2], false, &k->action, "offers") || get_str(d, &g[3], true, &k->channel, "offers") ||
             get_str(d, &g[4], true, &k->segment, "offers"))
             return -1;
+        /* What feedback taught from it: the two ARB_OFFER_* bits, nothing else. */
+        if (g[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER || g[5].via.u64 > 3) return bad(d, "offers");
+        k->learned = (unsigned)g[5].via.u64;
     }
     return 0;
 }

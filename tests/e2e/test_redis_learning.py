@@ -7,12 +7,13 @@ its own evidence) or without offers in the shared customer record (feedback
 reaching the node that did not decide would teach nothing).
 """
 
+import time
 import uuid
 
 from harness import T, rules_folder, wait_until
 from test_redis_nodes import RedisClusterCase
 
-T0 = 1_800_000_000
+T0 = int(time.time()) - 86400
 
 
 class RedisLearningTest(RedisClusterCase):

@@ -45,7 +45,7 @@ static const int64_t T = 1790000000;
 static arb_customer_t decide(const arb_customer_t *old, const char *decision_id, const char *action, int64_t ts)
 {
     arb_contact_req_t k = {{ts, action, "web", "decision"}, NULL, 0};
-    arb_offer_req_t f = {{ts, decision_id, action, "web", "gold"}, 0};
+    arb_offer_req_t f = {{ts, decision_id, action, "web", "gold", 0}, 0};
     return merge(old, &(arb_commit_t){.now = ts, .contacts = &k, .n_contacts = 1, .offers = &f, .n_offers = 1},
                  NULL);
 }
@@ -79,10 +79,10 @@ Test(merge_learn, an_offer_is_stored_only_with_its_granted_contact)
     arb_customer_t c = empty();
     arb_cap_t none = {"b", NULL, 0, 86400, NULL, 0};   /* max 0: always refused */
     arb_contact_req_t ks[2] = {{{T, "a", "web", "decision"}, NULL, 0}, {{T, "b", "web", "decision"}, &none, 1}};
-    arb_offer_req_t fs[4] = {{{T, "d1", "a", "web", ""}, 0},    /* granted */
-                             {{T, "d1", "b", "web", ""}, 1},    /* refused by the cap */
-                             {{T, "d1", "c", "web", ""}, -1},   /* counted on impression: always */
-                             {{T, "d1", "e", "web", ""}, 7}};   /* no such contact: never */
+    arb_offer_req_t fs[4] = {{{T, "d1", "a", "web", "", 0}, 0},    /* granted */
+                             {{T, "d1", "b", "web", "", 0}, 1},    /* refused by the cap */
+                             {{T, "d1", "c", "web", "", 0}, -1},   /* counted on impression: always */
+                             {{T, "d1", "e", "web", "", 0}, 7}};   /* no such contact: never */
     c = merge(&c, &(arb_commit_t){.now = T, .contacts = ks, .n_contacts = 2, .offers = fs, .n_offers = 4}, NULL);
     cr_assert(granted[0] && !granted[1]);
     cr_assert_eq(c.n_offers, 2);
@@ -97,7 +97,7 @@ Test(merge_learn, offers_are_unique_by_decision_and_action_and_oldest_first)
     c = decide(&c, "d1", "a", T + 10);      /* older, arriving later */
     c = decide(&c, "d2", "a", T + 30);      /* a retried decision: nothing new */
     c = decide(&c, "d2", "b", T + 25);      /* the same decision, another action */
-    arb_offer_req_t nameless[2] = {{{T, NULL, "a", "web", ""}, -1}, {{T, "d9", NULL, "web", ""}, -1}};
+    arb_offer_req_t nameless[2] = {{{T, NULL, "a", "web", "", 0}, -1}, {{T, "d9", NULL, "web", "", 0}, -1}};
     c = merge(&c, &(arb_commit_t){.now = T + 30, .offers = nameless, .n_offers = 2}, NULL);
     cr_assert_eq(c.n_offers, 3);
     cr_assert_str_eq(c.offers[0].decision_id, "d1");
@@ -167,6 +167,27 @@ Test(merge_learn, duplicates_and_floods_learn_nothing_twice)
     cr_assert_eq(c.n_outcomes, 2);
 }
 
+Test(merge_learn, an_outcome_dropped_by_retention_does_not_teach_again)
+{
+    /* A click sent with a timestamp older than the retention is stored and
+     * dropped at once; what it taught stays on the offer, so resending it
+     * teaches nothing more. The same holds when 200 later outcomes push it
+     * out of the list. */
+    arb_retention_t rt = {.max_age = 86400, .max_outcomes = 200, .max_offers = 100};
+    arb_customer_t c0 = empty();
+    arb_customer_t c = decide(&c0, "d1", "a", T);
+    arb_outcome_t o = {T - 5 * 86400, "a", "click", "d1", "web", NAN};
+    arb_commit_t fb = {.now = T + 1, .outcomes = &o, .n_outcomes = 1, .learn = &CLICK, .retention = &rt};
+    c = merge(&c, &fb, NULL);
+    expect_learned(true, 1, 1, "the first click");
+    cr_assert_eq(c.n_outcomes, 0, "the old click is not kept");
+    cr_assert_eq(c.offers[0].learned, ARB_OFFER_TRIAL | ARB_OFFER_POSITIVE);
+    for (int i = 0; i < 3; i++) {
+        c = merge(&c, &fb, NULL);
+        expect_learned(true, 0, 0, "the same click again");
+    }
+}
+
 Test(merge_learn, without_a_decision_id_the_latest_offer_of_the_action_learns)
 {
     arb_customer_t c = empty();
@@ -232,7 +253,7 @@ Test(merge_learn, only_a_learn_rule_with_exactly_one_outcome_learns)
 Test(merge_learn, commit_copy_copies_offers_and_the_learn_rule)
 {
     char id[] = "d1", action[] = "a", channel[] = "web", segment[] = "gold", positive[] = "click";
-    arb_offer_req_t f = {{T, id, action, channel, segment}, -1};
+    arb_offer_req_t f = {{T, id, action, channel, segment, 0}, -1};
     arb_learn_rule_t rule = {positive, true};
     arb_commit_t *cp = arb_commit_copy(&(arb_commit_t){.now = T, .offers = &f, .n_offers = 1, .learn = &rule}, &A);
     cr_assert_not_null(cp);
@@ -307,7 +328,7 @@ static void through_store(const char *spec)
     arb_store_session_t *ss = arb_store_session_open(store, &err);
     cr_assert_not_null(ss, "%s", err.message);
     arb_contact_req_t k = {{T, "a", "web", "decision"}, NULL, 0};
-    arb_offer_req_t f = {{T, "d1", "a", "web", "gold"}, 0};
+    arb_offer_req_t f = {{T, "d1", "a", "web", "gold", 0}, 0};
     commit(ss, &(arb_commit_t){.now = T, .contacts = &k, .n_contacts = 1, .offers = &f, .n_offers = 1});
     arb_outcome_t o = {T + 1, "a", "click", "d1", "web", NAN};
     arb_commit_t fb = {.now = T + 1, .outcomes = &o, .n_outcomes = 1, .learn = &CLICK};

@@ -206,9 +206,9 @@ Test(record, a_record_from_before_offers_still_decodes)
 }
 
 static arb_offer_t offers[3] = {
-    {1790000100, "d-1", "boots_banner", "web", ""},
-    {1790000200, "d-2", "boots_banner", "app", "gold"},
-    {1790000300, "d-2", "socks_banner", NULL, NULL},
+    {1790000100, "d-1", "boots_banner", "web", "", 0},
+    {1790000200, "d-2", "boots_banner", "app", "gold", ARB_OFFER_TRIAL},
+    {1790000300, "d-2", "socks_banner", NULL, NULL, 0},
 };
 
 Test(record, offers_round_trip_as_version_2)
@@ -235,6 +235,7 @@ Test(record, offers_round_trip_as_version_2)
         cr_assert(same(d.offers[i].action, offers[i].action));
         cr_assert(same(d.offers[i].channel, offers[i].channel));
         cr_assert(same(d.offers[i].segment, offers[i].segment), "offer %zu", i);
+        cr_assert_eq(d.offers[i].learned, offers[i].learned, "offer %zu", i);
     }
     /* Every truncation and every flipped byte of it is refused too. */
     for (size_t n = 0; n < len; n++) expect_bad(buf, n, "corrupt customer record");
@@ -271,17 +272,20 @@ Test(record, offers_of_the_wrong_shape_are_refused)
     } while (0)
     /* offers not an array */
     V2("offers", 0x01);
-    /* an offer with 4 fields */
-    V2("offers", 0x91, 0x94, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0);
+    /* an offer with 5 fields (no learned bits) */
+    V2("offers", 0x91, 0x95, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0xa0);
     /* an offer without a decision_id: it could never be found */
-    V2("offers", 0x91, 0x95, 0x01, 0xc0, 0xa1, 'a', 0xc0, 0xc0);
+    V2("offers", 0x91, 0x96, 0x01, 0xc0, 0xa1, 'a', 0xc0, 0xc0, 0x00);
     /* an offer whose ts is a string */
-    V2("offers", 0x91, 0x95, 0xa1, 't', 0xa1, 'd', 0xa1, 'a', 0xc0, 0xc0);
+    V2("offers", 0x91, 0x96, 0xa1, 't', 0xa1, 'd', 0xa1, 'a', 0xc0, 0xc0, 0x00);
     /* an offer whose segment is a number */
-    V2("offers", 0x91, 0x95, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0x07);
+    V2("offers", 0x91, 0x96, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0x07, 0x00);
+    /* learned bits beyond the two there are, or not a number */
+    V2("offers", 0x91, 0x96, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0xa0, 0x04);
+    V2("offers", 0x91, 0x96, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0xa0, 0xc0);
     /* a well-formed offer decodes (the case above, checked to be near) */
     const uint8_t ok[] = {0x99, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90,
-                          0x91, 0x95, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0xa0};
+                          0x91, 0x96, 0x01, 0xa1, 'd', 0xa1, 'a', 0xc0, 0xa0, 0x03};
     uint8_t buf[64] = {'A', 'R', 'B', 'C', 2, sizeof ok};
     uLong crc = crc32(0, ok, sizeof ok);
     for (int i = 0; i < 4; i++) buf[9 + i] = (crc >> (8 * i)) & 0xff;
@@ -295,6 +299,7 @@ Test(record, offers_of_the_wrong_shape_are_refused)
     cr_assert_str_eq(d.offers[0].decision_id, "d");
     cr_assert_null(d.offers[0].channel);
     cr_assert_str_eq(d.offers[0].segment, "");
+    cr_assert_eq(d.offers[0].learned, ARB_OFFER_TRIAL | ARB_OFFER_POSITIVE);
     arb_arena_free(&a);
 #undef V2
 }

@@ -1,0 +1,79 @@
+/* What the files of the state methods share (state_calls.c runs the
+ * machine and the store calls; state_decide.c makes a decision's round:
+ * its copy, its commit, what it keeps and what it teaches). Private to
+ * engine/server/.
+ */
+#ifndef ARB_SERVER_STATE_INT_H
+#define ARB_SERVER_STATE_INT_H
+
+#include <msgpack.h>
+#include <stdatomic.h>
+
+#include "engine/request/commit.h"
+#include "engine/request/decision.h"
+#include "engine/server/state_calls.h"
+#include "engine/server/worker.h"
+#include "engine/state/store.h"
+
+#define ROUNDS_MAX 3
+
+/* Who finishes a store call: the worker when the callback came while the
+ * call was still running (CALL_IN -> CALL_DONE), the inbox when it came
+ * after the call returned (CALL_WAITING -> posted). */
+enum { CALL_IN, CALL_WAITING, CALL_DONE };
+
+enum { ST_START, ST_FETCHED, ST_COMMITTED, ST_FORGOTTEN };
+
+struct arb_pending {
+    arb_worker_t *w;
+    arb_method_t m;
+    uint64_t conn_id;          /* 0: a notification, nobody to answer */
+    uint64_t seq;              /* its answer's place in the connection's line */
+    uint32_t msgid;
+    int stage;
+    int rounds;                /* decide: decisions made so far */
+    bool degraded;             /* the store failed and --state-fail open: record nothing */
+    _Atomic int call;
+    arb_inbox_item_t *item;    /* posted by the store's thread when it completes late */
+    char id[ARB_STORE_ID_MAX + 1];
+    arb_arena_t arena;         /* one round's memory: customer, decision copy, contacts */
+    msgpack_sbuffer ctx_bytes; /* decide: the context, packed, kept for the next round */
+    msgpack_unpacked ctx;      /* ... and unpacked: its strings point into ctx_bytes */
+    arb_commit_t commit;       /* track, feedback: what to write (in arena) */
+    arb_retention_t ret;       /* the ruleset's, which commit points to */
+    arb_customer_t customer;   /* what fetch read (in arena) */
+    /* The store's answer, written by the thread that calls back. */
+    int status;
+    arb_code_t code;
+    char message[sizeof(((arb_err_t *)0)->message)];
+    bool *granted;             /* n_contacts entries, in arena */
+    size_t n_contacts, n_granted, stored;
+    /* decide: this round's decision, copied into arena, and its contacts */
+    arb_decision_t dec;
+    arb_contact_req_t *reqs;
+    arb_offer_req_t *offers;   /* ... the adaptive actions it shows, for learning */
+    size_t n_offers;
+    /* feedback: the action, its time, and what the store found to learn */
+    const char *fb_action;
+    int64_t fb_ts;
+    arb_commit_result_t learned;
+};
+
+/* A copy of s (n bytes, NUL added) in a, NULL when s is or out of memory. */
+char *arb__state_copy_bytes(arb_arena_t *a, const char *s, size_t n);
+#define arb__state_copy_str(a, s) ((s) ? arb__state_copy_bytes((a), (s), strlen(s)) : NULL)
+
+/* d, copied into p's arena as p->dec: it answers after the commit. */
+int arb__state_copy_decision(arb_pending_t *p, const arb_decision_t *d, arb_err_t *err);
+
+/* p->dec's contacts and offers as p->commit: how many (0: nothing to
+ * commit, answer now), -1 with err. */
+int arb__state_decision_commit(arb_pending_t *p, arb_err_t *err);
+
+/* Keep only p->dec's actions whose every contact was granted. */
+void arb__state_keep_granted(arb_pending_t *p);
+
+/* What p's stored commit teaches, to the learner. */
+void arb__state_learn(arb_pending_t *p);
+
+#endif
