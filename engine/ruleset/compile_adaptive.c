@@ -167,6 +167,10 @@ void arb__compile_propensity(compiler_t *cc, int spec, arb_action_t *a, bool has
     if (has_model)
         spec_problem(cc, "an adaptive propensity does not take 'model': to start from the model's "
                      "score, give it as prior_model inside adaptive { ... }");
+    /* Its evidence is stored under its id (state/arms.h: at most 256 bytes). */
+    if (a->id && strlen(a->id) > 256)
+        spec_problem(cc, "an adaptive action's id is at most 256 bytes (it names its learned "
+                     "evidence in the store); shorten it");
     /* Counted before it is filled: whatever it owns is freed with rs even
      * when running out of memory unwinds from below. */
     GROW(rs, rs->adaptives, rs->n_adaptives, 1);

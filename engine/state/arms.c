@@ -348,6 +348,14 @@ done:
     return rc;
 }
 
+void arb_arms_plan_skip(arb_arms_plan_t *p, size_t g, const arb_err_t *err)
+{
+    arb_arms_group_t *gr = &p->groups[g];
+    arb_log_warn("learned arms skipped", "action=%s error=\"%s\"", gr->action, err->message);
+    gr->arms = NULL;
+    gr->n_arms = 0;
+}
+
 int arb_arms_plan_result(arb_arms_plan_t *p, const arb_arm_t **arms, size_t *n, arb_err_t *err)
 {
     size_t total = 0;

@@ -80,6 +80,12 @@ int arb_arms_plan_init(arb_arms_plan_t *p, const arb_arms_sync_t *req, arb_err_t
 int arb_arms_plan_apply(arb_arms_plan_t *p, size_t g, const uint8_t *old, size_t old_len, const char *where,
                         uint8_t **rec, size_t *rec_len, arb_err_t *err);
 
+/* Group g's step failed with err (its stored value is corrupt, or memory
+ * ran out): its deltas are lost and it reads back nothing, logged; the
+ * sync goes on with the other actions, so that one bad value does not stop
+ * a node's learning. */
+void arb_arms_plan_skip(arb_arms_plan_t *p, size_t g, const arb_err_t *err);
+
 /* Every wanted group's arms in one array in the plan's arena (NULL, 0 when
  * none). -1 with err when out of memory. */
 int arb_arms_plan_result(arb_arms_plan_t *p, const arb_arm_t **arms, size_t *n, arb_err_t *err);

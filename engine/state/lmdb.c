@@ -285,11 +285,12 @@ static void arms_apply(lmdb_t *l, MDB_txn *parent, arb_write_op_t *op)
         if (rc && rc != MDB_NOTFOUND) break;
         uint8_t *rec;
         size_t len;
+        arb_err_t why;
         if (arb_arms_plan_apply(&job->plan, g, rc ? NULL : old.mv_data, rc ? 0 : old.mv_size, l->store->name, &rec,
-                                &len, &op->err)) {
-            mdb_txn_abort(txn);
-            op->rc = -1;
-            return;
+                                &len, &why)) {
+            arb_arms_plan_skip(&job->plan, g, &why);
+            rc = 0;
+            continue;
         }
         rc = 0;
         if (rec) {

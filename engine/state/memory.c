@@ -144,8 +144,12 @@ static void mem_arms_sync(arb_store_session_t *ss, const arb_arms_sync_t *req, a
             entry_t *e = *slot;
             uint8_t *rec;
             size_t len;
-            rc = arb_arms_plan_apply(&p, g, e ? e->rec : NULL, e ? e->len : 0, ss->store->name, &rec, &len, &err);
-            if (rc || !rec) continue;
+            if (arb_arms_plan_apply(&p, g, e ? e->rec : NULL, e ? e->len : 0, ss->store->name, &rec, &len,
+                                    &err)) {
+                arb_arms_plan_skip(&p, g, &err);
+                continue;
+            }
+            if (!rec) continue;
             if (!e) {
                 size_t n = strlen(p.groups[g].action) + 1;
                 if (!(e = calloc(1, sizeof *e + n))) {

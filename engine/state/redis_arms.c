@@ -72,7 +72,8 @@ void arb_redis_arms_got(req_t *q, const redisReply *rp)
     if (q->had_old) memcpy(q->old, rp->str, rp->len);
     if (arb_arms_plan_apply(&y->plan, q->group, q->old, q->old_len, q->s->store->name, &q->rec, &q->rec_len,
                             &err)) {
-        arb_redis_req_finish(q, NULL, &err);
+        arb_arms_plan_skip(&y->plan, q->group, &err);
+        arb_redis_req_finish(q, NULL, NULL);
         return;
     }
     if (!q->rec) {  /* nothing to add: the read is the answer */

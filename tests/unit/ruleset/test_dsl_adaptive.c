@@ -181,6 +181,17 @@ Test(dsl_adaptive, adaptive_with_model_is_refused)
     refused("model = 'm', propensity = 0.5", "give either 'model'", "not both");
 }
 
+Test(dsl_adaptive, an_adaptive_action_id_past_256_bytes_is_refused)
+{
+    char rules[600];
+    snprintf(rules, sizeof rules,
+             "action '%0300d' { channels = { 'web' }, value = 1, propensity = adaptive { } }\n", 7);
+    cr_assert(!rf_load(&R, "a.lua", rules, NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:1", "at most 256 bytes", NULL), "%s", rf_problems(&R));
+    snprintf(rules, sizeof rules, "action '%0256d' { channels = { 'web' }, value = 1, propensity = adaptive { } }\n", 7);
+    cr_assert(rf_load(&R, "a.lua", rules, NULL), "%s", rf_problems(&R));
+}
+
 Test(dsl_adaptive, prelude_refuses_a_wrapper_of_something_else)
 {
     cr_assert(!rf_load(&R, "a.lua",
