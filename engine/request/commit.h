@@ -83,6 +83,8 @@ typedef struct arb_commit {
     const arb_learn_rule_t *learn;        /* feedback of an adaptive action: how its one
                                              outcome teaches (NULL: it does not) */
     const arb_retention_t *retention;     /* NULL: the store's default */
+    const char *pseudonym;                /* a fresh random one (32 hex digits) for a customer
+                                             who has none yet; NULL: give none */
 } arb_commit_t;
 
 /* What a commit did, handed to its callback. */
@@ -102,6 +104,8 @@ typedef struct arb_commit_result {
     /* Where a backend keeps the three strings above once the merge's memory
      * is gone (arb_store_apply copies them here, each cut at 255 bytes). */
     char learn_strings[3][256];
+    /* The customer's pseudonym after the commit ("" when it has none). */
+    char pseudonym[33];
 } arb_commit_result_t;
 
 /* Merge commit into old (not changed) giving *out, allocated in arena, with

@@ -88,6 +88,10 @@ typedef struct arb_customer {
     const uint8_t *attributes;      size_t attributes_len; /* msgpack map, or NULL */
     arb_suppression_t *suppressions; size_t n_suppressions;
     arb_offer_t *offers;            size_t n_offers;
+    /* A random pseudonym (32 hex digits) the decision log names the
+     * customer by; NULL until a write gives one. Erased with the record by
+     * `forget`: logged records then name nobody that can be found again. */
+    const char *pseudonym;
 } arb_customer_t;
 
 /* The recorded consent for key: 1 granted, 0 withdrawn, -1 never stated. */

@@ -97,6 +97,10 @@ typedef struct arb_decision {
      * compares against. Not in `actions`. */
     const arb_held_t *held;
     uint32_t n_held;
+    /* The ruleset that decided: the champion, or with an experiment's
+     * challenger arm the challenger (owned by the champion). What contact
+     * policy and learning must read the decision's actions in. */
+    const struct arb_ruleset *decided_by;
 } arb_decision_t;
 
 #endif

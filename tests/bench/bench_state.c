@@ -141,7 +141,7 @@ int bench_state_fill(arb_store_session_t *ss, const msgpack_object *const *ctxs,
         if (i == 0) {
             /* The same record as arb_customer_t, encoded: what one customer takes. */
             arb_customer_t cu = {id, events, 20, purchases, 5, contacts, 10, outcomes, 5,
-                                 consents, 3, NULL, 0, NULL, 0, NULL, 0};
+                                 consents, 3, NULL, 0, NULL, 0, NULL, 0, NULL};
             uint8_t *buf;
             arb_err_t err;
             if (arb_record_encode(&cu, &buf, record_bytes, &err) == 0) free(buf);

@@ -52,7 +52,7 @@ static void realistic(arb_customer_t *c)
     consents[2] = (arb_consent_t){t0 + 9, "location", true};
     supp[0] = (arb_suppression_t){t0 + 999999, "winback_email", "complained"};
     *c = (arb_customer_t){"cust-000123456", events, 20, purchases, 5, contacts, 10, outcomes, 5,
-                          consents, 3, attrs, sizeof attrs, supp, 1, NULL, 0};
+                          consents, 3, attrs, sizeof attrs, supp, 1, NULL, 0, NULL};
 }
 
 static bool same(const char *a, const char *b)
