@@ -1,16 +1,19 @@
 /* The sync of learned evidence (see learn_sync.h).
  *
  * The store calls back on its own terms (before the call returns for
- * memory, on the writer thread for LMDB, on worker 0's loop for Redis); the
- * callback touches no libuv handle, only the learner (its own lock), the
- * workers' snapshot slots (atomic exchanges) and counters that only a sync
- * writes, so it is safe on any of those threads. `busy` says a sync is in
- * flight: the next tick waits for it.
+ * memory, on the writer thread for LMDB, on worker 0's loop for Redis).
+ * The callback only copies what the store read back and wakes worker 0
+ * (uv_async_send, safe from any thread): building the snapshot (a sort and
+ * an index of every arm) runs there, never on the LMDB writer thread that
+ * every customer commit waits on. `busy` says a sync is in flight, until
+ * worker 0 has published its snapshot: the next tick waits for it, and the
+ * drain closes the handles only when it is false.
  */
 #include "engine/server/learn_sync.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/base/log.h"
 #include "engine/decide/adaptive.h"
@@ -24,7 +27,12 @@ struct arb_learn_sync {
     arb_learner_t *learner;
     arb_worker_t *w;            /* the worker whose loop and session sync */
     uv_timer_t timer;
+    uv_async_t synced;          /* the store called back: absorb on worker 0 */
     bool timer_open, closing, last_started;
+    /* Handed from the store's callback to worker 0 (before the async). */
+    arb_arm_t *got;             /* one malloc: the arms, then their strings */
+    size_t n_got;
+    bool got_failed;
     atomic_bool busy;           /* a sync is in flight */
     atomic_int drained;         /* other workers that have drained */
     arb_learn_batch_t batch;    /* the evidence of the sync in flight */
@@ -52,6 +60,7 @@ arb_learn_sync_t *arb_learn_sync_new(arb_server_t *s)
 void arb_learn_sync_free(arb_learn_sync_t *ls)
 {
     if (!ls) return;
+    free(ls->got);
     arb_learn_batch_free(&ls->batch);
     arb_arena_free(&ls->arena);
     arb_learner_free(ls->learner);
@@ -73,21 +82,61 @@ static void publish(arb_learn_sync_t *ls, arb_arms_snap_t *snap)
     arb_arms_snap_release(snap);
 }
 
+/* A copy of arms[0..n) and their strings in one malloc, NULL when out of
+ * memory (or n is 0). */
+static arb_arm_t *arms_copy(const arb_arm_t *arms, size_t n)
+{
+    size_t bytes = n * sizeof *arms;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(arms[i].action) + strlen(arms[i].channel) + strlen(arms[i].segment) + 3;
+    arb_arm_t *out = n ? malloc(bytes) : NULL;
+    if (!out) return NULL;
+    char *p = (char *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = arms[i];
+        const char **f[3] = { &out[i].action, &out[i].channel, &out[i].segment };
+        for (int k = 0; k < 3; k++) {
+            size_t len = strlen(*f[k]) + 1;
+            memcpy(p, *f[k], len);
+            *f[k] = p;
+            p += len;
+        }
+    }
+    return out;
+}
+
+/* Any thread: keep what the store said for worker 0. */
 static void on_synced(void *arg, const arb_arm_t *arms, size_t n, const arb_err_t *err)
 {
     arb_learn_sync_t *ls = arg;
+    ls->got = err ? NULL : arms_copy(arms, n);
+    ls->n_got = ls->got ? n : 0;
+    ls->got_failed = err || (n && !ls->got);
+    if (err) arb_log_warn("learning sync failed", "deltas=%zu error=\"%s\"", ls->batch.n, err->message);
+    uv_async_send(&ls->synced);
+}
+
+/* Worker 0: publish what the sync read back. */
+static void on_synced_async(uv_async_t *a)
+{
+    arb_learn_sync_t *ls = a->data;
+    if (!atomic_load(&ls->busy)) return;   /* a spurious wake-up */
     arb_stats_t *st = &ls->w->stats;
-    if (err) {
+    if (ls->got_failed) {
         arb_stat_inc(&st->learn_sync_failures);
         arb_stat_add(&st->learn_lost, ls->batch.n);
-        arb_log_warn("learning sync failed", "deltas=%zu error=\"%s\"", ls->batch.n, err->message);
     } else {
         arb_stat_inc(&st->learn_syncs);
-        arb_arms_snap_t *snap = arb_learner_absorb(ls->learner, arms, n);
+        arb_arms_snap_t *snap = arb_learner_absorb(ls->learner, ls->got, ls->n_got);
         if (snap) publish(ls, snap);
     }
+    free(ls->got);
+    ls->got = NULL;
+    ls->n_got = 0;
     arb_learn_batch_free(&ls->batch);
     atomic_store(&ls->busy, false);
+    /* The drain waits for this sync: carry it on now. */
+    if (ls->closing) arb_learn_sync_drained(ls);
 }
 
 static void sync_run(arb_learn_sync_t *ls)
@@ -115,6 +164,8 @@ int arb_learn_sync_start(arb_learn_sync_t *ls, arb_worker_t *w)
     if (r < 0) return r;
     ls->timer.data = ls;
     ls->timer_open = true;
+    if ((r = uv_async_init(&w->loop, &ls->synced, on_synced_async)) < 0) return r;
+    ls->synced.data = ls;
     return uv_timer_start(&ls->timer, on_tick, 0, ls->server->cfg.learn_ms);
 }
 
@@ -137,6 +188,7 @@ bool arb_learn_sync_drained(arb_learn_sync_t *ls)
         if (atomic_load(&ls->busy)) return false;
     }
     uv_close((uv_handle_t *)&ls->timer, NULL);
+    uv_close((uv_handle_t *)&ls->synced, NULL);
     ls->timer_open = false;
     return true;
 }
