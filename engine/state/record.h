@@ -31,7 +31,9 @@
 bool arb_record_pseudonym_ok(const char *s);
 
 /* Encode c into a malloc'd buffer (*out, owned by the caller, free()),
- * *len its size. -1 with err when out of memory. */
+ * *len its size. -1 with err (ARB_INTERNAL) when out of memory, over
+ * ARB_RECORD_MAX, or when c's pseudonym is not 32 hex digits (decode
+ * would refuse the record). */
 int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_err_t *err);
 
 /* The header and payload size of an encoded record (without padding), or 0
