@@ -12,10 +12,13 @@
  *     customer;
  *   - what decodes re-encodes to a record that decodes to the same encoding
  *     (encode(decode(encode(decode(x)))) == encode(decode(x)));
+ *   - a decoded pseudonym is 32 hex digits (or none);
  *   - merging a commit (an event, a consent, an outcome, a capped contact
- *     and its offer, with a learn rule) into any decoded customer succeeds,
- *     learns at most one trial and one positive, and encodes to a valid
- *     record; so does a feedback without a decision_id (the latest offer).
+ *     and its offer, with a learn rule, and a fresh pseudonym) into any
+ *     decoded customer succeeds, learns at most one trial and one positive,
+ *     keeps the customer's pseudonym or adopts the commit's, and encodes to
+ *     a valid record; so does a feedback without a decision_id (the latest
+ *     offer).
  */
 #include <math.h>
 #include <stdint.h>
@@ -39,6 +42,7 @@ static void check(const uint8_t *data, size_t size)
         arb_arena_free(&a);
         return;
     }
+    FUZZ_CHECK(!c.pseudonym || arb_record_pseudonym_ok(c.pseudonym), "a malformed pseudonym decoded");
     uint8_t *e1, *e2;
     size_t n1, n2;
     FUZZ_CHECK(arb_record_encode(&c, &e1, &n1, &err) == 0, "re-encoding failed: %s", err.message);
@@ -60,7 +64,8 @@ static void check(const uint8_t *data, size_t size)
                           .max_offers = 50};
     arb_commit_t cm = {.now = 1790000000, .events = &ev, .n_events = 1, .consents = &cs, .n_consents = 1,
                        .outcomes = &oc, .n_outcomes = 1, .contacts = &k, .n_contacts = 1,
-                       .offers = &of, .n_offers = 1, .learn = &rule};
+                       .offers = &of, .n_offers = 1, .learn = &rule,
+                       .pseudonym = "0123456789abcdef0123456789abcdef"};
     arb_customer_t m;
     bool granted[1];
     arb_commit_result_t res;
@@ -70,6 +75,8 @@ static void check(const uint8_t *data, size_t size)
     FUZZ_CHECK(res.learn_positives <= 1 && res.learn_trials <= 1, "learned more than one per offer");
     FUZZ_CHECK(!res.learn_known || (res.learn_decision_id && strcmp(res.learn_decision_id, "d-1") == 0),
                "learned from an offer of another decision");
+    FUZZ_CHECK(m.pseudonym && strcmp(m.pseudonym, c.pseudonym ? c.pseudonym : cm.pseudonym) == 0,
+               "the pseudonym was neither kept nor adopted");
     if (arb_record_encode(&m, &e1, &n1, &err) == 0) {
         FUZZ_CHECK(arb_record_decode(e1, n1, &d, &a, &err) == 0, "a merged record is refused: %s", err.message);
         free(e1);

@@ -2,9 +2,11 @@
  * decode unchanged, and any bytes that are not a record (truncated, flipped,
  * another version, a valid checksum over the wrong shape) give an error
  * naming what is wrong. Also prints the bytes a realistic customer takes.
- * Offers (issue 14) make a version 2 record; a customer without them is
- * still written as version 1, and bytes written before offers existed
- * (kept below as they were) still decode.
+ * Offers (issue 14) and a pseudonym (issue 15) make a version 2 record; a
+ * customer with neither is still written as version 1, and bytes written
+ * before offers existed, and version 2 bytes written before pseudonyms
+ * (both kept below as they were), still decode. A pseudonym that is not 32
+ * hex digits is refused as corrupt, and never written.
  */
 #include <criterion/criterion.h>
 
@@ -360,4 +362,181 @@ Test(record, padding_after_the_payload_is_ignored)
     arb_arena_free(&a);
     free(pad);
     free(buf);
+}
+
+/* Bytes arb_record_encode wrote as version 2 before pseudonyms (commit
+ * dc62937, 9 fields): customer "c-v2", one event, one contact, two offers.
+ * Kept as they were: records on disk and in Redis are these. */
+static const uint8_t V2_NO_PSEUDONYM[] = {
+    0x41, 0x52, 0x42, 0x43, 0x02, 0x71, 0x00, 0x00, 0x00, 0x17, 0x8e, 0xca,
+    0xcb, 0x99, 0xa4, 0x63, 0x2d, 0x76, 0x32, 0x91, 0x97, 0xce, 0x6a, 0xb1,
+    0x3b, 0x80, 0xa4, 0x76, 0x69, 0x65, 0x77, 0xa3, 0x77, 0x65, 0x62, 0xa5,
+    0x53, 0x4b, 0x55, 0x2d, 0x31, 0xa5, 0x73, 0x68, 0x6f, 0x65, 0x73, 0xc0,
+    0xc0, 0x90, 0x91, 0x94, 0xce, 0x6a, 0xb1, 0x3b, 0xe4, 0xa5, 0x62, 0x6f,
+    0x6f, 0x74, 0x73, 0xa3, 0x77, 0x65, 0x62, 0xa8, 0x64, 0x65, 0x63, 0x69,
+    0x73, 0x69, 0x6f, 0x6e, 0x90, 0x90, 0xc0, 0x90, 0x92, 0x96, 0xce, 0x6a,
+    0xb1, 0x3b, 0xe4, 0xa3, 0x64, 0x2d, 0x31, 0xa5, 0x62, 0x6f, 0x6f, 0x74,
+    0x73, 0xa3, 0x77, 0x65, 0x62, 0xa0, 0x01, 0x96, 0xce, 0x6a, 0xb1, 0x3c,
+    0x48, 0xa3, 0x64, 0x2d, 0x32, 0xa5, 0x73, 0x6f, 0x63, 0x6b, 0x73, 0xc0,
+    0xa4, 0x67, 0x6f, 0x6c, 0x64, 0x00,
+};
+
+static void expect_c_v2(const arb_customer_t *d)
+{
+    cr_assert_str_eq(d->id, "c-v2");
+    cr_assert_eq(d->n_events, 1);
+    cr_assert_str_eq(d->events[0].sku, "SKU-1");
+    cr_assert_eq(d->n_contacts, 1);
+    cr_assert_str_eq(d->contacts[0].action, "boots");
+    cr_assert_eq(d->n_offers, 2);
+    cr_assert_str_eq(d->offers[0].decision_id, "d-1");
+    cr_assert_eq(d->offers[0].learned, ARB_OFFER_TRIAL);
+    cr_assert_str_eq(d->offers[1].segment, "gold");
+    cr_assert_null(d->offers[1].channel);
+}
+
+Test(record, a_version_2_record_from_before_pseudonyms_still_decodes)
+{
+    arb_arena_t a;
+    arb_arena_init(&a);
+    arb_customer_t d, e;
+    arb_err_t err = {0};
+    cr_assert_eq(arb_record_size(V2_NO_PSEUDONYM, sizeof V2_NO_PSEUDONYM), sizeof V2_NO_PSEUDONYM);
+    cr_assert_eq(arb_record_decode(V2_NO_PSEUDONYM, sizeof V2_NO_PSEUDONYM, &d, &a, &err), 0, "%s",
+                 err.message);
+    expect_c_v2(&d);
+    cr_assert_null(d.pseudonym, "a record from before pseudonyms names none");
+    /* Written again it is still version 2, now with the 10th field nil. */
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(arb_record_encode(&d, &buf, &len, &err), 0, "%s", err.message);
+    cr_assert_eq(buf[4], 2);
+    cr_assert_eq(buf[ARB_RECORD_HEADER], 0x9a, "a 10-field array");
+    cr_assert_eq(buf[len - 1], 0xc0, "the pseudonym: nil");
+    cr_assert_eq(arb_record_decode(buf, len, &e, &a, &err), 0, "%s", err.message);
+    expect_c_v2(&e);
+    cr_assert_null(e.pseudonym);
+    free(buf);
+    arb_arena_free(&a);
+}
+
+static const char PSEUDO[] = "9f86d081884c7d659a2feaa0c55ad015";
+
+Test(record, a_pseudonym_round_trips_as_a_10th_field_of_version_2)
+{
+    arb_customer_t c, d;
+    realistic(&c);
+    c.pseudonym = PSEUDO;
+    uint8_t *buf;
+    size_t len;
+    arb_err_t err;
+    cr_assert_eq(arb_record_encode(&c, &buf, &len, &err), 0, "%s", err.message);
+    cr_assert_eq(buf[4], 2, "a pseudonym without offers is version 2 too");
+    cr_assert_eq(buf[ARB_RECORD_HEADER], 0x9a, "a 10-field array");
+    arb_arena_t a;
+    arb_arena_init(&a);
+    cr_assert_eq(arb_record_decode(buf, len, &d, &a, &err), 0, "%s", err.message);
+    cr_assert_str_eq(d.pseudonym, PSEUDO);
+    cr_assert_eq(d.n_offers, 0);
+    cr_assert_eq(d.n_events, 20);
+    cr_assert_eq(d.n_suppressions, 1);
+    /* With offers as well. */
+    c.offers = offers;
+    c.n_offers = 3;
+    uint8_t *buf2;
+    size_t len2;
+    cr_assert_eq(arb_record_encode(&c, &buf2, &len2, &err), 0, "%s", err.message);
+    cr_assert_eq(arb_record_decode(buf2, len2, &d, &a, &err), 0, "%s", err.message);
+    cr_assert_str_eq(d.pseudonym, PSEUDO);
+    cr_assert_eq(d.n_offers, 3);
+    cr_assert_str_eq(d.offers[2].action, "socks_banner");
+    /* Every truncation and every flipped byte of it is refused. */
+    for (size_t n = 0; n < len; n++) expect_bad(buf, n, "corrupt customer record");
+    for (size_t i = 0; i < len; i++) {
+        if (i == 4) continue;
+        buf[i] ^= 0x41;
+        expect_bad(buf, len, "corrupt customer record");
+        buf[i] ^= 0x41;
+    }
+    arb_arena_free(&a);
+    free(buf2);
+    free(buf);
+}
+
+Test(record, a_customer_with_neither_offers_nor_pseudonym_is_version_1)
+{
+    arb_customer_t c;
+    realistic(&c);
+    uint8_t *buf;
+    size_t len;
+    arb_err_t err;
+    cr_assert_eq(arb_record_encode(&c, &buf, &len, &err), 0, "%s", err.message);
+    cr_assert_eq(buf[4], 1);
+    cr_assert_eq(buf[ARB_RECORD_HEADER], 0x98, "the 8 fields of version 1");
+    free(buf);
+}
+
+Test(record, a_pseudonym_that_is_not_32_hex_digits_is_refused)
+{
+    /* ["x", [], [], [], [], [], nil, [], [], PSEUDONYM] */
+#define V2P(want, ...)                                                                        \
+    do {                                                                                      \
+        const uint8_t p_[] = {0x9a, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90, 0x90, \
+                              __VA_ARGS__};                                                   \
+        expect_v2_bad(p_, sizeof p_, want);                                                   \
+    } while (0)
+#define H8 '0', '1', '2', '3', 'a', 'b', 'c', 'd'
+    V2P("pseudonym", 0x07);                                        /* a number */
+    V2P("pseudonym", 0xc4, 0x01, 'a');                             /* bytes, not a str */
+    V2P("pseudonym", 0xa0);                                        /* empty */
+    V2P("pseudonym", 0xbf, H8, H8, H8, '0', '1', '2', '3', 'a', 'b', 'c');     /* 31 digits */
+    V2P("pseudonym", 0xd9, 33, H8, H8, H8, H8, 'e');               /* 33 digits */
+    V2P("pseudonym", 0xd9, 32, H8, H8, H8, '0', '1', '2', '3', 'a', 'b', 'c', 'g'); /* not hex */
+    V2P("pseudonym", 0xd9, 32, H8, H8, H8, '0', '1', '2', '3', 'a', 'b', 'c', 0);   /* a NUL inside */
+    /* Eleven fields is no known shape. */
+    const uint8_t eleven[] = {0x9b, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90, 0x90, 0xc0, 0xc0};
+    expect_v2_bad(eleven, sizeof eleven, "or 10, with the pseudonym");
+    /* The near cases decode: 32 digits (either case), and nil. */
+    const uint8_t ok[][45] = {
+        {0x9a, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90, 0x90,
+         0xd9, 32, H8, H8, H8, '0', '1', '2', '3', 'A', 'B', 'C', 'F'},
+        {0x9a, 0xa1, 'x', 0x90, 0x90, 0x90, 0x90, 0x90, 0xc0, 0x90, 0x90, 0xc0},
+    };
+    const size_t ok_len[] = {45, 12};
+    for (int k = 0; k < 2; k++) {
+        uint8_t buf[64] = {'A', 'R', 'B', 'C', 2, (uint8_t)ok_len[k]};
+        uLong crc = crc32(0, ok[k], ok_len[k]);
+        for (int i = 0; i < 4; i++) buf[9 + i] = (crc >> (8 * i)) & 0xff;
+        memcpy(buf + 13, ok[k], ok_len[k]);
+        arb_arena_t a;
+        arb_arena_init(&a);
+        arb_customer_t d;
+        arb_err_t err = {0};
+        cr_assert_eq(arb_record_decode(buf, 13 + ok_len[k], &d, &a, &err), 0, "case %d: %s", k, err.message);
+        if (k == 0) cr_assert_str_eq(d.pseudonym, "0123abcd0123abcd0123abcd0123ABCF");
+        else cr_assert_null(d.pseudonym);
+        arb_arena_free(&a);
+    }
+#undef H8
+#undef V2P
+}
+
+Test(record, a_pseudonym_that_is_not_32_hex_digits_is_never_written)
+{
+    arb_customer_t c;
+    realistic(&c);
+    const char *bad[] = {"", "9f86d081884c7d659a2feaa0c55ad01", "9f86d081884c7d659a2feaa0c55ad0155",
+                         "9f86d081884c7d659a2feaa0c55ad01z", "9f86d081-84c7-d659-a2fe-aa0c55ad0155"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        c.pseudonym = bad[i];
+        uint8_t *buf = NULL;
+        size_t len;
+        arb_err_t err = {0};
+        cr_assert_eq(arb_record_encode(&c, &buf, &len, &err), -1, "wrote pseudonym \"%s\"", bad[i]);
+        cr_assert_null(strstr(err.message, "corrupt"));
+        cr_assert_not_null(strstr(err.message, "32 hex digits"), "%s", err.message);
+        cr_assert_not(arb_record_pseudonym_ok(bad[i]));
+    }
+    cr_assert(arb_record_pseudonym_ok(PSEUDO));
+    cr_assert_not(arb_record_pseudonym_ok(NULL));
 }
