@@ -31,7 +31,7 @@ int arb_cli_parse_time(const char *t, long long *out)
 {
     char *end;
     int y, m, d, n = 0;
-    if (t[0] >= '0' && t[0] <= '9' && strlen(t) != 10) {
+    if (t[0] && !strchr(t, '-')) {    /* unix seconds; a date has its dashes */
         long long v = strtoll(t, &end, 10);
         if (*end) return -1;
         *out = v;
@@ -164,6 +164,7 @@ static void fill_row(const arb_report_t *rep, const arb_report_row_t *w, char (*
                          (unsigned long long)o->n, r);
         used += m > 0 ? (size_t)m : 0;
     }
+    if (!w->n_outcomes) snprintf(c[k], CELL, "-");
 }
 
 static void print_table(const arb_report_t *rep)
