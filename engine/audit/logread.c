@@ -222,7 +222,7 @@ int arb_logset_read_dir(arb_logset_t *set, const char *dir, arb_err_t *err)
         n++;
     }
     int dfd = dirfd(d);
-    if (names) qsort(names, n, sizeof *names, by_name);
+    if (n) qsort(names, n, sizeof *names, by_name);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *text = NULL, why[300];
         size_t len = 0;

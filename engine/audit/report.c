@@ -244,18 +244,19 @@ int arb_report_compute(const arb_logrec_t *recs, size_t n, const arb_report_opti
         }
     }
     out->records = m;
-    qsort(r.decisions, r.n_decisions, sizeof *r.decisions, by_decision_id);
+    if (r.n_decisions) qsort(r.decisions, r.n_decisions, sizeof *r.decisions, by_decision_id);
     for (size_t i = 0; i < m; i++)
         if (count(&r, in[i]) < 0) goto done;
-    qsort(in, m, sizeof *in, by_customer_time);
+    if (m) qsort(in, m, sizeof *in, by_customer_time);
     for (size_t i = 0, j; i < m; i = j) {
         for (j = i + 1; j < m && strcmp(in[j]->customer, in[i]->customer) == 0; j++) {}
         out->customers++;
         if (customer(&r, in + i, j - i, &c) < 0) goto done;
     }
-    qsort(out->rows, out->n_rows, sizeof *out->rows, by_row);
+    if (out->n_rows) qsort(out->rows, out->n_rows, sizeof *out->rows, by_row);
     for (size_t i = 0; i < out->n_rows; i++)
-        qsort(out->rows[i].outcomes, out->rows[i].n_outcomes, sizeof *out->rows[i].outcomes, by_outcome);
+        if (out->rows[i].n_outcomes)
+            qsort(out->rows[i].outcomes, out->rows[i].n_outcomes, sizeof *out->rows[i].outcomes, by_outcome);
     rc = 0;
 done:
     free(c.ex);
