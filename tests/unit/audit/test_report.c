@@ -248,7 +248,7 @@ Test(report, the_all_actions_row_compares_global_control_customers)
 Test(report, by_arm_compares_challenger_with_champion)
 {
     for (int i = 0; i < 4; i++) {
-        char c[8];
+        char c[16];
         snprintf(c, sizeof c, "a%d", i);
         arb_logrec_t *d = decision(10, c, "app", "x", NULL, false);
         d->experiment = strdup("spring");
