@@ -54,8 +54,8 @@ static json_t *num(double v)
 
 static json_t *group_json(const arb_report_group_t *g)
 {
-    return json_pack("{sI sI so sf so}", "customers", (json_int_t)g->customers, "converted",
-                     (json_int_t)g->converted, "rate", num(arb_report_rate(g)), "value", g->value,
+    return json_pack("{sI sI so so so}", "customers", (json_int_t)g->customers, "converted",
+                     (json_int_t)g->converted, "rate", num(arb_report_rate(g)), "value", num(g->value),
                      "value_per_customer", num(arb_report_value_per_customer(g)));
 }
 

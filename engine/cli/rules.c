@@ -281,9 +281,10 @@ static void print_wins(win_table_t *t, bool against)
 }
 
 /* Decide each context (JSON text) with a and, when given, b; print the
- * changes, the summary and the wins. label names where context i came from. */
+ * changes, the summary and the wins. A change is named label:line, or by
+ * the logged decision's id when ids is given. */
 static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, char **ctxs,
-                       size_t n, const char *label)
+                       const char **ids, size_t n, const char *label)
 {
     arb_decider_t *d = arb_decider_new();
     unsigned total = 0, errors = 0, changed = 0, empty = 0;
@@ -296,7 +297,8 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
         const arb_decision_t *da = decide_json(a, d, line, &oa, err, sizeof err);
         if (!da) {
             errors++;
-            if (errors <= 10) fprintf(stderr, "%s:%u: %s\n", label, total, err);
+            if (errors <= 10 && ids) fprintf(stderr, "%s: decision %s: %s\n", label, ids[k], err);
+            else if (errors <= 10) fprintf(stderr, "%s:%u: %s\n", label, total, err);
         } else {
             chosen_ids(da, ia, sizeof ia);   /* copied: the next decision on d replaces da */
             empty += ia[0] == '\0';
@@ -308,7 +310,10 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
                     count_wins(&wins, ib, true);
                     if (strcmp(ia, ib) != 0) {
                         changed++;
-                        if (changed <= 20) printf("%s:%u: [%s] -> [%s]\n", label, total, ia, ib);
+                        if (changed <= 20 && ids)
+                            printf("%s: decision %s: [%s] -> [%s]\n", label, ids[k], ia, ib);
+                        else if (changed <= 20)
+                            printf("%s:%u: [%s] -> [%s]\n", label, total, ia, ib);
                     }
                 }
                 arb_decide_once_done(&ob);
@@ -337,6 +342,7 @@ int arb_cli_replay(int argc, char **argv)
     }
     if (!dir || !file == !logdir) return replay_usage(stderr, 2);
     char *text = NULL, **ctxs = NULL;
+    const char **ids = NULL;
     size_t n = 0;
     arb_logset_t set = { 0 };
     if (file) {
@@ -357,10 +363,15 @@ int arb_cli_replay(int argc, char **argv)
         }
         size_t without = 0;
         ctxs = malloc((set.n ? set.n : 1) * sizeof *ctxs);
-        for (size_t i = 0; ctxs && i < set.n; i++) {
+        ids = malloc((set.n ? set.n : 1) * sizeof *ids);
+        for (size_t i = 0; ctxs && ids && i < set.n; i++) {
             if (set.recs[i].type != ARB_LOGREC_DECISION) continue;
-            if (set.recs[i].ctx) ctxs[n++] = set.recs[i].ctx;
-            else without++;
+            if (!set.recs[i].ctx) {
+                without++;
+                continue;
+            }
+            ids[n] = set.recs[i].decision_id ? set.recs[i].decision_id : "(no id)";
+            ctxs[n++] = set.recs[i].ctx;
         }
         if (without)
             printf("%zu logged decision%s without a context skipped (the server logs contexts "
@@ -371,17 +382,18 @@ int arb_cli_replay(int argc, char **argv)
     }
     int code = 0;
     arb_ruleset_t *a = NULL, *b = NULL;
-    if (!ctxs) {
+    if (!ctxs || (logdir && !ids)) {
         fprintf(stderr, "arbiter replay: out of memory\n");
         code = 2;
     } else if (!(a = load_or_report(dir)) || (against && !(b = load_or_report(against)))) {
         code = 1;
     } else {
-        replay_run(a, b, against, ctxs, n, file ? file : logdir);
+        replay_run(a, b, against, ctxs, ids, n, file ? file : logdir);
     }
     arb_ruleset_free(a);
     arb_ruleset_free(b);
     free(ctxs);
+    free(ids);
     free(text);
     arb_logset_free(&set);
     return code;

@@ -246,7 +246,7 @@ class ReplayLogTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("1 logged decision without a context skipped", out.stdout)
         self.assertIn("10 contexts, 0 invalid, 0 with no action, 5 changed", out.stdout)
-        self.assertIn("[umbrella] -> [newsletter]", out.stdout)
+        self.assertIn("%s: decision d2: [umbrella] -> [newsletter]" % d, out.stdout)
         wins = {l.split()[0]: l.split()[1:] for l in out.stdout.splitlines()[-3:]}
         self.assertEqual(wins["umbrella"], ["5", "0"])
         self.assertEqual(wins["newsletter"], ["5", "10"])
