@@ -1,7 +1,7 @@
 /* Reading the decision log back (README.md, "Decision log"): every *.jsonl
  * file of a LOGDIR into records, for `arbiter report` and `arbiter replay
- * --log`. Like the writer (log.h) it keeps the audit/ rule: it uses base/
- * only, and knows nothing of the server.
+ * --log`. It keeps the audit/ rule (log.h: base/, request/, decide/ and
+ * wire/ at most, never server/): it needs base/ alone.
  *
  * A line that lacks its newline at the end of a file is a torn tail (a
  * crash cut it): skipped and counted as torn. A line that is not a record

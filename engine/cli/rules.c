@@ -280,15 +280,22 @@ static void print_wins(win_table_t *t, bool against)
     }
 }
 
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Decide each context (JSON text) with a and, when given, b; print the
  * changes, the summary and the wins. A change is named label:line, or by
- * the logged decision's id when ids is given. */
+ * the logged decision's id when ids is given; who (or NULL) names each
+ * context's customer, to count the customers whose answer changes. */
 static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, char **ctxs,
-                       const char **ids, size_t n, const char *label)
+                       const char **ids, const char **who, size_t n, const char *label)
 {
     arb_decider_t *d = arb_decider_new();
     unsigned total = 0, errors = 0, changed = 0, empty = 0;
     win_table_t wins = { 0 };
+    const char **moved = who ? malloc((n ? n : 1) * sizeof *moved) : NULL;
     for (size_t k = 0; k < n; k++) {
         const char *line = ctxs[k];
         total++;
@@ -309,6 +316,7 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
                     chosen_ids(db, ib, sizeof ib);
                     count_wins(&wins, ib, true);
                     if (strcmp(ia, ib) != 0) {
+                        if (moved) moved[changed] = who[k];
                         changed++;
                         if (changed <= 20 && ids)
                             printf("%s: decision %s: [%s] -> [%s]\n", label, ids[k], ia, ib);
@@ -323,6 +331,13 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
     }
     printf("%u contexts, %u invalid, %u with no action", total, errors, empty);
     if (b) printf(", %u changed by %s", changed, against);
+    if (b && moved) {
+        size_t distinct = 0;
+        if (changed) qsort(moved, changed, sizeof *moved, by_str);
+        for (unsigned i = 0; i < changed; i++) distinct += i == 0 || strcmp(moved[i], moved[i - 1]) != 0;
+        printf(" (%zu customer%s)", distinct, distinct == 1 ? "" : "s");
+    }
+    free(moved);
     printf("\n");
     print_wins(&wins, b != NULL);
     free(wins.w);
@@ -342,7 +357,7 @@ int arb_cli_replay(int argc, char **argv)
     }
     if (!dir || !file == !logdir) return replay_usage(stderr, 2);
     char *text = NULL, **ctxs = NULL;
-    const char **ids = NULL;
+    const char **ids = NULL, **who = NULL;
     size_t n = 0;
     arb_logset_t set = { 0 };
     if (file) {
@@ -364,13 +379,15 @@ int arb_cli_replay(int argc, char **argv)
         size_t without = 0;
         ctxs = malloc((set.n ? set.n : 1) * sizeof *ctxs);
         ids = malloc((set.n ? set.n : 1) * sizeof *ids);
-        for (size_t i = 0; ctxs && ids && i < set.n; i++) {
+        who = malloc((set.n ? set.n : 1) * sizeof *who);
+        for (size_t i = 0; ctxs && ids && who && i < set.n; i++) {
             if (set.recs[i].type != ARB_LOGREC_DECISION) continue;
             if (!set.recs[i].ctx) {
                 without++;
                 continue;
             }
             ids[n] = set.recs[i].decision_id ? set.recs[i].decision_id : "(no id)";
+            who[n] = set.recs[i].customer;
             ctxs[n++] = set.recs[i].ctx;
         }
         if (without)
@@ -382,18 +399,19 @@ int arb_cli_replay(int argc, char **argv)
     }
     int code = 0;
     arb_ruleset_t *a = NULL, *b = NULL;
-    if (!ctxs || (logdir && !ids)) {
+    if (!ctxs || (logdir && (!ids || !who))) {
         fprintf(stderr, "arbiter replay: out of memory\n");
         code = 2;
     } else if (!(a = load_or_report(dir)) || (against && !(b = load_or_report(against)))) {
         code = 1;
     } else {
-        replay_run(a, b, against, ctxs, ids, n, file ? file : logdir);
+        replay_run(a, b, against, ctxs, ids, who, n, file ? file : logdir);
     }
     arb_ruleset_free(a);
     arb_ruleset_free(b);
     free(ctxs);
     free(ids);
+    free(who);
     free(text);
     arb_logset_free(&set);
     return code;

@@ -238,14 +238,16 @@ class ReplayLogTest(unittest.TestCase):
         for i in range(10):
             ctx = {"customer_id": "%032x" % i, "channel": "app", "touchpoint": "app_home",
                    "weather": {"condition": "rain" if i % 2 else "clear"}}
-            log.decision(DAY + i, "%032x" % i, ["umbrella"], ctx=ctx)
+            log.decision(DAY + i, "%032x" % (i % 6), ["umbrella"], ctx=ctx)
         log.decision(DAY + 20, "f" * 32, ["newsletter"])     # logged without its context
         log.purchase(DAY + 30, "f" * 32, 3)
         d = log.write()
         out = run_cli(["replay", "--rules", before, "--log", d, "--against", after])
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("1 logged decision without a context skipped", out.stdout)
-        self.assertIn("10 contexts, 0 invalid, 0 with no action, 5 changed", out.stdout)
+        # the rainy ones, 1 3 5 7 9, are 3 customers (i % 6: 1 3 5 1 3)
+        self.assertIn("10 contexts, 0 invalid, 0 with no action, 5 changed by %s (3 customers)"
+                      % after, out.stdout)
         self.assertIn("%s: decision d2: [umbrella] -> [newsletter]" % d, out.stdout)
         wins = {l.split()[0]: l.split()[1:] for l in out.stdout.splitlines()[-3:]}
         self.assertEqual(wins["umbrella"], ["5", "0"])
