@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/cli/call.h"
+#include "engine/cli/report.h"
 #include "engine/cli/rules.h"
 #include "engine/server/server.h"
 
@@ -18,6 +19,8 @@ static int usage(FILE *f, int code)
         "  test   DIR                          run the ruleset's tests\n"
         "  decide --rules DIR CONTEXT.json [--explain] [--json]\n"
         "  replay --rules DIR CONTEXTS.jsonl [--against DIR2]\n"
+        "  replay --rules DIR --log LOGDIR [--against DIR2]  replay the logged contexts\n"
+        "  report LOGDIR [--since T] [--until T] [--by action|arm|channel] [--json]\n"
         "  call   [--connect HOST:PORT | --socket PATH] METHOD [JSON]\n"
         "  reload --admin PATH                 reload the server's ruleset\n"
         "\n"
@@ -43,6 +46,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "test") == 0) return arb_cli_test(n, args);
     if (strcmp(cmd, "decide") == 0) return arb_cli_decide(n, args);
     if (strcmp(cmd, "replay") == 0) return arb_cli_replay(n, args);
+    if (strcmp(cmd, "report") == 0) return arb_cli_report(n, args);
     if (strcmp(cmd, "call") == 0) return arb_cli_call(n, args);
     if (strcmp(cmd, "reload") == 0) return arb_cli_reload(n, args);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)

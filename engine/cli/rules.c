@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/audit/logread.h"
 #include "engine/base/fileio.h"
 #include "engine/wire/json.h"
 #include "engine/wire/answer.h"
@@ -217,53 +218,110 @@ static void chosen_ids(const arb_decision_t *dec, char *buf, size_t n)
 static int replay_usage(FILE *f, int code)
 {
     fprintf(f, "usage: arbiter replay --rules DIR CONTEXTS.jsonl [--against DIR2]\n"
-               "Decide every context (one JSON object per line) with DIR and print a\n"
-               "summary; with --against, also with DIR2, and list what changed.\n");
+               "       arbiter replay --rules DIR --log LOGDIR [--against DIR2]\n"
+               "Decide every context (one JSON object per line, or the contexts of a\n"
+               "decision log's records, logged with --log-contexts) with DIR and print a\n"
+               "summary and how often each action wins; with --against, also with DIR2:\n"
+               "the wins before and after, and what changed.\n");
     return code;
 }
 
-int arb_cli_replay(int argc, char **argv)
+/* How often one action wins, with DIR and with DIR2. */
+typedef struct wins {
+    char id[256];
+    unsigned before, after;
+} wins_t;
+
+typedef struct win_table {
+    wins_t *w;
+    size_t n;
+} win_table_t;
+
+/* Count each id of "a,b,c" (chosen_ids) as a win. */
+static void count_wins(win_table_t *t, const char *ids, bool after)
 {
-    const char *dir = NULL, *against = NULL, *file = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) dir = argv[++i];
-        else if (strcmp(argv[i], "--against") == 0 && i + 1 < argc) against = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return replay_usage(stdout, 0);
-        else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) file = argv[i];
-        else return replay_usage(stderr, 2);
+    for (const char *p = ids; *p;) {
+        size_t len = strcspn(p, ",");
+        size_t i = 0;
+        while (i < t->n && !(strlen(t->w[i].id) == len && strncmp(t->w[i].id, p, len) == 0)) i++;
+        if (i == t->n) {
+            wins_t *q = realloc(t->w, (t->n + 1) * sizeof *q);
+            if (!q) return;     /* the table loses a row; the summary stays right */
+            t->w = q;
+            memset(&q[i], 0, sizeof q[i]);
+            snprintf(q[i].id, sizeof q[i].id, "%.*s", (int)(len < 255 ? len : 255), p);
+            t->n++;
+        }
+        if (after) t->w[i].after++;
+        else t->w[i].before++;
+        p += len + (p[len] == ',');
     }
-    if (!dir || !file) return replay_usage(stderr, 2);
-    char *text = slurp("replay", file);
-    if (!text) return 2;
-    arb_ruleset_t *a = load_or_report(dir), *b = against ? load_or_report(against) : NULL;
-    if (!a || (against && !b)) {
-        arb_ruleset_free(a);
-        arb_ruleset_free(b);
-        free(text);
-        return 1;
+}
+
+static int by_wins(const void *a, const void *b)
+{
+    const wins_t *x = a, *y = b;
+    if (x->before != y->before) return x->before > y->before ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void print_wins(win_table_t *t, bool against)
+{
+    if (!t->n) return;
+    qsort(t->w, t->n, sizeof *t->w, by_wins);
+    int width = 6;
+    for (size_t i = 0; i < t->n; i++)
+        if ((int)strlen(t->w[i].id) > width) width = (int)strlen(t->w[i].id);
+    printf("%-*s  %8s%s\n", width, "action", "wins", against ? "     after" : "");
+    for (size_t i = 0; i < t->n; i++) {
+        printf("%-*s  %8u", width, t->w[i].id, t->w[i].before);
+        if (against) printf("  %8u", t->w[i].after);
+        printf("\n");
     }
+}
+
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Decide each context (JSON text) with a and, when given, b; print the
+ * changes, the summary and the wins. A change is named label:line, or by
+ * the logged decision's id when ids is given; who (or NULL) names each
+ * context's customer, to count the customers whose answer changes. */
+static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, char **ctxs,
+                       const char **ids, const char **who, size_t n, const char *label)
+{
     arb_decider_t *d = arb_decider_new();
     unsigned total = 0, errors = 0, changed = 0, empty = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (!*line) continue;
+    win_table_t wins = { 0 };
+    const char **moved = who ? malloc((n ? n : 1) * sizeof *moved) : NULL;
+    for (size_t k = 0; k < n; k++) {
+        const char *line = ctxs[k];
         total++;
         arb_decide_once_t oa, ob;
         char err[1200], ia[512], ib[512];
         const arb_decision_t *da = decide_json(a, d, line, &oa, err, sizeof err);
         if (!da) {
             errors++;
-            if (errors <= 10) fprintf(stderr, "%s:%u: %s\n", file, total, err);
+            if (errors <= 10 && ids) fprintf(stderr, "%s: decision %s: %s\n", label, ids[k], err);
+            else if (errors <= 10) fprintf(stderr, "%s:%u: %s\n", label, total, err);
         } else {
             chosen_ids(da, ia, sizeof ia);   /* copied: the next decision on d replaces da */
             empty += ia[0] == '\0';
+            count_wins(&wins, ia, false);
             if (b) {
                 const arb_decision_t *db = decide_json(b, d, line, &ob, err, sizeof err);
                 if (db) {
                     chosen_ids(db, ib, sizeof ib);
+                    count_wins(&wins, ib, true);
                     if (strcmp(ia, ib) != 0) {
+                        if (moved) moved[changed] = who[k];
                         changed++;
-                        if (changed <= 20) printf("%s:%u: [%s] -> [%s]\n", file, total, ia, ib);
+                        if (changed <= 20 && ids)
+                            printf("%s: decision %s: [%s] -> [%s]\n", label, ids[k], ia, ib);
+                        else if (changed <= 20)
+                            printf("%s:%u: [%s] -> [%s]\n", label, total, ia, ib);
                     }
                 }
                 arb_decide_once_done(&ob);
@@ -273,10 +331,88 @@ int arb_cli_replay(int argc, char **argv)
     }
     printf("%u contexts, %u invalid, %u with no action", total, errors, empty);
     if (b) printf(", %u changed by %s", changed, against);
+    if (b && moved) {
+        size_t distinct = 0;
+        if (changed) qsort(moved, changed, sizeof *moved, by_str);
+        for (unsigned i = 0; i < changed; i++) distinct += i == 0 || strcmp(moved[i], moved[i - 1]) != 0;
+        printf(" (%zu customer%s)", distinct, distinct == 1 ? "" : "s");
+    }
+    free(moved);
     printf("\n");
+    print_wins(&wins, b != NULL);
+    free(wins.w);
     arb_decider_free(d);
+}
+
+int arb_cli_replay(int argc, char **argv)
+{
+    const char *dir = NULL, *against = NULL, *file = NULL, *logdir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strcmp(argv[i], "--against") == 0 && i + 1 < argc) against = argv[++i];
+        else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) logdir = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return replay_usage(stdout, 0);
+        else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) file = argv[i];
+        else return replay_usage(stderr, 2);
+    }
+    if (!dir || !file == !logdir) return replay_usage(stderr, 2);
+    char *text = NULL, **ctxs = NULL;
+    const char **ids = NULL, **who = NULL;
+    size_t n = 0;
+    arb_logset_t set = { 0 };
+    if (file) {
+        if (!(text = slurp("replay", file))) return 2;
+        size_t cap = 1;
+        for (const char *p = text; *p; p++) cap += *p == '\n';
+        ctxs = malloc(cap * sizeof *ctxs);
+        char *save = NULL;
+        for (char *line = ctxs ? strtok_r(text, "\n", &save) : NULL; line;
+             line = strtok_r(NULL, "\n", &save))
+            if (*line) ctxs[n++] = line;
+    } else {
+        arb_err_t err;
+        if (arb_logset_read_dir(&set, logdir, &err) < 0) {
+            fprintf(stderr, "arbiter replay: %s\n", err.message);
+            arb_logset_free(&set);
+            return 2;
+        }
+        size_t without = 0;
+        ctxs = malloc((set.n ? set.n : 1) * sizeof *ctxs);
+        ids = malloc((set.n ? set.n : 1) * sizeof *ids);
+        who = malloc((set.n ? set.n : 1) * sizeof *who);
+        for (size_t i = 0; ctxs && ids && who && i < set.n; i++) {
+            if (set.recs[i].type != ARB_LOGREC_DECISION) continue;
+            if (!set.recs[i].ctx) {
+                without++;
+                continue;
+            }
+            ids[n] = set.recs[i].decision_id ? set.recs[i].decision_id : "(no id)";
+            who[n] = set.recs[i].customer;
+            ctxs[n++] = set.recs[i].ctx;
+        }
+        if (without)
+            printf("%zu logged decision%s without a context skipped (the server logs contexts "
+                   "with --log-contexts)\n", without, without == 1 ? "" : "s");
+        if (set.malformed)
+            fprintf(stderr, "arbiter replay: %zu malformed line%s skipped (the first: %s)\n",
+                    set.malformed, set.malformed == 1 ? "" : "s", set.first_malformed);
+    }
+    int code = 0;
+    arb_ruleset_t *a = NULL, *b = NULL;
+    if (!ctxs || (logdir && (!ids || !who))) {
+        fprintf(stderr, "arbiter replay: out of memory\n");
+        code = 2;
+    } else if (!(a = load_or_report(dir)) || (against && !(b = load_or_report(against)))) {
+        code = 1;
+    } else {
+        replay_run(a, b, against, ctxs, ids, who, n, file ? file : logdir);
+    }
     arb_ruleset_free(a);
     arb_ruleset_free(b);
+    free(ctxs);
+    free(ids);
+    free(who);
     free(text);
-    return 0;
+    arb_logset_free(&set);
+    return code;
 }
