@@ -328,6 +328,15 @@ int arb_commit_merge(const arb_customer_t *old, const arb_commit_t *cm,
     RETAIN(os, nos, now, rt->max_age, rt->max_outcomes);
     out->outcomes = os;
     out->n_outcomes = nos;
+
+    /* Pseudonym: once given, never replaced, so every logged record of the
+     * customer names the same one until `forget` erases it. */
+    if (!old->pseudonym && cm->pseudonym) {
+        if (!arb_record_pseudonym_ok(cm->pseudonym))
+            return arb_err_set(err, ARB_INTERNAL, "state: a commit's pseudonym must be %d hex digits",
+                               ARB_RECORD_PSEUDONYM_LEN);
+        out->pseudonym = cm->pseudonym;
+    }
     return 0;
 nomem:
     return arb_err_set(err, ARB_INTERNAL, "state: out of memory merging a commit");
@@ -444,6 +453,7 @@ arb_commit_t *arb_commit_copy(const arb_commit_t *c, arb_arena_t *a)
         l->positive = dup(a, l->positive, &fail);
         d->learn = l;
     }
+    d->pseudonym = dup(a, c->pseudonym, &fail);
     if (c->retention) {
         arb_retention_t *r = alloc(a, sizeof *r);
         if (!r) return NULL;

@@ -13,11 +13,27 @@
 #include <zlib.h>
 
 static const uint8_t magic[4] = {'A', 'R', 'B', 'C'};
-/* Version 1: the 8 lists before offers. Version 2: the same with offers
- * last. A customer without offers is still written as version 1, so that a
- * ruleset without adaptive actions writes what it always wrote and an
- * older build still reads it; both are read. */
+/* Version 1: the 8 lists before offers. Version 2: the same with offers,
+ * then the pseudonym (or nil). A customer with neither is still written as
+ * version 1, so that a ruleset without adaptive actions and a server
+ * without a decision log write what they always wrote and an older build
+ * still reads it. Version 2 records written before pseudonyms (9 fields)
+ * are read too: they name none. */
 enum { VERSION_PLAIN = 1, VERSION_OFFERS = 2 };
+
+bool arb_record_pseudonym_ok(const char *s)
+{
+    if (!s) return false;
+    size_t n = 0;
+    /* Hex by hand: isxdigit would follow the locale. */
+    for (; s[n]; n++) {
+        char ch = s[n];
+        if (n == ARB_RECORD_PSEUDONYM_LEN ||
+            !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+            return false;
+    }
+    return n == ARB_RECORD_PSEUDONYM_LEN;
+}
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -82,8 +98,16 @@ int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_e
     msgpack_sbuffer_write(&sb, header, sizeof header);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int version = c->n_offers ? VERSION_OFFERS : VERSION_PLAIN;
-    msgpack_pack_array(&pk, version == VERSION_OFFERS ? 9 : 8);
+    /* What decode would refuse is never written: a record that cannot be
+     * read back would lose the customer at the next commit. */
+    if (c->pseudonym && !arb_record_pseudonym_ok(c->pseudonym)) {
+        msgpack_sbuffer_destroy(&sb);
+        return arb_err_set(err, ARB_INTERNAL,
+                           "state: customer %s has a pseudonym that is not %d hex digits; not stored",
+                           c->id ? c->id : "", ARB_RECORD_PSEUDONYM_LEN);
+    }
+    int version = c->n_offers || c->pseudonym ? VERSION_OFFERS : VERSION_PLAIN;
+    msgpack_pack_array(&pk, version == VERSION_OFFERS ? 10 : 8);
     pack_str(&pk, c->id ? c->id : "");
     pack_events(&pk, c->events, c->n_events);
     pack_events(&pk, c->purchases, c->n_purchases);
@@ -135,6 +159,7 @@ int arb_record_encode(const arb_customer_t *c, uint8_t **out, size_t *len, arb_e
             pack_str(&pk, f->segment);
             msgpack_pack_unsigned_int(&pk, f->learned);
         }
+        pack_str(&pk, c->pseudonym);
     }
     if (!sb.data) return arb_err_set(err, ARB_INTERNAL, "state: out of memory encoding a customer record");
     size_t plen = sb.size - ARB_RECORD_HEADER;
@@ -341,8 +366,9 @@ static int decode_payload(dec_t *d, const msgpack_object *r, int version, arb_cu
 {
     if (version == VERSION_PLAIN && (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 8))
         return bad(d, "not an 8-field array");
-    if (version == VERSION_OFFERS && (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 9))
-        return bad(d, "not a 9-field array");
+    if (version == VERSION_OFFERS &&
+        (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size < 9 || r->via.array.size > 10))
+        return bad(d, "not a 9-field array (or 10, with the pseudonym)");
     const msgpack_object *f = r->via.array.ptr;
     if (get_str(d, &f[0], false, &c->id, "id") ||
         get_events(d, &f[1], &c->events, &c->n_events, "events") ||
@@ -405,6 +431,10 @@ static int decode_payload(dec_t *d, const msgpack_object *r, int version, arb_cu
         if (g[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER || g[5].via.u64 > 3) return bad(d, "offers");
         k->learned = (unsigned)g[5].via.u64;
     }
+    if (r->via.array.size == 9) return 0;
+    /* The log names the customer by it: anything else is not one. */
+    if (get_str(d, &f[9], true, &c->pseudonym, "pseudonym")) return -1;
+    if (c->pseudonym && !arb_record_pseudonym_ok(c->pseudonym)) return bad(d, "pseudonym");
     return 0;
 }
 

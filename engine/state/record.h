@@ -6,10 +6,13 @@
  * Layout: "ARBC", a version byte (1 or 2), the payload length (u32 LE),
  * the payload's zlib crc32 (u32 LE), then the payload: one msgpack array
  * [id, events, purchases, contacts, outcomes, consents, attributes,
- * suppressions] (version 1), or the same with offers appended (version 2,
- * each offer [ts, decision_id, action, channel, segment]). The encoder
- * writes version 1 whenever the customer has no offers, so a build from
- * before offers still reads those records; the decoder reads both. Bytes
+ * suppressions] (version 1), or the same with offers and the pseudonym
+ * appended (version 2, each offer [ts, decision_id, action, channel,
+ * segment, learned], the pseudonym 32 hex digits or nil; version 2 records
+ * written before pseudonyms have 9 fields and name none). The encoder
+ * writes version 1 whenever the customer has neither offers nor a
+ * pseudonym, so a build from before them still reads those records; the
+ * decoder reads every form. Bytes
  * after the payload are padding (lmdb.c pads records so that each lives in
  * its own overflow pages) and are ignored.
  */
@@ -22,6 +25,10 @@
 
 #define ARB_RECORD_HEADER 13
 #define ARB_RECORD_MAX (16u << 20)   /* a larger record is refused as corrupt */
+#define ARB_RECORD_PSEUDONYM_LEN 32  /* hex digits in a customer's pseudonym */
+
+/* True when s is a pseudonym as stored: exactly 32 hex digits (NULL: no). */
+bool arb_record_pseudonym_ok(const char *s);
 
 /* Encode c into a malloc'd buffer (*out, owned by the caller, free()),
  * *len its size. -1 with err when out of memory. */

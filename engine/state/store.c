@@ -171,6 +171,9 @@ int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, si
             snprintf(res->learn_strings[i], sizeof res->learn_strings[i], "%s", *keep[i]);
             *keep[i] = res->learn_strings[i];
         }
+    /* Inline like the strings above, so the decision log can name the
+     * customer after the arena is gone ("" for none). */
+    if (!rc && next.pseudonym) snprintf(res->pseudonym, sizeof res->pseudonym, "%s", next.pseudonym);
 done:
     arb_arena_free(&arena);
     return rc;

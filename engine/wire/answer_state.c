@@ -245,7 +245,7 @@ void arb_answer_pack_learning(msgpack_packer *pk, const arb_arm_view_t *rows, si
 
 void arb_answer_pack_customer(msgpack_packer *pk, const arb_customer_t *c)
 {
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 10);
     arb_pack_lit(pk, "customer_id");
     arb_pack_text(pk, c->id ? c->id : "");
     arb_pack_lit(pk, "events");
@@ -269,4 +269,8 @@ void arb_answer_pack_customer(msgpack_packer *pk, const arb_customer_t *c)
     pack_suppressions(pk, c->suppressions, c->n_suppressions);
     arb_pack_lit(pk, "offers");
     pack_offers(pk, c->offers, c->n_offers);
+    /* What the decision log names the customer by: an operator asked
+     * about a customer finds their logged records with it. */
+    arb_pack_lit(pk, "pseudonym");
+    if (c->pseudonym) arb_pack_text(pk, c->pseudonym); else msgpack_pack_nil(pk);
 }

@@ -1,5 +1,5 @@
 /* Unit tests for the state methods' answers (engine/wire/answer_state.c):
- * track, feedback, forget, customer (with its offers) and learning, packed
+ * track, feedback, forget, customer (with its offers and pseudonym) and learning, packed
  * from plain values, unpacked and every field checked in order with its
  * type. The customer's stored
  * msgpack (attributes, an event's extra fields) comes back inside the
@@ -70,7 +70,8 @@ Test(answer_state, track_feedback_forget)
 }
 
 static const char *const TOP[] = { "customer_id", "events", "purchases", "contacts", "outcomes",
-                                   "consent", "attributes", "suppressions", "offers", NULL };
+                                   "consent", "attributes", "suppressions", "offers", "pseudonym",
+                                   NULL };
 
 Test(answer_state, customer_never_stored)
 {
@@ -85,6 +86,7 @@ Test(answer_state, customer_never_stored)
     cr_assert(val(a, 6)->type == MSGPACK_OBJECT_MAP && val(a, 6)->via.map.size == 0);
     cr_assert(val(a, 7)->type == MSGPACK_OBJECT_ARRAY && val(a, 7)->via.array.size == 0);
     cr_assert(val(a, 8)->type == MSGPACK_OBJECT_ARRAY && val(a, 8)->via.array.size == 0, "no offers");
+    cr_assert_eq(val(a, 9)->type, MSGPACK_OBJECT_NIL, "no pseudonym: nil");
 }
 
 /* A msgpack map {"brand": "Ac\xff", "n": [1, "\xc3"]} (bytes not UTF-8). */
@@ -138,7 +140,8 @@ Test(answer_state, customer_every_field)
                          .n_purchases = 1, .contacts = contacts, .n_contacts = 2, .outcomes = outcomes,
                          .n_outcomes = 2, .consents = consents, .n_consents = 2,
                          .attributes = (const uint8_t *)attrs, .attributes_len = sizeof attr_bytes - 1,
-                         .suppressions = sup, .n_suppressions = 2, .offers = offers, .n_offers = 2 };
+                         .suppressions = sup, .n_suppressions = 2, .offers = offers, .n_offers = 2,
+                         .pseudonym = "0123456789abcdef0123456789abcdef" };
     arb_answer_pack_customer(&g_pk, &c);
     const msgpack_object *a = af_unpacked(&g_up, &g_sb);
     af_expect_keys(a, TOP, "customer");
@@ -233,6 +236,8 @@ Test(answer_state, customer_every_field)
     cr_assert(af_str_is(val(f1, 2), "promo\\xFF"), "bad bytes come back escaped");
     cr_assert_eq(val(f1, 3)->type, MSGPACK_OBJECT_NIL, "no channel: nil");
     cr_assert_eq(val(f1, 4)->type, MSGPACK_OBJECT_NIL, "the pooled arm's segment: nil");
+
+    cr_assert(af_str_is(val(a, 9), "0123456789abcdef0123456789abcdef"), "the pseudonym the log names");
 }
 
 static void expect_f64(const msgpack_object *o, double want, const char *what)
