@@ -308,7 +308,7 @@ static int file_open(arb_log_t *l, time_t now)
     struct tm tm;
     gmtime_r(&now, &tm);
     char path[4096];
-    snprintf(path, sizeof path, "%s/arbiter-%04d%02d%02dT%02d%02d%02d-%ld-%u.jsonl", l->dir,
+    snprintf(path, sizeof path, "%s/arbiter-%04d%02d%02dT%02d%02d%02d-%ld-%06u.jsonl", l->dir,
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (long)getpid(), l->seq++);
     l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_EXCL, 0640);
