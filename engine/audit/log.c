@@ -361,6 +361,10 @@ static void flush_prefix(arb_log_t *l, size_t upto, uint64_t n_recs)
 static void write_batch(arb_log_t *l, rec_t *r)
 {
     uint64_t n = 0;
+    /* A file deleted under us (by hand, or its folder removed) would take
+     * every later record with it: the next record starts a new file. */
+    struct stat st;
+    bool gone = l->fd >= 0 && fstat(l->fd, &st) == 0 && st.st_nlink == 0;
     while (r) {
         rec_t *next = r->next;
         time_t now = time(NULL);
@@ -371,7 +375,8 @@ static void write_batch(arb_log_t *l, rec_t *r)
             bool old = l->fd >= 0 && now - l->opened_at >= (time_t)l->opt.rotate_s;
             bool big = l->fd >= 0 && l->file_bytes + l->buf_len > l->opt.max_file_bytes &&
                        l->file_bytes + before > 0;
-            if (l->fd < 0 || old || big) {
+            if (l->fd < 0 || old || big || gone) {
+                gone = false;
                 /* this line starts the next file */
                 flush_prefix(l, before, n);
                 n = 0;

@@ -399,6 +399,26 @@ Test(audit_log, a_folder_gone_counts_failures)
     cr_assert(mkdir(g_dir, 0700) == 0);
 }
 
+Test(audit_log, a_file_deleted_under_the_writer_is_replaced)
+{
+    arb_log_t *l = open_log((arb_log_options_t){ 0 });
+    log_n(l, 2);
+    wait_written(l, 2);
+    static files_t f;
+    read_all(&f);
+    cr_assert_eq(f.n_files, 1);
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", g_dir, f.names[0]);
+    files_free(&f);
+    cr_assert(unlink(path) == 0);
+    log_n(l, 3);
+    arb_log_close(l);
+    read_all(&f);
+    cr_assert_eq(f.n_files, 1);
+    cr_assert_eq(f.n_lines, 3, "the records after the deletion are in a new file");
+    files_free(&f);
+}
+
 Test(audit_log, open_refuses_a_folder_it_cannot_make)
 {
     char path[128];
