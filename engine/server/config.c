@@ -41,6 +41,10 @@ void arb_config_defaults(arb_config_t *cfg)
     cfg->learn_max_arms = 100000;
     cfg->learn_max_segments = 64;
     cfg->state_timeout_ms = 50;
+    cfg->log_max_bytes = (size_t)64 << 20;
+    cfg->log_rotate_s = 3600;
+    cfg->log_retention_days = 30;
+    cfg->log_queue = 65536;
 }
 
 int arb_config_usage(FILE *f, int code)
@@ -90,6 +94,14 @@ int arb_config_usage(FILE *f, int code)
         "  --learn-max-arms N     learned arms kept, over all actions (default 100000)\n"
         "  --learn-max-segments N segments learned per adaptive action and channel (default 64)\n"
         "  --log-level LEVEL      debug | info | warn | error (default info)\n"
+        "  --log DIR              write the decision log (JSON lines: decisions, feedback, purchases,\n"
+        "                         customers named by pseudonym) into DIR, created if missing (default: off)\n"
+        "  --log-max-bytes BYTES  rotate a log file past this size, K/M/G suffixes (default 64M)\n"
+        "  --log-rotate-s SECS    rotate a log file this old (default 3600)\n"
+        "  --log-retention-days N delete log files older than this, at each rotation (default 30)\n"
+        "  --log-queue N          records waiting for the log's writer; beyond, dropped and counted\n"
+        "                         (default 65536)\n"
+        "  --log-contexts         decision records carry the whole context (for replay --log)\n"
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
         "what is in flight and exit 0. One arriving while the ruleset first loads acts once\n"
@@ -144,6 +156,7 @@ int arb_config_parse(arb_config_t *cfgp, int argc, char **argv)
         double n;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return arb_config_usage(stdout, 0);
         if (strcmp(a, "--no-watch") == 0) { cfg.watch = false; continue; }
+        if (strcmp(a, "--log-contexts") == 0) { cfg.log_contexts = true; continue; }
         if (!v || a[0] != '-') {
             fprintf(stderr, "arbiter serve: unexpected '%s'\n", a);
             return arb_config_usage(stderr, 2);
@@ -241,6 +254,23 @@ int arb_config_parse(arb_config_t *cfgp, int argc, char **argv)
         } else if (strcmp(a, "--learn-max-segments") == 0) {
             if (parse_num(a, v, 1, 100000, &n) < 0) return 2;
             cfg.learn_max_segments = (size_t)n;
+        } else if (strcmp(a, "--log") == 0) {
+            if (!*v) {
+                fprintf(stderr, "arbiter serve: --log is a folder, not ''\n");
+                return 2;
+            }
+            cfg.log_dir = v;
+        } else if (strcmp(a, "--log-max-bytes") == 0) {
+            if (parse_bytes(a, v, 4096, 1e15, &cfg.log_max_bytes) < 0) return 2;
+        } else if (strcmp(a, "--log-rotate-s") == 0) {
+            if (parse_num(a, v, 1, 86400 * 366, &n) < 0) return 2;
+            cfg.log_rotate_s = (unsigned)n;
+        } else if (strcmp(a, "--log-retention-days") == 0) {
+            if (parse_num(a, v, 1, 36600, &n) < 0) return 2;
+            cfg.log_retention_days = (unsigned)n;
+        } else if (strcmp(a, "--log-queue") == 0) {
+            if (parse_num(a, v, 1, 1e8, &n) < 0) return 2;
+            cfg.log_queue = (size_t)n;
         } else {
             fprintf(stderr, "arbiter serve: unknown option '%s'\n", a);
             return arb_config_usage(stderr, 2);

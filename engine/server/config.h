@@ -55,6 +55,13 @@ typedef struct arb_config {
     uint64_t learn_seed;       /* worker i's sampler starts from learn_seed + i */
     size_t learn_max_arms;     /* arms a node keeps */
     size_t learn_max_segments; /* segments per action and channel */
+    /* The decision log (DESIGN.md section 7; audit/log.h). */
+    const char *log_dir;       /* NULL: no log */
+    size_t log_max_bytes;      /* rotate a file past this */
+    unsigned log_rotate_s;     /* rotate a file this old */
+    unsigned log_retention_days; /* delete files older, at rotation */
+    size_t log_queue;          /* records waiting for the writer; beyond, dropped */
+    bool log_contexts;         /* decision records carry the whole context */
 } arb_config_t;
 
 /* The state folder `arbiter serve` uses when --state is not given, relative

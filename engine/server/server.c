@@ -39,6 +39,7 @@
 #include "engine/wire/answer.h"
 #include "engine/wire/rpc.h"
 #include "engine/ruleset/ruleset.h"
+#include "engine/audit/log.h"
 #include "engine/server/learn_sync.h"
 #include "engine/server/server_priv.h"
 #include "engine/state/store.h"
@@ -421,6 +422,27 @@ static int server_store_open(arb_server_t *s)
     return 0;
 }
 
+/* The decision log, before any worker: a folder that cannot be written is
+ * a start-up error naming it, not a log that silently stays empty. */
+static int server_log_open(arb_server_t *s)
+{
+    if (!s->cfg.log_dir) return 0;
+    arb_log_options_t opt = { .dir = s->cfg.log_dir, .max_file_bytes = s->cfg.log_max_bytes,
+                              .rotate_s = s->cfg.log_rotate_s,
+                              .retention_days = s->cfg.log_retention_days,
+                              .max_queued = s->cfg.log_queue, .contexts = s->cfg.log_contexts };
+    arb_err_t err;
+    if (arb_log_open(&s->log, &opt, &err) < 0) {
+        char q[1200];
+        arb_log_error("cannot open the decision log", "error=%s",
+                      arb_log_quote(err.message, q, sizeof q));
+        return -1;
+    }
+    arb_log_info("decision log opened", "dir=%s contexts=%s", s->cfg.log_dir,
+                 s->cfg.log_contexts ? "yes" : "no");
+    return 0;
+}
+
 static void server_close_walk(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -439,7 +461,8 @@ int arb_server_run(const arb_config_t *cfg)
     pthread_mutex_init(&s->control_lock, NULL);
     uv_loop_init(&s->loop);
     int code = 2, started = 0;
-    if (!s->workers || !copies || server_store_open(s) < 0 || server_load_initial(s, copies) < 0 ||
+    if (!s->workers || !copies || server_store_open(s) < 0 || server_log_open(s) < 0 ||
+        server_load_initial(s, copies) < 0 ||
         !(s->learn = arb_learn_sync_new(s)))
         goto out;
     for (int i = 0; i < s->nworkers; i++, started++)
@@ -487,6 +510,9 @@ out:
         for (int i = started; i < s->nworkers && copies; i++) arb_ruleset_free(copies[i]);
     }
     for (int i = 0; i < started; i++) arb_worker_destroy(&s->workers[i]);
+    /* The workers drained: every answered decision is queued; this writes
+     * them all before the process exits. */
+    arb_log_close(s->log);
     arb_learn_sync_free(s->learn);
     /* Last: every session is closed, every commit called back; this syncs. */
     arb_store_close(s->store);

@@ -30,6 +30,8 @@ struct arb_server {
     arb_config_t cfg;
     arb_store_t *store;             /* customer state, opened before the workers, closed last */
     struct arb_learn_sync *learn;   /* what adaptive actions learn (learn_sync.h); before the workers */
+    struct arb_log *log;            /* the decision log (audit/log.h), NULL when off; opened
+                                       before the workers, closed after they drained */
     uv_loop_t loop;
     uv_tcp_t tcp;
     uv_pipe_t sock, admin;

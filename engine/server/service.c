@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/audit/log.h"
 #include "engine/base/pack.h"
 #include "engine/decide/adaptive.h"
 #include "engine/decide/decide.h"
@@ -40,6 +41,12 @@ static void pack_stats(arb_worker_t *w, msgpack_packer *pk)
     arb__server_stats(w->server, &sum, &g.connections, &g.reloads_ok, &g.reloads_failed,
                       &g.connections_refused);
     arb_learn_sync_gauges(w->server->learn, &g.arms, &g.learn_dropped);
+    arb_log_stats_t ls;
+    arb_log_stats(w->server->log, &ls);
+    g.log_written = ls.written;
+    g.log_dropped = ls.dropped;
+    g.log_failed = ls.failed;
+    g.log_files = ls.files;
     arb_answer_pack_stats(pk, &sum, &g, arb_ruleset_version(w->ruleset));
 }
 

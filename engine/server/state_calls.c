@@ -85,6 +85,9 @@ static void on_commit(void *arg, const arb_commit_result_t *res, const arb_err_t
         if (n) memcpy(p->granted, res->granted, n * sizeof *p->granted);
         p->n_granted = res->n_granted;
         p->stored = res->stored;
+        memcpy(p->pseudonym, res->pseudonym, sizeof p->pseudonym);
+        p->pseudonym[sizeof p->pseudonym - 1] = 0;
+        p->committed = true;
         if (p->commit.learn) {
             /* The strings live only now; the store keeps them in the
              * result's own buffers (store.c), copied here with it. No
@@ -137,6 +140,7 @@ static int start_commit(arb_pending_t *p, arb_err_t *err)
 {
     if (call_prepare(p, err) < 0) return -1;
     p->stage = ST_COMMITTED;
+    p->committed = false;
     call_begin(p);
     /* A decision commits once by its id: a commit the store retries (a
      * lost race, a reply lost with its connection) never counts twice. */
@@ -326,6 +330,7 @@ void arb_state_resume(arb_worker_t *w, arb_pending_t *p)
     arb_err_t err;
     int rc = run(p, &err);
     if (rc == 1) return;
+    if (rc == 0) arb__state_log(p);   /* before the answer: an answered record is queued */
     answer_late(p, rc, &err);
     pending_free(p);
 }
@@ -388,12 +393,14 @@ static int parse_write(arb_pending_t *p, const msgpack_object *arg, arb_err_t *e
         p->commit.learn = arb_adaptive_rule(w->ruleset, fb.action, &p->arena);
         p->fb_action = fb.action;
         p->fb_ts = fb.ts;
+        p->fb = fb;
         p->n_contacts = (size_t)n;
         p->granted = arb_arena_alloc(&p->arena, ((size_t)n + 1) * sizeof *p->granted);
         if (!p->granted) return arb_err_set(err, ARB_INTERNAL, "out of memory reading feedback");
         id = fb.customer_id;
     }
     p->commit.retention = &p->ret;
+    p->commit.pseudonym = arb__state_fresh_pseudonym(p);
     return copy_id(p, id, strlen(id), err);
 }
 
@@ -437,6 +444,7 @@ int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgi
         if (p->conn_id) p->seq = arb_conn_defer(c, pending_weight(p));
         return 0;
     }
+    if (rc == 0) arb__state_log(p);
     if (rc == 0 && !notify) pack_result(p, pk);
     pending_free(p);
     return rc;

@@ -6,8 +6,10 @@
 #include "engine/server/state_int.h"
 
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
+#include "engine/audit/log.h"
 #include "engine/decide/adaptive.h"
 #include "engine/decide/policy.h"
 #include "engine/learn/learner.h"
@@ -65,8 +67,16 @@ int arb__state_copy_decision(arb_pending_t *p, const arb_decision_t *d, arb_err_
             ex[i].learned = l;
         }
     }
+    arb_held_t *held = arb_arena_alloc(a, (d->n_held + 1) * sizeof *held);
+    if (!held) goto nomem;
+    for (uint32_t i = 0; i < d->n_held; i++) {
+        held[i].id = arb__state_copy_str(a, d->held[i].id);
+        held[i].control = arb__state_copy_str(a, d->held[i].control);
+        if (!held[i].id) goto nomem;
+    }
     c->actions = acts;
     c->explain = d->explain ? ex : NULL;
+    c->held = held;
     return 0;
 nomem:
     return arb_err_set(err, ARB_INTERNAL, "out of memory holding a decision for the store");
@@ -114,7 +124,11 @@ int arb__state_decision_commit(arb_pending_t *p, arb_err_t *err)
     int o = arb_adaptive_offers(w->ruleset, &p->dec, p->reqs, (size_t)n, &p->arena, &p->offers);
     if (o < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's offers");
     p->n_offers = (size_t)o;
-    if (n == 0 && o == 0) return 0;
+    /* With the log on, a customer who has no pseudonym yet gets one with
+     * this decision: its record must name it before the log does. */
+    const char *fresh = p->dec.preview ? NULL : arb__state_fresh_pseudonym(p);
+    bool name = fresh && !p->customer.pseudonym;
+    if (n == 0 && o == 0 && !name) return 0;
     arb_ruleset_retention(w->ruleset, &p->ret);
     memset(&p->commit, 0, sizeof p->commit);
     p->commit.now = p->dec.now;
@@ -123,10 +137,11 @@ int arb__state_decision_commit(arb_pending_t *p, arb_err_t *err)
     p->commit.offers = p->offers;
     p->commit.n_offers = p->n_offers;
     p->commit.retention = &p->ret;
+    p->commit.pseudonym = fresh;
     p->n_contacts = (size_t)n;
     p->granted = arb_arena_alloc(&p->arena, ((size_t)n + 1) * sizeof *p->granted);
     if (!p->granted) return arb_err_set(err, ARB_INTERNAL, "out of memory committing contacts");
-    return n + o;
+    return n + o + (name ? 1 : 0);
 }
 
 /* What a stored commit teaches: the trials of a decision's offers (for
@@ -159,3 +174,31 @@ void arb__state_learn(arb_pending_t *p)
     if (n > 0) arb_learner_add(arb_learn_sync_learner(w->server->learn), d, (size_t)n);
 }
 
+
+const char *arb__state_fresh_pseudonym(arb_pending_t *p)
+{
+    if (!p->w->server->log) return NULL;
+    if (p->fresh_pseudonym[0]) return p->fresh_pseudonym;
+    unsigned char r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return NULL;
+    for (int i = 0; i < 16; i++) snprintf(p->fresh_pseudonym + 2 * i, 3, "%02x", r[i]);
+    return p->fresh_pseudonym;
+}
+
+void arb__state_log(arb_pending_t *p)
+{
+    arb_log_t *l = p->w->server->log;
+    if (!l || p->degraded) return;
+    /* The customer's pseudonym as the store has it: after the commit the
+     * result's, else the fetched record's. Nobody named: nothing logged
+     * (a store that failed open keeps nothing either). */
+    const char *who = p->committed && p->pseudonym[0] ? p->pseudonym
+                      : p->m == ARB_METHOD_DECIDE ? p->customer.pseudonym : NULL;
+    if (!who || !*who) return;
+    if (p->m == ARB_METHOD_DECIDE && !p->dec.preview)
+        arb_log_decision(l, &p->dec, who, p->ctx_bytes.data, p->ctx_bytes.size);
+    else if (p->m == ARB_METHOD_FEEDBACK)
+        arb_log_feedback(l, &p->fb, who);
+    else if (p->m == ARB_METHOD_TRACK && p->commit.n_purchases)
+        arb_log_purchases(l, &p->commit, who);
+}

@@ -11,6 +11,7 @@
 
 #include "engine/request/commit.h"
 #include "engine/request/decision.h"
+#include "engine/request/track.h"
 #include "engine/server/state_calls.h"
 #include "engine/server/worker.h"
 #include "engine/state/store.h"
@@ -57,6 +58,12 @@ struct arb_pending {
     const char *fb_action;
     int64_t fb_ts;
     arb_commit_result_t learned;
+    arb_feedback_t fb;         /* feedback: its argument, for the decision log (in arena) */
+    /* The decision log (on): the fresh pseudonym every commit offers (the
+     * store keeps an older one), and the customer's after the commit. */
+    char fresh_pseudonym[33];
+    char pseudonym[33];
+    bool committed;            /* this round's commit completed */
 };
 
 /* A copy of s (n bytes, NUL added) in a, NULL when s is or out of memory. */
@@ -75,5 +82,13 @@ void arb__state_keep_granted(arb_pending_t *p);
 
 /* What p's stored commit teaches, to the learner. */
 void arb__state_learn(arb_pending_t *p);
+
+/* With the decision log on: a fresh pseudonym for p's commit (32 hex digits
+ * from getrandom), or NULL when the log is off or getrandom failed. */
+const char *arb__state_fresh_pseudonym(arb_pending_t *p);
+
+/* p is answered (0 from its machine): log what it committed, with the
+ * customer's pseudonym, when the log is on. */
+void arb__state_log(arb_pending_t *p);
 
 #endif

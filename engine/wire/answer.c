@@ -114,7 +114,7 @@ static void pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
 void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *s,
                            const arb_stats_gauges_t *g, const char *version)
 {
-    msgpack_pack_map(pk, 18);
+    msgpack_pack_map(pk, 19);
     arb_pack_lit(pk, "requests");
     pack_counter_map(pk, s->requests, ARB_METHOD_COUNT, method_name_i);
     arb_pack_lit(pk, "errors");
@@ -155,6 +155,12 @@ void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *s,
     pack_kv_u64(pk, "lost", s->learn_lost);
     pack_kv_u64(pk, "dropped", g->learn_dropped);
     pack_kv_u64(pk, "feedback_unknown", s->feedback_unknown);
+    arb_pack_lit(pk, "log");
+    msgpack_pack_map(pk, 4);
+    pack_kv_u64(pk, "written", g->log_written);
+    pack_kv_u64(pk, "dropped", g->log_dropped);
+    pack_kv_u64(pk, "failed", g->log_failed);
+    pack_kv_u64(pk, "files", g->log_files);
 }
 
 void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions)

@@ -40,6 +40,8 @@ typedef struct arb_stats_gauges {
     uint64_t reloads_ok, reloads_failed;
     uint64_t arms;                   /* learned arms in the published snapshot */
     uint64_t learn_dropped;          /* deltas dropped by --learn-max-arms/-segments */
+    /* The decision log's counters (audit/log.h's arb_log_stats_t; 0 when off). */
+    uint64_t log_written, log_dropped, log_failed, log_files;
 } arb_stats_gauges_t;
 
 /* `stats`: {requests, errors, connections, ..., decide_us, ruleset}; see

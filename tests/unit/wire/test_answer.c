@@ -338,14 +338,16 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     arb_stat_add(&s.feedback_unknown, 315);
     for (int i = 0; i < 1000; i++) arb_stats_record_decide(&s, 1000 + (uint64_t)i * 1000);
     arb_stats_gauges_t g = { .connections = 12, .connections_refused = 13, .reloads_ok = 14,
-                             .reloads_failed = 15, .arms = 16, .learn_dropped = 17 };
+                             .reloads_failed = 15, .arms = 16, .learn_dropped = 17,
+                             .log_written = 18, .log_dropped = 19, .log_failed = 20,
+                             .log_files = 21 };
     arb_answer_pack_stats(&g_pk, &s, &g, "5-abcdefabcdef");
     const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     static const char *const KEYS[] = {
         "requests", "errors", "connections", "connections_refused", "decisions", "rule_errors",
         "budget_stops", "fallbacks", "undeclared_touchpoints", "backpressure_pauses",
         "answer_failures", "partial_closes", "reloads", "decide_us", "ruleset",
-        "state_failures", "state_retries", "learning", NULL,
+        "state_failures", "state_retries", "learning", "log", NULL,
     };
     af_expect_keys(m, KEYS, "stats");
     static const char *const METHODS[] = { "ping", "stats", "ruleset", "decide", "decide_many",
@@ -371,6 +373,9 @@ Test(answer, stats_show_every_counter_gauge_and_quantile)
     af_expect_keys(val(m, 17), LEARNING, "stats.learning");
     const uint64_t learning[] = { 16, 312, 313, 314, 17, 315 };
     for (uint32_t i = 0; i < 6; i++) expect_u64(val(val(m, 17), i), learning[i], LEARNING[i]);
+    static const char *const LOG[] = { "written", "dropped", "failed", "files", NULL };
+    af_expect_keys(val(m, 18), LOG, "stats.log");
+    for (uint32_t i = 0; i < 4; i++) expect_u64(val(val(m, 18), i), 18 + i, LOG[i]);
     expect_u64(val(val(m, 12), 0), 14, "reloads.ok");
     expect_u64(val(val(m, 12), 1), 15, "reloads.failed");
     expect_u64(val(val(m, 12), 2), 309, "reloads.abandoned");
@@ -393,7 +398,7 @@ Test(answer, stats_before_anything_happened)
     arb_stats_gauges_t g = { 0 };
     arb_answer_pack_stats(&g_pk, &s, &g, "");
     const msgpack_object *m = af_unpacked(&g_up, &g_sb);
-    cr_assert_eq(m->via.map.size, 18);
+    cr_assert_eq(m->via.map.size, 19);
     cr_assert_eq(val(m, 2)->via.i64, 0, "connections");
     for (uint32_t i = 0; i < 3; i++) expect_f64(val(val(m, 13), i), 0, "an empty quantile");
     cr_assert(af_str_is(val(m, 14), ""));
