@@ -108,7 +108,8 @@ static void merge_and_pack(const char *id, const arb_commit_t *cm, arb_arena_t *
                "the customer answer is not one whole value");
     /* Its shape: the keys of README's `customer` row, whatever was stored. */
     static const char *const KEYS[] = { "customer_id", "events", "purchases", "contacts", "outcomes",
-                                        "consent", "attributes", "suppressions", "offers" };
+                                        "consent", "attributes", "suppressions", "offers",
+                                        "pseudonym" };
     const size_t n_keys = sizeof KEYS / sizeof *KEYS;
     FUZZ_CHECK(u.data.type == MSGPACK_OBJECT_MAP && u.data.via.map.size == n_keys, "the customer answer's shape");
     for (size_t i = 0; i < n_keys; i++)
