@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/decide/policy.h"
 #include "engine/request/bucket.h"
 #include "engine/ruleset/compiled.h"
 #include "tests/support/rulefix.h"
@@ -247,4 +248,29 @@ Test(control, without_an_experiment_the_ruleset_decides_with_no_arm)
     cr_expect_str_eq(d->group, "treatment");
     cr_expect_str_eq(d->touchpoint, "web_home");
     cr_expect_null(rf_get(R.dec, "experiment"));
+}
+
+/* Contacts come only from what was shown: a held action counts none, and
+ * a challenger decision's contacts are read in the challenger. */
+Test(control, a_held_action_makes_no_contact)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "channel 'email' { counts = 'decision' }\n"
+                      "action 'tv' { channels = { 'email' }, value = 10, cap = { 2, per = days(7) }, control = 0.5 }\n"
+                      "action 'radio' { channels = { 'email' }, value = 5, cap = { 2, per = days(7) } }\n",
+                      NULL), "%s", rf_problems(&R));
+    char id[32];
+    int checked = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        rf_decide(&R, "{'customer_id':'%s','channel':'email','touchpoint':'t'}", id);
+        const arb_decision_t *d = rf_decision(&R);
+        arb_contact_req_t *reqs;
+        int n = arb_policy_contacts(d->decided_by, d, &R.arena, &reqs);
+        cr_assert_eq(n, (int)d->n_actions);
+        for (int k = 0; k < n; k++)
+            if (in("arbiter:tv", id, 0.5)) cr_expect_str_neq(reqs[k].contact.action, "tv", "%s", id);
+        checked += in("arbiter:tv", id, 0.5) && n == 1;
+    }
+    cr_expect(checked > 0);
 }
