@@ -8,7 +8,9 @@
  * its own environment under one budget (load_state.c), then compiles what the
  * files declared (compile_decl.c, compile_cond.c, compile_index.c). All of
  * it that touches the Lua state runs protected, so that running out of
- * memory anywhere is a problem of that load, never an abort.
+ * memory anywhere is a problem of that load, never an abort. An
+ * experiment's challenger (a sub-folder) is loaded with its champion, owned
+ * by it and freed with it (compile_control.c).
  */
 #include "engine/ruleset/ruleset_int.h"
 
@@ -97,13 +99,13 @@ static int load_protected(lua_State *L)
     return 0;
 }
 
+static arb_ruleset_t *ruleset_load(const char *dir, uint64_t seq, bool challenger,
+                                   arb_problems_t *problems);
+
 /* An experiment's challenger: the sub-folder it names, loaded like any
  * ruleset but refusing an experiment of its own; its checksum joins the
  * champion's, so that the version changes when only the challenger did.
  * Returns -1 with problems. */
-static arb_ruleset_t *ruleset_load(const char *dir, uint64_t seq, bool challenger,
-                                   arb_problems_t *problems);
-
 static int challenger_load(arb_ruleset_t *rs, uint64_t seq, arb_problems_t *problems)
 {
     arb_experiment_t *e = rs->experiment;
