@@ -1,7 +1,6 @@
 /* Internals of the ruleset loader, shared by its files alone: ruleset.c
  * (lifecycle), load_state.c (the load state), compile_decl.c, compile_cond.c,
- * compile_control.c
- * and compile_index.c (the compiler), fileio.c (reading the folder) and
+ * compile_control.c and compile_index.c (the compiler), fileio.c (reading the folder) and
  * ruletest.c (the rule tests, which run in the loader's state). No file
  * outside the loader includes this header: what others may use is in
  * ruleset.h.
