@@ -60,8 +60,9 @@ bool arb__control_global(const arb_ruleset_t *rs, arb_str_t customer_id)
     return in_share(rs->control.share, rs->control.salt, rs->control.salt_len, customer_id);
 }
 
-arb_held_t *arb__held_alloc(const arb_ruleset_t *rs, int limit, arb_arena_t *arena)
+arb_held_t *arb__held_alloc(const arb_ruleset_t *rs, int limit, arb_arena_t *arena, uint32_t *cap)
 {
-    size_t n = (rs->control.share > 0 ? (size_t)limit : 0) + rs->n_controlled;
+    size_t n = (rs->control.share > 0 && limit > 0 ? (size_t)limit : 0) + rs->n_controlled;
+    *cap = (uint32_t)n;
     return n ? arb_arena_alloc(arena, sizeof(arb_held_t) * n) : NULL;
 }

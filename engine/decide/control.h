@@ -34,9 +34,9 @@ const arb_control_t *arb__control_of(const arb_ruleset_t *rs, uint32_t i, arb_st
 bool arb__control_global(const arb_ruleset_t *rs, arb_str_t customer_id);
 
 /* Room for every action a decision with rs may hold back (limit: the
- * decision's), in arena; NULL when rs holds none back (or out of memory,
- * told apart by rs having controls). */
-arb_held_t *arb__held_alloc(const arb_ruleset_t *rs, int limit, arb_arena_t *arena);
+ * decision's), in arena, *cap of them; NULL when rs holds none back (or
+ * out of memory, told apart by rs having controls). */
+arb_held_t *arb__held_alloc(const arb_ruleset_t *rs, int limit, arb_arena_t *arena, uint32_t *cap);
 
 /* ---- the decision's entries (pick.c) */
 

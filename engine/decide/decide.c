@@ -303,7 +303,7 @@ typedef struct request {
      * last cannot be shown, and its rules need not run. */
     bool prune;
     arb_held_t *held;           /* what control groups held back (control.c) */
-    uint32_t n_held;
+    uint32_t n_held, held_cap;
 } request_t;
 
 /* prefilter(), then contact policy against the stored customer: both in C,
@@ -348,7 +348,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     const arb_control_t *held = r > 0 && (h->flags & ARB_HOT_CONTROL)
                                     ? arb__control_of(q->rs, i, q->ctx.customer_id) : NULL;
     if (held) {   /* eligible, so held back: what the control group measures against */
-        q->held[q->n_held++] = (arb_held_t){ q->rs->actions[i].id, held->held_as };
+        if (q->n_held < q->held_cap) q->held[q->n_held++] = (arb_held_t){ q->rs->actions[i].id, held->held_as };
         why = held->reason;
     }
     if (r < 0) {
@@ -475,7 +475,7 @@ static uint32_t hold_globally(arb_decider_t *d, request_t *q, const uint32_t *pi
     const char **reasons = q->ctx.explain ? d->reasons : NULL;
     for (uint32_t i = 0; i < k; i++) {
         uint32_t a = d->eligible[pick[i]].action;
-        q->held[q->n_held++] = (arb_held_t){ rs->actions[a].id, rs->control.held_as };
+        if (q->n_held < q->held_cap) q->held[q->n_held++] = (arb_held_t){ rs->actions[a].id, rs->control.held_as };
         if (reasons) reasons[a] = rs->control.reason, d->chosen[a] = 0;
     }
     if (!rs->control_fallback) {
@@ -492,10 +492,9 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     uint64_t t0 = arb_clock_mono_ns();
     request_t q = { .st = st };
     if (request_prepare(&q, rs, o, customer, d->force_explain, arena, err) < 0) return NULL;
-    q.held = arb__held_alloc(rs, q.limit, arena);
-    bool has_control = rs->n_controlled || rs->control.share > 0;
+    q.held = arb__held_alloc(rs, q.limit, arena, &q.held_cap);
     char *touchpoint = arb_arena_alloc(arena, q.ctx.touchpoint.len + 1);
-    if ((has_control && !q.held) || !touchpoint || decider_reserve(d, rs->n_actions + 1) < 0 ||
+    if ((q.held_cap && !q.held) || !touchpoint || decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     if (q.ctx.explain) {
