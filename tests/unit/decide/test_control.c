@@ -274,3 +274,26 @@ Test(control, a_held_action_makes_no_contact)
     }
     cr_expect(checked > 0);
 }
+
+/* Held means eligible, not "would have made the top": a controlled action
+ * is evaluated even when the decision could pass it over unread. */
+Test(control, an_eligible_action_is_held_even_when_outranked)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "touchpoint 'one' { limit = 1 }\n"
+                      "action 'big' { channels = { 'web' }, value = 50 }\n"
+                      "action 'tv' { channels = { 'web' }, value = 10, control = 0.5 }\n", NULL),
+              "%s", rf_problems(&R));
+    char id[32];
+    int held = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        rf_decide(&R, "{'customer_id':'%s','touchpoint':'one'}", id);
+        const arb_decision_t *d = rf_decision(&R);
+        cr_expect_str_eq(rf_ids(&R), "big");
+        bool want = in("arbiter:tv", id, 0.5);
+        cr_expect_eq(held_as(d, "tv") != NULL, want, "%s", id);
+        held += want;
+    }
+    cr_expect(held > 0);
+}
