@@ -376,6 +376,7 @@ V.touchpoint = declare("touchpoint")
 V.store = declare("store")
 V.group = declare("group")
 V.channel = declare("channel")
+V.experiment = declare("experiment")
 
 local function declare_list(kind)
   return function(spec)
@@ -390,6 +391,7 @@ V.models = declare_list("models")
 V.channels = declare_list("channels")
 V.settings = declare_list("settings")
 V.outcomes = declare_list("outcomes")
+V.control = declare_list("control")
 
 ---------------------------------------------------------------- tests
 

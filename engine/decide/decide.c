@@ -20,6 +20,7 @@
 #include "engine/base/clock.h"
 #include "engine/ruleset/compiled.h"
 #include "engine/decide/adaptive_int.h"
+#include "engine/decide/control.h"
 #include "engine/decide/eval.h"
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
@@ -277,51 +278,6 @@ static uint32_t choose(const arb_ruleset_t *rs, candidate_t *cands, uint32_t n, 
     return k;
 }
 
-/* ------------------------------------------------------------ packing */
-
-/* "<16 hex random per decider>-<counter in hex>" into id (>= 34 bytes). */
-static size_t decision_id(arb_decider_t *d, char *id)
-{
-    static const char hex[] = "0123456789abcdef";
-    memcpy(id, d->prefix, 16);
-    id[16] = '-';
-    uint64_t n = ++d->counter;
-    char digits[16];
-    int k = 0;
-    do {
-        digits[k++] = hex[n & 15];
-        n >>= 4;
-    } while (n);
-    for (int i = 0; i < k; i++) id[17 + i] = digits[k - 1 - i];
-    return (size_t)(17 + k);
-}
-
-/* The payload's bytes inside an action's answer tail, where compile_decl.c
- * recorded them when it packed the tail at load. */
-static void payload_of(const arb_action_t *a, const char **p, size_t *n)
-{
-    if (a->answer_tail_len > a->payload_at) {
-        *p = a->answer_tail + a->payload_at;
-        *n = a->answer_tail_len - a->payload_at;
-    } else {
-        *p = NULL;
-        *n = 0;
-    }
-}
-
-static void take_action(arb_decided_action_t *out, const arb_action_t *a, const candidate_t *c)
-{
-    out->id = a->id;
-    out->priority = c->priority;
-    out->propensity = c->propensity;
-    out->value = a->value;
-    payload_of(a, &out->payload, &out->payload_len);
-    out->head = a->answer_head;
-    out->head_len = a->answer_head_len;
-    out->tail = a->answer_tail;
-    out->tail_len = a->answer_tail_len;
-}
-
 /* ------------------------------------------------------------ deciding */
 
 /* What a decision works with, besides the decider. */
@@ -346,6 +302,8 @@ typedef struct request {
      * and once it is full an action whose priority's bound is below its
      * last cannot be shown, and its rules need not run. */
     bool prune;
+    arb_held_t *held;           /* what control groups held back (control.c) */
+    uint32_t n_held, held_cap;
 } request_t;
 
 /* prefilter(), then contact policy against the stored customer: both in C,
@@ -387,6 +345,12 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     candidate_t c = { i, 0, 0 };
     int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
+    const arb_control_t *held = r > 0 && (h->flags & ARB_HOT_CONTROL)
+                                    ? arb__control_of(q->rs, i, q->ctx.customer_id) : NULL;
+    if (held) {   /* eligible, so held back: what the control group measures against */
+        if (q->n_held < q->held_cap) q->held[q->n_held++] = (arb_held_t){ q->rs->actions[i].id, held->held_as };
+        why = held->reason;
+    }
     if (r < 0) {
         arb_stat_inc(&q->st->rule_errors);
         if (d->ev.fault == ARB_FAULT_BUDGET) arb_stat_inc(&q->st->budget_stops);
@@ -398,7 +362,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
         d->explained[i].propensity = r > 0 ? c.propensity : NAN;
         d->explained[i].learned = r > 0 && (h->flags & ARB_HOT_ADAPTIVE) ? d->adaptive.learned : NULL;
     }
-    if (r > 0) {
+    if (r > 0 && !held) {
         if (h->flags & ARB_HOT_FALLBACK) {
             d->fallbacks[(*n_fb)++] = c;
         } else if (q->prune) {
@@ -500,30 +464,37 @@ static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_
     return 0;
 }
 
-/* The context's customer_id, NUL-terminated, into d's buffer (grown, not
- * allocated per decision). */
-static const char *keep_customer_id(arb_decider_t *d, arb_str_t id)
+/* The global control group (control.c): with the customer in it, the
+ * chosen regular actions (pick[0..k)) are held back instead of shown, and
+ * the fallbacks stay eligible only when its customers get them. Returns
+ * how many of the chosen stay shown (0). */
+static uint32_t hold_globally(arb_decider_t *d, request_t *q, const uint32_t *pick, uint32_t k,
+                              uint32_t *n_fb)
 {
-    if (id.len + 1 > d->customer_id_cap) {
-        size_t cap = id.len + 1 < 64 ? 64 : (size_t)id.len + 1;
-        char *p = realloc(d->customer_id, cap);
-        if (!p) return NULL;
-        d->customer_id = p;
-        d->customer_id_cap = cap;
+    const arb_ruleset_t *rs = q->rs;
+    const char **reasons = q->ctx.explain ? d->reasons : NULL;
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t a = d->eligible[pick[i]].action;
+        if (q->n_held < q->held_cap) q->held[q->n_held++] = (arb_held_t){ rs->actions[a].id, rs->control.held_as };
+        if (reasons) reasons[a] = rs->control.reason, d->chosen[a] = 0;
     }
-    memcpy(d->customer_id, id.ptr, id.len);
-    d->customer_id[id.len] = '\0';
-    return d->customer_id;
+    if (!rs->control_fallback) {
+        for (uint32_t i = 0; reasons && i < *n_fb; i++) reasons[d->fallbacks[i].action] = rs->control.reason;
+        *n_fb = 0;
+    }
+    return 0;
 }
 
-const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
-                                 const arb_customer_t *customer, arb_arena_t *arena,
-                                 arb_stats_t *st, arb_err_t *err)
+static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
+                                       const arb_customer_t *customer, arb_arena_t *arena,
+                                       arb_stats_t *st, arb_err_t *err)
 {
     uint64_t t0 = arb_clock_mono_ns();
     request_t q = { .st = st };
     if (request_prepare(&q, rs, o, customer, d->force_explain, arena, err) < 0) return NULL;
-    if (decider_reserve(d, rs->n_actions + 1) < 0 ||
+    q.held = arb__held_alloc(rs, q.limit, arena, &q.held_cap);
+    char *touchpoint = arb_arena_alloc(arena, q.ctx.touchpoint.len + 1);
+    if ((q.held_cap && !q.held) || !touchpoint || decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     if (q.ctx.explain) {
@@ -551,6 +522,8 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
     if (!pick) return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     candidate_t *from = d->eligible;
     uint32_t k = choose(rs, d->eligible, n_elig, q.limit, q.diverse, pick, reasons, chosen);
+    bool control = arb__control_global(rs, q.ctx.customer_id);
+    if (control) k = hold_globally(d, &q, pick, k, &n_fb);
     if (k == 0 && n_fb) {
         n_fb = rank(d->fallbacks, n_fb, q.limit, q.diverse, reasons);
         from = d->fallbacks;
@@ -561,18 +534,25 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
     }
 
     arb_decision_t *dec = &d->decision;
-    dec->decision_id_len = decision_id(d, d->id);
+    dec->decision_id_len = arb__decision_id(d->prefix, ++d->counter, d->id);
     d->id[dec->decision_id_len] = '\0';
     dec->decision_id = d->id;
     dec->ruleset = rs->version;
-    dec->customer_id = keep_customer_id(d, q.ctx.customer_id);
+    dec->customer_id = arb__keep_str(&d->customer_id, &d->customer_id_cap, q.ctx.customer_id);
     if (!dec->customer_id) return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     dec->channel = rs->channels[q.channel];
     dec->now = q.ctx.now;
     dec->preview = q.ctx.preview;
+    memcpy(touchpoint, q.ctx.touchpoint.ptr, q.ctx.touchpoint.len);
+    touchpoint[q.ctx.touchpoint.len] = '\0';
+    dec->touchpoint = touchpoint;
+    dec->group = control ? "control" : "treatment";
+    dec->held = q.held;
+    dec->n_held = q.n_held;
+    dec->decided_by = rs;
     for (uint32_t i = 0; i < k; i++) {
         const arb_action_t *a = &rs->actions[from[pick[i]].action];
-        take_action(&d->picked[i], a, &from[pick[i]]);
+        arb__take_action(&d->picked[i], a, from[pick[i]].priority, from[pick[i]].propensity);
         d->picked[i].segment = a->adaptive >= 0 ? arb__adaptive_segment(&d->ev, a, arena) : NULL;
         if (a->adaptive >= 0 && !d->picked[i].segment)
             return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
@@ -595,5 +575,19 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
     dec->elapsed_us = ns / 1000;
     arb_stat_inc(&st->decisions);
     arb_stats_record_decide(st, ns);
+    return dec;
+}
+
+const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
+                                 const arb_customer_t *customer, arb_arena_t *arena,
+                                 arb_stats_t *st, arb_err_t *err)
+{
+    const char *experiment, *arm;
+    const arb_ruleset_t *by = arb__control_split(rs, o, &experiment, &arm);
+    const arb_decision_t *dec = decide_in(d, by, o, customer, arena, st, err);
+    if (dec) {
+        d->decision.experiment = experiment;
+        d->decision.arm = arm;
+    }
     return dec;
 }

@@ -344,7 +344,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     static const char *const fields[] = {
         "channels", "touchpoints", "requires", "value", "lever", "model", "propensity",
         "category", "payload", "start", "stop", "when", "weight", "description",
-        "cap", "cooldown", "group", "counts", "suppress", NULL,
+        "cap", "cooldown", "group", "counts", "suppress", "control", NULL,
     };
     lua_State *L = cc->L;
     arb_ruleset_t *rs = cc->rs;
@@ -398,6 +398,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     if (arb_raw_field(L, spec, "weight") != LUA_TNIL) a->weight = arb__compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
     arb__compile_action_policy(cc, spec, a);
+    arb__compile_control_field(cc, spec, a->id, false);
     compile_answer(cc, spec, a);
     spec_field_string(cc, spec, "description", false, false);
 }
@@ -451,6 +452,8 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
                 else if (strcmp(d.kind, "store") == 0) compile_store(cc, spec);
                 else if (strcmp(d.kind, "group") == 0) arb__compile_group(cc, spec);
                 else if (strcmp(d.kind, "channel") == 0) compile_channel(cc, spec);
+                else if (strcmp(d.kind, "control") == 0) arb__compile_global_control(cc, spec);
+                else if (strcmp(d.kind, "experiment") == 0) arb__compile_experiment(cc, spec);
                 else compile_list_decl(cc, spec);
             }
             lua_pop(L, 1);
@@ -547,6 +550,7 @@ void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     rs->sym_segments = arb_symtab_intern(&rs->syms, "segments", 8);
     rs->sym_location = arb_symtab_intern(&rs->syms, "location", 8);
     if (arb__ruleset_mark_shared(rs) < 0 || arb__ruleset_weight_max(rs) < 0 || arb__ruleset_hot_fields(rs) < 0 ||
+        arb__ruleset_controls_finish(rs) < 0 ||
         rs->sym_segments < 0 || rs->sym_location < 0 || arb__ruleset_index_channels(rs) < 0)
         arb_problems_add(problems, "%s: %s", rs->dir, COMPILE_OOM);
 }

@@ -124,7 +124,7 @@ void arb__compile_channel_policy(compiler_t *cc, int spec, int ch)
 
 void arb__compile_group(compiler_t *cc, int spec)
 {
-    static const char *const fields[] = { "cap", "description", NULL };
+    static const char *const fields[] = { "cap", "description", "control", NULL };
     spec_check_fields(cc, spec, fields);
     arb_ruleset_t *rs = cc->rs;
     for (uint32_t i = 0; i < rs->n_groups; i++)
@@ -139,6 +139,8 @@ void arb__compile_group(compiler_t *cc, int spec)
     g->id = arb__compile_check(cc->L, strdup(cc->d->id));
     g->file = arb__compile_check(cc->L, strdup(cc->d->file));
     g->line = cc->d->line;
+    g->control = -1;
+    g->control = arb__compile_control_field(cc, spec, g->id, true);
     g->cap = read_limit(cc, spec, "cap");
     if (arb_raw_field(cc->L, spec, "cap") == LUA_TNIL)
         spec_problem(cc, "a group needs cap = { N, per = duration }");

@@ -18,6 +18,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <lua.h>
 
@@ -129,6 +130,7 @@ typedef struct arb_action_hot {
 #define ARB_HOT_POLICY   4u /* a cap, cooldown, group or suppression to check (with a customer) */
 #define ARB_HOT_ANY      8u /* set on every action: a decision that must check them all masks it */
 #define ARB_HOT_ADAPTIVE 16u/* the propensity is learned (arb_action_t.adaptive) */
+#define ARB_HOT_CONTROL  32u/* a control share of its own or its group's (arb_ruleset.action_control) */
 
 /* An adaptive propensity (dsl/README.md, "Adaptive propensity"): learned
  * per action x channel (x segment) from feedback, as a Beta posterior over
@@ -174,6 +176,29 @@ typedef struct arb_suppress {
 
 #define ARB_FOREVER INT64_MAX
 
+/* A control group (dsl/README.md, "Control groups and experiments"): the
+ * customers whose arb_bucket(salt, customer_id) is below share are held
+ * out. */
+typedef struct arb_control {
+    double share;       /* in [0, 1); 0: no control group */
+    char *salt;         /* owned; NULL until the compile's end gives the default */
+    size_t salt_len;
+    char *reason;       /* explain's reason for what it holds; owned */
+    const char *held_as;/* arb_held_t.control: "action", "global" or the group's id (borrowed) */
+    const char *owner;  /* the action's or group's id (borrowed), NULL for the global one */
+    bool of_group;      /* a group's control */
+} arb_control_t;
+
+/* An experiment: a challenger ruleset deciding for a share of customers. */
+typedef struct arb_experiment {
+    char *name;         /* owned */
+    char *challenger;   /* the folder as declared, relative to the champion's; owned */
+    char *salt;         /* owned */
+    size_t salt_len;
+    double share;
+    struct arb_ruleset *ruleset;  /* the challenger, loaded with the champion; owned */
+} arb_experiment_t;
+
 /* A group of actions with a cap over all of them. */
 typedef struct arb_group {
     char *id;           /* owned */
@@ -182,6 +207,7 @@ typedef struct arb_group {
     uint32_t n_members;
     char *file;
     int line;
+    int32_t control;    /* index in ruleset->controls, -1 none */
 } arb_group_t;
 
 /* An action's contact policy (arb_action_t.policy). */
@@ -331,6 +357,16 @@ struct arb_ruleset {
     bool policy_forever;        /* a suppression never lifts */
     int32_t sym_segments;       /* the symbol "segments" */
     int32_t sym_location;       /* the symbol "location" */
+    /* Control groups and experiments (compile_control.c). */
+    bool control_declared;      /* a global control { ... } was declared */
+    bool control_fallback;      /* its customers get the fallback (else nothing) */
+    arb_control_t control;      /* the global hold-out; share 0: none */
+    arb_control_t *controls;    /* per action and per group */
+    uint32_t n_controls;
+    int32_t *action_control;    /* per action (id order): index in controls, -1 none */
+    uint32_t n_controlled;      /* actions with one (what a decision may hold back) */
+    arb_experiment_t *experiment; /* at most one; NULL none */
+    bool is_challenger;         /* loaded as an experiment's challenger: may not declare one */
 };
 
 /* Action a's contact policy, or NULL when it has none. */

@@ -8,7 +8,9 @@
  * its own environment under one budget (load_state.c), then compiles what the
  * files declared (compile_decl.c, compile_cond.c, compile_index.c). All of
  * it that touches the Lua state runs protected, so that running out of
- * memory anywhere is a problem of that load, never an abort.
+ * memory anywhere is a problem of that load, never an abort. An
+ * experiment's challenger (a sub-folder) is loaded with its champion, owned
+ * by it and freed with it (compile_control.c).
  */
 #include "engine/ruleset/ruleset_int.h"
 
@@ -97,7 +99,40 @@ static int load_protected(lua_State *L)
     return 0;
 }
 
+static arb_ruleset_t *ruleset_load(const char *dir, uint64_t seq, bool challenger,
+                                   arb_problems_t *problems);
+
+/* An experiment's challenger: the sub-folder it names, loaded like any
+ * ruleset but refusing an experiment of its own; its checksum joins the
+ * champion's, so that the version changes when only the challenger did.
+ * Returns -1 with problems. */
+static int challenger_load(arb_ruleset_t *rs, uint64_t seq, arb_problems_t *problems)
+{
+    arb_experiment_t *e = rs->experiment;
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", rs->dir, e->challenger) < 0) {
+        arb_problems_add(problems, "%s: out of memory loading the challenger", rs->dir);
+        return -1;
+    }
+    e->ruleset = ruleset_load(path, seq, true, problems);
+    free(path);
+    if (!e->ruleset) return -1;
+    uint64_t h = strtoull(rs->checksum, NULL, 16);
+    h = arb_hash(e->ruleset->checksum, strlen(e->ruleset->checksum), h);
+    snprintf(rs->checksum, sizeof rs->checksum, "%016llx", (unsigned long long)h);
+    snprintf(rs->version, sizeof rs->version, "%llu-%.12s", (unsigned long long)seq, rs->checksum);
+    /* A worker deciding with the champion decides with its challenger too. */
+    rs->shareable = rs->shareable && e->ruleset->shareable;
+    return 0;
+}
+
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
+{
+    return ruleset_load(dir, seq, false, problems);
+}
+
+static arb_ruleset_t *ruleset_load(const char *dir, uint64_t seq, bool challenger,
+                                   arb_problems_t *problems)
 {
     size_t before = problems->total;
     arb_ruleset_t *rs = calloc(1, sizeof *rs);
@@ -106,6 +141,7 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
         return NULL;
     }
     atomic_init(&rs->owners, 1);
+    rs->is_challenger = challenger;
     rs->sandbox = calloc(1, sizeof *rs->sandbox);
     rs->dir = strdup(dir);
     arb_symtab_init(&rs->syms);
@@ -136,6 +172,10 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     }
     if (ruleset_checksum(rs, dir, seq) < 0) {
         arb_problems_add(problems, "%s: out of memory loading the ruleset", dir);
+        arb_ruleset_free(rs);
+        return NULL;
+    }
+    if (rs->experiment && challenger_load(rs, seq, problems) < 0) {
         arb_ruleset_free(rs);
         return NULL;
     }
@@ -192,6 +232,7 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(rs->groups[i].members);
     }
     free(rs->groups);
+    arb__ruleset_controls_free(rs);
     for (uint32_t i = 0; i < rs->n_outcomes; i++) free(rs->outcomes[i]);
     free(rs->outcomes);
     free(rs->hot);
@@ -277,4 +318,23 @@ void arb_ruleset_action(const arb_ruleset_t *rs, uint32_t i, arb_action_view_t *
 const char *arb_ruleset_action_touchpoint(const arb_ruleset_t *rs, uint32_t i, uint32_t k)
 {
     return rs->syms.names[rs->actions[i].touchpoints[k]];
+}
+
+/* ------------------------------------------------------------ control groups and experiments */
+
+bool arb_ruleset_control(const arb_ruleset_t *rs, arb_control_view_t *out)
+{
+    *out = (arb_control_view_t){ .share = rs->control.share, .salt = rs->control.salt,
+                                 .gets = rs->control_fallback ? "fallback" : "nothing" };
+    return rs->control_declared;
+}
+
+bool arb_ruleset_experiment(const arb_ruleset_t *rs, arb_experiment_view_t *out)
+{
+    const arb_experiment_t *e = rs->experiment;
+    if (!e) return false;
+    *out = (arb_experiment_view_t){ .name = e->name, .share = e->share, .salt = e->salt,
+                                    .challenger_dir = e->challenger,
+                                    .challenger = e->ruleset };
+    return true;
 }

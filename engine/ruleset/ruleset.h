@@ -108,4 +108,26 @@ void arb_ruleset_action(const arb_ruleset_t *rs, uint32_t i, arb_action_view_t *
 /* The name of touchpoint k (< n_touchpoints) action i is limited to. */
 const char *arb_ruleset_action_touchpoint(const arb_ruleset_t *rs, uint32_t i, uint32_t k);
 
+/* The global control group (dsl/README.md, "Control groups and
+ * experiments"): false when the ruleset declares none. */
+typedef struct arb_control_view {
+    double share;               /* in [0, 1) */
+    const char *salt;
+    const char *gets;           /* "fallback" or "nothing" */
+} arb_control_view_t;
+
+bool arb_ruleset_control(const arb_ruleset_t *rs, arb_control_view_t *out);
+
+/* The ruleset's experiment (at most one): false when it runs none. The
+ * challenger is owned by rs and lives as long as it. */
+typedef struct arb_experiment_view {
+    const char *name;
+    double share;               /* the challenger's share of customers, in [0, 1) */
+    const char *salt;
+    const char *challenger_dir; /* as declared, relative to the ruleset's folder */
+    const arb_ruleset_t *challenger;
+} arb_experiment_view_t;
+
+bool arb_ruleset_experiment(const arb_ruleset_t *rs, arb_experiment_view_t *out);
+
 #endif

@@ -1,6 +1,6 @@
 /* Internals of the ruleset loader, shared by its files alone: ruleset.c
- * (lifecycle), load_state.c (the load state), compile_decl.c, compile_cond.c
- * and compile_index.c (the compiler), fileio.c (reading the folder) and
+ * (lifecycle), load_state.c (the load state), compile_decl.c, compile_cond.c,
+ * compile_control.c and compile_index.c (the compiler), fileio.c (reading the folder) and
  * ruletest.c (the rule tests, which run in the loader's state). No file
  * outside the loader includes this header: what others may use is in
  * ruleset.h.
@@ -109,6 +109,17 @@ void arb__add_outcome(compiler_t *cc, const char *s, size_t len);
  * (-1 otherwise; a->propensity 1, the bound the candidate loop prunes by).
  * has_model: the action names a `model` too. */
 void arb__compile_propensity(compiler_t *cc, int spec, arb_action_t *a, bool has_model);
+
+/* Control groups and experiments (compile_control.c): the global
+ * control { ... }, experiment "name" { ... }, and the `control` field of an
+ * action or group owned by owner (its id) as an index in rs->controls, -1
+ * none. After the compile (actions sorted, hot fields set): default salts,
+ * explain reasons and rs->action_control; -1 when memory runs out. */
+void arb__compile_global_control(compiler_t *cc, int spec);
+void arb__compile_experiment(compiler_t *cc, int spec);
+int32_t arb__compile_control_field(compiler_t *cc, int spec, const char *owner, bool of_group);
+int arb__ruleset_controls_finish(arb_ruleset_t *rs);
+void arb__ruleset_controls_free(arb_ruleset_t *rs);
 
 /* Compile what the rule files declared into rs; problems added. */
 void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems);

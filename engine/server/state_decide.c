@@ -111,7 +111,10 @@ void arb__state_keep_granted(arb_pending_t *p)
 int arb__state_decision_commit(arb_pending_t *p, arb_err_t *err)
 {
     arb_worker_t *w = p->w;
-    int n = arb_policy_contacts(w->ruleset, &p->dec, &p->arena, &p->reqs);
+    /* A challenger's decision is counted and learned in the challenger's
+     * terms: its actions' caps and adaptive rules (decision.decided_by). */
+    const arb_ruleset_t *by = p->dec.decided_by ? p->dec.decided_by : w->ruleset;
+    int n = arb_policy_contacts(by, &p->dec, &p->arena, &p->reqs);
     if (n < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's contacts");
     /* What is read after the commit points into p, not into the ruleset
      * (the caps are copied by the store before the call returns). */
@@ -121,7 +124,7 @@ int arb__state_decision_commit(arb_pending_t *p, arb_err_t *err)
             if (k->action && strcmp(k->action, p->dec.actions[j].id) == 0) k->action = p->dec.actions[j].id;
         k->channel = p->dec.channel;
     }
-    int o = arb_adaptive_offers(w->ruleset, &p->dec, p->reqs, (size_t)n, &p->arena, &p->offers);
+    int o = arb_adaptive_offers(by, &p->dec, p->reqs, (size_t)n, &p->arena, &p->offers);
     if (o < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's offers");
     p->n_offers = (size_t)o;
     /* With the log on, a customer who has no pseudonym yet gets one with

@@ -59,11 +59,20 @@ static void pack_explain(msgpack_packer *pk, const arb_decision_t *dec)
 
 void arb_answer_pack_decision(msgpack_packer *pk, const arb_decision_t *dec)
 {
-    msgpack_pack_map(pk, dec->explain ? 5 : 4);
+    msgpack_pack_map(pk, 5u + (dec->explain ? 1 : 0) + (dec->experiment ? 2 : 0));
     arb_pack_lit(pk, "decision_id");
     arb_pack_strn(pk, dec->decision_id, dec->decision_id_len);
     arb_pack_lit(pk, "ruleset");
     arb_pack_cstr(pk, dec->ruleset);
+    /* Measurement (dsl/README.md, "Control groups and experiments"). */
+    arb_pack_lit(pk, "group");
+    arb_pack_cstr(pk, dec->group ? dec->group : "treatment");
+    if (dec->experiment) {
+        arb_pack_lit(pk, "experiment");
+        arb_pack_text(pk, dec->experiment);
+        arb_pack_lit(pk, "arm");
+        arb_pack_cstr(pk, dec->arm);
+    }
     arb_pack_lit(pk, "actions");
     msgpack_pack_array(pk, dec->n_actions);
     for (uint32_t i = 0; i < dec->n_actions; i++) pack_action(pk, &dec->actions[i]);
@@ -217,11 +226,45 @@ static void pack_action_info(msgpack_packer *pk, const arb_ruleset_t *rs, uint32
     msgpack_pack_int(pk, a.line);
 }
 
+/* "experiments": [{name, share, salt, challenger: version}] and
+ * "control": {share, salt, gets} or nil. */
+static void pack_measurement(msgpack_packer *pk, const arb_ruleset_t *rs)
+{
+    arb_experiment_view_t e;
+    bool has = arb_ruleset_experiment(rs, &e);
+    arb_pack_lit(pk, "experiments");
+    msgpack_pack_array(pk, has ? 1 : 0);
+    if (has) {
+        msgpack_pack_map(pk, 4);
+        arb_pack_lit(pk, "name");
+        arb_pack_text(pk, e.name);
+        arb_pack_lit(pk, "share");
+        msgpack_pack_double(pk, e.share);
+        arb_pack_lit(pk, "salt");
+        arb_pack_text(pk, e.salt);
+        arb_pack_lit(pk, "challenger");
+        arb_pack_cstr(pk, arb_ruleset_version(e.challenger));
+    }
+    arb_control_view_t c;
+    arb_pack_lit(pk, "control");
+    if (!arb_ruleset_control(rs, &c)) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_map(pk, 3);
+    arb_pack_lit(pk, "share");
+    msgpack_pack_double(pk, c.share);
+    arb_pack_lit(pk, "salt");
+    arb_pack_text(pk, c.salt);
+    arb_pack_lit(pk, "gets");
+    arb_pack_cstr(pk, c.gets);
+}
+
 void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs)
 {
     arb_ruleset_view_t v;
     arb_ruleset_view(rs, &v);
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 11);
     arb_pack_lit(pk, "version");
     arb_pack_cstr(pk, v.version);
     arb_pack_lit(pk, "checksum");
@@ -254,4 +297,5 @@ void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs)
     arb_pack_lit(pk, "actions");
     msgpack_pack_array(pk, v.n_actions);
     for (uint32_t i = 0; i < v.n_actions; i++) pack_action_info(pk, rs, v.n_channels, i);
+    pack_measurement(pk, rs);
 }

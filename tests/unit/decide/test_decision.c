@@ -141,16 +141,18 @@ Test(decision, the_answer_writer_packs_exactly_the_answer_bytes)
                                 .priority = 6.25, .propensity = 0.5 } };
     arb_decision_t dec = { .decision_id = "0123456789abcdef-2a", .decision_id_len = 19,
                            .ruleset = "v1", .actions = &act, .n_actions = 1,
-                           .explain = ex, .n_explain = 2, .elapsed_us = 300 };
+                           .explain = ex, .n_explain = 2, .elapsed_us = 300, .group = "control" };
     msgpack_packer_init(&pk, &got, msgpack_sbuffer_write);
     arb_answer_pack_decision(&pk, &dec);
 
     msgpack_packer_init(&pk, &want, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
+    msgpack_pack_map(&pk, 6);
     pack_str(&pk, "decision_id");
     pack_str(&pk, "0123456789abcdef-2a");
     pack_str(&pk, "ruleset");
     pack_str(&pk, "v1");
+    pack_str(&pk, "group");
+    pack_str(&pk, "control");
     pack_str(&pk, "actions");
     msgpack_pack_array(&pk, 1);
     msgpack_pack_map(&pk, 5);
@@ -187,13 +189,13 @@ Test(decision, the_answer_writer_packs_exactly_the_answer_bytes)
     cr_expect(got.size == want.size && memcmp(got.data, want.data, got.size) == 0,
               "the answer's bytes differ from the expected msgpack");
 
-    /* Without explain: four keys, no explain. */
+    /* Without explain: five keys, no explain. */
     dec.explain = NULL;
     dec.n_explain = 0;
     got.size = 0;
     msgpack_packer_init(&pk, &got, msgpack_sbuffer_write);
     arb_answer_pack_decision(&pk, &dec);
-    cr_expect_eq((unsigned char)got.data[0], 0x84, "a map of 4");
+    cr_expect_eq((unsigned char)got.data[0], 0x85, "a map of 5");
 
     msgpack_sbuffer_destroy(&head);
     msgpack_sbuffer_destroy(&tail);

@@ -108,9 +108,10 @@ static void payload_map(msgpack_packer *pk)
 
 /* ---- decisions ----------------------------------------------------------------- */
 
-static const char *const DECISION_KEYS[] = { "decision_id", "ruleset", "actions", "elapsed_us", NULL };
-static const char *const EXPLAINED_KEYS[] = { "decision_id", "ruleset", "actions", "explain",
-                                              "elapsed_us", NULL };
+static const char *const DECISION_KEYS[] = { "decision_id", "ruleset", "group", "actions",
+                                            "elapsed_us", NULL };
+static const char *const EXPLAINED_KEYS[] = { "decision_id", "ruleset", "group", "actions",
+                                              "explain", "elapsed_us", NULL };
 static const char *const ACTION_KEYS[] = { "id", "priority", "propensity", "value", "payload", NULL };
 
 /* Two chosen actions, the first with a payload. */
@@ -168,8 +169,9 @@ Test(answer, a_decision_without_explain)
     af_expect_keys(m, DECISION_KEYS, "decision");
     cr_assert(af_str_is(val(m, 0), "0123456789abcdef-2a"), "decision_id");
     cr_assert(af_str_is(val(m, 1), "3-0a1b2c3d4e5f"), "ruleset");
-    expect_actions(val(m, 2));
-    expect_u64(val(m, 3), 4242, "elapsed_us");
+    cr_assert(af_str_is(val(m, 2), "treatment"), "group: treatment unless said");
+    expect_actions(val(m, 3));
+    expect_u64(val(m, 4), 4242, "elapsed_us");
 }
 
 Test(answer, a_decision_with_explain)
@@ -194,8 +196,8 @@ Test(answer, a_decision_with_explain)
     af_expect_keys(m, EXPLAINED_KEYS, "explained decision");
     cr_assert(af_str_is(val(m, 0), "ffffffffffffffff-1"));
     cr_assert(af_str_is(val(m, 1), "1-000000000000"));
-    expect_actions(val(m, 2));
-    const msgpack_object *e = val(m, 3);
+    expect_actions(val(m, 3));
+    const msgpack_object *e = val(m, 4);
     cr_assert_eq(e->type, MSGPACK_OBJECT_ARRAY);
     cr_assert_eq(e->via.array.size, 4);
     static const char *const X_KEYS[] = { "id", "chosen", "reason", NULL };
@@ -210,7 +212,7 @@ Test(answer, a_decision_with_explain)
         cr_assert(af_str_is(val(xi, 2), reasons[i]), "explain[%u].reason: %.*s", i,
                   (int)val(xi, 2)->via.str.size, val(xi, 2)->via.str.ptr);
     }
-    expect_u64(val(m, 4), 0, "elapsed_us");
+    expect_u64(val(m, 5), 0, "elapsed_us");
 }
 
 /* An adaptive action's entry gains its evidence: the segment nil for the
@@ -230,7 +232,7 @@ Test(answer, explain_shows_the_learned_evidence_of_adaptive_actions)
                          .explain = x, .n_explain = 3 };
     arb_answer_pack_decision(&g_pk, &d);
     const msgpack_object *m = af_unpacked(&g_up, &g_sb);
-    const msgpack_object *e = val(m, 3);
+    const msgpack_object *e = val(m, 4);
     cr_assert_eq(e->type, MSGPACK_OBJECT_ARRAY);
     static const char *const X_KEYS[] = { "id", "chosen", "reason", "learned", NULL };
     static const char *const X3_KEYS[] = { "id", "chosen", "reason", NULL };
@@ -265,11 +267,11 @@ Test(answer, an_empty_decision_and_an_empty_explain)
     /* explain asked for (not NULL) is there even when empty. */
     af_expect_keys(m, EXPLAINED_KEYS, "empty decision");
     cr_assert(af_str_is(val(m, 1), ""));
-    cr_assert_eq(val(m, 2)->type, MSGPACK_OBJECT_ARRAY);
-    cr_assert_eq(val(m, 2)->via.array.size, 0);
     cr_assert_eq(val(m, 3)->type, MSGPACK_OBJECT_ARRAY);
     cr_assert_eq(val(m, 3)->via.array.size, 0);
-    expect_u64(val(m, 4), UINT64_MAX, "elapsed_us");
+    cr_assert_eq(val(m, 4)->type, MSGPACK_OBJECT_ARRAY);
+    cr_assert_eq(val(m, 4)->via.array.size, 0);
+    expect_u64(val(m, 5), UINT64_MAX, "elapsed_us");
 }
 
 Test(answer, a_batch_is_its_head_then_each_decision_through_the_sink)
@@ -287,9 +289,25 @@ Test(answer, a_batch_is_its_head_then_each_decision_through_the_sink)
     for (int i = 0; i < 3; i++) {
         const msgpack_object *di = &m->via.array.ptr[i];
         af_expect_keys(di, DECISION_KEYS, "batch entry");
-        expect_actions(val(di, 2));
-        expect_u64(val(di, 3), 7, "elapsed_us");
+        expect_actions(val(di, 3));
+        expect_u64(val(di, 4), 7, "elapsed_us");
     }
+}
+
+/* An experiment's decision names it and its arm, after the group. */
+Test(answer, a_decision_of_an_experiment_names_its_arm)
+{
+    arb_decision_t d = { .decision_id = "f-2", .decision_id_len = 3, .ruleset = "4-challenger",
+                         .group = "control", .experiment = "spring_weights", .arm = "challenger" };
+    arb_answer_pack_decision(&g_pk, &d);
+    const msgpack_object *m = af_unpacked(&g_up, &g_sb);
+    static const char *const KEYS[] = { "decision_id", "ruleset", "group", "experiment", "arm",
+                                        "actions", "elapsed_us", NULL };
+    af_expect_keys(m, KEYS, "experiment decision");
+    cr_assert(af_str_is(val(m, 1), "4-challenger"));
+    cr_assert(af_str_is(val(m, 2), "control"));
+    cr_assert(af_str_is(val(m, 3), "spring_weights"));
+    cr_assert(af_str_is(val(m, 4), "challenger"));
 }
 
 /* ---- ping, stats, reload ---------------------------------------------------------- */
