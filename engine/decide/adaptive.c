@@ -220,12 +220,17 @@ int arb_adaptive_feedback_deltas(const arb_ruleset_t *rs, const char *action, in
 int arb_adaptive_actions(const arb_ruleset_t *rs, arb_arena_t *arena, const char *const **out)
 {
     *out = NULL;
-    if (rs->n_adaptives == 0) return 0;
-    const char **names = arb_arena_alloc(arena, sizeof *names * rs->n_adaptives);
+    /* The challenger's adaptive actions learn too: the same names twice
+     * are harmless (a sync reads each action once). */
+    const arb_ruleset_t *ch = rs->experiment ? rs->experiment->ruleset : NULL;
+    uint32_t cap = rs->n_adaptives + (ch ? ch->n_adaptives : 0);
+    if (cap == 0) return 0;
+    const char **names = arb_arena_alloc(arena, sizeof *names * cap);
     if (!names) return -1;
     int n = 0;
-    for (uint32_t i = 0; i < rs->n_actions; i++)
-        if (rs->actions[i].adaptive >= 0) names[n++] = rs->actions[i].id;
+    for (const arb_ruleset_t *r = rs; r; r = r == rs ? ch : NULL)
+        for (uint32_t i = 0; i < r->n_actions; i++)
+            if (r->actions[i].adaptive >= 0) names[n++] = r->actions[i].id;
     *out = names;
     return n;
 }
@@ -243,7 +248,8 @@ int arb_adaptive_views(const arb_ruleset_t *rs, const struct arb_arms_snap *arms
     for (size_t i = 0; i < total; i++) {
         const arb_arm_t *arm = arb_arms_snap_at(arms, i);
         if (action && strcmp(arm->action, action) != 0) continue;
-        const arb_adaptive_t *ad = adaptive_of(rs, arb_policy_action(rs, arm->action));
+        const arb_ruleset_t *of = arb_policy_ruleset_of(rs, arm->action);
+        const arb_adaptive_t *ad = adaptive_of(of, arb_policy_action(of, arm->action));
         if (!ad) continue;
         double pos, trials;
         arb_arm_decayed(arm, now, ad->half_life, &pos, &trials);

@@ -49,11 +49,13 @@ int arb_adaptive_feedback_deltas(const arb_ruleset_t *rs, const char *action, in
                                  const arb_commit_result_t *res, arb_arena_t *arena,
                                  arb_arm_delta_t **out);
 
-/* The names of rs's adaptive actions (what a sync reads back), in id
- * order; borrowed from rs. Returns the count, -1 on out of memory. */
+/* The names of rs's adaptive actions and its experiment challenger's (what
+ * a sync reads back), in id order; borrowed from rs. Returns the count, -1
+ * on out of memory. */
 int arb_adaptive_actions(const arb_ruleset_t *rs, arb_arena_t *arena, const char *const **out);
 
 /* What `learning` lists: every arm of arms whose action is adaptive in rs
+ * (or, for an action only its challenger has, in the challenger)
  * (and is `action` when not NULL), decayed to now, with the posterior mean
  * at the action's prior rate. Returns the count, -1 on out of memory. */
 int arb_adaptive_views(const arb_ruleset_t *rs, const struct arb_arms_snap *arms,

@@ -270,3 +270,10 @@ void arb_ruleset_retention(const arb_ruleset_t *rs, arb_retention_t *out)
     out->max_outcomes = RETAIN_OUTCOMES;
     out->max_offers = RETAIN_OFFERS;
 }
+
+const arb_ruleset_t *arb_policy_ruleset_of(const arb_ruleset_t *rs, const char *id)
+{
+    if (!id || arb_policy_action(rs, id) || !rs->experiment || !rs->experiment->ruleset) return rs;
+    const arb_ruleset_t *ch = rs->experiment->ruleset;
+    return arb_policy_action(ch, id) ? ch : rs;
+}

@@ -70,4 +70,9 @@ const char *arb_policy_channel_check(const arb_ruleset_t *rs, int ch, const arb_
 /* The action of rs named id, or NULL. */
 const arb_action_t *arb_policy_action(const arb_ruleset_t *rs, const char *id);
 
+/* The ruleset that has action id: rs, or its experiment's challenger when
+ * only the challenger declares it (feedback and learning for a challenger's
+ * own action read its rules); rs when neither has it. */
+const arb_ruleset_t *arb_policy_ruleset_of(const arb_ruleset_t *rs, const char *id);
+
 #endif

@@ -57,7 +57,7 @@ static int learning(arb_worker_t *w, uint32_t msgid, const msgpack_object *arg, 
 {
     const char *action;
     if (arb_learning_parse(arg, &w->arena, &action, err) < 0) return -1;
-    if (action && !arb_adaptive_rule(w->ruleset, action, &w->arena))
+    if (action && !arb_adaptive_rule(arb_policy_ruleset_of(w->ruleset, action), action, &w->arena))
         return arb_err_set(err, ARB_INVALID_PARAMS,
                            "action: '%.200s' is not an adaptive action of ruleset %s", action,
                            arb_ruleset_version(w->ruleset));

@@ -372,7 +372,9 @@ static int parse_write(arb_pending_t *p, const msgpack_object *arg, arb_err_t *e
     } else {
         arb_feedback_t fb;
         if (arb_feedback_parse(arg, now, &p->arena, &fb, err) < 0) return -1;
-        if (!arb_ruleset_outcome_known(w->ruleset, fb.outcome, strlen(fb.outcome)))
+        /* A challenger's own action is the challenger's to count and learn. */
+        const arb_ruleset_t *rs = arb_policy_ruleset_of(w->ruleset, fb.action);
+        if (!arb_ruleset_outcome_known(rs, fb.outcome, strlen(fb.outcome)))
             return arb_err_set(err, ARB_INVALID_PARAMS,
                                "outcome: '%.200s' is not an outcome of this ruleset; known: "
                                "impression, click, convert, dismiss and the ruleset's own",
@@ -385,12 +387,12 @@ static int parse_write(arb_pending_t *p, const msgpack_object *arg, arb_err_t *e
         p->commit.outcomes = o;
         p->commit.n_outcomes = 1;
         arb_contact_req_t *reqs;
-        int n = arb_policy_feedback_contacts(w->ruleset, fb.action, fb.channel, fb.outcome, fb.ts,
+        int n = arb_policy_feedback_contacts(rs, fb.action, fb.channel, fb.outcome, fb.ts,
                                              &p->arena, &reqs);
         if (n < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory reading feedback");
         p->commit.contacts = reqs;
         p->commit.n_contacts = (size_t)n;
-        p->commit.learn = arb_adaptive_rule(w->ruleset, fb.action, &p->arena);
+        p->commit.learn = arb_adaptive_rule(rs, fb.action, &p->arena);
         p->fb_action = fb.action;
         p->fb_ts = fb.ts;
         p->fb = fb;

@@ -159,13 +159,17 @@ void arb__state_learn(arb_pending_t *p)
         if (!stored) return;
         for (size_t i = 0; i < p->n_offers; i++)
             stored[i] = p->offers[i].contact < 0 || p->granted[p->offers[i].contact];
-        n = arb_adaptive_decision_deltas(w->ruleset, p->offers, p->n_offers, stored, &p->arena, &d);
+        /* The ruleset that decided may be gone (a reload): the one serving
+         * now, or its challenger, read by the offers' action. */
+        const arb_ruleset_t *rs = arb_policy_ruleset_of(w->ruleset, p->offers[0].offer.action);
+        n = arb_adaptive_decision_deltas(rs, p->offers, p->n_offers, stored, &p->arena, &d);
     } else if (p->m == ARB_METHOD_FEEDBACK && p->commit.learn) {
         if (!p->learned.learn_known) {
             arb_stat_inc(&w->stats.feedback_unknown);
             return;
         }
-        n = arb_adaptive_feedback_deltas(w->ruleset, p->fb_action, p->fb_ts, &p->learned,
+        n = arb_adaptive_feedback_deltas(arb_policy_ruleset_of(w->ruleset, p->fb_action), p->fb_action,
+                                         p->fb_ts, &p->learned,
                                          &p->arena, &d);
     }
     /* Evidence is dated by the client's clock (a context's now, a

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/decide/adaptive.h"
 #include "engine/decide/policy.h"
 #include "engine/request/bucket.h"
 #include "engine/ruleset/compiled.h"
@@ -235,6 +236,34 @@ Test(control, the_challenger_decides_for_its_share_and_names_its_arm)
         cr_expect(rf_str_is(rf_get(R.dec, "experiment"), "spring"));
     }
     cr_expect(arms[0] && arms[1]);
+}
+
+/* Feedback and learning for an action only the challenger has read the
+ * challenger's rules (its adaptive rule, its outcomes). */
+Test(control, an_action_only_the_challenger_has_is_read_in_the_challenger)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/challenger", R.dir);
+    mkdir(path, 0700);
+    rf_write(&R, "challenger/rules.lua",
+             "action 'new_tv' { channels = { 'web' }, value = 20, propensity = adaptive { } }\n"
+             "action 'tv' { channels = { 'web' }, value = 10 }\n");
+    cr_assert(rf_load(&R, "a.lua",
+                      "experiment 'spring' { challenger = 'challenger', share = 0.5, salt = 'spring' }\n"
+                      "action 'tv' { channels = { 'web' }, value = 10 }\n", NULL), "%s", rf_problems(&R));
+    arb_experiment_view_t e;
+    cr_assert(arb_ruleset_experiment(R.rs, &e));
+    cr_expect_eq(arb_policy_ruleset_of(R.rs, "new_tv"), e.challenger);
+    cr_expect_eq(arb_policy_ruleset_of(R.rs, "tv"), R.rs, "the champion's own first");
+    cr_expect_eq(arb_policy_ruleset_of(R.rs, "nowhere"), R.rs);
+    arb_arena_t a;
+    arb_arena_init(&a);
+    cr_expect_null(arb_adaptive_rule(R.rs, "new_tv", &a));
+    cr_expect_not_null(arb_adaptive_rule(arb_policy_ruleset_of(R.rs, "new_tv"), "new_tv", &a));
+    const char *const *names;
+    cr_expect_eq(arb_adaptive_actions(R.rs, &a, &names), 1, "the challenger's adaptive action is synced");
+    cr_expect_str_eq(names[0], "new_tv");
+    arb_arena_free(&a);
 }
 
 Test(control, without_an_experiment_the_ruleset_decides_with_no_arm)
