@@ -132,7 +132,13 @@ void arb__compile_experiment(compiler_t *cc, int spec)
     lua_State *L = cc->L;
     spec_check_fields(cc, spec, fields);
     if (rs->is_challenger) {
-        spec_problem(cc, "a challenger ruleset may not declare its own experiment");
+        /* The champion's files the challenger shares (ruleset.c) declare
+         * the experiment itself: not the challenger's. One of its own files
+         * declaring another would run nothing. */
+        const char *file = cc->d ? cc->d->file : NULL;
+        size_t n = strlen(rs->dir);
+        if (file && strncmp(file, rs->dir, n) == 0 && file[n] == '/')
+            spec_problem(cc, "a challenger ruleset may not declare its own experiment");
         return;
     }
     if (rs->experiment) {

@@ -241,3 +241,41 @@ int arb__rule_files_list(const char *dir, bool tests, arb_rule_file_t **out, siz
     close(fd);
     return 0;
 }
+
+int arb__rule_files_overlay(const char *base, const char *dir, arb_rule_file_t **out, size_t *count,
+                            arb_problems_t *problems)
+{
+    arb_rule_file_t *over, *under;
+    size_t n_over, n_under;
+    *out = NULL;
+    *count = 0;
+    if (arb__rule_files_list(dir, false, &over, &n_over, problems) < 0) return -1;
+    if (arb__rule_files_list(base, false, &under, &n_under, problems) < 0) {
+        arb__rule_files_free(over, n_over);
+        return -1;
+    }
+    arb_rule_file_t *all = realloc(over, (n_over + n_under + 1) * sizeof *all);
+    if (!all) {
+        arb_problems_add(problems, "%s: out of memory listing the challenger's files", dir);
+        arb__rule_files_free(over, n_over);
+        arb__rule_files_free(under, n_under);
+        return -1;
+    }
+    size_t n = n_over;
+    for (size_t i = 0; i < n_under; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < n_over && !replaced; j++) replaced = strcmp(all[j].name, under[i].name) == 0;
+        if (replaced) {
+            free(under[i].name);
+            free(under[i].path);
+            free(under[i].text);
+        } else {
+            all[n++] = under[i];
+        }
+    }
+    free(under);
+    qsort(all, n, sizeof *all, by_name);
+    *out = all;
+    *count = n;
+    return 0;
+}

@@ -73,6 +73,7 @@ static int ruleset_panic(lua_State *L)
 typedef struct load_job {
     arb_ruleset_t *rs;
     const char *dir;
+    const char *base;           /* a challenger's: its champion's folder, NULL otherwise */
     arb_problems_t *problems;
     size_t before;              /* problems->total when the load began */
     arb_rule_file_t *files;
@@ -85,7 +86,8 @@ static int load_protected(lua_State *L)
     lua_settop(L, 0);
     arb_lua_context_init(L);
     if (arb__prelude_run(L, job->problems) == 0 &&
-        arb__rule_files_list(job->dir, false, &job->files, &job->n, job->problems) == 0) {
+        (job->base ? arb__rule_files_overlay(job->base, job->dir, &job->files, &job->n, job->problems)
+                   : arb__rule_files_list(job->dir, false, &job->files, &job->n, job->problems)) == 0) {
         if (job->n == 0 && job->problems->total == job->before)
             arb_problems_add(job->problems, "%s: no rule files (*.lua) in the folder", job->dir);
         for (size_t i = 0; i < job->n; i++)
@@ -99,13 +101,14 @@ static int load_protected(lua_State *L)
     return 0;
 }
 
-static arb_ruleset_t *ruleset_load(const char *dir, uint64_t seq, bool challenger,
+static arb_ruleset_t *ruleset_load(const char *dir, const char *base, uint64_t seq,
                                    arb_problems_t *problems);
 
-/* An experiment's challenger: the sub-folder it names, loaded like any
- * ruleset but refusing an experiment of its own; its checksum joins the
- * champion's, so that the version changes when only the challenger did.
- * Returns -1 with problems. */
+/* An experiment's challenger: the sub-folder it names, holding the files
+ * that differ from the champion's (the champion's others complete it),
+ * loaded like any ruleset but refusing an experiment of its own; its
+ * checksum joins the champion's, so that the version changes when only the
+ * challenger did. Returns -1 with problems. */
 static int challenger_load(arb_ruleset_t *rs, uint64_t seq, arb_problems_t *problems)
 {
     arb_experiment_t *e = rs->experiment;
@@ -114,7 +117,7 @@ static int challenger_load(arb_ruleset_t *rs, uint64_t seq, arb_problems_t *prob
         arb_problems_add(problems, "%s: out of memory loading the challenger", rs->dir);
         return -1;
     }
-    e->ruleset = ruleset_load(path, seq, true, problems);
+    e->ruleset = ruleset_load(path, rs->dir, seq, problems);
     free(path);
     if (!e->ruleset) return -1;
     uint64_t h = strtoull(rs->checksum, NULL, 16);
@@ -128,12 +131,13 @@ static int challenger_load(arb_ruleset_t *rs, uint64_t seq, arb_problems_t *prob
 
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
 {
-    return ruleset_load(dir, seq, false, problems);
+    return ruleset_load(dir, NULL, seq, problems);
 }
 
-static arb_ruleset_t *ruleset_load(const char *dir, uint64_t seq, bool challenger,
+static arb_ruleset_t *ruleset_load(const char *dir, const char *base, uint64_t seq,
                                    arb_problems_t *problems)
 {
+    bool challenger = base != NULL;
     size_t before = problems->total;
     arb_ruleset_t *rs = calloc(1, sizeof *rs);
     if (!rs) {
@@ -152,7 +156,7 @@ static arb_ruleset_t *ruleset_load(const char *dir, uint64_t seq, bool challenge
         return NULL;
     }
     lua_atpanic(rs->L, ruleset_panic);
-    load_job_t job = { .rs = rs, .dir = dir, .problems = problems, .before = before };
+    load_job_t job = { .rs = rs, .dir = dir, .base = base, .problems = problems, .before = before };
     /* One budget for the prelude, every rule file and the compile. */
     arb__load_budget(rs->L, true);
     lua_pushcfunction(rs->L, load_protected);

@@ -38,6 +38,12 @@ int arb__rule_files_list(const char *dir, bool tests, arb_rule_file_t **out, siz
                          arb_problems_t *problems);
 void arb__rule_files_free(arb_rule_file_t *files, size_t n);
 
+/* An experiment's challenger: the rule files of dir (its folder) and those
+ * of base (the champion's) that dir has no file of the same name for, in
+ * name order: a challenger folder holds only what differs. */
+int arb__rule_files_overlay(const char *base, const char *dir, arb_rule_file_t **out, size_t *count,
+                            arb_problems_t *problems);
+
 /* Run file f of a ruleset state in a fresh environment from the prelude's
  * factory env_name ("rules_env" or "tests_env"). Stack: unchanged. */
 int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,

@@ -206,7 +206,7 @@ Test(control, the_challenger_decides_for_its_share_and_names_its_arm)
     char path[128];
     snprintf(path, sizeof path, "%s/challenger", R.dir);
     mkdir(path, 0700);
-    rf_write(&R, "challenger/rules.lua", "action 'new_tv' { channels = { 'web' }, value = 20 }\n");
+    rf_write(&R, "challenger/a.lua", "action 'new_tv' { channels = { 'web' }, value = 20 }\n");
     cr_assert(rf_load(&R, "a.lua",
                       "experiment 'spring' { challenger = 'challenger', share = 0.5, salt = 'spring' }\n"
                       "action 'tv' { channels = { 'web' }, value = 10 }\n", NULL), "%s", rf_problems(&R));
@@ -245,7 +245,7 @@ Test(control, an_action_only_the_challenger_has_is_read_in_the_challenger)
     char path[128];
     snprintf(path, sizeof path, "%s/challenger", R.dir);
     mkdir(path, 0700);
-    rf_write(&R, "challenger/rules.lua",
+    rf_write(&R, "challenger/a.lua",
              "action 'new_tv' { channels = { 'web' }, value = 20, propensity = adaptive { } }\n"
              "action 'tv' { channels = { 'web' }, value = 10 }\n");
     cr_assert(rf_load(&R, "a.lua",

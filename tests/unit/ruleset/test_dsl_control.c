@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "engine/ruleset/compiled.h"
+#include "engine/decide/policy.h"
 #include "tests/support/rulefix.h"
 
 TestSuite(dsl_control, .init = rf_setup, .fini = rf_teardown);
@@ -28,7 +29,30 @@ static void challenger(const char *text)
     char path[128];
     snprintf(path, sizeof path, "%s/challenger", R.dir);
     mkdir(path, 0700);
-    rf_write(&R, "challenger/rules.lua", text);
+    rf_write(&R, "challenger/a.lua", text);
+}
+
+/* A challenger folder holds what differs: the champion's other files
+ * complete it, and the champion's experiment is not the challenger's own. */
+Test(dsl_control, a_challenger_is_its_own_files_over_the_champions)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/challenger", R.dir);
+    mkdir(path, 0700);
+    rf_write(&R, "b.lua", "action 'radio' { channels = { 'web' }, value = 5 }\n");
+    rf_write(&R, "challenger/b.lua", "action 'radio' { channels = { 'web' }, value = 99 }\n"
+                                     "action 'new_tv' { channels = { 'web' }, value = 20 }\n");
+    cr_assert(rf_load(&R, "a.lua", "experiment 'e' { challenger = 'challenger', share = 0.5 }\n"
+                                   "action 'tv' { channels = { 'web' }, value = 10 }\n", NULL),
+              "%s", rf_problems(&R));
+    arb_experiment_view_t e;
+    cr_assert(arb_ruleset_experiment(R.rs, &e));
+    cr_expect_eq(arb_ruleset_action_count(R.rs), 2, "the champion: tv and radio");
+    cr_expect_eq(arb_ruleset_action_count(e.challenger), 3, "the challenger: tv (the champion's), radio "
+                                                            "and new_tv (its own)");
+    const arb_action_t *radio = arb_policy_action(e.challenger, "radio");
+    cr_assert_not_null(radio);
+    cr_expect_eq(radio->value, 99, "the challenger's b.lua replaces the champion's");
 }
 
 static const arb_control_t *control_of(const char *id)
@@ -134,7 +158,7 @@ Test(dsl_control, a_challenger_may_not_declare_an_experiment)
 {
     challenger("experiment 'inner' { challenger = 'x', share = 0.1 }\n" ACT);
     cr_expect_not(rf_load(&R, "a.lua", "experiment 'e' { challenger = 'challenger', share = 0.5 }\n" ACT, NULL));
-    cr_expect_not_null(rf_problem_with(&R, "challenger/rules.lua:", "may not declare its own experiment", NULL),
+    cr_expect_not_null(rf_problem_with(&R, "challenger/a.lua:", "may not declare its own experiment", NULL),
                        "%s", rf_problems(&R));
 }
 
@@ -168,5 +192,5 @@ Test(dsl_control, a_load_loads_the_challenger_again)
     /* A broken challenger fails the whole load. */
     challenger("action 'x' { channels = { 'web' }, valu = 2 }\n");
     cr_expect_not(rf_reload(&R));
-    cr_expect_not_null(rf_problem_with(&R, "challenger/rules.lua:", "valu", NULL), "%s", rf_problems(&R));
+    cr_expect_not_null(rf_problem_with(&R, "challenger/a.lua:", "valu", NULL), "%s", rf_problems(&R));
 }
