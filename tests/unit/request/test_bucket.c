@@ -19,6 +19,12 @@ Test(bucket, fixed_vectors)
     cr_expect_eq(b("arbiter", "alice"), 0.8088381172369467);
     cr_expect_eq(b("spring", "customer-42"), 0.3836265147907889);
     cr_expect_eq(b("", "x"), 0.2997525952763609);
+    /* A salt longer than SHA-256's block is hashed first (RFC 2104), as
+     * python3's hmac does: 150 x 's'. */
+    char salt[151];
+    memset(salt, 's', 150);
+    salt[150] = 0;
+    cr_expect_eq(b(salt, "cust-1"), 0.9764536920958046);
 }
 
 Test(bucket, same_inputs_same_place_and_in_range)
