@@ -173,8 +173,15 @@ static void check_decision(const char *buf, size_t len, const arb_context_t *ctx
     FUZZ_CHECK(rc == MSGPACK_UNPACK_SUCCESS && off == len,
                "the decision is not one MessagePack object (rc %d, %zu of %zu bytes)", rc, off, len);
     const msgpack_object *d = &u.data;
-    FUZZ_CHECK(d->type == MSGPACK_OBJECT_MAP && d->via.map.size == (explain ? 5u : 4u),
-               "the decision map has %u entries", d->type == MSGPACK_OBJECT_MAP ? d->via.map.size : 0);
+    /* decision_id, ruleset, group, actions, elapsed_us; explain with it;
+     * experiment and arm when an experiment split the decision. */
+    FUZZ_CHECK(d->type == MSGPACK_OBJECT_MAP, "the decision is not a map");
+    const msgpack_object *exp = arb_msgpack_map_get(d, "experiment");
+    FUZZ_CHECK(d->via.map.size == 5u + (explain ? 1u : 0u) + (exp ? 2u : 0u),
+               "the decision map has %u entries", d->via.map.size);
+    const msgpack_object *group = arb_msgpack_map_get(d, "group");
+    FUZZ_CHECK(group && group->type == MSGPACK_OBJECT_STR, "no group");
+    FUZZ_CHECK(!exp || arb_msgpack_map_get(d, "arm"), "an experiment without its arm");
     const msgpack_object *actions = arb_msgpack_map_get(d, "actions");
     FUZZ_CHECK(actions && actions->type == MSGPACK_OBJECT_ARRAY, "no actions array");
     if (ctx->limit)
