@@ -232,10 +232,14 @@ class FairnessTest(HostileBase):
 
     def test_a_long_batch_does_not_hold_the_worker(self):
         # One worker; each "slow" decision takes some 4 ms of Lua: a batch of
-        # 1000 is 4 s of work unless its budget stops it.
+        # 1000 is 4 s of work unless its budget (400 ms here) stops it. A ping
+        # waits at most one budget; the batch of 5 below fits it 20 times
+        # over, a margin a loaded machine under ASan needs (the default
+        # 200 ms once refused it in CI).
         self.srv = self.start_server(rules=rules_dir(self, SLOW_RULES), workers=1,
                                      extra_args=["--overload-ms", "60000",
-                                                 "--deadline-ms", "1000"])
+                                                 "--deadline-ms", "1000",
+                                                 "--batch-ms", "400"])
         self.clean_ids = ["healthy"]
         self.base_fd = self.srv.fd_count()
         self.base_rss = self.srv.rss_kb()
@@ -271,6 +275,7 @@ class FairnessTest(HostileBase):
             self.assert_error(r, "deadline_exceeded", "--batch-ms")
         # A batch that fits its budget is answered whole.
         r = hog.call("decide_many", batch[:5], timeout=T(10))
+        self.assertIsNone(r.error, "a batch of 5 slow contexts was refused")
         self.assertEqual([ids_of(d) for d in r.result], [SLOW_IDS] * 5)
         hog.close()
         ponger.close()
