@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine/audit/log.h"
+#include "engine/base/hex.h"
 #include "engine/decide/adaptive.h"
 #include "engine/decide/policy.h"
 #include "engine/learn/learner.h"
@@ -186,9 +187,18 @@ const char *arb__state_fresh_pseudonym(arb_pending_t *p)
 {
     if (!p->w->server->log) return NULL;
     if (p->fresh_pseudonym[0]) return p->fresh_pseudonym;
-    unsigned char r[16];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return NULL;
-    for (int i = 0; i < 16; i++) snprintf(p->fresh_pseudonym + 2 * i, 3, "%02x", r[i]);
+    arb_worker_t *w = p->w;
+    enum { N = 16 };
+    if (w->rand_left < N) {
+        if (getrandom(w->rand_pool, sizeof w->rand_pool, 0) != (ssize_t)sizeof w->rand_pool)
+            return NULL;
+        w->rand_left = sizeof w->rand_pool;
+    }
+    unsigned char *r = w->rand_pool + sizeof w->rand_pool - w->rand_left;
+    arb_hex(r, N, p->fresh_pseudonym);
+    /* A pseudonym's bytes are used once: wiped as taken. */
+    memset(r, 0, N);
+    w->rand_left -= N;
     return p->fresh_pseudonym;
 }
 

@@ -8,6 +8,8 @@
 #include "engine/server/worker.h"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -183,6 +185,10 @@ static void worker_on_wakeup(uv_async_t *a)
 void arb_worker_main(void *arg)
 {
     arb_worker_t *w = arg;
+    /* Named for top -H and perf: "arb-worker-0", ... (15 bytes at most). */
+    char name[16];
+    snprintf(name, sizeof name, "arb-worker-%d", w->index);
+    pthread_setname_np(pthread_self(), name);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* Late inbox items (a reply racing the stop) are dropped here. */
     worker_drain_inbox(w);

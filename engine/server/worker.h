@@ -57,6 +57,10 @@ typedef struct arb_worker {
     uint32_t pending;          /* requests waiting on the store (state_calls.c) */
     uv_timer_t sweep;          /* frame and idle timeouts, drain on stop */
     arb_conns_t conns;         /* open connections, their spare answer buffers */
+    /* Random bytes for new customers' pseudonyms (state_decide.c), drawn
+     * from getrandom a pool at a time rather than a syscall a customer. */
+    unsigned char rand_pool[256];
+    size_t rand_left;          /* unused bytes at the pool's end */
     bool stopping;             /* draining for shutdown */
     uint64_t stop_deadline_ms; /* when draining gives up */
 } arb_worker_t;

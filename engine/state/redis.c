@@ -33,6 +33,7 @@
  * ASK, with ASKING). A connection that drops, or a node that missed a
  * deadline, is closed; the next call to that node connects again.
  */
+#include "engine/base/hex.h"
 #include "engine/state/record.h"
 #include "engine/state/redis_int.h"
 
@@ -518,7 +519,7 @@ int arb_redis_open(arb_store_t *s, const char *seeds, arb_err_t *err)
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned mdn = 0;
     EVP_Digest(SCRIPT, strlen(SCRIPT), md, &mdn, EVP_sha1(), NULL);
-    for (unsigned i = 0; i < 20; i++) snprintf(r->sha + 2 * i, 3, "%02x", md[i]);
+    arb_hex(md, 20, r->sha);
     s->impl = r;
     s->ops = &ops;
     return 0;

@@ -139,7 +139,13 @@ class TestDecisionLog(LogTestCase):
         self.assertRegex(pa or "", "^[0-9a-f]{32}$")
         self.assertRegex(pb or "", "^[0-9a-f]{32}$")
         self.assertNotEqual(pa, pb)
-        stats = c.ok("stats")["log"]
+        # The writer lets records gather for up to 5 ms before it writes.
+        deadline = time.monotonic() + T(10)
+        while True:
+            stats = c.ok("stats")["log"]
+            if stats["written"] >= 5 or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         self.stop(srv)
 
         recs = read_log(d)
