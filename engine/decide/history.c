@@ -46,7 +46,8 @@ static int merge_purchases(arb_context_t *ctx, const arb_customer_t *c, arb_aren
     for (size_t i = 0; i < c->n_purchases; i++) {
         const arb_event_t *s = &c->purchases[i];
         arb_purchase_t p = { str_of(s->sku), str_of(s->category), str_of(s->channel),
-                             isnan(s->price) ? 0 : s->price, s->ts };
+                             isnan(s->price) ? 0 : s->price, s->ts, s->extra,
+                             (uint32_t)s->extra_len };
         if (!purchase_seen(out, ctx->n_purchases, &p)) out[n++] = p;
     }
     ctx->purchases = out;
@@ -63,7 +64,8 @@ static int merge_events(arb_context_t *ctx, const arb_customer_t *c, arb_arena_t
     if (n) memcpy(out, ctx->events, sizeof *out * n);
     for (size_t i = 0; i < c->n_events; i++) {
         const arb_event_t *s = &c->events[i];
-        arb_ctx_event_t e = { str_of(s->type), str_of(s->sku), str_of(s->category), s->ts };
+        arb_ctx_event_t e = { str_of(s->type), str_of(s->sku), str_of(s->category), s->ts,
+                              str_of(s->channel), s->extra, (uint32_t)s->extra_len };
         if (!event_seen(out, ctx->n_events, &e)) out[n++] = e;
     }
     ctx->events = out;

@@ -31,6 +31,11 @@ typedef struct arb_purchase {
     arb_str_t channel;   /* empty when absent */
     double price;        /* 0 when absent */
     int64_t ts;          /* unix seconds; required */
+    /* A stored purchase's other fields (brand, ...) as a msgpack map, NULL
+     * for the context's own (their fields are in ctx->raw); set by
+     * decide/history.c, borrowed from the stored customer. */
+    const uint8_t *extra;
+    uint32_t extra_len;
 } arb_purchase_t;
 
 typedef struct arb_ctx_event {
@@ -38,6 +43,12 @@ typedef struct arb_ctx_event {
     arb_str_t sku;       /* empty when absent */
     arb_str_t category;  /* empty when absent */
     int64_t ts;          /* unix seconds; required */
+    /* Of a stored event (decide/history.c): its channel and its other
+     * fields as a msgpack map; empty and NULL for the context's own, whose
+     * fields are in ctx->raw. Borrowed from the stored customer. */
+    arb_str_t channel;
+    const uint8_t *extra;
+    uint32_t extra_len;
 } arb_ctx_event_t;
 
 typedef struct arb_score {
