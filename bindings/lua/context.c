@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/base/utf8.h"
+#include "engine/request/recfield.h"
 
 /* Registry keys: addresses of statics, so they cannot collide. */
 static const char ctx_udata_key = 0;
@@ -69,9 +70,53 @@ static void set_str(lua_State *L, const char *k, arb_str_t v)
     lua_setfield(L, -2, k);
 }
 
+/* Push the next item of c (a value of a stored record's extra fields) as
+ * Lua. Returns false on bytes that are not msgpack (then nothing pushed). */
+static bool push_mp_item(lua_State *L, arb_mpcursor_t *c, int depth)
+{
+    msgpack_object o;
+    if (depth > 64 || !arb_mpcursor_next(c, &o)) return false;
+    luaL_checkstack(L, 4, "context too deep");
+    if (o.type == MSGPACK_OBJECT_ARRAY) {
+        lua_createtable(L, (int)(o.via.array.size < 64 ? o.via.array.size : 64), 0);
+        for (uint32_t i = 0; i < o.via.array.size; i++) {
+            if (!push_mp_item(L, c, depth + 1)) { lua_pop(L, 1); return false; }
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        return true;
+    }
+    if (o.type == MSGPACK_OBJECT_MAP) {
+        lua_createtable(L, 0, (int)(o.via.map.size < 64 ? o.via.map.size : 64));
+        for (uint32_t i = 0; i < o.via.map.size; i++) {
+            if (!push_mp_item(L, c, depth + 1)) { lua_pop(L, 1); return false; }
+            if (!push_mp_item(L, c, depth + 1)) { lua_pop(L, 2); return false; }
+            if (lua_isnil(L, -2)) lua_pop(L, 2); else lua_rawset(L, -3);
+        }
+        return true;
+    }
+    arb_lua_push_msgpack(L, &o);
+    return true;
+}
+
+/* The extra fields of a stored record (a msgpack map) into the table on
+ * top, beside its typed ones: read-only, as the rest of the context. */
+static void set_extra(lua_State *L, const uint8_t *extra, uint32_t len)
+{
+    if (!extra) return;
+    arb_mpcursor_t c = { extra, extra + len };
+    msgpack_object m;
+    if (!arb_mpcursor_next(&c, &m) || m.type != MSGPACK_OBJECT_MAP) return;
+    for (uint32_t i = 0; i < m.via.map.size; i++) {
+        if (!push_mp_item(L, &c, 0)) return;
+        if (!push_mp_item(L, &c, 0)) { lua_pop(L, 1); return; }
+        if (lua_isnil(L, -2)) lua_pop(L, 2); else lua_rawset(L, -3);
+    }
+}
+
 /* With a stored customer merged in (ctx->merged), purchases and events past
  * the context's own are the stored ones: appended to the table just pushed
- * as plain records, so a plain rule reads one history as C conditions do. */
+ * as plain records, so a plain rule reads one history as C conditions do,
+ * their extra fields (brand, size...) included. */
 static void append_stored(lua_State *L, const arb_context_t *ctx, bool purchases)
 {
     lua_Integer at = (lua_Integer)lua_rawlen(L, -1);
@@ -86,12 +131,15 @@ static void append_stored(lua_State *L, const arb_context_t *ctx, bool purchases
             set_str(L, "channel", p->channel);
             lua_pushnumber(L, p->price);
             lua_setfield(L, -2, "price");
+            set_extra(L, p->extra, p->extra_len);
             lua_pushinteger(L, p->ts);
         } else {
             const arb_ctx_event_t *e = &ctx->events[i];
             set_str(L, "type", e->type);
             set_str(L, "sku", e->sku);
             set_str(L, "category", e->category);
+            set_str(L, "channel", e->channel);
+            set_extra(L, e->extra, e->extra_len);
             lua_pushinteger(L, e->ts);
         }
         lua_setfield(L, -2, "ts");
