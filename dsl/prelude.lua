@@ -151,6 +151,58 @@ local function window_of(fn, w, level)
   fail(fn .. ": expected a window such as within(days(30))", (level or 2) + 1)
 end
 
+-- A table of named fields is a filter on the purchase's or event's fields:
+-- bought { category = "laptop", channel = "store", within = days(30) }.
+-- Returns the list of field conditions (its window in .window), or nil
+-- when `what` is not such a table (a string, a list of items: any of).
+local function filter_of(fn, what, window, level)
+  level = (level or 2) + 1
+  if type(what) ~= "table" or getmetatable(what) ~= nil then return nil end
+  local names, items = {}, 0
+  for k in pairs(what) do
+    if type(k) == "string" then names[#names + 1] = k
+    elseif math.type(k) == "integer" and k >= 1 then items = items + 1
+    else fail(format("%s: a field name must be a string, not %s", fn, type(k)), level) end
+  end
+  if #names == 0 then return nil end
+  if items > 0 then
+    fail(format("%s: mixes a list of items with named fields: write either { \"mouse\", " ..
+                "\"trackpad\" } (any of) or { category = \"laptop\", channel = \"store\" }", fn),
+         level)
+  end
+  table.sort(names)
+  local f = {}
+  for _, k in ipairs(names) do
+    local v = what[k]
+    if k == "within" then
+      if window then fail(fn .. ": give the window once, as within = days(30) or within(days(30))", level) end
+      if is(v, WIN) then v = v.seconds end
+      check_number(fn, "within as a duration such as days(30)", v, level)
+      if v < 0 then fail(fn .. ": within must be a duration >= 0", level) end
+      window = v
+    else
+      local t = type(v)
+      if not (t == "string" or t == "number" or t == "boolean" or is(v, CMP)) then
+        fail(format("%s: field '%s' must be a string, a number, a boolean or one_of { ... }, not %s",
+                    fn, k, t), level)
+      end
+      if t == "number" then check_number(fn, "field '" .. k .. "'", v, level) end
+      f[#f + 1] = cond { op = "attr", name = k, cmp = as_cmp(fn, v, level) }
+    end
+  end
+  f.window = window
+  return f
+end
+
+-- The filter `what` as a condition of kind op (with where = true), or nil.
+local function where(fn, op, what, window, extra)
+  local f = filter_of(fn, what, window, 3)
+  if not f then return nil end
+  f.op, f.where = op, true
+  for k, v in pairs(extra or {}) do f[k] = v end
+  return cond(f)
+end
+
 -- what: a category or sku, or a list of them (any of).
 local function about(fn, what, build)
   if type(what) == "table" and not is(what, COND) then
@@ -166,6 +218,8 @@ end
 -- bought("laptop"), bought("laptop", within(days(30))), bought { "mouse", "trackpad" }
 function V.bought(what, window)
   local w = window_of("bought", window)
+  local f = where("bought", "bought", what, w)
+  if f then return f end
   return about("bought", what, function(x) return cond { op = "bought", what = x, window = w } end)
 end
 V.owns = function(what) return V.bought(what) end
@@ -188,6 +242,8 @@ function V.new_customer() return V.no(cond { op = "bought" }) end
 -- purchases(at_least(3)), purchases(at_least(2), "shoes", within(days(60)))
 function V.purchases(c, what, window)
   local w = window_of("purchases", window)
+  local f = where("purchases", "purchases", what, w, { cmp = as_cmp("purchases", c) })
+  if f then return f end
   if what ~= nil then check_string("purchases", "a category or sku", what) end
   return cond { op = "purchases", cmp = as_cmp("purchases", c), what = what, window = w }
 end
@@ -195,6 +251,8 @@ end
 -- spent(at_least(500), within(days(365))): total of purchase prices.
 function V.spent(c, window, what)
   local w = window_of("spent", window)
+  local f = where("spent", "spent", what, w, { cmp = as_cmp("spent", c) })
+  if f then return f end
   if what ~= nil then check_string("spent", "a category or sku", what) end
   return cond { op = "spent", cmp = as_cmp("spent", c), what = what, window = w }
 end
@@ -203,6 +261,8 @@ local function event(fn, etype)
   return function(what, window)
     if is(what, WIN) then what, window = nil, what end
     local w = window_of(fn, window)
+    local f = where(fn, "event", what, w, { type = etype })
+    if f then return f end
     return about(fn, what, function(x)
       return cond { op = "event", type = etype, what = x, window = w }
     end)
@@ -218,6 +278,81 @@ V.searched = event("searched", "search")
 function V.did(etype, what, window)
   check_string("did", "an event type", etype)
   return event("did", etype)(what, window)
+end
+
+---------------------------------------------------------------- order in time, the single-category shopper
+
+-- A purchase or event condition (bought/viewed/did... with their filters,
+-- or a list of them), which has times to order.
+local function check_match(fn, what, c, level)
+  level = (level or 2) + 1
+  check_called(fn, c, level)
+  local function match(x)
+    if not is(x, COND) then return false end
+    if x.op == "bought" or x.op == "event" then return true end
+    if x.op ~= "any" or #x == 0 then return false end
+    for _, k in ipairs(x) do if not match(k) then return false end end
+    return true
+  end
+  if not match(c) then
+    fail(format("%s: expected %s as a purchase or an event, such as bought { category = " ..
+                "\"laptop\" } or viewed(\"laptop\")", fn, what), level)
+  end
+  return c
+end
+
+local function no_more(fn, n, ...)
+  if select("#", ...) > 0 then
+    fail(format("%s: takes %d argument%s, got %d more", fn, n, n == 1 and "" or "s", select("#", ...)), 3)
+  end
+end
+
+-- before(viewed { category = "laptop", channel = "web" }, bought { category = "laptop" }):
+-- some match of the first happened before some match of the second.
+function V.before(a, b, ...)
+  no_more("before", 2, ...)
+  return cond { op = "before", check_match("before", "its first argument", a),
+                check_match("before", "its second argument", b) }
+end
+
+-- since_last_purchase(abandoned_cart()): a match after the latest purchase
+-- (any match when there was no purchase).
+function V.since_last_purchase(a, ...)
+  no_more("since_last_purchase", 1, ...)
+  return cond { op = "since_last_purchase", check_match("since_last_purchase", "its argument", a) }
+end
+
+local function age_of(fn, op)
+  return function(c, ...)
+    no_more(fn, 1, ...)
+    if not is(c, CMP) or c.op == "one_of" or c.op == "eq" and c.s then
+      fail(format("%s: expected a comparison of its age, such as at_least(days(365))", fn), 2)
+    end
+    return cond { op = op, cmp = c }
+  end
+end
+-- first_purchase(at_least(days(365))): a customer for a year or more.
+V.first_purchase = age_of("first_purchase", "first_purchase")
+-- last_purchase(at_most(days(30))): bought within the last 30 days.
+V.last_purchase = age_of("last_purchase", "last_purchase")
+
+-- only_bought { category = "shoes" }: at least one purchase, and every
+-- purchase matches (within = days(365) looks at that window only).
+function V.only_bought(what, window, ...)
+  no_more("only_bought", 2, ...)
+  local f = filter_of("only_bought", what, window_of("only_bought", window))
+  if not f then
+    fail("only_bought: expected named fields, as in only_bought { category = \"shoes\" }", 2)
+  end
+  f.op = "only_bought"
+  return cond(f)
+end
+
+-- one_category(): at least one purchase, all of them in one category
+-- (one_category(within(days(365))): in that window).
+function V.one_category(window, ...)
+  no_more("one_category", 1, ...)
+  return cond { op = "one_category", window = window_of("one_category", window) }
 end
 
 ---------------------------------------------------------------- weather, place, consent

@@ -13,6 +13,7 @@
 #include "bindings/lua/context.h"
 #include "engine/base/clock.h"
 #include "bindings/lua/sandbox.h"
+#include "engine/decide/eval_hist.h"
 
 void arb_eval_init(arb_eval_t *ev) { memset(ev, 0, sizeof *ev); }
 
@@ -456,6 +457,11 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
     case ARB_OP_WEEKDAY: return (n->a >> ev->local_wday) & 1;
     case ARB_OP_CHANNEL: return str_is_sym(rs, ctx->channel, n->sym);
     case ARB_OP_TOUCHPOINT: return str_is_sym(rs, ctx->touchpoint, n->sym);
+    case ARB_OP_BOUGHT_WHERE: case ARB_OP_EVENT_WHERE: case ARB_OP_PURCHASES_WHERE:
+    case ARB_OP_SPENT_WHERE: case ARB_OP_BEFORE: case ARB_OP_SINCE_LAST:
+    case ARB_OP_FIRST_PURCHASE: case ARB_OP_LAST_PURCHASE: case ARB_OP_ONLY_BOUGHT:
+    case ARB_OP_ONE_CATEGORY:
+        return arb__hist_eval(ev, n);
     case ARB_OP_LUA: {
         if (call_lua(ev, n->ref) < 0) return -1;
         int r = lua_toboolean(rs->L, -1);
@@ -472,6 +478,7 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
 static int64_t newest_match(const arb_eval_t *ev, const arb_node_t *n)
 {
     if (n->op == ARB_OP_EVENT) return newest_event(ev, n);
+    if (n->op != ARB_OP_BOUGHT) return arb__hist_newest(ev, n);
     if (!bought(ev, n->sym, n->window)) return INT64_MIN;
     return n->sym < 0 ? ev->latest_any : ev->bought_latest[n->sym];
 }

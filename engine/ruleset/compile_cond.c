@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/ruleset/rawread.h"
+#include "engine/ruleset/compile_hist.h"
 
 static int32_t node_append(arb_ruleset_t *rs, const arb_node_t *n)
 {
@@ -268,6 +269,8 @@ static void compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out)
     }
 }
 
+void arb__compile_cmp(compiler_t *cc, int idx, arb_cmp_t *out) { compile_cmp(cc, idx, out); }
+
 /* ---- conditions */
 
 
@@ -386,6 +389,8 @@ static int32_t compile_cond_table(compiler_t *cc, int idx)
     arb_node_t n = { .op = ARB_OP_TRUE, .sym = -1, .sym2 = -1, .window = -1 };
     double w = spec_piece_number(cc, idx, "window", -1, -1, ARB_MAX_SECONDS);
     n.window = w < 0 ? -1 : (int64_t)w;
+    if (arb__compile_hist(cc, idx, op, &n))
+        return arb__compile_hist_done(cc, compile_children(cc, idx, &n));
     if (strcmp(op, "all") == 0 || strcmp(op, "any") == 0 || strcmp(op, "not") == 0) {
         n.op = op[0] == 'a' ? (op[1] == 'l' ? ARB_OP_ALL : ARB_OP_ANY) : ARB_OP_NOT;
         return compile_children(cc, idx, &n);
@@ -509,7 +514,7 @@ static int32_t compile_wexpr_value(compiler_t *cc, int idx)
         w.node = arb__compile_cond(cc, lua_gettop(L));
         lua_pop(L, 1);
         arb_op_t of = w.node >= 0 ? cc->rs->nodes[w.node].op : ARB_OP_BOUGHT;
-        if (of != ARB_OP_BOUGHT && of != ARB_OP_EVENT) {
+        if (!arb_op_is_match(of)) {
             spec_problem(cc, "recency: needs a purchase or an event%s", SPEC_CHANGED);
             return -1;
         }

@@ -48,6 +48,21 @@ typedef enum arb_op {
     ARB_OP_CHANNEL,     /* context channel == sym */
     ARB_OP_TOUCHPOINT,  /* context touchpoint == sym */
     ARB_OP_LUA,         /* plain Lua function(c) -> truthy */
+    /* Purchases and events by any field (compile_hist.c, eval_hist.c): the
+     * kids of the *_WHERE and ONLY_BOUGHT nodes are ATTR nodes read as the
+     * record's fields (name, cmp), all of which a record must match. */
+    ARB_OP_BOUGHT_WHERE,    /* a purchase within window whose fields match */
+    ARB_OP_EVENT_WHERE,     /* an event of type sym2 within window whose fields match */
+    ARB_OP_PURCHASES_WHERE, /* the number of matching purchases within window compares */
+    ARB_OP_SPENT_WHERE,     /* the sum of their prices compares */
+    ARB_OP_BEFORE,          /* kids A, B (match nodes): the oldest match of A is older than the
+                               newest match of B */
+    ARB_OP_SINCE_LAST,      /* kid A (a match node): a match newer than the latest purchase,
+                               any match when there is no purchase */
+    ARB_OP_FIRST_PURCHASE,  /* the age (seconds) of the oldest purchase compares */
+    ARB_OP_LAST_PURCHASE,   /* the age of the newest purchase compares */
+    ARB_OP_ONLY_BOUGHT,     /* a purchase within window, and every one there matches */
+    ARB_OP_ONE_CATEGORY,    /* a purchase within window, and all there of one category */
 } arb_op_t;
 
 /* Comparisons a node may apply to a number or a string. */
@@ -374,6 +389,15 @@ static inline const arb_action_policy_t *arb_action_policy(const arb_ruleset_t *
                                                            const arb_action_t *a)
 {
     return a->policy >= 0 ? &rs->policies[a->policy] : NULL;
+}
+
+/* Whether nodes of kind op are purchases or events that match at a time
+ * (what recency weighs and before / since_last_purchase order). An ANY of
+ * them matches too, at the times of its kids. */
+static inline bool arb_op_is_match(arb_op_t op)
+{
+    return op == ARB_OP_BOUGHT || op == ARB_OP_EVENT || op == ARB_OP_BOUGHT_WHERE ||
+           op == ARB_OP_EVENT_WHERE;
 }
 
 #endif
