@@ -206,6 +206,7 @@ Test(dsl_words, since_last_purchase)
     const char *ctx = "{'events':[{'type':'cart_abandon','ts':%lld}],'purchases':[{'sku':'x','ts':%lld}]}";
     AGREE(true, ctx, AGO_DAYS(1), AGO_DAYS(3));
     AGREE(false, ctx, AGO_DAYS(4), AGO_DAYS(3));
+    AGREE(false, ctx, AGO_DAYS(3), AGO_DAYS(3));   /* at the second of the purchase: not after it */
     AGREE(true, "{'events':[{'type':'cart_abandon','ts':%lld}]}", AGO_DAYS(40));   /* never bought */
     AGREE(false, "{'purchases':[{'sku':'x','ts':%lld}]}", AGO_DAYS(3));
     load_pair("since_last_purchase(viewed { channel = 'app' })",
@@ -262,6 +263,7 @@ Test(dsl_words, one_category)
     AGREE(false, two, "shoes", AGO_DAYS(1), "bags", AGO_DAYS(200));
     AGREE(true, "{'purchases':[{'category':'bags','ts':%lld}]}", AGO_DAYS(1));
     AGREE(false, "{'purchases':[{'category':'bags','ts':%lld},{'sku':'x','ts':%lld}]}", AGO_DAYS(1), AGO_DAYS(2));
+    AGREE(false, "{'purchases':[{'sku':'x','ts':%lld}]}", AGO_DAYS(1));   /* no category at all */
     AGREE(false, "{}");
 }
 
