@@ -337,3 +337,48 @@ Test(dsl_words, stored_records_keep_their_fields)
     AGREE(true, "{'purchases':[{'category':'laptop','channel':'store','ts':%lld}]}", AGO_DAYS(1));  /* and again since */
     R.customer = NULL;
 }
+
+/* ---- the worked examples of dsl/README.words.md --------------------------------- */
+
+Test(dsl_words, worked_examples)
+{
+    cr_assert(rf_load(&R, "rules.lua",
+        "action 'laptop_bundle_after_store' {\n"
+        "  channels = { 'web', 'email' }, value = 45, propensity = 0.15, requires = { 'marketing' },\n"
+        "  when = all {\n"
+        "    before(viewed { category = 'laptop', channel = 'web' },\n"
+        "           bought { category = 'laptop', channel = 'store', within = days(14) }),\n"
+        "    no(bought { category = 'laptop_bag', within = days(14) }),\n"
+        "  },\n"
+        "  weight = recency(bought { category = 'laptop', channel = 'store' }, days(7)),\n"
+        "}\n"
+        "action 'shoes_only_discover_bags' {\n"
+        "  channels = { 'web', 'app', 'email' }, value = 20, propensity = 0.08,\n"
+        "  when = all { only_bought { category = 'shoes' }, purchases(at_least(2)), last_purchase(above(days(7))) },\n"
+        "}\n"
+        "action 'single_category_explore' {\n"
+        "  channels = { 'email' }, value = 8, propensity = 0.05,\n"
+        "  when = all { one_category(), first_purchase(at_least(days(180))) },\n"
+        "  weight = boost(purchases(at_least(5)), 1.5),\n"
+        "}\n", NULL), "%s", rf_problems(&R));
+    const char *laptop = "{'consent':{'marketing':true},"
+        "'events':[{'type':'view','category':'laptop','channel':'web','ts':%lld}],"
+        "'purchases':[{'category':'laptop','channel':'%s','price':1299,'ts':%lld}]}";
+    rf_decide(&R, laptop, AGO_DAYS(9), "store", AGO_DAYS(7));
+    cr_expect_str_eq(rf_ids(&R), "laptop_bundle_after_store");
+    double p = rf_priority(&R, "laptop_bundle_after_store");
+    cr_expect(NEAR(p, 45 * 0.15 * 0.5), "one half-life since the store purchase, got %.17g", p);
+    rf_decide(&R, laptop, AGO_DAYS(9), "web", AGO_DAYS(7));
+    cr_expect_str_eq(rf_ids(&R), "", "bought online");
+    rf_decide(&R, laptop, AGO_DAYS(5), "store", AGO_DAYS(7));
+    cr_expect_str_eq(rf_ids(&R), "", "browsed after buying");
+
+    const char *shoes = "{'channel':'email','touchpoint':'email_weekly','purchases':["
+        "{'category':'shoes','ts':%lld},{'category':'%s','ts':%lld}]}";
+    rf_decide(&R, shoes, AGO_DAYS(200), "shoes", AGO_DAYS(30));
+    cr_expect_str_eq(rf_ids(&R), "shoes_only_discover_bags,single_category_explore");
+    rf_decide(&R, shoes, AGO_DAYS(200), "shoes", AGO_DAYS(3));
+    cr_expect_str_eq(rf_ids(&R), "single_category_explore", "bought in the last week");
+    rf_decide(&R, shoes, AGO_DAYS(200), "bags", AGO_DAYS(30));
+    cr_expect_str_eq(rf_ids(&R), "", "two categories");
+}
