@@ -129,6 +129,22 @@ action "fuzz_vocabulary" {
   payload     = { template = "fuzz", deep = { a = { b = { c = { 1, 2, 3 } } } } },
 }
 
+-- Purchases and events by any field, their order in time, the
+-- single-category shopper (read record by record: raw maps of any shape).
+action "fuzz_history_words" {
+  channels    = { "web", "email", "app", "store", "call_center", "sms", "kiosk" },
+  value       = 4,
+  when        = any {
+    before(viewed { category = "laptop", channel = "web" }, bought { category = "laptop", channel = "store" }),
+    all { since_last_purchase(abandoned_cart()), first_purchase(at_least(days(365))) },
+    all { last_purchase(at_most(days(30))), purchases(at_least(2), { brand = "acme", size = 42 }) },
+    all { spent(at_least(100), within(days(90)), { color = one_of { "red", "blue" }, gift = true }) },
+    only_bought { category = "shoes", within = days(365) },
+    all { one_category(), did("wishlist_add", { designer = "ito" }) },
+  },
+  weight      = recency(bought { channel = "store" }, days(14)) + boost(before(viewed { "tv" }, bought("tv")), 2),
+}
+
 fallback "fuzz_fallback" {
   channels = { "web", "email", "app", "store", "call_center", "sms", "kiosk" },
   value    = 0.5,
