@@ -145,6 +145,42 @@ static int list_of(cust_read_t *r, const msgpack_object *c, const char *name, ui
     return *n && !*out ? cust_fail(r, "out of memory") : 0;
 }
 
+/* The fields of entry e other than the typed ones, packed as a msgpack map
+ * into the arena, as track stores them (arb_event_t.extra): the words on
+ * any field (bought { brand = "acme" }) read them on a test's customer too. */
+static int extra_fields(cust_read_t *r, const msgpack_object *e, arb_event_t *out)
+{
+    static const char *const typed[] = { "ts", "price", "type", "sku", "category", "channel", NULL };
+    uint32_t n = 0;
+    const msgpack_object_kv *kv = e->via.map.ptr;
+    bool *other = e->via.map.size ? arb_arena_alloc(r->arena, e->via.map.size) : NULL;
+    if (e->via.map.size && !other) return cust_fail(r, "out of memory");
+    for (uint32_t i = 0; i < e->via.map.size; i++) {
+        other[i] = kv[i].key.type == MSGPACK_OBJECT_STR;
+        for (const char *const *t = typed; *t && other[i]; t++)
+            other[i] = !(kv[i].key.via.str.size == strlen(*t) &&
+                         memcmp(kv[i].key.via.str.ptr, *t, kv[i].key.via.str.size) == 0);
+        n += other[i];
+    }
+    if (!n) return 0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, n);
+    for (uint32_t i = 0; i < e->via.map.size; i++) {
+        if (!other[i]) continue;
+        msgpack_pack_object(&pk, kv[i].key);
+        msgpack_pack_object(&pk, kv[i].val);
+    }
+    uint8_t *bytes = sb.data ? arb_arena_alloc(r->arena, sb.size) : NULL;
+    if (bytes) memcpy(bytes, sb.data, sb.size);
+    out->extra = bytes;
+    out->extra_len = bytes ? sb.size : 0;
+    msgpack_sbuffer_destroy(&sb);
+    return bytes ? 0 : cust_fail(r, "out of memory");
+}
+
 static int read_events(cust_read_t *r, const msgpack_object *c, const char *name, bool purchases,
                        arb_event_t **out, size_t *count)
 {
@@ -160,7 +196,8 @@ static int read_events(cust_read_t *r, const msgpack_object *c, const char *name
             (!purchases && str_field(r, &it[i], name, i, "type", true, &e->type) < 0) ||
             str_field(r, &it[i], name, i, "sku", false, &e->sku) < 0 ||
             str_field(r, &it[i], name, i, "category", false, &e->category) < 0 ||
-            str_field(r, &it[i], name, i, "channel", false, &e->channel) < 0)
+            str_field(r, &it[i], name, i, "channel", false, &e->channel) < 0 ||
+            extra_fields(r, &it[i], e) < 0)
             return -1;
         e->ts = (int64_t)ts;
         e->price = price;
