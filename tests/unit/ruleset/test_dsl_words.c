@@ -382,3 +382,31 @@ Test(dsl_words, worked_examples)
     rf_decide(&R, shoes, AGO_DAYS(200), "bags", AGO_DAYS(30));
     cr_expect_str_eq(rf_ids(&R), "", "two categories");
 }
+
+/* A rule test's customer = { purchases = { ... } } keeps every field of an
+ * entry, as track stores them: the words and plain Lua read them. */
+Test(dsl_words, a_rule_tests_stored_customer_keeps_every_field)
+{
+    load_pair("before(viewed { channel = 'web', designer = 'ito' }, bought { brand = 'acme', size = 42 })",
+              "return some(c.events, function(e) return e.type == 'view' and e.channel == 'web' and "
+              "e.designer == 'ito' and some(c.purchases, function(p) return p.brand == 'acme' and "
+              "p.size == 42 and p.ts > e.ts end) end)");
+    rf_write(&R, "rules_test.lua",
+             "test 'stored' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = { events = { { type = 'view', channel = 'web', designer = 'ito', ts = ago(days(5)) } },\n"
+             "               purchases = { { category = 'x', brand = 'acme', size = 42, ts = ago(days(1)) } } },\n"
+             "  includes = { 'a', 'b' },\n"
+             "}\n"
+             "test 'stored, another size' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home' },\n"
+             "  customer = { events = { { type = 'view', channel = 'web', designer = 'ito', ts = ago(days(5)) } },\n"
+             "               purchases = { { category = 'x', brand = 'acme', size = 41, ts = ago(days(1)) } } },\n"
+             "  excludes = { 'a', 'b' },\n"
+             "}\n");
+    arb_problems_t failures = { 0 };
+    int n = arb_ruleset_run_tests(R.rs, R.dir, &failures, 0);
+    cr_expect_eq(n, 2);
+    cr_expect_eq(failures.n, 0, "first failure: %s", failures.n ? failures.items[0] : "");
+    arb_problems_free(&failures);
+}
