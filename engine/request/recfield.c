@@ -129,19 +129,27 @@ bool arb_mpcursor_next(arb_mpcursor_t *c, msgpack_object *out)
     return true;
 }
 
-bool arb_mpcursor_skip(arb_mpcursor_t *c)
+/* Skip what follows the header o just read: its items, or nothing. */
+static bool skip_items(arb_mpcursor_t *c, const msgpack_object *o)
 {
     /* Items still to skip, counted without recursion: a hostile nesting
      * cannot run the stack out. */
-    uint64_t left = 1;
+    uint64_t left = o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size
+                  : o->type == MSGPACK_OBJECT_MAP ? 2 * (uint64_t)o->via.map.size : 0;
     while (left) {
-        msgpack_object o;
-        if (!arb_mpcursor_next(c, &o)) return false;
+        msgpack_object x;
+        if (!arb_mpcursor_next(c, &x)) return false;
         left--;
-        if (o.type == MSGPACK_OBJECT_ARRAY) left += o.via.array.size;
-        else if (o.type == MSGPACK_OBJECT_MAP) left += 2 * (uint64_t)o.via.map.size;
+        if (x.type == MSGPACK_OBJECT_ARRAY) left += x.via.array.size;
+        else if (x.type == MSGPACK_OBJECT_MAP) left += 2 * (uint64_t)x.via.map.size;
     }
     return true;
+}
+
+bool arb_mpcursor_skip(arb_mpcursor_t *c)
+{
+    msgpack_object o;
+    return arb_mpcursor_next(c, &o) && skip_items(c, &o);
 }
 
 /* Field name of the msgpack map in bytes [b, b + n). */
@@ -157,8 +165,7 @@ static bool bytes_field(const uint8_t *b, uint32_t n, const char *name, uint32_t
         if (k.type == MSGPACK_OBJECT_STR && k.via.str.size == len &&
             memcmp(k.via.str.ptr, name, len) == 0)
             return arb_mpcursor_next(&c, out);
-        if (k.type == MSGPACK_OBJECT_ARRAY || k.type == MSGPACK_OBJECT_MAP) return false;
-        if (!arb_mpcursor_skip(&c)) return false;
+        if (!skip_items(&c, &k) || !arb_mpcursor_skip(&c)) return false;   /* the key, its value */
     }
     return false;
 }
