@@ -160,7 +160,8 @@ local function filter_of(fn, what, window, level)
   if type(what) ~= "table" or getmetatable(what) ~= nil then return nil end
   local names, items = {}, 0
   for k in pairs(what) do
-    if type(k) == "string" then names[#names + 1] = k
+    if k == "" then fail(fn .. ": a field name must not be empty", level)
+    elseif type(k) == "string" then names[#names + 1] = k
     elseif math.type(k) == "integer" and k >= 1 then items = items + 1
     else fail(format("%s: a field name must be a string, not %s", fn, type(k)), level) end
   end

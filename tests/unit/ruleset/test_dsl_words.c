@@ -154,6 +154,7 @@ Test(dsl_words, a_list_of_items_stays_any_of)
 Test(dsl_words, filter_mistakes_are_load_errors)
 {
     refused("bought { 'mouse', channel = 'store' }", "mixes a list of items with named fields");
+    refused("bought { [''] = 'x' }", "a field name must not be empty");
     refused("bought { brand = {} }", "field 'brand' must be a string, a number, a boolean or one_of");
     refused("bought({ brand = 'a', within = days(3) }, within(days(3)))", "give the window once");
     refused("viewed { brand = 'a', within = 'soon' }", "within as a duration");
