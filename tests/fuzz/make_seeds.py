@@ -210,6 +210,8 @@ def ruleset_dict():
     out += [dict_line("v_" + v, v) for v in vocab]
     calls = {
         "bought": 'bought("laptop", within(days(30)))', "action": 'action "a" {',
+        "where": 'bought { category = "laptop", channel = "store", within = days(14) }',
+        "before": 'before(viewed { channel = "web" }, bought { channel = "store" })',
         "fallback": 'fallback "f" {', "touchpoint": 'touchpoint "t" { limit = 2 }',
         "store": 'store "s" { lat = 52.5, lon = 13.4 }', "models": 'models { "m" }',
         "channels": 'channels { "c" }', "settings": "settings { default_limit = 2 }",
