@@ -425,6 +425,18 @@ static void decl_read(lua_State *L, decl_t *d)
     lua_pop(L, 4);
 }
 
+/* Whether running `file` already failed: a declaration whose body then
+ * has none was cut short by that error (a mistake inside its { ... }), and
+ * "has no { ... } body" would be a second, misleading problem. */
+static bool file_failed(const compiler_t *cc, const char *file)
+{
+    size_t len = strlen(file);
+    for (size_t i = 0; i < cc->problems->n; i++)
+        if (strncmp(cc->problems->items[i], file, len) == 0 && cc->problems->items[i][len] == ':')
+            return true;
+    return false;
+}
+
 /* Compile every declaration of one of the given kinds. */
 static void compile_pass(compiler_t *cc, int decls, bool actions)
 {
@@ -438,7 +450,7 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
         bool is_action = strcmp(d.kind, "action") == 0 || strcmp(d.kind, "fallback") == 0;
         if (is_action == actions) {
             if (arb_raw_field(L, -1, "spec") != LUA_TTABLE) {
-                spec_problem(cc, "has no { ... } body");
+                if (!file_failed(cc, d.file)) spec_problem(cc, "has no { ... } body");
             } else if (arb_raw_has_mt(L, -1)) {
                 /* Given after declaring: its fields are not what they seem. */
                 spec_problem(cc, "the { ... } body has a metatable: declarations are plain tables");
