@@ -33,6 +33,16 @@ static void refused(const char *when, const char *needle, const char *needle2)
                  rf_problems(&R));
 }
 
+/* As refused, for `not x`: the when is then false, a boolean, which the
+ * compiler reports too. */
+static void refused_not(const char *when, const char *needle, const char *needle2)
+{
+    cr_expect_not(load_when_text(when), "%s must not load", when);
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:1:", needle, needle2, NULL),
+                       "%s: want '%s' '%s', got:\n%s", when, needle, needle2 ? needle2 : "",
+                       rf_problems(&R));
+}
+
 static void loads(const char *when)
 {
     cr_expect(load_when_text(when), "%s must load: %s", when, rf_problems(&R));
@@ -132,4 +142,74 @@ Test(dsl_mistakes, a_score_comparison_that_cannot_hold_is_refused)
                       "  when = all { score('churn', above(0.7)), score('churn', between(0, 1)),\n"
                       "               score('churn', at_most(1)), score('churn', below(1)) } }\n",
                       "m.lua", models, NULL), "%s", rf_problems(&R));
+}
+
+/* ---- Lua's and / or / not between conditions ------------------------------ */
+
+Test(dsl_mistakes, lua_and_between_conditions_is_refused)
+{
+    refused("raining() and cold()", "Lua's 'and' after raining(...)", "write all { a, b } for both");
+    refused("bought('tv') and viewed 'laptop'", "Lua's 'and' after bought(...)", "`a and b` is b alone");
+    refused("all { raining() } and any { cold(), hot() }", "Lua's 'and' after all(...)", NULL);
+}
+
+Test(dsl_mistakes, lua_or_between_conditions_is_refused)
+{
+    refused("raining() or cold()", "Lua's 'or' after raining(...)", "write any { a, b } for either");
+    refused("bought 'tv' or bought 'radio'", "Lua's 'or' after bought(...)", NULL);
+}
+
+Test(dsl_mistakes, lua_not_of_a_condition_is_refused)
+{
+    refused_not("not raining()", "Lua's 'not' before raining(...)", "write no(a) for its opposite");
+    refused_not("not (bought('tv'))", "Lua's 'not' before bought(...)", "`not a` is always false");
+}
+
+Test(dsl_mistakes, lua_and_before_a_word_after_a_plain_value_is_refused)
+{
+    /* The condition on the left is a local: only the word on the right shows. */
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "local wet = raining()\n"
+                          "action 'a' { channels = { 'web' }, value = 1,\n"
+                          "  when = wet and cold() }\n", NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:3:", "Lua's 'and' before cold(...)", NULL),
+                       "%s", rf_problems(&R));
+    cr_expect_eq(R.problems.total, 1, "%s", rf_problems(&R));
+}
+
+Test(dsl_mistakes, every_and_of_a_file_is_reported_at_its_line)
+{
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "-- raining() and cold() in a comment is fine\n"
+                          "action 'a' { channels = { 'web' }, value = 1, when = raining() }\n"
+                          "action 'b' { channels = { 'web' }, value = 1,\n"
+                          "  when = all { raining(),\n"
+                          "    hot() or\n"
+                          "    cold() } }\n"
+                          "local s = [[ not raining() ]] .. \"cold() and hot()\"\n"
+                          "action 'c' { channels = { 'web' }, value = 1, when = not weekend() }\n", NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:5:", "Lua's 'or' after hot(...)", NULL), "%s", rf_problems(&R));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:8:", "Lua's 'not' before weekend(...)", NULL),
+                       "%s", rf_problems(&R));
+    cr_expect_null(rf_problem_with(&R, "a.lua:1:", NULL), "nothing in the comment:\n%s", rf_problems(&R));
+    cr_expect_null(rf_problem_with(&R, "a.lua:7:", NULL), "nothing in the strings:\n%s", rf_problems(&R));
+}
+
+Test(dsl_mistakes, plain_lua_and_or_not_stay_legal)
+{
+    cr_expect(rf_load(&R, "a.lua",
+                      "local premium = true\n"
+                      "local t = { all = function(x) return x end }\n"
+                      "local n = premium and 2 or 1\n"
+                      "--[==[ raining() and cold() ]==]\n"
+                      "action 'a' { channels = { 'web' }, value = 1, weight = n,\n"
+                      "  when = function(c) return c.x and c.y or not c.z end }\n"
+                      "action 'b' { channels = { 'web' }, value = 1,\n"
+                      "  when = all { raining(), no(cold()), function(c) return not c.any and c.all end } }\n"
+                      "local fields = t.all(1) and t:all(2) or t.all { 3 }\n"
+                      "local days_ok = premium and days(3) or days(7)\n"
+                      "action 'd' { channels = { 'web' }, value = 1, when = bought('tv', within(days_ok)),\n"
+                      "  description = 'raining() and cold()' }\n",
+                      NULL),
+              "%s", rf_problems(&R));
 }
