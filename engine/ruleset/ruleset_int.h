@@ -49,6 +49,11 @@ int arb__rule_files_overlay(const char *base, const char *dir, arb_rule_file_t *
 int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
                        arb_problems_t *problems);
 
+/* Scan rule file f's source for Lua's and/or/not applied to a condition
+ * (lexcheck.c), adding a problem at its line for each. Needs the prelude
+ * run on L; raises only when memory runs out. Stack: unchanged. */
+void arb__rule_file_lexcheck(lua_State *L, const arb_rule_file_t *f, arb_problems_t *problems);
+
 /* Open (begin) or close the budget of a whole load on L: the prelude, every
  * rule file and the compile, or every test file and the reading of the tests,
  * draw from one total of instructions, memory and wall time. */
