@@ -184,6 +184,17 @@ static void compile_store(compiler_t *cc, int spec)
     st->lon = spec_field_number(cc, spec, "lon", 0, true, -180, 180);
 }
 
+/* Stores are compiled in the first pass, before any action's conditions. */
+void arb__store_check(compiler_t *cc, int32_t sym)
+{
+    const sym_decl_t *d = sym_decl(cc, sym);
+    if (!d || d->store) return;
+    const char *name = cc->rs->syms.names[sym];
+    spec_problem(cc, "in_store(\"%s\"): no store \"%s\" is declared: declare it with store \"%s\" "
+                 "{ lat = ..., lon = ... }, or fix the id (in_store() means in any store)",
+                 name, name, name);
+}
+
 static void compile_touchpoint(compiler_t *cc, int spec)
 {
     static const char *const fields[] = { "limit", "diverse", "description", NULL };

@@ -95,6 +95,9 @@ void *arb__grow(lua_State *L, void *arr, size_t elem, size_t n, size_t extra);
 /* Whether model sym was declared; the symbol of a model a rule names, a
  * problem when it was not declared. */
 bool arb__model_declared(compiler_t *cc, int32_t sym);
+/* in_store(sym): a problem unless a store "sym" { ... } declares it
+ * (sym -1, in any store, needs none). */
+void arb__store_check(compiler_t *cc, int32_t sym);
 int32_t arb__model_ref(compiler_t *cc, const char *name);
 
 /* The index of the compiled condition or weight at idx (-1 on a problem). */

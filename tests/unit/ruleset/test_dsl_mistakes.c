@@ -213,3 +213,27 @@ Test(dsl_mistakes, plain_lua_and_or_not_stay_legal)
                       NULL),
               "%s", rf_problems(&R));
 }
+
+/* ---- in_store names a declared store --------------------------------------- */
+
+Test(dsl_mistakes, in_store_of_an_undeclared_store_is_refused)
+{
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "store 'berlin' { lat = 52.52, lon = 13.40 }\n"
+                          "action 'a' { channels = { 'web' }, value = 1,\n"
+                          "  when = in_store('berlln') }\n", NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:2:", "action 'a'", "in_store(\"berlln\"): no store \"berlln\" is declared",
+                                       "declare it with store \"berlln\"", NULL),
+                       "%s", rf_problems(&R));
+    cr_expect_eq(R.problems.total, 1, "%s", rf_problems(&R));
+}
+
+Test(dsl_mistakes, in_store_of_a_declared_store_or_of_any_loads)
+{
+    /* The store may be declared in a later file: stores compile first. */
+    cr_expect(rf_load(&R, "a.lua",
+                      "action 'a' { channels = { 'web' }, value = 1, when = in_store('berlin') }\n"
+                      "action 'b' { channels = { 'web' }, value = 1, when = in_store() }\n",
+                      "z.lua", "store 'berlin' { lat = 52.52, lon = 13.40 }\n", NULL),
+              "%s", rf_problems(&R));
+}
