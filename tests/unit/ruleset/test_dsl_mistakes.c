@@ -237,3 +237,45 @@ Test(dsl_mistakes, in_store_of_a_declared_store_or_of_any_loads)
                       "z.lua", "store 'berlin' { lat = 52.52, lon = 13.40 }\n", NULL),
               "%s", rf_problems(&R));
 }
+
+/* ---- rule tests name actions the ruleset has -------------------------------- */
+
+Test(dsl_mistakes, a_rule_test_naming_an_unknown_action_fails_naming_it)
+{
+    cr_assert(rf_load(&R, "rules.lua",
+                      "action 'umbrella' { channels = { 'web' }, value = 1, when = raining() }\n"
+                      "action 'sunscreen' { channels = { 'web' }, value = 1, when = hot() }\n", NULL),
+              "%s", rf_problems(&R));
+    rf_write(&R, "rules_test.lua",
+             "test 'rain' {\n"
+             "  context = { weather = { condition = 'rain' } },\n"
+             "  expect = { 'umbrela' },\n"
+             "}\n"
+             "test 'heat' {\n"
+             "  context = { weather = { temp_c = 30 } },\n"
+             "  includes = { 'sunscreen' }, excludes = { 'parasol' },\n"
+             "}\n"
+             "test 'why' {\n"
+             "  context = { },\n"
+             "  reasons = { snow_boots = 'when' },\n"
+             "}\n"
+             "test 'right' {\n"
+             "  context = { channel = 'web', touchpoint = 'web_home', weather = { condition = 'rain' } },\n"
+             "  expect = { 'umbrella' }, excludes = { 'sunscreen' }, reasons = { sunscreen = 'when' },\n"
+             "}\n");
+    arb_problems_t failures = { 0 };
+    int n = arb_ruleset_run_tests(R.rs, R.dir, &failures, 0);
+    cr_expect_eq(n, 4);
+    char all[4096] = "";
+    for (size_t i = 0; i < failures.n; i++) { strncat(all, failures.items[i], sizeof all - strlen(all) - 2); strcat(all, "\n"); }
+    cr_assert_eq(failures.n, 3, "the right test passes:\n%s", all);
+    cr_expect(strstr(failures.items[0], "rules_test.lua:1: test 'rain': expect names 'umbrela', an id no "
+                                        "action or fallback of the ruleset has (did you mean 'umbrella'?)"),
+              "%s", failures.items[0]);
+    cr_expect(strstr(failures.items[1], "rules_test.lua:5: test 'heat': excludes names 'parasol', an id no "
+                                        "action or fallback of the ruleset has: fix the id, or remove it"),
+              "%s", failures.items[1]);
+    cr_expect(strstr(failures.items[2], "rules_test.lua:9: test 'why': reasons names 'snow_boots'"),
+              "%s", failures.items[2]);
+    arb_problems_free(&failures);
+}
