@@ -408,6 +408,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     lua_pop(L, 1);
     if (arb_raw_field(L, spec, "weight") != LUA_TNIL) a->weight = arb__compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
+    arb__check_action_numbers(cc, spec, a);
     arb__compile_action_policy(cc, spec, a);
     arb__compile_control_field(cc, spec, a->id, false);
     compile_answer(cc, spec, a);

@@ -98,6 +98,9 @@ bool arb__model_declared(compiler_t *cc, int32_t sym);
 /* in_store(sym): a problem unless a store "sym" { ... } declares it
  * (sym -1, in any store, needs none). */
 void arb__store_check(compiler_t *cc, int32_t sym);
+/* A problem for each constant of action a's priority that is below 0, or
+ * 0 (compile_numbers.c). After its value and weight are compiled. */
+void arb__check_action_numbers(compiler_t *cc, int spec, const arb_action_t *a);
 int32_t arb__model_ref(compiler_t *cc, const char *name);
 
 /* The index of the compiled condition or weight at idx (-1 on a problem). */

@@ -279,3 +279,42 @@ Test(dsl_mistakes, a_rule_test_naming_an_unknown_action_fails_naming_it)
               "%s", failures.items[2]);
     arb_problems_free(&failures);
 }
+
+/* ---- the numbers a priority multiplies ---------------------------------------- */
+
+Test(dsl_mistakes, an_action_of_value_or_weight_zero_is_refused)
+{
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "action 'a' { channels = { 'web' }, value = 0 }\n"
+                          "action 'b' { channels = { 'web' }, value = 1, weight = 0 }\n"
+                          "action 'c' { channels = { 'web' }, value = 1, weight = -2 }\n", NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:1:", "action 'a'", "'value' is 0",
+                                       "it would never be shown", "hold it out with a control", NULL),
+                       "%s", rf_problems(&R));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:2:", "action 'b'", "'weight' is 0",
+                                       "remove it, or hold it out with a control", NULL),
+                       "%s", rf_problems(&R));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:3:", "action 'c'", "'weight' is -2",
+                                       "must be 0 or more", NULL), "%s", rf_problems(&R));
+    cr_expect_eq(R.problems.total, 3, "%s", rf_problems(&R));
+}
+
+Test(dsl_mistakes, a_refused_value_is_not_also_called_zero)
+{
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "action 'a' { channels = { 'web' }, value = -1 }\n"
+                          "action 'b' { channels = { 'web' } }\n"
+                          "action 'c' { channels = { 'web' }, value = 1 / 0 }\n", NULL));
+    cr_expect_eq(R.problems.total, 3, "one each, none saying 0:\n%s", rf_problems(&R));
+    cr_expect_null(rf_problem_with(&R, "is 0", NULL), "%s", rf_problems(&R));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:2:", "'value' is required", NULL), "%s", rf_problems(&R));
+}
+
+Test(dsl_mistakes, positive_numbers_and_a_fallback_of_value_zero_load)
+{
+    cr_expect(rf_load(&R, "a.lua",
+                      "action 'a' { channels = { 'web' }, value = 0.01, weight = 0.5, lever = 2 }\n"
+                      "action 'b' { channels = { 'web' }, value = 1, weight = boost(raining(), 0, 1) }\n"
+                      "fallback 'f' { channels = { 'web' }, value = 0 }\n", NULL),
+              "%s", rf_problems(&R));
+}
