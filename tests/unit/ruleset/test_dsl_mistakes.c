@@ -318,3 +318,18 @@ Test(dsl_mistakes, positive_numbers_and_a_fallback_of_value_zero_load)
                       "fallback 'f' { channels = { 'web' }, value = 0 }\n", NULL),
               "%s", rf_problems(&R));
 }
+
+Test(dsl_mistakes, a_negative_computed_weight_is_a_rule_fault)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'fn' { channels = { 'web' }, value = 1, weight = function(c) return -1 end }\n"
+                      "action 'attr' { channels = { 'web' }, value = 1, weight = attribute('ltv') }\n"
+                      "action 'plain' { channels = { 'web' }, value = 1 }\n", NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'attributes':{'ltv':-5},'explain':true,'limit':5}");
+    cr_expect_str_eq(rf_ids(&R), "plain", "%s", rf_dump(&R));
+    cr_expect_str_eq(rf_reason(&R, "fn"), "error: the weight is -1, below 0", "%s", rf_dump(&R));
+    cr_expect_str_eq(rf_reason(&R, "attr"), "error: the weight is -5, below 0", "%s", rf_dump(&R));
+    rf_decide(&R, "{'attributes':{'ltv':3},'explain':true,'limit':5}");
+    cr_expect_str_eq(rf_ids(&R), "attr,plain", "%s", rf_dump(&R));
+}
