@@ -333,3 +333,42 @@ Test(dsl_mistakes, a_negative_computed_weight_is_a_rule_fault)
     rf_decide(&R, "{'attributes':{'ltv':3},'explain':true,'limit':5}");
     cr_expect_str_eq(rf_ids(&R), "attr,plain", "%s", rf_dump(&R));
 }
+
+/* ---- one mistake, one problem --------------------------------------------------- */
+
+Test(dsl_mistakes, recency_of_a_list_says_what_to_write)
+{
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "action 'a' { channels = { 'web' }, value = 1,\n"
+                          "  weight = recency(bought({ 'mouse', 'trackpad' }), days(7)) }\n", NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:2:", "recency: a list (bought { ... }) is any of several purchases",
+                                       "write max_of(recency(\"mouse\", days(7)), recency(\"trackpad\", days(7)))",
+                                       NULL),
+                       "%s", rf_problems(&R));
+    cr_expect_eq(R.problems.total, 1, "no 'has no { ... } body' after it:\n%s", rf_problems(&R));
+    cr_expect(rf_load(&R, "a.lua",
+                      "action 'a' { channels = { 'web' }, value = 1,\n"
+                      "  weight = max_of(recency('mouse', days(7)), recency(bought('trackpad'), days(7))) }\n", NULL),
+              "%s", rf_problems(&R));
+}
+
+Test(dsl_mistakes, a_mistake_in_one_action_leaves_the_others_reported_alone)
+{
+    /* The file stops at its first error; a body it did not reach is not
+     * "missing", and the other files are still compiled and checked. */
+    cr_expect_not(rf_load(&R, "a.lua",
+                          "action 'a' { channels = { 'web' }, value = 1, when = bought('tv', within(7)) }\n"
+                          "action 'b' { channels = { 'web' }, value = 1 }\n",
+                          "b.lua", "action 'c' { channels = { 'nope' }, value = 1 }\n", NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:1:", "within: 7 is a number of seconds", NULL), "%s", rf_problems(&R));
+    cr_expect_not_null(rf_problem_with(&R, "b.lua:1:", "unknown channel 'nope'", NULL), "%s", rf_problems(&R));
+    cr_expect_null(rf_problem_with(&R, "has no { ... } body", NULL), "%s", rf_problems(&R));
+    cr_expect_eq(R.problems.total, 2, "%s", rf_problems(&R));
+}
+
+Test(dsl_mistakes, a_declaration_without_a_body_is_still_reported)
+{
+    cr_expect_not(rf_load(&R, "a.lua", "action 'a'\naction 'b' { channels = { 'web' }, value = 1 }\n", NULL));
+    cr_expect_not_null(rf_problem_with(&R, "a.lua:1:", "action 'a'", "has no { ... } body", NULL),
+                       "%s", rf_problems(&R));
+}
