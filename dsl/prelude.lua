@@ -598,6 +598,11 @@ local function public_table(extra)
   return P
 end
 
+-- Every word checks its arity and its durations before it runs, and the
+-- words and/or/not must not touch are listed for the loader's scan: see
+-- dsl/checks.lua (compiled in beside this file, given here as C.checks).
+local LOGIC = C.checks { V = V, T = T, is = is, COND = COND, CMP = CMP }
+
 for k, v in pairs(V) do
   if type(v) == "function" then VOCAB[v] = k end
 end
@@ -633,6 +638,7 @@ return {
   COND = COND,
   CMP = CMP,
   vocab = VOCAB,
+  logic_words = LOGIC,
   EXPR = EXPR,
   ADAPT = ADAPT,
   rules_env = env_for(RULES),

@@ -21,7 +21,7 @@
 #include "engine/ruleset/compiled.h"
 #include "engine/decide/adaptive_int.h"
 #include "engine/decide/control.h"
-#include "engine/decide/eval.h"
+#include "engine/decide/eval_weight.h"
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
 #include "engine/request/context.h"
@@ -182,7 +182,7 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
         return 0;
     }
     int r = h->when >= 0 ? arb_cond_eval(ev, h->when) : 1;
-    if (r > 0 && h->weight >= 0 && arb_weight_eval(ev, h->weight, &weight) < 0) r = -1;
+    if (r > 0 && h->weight >= 0 && arb_weight_eval_priority(ev, h->weight, &weight) < 0) r = -1;
     if (r < 0) {
         size_t n = strlen(ev->fault_msg) + 1;
         char *why = arb_arena_alloc(arena, n);

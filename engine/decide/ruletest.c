@@ -382,6 +382,7 @@ int arb_ruleset_run_tests(arb_ruleset_t *rs, const char *dir, arb_problems_t *fa
 {
     arb_rule_tests_t r;
     if (arb_rule_tests_read(dir, &r, failures) < 0) return -1;
+    arb_rule_tests_check_ids(&r, rs);
     int rc = 0;
     arb_decider_t *d = arb_decider_new();
     if (!d) {

@@ -428,7 +428,11 @@ static int32_t compile_cond_table(compiler_t *cc, int idx)
         n.num = spec_piece_number(cc, idx, "km", 0, 0, 40075);
         if (cc->rs->n_stores == 0)
             spec_problem(cc, "near_store needs the stores' coordinates: declare them with store \"id\" { lat = ..., lon = ... }");
-    } else if (strcmp(op, "in_store") == 0) { n.op = ARB_OP_IN_STORE; n.sym = sym_field(cc, idx, "store"); }
+    } else if (strcmp(op, "in_store") == 0) {
+        n.op = ARB_OP_IN_STORE;
+        n.sym = sym_field(cc, idx, "store");
+        arb__store_check(cc, n.sym);
+    }
     else if (strcmp(op, "country") == 0) { n.op = ARB_OP_COUNTRY; n.sym = sym_field(cc, idx, "is"); }
     else if (strcmp(op, "consent") == 0) { n.op = ARB_OP_CONSENT; n.sym = sym_field(cc, idx, "name"); }
     else if (strcmp(op, "segment") == 0) { n.op = ARB_OP_SEGMENT; n.sym = sym_field(cc, idx, "name"); }

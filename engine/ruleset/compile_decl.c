@@ -184,6 +184,17 @@ static void compile_store(compiler_t *cc, int spec)
     st->lon = spec_field_number(cc, spec, "lon", 0, true, -180, 180);
 }
 
+/* Stores are compiled in the first pass, before any action's conditions. */
+void arb__store_check(compiler_t *cc, int32_t sym)
+{
+    const sym_decl_t *d = sym_decl(cc, sym);
+    if (!d || d->store) return;
+    const char *name = cc->rs->syms.names[sym];
+    spec_problem(cc, "in_store(\"%s\"): no store \"%s\" is declared: declare it with store \"%s\" "
+                 "{ lat = ..., lon = ... }, or fix the id (in_store() means in any store)",
+                 name, name, name);
+}
+
 static void compile_touchpoint(compiler_t *cc, int spec)
 {
     static const char *const fields[] = { "limit", "diverse", "description", NULL };
@@ -397,6 +408,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     lua_pop(L, 1);
     if (arb_raw_field(L, spec, "weight") != LUA_TNIL) a->weight = arb__compile_wexpr(cc, lua_gettop(L));
     lua_pop(L, 1);
+    arb__check_action_numbers(cc, spec, a);
     arb__compile_action_policy(cc, spec, a);
     arb__compile_control_field(cc, spec, a->id, false);
     compile_answer(cc, spec, a);
@@ -425,6 +437,18 @@ static void decl_read(lua_State *L, decl_t *d)
     lua_pop(L, 4);
 }
 
+/* Whether running `file` already failed: a declaration whose body then
+ * has none was cut short by that error (a mistake inside its { ... }), and
+ * "has no { ... } body" would be a second, misleading problem. */
+static bool file_failed(const compiler_t *cc, const char *file)
+{
+    size_t len = strlen(file);
+    for (size_t i = 0; i < cc->problems->n; i++)
+        if (strncmp(cc->problems->items[i], file, len) == 0 && cc->problems->items[i][len] == ':')
+            return true;
+    return false;
+}
+
 /* Compile every declaration of one of the given kinds. */
 static void compile_pass(compiler_t *cc, int decls, bool actions)
 {
@@ -438,7 +462,7 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
         bool is_action = strcmp(d.kind, "action") == 0 || strcmp(d.kind, "fallback") == 0;
         if (is_action == actions) {
             if (arb_raw_field(L, -1, "spec") != LUA_TTABLE) {
-                spec_problem(cc, "has no { ... } body");
+                if (!file_failed(cc, d.file)) spec_problem(cc, "has no { ... } body");
             } else if (arb_raw_has_mt(L, -1)) {
                 /* Given after declaring: its fields are not what they seem. */
                 spec_problem(cc, "the { ... } body has a metatable: declarations are plain tables");

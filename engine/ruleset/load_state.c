@@ -22,6 +22,8 @@
 
 extern const char arb_prelude_lua[];
 extern const uint64_t arb_prelude_lua_len;
+extern const char arb_checks_lua[];
+extern const uint64_t arb_checks_lua_len;
 
 /* Registry key of the table the prelude returned. */
 static const char prelude_key = 0;
@@ -82,6 +84,13 @@ int arb__prelude_run(lua_State *L, arb_problems_t *problems)
     lua_setfield(L, -2, "where");
     lua_pushcfunction(L, l_prelude_print);
     lua_setfield(L, -2, "print");
+    /* dsl/checks.lua: the prelude runs it to check its words. */
+    if (luaL_loadbufferx(L, arb_checks_lua, (size_t)arb_checks_lua_len, "=checks", "t") != LUA_OK) {
+        arb_problems_add(problems, "internal: checks: %s", lua_tostring(L, -1));
+        lua_pop(L, 3);
+        return -1;
+    }
+    lua_setfield(L, -2, "checks");
     if (arb_sandbox_pcall(L, 1, 1, LOAD_INSTRUCTIONS, LOAD_MEMORY) != LUA_OK) {
         arb_problems_add(problems, "internal: prelude: %s", lua_tostring(L, -1));
         lua_pop(L, 1);

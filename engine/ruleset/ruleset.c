@@ -91,8 +91,10 @@ static int load_protected(lua_State *L)
         if (job->n == 0 && job->problems->total == job->before)
             arb_problems_add(job->problems, "%s: no rule files (*.lua) in the folder", job->dir);
         for (size_t i = 0; i < job->n; i++)
-            if (job->files[i].text)
+            if (job->files[i].text) {
+                arb__rule_file_lexcheck(L, &job->files[i], job->problems);
                 arb__rule_file_run(L, &job->files[i], "rules_env", job->problems);
+            }
         /* Compile what the other files declared even when one failed, so one
          * load reports every mistake; a reference to something the failed
          * file declared is then reported as unknown too. */

@@ -49,6 +49,11 @@ int arb__rule_files_overlay(const char *base, const char *dir, arb_rule_file_t *
 int arb__rule_file_run(lua_State *L, const arb_rule_file_t *f, const char *env_name,
                        arb_problems_t *problems);
 
+/* Scan rule file f's source for Lua's and/or/not applied to a condition
+ * (lexcheck.c), adding a problem at its line for each. Needs the prelude
+ * run on L; raises only when memory runs out. Stack: unchanged. */
+void arb__rule_file_lexcheck(lua_State *L, const arb_rule_file_t *f, arb_problems_t *problems);
+
 /* Open (begin) or close the budget of a whole load on L: the prelude, every
  * rule file and the compile, or every test file and the reading of the tests,
  * draw from one total of instructions, memory and wall time. */
@@ -90,6 +95,12 @@ void *arb__grow(lua_State *L, void *arr, size_t elem, size_t n, size_t extra);
 /* Whether model sym was declared; the symbol of a model a rule names, a
  * problem when it was not declared. */
 bool arb__model_declared(compiler_t *cc, int32_t sym);
+/* in_store(sym): a problem unless a store "sym" { ... } declares it
+ * (sym -1, in any store, needs none). */
+void arb__store_check(compiler_t *cc, int32_t sym);
+/* A problem for each constant of action a's priority that is below 0, or
+ * 0 (compile_numbers.c). After its value and weight are compiled. */
+void arb__check_action_numbers(compiler_t *cc, int spec, const arb_action_t *a);
 int32_t arb__model_ref(compiler_t *cc, const char *name);
 
 /* The index of the compiled condition or weight at idx (-1 on a problem). */

@@ -286,6 +286,55 @@ static int read_tests(lua_State *L, void *ud)
     return 0;
 }
 
+/* ---- ids the tests name */
+
+static int by_id(const void *key, const void *elem)
+{
+    return strcmp(key, ((const arb_action_t *)elem)->id);
+}
+
+/* The ruleset's id nearest to id (for "did you mean"), or NULL. */
+static const char *nearest_id(const arb_ruleset_t *rs, const char *id)
+{
+    const char *best = NULL;
+    int best_d = 3;   /* at most two edits away */
+    for (uint32_t i = 0; i < rs->n_actions; i++) {
+        int d = spec_distance(id, rs->actions[i].id);
+        if (d < best_d) {
+            best_d = d;
+            best = rs->actions[i].id;
+        }
+    }
+    return best;
+}
+
+/* t->err for the first id of list that no action has; returns whether. */
+static bool unknown_id(const arb_ruleset_t *rs, const arb_id_list_t *l, const char *field,
+                       test_case_t *t)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const char *id = l->items[i];
+        if (!id || bsearch(id, rs->actions, rs->n_actions, sizeof *rs->actions, by_id)) continue;
+        const char *near = nearest_id(rs, id);
+        snprintf(t->err, sizeof t->err,
+                 "%s names '%.200s', an id no action or fallback of the ruleset has%s%.200s%s",
+                 field, id, near ? " (did you mean '" : ": fix the id, or remove it",
+                 near ? near : "", near ? "'?)" : "");
+        return true;
+    }
+    return false;
+}
+
+void arb_rule_tests_check_ids(arb_rule_tests_t *tests, const arb_ruleset_t *rs)
+{
+    for (size_t i = 0; i < tests->n; i++) {
+        test_case_t *t = &tests->cases[i];
+        if (t->err[0]) continue;
+        (void)(unknown_id(rs, &t->expect, "expect", t) || unknown_id(rs, &t->includes, "includes", t) ||
+               unknown_id(rs, &t->excludes, "excludes", t) || unknown_id(rs, &t->reason_ids, "reasons", t));
+    }
+}
+
 void arb_rule_tests_free(arb_rule_tests_t *t)
 {
     for (size_t i = 0; i < t->n; i++) test_case_free(&t->cases[i]);

@@ -56,6 +56,13 @@ typedef struct arb_rule_tests {
  * "<dir>: reading the tests stopped: <why>"). */
 int arb_rule_tests_read(const char *dir, arb_rule_tests_t *out, arb_problems_t *failures);
 
+/* Give every test that names an action id rs does not have (in expect,
+ * includes, excludes or reasons) the err saying so, so that it fails
+ * naming the id instead of comparing against it. rs is the ruleset the
+ * tests run against (borrowed). */
+struct arb_ruleset;
+void arb_rule_tests_check_ids(arb_rule_tests_t *tests, const struct arb_ruleset *rs);
+
 void arb_rule_tests_free(arb_rule_tests_t *t);
 
 #endif

@@ -451,7 +451,7 @@ Test(arbitrate, skipping_actions_that_cannot_be_shown_never_changes_the_answer)
      * the last of them is not evaluated. With explain every action is. The
      * answers must be the same, ties at the boundary included. */
     static const char *const weights[] = {
-        "", "weight = recency('c%u', days(7)),", "weight = 2,", "weight = 0,",
+        "", "weight = recency('c%u', days(7)),", "weight = 2,", "weight = boost(raining(), 0, 0),",
         "weight = max_of(recency('c%u', days(3)), 0.5),", "weight = boost(raining(), 3),",
         "weight = recency('c%u', days(5)) * boost(raining(), 2, 0.5),",
         "weight = score('m2') * 3,", "weight = min_of(attribute('ltv') / 100, 2),",
@@ -502,10 +502,11 @@ Test(arbitrate, skipping_actions_that_cannot_be_shown_never_changes_the_answer)
 
 Test(arbitrate, an_action_whose_priority_is_not_a_number_is_not_shown)
 {
-    /* value 0 times a weight that overflowed: 0 x infinity. */
+    /* A weight of 0 (a constant 0 is refused at load) times a weight that
+     * overflowed: 0 x infinity. */
     cr_assert(rf_load(&R, "a.lua",
-                      "action 'big' { channels = { 'web' }, value = 0,\n"
-                      "               weight = attribute('ltv') * 1e300 }\n"
+                      "action 'big' { channels = { 'web' }, value = 1,\n"
+                      "               weight = attribute('ltv') * 1e300 * boost(raining(), 1, 0) }\n"
                       "action 'plain' { channels = { 'web' }, value = 1 }\n",
                       NULL),
               "%s", rf_problems(&R));

@@ -308,7 +308,7 @@ Test(dsl, in_store_any_or_a_given_store)
     load_when(NULL, "in_store()");
     cr_expect(hit("{'consent':{'location':true},'location':{'store_id':'S7'}}"));
     cr_expect_not(hit("{'consent':{'location':true},'location':{'lat':1,'lon':1}}"));
-    load_when(NULL, "in_store('S1')");
+    load_when("store 'S1' { lat = 48.8566, lon = 2.3522 }\n", "in_store('S1')");
     cr_expect(hit("{'consent':{'location':true},'location':{'store_id':'S1'}}"));
     cr_expect_not(hit("{'consent':{'location':true},'location':{'store_id':'S2'}}"));
 }
