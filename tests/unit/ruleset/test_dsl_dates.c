@@ -458,6 +458,27 @@ Test(dsl_dates, a_shared_condition_is_used_by_the_files_that_load_after)
     cr_expect_eq(R.rs->kids[R.rs->nodes[b->when].first], (uint32_t)a->when);
 }
 
+Test(dsl_dates, a_date_word_used_by_several_actions_is_read_once_per_request)
+{
+    /* A date attribute is looked up and its text parsed: a shared date
+     * condition is remembered per request like an attribute one. */
+    cr_assert(rf_load(&R,
+                      "_shared.lua", "share('engaged', since('engaged_at', between(months(2), months(6))))\n"
+                                     "share('loyal', anniversary('member_since', { within = days(7) }))\n",
+                      "a.lua", "action 'a' { channels = { 'web' }, value = 10, when = shared.engaged }\n"
+                               "action 'b' { channels = { 'web' }, value = 9, when = shared.engaged }\n"
+                               "action 'c' { channels = { 'web' }, value = 8, when = shared.loyal }\n"
+                               "action 'd' { channels = { 'web' }, value = 7, when = shared.loyal }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    cr_expect(R.rs->nodes[R.rs->hot[0].when].memo, "since, shared: remembered");
+    cr_expect(R.rs->nodes[R.rs->hot[2].when].memo, "anniversary, shared: remembered");
+    rf_decide(&R, "{'attributes':{'engaged_at':'2025-10-01','member_since':'2020-01-03'}}");
+    cr_expect_str_eq(rf_ids(&R), "a,b,c", "the top 3 (the default limit)");
+    rf_decide(&R, "{'attributes':{'engaged_at':'2025-12-01','member_since':'2020-01-03'}}");
+    cr_expect_str_eq(rf_ids(&R), "c,d");
+}
+
 Test(dsl_dates, an_unknown_shared_name_is_a_load_error_at_its_line)
 {
     cr_assert_not(rf_load(&R,
