@@ -200,7 +200,7 @@ def ident(s):
 
 
 def ruleset_dict():
-    prelude = (ROOT / "dsl" / "prelude.lua").read_text()
+    prelude = "".join(p.read_text() for p in sorted((ROOT / "dsl").glob("prelude*.lua")))
     vocab = sorted(set(re.findall(r"\bV\.([a-z_]+)\s*=", prelude)
                        + re.findall(r"function V\.([a-z_]+)", prelude) + ["not_"]))
     out = ["# libFuzzer dictionary for fuzz_ruleset: the rule language.",
