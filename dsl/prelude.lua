@@ -435,6 +435,17 @@ function V.at_touchpoint(name)
   return cond { op = "touchpoint", is = check_string("at_touchpoint", "a touchpoint", name) }
 end
 
+---------------------------------------------------------------- dates, seasons, anniversaries
+
+-- since, until_date, anniversary, months, years, month, season, day_between,
+-- share and shared: in dsl/prelude_dates.lua (a part of its own, so that no
+-- file passes 600 lines), which adds them to V with these helpers.
+C.part("dates") {
+  V = V, C = C, COND = COND, CMP = CMP, WIN = WIN, EXPR = EXPR, fail = fail, is = is,
+  cond = cond, cmp = cmp, duration = duration, check_string = check_string,
+  check_number = check_number, check_called = check_called,
+}
+
 ---------------------------------------------------------------- weights
 
 local function as_expr(v, level)

@@ -159,6 +159,7 @@ static int l_context_index(lua_State *L)
     if (strcmp(key, "channel") == 0) { push_str(L, ctx->channel); return 1; }
     if (strcmp(key, "touchpoint") == 0) { push_str(L, ctx->touchpoint); return 1; }
     if (strcmp(key, "now") == 0) { lua_pushinteger(L, ctx->now); return 1; }
+    if (strcmp(key, "timezone") == 0) { push_str(L, ctx->timezone); return 1; }
     if (strcmp(key, "location") == 0 &&
         !arb_context_consent(ctx, "location", strlen("location"))) {
         lua_pushnil(L);    /* invisible without consent, whatever the rule does */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "bindings/lua/context.h"
+#include "engine/decide/eval_date.h"
 #include "engine/base/clock.h"
 #include "bindings/lua/sandbox.h"
 #include "engine/decide/eval_hist.h"
@@ -167,7 +168,7 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
     ev->condition_sym = sym_of(rs, ctx->condition);
     ev->location_visible = ctx->has_location && arb_eval_consent(ev, rs->sym_location);
     ev->nearest_km = -1;
-    int64_t local = ctx->now + (int64_t)rs->utc_offset_minutes * 60;
+    int64_t local = ctx->now + arb_eval_local_offset(rs, ctx);
     int64_t day = floor_div(local, 86400);
     ev->local_hour = (int)((local - day * 86400) / 3600);
     ev->local_wday = (int)(((day + 4) % 7 + 7) % 7);   /* 1970-01-01 was a Thursday */
@@ -462,6 +463,8 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
     case ARB_OP_FIRST_PURCHASE: case ARB_OP_LAST_PURCHASE: case ARB_OP_ONLY_BOUGHT:
     case ARB_OP_ONE_CATEGORY:
         return arb__hist_eval(ev, n);
+    case ARB_OP_SINCE: case ARB_OP_UNTIL: case ARB_OP_ANNIVERSARY: case ARB_OP_MONTH:
+    case ARB_OP_DAY_OF_YEAR: return arb_eval_date(ev, n);
     case ARB_OP_LUA: {
         if (call_lua(ev, n->ref) < 0) return -1;
         int r = lua_toboolean(rs->L, -1);

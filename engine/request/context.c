@@ -1,6 +1,8 @@
 /* Checking a decide context (see context.h). Every rejection names the field
  * as a path a caller can find in their own payload: "purchases[3].ts". */
 #include "engine/request/context.h"
+
+#include "engine/base/civil.h"
 #include "engine/request/context_int.h"
 
 #include <math.h>
@@ -355,6 +357,19 @@ static int weather_field(void *out, arb_str_t key, const msgpack_object *v, cons
     return FIELD_UNKNOWN;
 }
 
+/* A fixed UTC offset. IANA names ("Europe/Paris") would need the tz
+ * database read on the deciding thread: refused, with what to send. */
+static int get_timezone(const msgpack_object *v, const path_t *path, arb_context_t *ctx,
+                        arb_err_t *err)
+{
+    if (get_str(v, path, &ctx->timezone, err) < 0) return -1;
+    if (arb_civil_offset_parse(ctx->timezone.ptr, ctx->timezone.len, &ctx->tz_offset_minutes) < 0)
+        return arb_err_set(err, ARB_INVALID_PARAMS,
+                           "timezone: expected an offset such as +02:00, -05:30 or Z");
+    ctx->has_timezone = true;
+    return 0;
+}
+
 /* What the top-level walk needs besides the context being filled. */
 typedef struct parse_state {
     arb_context_t *ctx;
@@ -416,6 +431,7 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
         FIELD(13, get_records(v, "events", sizeof(arb_ctx_event_t), event_field,
                               (void **)&ctx->events, &ctx->n_events, st->arena, err));
     if (ARB_STR_IS(key, "preview")) FIELD(14, get_bool(v, path, &ctx->preview, err));
+    if (ARB_STR_IS(key, "timezone")) FIELD(15, get_timezone(v, path, ctx, err));
     return FIELD_UNKNOWN; /* unknown keys are ignored, their values read by no one */
 }
 

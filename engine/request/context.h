@@ -100,6 +100,13 @@ typedef struct arb_context {
     bool explain;                /* include the reason for every action */
     bool preview;                /* a look, not a contact: nothing is counted for policy */
 
+    /* The customer's own time zone, as a fixed UTC offset ("+02:00", "Z"):
+     * when sent, local-time words read it instead of the ruleset's
+     * utc_offset_hours. */
+    bool has_timezone;
+    int32_t tz_offset_minutes;   /* east of UTC; 0 when absent */
+    arb_str_t timezone;          /* as sent, empty when absent */
+
     /* Set by the decide pipeline when a stored customer was merged in
      * (decide/history.c): purchases, events and consent above are then the
      * union of the context's and the stored ones (arena memory), the first

@@ -446,7 +446,14 @@ static int32_t compile_cond_table(compiler_t *cc, int idx)
     }
     else if (strcmp(op, "channel") == 0) { n.op = ARB_OP_CHANNEL; n.sym = sym_field(cc, idx, "is"); }
     else if (strcmp(op, "touchpoint") == 0) { n.op = ARB_OP_TOUCHPOINT; n.sym = sym_field(cc, idx, "is"); }
-    else {
+    else if (arb__date_op(op)) {
+        if (arb__compile_date_cond(cc, idx, op, &n) < 0) return -1;
+        if (n.op == ARB_OP_SINCE || n.op == ARB_OP_UNTIL) {
+            arb_raw_field(L, idx, "cmp");
+            compile_cmp(cc, lua_gettop(L), &n.cmp);
+            lua_pop(L, 1);
+        }
+    } else {
         spec_problem(cc, "internal: unknown condition '%s'", op);
         return -1;
     }

@@ -36,7 +36,8 @@ int arb__ruleset_mark_shared(arb_ruleset_t *rs)
     for (uint32_t i = 0; i < rs->n_nodes; i++) {
         arb_node_t *n = &rs->nodes[i];
         bool costly = n->count || n->op == ARB_OP_PURCHASES || n->op == ARB_OP_SPENT ||
-                      n->op == ARB_OP_EVENT || n->op == ARB_OP_SEGMENT || n->op == ARB_OP_ATTR;
+                      n->op == ARB_OP_EVENT || n->op == ARB_OP_SEGMENT || n->op == ARB_OP_ATTR ||
+                      n->op == ARB_OP_SINCE || n->op == ARB_OP_UNTIL || n->op == ARB_OP_ANNIVERSARY;
         n->memo = n->pure && costly && refs[i] > 1;
     }
     free(refs);

@@ -63,6 +63,13 @@ typedef enum arb_op {
     ARB_OP_LAST_PURCHASE,   /* the age of the newest purchase compares */
     ARB_OP_ONLY_BOUGHT,     /* a purchase within window, and every one there matches */
     ARB_OP_ONE_CATEGORY,    /* a purchase within window, and all there of one category */
+    /* Dates (compile_date.c, eval_date.c): sym is the attribute key holding
+     * a date (unix seconds or ISO-8601), local time is the customer's. */
+    ARB_OP_SINCE,       /* now - attributes[sym] (seconds) compares */
+    ARB_OP_UNTIL,       /* attributes[sym] - now (seconds) compares */
+    ARB_OP_ANNIVERSARY, /* the a-th (a 0: any) anniversary of attributes[sym] starts within num s */
+    ARB_OP_MONTH,       /* local month bit in mask a, January = bit 1 */
+    ARB_OP_DAY_OF_YEAR, /* local month * 100 + day in [a, b], wrapping past new year */
 } arb_op_t;
 
 /* Comparisons a node may apply to a number or a string. */

@@ -25,9 +25,13 @@ int arb_read_in_folder(int dirfd, const char *name, size_t max, char **text, siz
 
 /* ------------------------------------------------------------ listing */
 
+/* The load order: files named _*.lua first (helpers the others use with
+ * shared.name), then the others, each part in name order (bytes). */
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const arb_rule_file_t *)a)->name, ((const arb_rule_file_t *)b)->name);
+    const char *x = ((const arb_rule_file_t *)a)->name, *y = ((const arb_rule_file_t *)b)->name;
+    if ((x[0] == '_') != (y[0] == '_')) return x[0] == '_' ? -1 : 1;
+    return strcmp(x, y);
 }
 
 static bool ends_with(const char *s, const char *suffix)

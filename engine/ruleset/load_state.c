@@ -24,6 +24,8 @@ extern const char arb_prelude_lua[];
 extern const uint64_t arb_prelude_lua_len;
 extern const char arb_checks_lua[];
 extern const uint64_t arb_checks_lua_len;
+extern const char arb_prelude_dates_lua[];
+extern const uint64_t arb_prelude_dates_lua_len;
 
 /* Registry key of the table the prelude returned. */
 static const char prelude_key = 0;
@@ -48,6 +50,25 @@ static int l_prelude_where(lua_State *L)
     lua_pushstring(L, ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
     lua_pushinteger(L, ar.currentline);
     return 2;
+}
+
+/* C.part(name) -> the chunk of the prelude's part dsl/prelude_<name>.lua
+ * (compiled in beside it), for the prelude to run with its helpers. */
+static int l_prelude_part(lua_State *L)
+{
+    static const struct { const char *name; const char *text; const uint64_t *len; } parts[] = {
+        { "dates", arb_prelude_dates_lua, &arb_prelude_dates_lua_len },
+    };
+    const char *name = luaL_checkstring(L, 1);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (strcmp(name, parts[i].name) != 0) continue;
+        char chunk[64];
+        snprintf(chunk, sizeof chunk, "=prelude_%s", name);
+        if (luaL_loadbufferx(L, parts[i].text, (size_t)*parts[i].len, chunk, "t") != LUA_OK)
+            return lua_error(L);
+        return 1;
+    }
+    return luaL_error(L, "no prelude part '%s'", name);
 }
 
 /* print(...) from a rule: one log line. */
@@ -91,6 +112,8 @@ int arb__prelude_run(lua_State *L, arb_problems_t *problems)
         return -1;
     }
     lua_setfield(L, -2, "checks");
+    lua_pushcfunction(L, l_prelude_part);
+    lua_setfield(L, -2, "part");
     if (arb_sandbox_pcall(L, 1, 1, LOAD_INSTRUCTIONS, LOAD_MEMORY) != LUA_OK) {
         arb_problems_add(problems, "internal: prelude: %s", lua_tostring(L, -1));
         lua_pop(L, 1);

@@ -107,6 +107,11 @@ int32_t arb__model_ref(compiler_t *cc, const char *name);
 int32_t arb__compile_cond(compiler_t *cc, int idx);
 int32_t arb__compile_wexpr(compiler_t *cc, int idx);
 
+/* The date words (compile_date.c): whether op is one, and its fields into
+ * n (the comparison of since/until is compile_cond.c's). -1 on a problem. */
+bool arb__date_op(const char *op);
+int arb__compile_date_cond(compiler_t *cc, int idx, const char *op, arb_node_t *n);
+
 /* After the protected compile: each returns -1 when memory runs out,
  * leaving what it allocated to rs. */
 int arb__ruleset_mark_shared(arb_ruleset_t *rs);

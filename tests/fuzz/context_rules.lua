@@ -145,6 +145,22 @@ action "fuzz_history_words" {
   weight      = recency(bought { channel = "store" }, days(14)) + boost(before(viewed { "tv" }, bought("tv")), 2),
 }
 
+-- The date words (issue 16): dates read from whatever the attributes hold,
+-- in whatever timezone the context sends.
+action "fuzz_dates" {
+  channels    = { "web", "email", "app", "store", "call_center", "sms", "kiosk" },
+  value       = 3,
+  category    = "fuzz_dates",
+  when        = any {
+    since("engaged_at", between(months(2), months(6))),
+    until_date("loyalty_tier", within(days(14))),
+    anniversary("member_since", { years = 3, within = days(7) }),
+    all { anniversary("lifetime_value"), month("feb", 12), day_between("12-01", "02-29") },
+    all { season("spring"), since("vip", at_least(years(1))) },
+  },
+  weight      = boost(anniversary("member_since", { within = days(366) }), 2),
+}
+
 fallback "fuzz_fallback" {
   channels = { "web", "email", "app", "store", "call_center", "sms", "kiosk" },
   value    = 0.5,

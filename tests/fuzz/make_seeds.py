@@ -200,7 +200,7 @@ def ident(s):
 
 
 def ruleset_dict():
-    prelude = (ROOT / "dsl" / "prelude.lua").read_text()
+    prelude = "".join(p.read_text() for p in sorted((ROOT / "dsl").glob("prelude*.lua")))
     vocab = sorted(set(re.findall(r"\bV\.([a-z_]+)\s*=", prelude)
                        + re.findall(r"function V\.([a-z_]+)", prelude) + ["not_"]))
     out = ["# libFuzzer dictionary for fuzz_ruleset: the rule language.",
@@ -275,8 +275,9 @@ def msgpack_dict(target):
              "laptop", "mouse", "rain", "snow", "gold", "view", "cart_add", "cart_abandon",
              "email_open", "email_click", "search", "berlin_alexanderplatz", "DE", "accessories",
              "engagement", "reactivation", "decide", "decide_many", "ping", "stats", "ruleset",
-             "reload"]
-    out += [dict_line("k_" + w, pack(w)) for w in dict.fromkeys(words)]
+             "reload", "timezone", "member_since", "engaged_at", "+02:00", "-05:30", "Z",
+             "2024-02-29", "2026-03-01T10:00:00+02:00", "2025-12-31T23:59:60.5Z"]
+    out += [dict_line("k_" + ident(w), pack(w)) for w in dict.fromkeys(words)]
     raw = [("req4", b"\x94\x00"), ("notif", b"\x93\x02"), ("ts_now", pack(NOW)),
            ("i64min", b"\xd3\x80" + b"\x00" * 7), ("u64max", b"\xcf" + b"\xff" * 8),
            ("f64nan", b"\xcb\x7f\xf8" + b"\x00" * 6), ("f64inf", b"\xcb\x7f\xf0" + b"\x00" * 6),
@@ -367,6 +368,9 @@ def context_edge_cases():
         "non_string_attr_keys.msgpack": minimal(attributes=Raw(b"\x82\x01\x02\xc0\xc3")),
         "bin_strings.msgpack": Raw(b"\x83" + pack("customer_id") + pack(b"c-bin") + pack("channel")
                                    + pack("web") + pack("touchpoint") + pack("web_home")),
+        "dates.msgpack": minimal(timezone="+05:45",
+                                 attributes={"member_since": "2024-02-29", "engaged_at": 1759000000,
+                                             "loyalty_tier": "2025-10-01T08:00:00-03:00"}),
         "deep_attributes.msgpack": minimal(attributes={"segments": ["vip"], "x": deep(27, [1])}),
         "segments_mixed.msgpack": minimal(attributes={"segments": [1, None, "vip", ["a"], {"b": 2}],
                                                       "loyalty_tier": 7, "lifetime_value": "many"}),

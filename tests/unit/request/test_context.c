@@ -354,3 +354,37 @@ Test(context, null_required_field_is_a_type_error)
     expect_error(parse_text("{\"customer_id\": null, \"channel\": \"web\", \"touchpoint\": \"t\"}"),
                  "customer_id: expected a string, got nil", "nil customer_id");
 }
+
+/* ---- the customer's timezone (issue 16) ---------------------------------- */
+
+Test(context, timezone_is_an_optional_utc_offset)
+{
+    expect_ok(parse_with(""), "no timezone");
+    cr_assert_not(g_ctx.has_timezone);
+    cr_assert_eq(g_ctx.timezone.len, 0);
+    expect_ok(parse_with("\"timezone\": \"+02:00\""), "+02:00");
+    cr_assert(g_ctx.has_timezone);
+    cr_assert_eq(g_ctx.tz_offset_minutes, 120);
+    expect_str(g_ctx.timezone, "+02:00", "timezone as sent");
+    expect_ok(parse_with("\"timezone\": \"-05:30\""), "-05:30");
+    cr_assert_eq(g_ctx.tz_offset_minutes, -330);
+    expect_ok(parse_with("\"timezone\": \"Z\""), "Z");
+    cr_assert(g_ctx.has_timezone);
+    cr_assert_eq(g_ctx.tz_offset_minutes, 0);
+    expect_ok(parse_with("\"timezone\": \"+14:00\""), "+14:00 (Kiribati)");
+    cr_assert_eq(g_ctx.tz_offset_minutes, 840);
+}
+
+Test(context, timezone_names_and_malformed_offsets_are_refused)
+{
+    static const char *const bad[] = {
+        "Europe/Paris", "UTC", "+2", "+02", "+0200", "02:00", "+02:60", "+19:00", "+02:00 ", "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char extra[96];
+        snprintf(extra, sizeof extra, "\"timezone\": \"%s\"", bad[i]);
+        expect_error(parse_with(extra), "timezone: expected an offset such as +02:00", bad[i]);
+    }
+    expect_error(parse_with("\"timezone\": 2"), "timezone", "a number");
+    expect_error(parse_with("\"timezone\": null"), "timezone", "null");
+}
