@@ -21,4 +21,14 @@ arb_prelude_dates_lua_end:
     .balign 8
 arb_prelude_dates_lua_len:
     .quad arb_prelude_dates_lua_end - arb_prelude_dates_lua
+
+    .global arb_prelude_history_lua
+    .global arb_prelude_history_lua_len
+    .balign 16
+arb_prelude_history_lua:
+    .incbin "dsl/prelude_history.lua"
+arb_prelude_history_lua_end:
+    .balign 8
+arb_prelude_history_lua_len:
+    .quad arb_prelude_history_lua_end - arb_prelude_history_lua
     .section .note.GNU-stack,"",@progbits

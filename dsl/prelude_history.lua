@@ -1,0 +1,89 @@
+-- The words on the order of a customer's history, a part of the prelude
+-- (dsl/prelude.lua runs it with C.part("history") and its own helpers):
+-- what happened before what, since the last purchase, the age of the first
+-- and last purchase, and the single-category shopper. Like the prelude,
+-- these functions only build marked tables (compiled to C by
+-- engine/ruleset/compile_hist.c) and check their arguments at the rule's
+-- line.
+
+local P = ...
+local V, COND, CMP = P.V, P.COND, P.CMP
+local fail, is, cond, check_called = P.fail, P.is, P.cond, P.check_called
+local filter_of, window_of = P.filter_of, P.window_of
+
+local type, ipairs, select = type, ipairs, select
+local format = string.format
+
+
+-- A purchase or event condition (bought/viewed/did... with their filters,
+-- or a list of them), which has times to order.
+local function check_match(fn, what, c, level)
+  level = (level or 2) + 1
+  check_called(fn, c, level)
+  local function match(x)
+    if not is(x, COND) then return false end
+    if x.op == "bought" or x.op == "event" then return true end
+    if x.op ~= "any" or #x == 0 then return false end
+    for _, k in ipairs(x) do if not match(k) then return false end end
+    return true
+  end
+  if not match(c) then
+    fail(format("%s: expected %s as a purchase or an event, such as bought { category = " ..
+                "\"laptop\" } or viewed(\"laptop\")", fn, what), level)
+  end
+  return c
+end
+
+local function no_more(fn, n, ...)
+  if select("#", ...) > 0 then
+    fail(format("%s: takes %d argument%s, got %d more", fn, n, n == 1 and "" or "s", select("#", ...)), 3)
+  end
+end
+
+-- before(viewed { category = "laptop", channel = "web" }, bought { category = "laptop" }):
+-- some match of the first happened before some match of the second.
+function V.before(a, b, ...)
+  no_more("before", 2, ...)
+  return cond { op = "before", check_match("before", "its first argument", a),
+                check_match("before", "its second argument", b) }
+end
+
+-- since_last_purchase(abandoned_cart()): a match after the latest purchase
+-- (any match when there was no purchase).
+function V.since_last_purchase(a, ...)
+  no_more("since_last_purchase", 1, ...)
+  return cond { op = "since_last_purchase", check_match("since_last_purchase", "its argument", a) }
+end
+
+local function age_of(fn, op)
+  return function(c, ...)
+    no_more(fn, 1, ...)
+    if not is(c, CMP) or c.op == "one_of" or c.op == "eq" and c.s then
+      fail(format("%s: expected a comparison of its age, such as at_least(days(365))", fn), 2)
+    end
+    return cond { op = op, cmp = c }
+  end
+end
+-- first_purchase(at_least(days(365))): a customer for a year or more.
+V.first_purchase = age_of("first_purchase", "first_purchase")
+-- last_purchase(at_most(days(30))): bought within the last 30 days.
+V.last_purchase = age_of("last_purchase", "last_purchase")
+
+-- only_bought { category = "shoes" }: at least one purchase, and every
+-- purchase matches (within = days(365) looks at that window only).
+function V.only_bought(what, window, ...)
+  no_more("only_bought", 2, ...)
+  local f = filter_of("only_bought", what, window_of("only_bought", window))
+  if not f then
+    fail("only_bought: expected named fields, as in only_bought { category = \"shoes\" }", 2)
+  end
+  f.op = "only_bought"
+  return cond(f)
+end
+
+-- one_category(): at least one purchase, all of them in one category
+-- (one_category(within(days(365))): in that window).
+function V.one_category(window, ...)
+  no_more("one_category", 1, ...)
+  return cond { op = "one_category", window = window_of("one_category", window) }
+end
