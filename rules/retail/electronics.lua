@@ -88,18 +88,6 @@ action "laptop_deal" {
   },
 }
 
--- Our vocabulary can say "bought a laptop" and "spent 800 in total", but
--- not "bought one laptop that cost 800 or more". A plain Lua function looks
--- through the purchases for such a laptop in the last two weeks.
-local function bought_premium_laptop_recently(c)
-  for _, p in ipairs(c.purchases) do
-    if p.category == "laptop" and (p.price or 0) >= 800 and c.now - p.ts <= days(14) then
-      return true
-    end
-  end
-  return false
-end
-
 -- Three-year extended warranty, offered after a premium laptop: in the
 -- thank-you email, or by the agent when the customer calls.
 action "extended_warranty" {
@@ -108,7 +96,9 @@ action "extended_warranty" {
   model       = "electronics",
   value       = 60,
   category    = "services",
-  when        = bought_premium_laptop_recently,
+  -- one laptop of 800 or more in the last two weeks (not 800 in total:
+  -- a filter reads each purchase's own fields)
+  when        = bought { category = "laptop", price = at_least(800), within = days(14) },
   description = "3-year care plan for laptops of 800 EUR and more, within 14 days of purchase",
   payload     = {
     template = "service_offer",

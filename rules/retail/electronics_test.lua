@@ -97,7 +97,7 @@ test "the post-purchase email carries exactly one offer" {
               extended_warranty = "outranked", review_request = "outranked" },
 }
 
--- Extended warranty: a plain Lua function condition --------------------------
+-- Extended warranty: a filter on each purchase's own fields ------------------
 
 test "the agent offers the warranty to a caller who bought a premium laptop" {
   context = { channel = "call_center", touchpoint = "call_center_next_best",
@@ -108,6 +108,15 @@ test "the agent offers the warranty to a caller who bought a premium laptop" {
 test "no warranty for a cheap laptop" {
   context = { channel = "call_center", touchpoint = "call_center_next_best",
               purchases = { { sku = "LP-0300-EDU", category = "laptop", price = 349, ts = ago(days(2)) } },
+              scores = scores },
+  expect  = { "call_center_thank_you" },
+  reasons = { extended_warranty = "when" },
+}
+
+test "no warranty for two cheap laptops that cost 800 together" {
+  context = { channel = "call_center", touchpoint = "call_center_next_best",
+              purchases = { { sku = "LP-0300-EDU", category = "laptop", price = 449, ts = ago(days(2)) },
+                            { sku = "LP-0300-EDU", category = "laptop", price = 449, ts = ago(days(3)) } },
               scores = scores },
   expect  = { "call_center_thank_you" },
   reasons = { extended_warranty = "when" },

@@ -2,24 +2,6 @@
 
 ---------------------------------------------------------------- abandoned carts
 
--- abandoned_cart(within(days(3))) says "left a cart in the last 3 days",
--- but a customer may have come back and bought since. The vocabulary has
--- no "since", so a plain Lua function compares the dates: the newest cart
--- abandonment must be newer than the newest purchase.
-local function cart_still_open(c)
-  local last_abandon
-  for _, e in ipairs(c.events) do
-    if e.type == "cart_abandon" and (last_abandon == nil or e.ts > last_abandon) then
-      last_abandon = e.ts
-    end
-  end
-  if last_abandon == nil then return false end
-  for _, p in ipairs(c.purchases) do
-    if p.ts >= last_abandon then return false end
-  end
-  return true
-end
-
 -- Remind a customer of the cart they left in the last three days, unless
 -- they bought since. Strongest right after they left (half after a day).
 action "cart_reminder" {
@@ -28,7 +10,9 @@ action "cart_reminder" {
   model       = "cart_recovery",
   value       = 40,
   category    = "cart",
-  when        = all { abandoned_cart(within(days(3))), cart_still_open },
+  -- a cart left in the last 3 days and after the latest purchase (a
+  -- customer who came back and bought is not reminded)
+  when        = since_last_purchase(abandoned_cart(within(days(3)))),
   weight      = recency(abandoned_cart(), days(1)),
   -- Once a day at most; dismissed twice in a month: leave them alone for
   -- two weeks.
@@ -51,7 +35,7 @@ action "cart_rescue_sms" {
   requires    = { "sms" },
   model       = "cart_recovery",
   value       = 30,
-  when        = all { abandoned_cart(within(hours(48))), cart_still_open,
+  when        = all { since_last_purchase(abandoned_cart(within(hours(48)))),
                       attribute("lifetime_value", at_least(500)) },
   payload     = {
     template = "sms",

@@ -26,7 +26,7 @@ test "a cart left ten days ago is too old for a reminder" {
   reasons = { cart_reminder = "when" },
 }
 
-test "a cart left and then bought: no reminder (plain Lua condition)" {
+test "a cart left and then bought: no reminder (since_last_purchase)" {
   context = { channel = "app", touchpoint = "app_push", scores = scores,
               purchases = { { sku = "HS-7710-BT", category = "headset", price = 149, ts = ago(hours(20)) } },
               events = { { type = "cart_abandon", sku = "HS-7710-BT", category = "headset", ts = ago(days(1)) } } },
