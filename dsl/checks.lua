@@ -121,6 +121,21 @@ local USAGE = {
   settings = { 1, "settings { default_limit = 3 }" }, outcomes = { 1, "outcomes { \"purchase\" }" },
   control = { 1, "control { share = 0.05 }" },
   test = { 1, "test \"name\" { context = { ... }, expect = { ... } }" }, ago = { 1, "ago(days(3))" },
+  -- dsl/prelude_history.lua
+  before = { 2, "before(viewed { category = \"laptop\" }, bought { category = \"laptop\" })" },
+  since_last_purchase = { 1, "since_last_purchase(abandoned_cart())" },
+  first_purchase = { 1, "first_purchase(at_least(days(365)))" },
+  last_purchase = { 1, "last_purchase(at_most(days(30)))" },
+  only_bought = { 2, "only_bought { category = \"shoes\" }" },
+  one_category = { 1, "one_category()" },
+  -- dsl/prelude_dates.lua
+  months = { 1, "months(6)" }, years = { 1, "years(3)" },
+  since = { 2, "since(\"engaged_at\", between(months(2), months(6)))" },
+  until_date = { 2, "until_date(\"renewal_at\", at_most(days(14)))" },
+  anniversary = { 2, "anniversary(\"member_since\", { years = 3, within = days(7) })" },
+  month = { 12, "month(\"mar\", \"apr\", \"may\")" }, season = { 1, "season(\"spring\")" },
+  day_between = { 2, "day_between(\"03-15\", \"05-31\")" },
+  share = { 2, "share(\"name\", bought(\"laptop\"))" },
 }
 
 local EXTRA = {
@@ -157,7 +172,8 @@ end
 -- but the numbers and comparisons they take and the declarations. The
 -- loader scans each rule file's source for and/or/not beside a call of one
 -- (engine/ruleset/lexcheck.c).
-local NOT_LOGIC = { seconds = 1, minutes = 1, hours = 1, days = 1, weeks = 1, km = 1, within = 1,
+local NOT_LOGIC = { seconds = 1, minutes = 1, hours = 1, days = 1, weeks = 1, months = 1, years = 1,
+                    km = 1, within = 1, share = 1,
                     at_least = 1, at_most = 1, above = 1, below = 1, between = 1, one_of = 1,
                     adaptive = 1, action = 1, fallback = 1, touchpoint = 1, store = 1, group = 1,
                     channel = 1, experiment = 1, models = 1, channels = 1, settings = 1,

@@ -11,9 +11,8 @@ local V, COND, CMP = P.V, P.COND, P.CMP
 local fail, is, cond, check_called = P.fail, P.is, P.cond, P.check_called
 local filter_of, window_of = P.filter_of, P.window_of
 
-local type, ipairs, select = type, ipairs, select
+local ipairs = ipairs
 local format = string.format
-
 
 -- A purchase or event condition (bought/viewed/did... with their filters,
 -- or a list of them), which has times to order.
@@ -34,30 +33,21 @@ local function check_match(fn, what, c, level)
   return c
 end
 
-local function no_more(fn, n, ...)
-  if select("#", ...) > 0 then
-    fail(format("%s: takes %d argument%s, got %d more", fn, n, n == 1 and "" or "s", select("#", ...)), 3)
-  end
-end
-
 -- before(viewed { category = "laptop", channel = "web" }, bought { category = "laptop" }):
 -- some match of the first happened before some match of the second.
-function V.before(a, b, ...)
-  no_more("before", 2, ...)
+function V.before(a, b)
   return cond { op = "before", check_match("before", "its first argument", a),
                 check_match("before", "its second argument", b) }
 end
 
 -- since_last_purchase(abandoned_cart()): a match after the latest purchase
 -- (any match when there was no purchase).
-function V.since_last_purchase(a, ...)
-  no_more("since_last_purchase", 1, ...)
+function V.since_last_purchase(a)
   return cond { op = "since_last_purchase", check_match("since_last_purchase", "its argument", a) }
 end
 
 local function age_of(fn, op)
-  return function(c, ...)
-    no_more(fn, 1, ...)
+  return function(c)
     if not is(c, CMP) or c.op == "one_of" or c.op == "eq" and c.s then
       fail(format("%s: expected a comparison of its age, such as at_least(days(365))", fn), 2)
     end
@@ -71,8 +61,7 @@ V.last_purchase = age_of("last_purchase", "last_purchase")
 
 -- only_bought { category = "shoes" }: at least one purchase, and every
 -- purchase matches (within = days(365) looks at that window only).
-function V.only_bought(what, window, ...)
-  no_more("only_bought", 2, ...)
+function V.only_bought(what, window)
   local f = filter_of("only_bought", what, window_of("only_bought", window))
   if not f then
     fail("only_bought: expected named fields, as in only_bought { category = \"shoes\" }", 2)
@@ -83,7 +72,6 @@ end
 
 -- one_category(): at least one purchase, all of them in one category
 -- (one_category(within(days(365))): in that window).
-function V.one_category(window, ...)
-  no_more("one_category", 1, ...)
+function V.one_category(window)
   return cond { op = "one_category", window = window_of("one_category", window) }
 end

@@ -60,6 +60,11 @@ Test(dsl_mistakes, an_extra_argument_to_a_word_is_refused)
     refused("attribute('tier', 'gold', 'x')", "attribute: takes at most 2 arguments", NULL);
     refused("all({ raining() }, cold())", "all: takes one argument, got 2", NULL);
     refused("temperature(at_least(25, 30))", "at_least: takes one argument, got 2", NULL);
+    /* the words of the prelude's parts (dates, order in time) too */
+    refused("season('spring', 'north')", "season: takes one argument, got 2", "season(\"spring\")");
+    refused("since('engaged_at', at_least(months(2)), 'x')", "since: takes at most 2 arguments", NULL);
+    refused("one_category(within(days(30)), 1)", "one_category: takes one argument, got 2", NULL);
+    refused("before(viewed('tv'), bought('tv'), bought('tv'))", "before: takes at most 2 arguments", NULL);
 }
 
 Test(dsl_mistakes, a_trailing_nil_counts_as_an_argument)
@@ -75,6 +80,8 @@ Test(dsl_mistakes, the_right_number_of_arguments_loads)
     loads("all { raining(), weekend(), attribute('tier', 'gold'), temperature(at_least(25)) }");
     loads("weekday('sat', 'sun', 'mon')");
     loads("bought('laptop', nil)");
+    loads("all { season('spring'), since('engaged_at', at_least(months(2))), one_category() }");
+    loads("before(viewed('tv'), bought('tv'))");
 }
 
 Test(dsl_mistakes, a_declaration_given_its_body_as_an_argument_is_refused)

@@ -161,7 +161,7 @@ Test(dsl_words, filter_mistakes_are_load_errors)
     refused("only_bought('shoes')", "only_bought: expected named fields");
     refused("before(raining(), bought('tv'))", "before: expected its first argument as a purchase or an event");
     refused("before(bought('tv'))", "before: expected its second argument");
-    refused("since_last_purchase(bought, 1)", "since_last_purchase: takes 1 argument");
+    refused("since_last_purchase(bought, 1)", "since_last_purchase: takes one argument");
     refused("since_last_purchase(hot())", "since_last_purchase: expected its argument as a purchase");
     refused("first_purchase(365)", "first_purchase: expected a comparison of its age");
     refused("last_purchase(one_of { 'x' })", "last_purchase: expected a comparison of its age");
