@@ -6,6 +6,7 @@
 #include "engine/cli/rules.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,21 @@ static const arb_decision_t *decide_json(arb_ruleset_t *rs, arb_decider_t *d, co
     return dec;
 }
 
+/* What follows an explain line's reason: the part of `when` that failed,
+ * whom it lost to and by how much, and the numbers of its priority. */
+static void print_explained(const arb_explained_t *e)
+{
+    if (e->failed) printf(": %s is false", e->failed);
+    if (e->lost_to && !isnan(e->lost_to_priority))
+        printf(" to %s (priority %.4g, %.4g more)", e->lost_to, e->lost_to_priority, e->lost_by);
+    else if (e->lost_to)
+        printf(" (%s)", e->lost_to);
+    if (e->eligible)
+        printf("  priority %.4g = propensity %.4g (%s) x value %.4g x weight %.4g x lever %.4g",
+               e->priority, e->propensity, e->propensity_from ? e->propensity_from : "fixed",
+               e->value, e->weight, e->lever);
+}
+
 static void print_decision(const arb_decision_t *dec)
 {
     printf("ruleset %s, decided in %llu us\n", dec->ruleset, (unsigned long long)dec->elapsed_us);
@@ -132,7 +148,9 @@ static void print_decision(const arb_decision_t *dec)
     for (uint32_t i = 0; i < dec->n_explain; i++) {
         const arb_explained_t *e = &dec->explain[i];
         int len = (int)strlen(e->id);
-        printf("  %s%*s %s\n", e->id, len < 32 ? 32 - len : 0, "", e->reason);
+        printf("  %s%*s %s", e->id, len < 32 ? 32 - len : 0, "", e->reason);
+        print_explained(e);
+        printf("\n");
     }
 }
 

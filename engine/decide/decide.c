@@ -22,6 +22,7 @@
 #include "engine/decide/adaptive_int.h"
 #include "engine/decide/control.h"
 #include "engine/decide/eval.h"
+#include "engine/decide/explain.h"
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
 #include "engine/request/context.h"
@@ -168,10 +169,10 @@ static const char *prefilter_ctx(const arb_eval_t *ev, const arb_action_t *a, in
 }
 
 /* Evaluate action i (hot fields h) fully. Returns 1 eligible (priority
- * set), 0 not (reason set), -1 faulted (reason is the fault). */
+ * and *weight set), 0 not (reason set), -1 faulted (reason is the fault). */
 static inline __attribute__((always_inline)) int
 evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
-         const char **reason, arb_arena_t *arena)
+         const char **reason, arb_arena_t *arena, double *weight_out)
 {
     double propensity, weight = 1;
     if (h->model < 0) {
@@ -197,6 +198,7 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
     if (h->flags & ARB_HOT_ADAPTIVE) propensity = arb__adaptive_propensity(ev, &ev->rs->actions[i]);
     c->propensity = propensity;
     c->priority = propensity * h->value * weight * h->lever;
+    *weight_out = weight;
     if (!isfinite(c->priority)) {
         /* 0 x infinity, or a product past DBL_MAX: no order can place it
          * among others, and no client could read it back, so it is not shown. */
@@ -343,7 +345,8 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
         why = q->customer ? prefilter(d, q, i, h->flags)
                           : prefilter_ctx(&d->ev, &q->rs->actions[i], q->tp_sym);
     candidate_t c = { i, 0, 0 };
-    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
+    double weight = NAN;
+    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena, &weight);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
     const arb_control_t *held = r > 0 && (h->flags & ARB_HOT_CONTROL)
                                     ? arb__control_of(q->rs, i, q->ctx.customer_id) : NULL;
@@ -357,10 +360,9 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     }
     if (q->ctx.explain) {
         d->reasons[i] = why;
-        d->explained[i].eligible = r > 0;
-        d->explained[i].priority = r > 0 ? c.priority : NAN;
-        d->explained[i].propensity = r > 0 ? c.propensity : NAN;
-        d->explained[i].learned = r > 0 && (h->flags & ARB_HOT_ADAPTIVE) ? d->adaptive.learned : NULL;
+        arb_considered_t x = { r, why, c.priority, c.propensity, weight,
+                               r > 0 && (h->flags & ARB_HOT_ADAPTIVE) ? d->adaptive.learned : NULL };
+        arb__explain_one(&d->explained[i], &d->ev, &q->rs->actions[i], &x, q->arena);
     }
     if (r > 0 && !held) {
         if (h->flags & ARB_HOT_FALLBACK) {
@@ -562,12 +564,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     dec->explain = NULL;
     dec->n_explain = 0;
     if (q.ctx.explain) {
-        for (uint32_t i = 0; i < rs->n_actions; i++) {
-            arb_explained_t *x = &d->explained[i];
-            x->id = rs->actions[i].id;
-            x->chosen = d->chosen[i];
-            x->reason = d->reasons[i] ? d->reasons[i] : "channel";
-        }
+        arb__explain_finish(d->explained, rs, d->chosen, d->reasons, d->picked, k);
         dec->explain = d->explained;
         dec->n_explain = rs->n_actions;
     }

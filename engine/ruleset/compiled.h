@@ -87,6 +87,8 @@ typedef struct arb_node {
     int ref;            /* LUA: registry reference of the function */
     bool pure;          /* no plain Lua function in this subtree */
     bool memo;          /* pure, reached from several places, worth remembering per request */
+    uint32_t words;     /* explain: 1 + index in ruleset->strs of the words that built it
+                           (`bought("laptop")`), 0 none; not part of its identity */
 } arb_node_t;
 
 /* Weight expression kinds. */

@@ -96,6 +96,9 @@ int32_t arb__model_ref(compiler_t *cc, const char *name);
 int32_t arb__compile_cond(compiler_t *cc, int idx);
 int32_t arb__compile_wexpr(compiler_t *cc, int idx);
 
+/* Explain: keep on node the words of the condition at idx (compile_words.c). */
+void arb__compile_words(compiler_t *cc, int idx, int32_t node);
+
 /* After the protected compile: each returns -1 when memory runs out,
  * leaving what it allocated to rs. */
 int arb__ruleset_mark_shared(arb_ruleset_t *rs);

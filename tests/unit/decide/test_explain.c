@@ -1,0 +1,209 @@
+/* Unit tests for explain a marketer can act on (engine/decide/explain.c,
+ * the words of engine/ruleset/compile_words.c and dsl/prelude.lua's cond,
+ * the entry written by engine/wire/answer.c): each action's numbers and
+ * where its propensity came from, whom an eligible action lost to and by
+ * how much, and the first false part of a `when`, by its words. Every test
+ * reads the entry as a client does, from the packed answer.
+ */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "tests/support/rulefix.h"
+
+TestSuite(explain, .init = rf_setup, .fini = rf_teardown);
+
+static const msgpack_object *field(const char *id, const char *key)
+{
+    const msgpack_object *e = rf_explained(&R, id);
+    cr_assert(e, "no explain entry for %s: %s", id, rf_dump(&R));
+    return rf_get(e, key);
+}
+
+static double num(const char *id, const char *key)
+{
+    const msgpack_object *v = field(id, key);
+    cr_assert(v, "%s has no %s: %s", id, key, rf_json(&R, rf_explained(&R, id)));
+    return rf_num(v);
+}
+
+static void expect_str(const char *id, const char *key, const char *want)
+{
+    const msgpack_object *v = field(id, key);
+    cr_assert(v, "%s has no %s: %s", id, key, rf_json(&R, rf_explained(&R, id)));
+    cr_expect(rf_str_is(v, want), "%s.%s: want %s, got %s", id, key, want, rf_json(&R, v));
+}
+
+/* ---- the numbers -------------------------------------------------------- */
+
+Test(explain, every_entry_has_its_numbers_and_where_the_propensity_came_from)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "models { 'churn' }\n"
+                      "action 'scored' { channels = { 'web' }, value = 40, lever = 1.5, model = 'churn',"
+                      " weight = 0.5 }\n"
+                      "action 'fixed' { channels = { 'web' }, value = 10, lever = 3, propensity = 0.2 }\n"
+                      "action 'plain' { channels = { 'web' }, value = 7 }\n"
+                      "action 'never' { channels = { 'web' }, value = 9, when = raining() }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true,'scores':{'churn':0.25}}");
+    expect_str("scored", "propensity_from", "score: churn");
+    cr_expect_eq(num("scored", "propensity"), 0.25);
+    cr_expect_eq(num("scored", "value"), 40);
+    cr_expect_eq(num("scored", "weight"), 0.5);
+    cr_expect_eq(num("scored", "lever"), 1.5);
+    cr_expect_eq(num("scored", "priority"), 0.25 * 40 * 0.5 * 1.5);
+    expect_str("fixed", "propensity_from", "fixed");
+    cr_expect_eq(num("fixed", "priority"), 0.2 * 10 * 3);
+    cr_expect_eq(num("fixed", "weight"), 1);
+    expect_str("plain", "propensity_from", "default");
+    cr_expect_eq(num("plain", "propensity"), 1);
+    /* Not eligible: value and lever, but no product of numbers never computed. */
+    cr_expect_eq(num("never", "value"), 9);
+    cr_expect_eq(num("never", "lever"), 1);
+    cr_expect_null(field("never", "priority"));
+    cr_expect_null(field("never", "weight"));
+    cr_expect_null(field("never", "propensity"));
+}
+
+Test(explain, without_explain_the_answer_has_no_entries)
+{
+    cr_assert(rf_load(&R, "a.lua", "action 'a' { channels = { 'web' }, value = 1, when = raining() }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{}");
+    cr_expect_null(rf_decision(&R)->explain);
+    cr_expect_null(rf_get(R.dec, "explain"));
+}
+
+/* ---- whom it lost to ---------------------------------------------------- */
+
+Test(explain, an_outranked_action_says_the_lowest_chosen_it_failed_to_beat_and_by_how_much)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "touchpoint 'web_home' { limit = 2 }\n"
+                      "action 'best' { channels = { 'web' }, value = 50 }\n"
+                      "action 'second' { channels = { 'web' }, value = 30 }\n"
+                      "action 'third' { channels = { 'web' }, value = 12 }\n"
+                      "action 'fourth' { channels = { 'web' }, value = 5 }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true}");
+    cr_assert_str_eq(rf_ids(&R), "best,second");
+    expect_str("third", "reason", "outranked");
+    expect_str("third", "lost_to", "second");
+    cr_expect_eq(num("third", "lost_to_priority"), 30);
+    cr_expect_eq(num("third", "lost_by"), 18);
+    expect_str("fourth", "lost_to", "second");
+    cr_expect_eq(num("fourth", "lost_by"), 25);
+    cr_expect_null(field("best", "lost_to"), "a chosen action lost to no one");
+}
+
+Test(explain, a_tie_lost_on_id_order_is_lost_by_zero)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "touchpoint 'web_home' { limit = 1 }\n"
+                      "action 'alpha' { channels = { 'web' }, value = 5 }\n"
+                      "action 'zeta' { channels = { 'web' }, value = 5 }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true}");
+    expect_str("zeta", "lost_to", "alpha");
+    cr_expect_eq(num("zeta", "lost_by"), 0);
+}
+
+Test(explain, diversity_names_the_chosen_action_of_the_same_category)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "touchpoint 'web_home' { limit = 3, diverse = 'category' }\n"
+                      "action 'tv_big' { channels = { 'web' }, value = 50, category = 'tv' }\n"
+                      "action 'sofa' { channels = { 'web' }, value = 20, category = 'sofa' }\n"
+                      "action 'tv_small' { channels = { 'web' }, value = 40, category = 'tv' }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true}");
+    cr_assert_str_eq(rf_ids(&R), "tv_big,sofa", "%s", rf_dump(&R));
+    expect_str("tv_small", "reason", "diversity");
+    expect_str("tv_small", "lost_to", "tv_big");
+    cr_expect_eq(num("tv_small", "lost_by"), 10);
+}
+
+/* ---- which part of `when` failed ---------------------------------------- */
+
+static void load_when_case(void)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'laptop_bag' { channels = { 'web' }, value = 10,\n"
+                      "  when = all { bought('laptop', within(days(30))), no(raining()),\n"
+                      "               any { segment('vip'), attribute('tier', 'gold') } } }\n"
+                      "action 'fallback_tile' { channels = { 'web' }, value = 1 }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+}
+
+Test(explain, the_first_false_part_of_an_all_is_named_by_its_words)
+{
+    load_when_case();
+    rf_decide(&R, "{'explain':true,'purchases':[{'category':'laptop','ts':%lld}]}", AGO_DAYS(45));
+    expect_str("laptop_bag", "reason", "when");
+    expect_str("laptop_bag", "failed", "bought(\"laptop\", within(days(30)))");
+}
+
+Test(explain, a_no_whose_inner_condition_held_is_named_whole)
+{
+    load_when_case();
+    rf_decide(&R, "{'explain':true,'purchases':[{'category':'laptop','ts':%lld}],"
+                  "'weather':{'condition':'rain','temp_c':9}}", AGO_DAYS(2));
+    expect_str("laptop_bag", "failed", "no(weather(\"rain\"))");
+}
+
+Test(explain, an_any_of_which_none_held_is_named_whole)
+{
+    load_when_case();
+    rf_decide(&R, "{'explain':true,'purchases':[{'category':'laptop','ts':%lld}]}", AGO_DAYS(2));
+    expect_str("laptop_bag", "failed", "any { segment(\"vip\"), attribute(\"tier\", \"gold\") }");
+    rf_decide(&R, "{'explain':true,'purchases':[{'category':'laptop','ts':%lld}],"
+                  "'attributes':{'tier':'gold'}}", AGO_DAYS(2));
+    expect_str("laptop_bag", "reason", "chosen");
+    cr_expect_null(field("laptop_bag", "failed"), "a chosen action has no failed part");
+}
+
+Test(explain, comparisons_windows_and_plain_functions_are_rendered_back)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "models { 'churn' }\n"
+                      "action 'a' { channels = { 'web' }, value = 1, model = 'churn',\n"
+                      "  when = score('churn', above(0.7)) }\n"
+                      "action 'b' { channels = { 'web' }, value = 1,\n"
+                      "  when = all { purchases(at_least(3), 'shoes', within(hours(12))), cold() } }\n"
+                      "action 'c' { channels = { 'web' }, value = 1,\n"
+                      "  when = all { weekday('sat', 'sun'),\n"
+                      "               function(c) return false end } }\n"
+                      "action 'd' { channels = { 'web' }, value = 1, when = viewed('tv', within(days(7))) }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true,'scores':{'churn':0.5},'now':%lld}", RF_NOW + 2 * RF_DAY);
+    expect_str("a", "failed", "score(\"churn\", above(0.7))");
+    expect_str("b", "failed", "purchases(at_least(3), \"shoes\", within(hours(12)))");
+    /* 2026-01-03 is a Saturday: the weekday holds, the function does not. */
+    const msgpack_object *f = field("c", "failed");
+    cr_assert(f && f->type == MSGPACK_OBJECT_STR, "%s", rf_dump(&R));
+    cr_expect(f->via.str.size > 20 && memcmp(f->via.str.ptr, "function at ", 12) == 0 &&
+              memcmp(f->via.str.ptr + f->via.str.size - 8, "/a.lua:8", 8) == 0,
+              "c.failed: %s", rf_json(&R, f));
+    expect_str("d", "failed", "viewed(\"tv\", within(days(7)))");
+}
+
+Test(explain, an_action_false_for_another_reason_has_no_failed_part)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "models { 'm' }\n"
+                      "action 'a' { channels = { 'web' }, value = 1, model = 'm', when = raining() }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true}");
+    expect_str("a", "reason", "no score: m");
+    cr_expect_null(field("a", "failed"));
+}
