@@ -35,89 +35,92 @@ local function fail(msg, level) error(msg, (level or 1) + 1) end
 
 local function is(v, mt) return type(v) == "table" and getmetatable(v) == mt end
 
-local function cond(t)
-  -- Explain names the part of a `when` that failed by the words that built
-  -- it: rendered back from the table (op and fields) as the call a rule
-  -- writes, kept as t.words for the compiler. Composite words show what
-  -- they are made of: raining() is weather("rain"). Runs at load only.
-  if t.words == nil then
-    local function dur(s)
-      if s % 86400 == 0 then return format("days(%.14g)", s / 86400) end
-      if s % 3600 == 0 then return format("hours(%.14g)", s / 3600) end
-      if s % 60 == 0 then return format("minutes(%.14g)", s / 60) end
-      return format("seconds(%.14g)", s)
-    end
-    local function val(v)
-      if type(v) == "string" then return format("%q", v) end
-      if type(v) == "number" then return format("%.14g", v) end
-      if type(v) == "table" and getmetatable(v) == COND then return v.words or "?" end
-      if type(v) == "table" and getmetatable(v) == CMP then
-        local names = { ge = "at_least", le = "at_most", gt = "above", lt = "below" }
-        if names[v.op] then return format("%s(%.14g)", names[v.op], v.a) end
-        if v.op == "between" then return format("between(%.14g, %.14g)", v.a, v.b) end
-        if v.op == "eq" then return v.s ~= nil and format("%q", v.s) or format("%.14g", v.a) end
-        if v.op == "one_of" then
-          local items = {}
-          for i, x in ipairs(v.list) do items[i] = format("%q", x) end
-          return "one_of { " .. concat(items, ", ") .. " }"
-        end
-        return v.op
-      end
-      return tostring(v)
-    end
-    local function call(name, ...)
-      local args = {}
-      for i = 1, select("#", ...) do
-        local a = select(i, ...)
-        if a ~= nil then args[#args + 1] = a end
-      end
-      return name .. "(" .. concat(args, ", ") .. ")"
-    end
-    local w = t.window and "within(" .. dur(t.window) .. ")" or nil
-    local what = t.what ~= nil and val(t.what) or nil
-    local cmpw = t.cmp ~= nil and t.cmp.op ~= "exists" and val(t.cmp) or nil
-    local EVENTS = { view = "viewed", cart_add = "added_to_cart", cart_abandon = "abandoned_cart",
-                     email_open = "opened_email", email_click = "clicked_email", search = "searched" }
-    local op = t.op
-    if op == "all" or op == "any" then
+-- Explain names the part of a `when` that failed by the words that built
+-- it: rendered back from a condition's table (op and fields) as the call a
+-- rule writes, kept as t.words for the compiler. Composite words show what
+-- they are made of: raining() is weather("rain"). Runs at load only.
+local CMP_WORDS = { ge = "at_least", le = "at_most", gt = "above", lt = "below" }
+local EVENT_WORDS = { view = "viewed", cart_add = "added_to_cart", cart_abandon = "abandoned_cart",
+                      email_open = "opened_email", email_click = "clicked_email", search = "searched" }
+local DAY_WORDS = { '"sun"', '"mon"', '"tue"', '"wed"', '"thu"', '"fri"', '"sat"' }
+local OP_WORDS = { weather = "weather", country = "in_country", consent = "consented",
+                   segment = "segment", channel = "on_channel", touchpoint = "at_touchpoint" }
+
+local function dur_words(s)
+  if s % 86400 == 0 then return format("days(%.14g)", s / 86400) end
+  if s % 3600 == 0 then return format("hours(%.14g)", s / 3600) end
+  if s % 60 == 0 then return format("minutes(%.14g)", s / 60) end
+  return format("seconds(%.14g)", s)
+end
+
+local function val_words(v)
+  local ty = type(v)
+  if ty == "string" then return format("%q", v) end
+  if ty == "number" then return format("%.14g", v) end
+  if ty == "function" then return "function" end
+  if ty == "table" and getmetatable(v) == COND then return v.words or "?" end
+  if ty == "table" and getmetatable(v) == CMP then
+    local name = CMP_WORDS[v.op]
+    if name then return format("%s(%.14g)", name, v.a) end
+    if v.op == "between" then return format("between(%.14g, %.14g)", v.a, v.b) end
+    if v.op == "eq" then return v.s ~= nil and format("%q", v.s) or format("%.14g", v.a) end
+    if v.op == "one_of" then
       local items = {}
-      for i, c in ipairs(t) do items[i] = type(c) == "function" and "function" or val(c) end
-      t.words = op .. " { " .. concat(items, ", ") .. " }"
-    elseif op == "not" then
-      t.words = "no(" .. (type(t[1]) == "function" and "function" or val(t[1])) .. ")"
-    elseif op == "bought" then t.words = call("bought", what, w)
-    elseif op == "purchases" then t.words = call("purchases", cmpw, what, w)
-    elseif op == "spent" then t.words = call("spent", cmpw, w, what)
-    elseif op == "event" then
-      if EVENTS[t.type] then t.words = call(EVENTS[t.type], what, w)
-      else t.words = call("did", val(t.type), what, w) end
-    elseif op == "weather" then t.words = call("weather", val(t.is))
-    elseif op == "temp" then t.words = call("temperature", cmpw)
-    elseif op == "near_store" then t.words = call("near_store", format("km(%.14g)", t.km))
-    elseif op == "in_store" then t.words = call("in_store", t.store and val(t.store))
-    elseif op == "country" then t.words = call("in_country", val(t.is))
-    elseif op == "consent" then t.words = call("consented", val(t.name))
-    elseif op == "attr" then t.words = call("attribute", val(t.name), cmpw)
-    elseif op == "segment" then t.words = call("segment", val(t.name))
-    elseif op == "score" then t.words = call("score", val(t.model), cmpw)
-    elseif op == "hour" then t.words = call("hour_between", val(t.from), val(t.to))
-    elseif op == "weekday" then
-      local names, days = {}, { "sun", "mon", "tue", "wed", "thu", "fri", "sat" }
-      for i = 0, 6 do
-        if type(t.mask) == "number" and (t.mask >> i) & 1 == 1 then names[#names + 1] = format("%q", days[i + 1]) end
-      end
-      t.words = "weekday(" .. concat(names, ", ") .. ")"
-    elseif op == "channel" then t.words = call("on_channel", val(t.is))
-    elseif op == "touchpoint" then t.words = call("at_touchpoint", val(t.is))
-    else
-      -- a word this renderer does not know: its op and fields, in name order
-      local keys, parts = {}, {}
-      for k in pairs(t) do if type(k) == "string" and k ~= "op" then keys[#keys + 1] = k end end
-      table.sort(keys)
-      for i, k in ipairs(keys) do parts[i] = k .. " = " .. val(t[k]) end
-      t.words = tostring(op) .. (#parts > 0 and " { " .. concat(parts, ", ") .. " }" or "()")
+      for i, x in ipairs(v.list) do items[i] = format("%q", x) end
+      return "one_of { " .. concat(items, ", ") .. " }"
     end
+    return tostring(v.op)
   end
+  return tostring(v)
+end
+
+-- name(a, b, c) of the arguments given (nil ones left out).
+local function call_words(name, a, b, c)
+  if c ~= nil then return name .. "(" .. (a and a .. ", " or "") .. (b and b .. ", " or "") .. c .. ")" end
+  if b ~= nil then return name .. "(" .. (a and a .. ", " or "") .. b .. ")" end
+  return name .. "(" .. (a or "") .. ")"
+end
+
+local function words_of(t)
+  local op = t.op
+  if op == "all" or op == "any" then
+    local items = {}
+    for i, c in ipairs(t) do items[i] = val_words(c) end
+    return op .. " { " .. concat(items, ", ") .. " }"
+  end
+  if op == "not" then return "no(" .. val_words(t[1]) .. ")" end
+  if OP_WORDS[op] then return call_words(OP_WORDS[op], val_words(t.is or t.name)) end
+  local w = t.window and "within(" .. dur_words(t.window) .. ")" or nil
+  local what = t.what ~= nil and val_words(t.what) or nil
+  local cmpw = t.cmp ~= nil and t.cmp.op ~= "exists" and val_words(t.cmp) or nil
+  if op == "bought" then return call_words("bought", what, w) end
+  if op == "purchases" then return call_words("purchases", cmpw, what, w) end
+  if op == "spent" then return call_words("spent", cmpw, w, what) end
+  if op == "event" then
+    if EVENT_WORDS[t.type] then return call_words(EVENT_WORDS[t.type], what, w) end
+    return call_words("did", val_words(t.type), what, w)
+  end
+  if op == "temp" then return call_words("temperature", cmpw) end
+  if op == "near_store" then return format("near_store(km(%.14g))", t.km) end
+  if op == "in_store" then return call_words("in_store", t.store and val_words(t.store)) end
+  if op == "attr" then return call_words("attribute", val_words(t.name), cmpw) end
+  if op == "score" then return call_words("score", val_words(t.model), cmpw) end
+  if op == "hour" then return format("hour_between(%.14g, %.14g)", t.from, t.to) end
+  if op == "weekday" and type(t.mask) == "number" then
+    local names = {}
+    for i = 0, 6 do if (t.mask >> i) & 1 == 1 then names[#names + 1] = DAY_WORDS[i + 1] end end
+    return "weekday(" .. concat(names, ", ") .. ")"
+  end
+  -- a word this renderer does not know: its op and fields, in name order
+  local keys, parts = {}, {}
+  for k in pairs(t) do if type(k) == "string" and k ~= "op" then keys[#keys + 1] = k end end
+  table.sort(keys)
+  for i, k in ipairs(keys) do parts[i] = k .. " = " .. val_words(t[k]) end
+  return tostring(op) .. (#parts > 0 and " { " .. concat(parts, ", ") .. " }" or "()")
+end
+
+local function cond(t)
+  if t.words == nil then t.words = words_of(t) end   -- for explain (words_of, above)
   return setmetatable(t, COND)
 end
 local function expr(t) return setmetatable(t, EXPR) end
