@@ -207,3 +207,77 @@ Test(explain, an_action_false_for_another_reason_has_no_failed_part)
     expect_str("a", "reason", "no score: m");
     cr_expect_null(field("a", "failed"));
 }
+
+/* ---- rule tests assert priorities and reasons ---------------------------- */
+
+#define PRICED_RULES                                                                   \
+    "touchpoint 'web_home' { limit = 1 }\n"                                            \
+    "models { 'accessories' }\n"                                                       \
+    "action 'mouse_offer' { channels = { 'web' }, value = 10, model = 'accessories' }\n" \
+    "action 'promo' { channels = { 'web' }, value = 2 }\n"                             \
+    "action 'laptop_offer' { channels = { 'web' }, value = 50,\n"                      \
+    "  when = bought('laptop', within(days(30))) }\n"
+
+static arb_problems_t run_tests(const char *test_file, int expect_n)
+{
+    cr_assert(rf_load(&R, "rules.lua", PRICED_RULES, NULL), "%s", rf_problems(&R));
+    rf_write(&R, "rules_test.lua", test_file);
+    arb_problems_t failures = { 0 };
+    cr_expect_eq(arb_ruleset_run_tests(R.rs, R.dir, &failures, 0), expect_n);
+    return failures;
+}
+
+Test(explain, a_rule_test_asserting_priorities_and_reasons_passes)
+{
+    arb_problems_t f = run_tests(
+        "test 'the mouse wins' {\n"
+        "  context = { channel = 'web', touchpoint = 'web_home', scores = { accessories = 0.3 } },\n"
+        "  expect = { 'mouse_offer' },\n"
+        "  priorities = { mouse_offer = at_least(2.5), promo = between(1.9, 2.1), laptop_offer = nil },\n"
+        "  reasons = { laptop_offer = 'when: bought(\"laptop\", within(days(30)))',\n"
+        "              promo = 'outranked to mouse_offer' },\n"
+        "}\n"
+        "test 'exact and strict' {\n"
+        "  context = { channel = 'web', touchpoint = 'web_home', scores = { accessories = 0.3 } },\n"
+        "  priorities = { mouse_offer = 3, promo = below(3) },\n"
+        "  reasons = { promo = 'outranked' },\n"
+        "}\n", 2);
+    cr_expect_eq(f.n, 0, "first failure: %s", f.n ? f.items[0] : "");
+    arb_problems_free(&f);
+}
+
+Test(explain, a_failing_priority_names_the_test_the_action_the_expected_and_the_actual)
+{
+    arb_problems_t f = run_tests(
+        "test 'too low' {\n"
+        "  context = { channel = 'web', touchpoint = 'web_home', scores = { accessories = 0.2 } },\n"
+        "  priorities = { mouse_offer = at_least(2.5) },\n"
+        "}\n"
+        "test 'not eligible' {\n"
+        "  context = { channel = 'web', touchpoint = 'web_home', scores = { accessories = 0.2 } },\n"
+        "  priorities = { laptop_offer = above(1) },\n"
+        "}\n"
+        "test 'wrong reason' {\n"
+        "  context = { channel = 'web', touchpoint = 'web_home', scores = { accessories = 0.2 } },\n"
+        "  reasons = { promo = 'outranked to laptop_offer' },\n"
+        "}\n"
+        "test 'not a comparison' {\n"
+        "  context = { channel = 'web', touchpoint = 'web_home', scores = { accessories = 0.2 } },\n"
+        "  priorities = { promo = 'high' },\n"
+        "}\n", 4);
+    cr_assert_eq(f.n, 4, "four failures, got %zu: %s", f.n, f.n ? f.items[0] : "");
+    cr_expect(strstr(f.items[0], "rules_test.lua:1: test 'too low': expected the priority of "
+                                 "mouse_offer to be at least 2.5, got 2"),
+              "%s", f.items[0]);
+    cr_expect(strstr(f.items[1], "rules_test.lua:5: test 'not eligible': expected the priority of "
+                                 "laptop_offer to be above 1, got none (reason 'when: "
+                                 "bought(\"laptop\", within(days(30)))')"),
+              "%s", f.items[1]);
+    cr_expect(strstr(f.items[2], "test 'wrong reason': expected the reason for promo to be "
+                                 "'outranked to laptop_offer', got 'outranked to mouse_offer'"),
+              "%s", f.items[2]);
+    cr_expect(strstr(f.items[3], "test 'not a comparison': priorities: each entry must be id = "
+                                 "at_least(x)"),
+              "%s", f.items[3]);
+    arb_problems_free(&f);
+}
