@@ -81,14 +81,27 @@ local function call_words(name, a, b, c)
   return name .. "(" .. (a or "") .. ")"
 end
 
+-- An item's words inside another's, cut short: words stay bounded however
+-- deep or shared the conditions (all { c, c } sixty levels deep), so that
+-- rendering costs each condition a few hundred bytes at most.
+local function part_words(c)
+  local w = val_words(c)
+  if #w > 80 then w = w:sub(1, 77) .. "..." end
+  return w
+end
+
 local function words_of(t)
   local op = t.op
   if op == "all" or op == "any" then
-    local items = {}
-    for i, c in ipairs(t) do items[i] = val_words(c) end
+    local items, len = {}, 0
+    for i, c in ipairs(t) do
+      if len > 240 then items[#items + 1] = "..." break end
+      items[i] = part_words(c)
+      len = len + #items[i] + 2
+    end
     return op .. " { " .. concat(items, ", ") .. " }"
   end
-  if op == "not" then return "no(" .. val_words(t[1]) .. ")" end
+  if op == "not" then return "no(" .. part_words(t[1]) .. ")" end
   if OP_WORDS[op] then return call_words(OP_WORDS[op], val_words(t.is or t.name)) end
   local w = t.window and "within(" .. dur_words(t.window) .. ")" or nil
   local what = t.what ~= nil and val_words(t.what) or nil

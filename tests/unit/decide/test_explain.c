@@ -281,3 +281,34 @@ Test(explain, a_failing_priority_names_the_test_the_action_the_expected_and_the_
               "%s", f.items[3]);
     arb_problems_free(&f);
 }
+
+/* ---- a decision held for the store keeps its own copy ------------------- */
+
+#include "engine/server/state_int.h"
+
+Test(explain, a_decision_held_for_the_store_copies_the_explain_words_and_names)
+{
+    /* The server answers a decision with stored customers after the store
+     * commits: by then a reload may have freed the ruleset that the words,
+     * lost_to and propensity_from point into. */
+    char *rs_strings = strdup("bought(\"laptop\")|promo|score: churn|mouse");
+    rs_strings[16] = rs_strings[22] = rs_strings[35] = '\0';
+    arb_explained_t ex[1] = { { .id = rs_strings + 17, .reason = "outranked", .eligible = true,
+                                .priority = 1, .propensity = 1, .propensity_from = rs_strings + 23,
+                                .lost_to = rs_strings + 36, .failed = rs_strings } };
+    arb_decision_t d = { .decision_id = "f-1", .decision_id_len = 3, .ruleset = "1-0",
+                         .explain = ex, .n_explain = 1, .channel = "web", .customer_id = "c",
+                         .touchpoint = "web_home", .group = "treatment" };
+    static arb_pending_t p;
+    arb_arena_init(&p.arena);
+    arb_err_t err;
+    cr_assert_eq(arb__state_copy_decision(&p, &d, &err), 0, "%s", err.message);
+    memset(rs_strings, 'X', 41);   /* the ruleset is gone */
+    const arb_explained_t *c = &p.dec.explain[0];
+    cr_expect_str_eq(c->failed, "bought(\"laptop\")");
+    cr_expect_str_eq(c->id, "promo");
+    cr_expect_str_eq(c->propensity_from, "score: churn");
+    cr_expect_str_eq(c->lost_to, "mouse");
+    arb_arena_free(&p.arena);
+    free(rs_strings);
+}
