@@ -68,6 +68,19 @@ Test(explain, every_entry_has_its_numbers_and_where_the_propensity_came_from)
     cr_expect_null(field("never", "propensity"));
 }
 
+Test(explain, an_adaptive_propensity_says_so_beside_its_evidence)
+{
+    cr_assert(rf_load(&R, "a.lua",
+                      "action 'learned' { channels = { 'web' }, value = 10,"
+                      " propensity = adaptive { prior = 0.1 } }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    rf_decide(&R, "{'explain':true}");
+    expect_str("learned", "propensity_from", "adaptive");
+    cr_expect(field("learned", "learned"), "the evidence is there too");
+    cr_expect_eq(num("learned", "priority"), num("learned", "propensity") * 10);
+}
+
 Test(explain, without_explain_the_answer_has_no_entries)
 {
     cr_assert(rf_load(&R, "a.lua", "action 'a' { channels = { 'web' }, value = 1, when = raining() }\n",
