@@ -6,12 +6,14 @@
 #include "engine/cli/rules.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine/audit/logread.h"
+#include "engine/cli/replay_wins.h"
 #include "engine/base/fileio.h"
 #include "engine/wire/json.h"
 #include "engine/wire/answer.h"
@@ -118,6 +120,21 @@ static const arb_decision_t *decide_json(arb_ruleset_t *rs, arb_decider_t *d, co
     return dec;
 }
 
+/* What follows an explain line's reason: the part of `when` that failed,
+ * whom it lost to and by how much, and the numbers of its priority. */
+static void print_explained(const arb_explained_t *e)
+{
+    if (e->failed) printf(": %s is false", e->failed);
+    if (e->lost_to && !isnan(e->lost_to_priority))
+        printf(" to %s (priority %.4g, %.4g more)", e->lost_to, e->lost_to_priority, e->lost_by);
+    else if (e->lost_to)
+        printf(" (%s)", e->lost_to);
+    if (e->eligible)
+        printf("  priority %.4g = propensity %.4g (%s) x value %.4g x weight %.4g x lever %.4g",
+               e->priority, e->propensity, e->propensity_from ? e->propensity_from : "fixed",
+               e->value, e->weight, e->lever);
+}
+
 static void print_decision(const arb_decision_t *dec)
 {
     printf("ruleset %s, decided in %llu us\n", dec->ruleset, (unsigned long long)dec->elapsed_us);
@@ -132,7 +149,9 @@ static void print_decision(const arb_decision_t *dec)
     for (uint32_t i = 0; i < dec->n_explain; i++) {
         const arb_explained_t *e = &dec->explain[i];
         int len = (int)strlen(e->id);
-        printf("  %s%*s %s\n", e->id, len < 32 ? 32 - len : 0, "", e->reason);
+        printf("  %s%*s %s", e->id, len < 32 ? 32 - len : 0, "", e->reason);
+        print_explained(e);
+        printf("\n");
     }
 }
 
@@ -217,11 +236,12 @@ static void chosen_ids(const arb_decision_t *dec, char *buf, size_t n)
 
 static int replay_usage(FILE *f, int code)
 {
-    fprintf(f, "usage: arbiter replay --rules DIR CONTEXTS.jsonl [--against DIR2]\n"
-               "       arbiter replay --rules DIR --log LOGDIR [--against DIR2]\n"
+    fprintf(f, "usage: arbiter replay --rules DIR CONTEXTS.jsonl [--against DIR2 | --json]\n"
+               "       arbiter replay --rules DIR --log LOGDIR [--against DIR2 | --json]\n"
                "Decide every context (one JSON object per line, or the contexts of a\n"
                "decision log's records, logged with --log-contexts) with DIR and print a\n"
-               "summary and how often each action wins; with --against, also with DIR2:\n"
+               "summary and how often each action wins, overall, by channel and by\n"
+               "touchpoint (--json: as one JSON object); with --against, also with DIR2:\n"
                "the wins before and after, and what changed.\n");
     return code;
 }
@@ -290,9 +310,10 @@ static int by_str(const void *a, const void *b)
  * the logged decision's id when ids is given; who (or NULL) names each
  * context's customer, to count the customers whose answer changes. */
 static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, char **ctxs,
-                       const char **ids, const char **who, size_t n, const char *label)
+                       const char **ids, const char **who, size_t n, const char *label, bool json)
 {
     arb_decider_t *d = arb_decider_new();
+    arb_replay_wins_t *groups = b ? NULL : arb_replay_wins_new();   /* by channel and touchpoint */
     unsigned total = 0, errors = 0, changed = 0, empty = 0;
     win_table_t wins = { 0 };
     const char **moved = who ? malloc((n ? n : 1) * sizeof *moved) : NULL;
@@ -310,6 +331,7 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
             chosen_ids(da, ia, sizeof ia);   /* copied: the next decision on d replaces da */
             empty += ia[0] == '\0';
             count_wins(&wins, ia, false);
+            if (groups) arb_replay_wins_add(groups, da);
             if (b) {
                 const arb_decision_t *db = decide_json(b, d, line, &ob, err, sizeof err);
                 if (db) {
@@ -329,6 +351,17 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
         }
         arb_decide_once_done(&oa);
     }
+    if (json) {
+        char *text = groups ? arb_replay_wins_json(groups, total, errors, empty) : NULL;
+        printf("%s\n", text ? text : "null");
+        if (!text) fprintf(stderr, "%s: out of memory writing the JSON\n", label);
+        free(text);
+        arb_replay_wins_free(groups);
+        free(moved);
+        free(wins.w);
+        arb_decider_free(d);
+        return;
+    }
     printf("%u contexts, %u invalid, %u with no action", total, errors, empty);
     if (b) printf(", %u changed by %s", changed, against);
     if (b && moved) {
@@ -340,6 +373,8 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
     free(moved);
     printf("\n");
     print_wins(&wins, b != NULL);
+    if (groups) arb_replay_wins_print(groups, stdout);
+    arb_replay_wins_free(groups);
     free(wins.w);
     arb_decider_free(d);
 }
@@ -347,15 +382,17 @@ static void replay_run(arb_ruleset_t *a, arb_ruleset_t *b, const char *against, 
 int arb_cli_replay(int argc, char **argv)
 {
     const char *dir = NULL, *against = NULL, *file = NULL, *logdir = NULL;
+    bool json = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--against") == 0 && i + 1 < argc) against = argv[++i];
         else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) logdir = argv[++i];
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return replay_usage(stdout, 0);
         else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)) file = argv[i];
         else return replay_usage(stderr, 2);
     }
-    if (!dir || !file == !logdir) return replay_usage(stderr, 2);
+    if (!dir || !file == !logdir || (json && against)) return replay_usage(stderr, 2);
     char *text = NULL, **ctxs = NULL;
     const char **ids = NULL, **who = NULL;
     size_t n = 0;
@@ -405,7 +442,7 @@ int arb_cli_replay(int argc, char **argv)
     } else if (!(a = load_or_report(dir)) || (against && !(b = load_or_report(against)))) {
         code = 1;
     } else {
-        replay_run(a, b, against, ctxs, ids, who, n, file ? file : logdir);
+        replay_run(a, b, against, ctxs, ids, who, n, file ? file : logdir, json);
     }
     arb_ruleset_free(a);
     arb_ruleset_free(b);

@@ -22,22 +22,18 @@
 #include "engine/decide/adaptive_int.h"
 #include "engine/decide/control.h"
 #include "engine/decide/eval_weight.h"
+#include "engine/decide/eval.h"
+#include "engine/decide/explain.h"
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
+#include "engine/decide/rank.h"
 #include "engine/request/context.h"
-
-/* One eligible action. */
-typedef struct candidate {
-    uint32_t action;      /* index in rs->actions (id order) */
-    double priority;
-    double propensity;
-} candidate_t;
 
 struct arb_decider {
     arb_eval_t ev;              /* the context index and evaluator */
     arb_adaptive_run_t adaptive; /* learned arms and the sampler, for adaptive actions */
-    candidate_t *eligible;      /* eligible regular actions */
-    candidate_t *fallbacks;     /* eligible fallbacks */
+    arb_candidate_t *eligible;      /* eligible regular actions */
+    arb_candidate_t *fallbacks;     /* eligible fallbacks */
     const char **reasons;       /* per action, for explain */
     uint8_t *chosen;            /* per action, for explain */
     arb_explained_t *explained; /* per action, for explain: what the decision shows */
@@ -100,7 +96,7 @@ void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_
 static int decider_reserve(arb_decider_t *d, uint32_t n)
 {
     if (n <= d->cap) return 0;
-    candidate_t *e = malloc(sizeof *e * n), *f = malloc(sizeof *f * n);
+    arb_candidate_t *e = malloc(sizeof *e * n), *f = malloc(sizeof *f * n);
     const char **r = malloc(sizeof *r * n);
     uint8_t *c = malloc(n);
     arb_explained_t *x = malloc(sizeof *x * n);
@@ -168,10 +164,10 @@ static const char *prefilter_ctx(const arb_eval_t *ev, const arb_action_t *a, in
 }
 
 /* Evaluate action i (hot fields h) fully. Returns 1 eligible (priority
- * set), 0 not (reason set), -1 faulted (reason is the fault). */
+ * and *weight set), 0 not (reason set), -1 faulted (reason is the fault). */
 static inline __attribute__((always_inline)) int
-evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
-         const char **reason, arb_arena_t *arena)
+evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, arb_candidate_t *c,
+         const char **reason, arb_arena_t *arena, double *weight_out)
 {
     double propensity, weight = 1;
     if (h->model < 0) {
@@ -197,6 +193,7 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
     if (h->flags & ARB_HOT_ADAPTIVE) propensity = arb__adaptive_propensity(ev, &ev->rs->actions[i]);
     c->propensity = propensity;
     c->priority = propensity * h->value * weight * h->lever;
+    *weight_out = weight;
     if (!isfinite(c->priority)) {
         /* 0 x infinity, or a product past DBL_MAX: no order can place it
          * among others, and no client could read it back, so it is not shown. */
@@ -204,78 +201,6 @@ evaluate(arb_eval_t *ev, uint32_t i, const arb_action_hot_t *h, candidate_t *c,
         return 0;
     }
     return 1;
-}
-
-/* ------------------------------------------------------------ arbitration */
-
-static inline int by_priority(const void *x, const void *y)
-{
-    const candidate_t *a = x, *b = y;
-    if (a->priority != b->priority) return a->priority > b->priority ? -1 : 1;
-    return a->action < b->action ? -1 : a->action > b->action;   /* id order */
-}
-
-/* Insert x into the best k held sorted in c[0..*m), dropping the last
- * when all k are taken and x comes before it. */
-static inline void top_insert(candidate_t *c, uint32_t *m, uint32_t k, candidate_t x)
-{
-    if (*m == k && by_priority(&x, &c[k - 1]) >= 0) return;
-    uint32_t j = *m < k ? (*m)++ : k - 1;
-    while (j > 0 && by_priority(&x, &c[j - 1]) < 0) {
-        c[j] = c[j - 1];
-        j--;
-    }
-    c[j] = x;
-}
-
-/* Move the best k of the n candidates, sorted, to the front; returns how
- * many that is. One pass with insertion into the front: a decision needs
- * its top few, not an order for the hundreds that may be eligible. */
-static uint32_t select_top(candidate_t *c, uint32_t n, uint32_t k)
-{
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) top_insert(c, &m, k, c[i]);   /* writes stay at <= m <= i */
-    return m;
-}
-
-/* Order the candidates for choose(): with diversity every one may be needed
- * (a category already shown skips to the next), without it only the best
- * `limit`. Returns how many choose() should look at. */
-static uint32_t rank(candidate_t *c, uint32_t n, int limit, bool diverse, const char **reasons)
-{
-    if (reasons)
-        for (uint32_t i = 0; i < n; i++) reasons[c[i].action] = "outranked";
-    if (diverse) {
-        qsort(c, n, sizeof *c, by_priority);
-        return n;
-    }
-    return select_top(c, n, (uint32_t)limit);
-}
-
-/* Choose up to limit of the n candidates (sorted), honouring diversity.
- * Writes the chosen indices (into cands) to out and returns how many. */
-static uint32_t choose(const arb_ruleset_t *rs, candidate_t *cands, uint32_t n, int limit,
-                       bool diverse, uint32_t *out, const char **reasons, uint8_t *chosen)
-{
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const arb_action_t *a = &rs->actions[cands[i].action];
-        if ((int)k >= limit) {
-            if (reasons) reasons[cands[i].action] = "outranked";
-            continue;
-        }
-        bool clash = false;
-        for (uint32_t j = 0; diverse && a->category >= 0 && j < k && !clash; j++)
-            clash = rs->actions[cands[out[j]].action].category == a->category;
-        if (clash) {
-            if (reasons) reasons[cands[i].action] = "diversity";
-            continue;
-        }
-        out[k++] = i;
-        if (chosen) chosen[cands[i].action] = 1;
-        if (reasons) reasons[cands[i].action] = "chosen";
-    }
-    return k;
 }
 
 /* ------------------------------------------------------------ deciding */
@@ -342,8 +267,9 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     else if (h->flags & q->check_mask)
         why = q->customer ? prefilter(d, q, i, h->flags)
                           : prefilter_ctx(&d->ev, &q->rs->actions[i], q->tp_sym);
-    candidate_t c = { i, 0, 0 };
-    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena);
+    arb_candidate_t c = { i, 0, 0 };
+    double weight = NAN;
+    int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena, &weight);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
     const arb_control_t *held = r > 0 && (h->flags & ARB_HOT_CONTROL)
                                     ? arb__control_of(q->rs, i, q->ctx.customer_id) : NULL;
@@ -357,16 +283,15 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     }
     if (q->ctx.explain) {
         d->reasons[i] = why;
-        d->explained[i].eligible = r > 0;
-        d->explained[i].priority = r > 0 ? c.priority : NAN;
-        d->explained[i].propensity = r > 0 ? c.propensity : NAN;
-        d->explained[i].learned = r > 0 && (h->flags & ARB_HOT_ADAPTIVE) ? d->adaptive.learned : NULL;
+        arb_considered_t x = { r, why, c.priority, c.propensity, weight,
+                               r > 0 && (h->flags & ARB_HOT_ADAPTIVE) ? d->adaptive.learned : NULL };
+        arb__explain_one(&d->explained[i], &d->ev, &q->rs->actions[i], &x, q->arena);
     }
     if (r > 0 && !held) {
         if (h->flags & ARB_HOT_FALLBACK) {
             d->fallbacks[(*n_fb)++] = c;
         } else if (q->prune) {
-            top_insert(d->eligible, n_elig, (uint32_t)q->limit, c);
+            arb__top_insert(d->eligible, n_elig, (uint32_t)q->limit, c);
         } else {
             d->eligible[(*n_elig)++] = c;
         }
@@ -517,17 +442,17 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
 
     const char **reasons = q.ctx.explain ? d->reasons : NULL;
     uint8_t *chosen = q.ctx.explain ? d->chosen : NULL;
-    n_elig = rank(d->eligible, n_elig, q.limit, q.diverse, reasons);
+    n_elig = arb__rank(d->eligible, n_elig, q.limit, q.diverse, reasons);
     uint32_t *pick = arb_arena_alloc(arena, sizeof *pick * ((size_t)q.limit + 1));
     if (!pick) return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
-    candidate_t *from = d->eligible;
-    uint32_t k = choose(rs, d->eligible, n_elig, q.limit, q.diverse, pick, reasons, chosen);
+    arb_candidate_t *from = d->eligible;
+    uint32_t k = arb__choose(rs, d->eligible, n_elig, q.limit, q.diverse, pick, reasons, chosen);
     bool control = arb__control_global(rs, q.ctx.customer_id);
     if (control) k = hold_globally(d, &q, pick, k, &n_fb);
     if (k == 0 && n_fb) {
-        n_fb = rank(d->fallbacks, n_fb, q.limit, q.diverse, reasons);
+        n_fb = arb__rank(d->fallbacks, n_fb, q.limit, q.diverse, reasons);
         from = d->fallbacks;
-        k = choose(rs, d->fallbacks, n_fb, q.limit, q.diverse, pick, reasons, chosen);
+        k = arb__choose(rs, d->fallbacks, n_fb, q.limit, q.diverse, pick, reasons, chosen);
         arb_stat_inc(&st->fallbacks);
     } else if (reasons) {
         for (uint32_t i = 0; i < n_fb; i++) reasons[d->fallbacks[i].action] = "fallback: not needed";
@@ -562,12 +487,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     dec->explain = NULL;
     dec->n_explain = 0;
     if (q.ctx.explain) {
-        for (uint32_t i = 0; i < rs->n_actions; i++) {
-            arb_explained_t *x = &d->explained[i];
-            x->id = rs->actions[i].id;
-            x->chosen = d->chosen[i];
-            x->reason = d->reasons[i] ? d->reasons[i] : "channel";
-        }
+        arb__explain_finish(d->explained, rs, d->chosen, d->reasons, d->picked, k);
         dec->explain = d->explained;
         dec->n_explain = rs->n_actions;
     }

@@ -50,16 +50,77 @@ static int chosen_at(const outcome_t *out, const char *id)
     return -1;
 }
 
-static const char *reason_of(const outcome_t *out, const char *id, size_t *len)
+static const arb_explained_t *explained_of(const outcome_t *out, const char *id)
 {
-    for (uint32_t i = 0; i < out->dec->n_explain; i++) {
-        const arb_explained_t *e = &out->dec->explain[i];
-        if (strcmp(e->id, id) == 0) {
-            *len = strlen(e->reason);
-            return e->reason;
+    for (uint32_t i = 0; i < out->dec->n_explain; i++)
+        if (strcmp(out->dec->explain[i].id, id) == 0) return &out->dec->explain[i];
+    return NULL;
+}
+
+/* The reason a `reasons` entry is compared with, into buf: the explain
+ * reason, then for "when" the part that failed (`when: bought("laptop")`)
+ * and for an action that lost whom to (`outranked to wireless_mouse`), so
+ * that a prefix may say as much as the test wants. NULL when id has no
+ * entry. */
+static const char *reason_of(const outcome_t *out, const char *id, char *buf, size_t n, size_t *len)
+{
+    const arb_explained_t *e = explained_of(out, id);
+    if (!e) return NULL;
+    int k = snprintf(buf, n, "%s%s%s%s%s", e->reason, e->failed ? ": " : "",
+                     e->failed ? e->failed : "", e->lost_to ? " to " : "", e->lost_to ? e->lost_to : "");
+    *len = k < 0 ? 0 : (size_t)k >= n ? n - 1 : (size_t)k;
+    return buf;
+}
+
+/* The words of a priorities entry's comparison: "at least 2.5". */
+static void priority_want_text(const arb_priority_want_t *w, char *buf, size_t n)
+{
+    if (strcmp(w->op, "between") == 0) snprintf(buf, n, "between %.15g and %.15g", w->a, w->b);
+    else snprintf(buf, n, "%s %.15g", strcmp(w->op, "ge") == 0 ? "at least" : strcmp(w->op, "le") == 0 ? "at most" :
+                  strcmp(w->op, "gt") == 0 ? "above" : strcmp(w->op, "lt") == 0 ? "below" : "", w->a);
+}
+
+static bool priority_holds(const arb_priority_want_t *w, double p)
+{
+    if (strcmp(w->op, "ge") == 0) return p >= w->a;
+    if (strcmp(w->op, "le") == 0) return p <= w->a;
+    if (strcmp(w->op, "gt") == 0) return p > w->a;
+    if (strcmp(w->op, "lt") == 0) return p < w->a;
+    if (strcmp(w->op, "between") == 0) return p >= w->a && p <= w->b;
+    return fabs(p - w->a) <= 1e-9 * (fabs(w->a) > 1 ? fabs(w->a) : 1);   /* eq */
+}
+
+/* priorities = { id = comparison }: one failure per entry that does not
+ * hold, naming the expected and the actual priority (or why it has none). */
+static int check_priorities(const test_case_t *t, const outcome_t *out, arb_problems_t *failures)
+{
+    int failed = 0;
+    for (size_t i = 0; i < t->n_priorities; i++) {
+        const arb_priority_want_t *w = &t->priorities[i];
+        if (!w->id) {
+            arb_problems_add(failures, "%s: priorities: each entry must be id = at_least(x), at_most(x), "
+                             "above(x), below(x), between(a, b) or a number", t->where);
+            failed++;
+            continue;
+        }
+        const arb_explained_t *e = explained_of(out, w->id);
+        char want[128];
+        priority_want_text(w, want, sizeof want);
+        if (!e) {
+            arb_problems_add(failures, "%s: expected the priority of %s to be %s, but the ruleset has "
+                             "no action '%s'", t->where, w->id, want, w->id);
+            failed++;
+        } else if (!e->eligible) {
+            arb_problems_add(failures, "%s: expected the priority of %s to be %s, got none (reason '%s%s%s')",
+                             t->where, w->id, want, e->reason, e->failed ? ": " : "", e->failed ? e->failed : "");
+            failed++;
+        } else if (!priority_holds(w, e->priority)) {
+            arb_problems_add(failures, "%s: expected the priority of %s to be %s, got %.15g", t->where,
+                             w->id, want, e->priority);
+            failed++;
         }
     }
-    return NULL;
+    return failed;
 }
 
 /* ---- the test's stored customer */
@@ -318,7 +379,8 @@ static int check_expectations(const test_case_t *t, const outcome_t *out, arb_pr
     for (size_t i = 0; i < t->reason_ids.n; i++) {
         const char *id = t->reason_ids.items[i], *want = t->reason_wants.items[i];
         size_t len = 0;
-        const char *have = id ? reason_of(out, id, &len) : NULL;
+        char text[600];
+        const char *have = id ? reason_of(out, id, text, sizeof text, &len) : NULL;
         if (!id || !want || !have || len < strlen(want) || memcmp(have, want, strlen(want)) != 0) {
             arb_problems_add(failures, "%s: expected the reason for %s to be '%s', got '%.*s'",
                              t->where, id ? id : "?", want ? want : "?", have ? (int)len : 4,
@@ -326,7 +388,7 @@ static int check_expectations(const test_case_t *t, const outcome_t *out, arb_pr
             failed++;
         }
     }
-    return failed;
+    return failed + check_priorities(t, out, failures);
 }
 
 static int run_one(arb_ruleset_t *rs, arb_decider_t *d, const test_case_t *t,

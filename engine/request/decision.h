@@ -58,6 +58,21 @@ typedef struct arb_explained {
     double priority;          /* NAN unless eligible */
     double propensity;        /* NAN unless eligible */
     const arb_learned_t *learned; /* an eligible adaptive action's evidence; NULL otherwise */
+    /* The numbers its priority is the product of (dsl/README.md section 11):
+     * value and lever always; weight NAN unless eligible. */
+    const char *propensity_from; /* "score: <model>", "adaptive", "fixed" or "default" (1) */
+    double value, weight, lever;
+    /* An eligible action not chosen ("outranked", "diversity"): the chosen
+     * action it failed to beat (the lowest-ranked chosen, or the chosen one
+     * of its category), that one's priority and the difference; lost_to is
+     * "limit" when no action was chosen for it to lose to (a limit of 0).
+     * NULL and NAN otherwise. */
+    const char *lost_to;
+    double lost_to_priority, lost_by;
+    /* reason "when": the first false part of its condition, by the words
+     * that built it (`bought("laptop", within(days(30)))`); NULL otherwise.
+     * The ruleset's or the request arena's. */
+    const char *failed;
 } arb_explained_t;
 
 /* An action the rules chose that a control group held back. */

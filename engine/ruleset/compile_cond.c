@@ -370,7 +370,9 @@ static int32_t compile_cond_table(compiler_t *cc, int idx);
 
 int32_t arb__compile_cond(compiler_t *cc, int idx)
 {
-    return compile_once(cc, idx, cc->memo_cond, "a condition", compile_cond_table);
+    int32_t r = compile_once(cc, idx, cc->memo_cond, "a condition", compile_cond_table);
+    arb__compile_words(cc, idx, r);
+    return r;
 }
 
 static int32_t compile_cond_table(compiler_t *cc, int idx)

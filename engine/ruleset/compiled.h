@@ -104,6 +104,9 @@ typedef struct arb_node {
     arb_cmp_t cmp;      /* PURCHASES, SPENT, TEMP, ATTR, SCORE */
     const char *name;   /* ATTR: attribute key (owned by the ruleset) */
     uint32_t name_len;
+    uint32_t words;     /* explain: 1 + index in ruleset->strs of the words that built it
+                           (`bought("laptop")`), 0 none; not part of its identity. Here, in
+                           the padding after name_len, so that a node stays 120 bytes */
     double num;         /* NEAR_STORE: km */
     int a, b;           /* HOUR: [a, b); WEEKDAY: a is a bit mask, Sunday = bit 0 */
     int ref;            /* LUA: registry reference of the function */

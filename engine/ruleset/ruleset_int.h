@@ -111,6 +111,8 @@ int32_t arb__compile_wexpr(compiler_t *cc, int idx);
  * n (the comparison of since/until is compile_cond.c's). -1 on a problem. */
 bool arb__date_op(const char *op);
 int arb__compile_date_cond(compiler_t *cc, int idx, const char *op, arb_node_t *n);
+/* Explain: keep on node the words of the condition at idx (compile_words.c). */
+void arb__compile_words(compiler_t *cc, int idx, int32_t node);
 
 /* After the protected compile: each returns -1 when memory runs out,
  * leaving what it allocated to rs. */

@@ -54,6 +54,8 @@ static void test_case_free(test_case_t *t)
     id_list_free(&t->excludes);
     id_list_free(&t->reason_ids);
     id_list_free(&t->reason_wants);
+    for (size_t i = 0; i < t->n_priorities; i++) free(t->priorities[i].id);
+    free(t->priorities);
 }
 
 /* Running out of memory while reading the tests raises, inside read_tests'
@@ -150,6 +152,67 @@ static int read_reasons(lua_State *L, int spec, test_case_t *t)
         }
     } else if (type != LUA_TNIL) {
         snprintf(t->err, sizeof t->err, "'reasons' must be a plain table of id = reason");
+        r = -1;
+    }
+    lua_settop(L, spec);
+    return r;
+}
+
+/* One priorities entry's value at -1 into w: a plain number (equals) or a
+ * comparison of the vocabulary (at_least, at_most, above, below, between),
+ * read raw. false when it is neither. */
+static bool priority_want(lua_State *L, arb_priority_want_t *w)
+{
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        snprintf(w->op, sizeof w->op, "eq");
+        w->a = w->b = lua_tonumber(L, -1);
+        return true;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE) return false;
+    int v = lua_gettop(L);
+    bool ok = arb_raw_field(L, v, "op") == LUA_TSTRING;
+    const char *op = ok ? lua_tostring(L, -1) : "";
+    static const char *const known[] = { "ge", "le", "gt", "lt", "between", NULL };
+    bool named = false;
+    for (const char *const *k = known; *k && !named; k++) named = strcmp(op, *k) == 0;
+    ok = ok && named && arb_raw_field(L, v, "a") == LUA_TNUMBER;
+    if (ok) {
+        snprintf(w->op, sizeof w->op, "%s", op);
+        w->a = w->b = lua_tonumber(L, -1);
+        if (strcmp(op, "between") == 0) {
+            ok = arb_raw_field(L, v, "b") == LUA_TNUMBER;
+            if (ok) w->b = lua_tonumber(L, -1);
+        }
+    }
+    lua_settop(L, v);
+    return ok;
+}
+
+/* priorities = { id = at_least(2.5), ... }: an entry that is not id =
+ * number or comparison is kept with a NULL id, and fails. */
+static int read_priorities(lua_State *L, int spec, test_case_t *t)
+{
+    int type = arb_raw_field(L, spec, "priorities");
+    int r = 0;
+    if (type == LUA_TTABLE && !arb_raw_has_mt(L, -1)) {
+        int tbl = lua_gettop(L);
+        size_t n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, tbl)) {
+            lua_pop(L, 1);
+            n++;
+        }
+        t->priorities = calloc_or_raise(L, n, sizeof *t->priorities);
+        lua_pushnil(L);
+        while (lua_next(L, tbl) && t->n_priorities < n) {
+            arb_priority_want_t *w = &t->priorities[t->n_priorities++];
+            bool ok = lua_type(L, -2) == LUA_TSTRING && priority_want(L, w);
+            w->id = ok ? string_copy(L, -2) : NULL;
+            lua_pop(L, 1);
+        }
+    } else if (type != LUA_TNIL) {
+        snprintf(t->err, sizeof t->err, "'priorities' must be a plain table of id = at_least(x), "
+                 "at_most(x), above(x), below(x), between(a, b) or a number");
         r = -1;
     }
     lua_settop(L, spec);
@@ -261,6 +324,7 @@ static void read_test(lua_State *L, int rec, int64_t now, test_case_t *t)
         read_ids(L, spec, "includes", &t->includes, t) == 0 &&
         read_ids(L, spec, "excludes", &t->excludes, t) == 0)
         read_reasons(L, spec, t);
+    if (!t->err[0]) read_priorities(L, spec, t);
     lua_settop(L, spec - 1);
 }
 

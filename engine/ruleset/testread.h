@@ -12,6 +12,7 @@
  *     expect   = { "wireless_mouse" },       -- exactly these ids, in order
  *     includes = { ... }, excludes = { ... },-- or looser checks
  *     reasons  = { umbrella = "consent:location" },  -- explain reasons (prefix)
+ *     priorities = { mouse = at_least(2.5), bag = between(1, 2), tv = 12 },
  *     customer = { contacts = { { action = "x", channel = "email", ts = ago(days(1)) } },
  *                  outcomes = { ... }, purchases = { ... }, events = { ... },
  *                  consent = { email = false } },     -- the stored customer, optional
@@ -33,6 +34,15 @@ typedef struct arb_id_list {
     bool given;     /* the field was there */
 } arb_id_list_t;
 
+/* One entry of priorities = { id = comparison }: the action's priority must
+ * compare so ("ge" at_least, "le" at_most, "gt" above, "lt" below,
+ * "between" a..b, "eq" a plain number, within 1e-9 of it). */
+typedef struct arb_priority_want {
+    char *id;                   /* owned; NULL when the entry is not id = number or comparison */
+    char op[8];
+    double a, b;
+} arb_priority_want_t;
+
 /* One test as read from its file. */
 typedef struct arb_rule_test {
     char where[600];            /* "file:line: test 'name'" */
@@ -41,6 +51,8 @@ typedef struct arb_rule_test {
     msgpack_sbuffer customer;   /* the packed customer = { ... } table; empty when none */
     arb_id_list_t expect, includes, excludes;
     arb_id_list_t reason_ids, reason_wants;   /* pairs, same length */
+    arb_priority_want_t *priorities;          /* owned */
+    size_t n_priorities;
 } arb_rule_test_t;
 
 /* The tests of a folder, in file then declaration order; owns every case. */

@@ -60,6 +60,10 @@ int arb__state_copy_decision(arb_pending_t *p, const arb_decision_t *d, arb_err_
         ex[i] = d->explain[i];
         ex[i].id = arb__state_copy_str(a, d->explain[i].id);
         ex[i].reason = arb__state_copy_str(a, d->explain[i].reason);
+        /* explain's words and names: the ruleset's, which a reload may free */
+        ex[i].propensity_from = arb__state_copy_str(a, d->explain[i].propensity_from);
+        ex[i].lost_to = arb__state_copy_str(a, d->explain[i].lost_to);
+        ex[i].failed = arb__state_copy_str(a, d->explain[i].failed);
         if (d->explain[i].learned) {
             arb_learned_t *l = arb_arena_alloc(a, sizeof *l);
             if (!l) goto nomem;

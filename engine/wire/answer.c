@@ -37,24 +37,59 @@ static void pack_learned(msgpack_packer *pk, const arb_learned_t *l)
     if (isnan(l->sample)) msgpack_pack_nil(pk); else msgpack_pack_double(pk, l->sample);
 }
 
+static void pack_num(msgpack_packer *pk, const char *key, double v)
+{
+    arb_pack_cstr(pk, key);
+    msgpack_pack_double(pk, v);
+}
+
+/* One explain entry (dsl/README.md section 11): id, chosen, reason, the
+ * numbers the priority is the product of (propensity, weight and priority
+ * only when its rules said yes), whom it lost to and by how much, and the
+ * words of the part of its `when` that failed. */
+static void pack_explained(msgpack_packer *pk, const arb_explained_t *x)
+{
+    bool lost_numbers = x->lost_to && !isnan(x->lost_to_priority);
+    msgpack_pack_map(pk, 6u + (x->learned ? 1 : 0) + (x->eligible ? 3 : 0) +
+                             (x->lost_to ? 1 : 0) + (lost_numbers ? 2 : 0) + (x->failed ? 1 : 0));
+    arb_pack_lit(pk, "id");
+    arb_pack_cstr(pk, x->id);
+    arb_pack_lit(pk, "chosen");
+    if (x->chosen) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    arb_pack_lit(pk, "reason");
+    /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
+    arb_pack_text(pk, x->reason);
+    if (x->learned) {
+        arb_pack_lit(pk, "learned");
+        pack_learned(pk, x->learned);
+    }
+    arb_pack_lit(pk, "propensity_from");
+    arb_pack_text(pk, x->propensity_from ? x->propensity_from : "fixed");
+    pack_num(pk, "value", x->value);
+    pack_num(pk, "lever", x->lever);
+    if (x->eligible) {
+        pack_num(pk, "propensity", x->propensity);
+        pack_num(pk, "weight", x->weight);
+        pack_num(pk, "priority", x->priority);
+    }
+    if (x->lost_to) {
+        arb_pack_lit(pk, "lost_to");
+        arb_pack_text(pk, x->lost_to);
+    }
+    if (lost_numbers) {
+        pack_num(pk, "lost_to_priority", x->lost_to_priority);
+        pack_num(pk, "lost_by", x->lost_by);
+    }
+    if (x->failed) {
+        arb_pack_lit(pk, "failed");
+        arb_pack_text(pk, x->failed);   /* a rule's strings: keep them UTF-8 */
+    }
+}
+
 static void pack_explain(msgpack_packer *pk, const arb_decision_t *dec)
 {
     msgpack_pack_array(pk, dec->n_explain);
-    for (uint32_t i = 0; i < dec->n_explain; i++) {
-        const arb_explained_t *x = &dec->explain[i];
-        msgpack_pack_map(pk, x->learned ? 4 : 3);
-        arb_pack_lit(pk, "id");
-        arb_pack_cstr(pk, x->id);
-        arb_pack_lit(pk, "chosen");
-        if (x->chosen) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-        arb_pack_lit(pk, "reason");
-        /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
-        arb_pack_text(pk, x->reason);
-        if (x->learned) {
-            arb_pack_lit(pk, "learned");
-            pack_learned(pk, x->learned);
-        }
-    }
+    for (uint32_t i = 0; i < dec->n_explain; i++) pack_explained(pk, &dec->explain[i]);
 }
 
 void arb_answer_pack_decision(msgpack_packer *pk, const arb_decision_t *dec)

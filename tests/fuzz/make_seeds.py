@@ -222,7 +222,7 @@ def ruleset_dict():
     fields = ["channels", "touchpoints", "requires", "value", "lever", "model", "propensity",
               "category", "payload", "start", "stop", "when", "weight", "description", "limit",
               "diverse", "lat", "lon", "name", "default_limit", "utc_offset_hours", "context",
-              "expect", "includes", "excludes", "reasons", "cap", "per", "cooldown", "group",
+              "expect", "includes", "excludes", "reasons", "priorities", "cap", "per", "cooldown", "group",
               "counts", "suppress", "times", "within", "pause", "customer", "contacts",
               "outcomes", "outcome", "action", "positive", "trial", "prior", "strength",
               "prior_model", "segment", "half_life", "explore", "settle"]
@@ -476,7 +476,7 @@ test "every field" {
               location = { lat = -33.8, lon = 151.2, store_id = "s_local" },
               purchases = { { category = "laptop", ts = ago(days(3)) } }, scores = { churn = 0.5 } },
   includes = { "every_field" }, excludes = { "fb" },
-  reasons = { fb = "fallback" },
+  reasons = { fb = "fallback" }, priorities = { every_field = above(0), fb = between(0, 1) },
 }
 test "no consent" { context = { channel = "voice", touchpoint = "t_local" }, expect = { "fb" } }
 """,

@@ -138,7 +138,9 @@ Test(decision, the_answer_writer_packs_exactly_the_answer_bytes)
                                  .tail = tail.data, .tail_len = tail.size };
     arb_explained_t ex[2] = { { .id = "radio", .chosen = false, .reason = "bad \xff" },
                               { .id = "tv", .chosen = true, .reason = "chosen", .eligible = true,
-                                .priority = 6.25, .propensity = 0.5 } };
+                                .priority = 6.25, .propensity = 0.5,
+                                .propensity_from = "score: tv", .value = 12.5, .weight = 1,
+                                .lever = 1 } };
     arb_decision_t dec = { .decision_id = "0123456789abcdef-2a", .decision_id_len = 19,
                            .ruleset = "v1", .actions = &act, .n_actions = 1,
                            .explain = ex, .n_explain = 2, .elapsed_us = 300, .group = "control" };
@@ -168,20 +170,38 @@ Test(decision, the_answer_writer_packs_exactly_the_answer_bytes)
     msgpack_pack_nil(&pk);
     pack_str(&pk, "explain");
     msgpack_pack_array(&pk, 2);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, 6);
     pack_str(&pk, "id");
     pack_str(&pk, "radio");
     pack_str(&pk, "chosen");
     msgpack_pack_false(&pk);
     pack_str(&pk, "reason");
     pack_str(&pk, "bad \\xFF");   /* reasons reach the client as UTF-8 */
-    msgpack_pack_map(&pk, 3);
+    pack_str(&pk, "propensity_from");
+    pack_str(&pk, "fixed");
+    pack_str(&pk, "value");
+    msgpack_pack_double(&pk, 0);
+    pack_str(&pk, "lever");
+    msgpack_pack_double(&pk, 0);
+    msgpack_pack_map(&pk, 9);
     pack_str(&pk, "id");
     pack_str(&pk, "tv");
     pack_str(&pk, "chosen");
     msgpack_pack_true(&pk);
     pack_str(&pk, "reason");
     pack_str(&pk, "chosen");
+    pack_str(&pk, "propensity_from");
+    pack_str(&pk, "score: tv");
+    pack_str(&pk, "value");
+    msgpack_pack_double(&pk, 12.5);
+    pack_str(&pk, "lever");
+    msgpack_pack_double(&pk, 1);
+    pack_str(&pk, "propensity");
+    msgpack_pack_double(&pk, 0.5);
+    pack_str(&pk, "weight");
+    msgpack_pack_double(&pk, 1);
+    pack_str(&pk, "priority");
+    msgpack_pack_double(&pk, 6.25);
     pack_str(&pk, "elapsed_us");
     msgpack_pack_uint64(&pk, 300);
 

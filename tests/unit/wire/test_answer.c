@@ -200,12 +200,16 @@ Test(answer, a_decision_with_explain)
     const msgpack_object *e = val(m, 4);
     cr_assert_eq(e->type, MSGPACK_OBJECT_ARRAY);
     cr_assert_eq(e->via.array.size, 4);
-    static const char *const X_KEYS[] = { "id", "chosen", "reason", NULL };
+    /* The numbers of every entry; propensity, weight and priority when eligible. */
+    static const char *const X_KEYS[] = { "id", "chosen", "reason", "propensity_from", "value",
+                                          "lever", NULL };
+    static const char *const XE_KEYS[] = { "id", "chosen", "reason", "propensity_from", "value",
+                                           "lever", "propensity", "weight", "priority", NULL };
     /* A reason quoting a rule's bytes stays valid UTF-8 (\xNN). */
     const char *reasons[] = { "error: rules.lua:3: boom \\xFF", "chosen", "when", "chosen" };
     for (uint32_t i = 0; i < 4; i++) {
         const msgpack_object *xi = &e->via.array.ptr[i];
-        af_expect_keys(xi, X_KEYS, "explain entry");
+        af_expect_keys(xi, x[i].eligible ? XE_KEYS : X_KEYS, "explain entry");
         cr_assert(af_str_is(val(xi, 0), x[i].id), "explain[%u].id", i);
         cr_assert_eq(val(xi, 1)->type, MSGPACK_OBJECT_BOOLEAN);
         cr_assert_eq(val(xi, 1)->via.boolean, x[i].chosen, "explain[%u].chosen", i);
@@ -234,8 +238,11 @@ Test(answer, explain_shows_the_learned_evidence_of_adaptive_actions)
     const msgpack_object *m = af_unpacked(&g_up, &g_sb);
     const msgpack_object *e = val(m, 4);
     cr_assert_eq(e->type, MSGPACK_OBJECT_ARRAY);
-    static const char *const X_KEYS[] = { "id", "chosen", "reason", "learned", NULL };
-    static const char *const X3_KEYS[] = { "id", "chosen", "reason", NULL };
+    static const char *const X_KEYS[] = { "id", "chosen", "reason", "learned", "propensity_from",
+                                          "value", "lever", "propensity", "weight", "priority",
+                                          NULL };
+    static const char *const X3_KEYS[] = { "id", "chosen", "reason", "propensity_from", "value",
+                                           "lever", NULL };
     static const char *const L_KEYS[] = { "segment", "positives", "trials", "prior", "mean",
                                           "sample", NULL };
     for (uint32_t i = 0; i < 2; i++) {

@@ -21,6 +21,6 @@ test "every field" {
               location = { lat = -33.8, lon = 151.2, store_id = "s_local" },
               purchases = { { category = "laptop", ts = ago(days(3)) } }, scores = { churn = 0.5 } },
   includes = { "every_field" }, excludes = { "fb" },
-  reasons = { fb = "fallback" },
+  reasons = { fb = "fallback" }, priorities = { every_field = above(0), fb = between(0, 1) },
 }
 test "no consent" { context = { channel = "voice", touchpoint = "t_local" }, expect = { "fb" } }
