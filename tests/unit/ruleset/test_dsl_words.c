@@ -339,7 +339,7 @@ Test(dsl_words, stored_records_keep_their_fields)
     R.customer = NULL;
 }
 
-/* ---- the worked examples of dsl/README.words.md --------------------------------- */
+/* ---- the worked examples of dsl/README.md, section 19 --------------------------- */
 
 Test(dsl_words, worked_examples)
 {
