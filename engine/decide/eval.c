@@ -183,7 +183,7 @@ void arb_eval_end(arb_eval_t *ev)
 
 /* ------------------------------------------------------------ comparisons */
 
-static bool cmp_num(const arb_cmp_t *c, double v)
+bool arb__eval_cmp_num(const arb_cmp_t *c, double v)
 {
     switch (c->op) {
     case ARB_CMP_EXISTS: return true;
@@ -209,17 +209,17 @@ static bool cmp_str(const arb_ruleset_t *rs, const arb_cmp_t *c, const char *s, 
     return false;
 }
 
-/* Compare a msgpack value (an attribute) with c. */
-static bool cmp_object(const arb_ruleset_t *rs, const arb_cmp_t *c, const msgpack_object *o)
+/* Compare a msgpack value (an attribute, a purchase's field) with c. */
+bool arb__eval_cmp_object(const arb_ruleset_t *rs, const arb_cmp_t *c, const msgpack_object *o)
 {
     if (!o || o->type == MSGPACK_OBJECT_NIL) return false;
     switch (o->type) {
     case MSGPACK_OBJECT_BOOLEAN:
-        return c->op == ARB_CMP_EXISTS ? o->via.boolean : cmp_num(c, o->via.boolean ? 1 : 0);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return cmp_num(c, (double)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return cmp_num(c, (double)o->via.i64);
+        return c->op == ARB_CMP_EXISTS ? o->via.boolean : arb__eval_cmp_num(c, o->via.boolean ? 1 : 0);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return arb__eval_cmp_num(c, (double)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return arb__eval_cmp_num(c, (double)o->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: return cmp_num(c, o->via.f64);
+    case MSGPACK_OBJECT_FLOAT64: return arb__eval_cmp_num(c, o->via.f64);
     case MSGPACK_OBJECT_STR: return cmp_str(rs, c, o->via.str.ptr, o->via.str.size);
     default: return c->op == ARB_CMP_EXISTS;
     }
@@ -391,7 +391,7 @@ static inline int simple_eval(const arb_eval_t *ev, const arb_node_t *n)
         return k->op == ARB_OP_BOUGHT ? !bought(ev, k->sym, k->window) : NOT_SIMPLE;
     }
     case ARB_OP_WEATHER: return ev->ctx->has_weather && ev->condition_sym == n->sym && n->sym >= 0;
-    case ARB_OP_TEMP: return ev->ctx->has_temp && cmp_num(&n->cmp, ev->ctx->temp_c);
+    case ARB_OP_TEMP: return ev->ctx->has_temp && arb__eval_cmp_num(&n->cmp, ev->ctx->temp_c);
     default: return NOT_SIMPLE;
     }
 }
@@ -431,13 +431,13 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
     case ARB_OP_BOUGHT: return bought(ev, n->sym, n->window);
     case ARB_OP_PURCHASES:
         purchases_of(ev, n->sym, n->window, &count, &total);
-        return cmp_num(&n->cmp, count);
+        return arb__eval_cmp_num(&n->cmp, count);
     case ARB_OP_SPENT:
         purchases_of(ev, n->sym, n->window, &count, &total);
-        return cmp_num(&n->cmp, total);
+        return arb__eval_cmp_num(&n->cmp, total);
     case ARB_OP_EVENT: return newest_event(ev, n) != INT64_MIN;
     case ARB_OP_WEATHER: return ctx->has_weather && ev->condition_sym == n->sym && n->sym >= 0;
-    case ARB_OP_TEMP: return ctx->has_temp && cmp_num(&n->cmp, ctx->temp_c);
+    case ARB_OP_TEMP: return ctx->has_temp && arb__eval_cmp_num(&n->cmp, ctx->temp_c);
     case ARB_OP_NEAR_STORE:
         return ev->location_visible && ctx->has_coords && nearest_store_km(ev) <= n->num;
     case ARB_OP_IN_STORE:
@@ -445,11 +445,11 @@ static int cond_eval_node(arb_eval_t *ev, int32_t idx)
                (n->sym < 0 || str_is_sym(rs, ctx->store_id, n->sym));
     case ARB_OP_COUNTRY: return ev->location_visible && str_is_sym(rs, ctx->country, n->sym);
     case ARB_OP_CONSENT: return arb_eval_consent(ev, n->sym);
-    case ARB_OP_ATTR: return cmp_object(rs, &n->cmp, attribute(ctx, n->name, n->name_len));
+    case ARB_OP_ATTR: return arb__eval_cmp_object(rs, &n->cmp, attribute(ctx, n->name, n->name_len));
     case ARB_OP_SEGMENT: return has_segment(ev, n->sym);
     case ARB_OP_SCORE: {
         double v;
-        return arb_eval_score(ev, n->sym, &v) && cmp_num(&n->cmp, v);
+        return arb_eval_score(ev, n->sym, &v) && arb__eval_cmp_num(&n->cmp, v);
     }
     case ARB_OP_HOUR:
         if (n->a < n->b) return ev->local_hour >= n->a && ev->local_hour < n->b;

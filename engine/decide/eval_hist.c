@@ -15,47 +15,6 @@ static inline bool in_window(const arb_eval_t *ev, int64_t ts, int64_t window)
     return window < 0 || ev->ctx->now - ts <= window;
 }
 
-static bool cmp_num(const arb_cmp_t *c, double v)
-{
-    switch (c->op) {
-    case ARB_CMP_EXISTS: return true;
-    case ARB_CMP_EQ_NUM: return v == c->a;
-    case ARB_CMP_GE: return v >= c->a;
-    case ARB_CMP_GT: return v > c->a;
-    case ARB_CMP_LE: return v <= c->a;
-    case ARB_CMP_LT: return v < c->a;
-    case ARB_CMP_BETWEEN: return v >= c->a && v <= c->b;
-    default: return false;
-    }
-}
-
-/* A field's value against c, as an attribute compares (eval.c): a string
- * with strings, a number or a boolean (1 or 0) with numbers. */
-static bool cmp_field(const arb_ruleset_t *rs, const arb_cmp_t *c, const msgpack_object *o)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL: return false;
-    case MSGPACK_OBJECT_BOOLEAN:
-        return c->op == ARB_CMP_EXISTS ? o->via.boolean : cmp_num(c, o->via.boolean ? 1 : 0);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return cmp_num(c, (double)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return cmp_num(c, (double)o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: return cmp_num(c, o->via.f64);
-    case MSGPACK_OBJECT_STR: {
-        const char *s = o->via.str.ptr;
-        uint32_t len = o->via.str.size;
-        if (c->op == ARB_CMP_EXISTS) return true;
-        if (c->op == ARB_CMP_EQ_STR) return len == c->str_len && memcmp(s, c->str, len) == 0;
-        if (c->op != ARB_CMP_ONE_OF) return false;
-        for (uint32_t i = 0; i < c->list_n; i++)
-            if (rs->str_lens[c->list + i] == len && memcmp(rs->strs[c->list + i], s, len) == 0)
-                return true;
-        return false;
-    }
-    default: return c->op == ARB_CMP_EXISTS;
-    }
-}
-
 /* Whether record i matches every field of filter node n (its kids). */
 static bool fields_match(const arb_eval_t *ev, const arb_node_t *n, bool purchase, uint32_t i)
 {
@@ -64,7 +23,7 @@ static bool fields_match(const arb_eval_t *ev, const arb_node_t *n, bool purchas
         const arb_node_t *f = &rs->nodes[rs->kids[n->first + k]];
         msgpack_object v;
         if (!arb_record_field(ev->ctx, purchase, i, f->name, f->name_len, &v) ||
-            !cmp_field(rs, &f->cmp, &v))
+            !arb__eval_cmp_object(rs, &f->cmp, &v))
             return false;
     }
     return true;
@@ -174,7 +133,7 @@ int arb__hist_eval(const arb_eval_t *ev, const arb_node_t *n)
             count += 1;
             total += ctx->purchases[i].price;
         }
-        return cmp_num(&n->cmp, n->op == ARB_OP_PURCHASES_WHERE ? count : total);
+        return arb__eval_cmp_num(&n->cmp, n->op == ARB_OP_PURCHASES_WHERE ? count : total);
     }
     case ARB_OP_BEFORE: {
         int64_t o2, n2;
@@ -194,7 +153,7 @@ int arb__hist_eval(const arb_eval_t *ev, const arb_node_t *n)
         if (n->op == ARB_OP_FIRST_PURCHASE)
             for (uint32_t i = 0; i < ctx->n_purchases; i++)
                 if (ctx->purchases[i].ts < ts) ts = ctx->purchases[i].ts;
-        return cmp_num(&n->cmp, (double)(ctx->now - ts));
+        return arb__eval_cmp_num(&n->cmp, (double)(ctx->now - ts));
     }
     case ARB_OP_ONLY_BOUGHT:
     case ARB_OP_ONE_CATEGORY:
