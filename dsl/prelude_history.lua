@@ -15,20 +15,24 @@ local ipairs = ipairs
 local format = string.format
 
 -- A purchase or event condition (bought/viewed/did... with their filters,
--- or a list of them), which has times to order.
+-- or a list of them: any { ... } of such conditions), which has times to
+-- order.
 local function check_match(fn, what, c, level)
   level = (level or 2) + 1
   check_called(fn, c, level)
+  -- One level of any: an any of anys shared with itself would make the
+  -- evaluator (which walks these without a memo) visit 2^depth leaves.
+  local function single(x) return is(x, COND) and (x.op == "bought" or x.op == "event") end
   local function match(x)
-    if not is(x, COND) then return false end
-    if x.op == "bought" or x.op == "event" then return true end
-    if x.op ~= "any" or #x == 0 then return false end
-    for _, k in ipairs(x) do if not match(k) then return false end end
+    if single(x) then return true end
+    if not is(x, COND) or x.op ~= "any" or #x == 0 then return false end
+    for _, k in ipairs(x) do if not single(k) then return false end end
     return true
   end
   if not match(c) then
     fail(format("%s: expected %s as a purchase or an event, such as bought { category = " ..
-                "\"laptop\" } or viewed(\"laptop\")", fn, what), level)
+                "\"laptop\" } or viewed(\"laptop\"), or one any { ... } of them (not an any " ..
+                "of anys)", fn, what), level)
   end
   return c
 end

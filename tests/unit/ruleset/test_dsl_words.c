@@ -163,6 +163,9 @@ Test(dsl_words, filter_mistakes_are_load_errors)
     refused("before(bought('tv'))", "before: expected its second argument");
     refused("since_last_purchase(bought, 1)", "since_last_purchase: takes one argument");
     refused("since_last_purchase(hot())", "since_last_purchase: expected its argument as a purchase");
+    /* an any of anys, shared with itself, would cost 2^depth at decide */
+    refused("before(any { any { viewed('x'), viewed('y') }, viewed('z') }, bought('z'))",
+            "not an any of anys");
     refused("first_purchase(365)", "first_purchase: expected a comparison of its age");
     refused("last_purchase(one_of { 'x' })", "last_purchase: expected a comparison of its age");
 }
