@@ -424,6 +424,8 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
     }
     if (ARB_STR_IS(key, "consent")) FIELD(10, get_consent(v, ctx, st->arena, err));
     if (ARB_STR_IS(key, "scores")) FIELD(11, get_scores(v, ctx, st->arena, err));
+    if (ARB_STR_IS(key, "purchases")) ctx->raw_purchases = v;
+    if (ARB_STR_IS(key, "events")) ctx->raw_events = v;
     if (ARB_STR_IS(key, "purchases"))
         FIELD(12, get_records(v, "purchases", sizeof(arb_purchase_t), purchase_field,
                               (void **)&ctx->purchases, &ctx->n_purchases, st->arena, err));

@@ -95,6 +95,10 @@ typedef struct arb_context {
     const msgpack_object *attributes; /* the raw map, or NULL */
 
     const msgpack_object *raw;   /* the whole context map, for plain Lua rules */
+    /* Its "purchases" and "events" arrays (NULL when absent), found once:
+     * a field of record i is read from them (recfield.c) per node and
+     * record, and the top-level map may hold any number of other keys. */
+    const msgpack_object *raw_purchases, *raw_events;
     int64_t limit;               /* 0 means the touchpoint's default */
     int64_t deadline_ms;         /* 0 means the server's default deadline */
     bool explain;                /* include the reason for every action */

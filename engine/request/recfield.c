@@ -184,7 +184,9 @@ static const msgpack_object *raw_record(const arb_context_t *ctx, bool purchase,
     uint32_t own = ctx->merged ? (purchase ? ctx->n_ctx_purchases : ctx->n_ctx_events)
                                : (purchase ? ctx->n_purchases : ctx->n_events);
     if (i >= own) return NULL;
-    const msgpack_object *a = arb_msgpack_map_get(ctx->raw, purchase ? "purchases" : "events");
+    const msgpack_object *a = purchase ? ctx->raw_purchases : ctx->raw_events;
+    /* A context not made by arb_context_parse (a test's) has only raw. */
+    if (!a && ctx->raw) a = arb_msgpack_map_get(ctx->raw, purchase ? "purchases" : "events");
     if (!a || a->type != MSGPACK_OBJECT_ARRAY || i >= a->via.array.size) return NULL;
     return &a->via.array.ptr[i];
 }
