@@ -351,8 +351,11 @@ size_t arb_logpack_number(double x, char out[32])
     }
     /* Outside [1e-7, 1e21) printf's exponent form; within, the 15 digits
      * are those of round(x * 10^(14 - e)), e being x's decimal exponent:
-     * one exactly rounded product or quotient (the power is exact) away
-     * from x. printf's "%.15g" gives the same digits, ten times slower. */
+     * one rounded product or quotient (the power is exact) away from x.
+     * That rounding can move the 15th digit by one against printf's
+     * correctly rounded "%.15g" (about 1 double in 75); a number that had
+     * at most 15 digits lands far from a tie and reads back exactly.
+     * printf is ten times slower. */
     if (x < 1e-7 || x >= 1e21) return o + (size_t)snprintf(out + o, 32 - o, "%.15g", x);
     int e = 0;
     if (x >= 1) {

@@ -158,6 +158,13 @@ static void cmp_arg(lua_State *L, int t, words_t *w)
     lua_settop(L, top);
 }
 
+/* n, or less so that s[0..n) does not end inside a UTF-8 character. */
+static size_t utf8_cut(const char *s, size_t n)
+{
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    return n;
+}
+
 /* The words of already compiled node k, cut to PART_MAX. */
 static void part(const arb_ruleset_t *rs, uint32_t k, words_t *w)
 {
@@ -165,7 +172,7 @@ static void part(const arb_ruleset_t *rs, uint32_t k, words_t *w)
     const char *s = i && i <= rs->n_strs ? rs->strs[i - 1] : "?";
     size_t len = strlen(s);
     if (len > PART_MAX) {
-        put(w, s, PART_MAX - 3);
+        put(w, s, utf8_cut(s, PART_MAX - 3));
         put_s(w, "...");
     } else {
         put(w, s, len);
@@ -412,7 +419,7 @@ void arb__compile_words(compiler_t *cc, int idx, int32_t node)
         return;
     }
     if (w.cut) {
-        w.n = WORDS_MAX - 3;
+        w.n = utf8_cut(w.b, WORDS_MAX - 3);
         memcpy(w.b + w.n, "...", 4);
         w.n += 3;
     }
