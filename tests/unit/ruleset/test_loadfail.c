@@ -13,9 +13,9 @@
  * load that succeeds must be whole: its tests pass once memory is back. An
  * earlier ruleset, loaded before, keeps deciding afterwards.
  *
- * Every N is tried (about 9,700 for rules/retail: some 3.5 minutes, 13
- * under ASan); LOADFAIL_STRIDE=s tries every s-th N instead, for a quicker
- * look. LOADFAIL_N=n runs only that N (to debug one); a crash names the N it
+ * Every N is tried (about 24,000 for rules/retail and its tests: some 9
+ * minutes); LOADFAIL_STRIDE=s tries every s-th N instead, for a quicker
+ * look (tests/run sets 3 under ASan). LOADFAIL_N=n runs only that N (to debug one); a crash names the N it
  * happened at on stderr, with a backtrace (addresses for addr2line).
  */
 #include <criterion/criterion.h>
