@@ -49,6 +49,8 @@ struct arb_decider {
     char *customer_id;          /* the last decision's customer_id, NUL-terminated */
     size_t customer_id_cap;
     arb_decision_t decision;    /* the last decision, a view into the above */
+    const arb_ruleset_t *cat_rs;/* the ruleset cat replaces the catalog of (borrowed) */
+    const struct arb_catalog *cat; /* a catalog-only reload (borrowed), NULL none */
 };
 
 arb_decider_t *arb_decider_new(void)
@@ -66,6 +68,12 @@ arb_decider_t *arb_decider_new(void)
 }
 
 void arb_decider_set_arms(arb_decider_t *d, const struct arb_arms_snap *arms) { d->adaptive.arms = arms; }
+
+void arb_decider_set_catalog(arb_decider_t *d, const arb_ruleset_t *rs, const struct arb_catalog *cat)
+{
+    d->cat_rs = cat ? rs : NULL;
+    d->cat = cat;
+}
 
 void arb_decider_seed(arb_decider_t *d, uint64_t seed) { arb_rng_seed(&d->adaptive.rng, seed); }
 
@@ -422,6 +430,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     if ((q.held_cap && !q.held) || !touchpoint || decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+    d->ev.catalog = d->cat && d->cat_rs == rs ? d->cat : rs->catalog;
     if (q.ctx.explain) {
         memset(d->chosen, 0, rs->n_actions);
         memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);
@@ -475,6 +484,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     dec->held = q.held;
     dec->n_held = q.n_held;
     dec->decided_by = rs;
+    dec->catalog = d->ev.catalog;
     for (uint32_t i = 0; i < k; i++) {
         const arb_action_t *a = &rs->actions[from[pick[i]].action];
         arb__take_action(&d->picked[i], a, from[pick[i]].priority, from[pick[i]].propensity);

@@ -40,6 +40,13 @@ void arb_decider_set_deadline(arb_decider_t *d, int64_t default_ms, int64_t max_
 struct arb_arms_snap;
 void arb_decider_set_arms(arb_decider_t *d, const struct arb_arms_snap *arms);
 
+/* When deciding with rs, read the catalog cat instead of rs's own (a
+ * catalog-only reload, catalog.h); cat NULL: rs's own again. Both borrowed:
+ * the caller keeps them alive while d decides with them. Deciding with
+ * any other ruleset (an experiment's challenger) reads that one's own. */
+struct arb_catalog;
+void arb_decider_set_catalog(arb_decider_t *d, const arb_ruleset_t *rs, const struct arb_catalog *cat);
+
 /* Seed d's Thompson sampler: the same seed, arms and contexts give the same
  * decisions. Without it, a decider seeds itself from getrandom(). */
 void arb_decider_seed(arb_decider_t *d, uint64_t seed);

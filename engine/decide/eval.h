@@ -32,6 +32,7 @@ typedef enum arb_fault {
 typedef struct arb_eval {
     const arb_ruleset_t *rs;    /* the ruleset deciding */
     const arb_context_t *ctx;   /* the request */
+    const struct arb_catalog *catalog; /* the catalog this decision reads; NULL none */
     uint32_t stamp;             /* this request's mark in the per-symbol arrays */
     uint32_t cap;               /* symbols the arrays can hold */
     uint32_t *bought_stamp;     /* per symbol: == stamp when bought in this context */

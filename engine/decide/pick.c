@@ -49,6 +49,9 @@ void arb__take_action(arb_decided_action_t *out, const arb_action_t *a, double p
     out->head_len = a->answer_head_len;
     out->tail = a->answer_tail;
     out->tail_len = a->answer_tail_len;
+    out->products = NULL;
+    out->n_products = 0;
+    out->payload_rendered = false;
 }
 
 const char *arb__keep_str(char **buf, size_t *cap, arb_str_t s)

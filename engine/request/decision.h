@@ -36,6 +36,16 @@ typedef struct arb_decided_action {
      * (NUL-terminated; "" the pooled arm), which its offer stores. NULL
      * for an action whose propensity is not learned. */
     const char *segment;
+    /* A recommending action: the products chosen for it, best first, as
+     * indices into the decision's catalog; NULL and 0 otherwise. */
+    const uint32_t *products;
+    uint32_t n_products;
+    /* The payload was made for this decision (a template's fields, a
+     * recommending action's products): payload is then the request
+     * arena's bytes, tail ends where the payload would start, and the
+     * answer writes payload after tail. False: payload is the constant
+     * one inside tail. */
+    bool payload_rendered;
 } arb_decided_action_t;
 
 /* The evidence an adaptive action was decided on, for explain. */
@@ -116,6 +126,9 @@ typedef struct arb_decision {
      * challenger arm the challenger (owned by the champion). What contact
      * policy and learning must read the decision's actions in. */
     const struct arb_ruleset *decided_by;
+    /* The catalog this decision read (catalog.h): decided_by's own, or a
+     * catalog-only reload of it (arb_decider_set_catalog); NULL none. */
+    const struct arb_catalog *catalog;
 } arb_decision_t;
 
 #endif

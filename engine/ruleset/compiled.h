@@ -156,6 +156,8 @@ typedef struct arb_action_hot {
 #define ARB_HOT_ANY      8u /* set on every action: a decision that must check them all masks it */
 #define ARB_HOT_ADAPTIVE 16u/* the propensity is learned (arb_action_t.adaptive) */
 #define ARB_HOT_CONTROL  32u/* a control share of its own or its group's (arb_ruleset.action_control) */
+#define ARB_HOT_RECOMMEND 64u/* a recommending action: its products are chosen when its rules pass
+                                (arb_ruleset.action_recommend) */
 
 /* An adaptive propensity (dsl/README.md, "Adaptive propensity"): learned
  * per action x channel (x segment) from feedback, as a Beta posterior over
@@ -392,6 +394,19 @@ struct arb_ruleset {
     uint32_t n_controlled;      /* actions with one (what a decision may hold back) */
     arb_experiment_t *experiment; /* at most one; NULL none */
     bool is_challenger;         /* loaded as an experiment's challenger: may not declare one */
+    /* The product catalog (catalog.h), declared with `catalog "file"`. */
+    struct arb_catalog *catalog;  /* one reference owned; NULL: none declared */
+    char *catalog_file;         /* as declared, relative to dir; owned; NULL none */
+    /* Recommending actions (recommend.h): an action's `recommend = {...}`. */
+    struct arb_recommend *recommends; /* owned */
+    uint32_t n_recommends;
+    int32_t *action_recommend;  /* per action (id order): index in recommends, -1 none;
+                                   NULL when no action recommends */
+    /* Payload templates (payload.h): payloads with {fields} filled at decide time. */
+    struct arb_payload_tpl *templates; /* owned */
+    uint32_t n_templates;
+    int32_t *action_template;   /* per action (id order): index in templates, -1 none;
+                                   NULL when no payload has a field */
 };
 
 /* Action a's contact policy, or NULL when it has none. */

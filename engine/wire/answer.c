@@ -16,6 +16,7 @@ static void pack_action(msgpack_packer *pk, const arb_decided_action_t *a)
     arb_pack_lit(pk, "propensity");
     msgpack_pack_double(pk, a->propensity);
     pk->callback(pk->data, a->tail, a->tail_len);
+    if (a->payload_rendered) pk->callback(pk->data, a->payload, a->payload_len);
 }
 
 /* An adaptive action's evidence (dsl/README.md, "Adaptive propensity"):
