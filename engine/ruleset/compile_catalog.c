@@ -83,7 +83,16 @@ void arb__compile_catalog(compiler_t *cc, int spec)
 
 void arb__catalog_load(compiler_t *cc, bool load)
 {
-    if (load && cc->catalog_path) cc->rs->catalog = arb_catalog_load(cc->catalog_path, NULL, cc->problems);
+    /* A challenger starts with its champion's catalog: kept when it
+     * declares the same file (the champion read it a moment ago), else
+     * dropped. */
+    arb_catalog_t *held = cc->rs->catalog;
+    cc->rs->catalog = NULL;
+    if (load && cc->catalog_path && held && strcmp(held->path, cc->catalog_path) == 0)
+        cc->rs->catalog = arb_catalog_retain(held);
+    else if (load && cc->catalog_path)
+        cc->rs->catalog = arb_catalog_load(cc->catalog_path, NULL, cc->problems);
+    arb_catalog_release(held);
     free(cc->catalog_path);
     cc->catalog_path = NULL;
 }

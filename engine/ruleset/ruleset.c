@@ -104,8 +104,8 @@ static int load_protected(lua_State *L)
     return 0;
 }
 
-static arb_ruleset_t *ruleset_load(const char *dir, const char *base, uint64_t seq,
-                                   arb_problems_t *problems);
+static arb_ruleset_t *ruleset_load(const char *dir, const char *base, struct arb_catalog *catalog,
+                                   uint64_t seq, arb_problems_t *problems);
 
 /* An experiment's challenger: the sub-folder it names, holding the files
  * that differ from the champion's (the champion's others complete it),
@@ -120,7 +120,8 @@ static int challenger_load(arb_ruleset_t *rs, uint64_t seq, arb_problems_t *prob
         arb_problems_add(problems, "%s: out of memory loading the challenger", rs->dir);
         return -1;
     }
-    e->ruleset = ruleset_load(path, rs->dir, seq, problems);
+    /* A challenger declaring the champion's catalog file shares its catalog. */
+    e->ruleset = ruleset_load(path, rs->dir, rs->catalog, seq, problems);
     free(path);
     if (!e->ruleset) return -1;
     uint64_t h = strtoull(rs->checksum, NULL, 16);
@@ -134,11 +135,11 @@ static int challenger_load(arb_ruleset_t *rs, uint64_t seq, arb_problems_t *prob
 
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems)
 {
-    return ruleset_load(dir, NULL, seq, problems);
+    return ruleset_load(dir, NULL, NULL, seq, problems);
 }
 
-static arb_ruleset_t *ruleset_load(const char *dir, const char *base, uint64_t seq,
-                                   arb_problems_t *problems)
+static arb_ruleset_t *ruleset_load(const char *dir, const char *base, struct arb_catalog *catalog,
+                                   uint64_t seq, arb_problems_t *problems)
 {
     bool challenger = base != NULL;
     size_t before = problems->total;
@@ -153,6 +154,7 @@ static arb_ruleset_t *ruleset_load(const char *dir, const char *base, uint64_t s
     rs->dir = strdup(dir);
     arb_symtab_init(&rs->syms);
     rs->loaded_at = arb_clock_wall_s();
+    rs->catalog = arb_catalog_retain(catalog);  /* kept only if declared again (compile_catalog.c) */
     if (!rs->sandbox || !rs->dir || !(rs->L = arb_sandbox_new(rs->sandbox))) {
         arb_problems_add(problems, "%s: out of memory creating the rule state", dir);
         arb_ruleset_free(rs);

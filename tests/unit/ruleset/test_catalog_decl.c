@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "engine/ruleset/catalog.h"
+#include "engine/ruleset/compiled.h"
 #include "engine/wire/answer.h"
 #include "tests/support/rulefix.h"
 
@@ -179,6 +180,7 @@ Test(catalog_decl, a_challenger_declares_its_own)
     cr_assert(arb_ruleset_catalog(R.rs, &a) && arb_ruleset_catalog(e.challenger, &b));
     cr_expect_eq(a.products, 2);
     cr_expect_eq(b.products, 1, "the challenger's own file");
+    cr_expect_neq(e.challenger->catalog, R.rs->catalog);
 }
 
 /* A challenger folder without the declaring file keeps the champion's: the
@@ -196,4 +198,5 @@ Test(catalog_decl, a_challenger_keeping_the_declaring_file_keeps_the_catalog)
     arb_catalog_view_t b;
     cr_assert(arb_ruleset_catalog(e.challenger, &b));
     cr_expect_eq(b.products, 2, "the champion's file");
+    cr_expect_eq(e.challenger->catalog, R.rs->catalog, "shared, not read twice");
 }
