@@ -297,14 +297,18 @@ static bool read_sku(loader_t *ld, int line, const json_t *obj)
     return true;
 }
 
-/* One product line (already UTF-8 checked and bounded). */
+/* One product line (bounded). */
 static void read_line(loader_t *ld, const char *s, size_t n, int line)
 {
     arb_catalog_t *c = ld->c;
     json_error_t err;
     json_t *obj = json_loadb(s, n, JSON_REJECT_DUPLICATES, &err);
     if (!obj) {
+        /* jansson refuses bytes that are not UTF-8 too: checked only then
+         * (a line it accepts is valid UTF-8), for a clearer message. */
+        size_t bad = arb_utf8_first_invalid(s, n);
         if (json_error_code(&err) == json_error_out_of_memory) oom(ld);
+        else if (bad < n) PROB(ld, line, "not valid UTF-8 (byte %zu of the line)", bad + 1);
         else PROB(ld, line, "bad JSON at column %d: %s", err.column, err.text);
         return;
     }
@@ -488,11 +492,6 @@ arb_catalog_t *arb_catalog_parse(const char *data, size_t len, const char *displ
         if (i == n || s[i] == '#') continue;
         if (n > ARB_CATALOG_MAX_LINE) {
             PROB(&ld, line, "line is %zu bytes (at most %u)", n, ARB_CATALOG_MAX_LINE);
-            continue;
-        }
-        size_t bad = arb_utf8_first_invalid(s, n);
-        if (bad < n) {
-            PROB(&ld, line, "not valid UTF-8 (byte %zu of the line)", bad + 1);
             continue;
         }
         if (c->n_products >= ARB_CATALOG_MAX_PRODUCTS) {

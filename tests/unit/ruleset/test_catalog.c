@@ -189,6 +189,10 @@ Test(catalog, a_line_over_the_bound)
 Test(catalog, invalid_utf8)
 {
     expect_problem(GOOD1 "{\"sku\": \"A-\xff\"}\n", "products.jsonl:2: not valid UTF-8 (byte 12 of the line)");
+    /* an overlong form inside a string, and a stray byte between fields */
+    expect_problem(GOOD1 "{\"sku\": \"A-2\", \"name\": \"\xc0\xaf\"}\n",
+                   "products.jsonl:2: not valid UTF-8 (byte 25 of the line)");
+    expect_problem(GOOD1 "{\"sku\": \"A-2\",\xe9 \"name\": \"x\"}\n", "products.jsonl:2: not valid UTF-8 (byte 15 of the line)");
 }
 
 Test(catalog, an_extra_field_that_is_an_object_or_list)
