@@ -140,7 +140,7 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         return 0;
     case ARB_METHOD_RULESET:
         arb_rpc_pack_result_head(pk, msgid);
-        arb_answer_pack_ruleset(pk, w->ruleset);
+        arb_answer_pack_ruleset_reading(pk, w->ruleset, w->catalog);   /* a catalog-only reload's */
         return 0;
     case ARB_METHOD_DECIDE:
         if (shed(w, err)) return -1;

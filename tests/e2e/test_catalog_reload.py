@@ -68,6 +68,7 @@ class CatalogReloadTest(E2ETestCase):
         server = self.start_server(rules=path, workers=2)
         c = self.connect(server)
         version = c.ok("ping")["version"]
+        first = c.ok("ruleset")["catalog"]
         self.assertEqual(self.ids(c), old)
         stop = threading.Event()
         seen, failures = [], []
@@ -96,6 +97,12 @@ class CatalogReloadTest(E2ETestCase):
             self.assertIsNone(r.error, r.error)
             self.assertEqual(r.result["version"], version, "a catalog reload keeps the version")
             self.assertEqual(r.result["catalog"]["products"], 2)
+            self.assertNotEqual(r.result["catalog"]["checksum"], first["checksum"])
+            # `ruleset` names the catalog deciding, on every worker.
+            for _ in range(4):
+                shown = self.connect(server).ok("ruleset")["catalog"]
+                self.assertEqual(shown["checksum"], r.result["catalog"]["checksum"])
+                self.assertEqual(shown["file"], "products.jsonl")
             # Every request after the answer reads the new catalog.
             self.assertEqual(self.ids(c), new)
             n = len(seen)
