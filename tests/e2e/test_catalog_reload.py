@@ -36,7 +36,10 @@ def lines(*products):
 
 
 def ctx():
+    # deadline_ms: a plain Lua rule under ASan on a busy machine may pass
+    # the default 10 ms; what is tested is the swap, not the speed.
     return {"customer_id": "R1", "channel": "web", "touchpoint": "web_home", "limit": 10,
+            "deadline_ms": 1000,
             "purchases": [{"sku": "MS-100", "ts": int(time.time()) - 3600}]}
 
 
@@ -57,6 +60,7 @@ class CatalogReloadTest(E2ETestCase):
         return [a["id"] for a in c.ok("decide", ctx())["actions"]]
 
     def reload_catalog(self, server):
+        self.assertTrue(server.wait_for_path(server.admin_path), "no admin socket")
         admin = server.admin_client(timeout=T(30))
         try:
             return admin.call("reload", {"only": "catalog"}, timeout=T(30))
@@ -142,6 +146,7 @@ class CatalogReloadTest(E2ETestCase):
     def test_reload_params(self):
         path = self.folder()
         server = self.start_server(rules=path, workers=1)
+        self.assertTrue(server.wait_for_path(server.admin_path), "no admin socket")
         admin = server.admin_client(timeout=T(30))
         self.addCleanup(admin.close)
         self.assert_error(admin.call("reload", {"only": "rules"}), "invalid_params", "only")
