@@ -427,10 +427,10 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     if (request_prepare(&q, rs, o, customer, d->force_explain, arena, err) < 0) return NULL;
     q.held = arb__held_alloc(rs, q.limit, arena, &q.held_cap);
     char *touchpoint = arb_arena_alloc(arena, q.ctx.touchpoint.len + 1);
+    d->ev.catalog = d->cat && d->cat_rs == rs ? d->cat : rs->catalog;   /* begin joins to it */
     if ((q.held_cap && !q.held) || !touchpoint || decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
-    d->ev.catalog = d->cat && d->cat_rs == rs ? d->cat : rs->catalog;
     if (q.ctx.explain) {
         memset(d->chosen, 0, rs->n_actions);
         memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);

@@ -14,6 +14,7 @@
 #include "engine/decide/eval_date.h"
 #include "engine/base/clock.h"
 #include "bindings/lua/sandbox.h"
+#include "engine/decide/eval_catalog.h"
 #include "engine/decide/eval_hist.h"
 
 void arb_eval_init(arb_eval_t *ev) { memset(ev, 0, sizeof *ev); }
@@ -139,9 +140,12 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
     ev->e_type = ev->p_sku + np;
     ev->e_cat = ev->e_type + ne;
     ev->e_sku = ev->e_cat + ne;
+    if (arb__eval_catalog_begin(ev, arena) < 0) return -1;
     for (uint32_t i = 0; i < np; i++) {
         const arb_purchase_t *p = &ctx->purchases[i];
-        ev->p_cat[i] = sym_of(rs, p->category);
+        /* Sent without a category: its product's, so bought("laptop") and
+         * the candidate index (bought_syms) see a laptop. */
+        ev->p_cat[i] = sym_of(rs, arb__eval_category(ev, true, i, p->category));
         ev->p_sku[i] = sym_of(rs, p->sku);
         note_bought(ev, ev->p_cat[i], p->ts);
         note_bought(ev, ev->p_sku[i], p->ts);
@@ -149,7 +153,7 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
     }
     for (uint32_t i = 0; i < ne; i++) {
         ev->e_type[i] = sym_of(rs, ctx->events[i].type);
-        ev->e_cat[i] = sym_of(rs, ctx->events[i].category);
+        ev->e_cat[i] = sym_of(rs, arb__eval_category(ev, false, i, ctx->events[i].category));
         ev->e_sku[i] = sym_of(rs, ctx->events[i].sku);
     }
     for (uint32_t i = 0; i < ctx->n_scores; i++) {

@@ -55,6 +55,9 @@ typedef struct arb_eval {
     uint32_t n_bought_syms;
     int32_t *p_cat, *p_sku;     /* per purchase: symbols (-1 unknown); arena */
     int32_t *e_type, *e_cat, *e_sku; /* per event: symbols; arena */
+    /* Per purchase and per event: its product in catalog (by sku), NULL
+     * none; arena. Both NULL without a catalog (eval_catalog.h). */
+    const struct arb_product **p_prod, **e_prod;
     int32_t condition_sym;      /* weather condition symbol, -1 */
     bool location_visible;      /* consent.location given and location sent */
     double nearest_km;          /* distance to the nearest store; < 0 not computed */
@@ -69,7 +72,8 @@ typedef struct arb_eval {
 void arb_eval_init(arb_eval_t *ev);
 void arb_eval_free(arb_eval_t *ev);
 
-/* Index ctx for rs. Returns 0, or -1 when out of memory. */
+/* Index ctx for rs, joined to ev->catalog (set it first; NULL none).
+ * Returns 0, or -1 when out of memory. */
 int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t *ctx,
                    arb_arena_t *arena);
 

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "engine/decide/eval_catalog.h"
 #include "engine/request/recfield.h"
 
 static inline bool in_window(const arb_eval_t *ev, int64_t ts, int64_t window)
@@ -15,16 +16,21 @@ static inline bool in_window(const arb_eval_t *ev, int64_t ts, int64_t window)
     return window < 0 || ev->ctx->now - ts <= window;
 }
 
-/* Whether record i matches every field of filter node n (its kids). */
+/* Whether record i matches every field of filter node n (its kids). A
+ * field the record lacks is its product's (catalog words): the record's
+ * own, sent or stored, always wins. */
 static bool fields_match(const arb_eval_t *ev, const arb_node_t *n, bool purchase, uint32_t i)
 {
     const arb_ruleset_t *rs = ev->rs;
     for (uint32_t k = 0; k < n->count; k++) {
         const arb_node_t *f = &rs->nodes[rs->kids[n->first + k]];
         msgpack_object v;
-        if (!arb_record_field(ev->ctx, purchase, i, f->name, f->name_len, &v) ||
-            !arb__eval_cmp_object(rs, &f->cmp, &v))
-            return false;
+        if (arb_record_field(ev->ctx, purchase, i, f->name, f->name_len, &v)) {
+            if (!arb__eval_cmp_object(rs, &f->cmp, &v)) return false;
+            continue;
+        }
+        const arb_product_t *p = arb__eval_product(ev, purchase, i);
+        if (!p || !arb__eval_product_match(ev, p, f)) return false;
     }
     return true;
 }
@@ -104,11 +110,12 @@ static int every_purchase(const arb_eval_t *ev, const arb_node_t *n)
         if (n->op == ARB_OP_ONLY_BOUGHT) {
             if (!fields_match(ev, n, true, i)) return 0;
         } else {
-            /* A purchase without a category is not of the others' one. */
-            if (!p->category.len) return 0;
-            if (!any) category = p->category;
-            else if (p->category.len != category.len ||
-                     memcmp(p->category.ptr, category.ptr, category.len) != 0)
+            /* A purchase without a category (its own or its product's)
+             * is not of the others' one. */
+            arb_str_t c = arb__eval_category(ev, true, i, p->category);
+            if (!c.len) return 0;
+            if (!any) category = c;
+            else if (c.len != category.len || memcmp(c.ptr, category.ptr, category.len) != 0)
                 return 0;
         }
         any = true;

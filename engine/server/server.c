@@ -41,6 +41,7 @@
 #include "engine/ruleset/ruleset.h"
 #include "engine/audit/log.h"
 #include "engine/server/learn_sync.h"
+#include "engine/server/catalog_reload.h"
 #include "engine/server/server_priv.h"
 #include "engine/state/store.h"
 #include "engine/server/redis_loop.h"
@@ -170,6 +171,7 @@ static void reload_finish(arb_server_t *s)
     for (int i = 0; ok && i < s->nworkers; i++) ok = copies[i] != NULL;
     if (ok) {
         arb_ruleset_t *first = arb_ruleset_retain(copies[0]);   /* for the answers */
+        arb__catalog_set_current(s, first);
         for (int i = 0; i < s->nworkers; i++) {
             arb_ruleset_t *stale = atomic_exchange_explicit(&s->workers[i].next_ruleset,
                                                             copies[i], memory_order_release);
@@ -276,13 +278,24 @@ void arb__server_request_reload(arb_server_t *s, arb_worker_t *w, uint64_t conn_
     pthread_mutex_unlock(&s->control_lock);
 }
 
-static void server_on_control(uv_async_t *a) { reload_start(a->data); }
+static void server_on_control(uv_async_t *a)
+{
+    reload_start(a->data);
+    arb__catalog_reload_start(a->data);
+}
 
 /* A burst of changes in the folder settled (see watch.h). */
 static void server_on_folder_change(void *data)
 {
     arb_server_t *s = data;
+    bool rules = s->watch.rules_changed;
+    s->watch.rules_changed = s->watch.catalog_changed = false;
     if (s->stopping) return;
+    if (!rules) {   /* only the declared catalog file: the rules stay */
+        arb_log_info("catalog file changed", "dir=%s file=%s", s->cfg.rules_dir, s->watch.catalog);
+        arb__catalog_reload_request(s, 0, 0, 0);
+        return;
+    }
     arb_log_info("ruleset folder changed", "dir=%s", s->cfg.rules_dir);
     reload_enqueue(s, 0, 0, 0);
     reload_start(s);
@@ -320,6 +333,7 @@ static void server_stop(arb_server_t *s)
     /* Whoever waits for a reload gets an answer before the workers drain. */
     const char *stopping = "the server is stopping: the reload was not done";
     reload_refuse(s, queued, ARB_INTERNAL, stopping);
+    arb__catalog_reload_stop(s);
     if (s->running) {
         arb_reload_detach(s->running);   /* a reload that finished anyway is dropped */
         reload_refuse(s, reload_forget(s), ARB_INTERNAL, stopping);
@@ -481,6 +495,7 @@ int arb_server_run(const arb_config_t *cfg)
     if (cfg->watch)
         s->has_watch = arb_watch_start(&s->watch, &s->loop, cfg->rules_dir,
                                        server_on_folder_change, s) == 0;
+    arb__catalog_set_current(s, copies[0]);
     for (int i = 0; i < s->nworkers; i++)
         uv_thread_create(&s->workers[i].thread, arb_worker_main, &s->workers[i]);
     arb_log_info("serving", "version=%s workers=%d actions=%zu dir=%s",
@@ -517,6 +532,8 @@ out:
     /* Last: every session is closed, every commit called back; this syncs. */
     arb_store_close(s->store);
     waiters_free(s->queued);   /* reloads asked for during shutdown */
+    waiters_free(s->queued_catalog);
+    arb_ruleset_free(s->current);
     uv_loop_close(&s->loop);
     pthread_mutex_destroy(&s->control_lock);
     if (s->has_watch) arb_watch_close(&s->watch);   /* its strings, after a failed start */

@@ -1,6 +1,6 @@
 /* The server's shared state, for the files that make up the server
- * (server.c, worker.c, listen.c) and no one else: what the main thread, the
- * workers and the listeners all touch. Every other file sees arb_server_t
+ * (server.c, worker.c, listen.c, learn_sync.c, catalog_reload.c) and no
+ * one else: what the main thread, the workers and the listeners all touch. Every other file sees arb_server_t
  * as opaque (server.h).
  */
 #ifndef ARB_SERVER_PRIV_H
@@ -59,6 +59,11 @@ struct arb_server {
     reload_waiter_t *queued;        /* reload requests not yet started */
     arb_reload_t *running;          /* the reload in progress, if any */
     reload_waiter_t *running_waiters; /* answered when it completes */
+    /* Catalog-only reloads (catalog_reload.c). */
+    reload_waiter_t *queued_catalog; /* not yet started; guarded by control_lock */
+    struct catalog_job *catalog_job; /* the one reading the file, NULL none */
+    arb_ruleset_t *current;         /* the ruleset answering now, one hold: what the
+                                       catalog is read again for */
     bool stopping;
 };
 

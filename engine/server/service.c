@@ -9,6 +9,7 @@
 #include "engine/decide/adaptive.h"
 #include "engine/decide/decide.h"
 #include "engine/ruleset/ruleset.h"
+#include "engine/server/catalog_reload.h"
 #include "engine/server/conn.h"
 #include "engine/server/learn_sync.h"
 #include "engine/decide/policy.h"
@@ -100,6 +101,28 @@ static int decide_many(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const msg
                            arb_answer_sink, pk, err);
 }
 
+/* reload's params[0]: none or {} reloads everything, {only = "catalog"}
+ * only the catalog (catalog_reload.h). */
+static int reload_only_catalog(const msgpack_object *arg, bool *catalog, arb_err_t *err)
+{
+    *catalog = false;
+    if (!arg || arg->type == MSGPACK_OBJECT_NIL) return 0;
+    if (arg->type != MSGPACK_OBJECT_MAP)
+        return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: expected a map such as {only = \"catalog\"}");
+    for (uint32_t i = 0; i < arg->via.map.size; i++) {
+        const msgpack_object_kv *kv = &arg->via.map.ptr[i];
+        bool only = kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 4 &&
+                    memcmp(kv->key.via.str.ptr, "only", 4) == 0;
+        if (!only)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: unknown key; reload knows only 'only'");
+        if (kv->val.type != MSGPACK_OBJECT_STR || kv->val.via.str.size != 7 ||
+            memcmp(kv->val.via.str.ptr, "catalog", 7) != 0)
+            return arb_err_set(err, ARB_INVALID_PARAMS, "params[0].only: expected \"catalog\"");
+        *catalog = true;
+    }
+    return 0;
+}
+
 /* Answer a request whose envelope is well-formed. Returns 0 when the answer
  * was packed (or deferred), -1 with err for an error answer. */
 static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid,
@@ -117,7 +140,7 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         return 0;
     case ARB_METHOD_RULESET:
         arb_rpc_pack_result_head(pk, msgid);
-        arb_answer_pack_ruleset(pk, w->ruleset);
+        arb_answer_pack_ruleset_reading(pk, w->ruleset, w->catalog);   /* a catalog-only reload's */
         return 0;
     case ARB_METHOD_DECIDE:
         if (shed(w, err)) return -1;
@@ -144,11 +167,15 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
         return arb_state_call(w, c, m, msgid, false, arg, pk, err);
     case ARB_METHOD_LEARNING:
         return learning(w, msgid, arg, pk, err);
-    case ARB_METHOD_RELOAD:
+    case ARB_METHOD_RELOAD: {
         if (!c->admin)
             return arb_err_set(err, ARB_FORBIDDEN, "reload is allowed only on the admin socket");
-        arb__server_request_reload(w->server, w, c->id, msgid);
+        bool catalog;
+        if (reload_only_catalog(arg, &catalog, err) < 0) return -1;
+        if (catalog) arb__catalog_reload_request(w->server, w->index, c->id, msgid);
+        else arb__server_request_reload(w->server, w, c->id, msgid);
         return 0;
+    }
     default:
         return arb_err_set(err, ARB_METHOD_NOT_FOUND, "no such method; methods are " METHODS);
     }
@@ -159,7 +186,16 @@ static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, ms
     arb_method_t m = method_of(call->method, call->method_len);
     arb_stat_inc(&w->stats.requests[m]);
     if (call->notification) {
-        if (m == ARB_METHOD_RELOAD && c->admin) arb__server_request_reload(w->server, w, 0, 0);
+        if (m == ARB_METHOD_RELOAD && c->admin) {
+            arb_err_t err;
+            bool catalog;
+            const msgpack_object *arg =
+                call->params->via.array.size ? &call->params->via.array.ptr[0] : NULL;
+            if (reload_only_catalog(arg, &catalog, &err) == 0) {
+                if (catalog) arb__catalog_reload_request(w->server, w->index, 0, 0);
+                else arb__server_request_reload(w->server, w, 0, 0);
+            }
+        }
         /* track and feedback are applied; their errors have nobody to go to */
         if ((m == ARB_METHOD_TRACK || m == ARB_METHOD_FEEDBACK) && call->params->via.array.size) {
             arb_err_t err;

@@ -24,8 +24,12 @@ static void watch_changed(arb_watch_t *w)
 
 static void watch_on_folder(uv_fs_event_t *h, const char *filename, int events, int status)
 {
-    if (status < 0 || (filename && !strstr(filename, ".lua"))) return;
-    watch_changed(h->data);
+    arb_watch_t *w = h->data;
+    if (status < 0) return;
+    if (filename && w->catalog && strcmp(filename, w->catalog) == 0) w->catalog_changed = true;
+    else if (!filename || strstr(filename, ".lua")) w->rules_changed = true;
+    else return;
+    watch_changed(w);
 }
 
 static void watch_on_parent(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -35,7 +39,16 @@ static void watch_on_parent(uv_fs_event_t *h, const char *filename, int events, 
      * which must not look like a change (a reload would follow each reload). */
     if (status < 0 || !(events & UV_RENAME) || (filename && strcmp(filename, w->name) != 0))
         return;
+    w->rules_changed = true;
     watch_changed(w);
+}
+
+void arb_watch_set_catalog(arb_watch_t *w, const char *name)
+{
+    if (!w->path) return;   /* closed */
+    char *copy = name ? strdup(name) : NULL;   /* out of memory: seen as another file */
+    free(w->catalog);
+    w->catalog = copy;
 }
 
 void arb_watch_rearm(arb_watch_t *w)
@@ -96,5 +109,6 @@ void arb_watch_close(arb_watch_t *w)
     free(w->path);
     free(w->parent_path);
     free(w->name);
-    w->path = w->parent_path = w->name = NULL;
+    free(w->catalog);
+    w->path = w->parent_path = w->name = w->catalog = NULL;
 }

@@ -10,6 +10,11 @@
  * A burst of changes is waited out (ARB_WATCH_QUIET_MS without a change)
  * but never longer than ARB_WATCH_MAX_DELAY_MS after its first change, so a
  * tool that never stops writing cannot postpone the reload forever.
+ *
+ * What changed is told apart: a rule file (*.lua), the folder itself (a
+ * rename, a link flip), or only the ruleset's declared catalog file
+ * (arb_watch_set_catalog), which the server reloads on its own
+ * (catalog_reload.h). Other files are ignored.
  */
 #ifndef ARB_WATCH_H
 #define ARB_WATCH_H
@@ -31,6 +36,9 @@ typedef struct arb_watch {
     char *parent_path;         /* its parent, absolute; owned, NULL if unknown */
     char *name;                /* its last component; owned */
     uint64_t first_change_ms;  /* first change of the burst being waited out */
+    char *catalog;             /* the catalog file's name in the folder; owned, NULL none */
+    bool rules_changed;        /* in this burst: a rule file or the folder (the server clears) */
+    bool catalog_changed;      /* in this burst: the catalog file (the server clears) */
     arb_watch_cb on_change;    /* called once a burst settled */
     void *data;
 } arb_watch_t;
@@ -40,6 +48,10 @@ typedef struct arb_watch {
  * watched again at the next rearm. Returns 0, or a libuv error. */
 int arb_watch_start(arb_watch_t *w, uv_loop_t *loop, const char *path, arb_watch_cb on_change,
                     void *data);
+
+/* The catalog file the folder's ruleset declares (a name in the folder,
+ * copied), NULL none: its changes are told apart from the rules'. */
+void arb_watch_set_catalog(arb_watch_t *w, const char *name);
 
 /* Watch what the path names now. */
 void arb_watch_rearm(arb_watch_t *w);

@@ -30,6 +30,7 @@
 #include "engine/state/store.h"
 #include "engine/wire/rpc.h"
 #include "engine/ruleset/ruleset.h"
+#include "engine/server/catalog_reload.h"
 #include "engine/server/server_priv.h"
 
 bool arb__worker_overloaded(arb_worker_t *w)
@@ -138,6 +139,7 @@ static void worker_swap_ruleset(arb_worker_t *w)
     arb_ruleset_t *next = atomic_exchange_explicit(&w->next_ruleset, NULL, memory_order_acquire);
     if (!next) return;
     arb_ruleset_t *old = w->ruleset;
+    arb__catalog_reset(w);   /* the new ruleset read its catalog fresh */
     w->ruleset = next;
     worker_retire_ruleset(w, old);
 }
@@ -174,6 +176,7 @@ static void worker_on_wakeup(uv_async_t *a)
 {
     arb_worker_t *w = a->data;
     worker_swap_ruleset(w);
+    arb__catalog_take(w);
     worker_drain_inbox(w);
     if (atomic_load(&w->stop_requested) && !w->stopping) {
         w->stopping = true;
@@ -203,6 +206,7 @@ static int worker_on_frame(arb_conn_t *c, const msgpack_object *frame, msgpack_s
 {
     arb_worker_t *w = ud;
     arb_learn_sync_take(w->server->learn, w);
+    arb__catalog_take(w);
     msgpack_packer pk;
     arb_answer_t ans;
     arb_answer_begin(&ans, out, w->server->cfg.max_answer);
@@ -253,6 +257,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     pthread_mutex_init(&w->inbox_lock, NULL);
     atomic_init(&w->next_ruleset, NULL);
     atomic_init(&w->next_arms, NULL);
+    atomic_init(&w->next_catalog, NULL);
     atomic_init(&w->stop_requested, false);
     int r = uv_loop_init(&w->loop);
     if (r == 0) r = uv_async_init(&w->loop, &w->wakeup, worker_on_wakeup);
@@ -289,6 +294,7 @@ void arb_worker_destroy(arb_worker_t *w)
     uv_loop_close(&w->loop);
     arb_ruleset_free(w->ruleset);
     arb_ruleset_free(atomic_exchange(&w->next_ruleset, NULL));
+    arb__catalog_free(w);
     arb_decider_free(w->decider);
     arb_arms_snap_release(w->arms);
     arb_arms_snap_release(atomic_exchange(&w->next_arms, NULL));

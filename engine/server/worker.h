@@ -46,12 +46,15 @@ typedef struct arb_worker {
     struct arb_inbox_item *inbox; /* fds handed over by the main thread, replies */
     _Atomic(arb_ruleset_t *) next_ruleset; /* set by the control path, taken here */
     _Atomic(struct arb_arms_snap *) next_arms; /* learned arms published by the sync, taken here */
+    _Atomic(struct arb_catalog_pub *) next_catalog; /* a catalog-only reload (catalog_reload.h), taken here */
     atomic_bool stop_requested;/* SIGTERM seen */
 
     /* ---- worker-thread only ---- */
     arb_ruleset_t *ruleset;    /* the ruleset answering now; owned */
     arb_decider_t *decider;    /* per-worker decide scratch; owned */
     struct arb_arms_snap *arms;/* the learned arms deciding now; one reference owned */
+    struct arb_catalog *catalog; /* a catalog-only reload deciding now for ruleset; one
+                                    reference owned; NULL: the ruleset's own */
     arb_arena_t arena;         /* per-request memory, reset after each frame */
     arb_store_session_t *session; /* this thread's way into the customer store; owned */
     uint32_t pending;          /* requests waiting on the store (state_calls.c) */

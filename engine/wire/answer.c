@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "engine/base/pack.h"
+#include "engine/ruleset/catalog.h"
 
 static void pack_action(msgpack_packer *pk, const arb_decided_action_t *a)
 {
@@ -296,14 +297,21 @@ static void pack_measurement(msgpack_packer *pk, const arb_ruleset_t *rs)
     arb_pack_cstr(pk, c.gets);
 }
 
-/* "catalog": {file, products, checksum, loaded_at} or nil. */
-static void pack_catalog(msgpack_packer *pk, const arb_ruleset_t *rs)
+/* "catalog": {file, products, checksum, loaded_at} or nil; those of
+ * reading (a catalog-only reload) when not NULL. */
+static void pack_catalog(msgpack_packer *pk, const arb_ruleset_t *rs,
+                         const struct arb_catalog *reading)
 {
     arb_catalog_view_t c;
     arb_pack_lit(pk, "catalog");
     if (!arb_ruleset_catalog(rs, &c)) {
         msgpack_pack_nil(pk);
         return;
+    }
+    if (reading) {
+        c.products = reading->n_products;
+        c.checksum = reading->checksum;
+        c.loaded_at = reading->loaded_at;
     }
     msgpack_pack_map(pk, 4);
     arb_pack_lit(pk, "file");
@@ -317,6 +325,12 @@ static void pack_catalog(msgpack_packer *pk, const arb_ruleset_t *rs)
 }
 
 void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs)
+{
+    arb_answer_pack_ruleset_reading(pk, rs, NULL);
+}
+
+void arb_answer_pack_ruleset_reading(msgpack_packer *pk, const arb_ruleset_t *rs,
+                                     const struct arb_catalog *catalog)
 {
     arb_ruleset_view_t v;
     arb_ruleset_view(rs, &v);
@@ -354,5 +368,5 @@ void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs)
     msgpack_pack_array(pk, v.n_actions);
     for (uint32_t i = 0; i < v.n_actions; i++) pack_action_info(pk, rs, v.n_channels, i);
     pack_measurement(pk, rs);
-    pack_catalog(pk, rs);
+    pack_catalog(pk, rs, catalog);
 }

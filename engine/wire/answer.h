@@ -55,6 +55,12 @@ void arb_answer_pack_stats(msgpack_packer *pk, const arb_stats_t *sum,
  * file, line}...]}, read through ruleset.h's view. Borrows rs for the call. */
 void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs);
 
+/* The same, with catalog (borrowed; NULL: rs's own) as the catalog rs
+ * decides with: a catalog-only reload's products, checksum and loaded_at. */
+struct arb_catalog;
+void arb_answer_pack_ruleset_reading(msgpack_packer *pk, const arb_ruleset_t *rs,
+                                     const struct arb_catalog *catalog);
+
 /* A reload's success: {version, actions}. */
 void arb_answer_pack_reload(msgpack_packer *pk, const char *version, uint64_t actions);
 

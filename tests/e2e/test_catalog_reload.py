@@ -1,0 +1,196 @@
+"""The catalog-only reload end to end (issue 17: "reloadable on its own
+when only stock or prices change"; README.md "Reloading the catalog"):
+clients decide in a loop while the test rewrites products.jsonl (a
+product goes out of stock, its price rises) and calls the admin
+`reload` with {only = "catalog"}: the ruleset version stays, the answers
+change, no request fails during the swap; a bad file is refused with
+file:line and the old catalog keeps answering; the folder watch does the
+same without a call; a ruleset with plain Lua functions (one copy per
+worker) swaps too.
+
+What would fail without the slice: nothing but a full reload re-reads
+the catalog (server/catalog_reload.c), and the watch ignores every file
+but *.lua (server/watch.c).
+"""
+
+import json
+import os
+import threading
+import time
+
+from harness import E2ETestCase, RpcClient, T, rules_folder, wait_until
+
+RULES = (
+    'action "stocked" { channels = { "web" }, value = 3, when = bought { in_stock = true } }\n'
+    'action "cheap" { channels = { "web" }, value = 2, when = bought { price = at_most(50) } }\n'
+    'action "browse" { channels = { "web" }, value = 1 }\n')
+LUA_RULE = 'action "lua" { channels = { "web" }, value = 0.5, when = function(c) return true end }\n'
+
+BEFORE = {"sku": "MS-100", "name": "Mouse", "category": "mouse", "price": 25.0, "in_stock": True}
+AFTER = dict(BEFORE, price=80.0, in_stock=False)
+OTHER = {"sku": "KB-1", "name": "Keyboard", "category": "keyboard", "price": 45.0}
+
+
+def lines(*products):
+    return "".join(json.dumps(p) + "\n" for p in products)
+
+
+def ctx():
+    # deadline_ms: a plain Lua rule under ASan on a busy machine may pass
+    # the default 10 ms; what is tested is the swap, not the speed.
+    return {"customer_id": "R1", "channel": "web", "touchpoint": "web_home", "limit": 10,
+            "deadline_ms": 1000,
+            "purchases": [{"sku": "MS-100", "ts": int(time.time()) - 3600}]}
+
+
+class CatalogReloadTest(E2ETestCase):
+
+    def folder(self, extra=""):
+        return rules_folder(self, {"rules.lua": RULES + extra,
+                                   "catalog.lua": 'catalog "products.jsonl"\n',
+                                   "products.jsonl": lines(BEFORE, OTHER)}, "arb-catreload-")
+
+    def write(self, path, text):
+        tmp = os.path.join(path, ".products.tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(path, "products.jsonl"))   # whole, never half written
+
+    def ids(self, c):
+        return [a["id"] for a in c.ok("decide", ctx())["actions"]]
+
+    def reload_catalog(self, server):
+        self.assertTrue(server.wait_for_path(server.admin_path), "no admin socket")
+        admin = server.admin_client(timeout=T(30))
+        try:
+            return admin.call("reload", {"only": "catalog"}, timeout=T(30))
+        finally:
+            admin.close()
+
+    def swap_under_load(self, extra, old, new):
+        path = self.folder(extra)
+        server = self.start_server(rules=path, workers=2)
+        c = self.connect(server)
+        version = c.ok("ping")["version"]
+        first = c.ok("ruleset")["catalog"]
+        self.assertEqual(self.ids(c), old)
+        stop = threading.Event()
+        seen, failures = [], []
+
+        def client():
+            cl = RpcClient.tcp(server.port, timeout=T(10))
+            try:
+                while not stop.is_set():
+                    r = cl.call("decide", ctx())
+                    if r.error is not None:
+                        failures.append(r.error)
+                    else:
+                        seen.append([a["id"] for a in r.result["actions"]])
+            except Exception as e:   # a closed connection is a failure too
+                failures.append(repr(e))
+            finally:
+                cl.close()
+
+        threads = [threading.Thread(target=client) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            wait_until(lambda: len(seen) > 20 or failures, T(10))
+            self.write(path, lines(AFTER, OTHER))
+            r = self.reload_catalog(server)
+            self.assertIsNone(r.error, r.error)
+            self.assertEqual(r.result["version"], version, "a catalog reload keeps the version")
+            self.assertEqual(r.result["catalog"]["products"], 2)
+            self.assertNotEqual(r.result["catalog"]["checksum"], first["checksum"])
+            # `ruleset` names the catalog deciding, on every worker.
+            for _ in range(4):
+                shown = self.connect(server).ok("ruleset")["catalog"]
+                self.assertEqual(shown["checksum"], r.result["catalog"]["checksum"])
+                self.assertEqual(shown["file"], "products.jsonl")
+            # Every request after the answer reads the new catalog.
+            self.assertEqual(self.ids(c), new)
+            n = len(seen)
+            wait_until(lambda: len(seen) > n + 20 or failures, T(10))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(T(10))
+        self.assertEqual(failures, [])
+        self.assertIn(old, seen)
+        self.assertIn(new, seen)
+        self.assertEqual([s for s in seen if s not in (old, new)], [])
+        self.assertEqual(c.ok("ping")["version"], version)
+        return server, path, c
+
+    def test_a_stock_and_price_change_swaps_under_load_without_a_ruleset_reload(self):
+        self.swap_under_load("", ["stocked", "cheap", "browse"], ["browse"])
+
+    def test_rulesets_with_plain_lua_functions_swap_in_every_worker(self):
+        server, path, c = self.swap_under_load(LUA_RULE, ["stocked", "cheap", "browse", "lua"],
+                                               ["browse", "lua"])
+        # Each worker's copy answers with the new catalog: many connections.
+        for _ in range(6):
+            cl = self.connect(server)
+            self.assertEqual(self.ids(cl), ["browse", "lua"])
+
+    def test_a_bad_catalog_is_refused_with_file_line_and_the_old_one_keeps_answering(self):
+        path = self.folder()
+        server = self.start_server(rules=path, workers=2)
+        c = self.connect(server)
+        self.write(path, lines(AFTER) + "{not json\n")
+        r = self.reload_catalog(server)
+        self.assert_error(r, "invalid_params", "products.jsonl:2:")
+        self.assertEqual(self.ids(c), ["stocked", "cheap", "browse"])
+        self.assertTrue(c.ok("ping")["version"].startswith("1-"))
+
+    def test_reload_params(self):
+        path = self.folder()
+        server = self.start_server(rules=path, workers=1)
+        self.assertTrue(server.wait_for_path(server.admin_path), "no admin socket")
+        admin = server.admin_client(timeout=T(30))
+        self.addCleanup(admin.close)
+        self.assert_error(admin.call("reload", {"only": "rules"}), "invalid_params", "only")
+        self.assert_error(admin.call("reload", {"other": 1}), "invalid_params", "only")
+        self.assert_error(admin.call("reload", 5), "invalid_params")
+        r = admin.call("reload", {})
+        self.assertIsNone(r.error, r.error)
+        self.assertTrue(r.result["version"].startswith("2-"), "{} is a full reload")
+        c = self.connect(server)
+        public = c.call("reload", {"only": "catalog"})
+        self.assertIsNotNone(public.error)
+        self.assertEqual(public.error["code"], "forbidden")
+
+    def test_a_ruleset_without_a_catalog_says_so(self):
+        path = rules_folder(self, {"rules.lua": RULES}, "arb-catreload-")
+        server = self.start_server(rules=path, workers=1)
+        self.assert_error(self.reload_catalog(server), "invalid_params", "declares no catalog")
+
+    def test_the_watch_reloads_the_catalog_alone(self):
+        path = self.folder()
+        server = self.start_server(rules=path, workers=2, no_watch=False)
+        c = self.connect(server)
+        version = c.ok("ping")["version"]
+        self.assertEqual(self.ids(c), ["stocked", "cheap", "browse"])
+        self.write(path, lines(AFTER, OTHER))
+        self.assertTrue(wait_until(lambda: self.ids(c) == ["browse"], T(10)),
+                        "the catalog file changed, the answers did not")
+        self.assertEqual(c.ok("ping")["version"], version, "no ruleset reload")
+        self.assertTrue(wait_until(lambda: "catalog reloaded" in server.stderr(), T(5)),
+                        server.stderr_tail())
+        # A bad file through the watch: logged, the good one keeps answering.
+        self.write(path, "{oops\n")
+        self.assertTrue(wait_until(lambda: "catalog reload rejected" in server.stderr(), T(10)),
+                        server.stderr_tail())
+        self.assertIn("products.jsonl:1:", server.stderr())
+        self.assertEqual(self.ids(c), ["browse"])
+        # A rule file changing still reloads everything.
+        with open(os.path.join(path, "more.lua"), "w") as f:
+            f.write('action "more" { channels = { "web" }, value = 0.1 }\n')
+        self.write(path, lines(BEFORE, OTHER))
+        self.assertTrue(wait_until(lambda: c.ok("ping")["version"] != version, T(10)))
+        self.assertEqual(self.ids(c), ["stocked", "cheap", "browse", "more"])
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
