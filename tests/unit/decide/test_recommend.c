@@ -107,7 +107,7 @@ Test(recommend, without_seed_category_the_second_laptop_may_come_and_explain_say
     const msgpack_object *x = rf_get(rf_explained(&R, "acc"), "products");
     cr_assert(x && x->type == MSGPACK_OBJECT_ARRAY, "%s", rf_dump(&R));
     const char *json = rf_json(&R, x);
-    cr_expect(strstr(json, "{\"sku\":\"LT-200\",\"score\":1,\"chosen\":true,\"reason\":\"chosen\"}"), "%s", json);
+    cr_expect(strstr(json, "{\"sku\":\"LT-200\",\"score\":1.0,\"chosen\":true,\"reason\":\"chosen\"}"), "%s", json);
     cr_expect(strstr(json, "{\"sku\":\"MS-100\",\"score\":0.5,\"chosen\":false,\"reason\":\"outranked\"}"), "%s", json);
     cr_expect(strstr(json, "{\"sku\":\"SL-100\",\"chosen\":false,\"reason\":\"owned\"}"), "%s", json);
     cr_expect(strstr(json, "{\"sku\":\"CH-100\",\"chosen\":false,\"reason\":\"out_of_stock\"}"), "%s", json);
