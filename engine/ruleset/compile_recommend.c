@@ -276,7 +276,8 @@ int arb_recommend_check(const arb_ruleset_t *rs, const arb_catalog_t *cat, arb_p
             }
             arb_problems_add(p, "%s:%d: action '%s': recommend: 'from': no product of the catalog %s "
                              "has a relation '%s' (its relations: %s)", r->file, r->line, r->action,
-                             cat->path ? cat->path : "", r->from[j], *known ? known : "none");
+                             rs->catalog_file ? rs->catalog_file : cat->path ? cat->path : "",
+                             r->from[j], *known ? known : "none");
             found++;
         }
     }
