@@ -96,6 +96,7 @@ typedef struct seed {
 
 typedef struct cand {
     uint32_t product;
+    int32_t key;            /* its category or brand with diverse, else -1 */
     double score;
     const char *sku;
     const char *reason;
@@ -108,6 +109,36 @@ static int by_score(const void *x, const void *y)
     return strcmp(a->sku, b->sku);
 }
 
+/* Keep x among the best k held sorted in top[0..*m), at most one per key
+ * (key -1: none). The same products as sorting every candidate and taking
+ * the first k whose key is not taken: a product dropped here has k better
+ * ones of distinct keys, or a better one of its own key, and so would have
+ * been passed over there too. Without explain, sorting them all is not
+ * needed. */
+static void top_add(cand_t *top, uint32_t *m, uint32_t k, cand_t x)
+{
+    uint32_t j = *m;
+    for (uint32_t i = 0; x.key >= 0 && i < *m; i++)
+        if (top[i].key == x.key) {
+            if (by_score(&top[i], &x) <= 0) return;   /* a better one of its kind is held */
+            j = i;                                   /* x takes its place */
+            break;
+        }
+    if (j == *m) {
+        if (*m == k) {
+            if (by_score(&x, &top[k - 1]) >= 0) return;
+            j = k - 1;
+        } else {
+            (*m)++;
+        }
+    }
+    while (j > 0 && by_score(&x, &top[j - 1]) < 0) {
+        top[j] = top[j - 1];
+        j--;
+    }
+    top[j] = x;
+}
+
 /* What one selection works with. */
 typedef struct sel {
     const arb_recommend_t *rec;
@@ -117,6 +148,7 @@ typedef struct sel {
     arb_arena_t *arena;
     seed_t seeds[ARB_RECO_MAX_SEEDS];
     uint32_t n_seeds;
+    int32_t seed_cat[ARB_RECO_MAX_SEEDS]; /* the seeds' categories (with seed_category) */
     idmap_t taste;              /* 2 x value id + 1 (+1 brand) -> decayed weight */
     double total;               /* decayed weight of the whole history */
     idmap_t owned, shown;       /* product index + 1 */
@@ -233,7 +265,7 @@ static const char *excluded(const sel_t *s, const arb_product_t *p, uint32_t idx
     if (!p->in_stock) return "out_of_stock";
     if ((rec->exclude & ARB_RECO_EX_SEED_CATEGORY) && p->category >= 0)
         for (uint32_t k = 0; k < s->n_seeds; k++)
-            if (s->cat->products[s->seeds[k].product].category == p->category) return "seed_category";
+            if (s->seed_cat[k] == p->category) return "seed_category";
     for (uint32_t k = 0; k < rec->n_where; k++)
         if (!where_one(s, p, &rec->where[k])) return "where";
     return NULL;
@@ -298,27 +330,49 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
         }
     idmap_t seen;
     cand_t *pass = arb_arena_alloc(r->arena, sizeof *pass * (bound + 1));
+    uint32_t *ids = arb_arena_alloc(r->arena, sizeof *ids * (bound + 1));
     cand_t *out = r->explain ? arb_arena_alloc(r->arena, sizeof *out * ARB_RECO_EXPLAIN_MAX) : NULL;
-    if (!pass || (r->explain && !out) || idmap_init(&seen, r->arena, bound, false) < 0) return -1;
-    uint32_t n_pass = 0, n_out = 0;
+    if (!pass || !ids || (r->explain && !out) || idmap_init(&seen, r->arena, bound, false) < 0) return -1;
+    uint32_t n_ids = 0, n_pass = 0, n_out = 0;
+    /* The candidates first, each product's line asked for as it is found:
+     * in a large catalog every one is a cache miss, and asked for together
+     * they overlap instead of being waited for one by one. */
     for (uint32_t k = 0; k < s.n_seeds; k++)
         for (uint32_t j = 0; j < n_rels; j++) {
             const uint32_t *to;
             uint32_t n = arb_catalog_related(s.cat, &s.cat->products[s.seeds[k].product], rels[j], &to);
-            for (uint32_t t = 0; t < n; t++) {
-                if (!idmap_add(&seen, to[t] + 1, 0)) continue;
-                const arb_product_t *p = &s.cat->products[to[t]];
-                const char *why = excluded(&s, p, to[t]);
-                if (!why) pass[n_pass++] = (cand_t){ to[t], score_of(&s, p), p->sku, NULL };
-                else if (out && n_out < ARB_RECO_EXPLAIN_MAX) out[n_out++] = (cand_t){ to[t], NAN, p->sku, why };
-            }
+            for (uint32_t t = 0; t < n; t++)
+                if (idmap_add(&seen, to[t] + 1, 0)) {
+                    __builtin_prefetch(&s.cat->products[to[t]]);
+                    ids[n_ids++] = to[t];
+                }
         }
-    qsort(pass, n_pass, sizeof *pass, by_score);
+    for (uint32_t k = 0; k < s.n_seeds && (rec->exclude & ARB_RECO_EX_SEED_CATEGORY); k++)
+        s.seed_cat[k] = s.cat->products[s.seeds[k].product].category;
     f->products = arb_arena_alloc(r->arena, sizeof *f->products * rec->count);
     if (!f->products) return -1;
+    for (uint32_t i = 0; i < n_ids; i++) {
+        const arb_product_t *p = &s.cat->products[ids[i]];
+        const char *why = excluded(&s, p, ids[i]);
+        cand_t c = { ids[i], diverse_key(rec, p), NAN, p->sku, why };
+        if (!why) {
+            c.score = score_of(&s, p);
+            if (r->explain) pass[n_pass++] = c;
+            else top_add(pass, &n_pass, rec->count, c);
+        } else if (out && n_out < ARB_RECO_EXPLAIN_MAX) {
+            out[n_out++] = c;
+        }
+    }
+    if (!r->explain) {   /* pass holds the chosen, best first */
+        for (uint32_t i = 0; i < n_pass; i++) f->products[i] = pass[i].product;
+        f->n = n_pass;
+        f->best = n_pass ? pass[0].score : 0;
+        f->ok = f->n >= rec->min;
+        return 0;
+    }
+    qsort(pass, n_pass, sizeof *pass, by_score);
     for (uint32_t i = 0; i < n_pass; i++) {
-        const arb_product_t *p = &s.cat->products[pass[i].product];
-        int32_t key = diverse_key(rec, p);
+        int32_t key = pass[i].key;
         bool clash = false;
         for (uint32_t j = 0; key >= 0 && j < f->n && !clash; j++)
             clash = diverse_key(rec, &s.cat->products[f->products[j]]) == key;
@@ -329,10 +383,8 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
             if (!f->n) f->best = pass[i].score;
             f->products[f->n++] = pass[i].product;
         }
-        if (!r->explain && f->n == rec->count) break;
     }
     f->ok = f->n >= rec->min;
-    if (!r->explain) return 0;
     /* The chosen first, then the others by rank, then the excluded. */
     f->considered = arb_arena_alloc(r->arena, sizeof *f->considered * ARB_RECO_EXPLAIN_MAX);
     if (!f->considered) return -1;

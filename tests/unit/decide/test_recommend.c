@@ -149,6 +149,9 @@ Test(recommend, similar_designers_from_views_with_one_per_brand)
     cr_expect_str_eq(skus("designers"), "DS-B,DS-C", "DS-E is a second Celine");
     const char *json = rf_json(&R, rf_get(rf_explained(&R, "designers"), "products"));
     cr_expect(strstr(json, "\"sku\":\"DS-E\",\"score\":0.8,\"chosen\":false,\"reason\":\"diversity\""), "%s", json);
+    /* Without explain the best are kept as they come, not sorted: the same choice. */
+    rf_decide(&R, "{'events':[{'type':'view','sku':'DS-A','ts':%lld}]}", AGO_DAYS(1));
+    cr_expect_str_eq(skus("designers"), "DS-B,DS-C");
     /* A purchase is not a view: seeds = 'views' finds nothing from it. */
     rf_decide(&R, "{'purchases':[{'sku':'DS-A','ts':%lld}]}", AGO_DAYS(1));
     cr_expect_str_eq(rf_ids(&R), "");
