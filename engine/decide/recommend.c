@@ -182,6 +182,40 @@ static void taste_add(sel_t *s, const arb_product_t *p, arb_str_t category, doub
     if (p && p->brand >= 0) idmap_add(&s->taste, 2u * (uint32_t)p->brand + 2, w);
 }
 
+/* Ask for the cache line of sku's slot in the catalog's sku table. */
+static inline void sku_prefetch(const arb_catalog_t *cat, arb_str_t sku)
+{
+    const arb_symtab_t *t = &cat->skus;
+    if (!sku.len || sku.len > 16 || !t->cap) return;
+    arb_symkey_t k = arb_symkey_load(sku.ptr, sku.len);
+    __builtin_prefetch(&t->slots[(uint32_t)arb_symkey_hash(&k) & (t->cap - 1)]);
+}
+
+static bool history_event(const arb_ctx_event_t *e)
+{
+    return ARB_STR_IS(e->type, "view") || ARB_STR_IS(e->type, "recommended") ||
+           ARB_STR_IS(e->type, "impression");
+}
+
+/* The products of the history's records (NULL: not in the catalog), into
+ * pp (purchases) and ep (events): every sku's slot asked for first, then
+ * every product's line, so that the misses of a large catalog overlap. */
+static void history_products(const sel_t *s, const arb_product_t **pp, const arb_product_t **ep)
+{
+    const arb_context_t *ctx = s->ctx;
+    for (uint32_t i = 0; i < ctx->n_purchases; i++) sku_prefetch(s->cat, ctx->purchases[i].sku);
+    for (uint32_t i = 0; i < ctx->n_events; i++)
+        if (history_event(&ctx->events[i])) sku_prefetch(s->cat, ctx->events[i].sku);
+    for (uint32_t i = 0; i < ctx->n_purchases; i++) {
+        pp[i] = product_of(s->cat, ctx->purchases[i].sku);
+        if (pp[i]) __builtin_prefetch(pp[i]);
+    }
+    for (uint32_t i = 0; i < ctx->n_events; i++) {
+        ep[i] = history_event(&ctx->events[i]) ? product_of(s->cat, ctx->events[i].sku) : NULL;
+        if (ep[i]) __builtin_prefetch(ep[i]);
+    }
+}
+
 /* One pass over the merged history: seeds, affinity, owned, shown, the
  * mean purchase price. */
 static int read_history(sel_t *s)
@@ -189,14 +223,17 @@ static int read_history(sel_t *s)
     const arb_recommend_t *rec = s->rec;
     const arb_context_t *ctx = s->ctx;
     uint32_t n = ctx->n_purchases + ctx->n_events;
-    if (idmap_init(&s->taste, s->arena, n, true) < 0 || idmap_init(&s->owned, s->arena, ctx->n_purchases, false) < 0 ||
+    const arb_product_t **pp = arb_arena_alloc(s->arena, sizeof *pp * (n + 1)), **ep = pp + ctx->n_purchases;
+    if (!pp || idmap_init(&s->taste, s->arena, n, true) < 0 ||
+        idmap_init(&s->owned, s->arena, ctx->n_purchases, false) < 0 ||
         idmap_init(&s->shown, s->arena, ctx->n_events, false) < 0)
         return -1;
+    history_products(s, pp, ep);
     bool taste = rec->w_affinity > 0;
     double price_sum = 0, prices = 0;
     for (uint32_t i = 0; i < ctx->n_purchases; i++) {
         const arb_purchase_t *pu = &ctx->purchases[i];
-        const arb_product_t *p = product_of(s->cat, pu->sku);
+        const arb_product_t *p = pp[i];
         int64_t age = ctx->now - pu->ts;
         if (age < 0) age = 0;
         if (p && (rec->seeds & ARB_RECO_SEED_PURCHASES) && age <= rec->within)
@@ -214,9 +251,9 @@ static int read_history(sel_t *s)
         const arb_ctx_event_t *e = &ctx->events[i];
         int64_t age = ctx->now - e->ts;
         if (age < 0) age = 0;
+        if (!history_event(e)) continue;
         bool view = ARB_STR_IS(e->type, "view");
-        if (!view && !ARB_STR_IS(e->type, "recommended") && !ARB_STR_IS(e->type, "impression")) continue;
-        const arb_product_t *p = product_of(s->cat, e->sku);
+        const arb_product_t *p = ep[i];
         if (!view) {
             if (p && age <= rec->shown_within) idmap_add(&s->shown, (uint32_t)(p - s->cat->products) + 1, 0);
             continue;
@@ -324,9 +361,12 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
         if (id >= 0) rels[n_rels++] = id;
     }
     for (uint32_t k = 0; k < s.n_seeds; k++)
+        __builtin_prefetch(&s.cat->rels[s.cat->products[s.seeds[k].product].rels]);
+    for (uint32_t k = 0; k < s.n_seeds; k++)
         for (uint32_t j = 0; j < n_rels; j++) {
             const uint32_t *to;
             bound += arb_catalog_related(s.cat, &s.cat->products[s.seeds[k].product], rels[j], &to);
+            if (to) __builtin_prefetch(to);
         }
     idmap_t seen;
     cand_t *pass = arb_arena_alloc(r->arena, sizeof *pass * (bound + 1));
