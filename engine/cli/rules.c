@@ -133,6 +133,15 @@ static void print_explained(const arb_explained_t *e)
         printf("  priority %.4g = propensity %.4g (%s) x value %.4g x weight %.4g x lever %.4g",
                e->priority, e->propensity, e->propensity_from ? e->propensity_from : "fixed",
                e->value, e->weight, e->lever);
+    /* A recommending action: x its best chosen product's score, and what it
+     * considered. */
+    if (e->eligible && e->n_products && e->products[0].chosen)
+        printf(" x best product %.4g", e->products[0].score);
+    for (uint32_t k = 0; k < e->n_products; k++) {
+        const arb_explained_product_t *p = &e->products[k];
+        printf("%s%s %s", k ? ", " : "\n      products: ", p->sku, p->reason);
+        if (!isnan(p->score)) printf(" %.4g", p->score);
+    }
 }
 
 static void print_decision(const arb_decision_t *dec)

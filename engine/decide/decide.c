@@ -27,6 +27,7 @@
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
 #include "engine/decide/rank.h"
+#include "engine/decide/recommend.h"
 #include "engine/request/context.h"
 
 struct arb_decider {
@@ -51,6 +52,7 @@ struct arb_decider {
     arb_decision_t decision;    /* the last decision, a view into the above */
     const arb_ruleset_t *cat_rs;/* the ruleset cat replaces the catalog of (borrowed) */
     const struct arb_catalog *cat; /* a catalog-only reload (borrowed), NULL none */
+    arb_reco_run_t reco;        /* recommending actions' products, this decision */
 };
 
 arb_decider_t *arb_decider_new(void)
@@ -279,6 +281,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     double weight = NAN;
     int r = why ? 0 : evaluate(&d->ev, i, h, &c, &why, q->arena, &weight);
     if (r < 0 && d->ev.fault == ARB_FAULT_DEADLINE) return -1;
+    if (r > 0 && (h->flags & ARB_HOT_RECOMMEND)) r = arb__reco_apply(&d->reco, i, &c.priority, &why);
     const arb_control_t *held = r > 0 && (h->flags & ARB_HOT_CONTROL)
                                     ? arb__control_of(q->rs, i, q->ctx.customer_id) : NULL;
     if (held) {   /* eligible, so held back: what the control group measures against */
@@ -294,6 +297,7 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
         arb_considered_t x = { r, why, c.priority, c.propensity, weight,
                                r > 0 && (h->flags & ARB_HOT_ADAPTIVE) ? d->adaptive.learned : NULL };
         arb__explain_one(&d->explained[i], &d->ev, &q->rs->actions[i], &x, q->arena);
+        if (h->flags & ARB_HOT_RECOMMEND) arb__reco_explain(&d->reco, i, &d->explained[i]);
     }
     if (r > 0 && !held) {
         if (h->flags & ARB_HOT_FALLBACK) {
@@ -431,6 +435,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     if ((q.held_cap && !q.held) || !touchpoint || decider_reserve(d, rs->n_actions + 1) < 0 ||
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+    arb__reco_begin(&d->reco, rs, d->ev.catalog, &q.ctx, q.ctx.explain, arena);
     if (q.ctx.explain) {
         memset(d->chosen, 0, rs->n_actions);
         memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);
@@ -488,6 +493,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     for (uint32_t i = 0; i < k; i++) {
         const arb_action_t *a = &rs->actions[from[pick[i]].action];
         arb__take_action(&d->picked[i], a, from[pick[i]].priority, from[pick[i]].propensity);
+        arb__reco_products(&d->reco, from[pick[i]].action, &d->picked[i].products, &d->picked[i].n_products);
         d->picked[i].segment = a->adaptive >= 0 ? arb__adaptive_segment(&d->ev, a, arena) : NULL;
         if (a->adaptive >= 0 && !d->picked[i].segment)
             return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;

@@ -60,6 +60,8 @@ void arb__explain_one(arb_explained_t *x, arb_eval_t *ev, const arb_action_t *a,
     x->lost_to_priority = NAN;
     x->lost_by = NAN;
     x->failed = NULL;
+    x->products = NULL;   /* a recommending action's: decide/recommend.c sets them */
+    x->n_products = 0;
     if (c->r == 0 && c->why && strcmp(c->why, "when") == 0 && a->when >= 0)
         x->failed = arb__explain_failed(ev, a->when);
 }

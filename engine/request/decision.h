@@ -59,6 +59,15 @@ typedef struct arb_learned {
     double sample;            /* the Thompson draw; NAN when the mean was used (settled) */
 } arb_learned_t;
 
+/* A product a recommending action considered, for explain. */
+typedef struct arb_explained_product {
+    const char *sku;          /* the catalog's (NUL-terminated) */
+    double score;             /* its score in [0, 1]; NAN when excluded before scoring */
+    bool chosen;
+    const char *reason;       /* "chosen", "outranked", "diversity", "owned", "shown",
+                                 "out_of_stock", "where", "seed_category" (static) */
+} arb_explained_product_t;
+
 /* Why one action of the ruleset was or was not chosen. */
 typedef struct arb_explained {
     const char *id;           /* the action's id */
@@ -83,6 +92,11 @@ typedef struct arb_explained {
      * that built it (`bought("laptop", within(days(30)))`); NULL otherwise.
      * The ruleset's or the request arena's. */
     const char *failed;
+    /* A recommending action whose products were looked for: the products
+     * it considered (at most 20: the chosen first, then the others by
+     * rank, then the excluded); NULL and 0 otherwise. The request arena's. */
+    const arb_explained_product_t *products;
+    uint32_t n_products;
 } arb_explained_t;
 
 /* An action the rules chose that a control group held back. */

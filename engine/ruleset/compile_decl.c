@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "engine/ruleset/rawread.h"
+#include "engine/ruleset/recommend.h"
 #include "engine/base/pack.h"
 #include "engine/base/utf8.h"
 
@@ -355,7 +356,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     static const char *const fields[] = {
         "channels", "touchpoints", "requires", "value", "lever", "model", "propensity",
         "category", "payload", "start", "stop", "when", "weight", "description",
-        "cap", "cooldown", "group", "counts", "suppress", "control", NULL,
+        "cap", "cooldown", "group", "counts", "suppress", "control", "recommend", NULL,
     };
     lua_State *L = cc->L;
     arb_ruleset_t *rs = cc->rs;
@@ -411,6 +412,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     arb__check_action_numbers(cc, spec, a);
     arb__compile_action_policy(cc, spec, a);
     arb__compile_control_field(cc, spec, a->id, false);
+    arb__compile_recommend(cc, spec, a);
     compile_answer(cc, spec, a);
     spec_field_string(cc, spec, "description", false, false);
 }
@@ -576,7 +578,7 @@ void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     rs->sym_segments = arb_symtab_intern(&rs->syms, "segments", 8);
     rs->sym_location = arb_symtab_intern(&rs->syms, "location", 8);
     if (arb__ruleset_mark_shared(rs) < 0 || arb__ruleset_weight_max(rs) < 0 || arb__ruleset_hot_fields(rs) < 0 ||
-        arb__ruleset_controls_finish(rs) < 0 ||
+        arb__ruleset_controls_finish(rs) < 0 || arb__ruleset_recommend_finish(rs) < 0 ||
         rs->sym_segments < 0 || rs->sym_location < 0 || arb__ruleset_index_channels(rs) < 0)
         arb_problems_add(problems, "%s: %s", rs->dir, COMPILE_OOM);
 }

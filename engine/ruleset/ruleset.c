@@ -25,6 +25,7 @@
 #include "engine/base/clock.h"
 #include "engine/base/log.h"
 #include "engine/ruleset/catalog.h"
+#include "engine/ruleset/recommend.h"
 
 /* Returns -1 when memory ran out reading the files again: the version
  * would then name other bytes than the folder's. Other problems of the
@@ -100,6 +101,7 @@ static int load_protected(lua_State *L)
          * load reports every mistake; a reference to something the failed
          * file declared is then reported as unknown too. */
         if (job->n) arb__ruleset_compile(job->rs, job->problems);
+        if (job->n) arb__recommend_load_check(job->rs, job->problems);
     }
     return 0;
 }
@@ -242,6 +244,7 @@ void arb_ruleset_free(arb_ruleset_t *rs)
     }
     free(rs->groups);
     arb__ruleset_controls_free(rs);
+    arb_recommend_free(rs);
     for (uint32_t i = 0; i < rs->n_outcomes; i++) free(rs->outcomes[i]);
     free(rs->outcomes);
     free(rs->hot);

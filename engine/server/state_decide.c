@@ -4,6 +4,7 @@
  * learning takes from what was stored.
  */
 #include "engine/server/state_int.h"
+#include "engine/server/state_reco.h"
 
 #include <string.h>
 #include <sys/random.h>
@@ -54,7 +55,7 @@ int arb__state_copy_decision(arb_pending_t *p, const arb_decision_t *d, arb_err_
         acts[i].head = arb__state_copy_bytes(a, d->actions[i].head, d->actions[i].head_len);
         acts[i].tail = arb__state_copy_bytes(a, d->actions[i].tail, d->actions[i].tail_len);
         acts[i].segment = arb__state_copy_str(a, d->actions[i].segment);
-        if (!acts[i].id) goto nomem;
+        if (!acts[i].id || arb__state_copy_products(a, &acts[i]) < 0) goto nomem;
     }
     for (uint32_t i = 0; i < d->n_explain; i++) {
         ex[i] = d->explain[i];
@@ -64,6 +65,7 @@ int arb__state_copy_decision(arb_pending_t *p, const arb_decision_t *d, arb_err_
         ex[i].propensity_from = arb__state_copy_str(a, d->explain[i].propensity_from);
         ex[i].lost_to = arb__state_copy_str(a, d->explain[i].lost_to);
         ex[i].failed = arb__state_copy_str(a, d->explain[i].failed);
+        if (arb__state_copy_explained_products(a, &ex[i]) < 0) goto nomem;
         if (d->explain[i].learned) {
             arb_learned_t *l = arb_arena_alloc(a, sizeof *l);
             if (!l) goto nomem;
@@ -136,7 +138,10 @@ int arb__state_decision_commit(arb_pending_t *p, arb_err_t *err)
      * this decision: its record must name it before the log does. */
     const char *fresh = p->dec.preview ? NULL : arb__state_fresh_pseudonym(p);
     bool name = fresh && !p->customer.pseudonym;
-    if (n == 0 && o == 0 && !name) return 0;
+    arb_event_t *shown = NULL;
+    int e = p->dec.preview ? 0 : arb__state_recommended(p, &shown);
+    if (e < 0) return arb_err_set(err, ARB_INTERNAL, "out of memory listing a decision's products");
+    if (n == 0 && o == 0 && e == 0 && !name) return 0;
     arb_ruleset_retention(w->ruleset, &p->ret);
     memset(&p->commit, 0, sizeof p->commit);
     p->commit.now = p->dec.now;
@@ -146,10 +151,12 @@ int arb__state_decision_commit(arb_pending_t *p, arb_err_t *err)
     p->commit.n_offers = p->n_offers;
     p->commit.retention = &p->ret;
     p->commit.pseudonym = fresh;
+    p->commit.events = shown;
+    p->commit.n_events = (size_t)e;
     p->n_contacts = (size_t)n;
     p->granted = arb_arena_alloc(&p->arena, ((size_t)n + 1) * sizeof *p->granted);
     if (!p->granted) return arb_err_set(err, ARB_INTERNAL, "out of memory committing contacts");
-    return n + o + (name ? 1 : 0);
+    return n + o + e + (name ? 1 : 0);
 }
 
 /* What a stored commit teaches: the trials of a decision's offers (for

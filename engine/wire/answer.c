@@ -49,11 +49,31 @@ static void pack_num(msgpack_packer *pk, const char *key, double v)
  * numbers the priority is the product of (propensity, weight and priority
  * only when its rules said yes), whom it lost to and by how much, and the
  * words of the part of its `when` that failed. */
+/* A recommending action's products considered (decision.h): sku, score
+ * (absent for a product excluded before scoring), chosen, reason. */
+static void pack_products(msgpack_packer *pk, const arb_explained_t *x)
+{
+    arb_pack_lit(pk, "products");
+    msgpack_pack_array(pk, x->n_products);
+    for (uint32_t i = 0; i < x->n_products; i++) {
+        const arb_explained_product_t *p = &x->products[i];
+        msgpack_pack_map(pk, 3u + (isnan(p->score) ? 0 : 1));
+        arb_pack_lit(pk, "sku");
+        arb_pack_text(pk, p->sku);
+        if (!isnan(p->score)) pack_num(pk, "score", p->score);
+        arb_pack_lit(pk, "chosen");
+        if (p->chosen) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+        arb_pack_lit(pk, "reason");
+        arb_pack_cstr(pk, p->reason);
+    }
+}
+
 static void pack_explained(msgpack_packer *pk, const arb_explained_t *x)
 {
     bool lost_numbers = x->lost_to && !isnan(x->lost_to_priority);
     msgpack_pack_map(pk, 6u + (x->learned ? 1 : 0) + (x->eligible ? 3 : 0) +
-                             (x->lost_to ? 1 : 0) + (lost_numbers ? 2 : 0) + (x->failed ? 1 : 0));
+                             (x->lost_to ? 1 : 0) + (lost_numbers ? 2 : 0) + (x->failed ? 1 : 0) +
+                             (x->products ? 1 : 0));
     arb_pack_lit(pk, "id");
     arb_pack_cstr(pk, x->id);
     arb_pack_lit(pk, "chosen");
@@ -86,6 +106,7 @@ static void pack_explained(msgpack_packer *pk, const arb_explained_t *x)
         arb_pack_lit(pk, "failed");
         arb_pack_text(pk, x->failed);   /* a rule's strings: keep them UTF-8 */
     }
+    if (x->products) pack_products(pk, x);
 }
 
 static void pack_explain(msgpack_packer *pk, const arb_decision_t *dec)
