@@ -134,5 +134,36 @@ class ServiceUnitTest(E2ETestCase):
         self.assertTrue(logs, "no decision log file")
 
 
+class StateBackupTest(E2ETestCase):
+    """README, "Running in production": `mdb_copy -c` of the live state
+    folder is a consistent backup another server can start from."""
+
+    def test_mdb_copy_of_a_live_store(self):
+        tool = shutil.which("mdb_copy")
+        if not tool:
+            self.skipTest("mdb_copy (Debian's lmdb-utils) is not installed")
+        srv = self.start_server()
+        c = self.connect(srv)
+        for i in range(50):
+            c.ok("track", {"customer_id": "bk-%d" % i,
+                           "events": [{"type": "view", "sku": "s-%d" % i, "ts": 1767225600}]})
+        copy = tempfile.mkdtemp(prefix="arb-backup-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, copy, True)
+        # While the server runs and writes.
+        c.send_raw(b"".join(harness.request_bytes(1000 + i, "track",
+                                                  [{"customer_id": "late-%d" % i,
+                                                    "events": [{"type": "view", "ts": 1}]}])
+                            for i in range(200)))
+        r = subprocess.run([tool, "-c", srv.state, copy], capture_output=True, text=True,
+                           timeout=T(60))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        c.recv_objs(200, timeout=T(30))
+        restored = self.start_server(state=copy)
+        admin = self.connect_unix(restored.admin_path)
+        for i in (0, 49):
+            got = admin.ok("customer", {"customer_id": "bk-%d" % i})
+            self.assertEqual([e["sku"] for e in got["events"]], ["s-%d" % i])
+
+
 if __name__ == "__main__":
     unittest.main()
