@@ -241,6 +241,28 @@ class TimeoutTest(PyClientBase):
         self.assertTrue(same, "a timeout closed a pipelined connection")
         self.assertEqual(stats["connections"], 1)
 
+    def test_async_timeout_while_the_socket_is_full(self):
+        # 10 MB of requests to a stopped server fill the socket buffers: the
+        # calls waiting to write still end at their timeout.
+        self.serve()
+        pad = "p" * 1000
+
+        async def main():
+            async with ac.AsyncClient(self.addr, timeout=0.5, retries=0) as a:
+                await a.ping()
+                self.stopped()
+                self.resume_after(T(40))   # a hung client would wait for this
+                t0 = time.monotonic()
+                got = await asyncio.gather(
+                    *[a.decide(ctx("full-%d" % i, attributes={"pad": pad})) for i in range(10000)],
+                    return_exceptions=True)
+                return time.monotonic() - t0, got
+
+        elapsed, got = asyncio.run(main())
+        self.assertTrue(all(isinstance(g, ac.Timeout) for g in got),
+                        {type(g).__name__ for g in got})
+        self.assertLess(elapsed, T(20))
+
 
 class RetryTest(PyClientBase):
 

@@ -35,7 +35,8 @@ class _Connection:
         self.out_bytes = 0
         self.flush_scheduled = False
         self.closed = False
-        self.drain_lock = asyncio.Lock()
+        self.room_waiters = set()
+        self.drainer = None
         self.task = self.loop.create_task(self._read_loop())
 
     @classmethod
@@ -81,24 +82,60 @@ class _Connection:
             self.out_bytes = 0
             self.writer.write(data)
 
-    async def _wait_writable(self):
-        if self.writer.transport.get_write_buffer_size() + self.out_bytes < _HIGH_WATER:
+    def _over_high_water(self):
+        return self.writer.transport.get_write_buffer_size() + self.out_bytes >= _HIGH_WATER
+
+    async def wait_room(self, deadline, method, timeout):
+        """Wait, until deadline, for the socket to take the bytes queued.
+
+        A caller waits here before its request is queued, so a call that
+        times out here was never sent (and may be retried whatever it is).
+        All waiters share one drain; each has its own timer, so thousands
+        of them cost linear time.
+        """
+        if not self._over_high_water():
             return
-        async with self.drain_lock:
+        w = self.loop.create_future()
+        self.room_waiters.add(w)
+        if self.drainer is None:
+            self.drainer = self.loop.create_task(self._drain())
+        h = self.loop.call_at(deadline, _expire, w, method, timeout, False)
+        try:
+            await w
+        finally:
+            h.cancel()
+            self.room_waiters.discard(w)
+
+    async def _drain(self):
+        error = None
+        try:
             self._flush()
-            try:
-                await self.writer.drain()
-            except OSError as e:
-                raise errors.ConnectionError("sending: %s" % (e.strerror or e), sent=True) from None
+            await self.writer.drain()
+        except asyncio.CancelledError:
+            error = errors.ConnectionError("the client was closed", sent=False)
+        except OSError as e:
+            error = errors.ConnectionError("sending: %s" % (e.strerror or e), sent=False)
+        finally:
+            self.drainer = None
+            for w in self.room_waiters:
+                if not w.done():
+                    if error is None:
+                        w.set_result(None)
+                    else:
+                        w.set_exception(error)
+            self.room_waiters.clear()
 
     async def call(self, method, arg, timeout):
+        deadline = self.loop.time() + timeout
+        await self.wait_room(deadline, method, timeout)
+        if self.closed:
+            raise errors.ConnectionError("the connection is closed", sent=False)
         msgid = self._next_msgid()
         fut = self.loop.create_future()
         self.send(pack_request(msgid, method, arg))
         self.pending[msgid] = fut
-        expire = self.loop.call_later(timeout, _expire, fut, method, timeout)
+        expire = self.loop.call_at(deadline, _expire, fut, method, timeout, True)
         try:
-            await self._wait_writable()
             return await fut
         finally:
             expire.cancel()
@@ -133,6 +170,8 @@ class _Connection:
 
     async def close(self):
         self.closed = True
+        if self.drainer is not None:
+            self.drainer.cancel()
         self.task.cancel()
         try:
             await self.task
@@ -144,9 +183,10 @@ class _Connection:
             pass
 
 
-def _expire(fut, method, timeout):
+def _expire(fut, method, timeout, sent):
     if not fut.done():
-        fut.set_exception(errors.Timeout("%s: no answer within %gs" % (method, timeout)))
+        what = "no answer" if sent else "the socket took nothing"
+        fut.set_exception(errors.Timeout("%s: %s within %gs" % (method, what, timeout), sent=sent))
 
 
 class AsyncClient(Methods):
@@ -219,8 +259,8 @@ class AsyncClient(Methods):
     async def notify(self, method, arg):
         """Send a notification (``track``, ``feedback``): never answered or retried."""
         conn = await self._connection()
+        await conn.wait_room(conn.loop.time() + self.timeout, method, self.timeout)
         conn.send(pack_notification(method, arg))
-        await conn._wait_writable()
 
     async def close(self):
         self._closed = True

@@ -44,11 +44,13 @@ class _Connection:
 
     def alive(self):
         """False when the server closed this idle connection (or sent junk)."""
+        # poll, not select: select fails on descriptors past 1023.
+        p = select.poll()
+        p.register(self.sock, select.POLLIN)
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
+            return not p.poll(0)   # an idle connection has nothing to read but EOF
+        except OSError:
             return False
-        return not readable   # an idle connection has nothing to read but EOF
 
     def send(self, data, timeout):
         self.sock.settimeout(timeout)
