@@ -11,6 +11,7 @@ without a network. Runs from the source tree (bindings/python on sys.path).
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -499,8 +500,11 @@ class InstallTest(unittest.TestCase):
         py = os.path.join(venv, "bin", "python")
         env = dict(os.environ, PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
         env.pop("PYTHONPATH", None)
-        r = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation", "--no-index",
-                            str(REPO_ROOT / "bindings" / "python")],
+        # From a copy: setuptools writes its egg-info beside the sources.
+        src = os.path.join(d, "src")
+        shutil.copytree(REPO_ROOT / "bindings" / "python", src,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+        r = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation", "--no-index", src],
                            cwd=d, env=env, capture_output=True, text=True, timeout=T(300))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         code = ("import arbiter_client, sys; c = arbiter_client.Client('127.0.0.1:%d'); "
