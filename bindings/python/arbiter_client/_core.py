@@ -14,7 +14,8 @@ What is safe to repeat comes from what the server promises (README.md,
   ``preview: true`` (records nothing); ``feedback`` carrying a
   ``decision_id`` whose outcome is not ``impression`` (the store keeps one
   outcome per (decision_id, action, outcome); an impression may also count a
-  contact, which is not deduplicated).
+  contact, which is not deduplicated). The decision log still records each
+  delivery, so `arbiter report` may count such a repeat twice.
 * Never retried after it may have been sent: ``decide`` (a second decision
   counts a second contact against caps), ``track`` (events are merged by
   content, but purchases logged and consent times would repeat),
