@@ -84,15 +84,17 @@ class Methods:
         return self.call("track", arg, timeout=timeout)
 
     def feedback(self, customer_id, action, outcome, *, decision_id=None, channel=None,
-                 value=None, ts=None, notify=False, timeout=None):
+                 value=None, ts=None, notify=False, timeout=None, retries=None):
         """Report what came of an action: ``outcome`` is ``impression``,
         ``click``, ``convert``, ``dismiss`` or one the ruleset declares.
 
         It counts for contact policy (an impression is the contact of a channel
         that counts on impression), for learning (adaptive actions) and for the
-        report. Pass the decision's ``decision_id``: the server then records
+        report. Pass the decision's ``decision_id``: the server then stores
         the outcome once per (decision_id, action, outcome), and this client
-        may safely send it again after a lost connection or a timeout. Without
+        sends it again after a lost connection or a timeout (the decision
+        log records each delivery, so the report may count a repeat twice;
+        ``retries=0`` avoids it). Without
         a ``decision_id``, or for ``impression`` (whose contact is not
         deduplicated), it is retried only on ``overloaded``. ``value``: money
         the outcome brought; ``ts``: when it happened (unix seconds).
@@ -102,7 +104,7 @@ class Methods:
                      "decision_id": decision_id, "channel": channel, "value": value, "ts": ts})
         if notify:
             return self.notify("feedback", arg)
-        return self.call("feedback", arg, timeout=timeout)
+        return self.call("feedback", arg, timeout=timeout, retries=retries)
 
     # Admin methods: the server answers them on its --admin socket only
     # (Forbidden elsewhere). Never retried after they may have been sent.
