@@ -9,7 +9,11 @@ or does not answer is exit 2 within --timeout.
 import json
 import re
 import signal
+import socket
+import threading
 import time
+
+import msgpack
 
 import harness
 from harness import E2ETestCase, T, run_cli
@@ -87,6 +91,36 @@ class CliStatsTest(E2ETestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("no answer within 0.5 s", r.stderr)
         self.assertLess(time.monotonic() - t0, T(10))
+
+    def test_a_newer_servers_counters_are_shown_under_other(self):
+        # A stand-in for a newer server: the real answer plus counters this
+        # command has no section for.
+        st = self.connect(self.srv).ok("stats")
+        st["http"] = {"requests": 7}
+        st["cache_hits"] = 12345
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        self.addCleanup(lsock.close)
+
+        def answer():
+            conn, _ = lsock.accept()
+            with conn:
+                u = msgpack.Unpacker(raw=False)
+                while True:
+                    u.feed(conn.recv(65536))
+                    for _kind, msgid, _method, _params in u:
+                        conn.sendall(msgpack.packb([1, msgid, None, st]))
+                        return
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        r = run_cli(["stats", "--connect", "127.0.0.1:%d" % lsock.getsockname()[1]])
+        t.join(T(10))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(row(r.stdout, "other", "cache_hits"), "12,345")
+        self.assertEqual(row(r.stdout, "other", "http"), '{"requests":7}')
+        self.assertEqual(row(r.stdout, "requests", "decide"), "3")
 
     def test_usage(self):
         r = run_cli(["stats", "--bogus"])
