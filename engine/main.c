@@ -7,6 +7,7 @@
 #include "engine/cli/call.h"
 #include "engine/cli/report.h"
 #include "engine/cli/rules.h"
+#include "engine/cli/stats.h"
 #include "engine/server/server.h"
 
 static int usage(FILE *f, int code)
@@ -23,6 +24,7 @@ static int usage(FILE *f, int code)
         "  report LOGDIR [--since T] [--until T] [--by action|arm|channel] [--json]\n"
         "  call   [--connect HOST:PORT | --socket PATH] METHOD [JSON]\n"
         "  reload --admin PATH                 reload the server's ruleset\n"
+        "  stats  [--connect HOST:PORT | --socket PATH] [--json]  the server's counters\n"
         "\n"
         "`arbiter COMMAND --help` tells more. Exit codes: 0 ok, 1 findings, 2 usage.\n");
     return code;
@@ -49,6 +51,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "report") == 0) return arb_cli_report(n, args);
     if (strcmp(cmd, "call") == 0) return arb_cli_call(n, args);
     if (strcmp(cmd, "reload") == 0) return arb_cli_reload(n, args);
+    if (strcmp(cmd, "stats") == 0) return arb_cli_stats(n, args);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
         return usage(stdout, 0);
     fprintf(stderr, "arbiter: unknown command '%s'\n", cmd);
