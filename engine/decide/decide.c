@@ -246,10 +246,11 @@ static const char *prefilter(const arb_decider_t *d, const request_t *q, uint32_
     const arb_action_t *a = &q->rs->actions[i];
     const char *why = flags & ARB_HOT_CHECKS ? prefilter_ctx(&d->ev, a, q->tp_sym) : NULL;
     if (why || !q->customer) return why;
-    if (q->channel_full) return q->channel_full;
+    if (q->channel_full) return arb_stat_inc(&q->st->policy_refusals), q->channel_full;
     if ((flags & ARB_HOT_POLICY) || q->customer->n_suppressions)
-        return arb_policy_check(q->rs, a, q->customer, q->ctx.now, q->ctx.explain, q->arena);
-    return NULL;
+        why = arb_policy_check(q->rs, a, q->customer, q->ctx.now, q->ctx.explain, q->arena);
+    if (why) arb_stat_inc(&q->st->policy_refusals);
+    return why;
 }
 
 /* The priority a regular action must reach to be shown, as far as this
@@ -501,6 +502,9 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
         dec->explain = d->explained;
         dec->n_explain = rs->n_actions;
     }
+    const arb_touchpoint_t *tp_at = touchpoint_of(rs, q.tp_sym);   /* for /metrics */
+    arb_stats_record_choice(st, rs, q.channel, tp_at ? (int)(tp_at - rs->touchpoints) : -1);
+    for (uint32_t i = 0; i < k; i++) arb_stats_record_action(st, rs, from[pick[i]].action);
     uint64_t ns = arb_clock_mono_ns() - t0;
     dec->elapsed_us = ns / 1000;
     arb_stat_inc(&st->decisions);

@@ -205,6 +205,9 @@ static int run(arb_pending_t *p, arb_err_t *err)
 {
     for (;;) {
         int r;
+        if (p->stage != ST_START)   /* for /readyz: did the store answer? */
+            arb_stats_store_seen(&p->w->stats, p->status >= 0 || p->code == ARB_INVALID_PARAMS ||
+                                 p->code == ARB_OVERLOADED, uv_now(&p->w->loop));
         switch (p->stage) {
         case ST_START:
             r = p->m == ARB_METHOD_DECIDE || p->m == ARB_METHOD_CUSTOMER ? start_fetch(p, err)

@@ -139,6 +139,7 @@ static void worker_swap_ruleset(arb_worker_t *w)
     if (!next) return;
     arb_ruleset_t *old = w->ruleset;
     w->ruleset = next;
+    arb_stats_ruleset_begin(&w->stats, next, strtoull(arb_ruleset_version(next), NULL, 10));
     worker_retire_ruleset(w, old);
 }
 
@@ -246,6 +247,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     w->server = s;
     w->index = index;
     w->ruleset = rs;
+    arb_stats_ruleset_begin(&w->stats, rs, strtoull(arb_ruleset_version(rs), NULL, 10));
     w->decider = arb_decider_new();
     if (w->decider) arb_decider_set_deadline(w->decider, s->cfg.deadline_ms, s->cfg.max_deadline_ms);
     if (w->decider && s->cfg.learn_seeded) arb_decider_seed(w->decider, s->cfg.learn_seed + (uint64_t)index);
