@@ -26,11 +26,13 @@
 #include "engine/decide/explain.h"
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
+#include "engine/decide/count.h"
 #include "engine/decide/rank.h"
 #include "engine/request/context.h"
 
 struct arb_decider {
     arb_eval_t ev;              /* the context index and evaluator */
+    const arb_ruleset_t *serving; /* arb_decide's ruleset, a challenger's champion */
     arb_adaptive_run_t adaptive; /* learned arms and the sampler, for adaptive actions */
     arb_candidate_t *eligible;      /* eligible regular actions */
     arb_candidate_t *fallbacks;     /* eligible fallbacks */
@@ -502,9 +504,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
         dec->explain = d->explained;
         dec->n_explain = rs->n_actions;
     }
-    const arb_touchpoint_t *tp_at = touchpoint_of(rs, q.tp_sym);   /* for /metrics */
-    arb_stats_record_choice(st, rs, q.channel, tp_at ? (int)(tp_at - rs->touchpoints) : -1);
-    for (uint32_t i = 0; i < k; i++) arb_stats_record_action(st, rs, from[pick[i]].action);
+    arb__count_decision(st, d->serving, rs, q.channel, touchpoint_of(rs, q.tp_sym), from, pick, k);
     uint64_t ns = arb_clock_mono_ns() - t0;
     dec->elapsed_us = ns / 1000;
     arb_stat_inc(&st->decisions);
@@ -518,6 +518,7 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
 {
     const char *experiment, *arm;
     const arb_ruleset_t *by = arb__control_split(rs, o, &experiment, &arm);
+    d->serving = rs;   /* counts are kept under the serving ruleset (count.c) */
     const arb_decision_t *dec = decide_in(d, by, o, customer, arena, st, err);
     if (dec) {
         d->decision.experiment = experiment;
