@@ -351,5 +351,46 @@ class HostileHttpTest(HttpCase):
         self.assertEqual(rc, 0, "exit %s after SIGTERM\n%s" % (rc, srv.stderr_tail()))
 
 
+try:
+    from test_redis_nodes import RedisClusterCase
+except ImportError:   # keeps this file importable alone; the class then skips
+    RedisClusterCase = None
+
+
+if RedisClusterCase is not None:
+    class RedisReadyTest(RedisClusterCase, HttpCase):
+        """/readyz follows the Redis store: the cluster stopped, 503 once a
+        store call failed; started again, 200 once one succeeded."""
+
+        def test_readyz_flips_when_the_store_goes_away_and_back(self):
+            from test_state import ctx, offer_rules
+            folder = self.rules_dir = __import__("harness").rules_folder(
+                self, offer_rules(), "arb-http-redis-")
+            srv = self.http_server(rules=folder, workers=2, state="redis://" + self.seeds,
+                                   extra_args=["--state-timeout-ms", "200"])
+            c = self.connect(srv)
+            who = [self.cid("R%d" % i) for i in range(12)]   # over every master
+            for w in who:
+                self.assertIsNone(c.call("decide", ctx(w), timeout=T(10)).error)
+            self.assertEqual(http_get(srv.http_port, "/readyz")[0], 200)
+            self.stop_nodes(self.ports)
+            for w in who:
+                self.assertEqual(c.call("decide", ctx(w), timeout=T(10)).error["code"],
+                                 "unavailable")
+            status, _, body = http_get(srv.http_port, "/readyz")
+            self.assertEqual(status, 503, body)
+            self.assertIn(b"store", body)
+            self.assertEqual(http_get(srv.http_port, "/healthz")[0], 200)
+            self.assertEqual(val(parse_exposition(self.scrape(srv)), "arbiter_ready"), 0)
+            self.start_nodes(self.ports)
+
+            def decided():
+                return all(c.call("decide", ctx(w), timeout=T(10)).error is None for w in who)
+            wait_until(decided, T(60), interval=0.5)
+            self.assertEqual(http_get(srv.http_port, "/readyz")[0], 200)
+            rc = srv.stop(timeout=T(15))
+            self.assertEqual(rc, 0, srv.stderr_tail())
+
+
 if __name__ == "__main__":
     unittest.main()
