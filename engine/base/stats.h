@@ -86,6 +86,9 @@ typedef struct arb_stats {
     _Atomic uint64_t rs_seq, rs_ptr;
     _Atomic uint64_t by_channel_tp[ARB_STATS_CHANNELS + 1][ARB_STATS_TOUCHPOINTS + 1];
     _Atomic uint64_t by_action[ARB_STATS_ACTIONS + 1];
+    /* Error answers by method and code (arb_stat_error); errors[] above is
+     * their sum over methods. A request that is not RPC counts as "other". */
+    _Atomic uint64_t errors_by[ARB_METHOD_COUNT][ARB_CODE_COUNT];
 } arb_stats_t;
 
 static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -94,6 +97,13 @@ static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)
                           memory_order_relaxed);
 }
 #define arb_stat_inc(c) arb_stat_add((c), 1)
+
+/* One error answer with code to a request for method m. */
+static inline void arb_stat_error(arb_stats_t *s, arb_method_t m, arb_code_t code)
+{
+    arb_stat_inc(&s->errors[code]);
+    arb_stat_inc(&s->errors_by[(unsigned)m < ARB_METHOD_COUNT ? m : ARB_METHOD_OTHER][code]);
+}
 
 /* Record one decision that took ns nanoseconds. */
 void arb_stats_record_decide(arb_stats_t *s, uint64_t ns);

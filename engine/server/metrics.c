@@ -79,10 +79,16 @@ static void by_method_and_code(FILE *f, const arb_stats_t *s)
     for (int m = 0; m < ARB_METHOD_COUNT; m++)
         fprintf(f, "arbiter_requests_total{method=\"%s\"} %llu\n", arb_method_name((arb_method_t)m),
                 (unsigned long long)ld(&s->requests[m]));
-    head(f, "arbiter_errors_total", "counter", "RPC error answers, by error code.");
-    for (int c = 0; c < ARB_CODE_COUNT; c++)
-        fprintf(f, "arbiter_errors_total{code=\"%s\"} %llu\n", arb_code_name((arb_code_t)c),
-                (unsigned long long)ld(&s->errors[c]));
+    head(f, "arbiter_errors_total", "counter",
+         "RPC error answers, by method and error code (method other: not a request).");
+    for (int m = 0; m < ARB_METHOD_COUNT; m++)
+        for (int c = 0; c < ARB_CODE_COUNT; c++) {
+            uint64_t v = ld(&s->errors_by[m][c]);
+            if (v)   /* a series appears with its first error */
+                fprintf(f, "arbiter_errors_total{method=\"%s\",code=\"%s\"} %llu\n",
+                        arb_method_name((arb_method_t)m), arb_code_name((arb_code_t)c),
+                        (unsigned long long)v);
+        }
 }
 
 static const char *name_or_other(const char *const *names, uint32_t n, uint32_t i, uint32_t bound)

@@ -73,7 +73,8 @@ void arb__server_stats(arb_server_t *s, arb_stats_t *sum, int64_t *open_connecti
     *connections_refused = atomic_load(&s->refused);
     arb_stat_add(&sum->reloads_abandoned, atomic_load(&s->reloads_abandoned));
     for (int i = 0; i < ARB_CODE_COUNT; i++)
-        arb_stat_add(&sum->errors[i], atomic_load(&s->reload_errors[i]));
+        arb_stat_add(&sum->errors[i], atomic_load(&s->reload_errors[i])),
+        arb_stat_add(&sum->errors_by[ARB_METHOD_RELOAD][i], atomic_load(&s->reload_errors[i]));
 }
 
 /* ------------------------------------------------------------ reloading */

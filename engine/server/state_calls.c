@@ -307,7 +307,7 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
 {
     arb_worker_t *w = p->w;
     arb_conn_t *c = p->conn_id ? conn_by_id(w, p->conn_id) : NULL;
-    if (rc < 0 && p->conn_id) arb_stat_inc(&w->stats.errors[err->code]);
+    if (rc < 0 && p->conn_id) arb_stat_error(&w->stats, p->m, err->code);
     if (!c) return;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
@@ -321,7 +321,7 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
     if (ans.failed) {
         arb_stat_inc(&w->stats.answer_failures);
         if (arb_rpc_answer_refused(&ans, &pk, true, p->msgid, &code) >= 0)
-            arb_stat_inc(&w->stats.errors[code]);
+            arb_stat_error(&w->stats, p->m, code);
     }
     arb_conn_answer_late(c, p->seq, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);

@@ -226,7 +226,7 @@ static void worker_on_protocol_error(arb_conn_t *c, const char *p, size_t len, c
     if (arb_frame_peek_msgid(p, len, &msgid))
         arb_rpc_pack_error(&pk, msgid, ARB_INVALID_REQUEST, msg);
     if (ans.failed) ans.buf->size = ans.start;   /* out of memory: the close says it */
-    arb_stat_inc(&w->stats.errors[ARB_INVALID_REQUEST]);
+    arb_stat_error(&w->stats, ARB_METHOD_OTHER, ARB_INVALID_REQUEST);
 }
 
 static void worker_on_conn_close(arb_conn_t *c, void *ud)

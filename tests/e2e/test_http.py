@@ -196,6 +196,7 @@ class MetricsTest(HttpCase):
         self.assertEqual(d("arbiter_requests_total", method="decide"), sent + bad)
         self.assertEqual(d("arbiter_requests_total", method="track"), tracks)
         self.assertEqual(d("arbiter_errors_total", code="invalid_params"), bad)
+        self.assertEqual(d("arbiter_errors_total", method="decide", code="invalid_params"), bad)
         for ch, n in per_channel.items():
             self.assertEqual(d("arbiter_decisions_total", channel=ch, touchpoint=TOUCH[ch]), n, ch)
         self.assertEqual(d("arbiter_decisions_total"), sent)

@@ -69,7 +69,7 @@ Test(metrics, counters_and_the_histogram)
 {
     arb_metrics_snap_t *m = snap();
     atomic_store(&m->sum.requests[ARB_METHOD_DECIDE], 12);
-    atomic_store(&m->sum.errors[ARB_INVALID_PARAMS], 3);
+    atomic_store(&m->sum.errors_by[ARB_METHOD_DECIDE][ARB_INVALID_PARAMS], 3);
     atomic_store(&m->sum.decide_le[0], 5);                      /* <= 25us */
     atomic_store(&m->sum.decide_le[5], 2);                      /* <= 1ms */
     atomic_store(&m->sum.decide_le[ARB_DECIDE_LE_FINITE], 1);   /* > 25ms */
@@ -80,7 +80,8 @@ Test(metrics, counters_and_the_histogram)
     m->connections = 17;
     char *t = render_ok(m);
     cr_assert_eq(arb_expo_value(t, "arbiter_requests_total{method=\"decide\"}"), 12);
-    cr_assert_eq(arb_expo_value(t, "arbiter_errors_total{code=\"invalid_params\"}"), 3);
+    cr_assert_eq(arb_expo_value(t, "arbiter_errors_total{method=\"decide\",code=\"invalid_params\"}"), 3);
+    cr_assert_eq(arb_expo_value(t, "arbiter_errors_total{method=\"track\",code=\"invalid_params\"}"), -1);
     cr_assert_eq(arb_expo_value(t, "arbiter_decide_duration_seconds_bucket{le=\"2.5e-05\"}"), 5);
     cr_assert_eq(arb_expo_value(t, "arbiter_decide_duration_seconds_bucket{le=\"0.0005\"}"), 5);
     cr_assert_eq(arb_expo_value(t, "arbiter_decide_duration_seconds_bucket{le=\"0.001\"}"), 7);
