@@ -226,6 +226,24 @@ class MetricsTest(HttpCase):
         self.assertNotEqual(v1, v2)
         self.assertEqual(val(m, "arbiter_reloads_total", outcome="ok"), 1)
 
+    def test_a_bad_or_taken_http_address_is_a_start_up_error(self):
+        from harness import run_cli, RULES_DIR
+        for addr in ("nonsense", "127.0.0.1:99999", "example.com:80"):
+            cp = run_cli(["serve", "--rules", str(RULES_DIR), "--state", "memory",
+                          "--listen", "127.0.0.1:%d" % free_port(), "--http", addr])
+            self.assertEqual(cp.returncode, 2, addr)
+            self.assertIn("--http", cp.stderr, addr)
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        self.addCleanup(busy.close)
+        cp = run_cli(["serve", "--rules", str(RULES_DIR), "--state", "memory",
+                      "--listen", "127.0.0.1:%d" % free_port(),
+                      "--http", "127.0.0.1:%d" % busy.getsockname()[1]])
+        self.assertEqual(cp.returncode, 2)
+        self.assertIn("cannot serve http", cp.stderr)
+        self.assertIn("--http HOST:PORT", run_cli(["serve", "--help"]).stdout)
+
     def test_health_ready_and_what_else_is_refused(self):
         srv = self.http_server(workers=1)
         self.assertEqual(http_get(srv.http_port, "/healthz")[::2], (200, b"ok\n"))
