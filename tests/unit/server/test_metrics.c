@@ -167,3 +167,58 @@ Test(metrics, unknown_process_values_leave_their_family_out)
     free(t);
     free(m);
 }
+
+/* The counts behind the families (engine/base/stats.c). */
+Test(metrics_counts, latency_buckets_are_upper_bounds_inclusive)
+{
+    arb_stats_t *s = calloc(1, sizeof *s);
+    arb_stats_record_decide(s, 25000);      /* exactly 25 us: the first bucket */
+    arb_stats_record_decide(s, 25001);
+    arb_stats_record_decide(s, 25000000);   /* 25 ms: the last finite one */
+    arb_stats_record_decide(s, 25000001);   /* +Inf */
+    cr_assert_eq(atomic_load(&s->decide_le[0]), 1);
+    cr_assert_eq(atomic_load(&s->decide_le[1]), 1);
+    cr_assert_eq(atomic_load(&s->decide_le[ARB_DECIDE_LE_FINITE - 1]), 1);
+    cr_assert_eq(atomic_load(&s->decide_le[ARB_DECIDE_LE_FINITE]), 1);
+    cr_assert_eq(atomic_load(&s->decide_sum_ns), 25000 + 25001 + 25000000 + 25000001);
+    free(s);
+}
+
+Test(metrics_counts, per_ruleset_counts_are_bounded_and_emptied_at_a_swap)
+{
+    arb_stats_t *s = calloc(1, sizeof *s);
+    static int a, b;   /* two rulesets' identities */
+    arb_stats_ruleset_begin(s, &a, 7);
+    cr_assert_eq(atomic_load(&s->rs_seq), 7);
+    arb_stats_record_choice(s, &a, 1, 2);
+    arb_stats_record_choice(s, &a, 1, -1);                    /* undeclared touchpoint */
+    arb_stats_record_choice(s, &a, ARB_STATS_CHANNELS + 3, 0);/* past the bound */
+    arb_stats_record_choice(s, &b, 1, 2);                     /* another ruleset */
+    arb_stats_record_action(s, &a, 5);
+    arb_stats_record_action(s, &a, ARB_STATS_ACTIONS);
+    arb_stats_record_action(s, &b, 5);
+    cr_assert_eq(atomic_load(&s->by_channel_tp[1][2]), 1);
+    cr_assert_eq(atomic_load(&s->by_channel_tp[1][ARB_STATS_TOUCHPOINTS]), 1);
+    cr_assert_eq(atomic_load(&s->by_channel_tp[ARB_STATS_CHANNELS][0]), 1);
+    cr_assert_eq(atomic_load(&s->by_channel_tp[ARB_STATS_CHANNELS][ARB_STATS_TOUCHPOINTS]), 1);
+    cr_assert_eq(atomic_load(&s->by_action[5]), 1);
+    cr_assert_eq(atomic_load(&s->by_action[ARB_STATS_ACTIONS]), 2);
+    arb_stats_ruleset_begin(s, &b, 8);
+    cr_assert_eq(atomic_load(&s->rs_seq), 8);
+    cr_assert_eq(atomic_load(&s->by_channel_tp[1][2]), 0);
+    cr_assert_eq(atomic_load(&s->by_action[5]), 0);
+    arb_stats_record_action(s, &b, 5);
+    cr_assert_eq(atomic_load(&s->by_action[5]), 1);
+    free(s);
+}
+
+Test(metrics_counts, an_error_counts_by_code_and_by_method)
+{
+    arb_stats_t *s = calloc(1, sizeof *s);
+    arb_stat_error(s, ARB_METHOD_TRACK, ARB_INVALID_PARAMS);
+    arb_stat_error(s, (arb_method_t)99, ARB_INTERNAL);   /* out of range: other */
+    cr_assert_eq(atomic_load(&s->errors[ARB_INVALID_PARAMS]), 1);
+    cr_assert_eq(atomic_load(&s->errors_by[ARB_METHOD_TRACK][ARB_INVALID_PARAMS]), 1);
+    cr_assert_eq(atomic_load(&s->errors_by[ARB_METHOD_OTHER][ARB_INTERNAL]), 1);
+    free(s);
+}
