@@ -66,8 +66,12 @@ void arb_stats_record_action(arb_stats_t *s, const void *rs, uint32_t action)
     arb_stat_inc(&s->by_action[mine && action < ARB_STATS_ACTIONS ? action : ARB_STATS_ACTIONS]);
 }
 
-void arb_stats_store_seen(arb_stats_t *s, bool ok, uint64_t now_ms)
+void arb_stats_store_seen(arb_stats_t *s, bool ok, uint64_t now_ms, uint64_t ns)
 {
+    unsigned b = 0;
+    while (b < ARB_DECIDE_LE_FINITE && ns > arb_decide_le_ns[b]) b++;
+    arb_stat_inc(&s->store_le[b]);
+    arb_stat_add(&s->store_sum_ns, ns);
     atomic_store_explicit(ok ? &s->store_last_ok_ms : &s->store_last_fail_ms, now_ms,
                           memory_order_relaxed);
 }

@@ -89,6 +89,10 @@ typedef struct arb_stats {
     /* Error answers by method and code (arb_stat_error); errors[] above is
      * their sum over methods. A request that is not RPC counts as "other". */
     _Atomic uint64_t errors_by[ARB_METHOD_COUNT][ARB_CODE_COUNT];
+    /* Store calls by the time from the call to its answer reaching the
+     * worker, in the decide buckets (arb_decide_le_ns), and their sum. */
+    _Atomic uint64_t store_le[ARB_DECIDE_LE_COUNT];
+    _Atomic uint64_t store_sum_ns;
 } arb_stats_t;
 
 static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -118,8 +122,8 @@ void arb_stats_ruleset_begin(arb_stats_t *s, const void *rs, uint64_t seq);
 void arb_stats_record_choice(arb_stats_t *s, const void *rs, int ch, int tp);
 void arb_stats_record_action(arb_stats_t *s, const void *rs, uint32_t action);
 
-/* A store call's outcome (ok: it answered), at now_ms. */
-void arb_stats_store_seen(arb_stats_t *s, bool ok, uint64_t now_ms);
+/* A store call's outcome (ok: it answered), at now_ms, ns after it began. */
+void arb_stats_store_seen(arb_stats_t *s, bool ok, uint64_t now_ms, uint64_t ns);
 
 /* Add every counter of src into dst (dst is not shared). */
 void arb_stats_sum(arb_stats_t *dst, const arb_stats_t *src);

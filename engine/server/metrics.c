@@ -57,19 +57,19 @@ static void one(FILE *f, const char *name, const char *type, const char *help, u
 
 #define COUNTER(f, name, help, v) one((f), (name), "counter", (help), (v))
 
-static void histogram(FILE *f, const arb_stats_t *s)
+static void histogram(FILE *f, const char *n, const char *help, const _Atomic uint64_t *le,
+                      const _Atomic uint64_t *sum_ns)
 {
-    const char *n = "arbiter_decide_duration_seconds";
-    head(f, n, "histogram", "Time to decide one decision (decide_many counts each context).");
+    head(f, n, "histogram", help);
     uint64_t cum = 0;
     for (int b = 0; b < ARB_DECIDE_LE_FINITE; b++) {
-        cum += ld(&s->decide_le[b]);
+        cum += ld(&le[b]);
         fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", n, (double)arb_decide_le_ns[b] / 1e9,
                 (unsigned long long)cum);
     }
-    cum += ld(&s->decide_le[ARB_DECIDE_LE_FINITE]);
+    cum += ld(&le[ARB_DECIDE_LE_FINITE]);
     fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", n, (unsigned long long)cum);
-    fprintf(f, "%s_sum %.9f\n", n, (double)ld(&s->decide_sum_ns) / 1e9);
+    fprintf(f, "%s_sum %.9f\n", n, (double)ld(sum_ns) / 1e9);
     fprintf(f, "%s_count %llu\n", n, (unsigned long long)cum);
 }
 
@@ -173,7 +173,9 @@ char *arb_metrics_render(const arb_metrics_snap_t *m, size_t *len)
     if (!f) return NULL;
     const arb_stats_t *s = &m->sum;
     by_method_and_code(f, s);
-    histogram(f, s);
+    histogram(f, "arbiter_decide_duration_seconds",
+              "Time to decide one decision (decide_many counts each context).", s->decide_le,
+              &s->decide_sum_ns);
     decisions(f, m);
     actions(f, m);
     COUNTER(f, "arbiter_fallbacks_total", "Decisions answered by a fallback action.",
@@ -190,6 +192,9 @@ char *arb_metrics_render(const arb_metrics_snap_t *m, size_t *len)
             ld(&s->policy_refusals));
     COUNTER(f, "arbiter_store_failures_total", "Customer store reads or writes that failed.",
             ld(&s->state_failures));
+    histogram(f, "arbiter_store_duration_seconds",
+              "Time from a customer store call to its answer reaching the worker.", s->store_le,
+              &s->store_sum_ns);
     COUNTER(f, "arbiter_store_retries_total",
             "Decisions decided again because a cap was taken meanwhile.", ld(&s->state_retries));
     COUNTER(f, "arbiter_log_written_total", "Decision log records written.", m->log_written);

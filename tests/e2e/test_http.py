@@ -203,6 +203,10 @@ class MetricsTest(HttpCase):
         self.assertEqual(val(after, "arbiter_decide_duration_seconds_count"), sent)
         self.assertEqual(val(after, "arbiter_decide_duration_seconds_bucket", le="+Inf"), sent)
         self.assertGreater(val(after, "arbiter_decide_duration_seconds_sum"), 0)
+        # Every decision read the customer from the LMDB store first.
+        self.assertGreaterEqual(d("arbiter_store_duration_seconds_count"), sent)
+        self.assertEqual(val(after, "arbiter_store_duration_seconds_count"),
+                         val(after, "arbiter_store_duration_seconds_bucket", le="+Inf"))
         buckets = sorted((float(dict(lb)["le"]), v) for (n, lb), v in after.items()
                          if n == "arbiter_decide_duration_seconds_bucket")
         self.assertEqual(len(buckets), 11)

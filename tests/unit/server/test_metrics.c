@@ -43,6 +43,7 @@ Test(metrics, every_family_has_help_and_type)
     static const char *const fam[] = {
         "arbiter_requests_total counter", "arbiter_errors_total counter",
         "arbiter_decide_duration_seconds histogram", "arbiter_decisions_total counter",
+        "arbiter_store_duration_seconds histogram",
         "arbiter_actions_chosen_total counter", "arbiter_fallbacks_total counter",
         "arbiter_rule_errors_total counter", "arbiter_budget_stops_total counter",
         "arbiter_policy_refusals_total counter", "arbiter_store_failures_total counter",
@@ -75,6 +76,8 @@ Test(metrics, counters_and_the_histogram)
     atomic_store(&m->sum.decide_le[ARB_DECIDE_LE_FINITE], 1);   /* > 25ms */
     atomic_store(&m->sum.decide_sum_ns, 1500000000);
     atomic_store(&m->sum.policy_refusals, 4);
+    atomic_store(&m->sum.store_le[2], 6);                       /* <= 100us */
+    atomic_store(&m->sum.store_sum_ns, 300000);
     m->reloads_ok = 2;
     m->log_dropped = 9;
     m->connections = 17;
@@ -90,6 +93,10 @@ Test(metrics, counters_and_the_histogram)
     cr_assert_eq(arb_expo_value(t, "arbiter_decide_duration_seconds_count"), 8);
     cr_assert_float_eq(arb_expo_value(t, "arbiter_decide_duration_seconds_sum"), 1.5, 1e-9);
     cr_assert_eq(arb_expo_value(t, "arbiter_policy_refusals_total"), 4);
+    cr_assert_eq(arb_expo_value(t, "arbiter_store_duration_seconds_bucket{le=\"5e-05\"}"), 0);
+    cr_assert_eq(arb_expo_value(t, "arbiter_store_duration_seconds_bucket{le=\"0.0001\"}"), 6);
+    cr_assert_eq(arb_expo_value(t, "arbiter_store_duration_seconds_count"), 6);
+    cr_assert_float_eq(arb_expo_value(t, "arbiter_store_duration_seconds_sum"), 0.0003, 1e-12);
     cr_assert_eq(arb_expo_value(t, "arbiter_reloads_total{outcome=\"ok\"}"), 2);
     cr_assert_eq(arb_expo_value(t, "arbiter_log_dropped_total"), 9);
     cr_assert_eq(arb_expo_value(t, "arbiter_connections"), 17);
