@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct arb_http {
     bool redis;                  /* the store is Redis: readiness follows its answers */
     double start_time_s;
     _Atomic uint64_t requests, rejected;
+    _Atomic uint64_t log_sec, log_skipped;   /* on_mhd_error's rate limit */
 };
 
 /* "HOST:PORT" with an IPv4 literal, [IPv6] literal or localhost. */
@@ -304,14 +306,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len, true);
 }
 
+/* The library's complaints (a connection over the limit, a bad request),
+ * at most one a second: a flood must not become a flood of log lines. */
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    arb_http_t *h = cls;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t sec = (uint64_t)now.tv_sec, last = atomic_load(&h->log_sec);
+    if (last == sec || !atomic_compare_exchange_strong(&h->log_sec, &last, sec)) {
+        atomic_fetch_add(&h->log_skipped, 1);
+        return;
+    }
     char msg[512], q[1100];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n') msg[--n] = '\0';
-    arb_log_warn("http", "error=%s", arb_log_quote(msg, q, sizeof q));
+    arb_log_warn("http", "error=%s skipped_since=%llu", arb_log_quote(msg, q, sizeof q),
+                 (unsigned long long)atomic_exchange(&h->log_skipped, 0));
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -342,7 +354,7 @@ arb_http_t *arb_http_start(arb_server_t *s, const char *spec, char *err, size_t 
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, h,
                             MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "--http %s: cannot listen (address in use, or not this host's?)",
