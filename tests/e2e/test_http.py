@@ -218,6 +218,41 @@ class MetricsTest(HttpCase):
         self.assertGreater(val(after, "process_start_time_seconds"), time.time() - 3600)
         self.assertEqual(val(after, "arbiter_ready"), 1)
 
+    def test_a_challengers_decisions_count_under_the_champions_names(self):
+        import tempfile
+        path = tempfile.mkdtemp(prefix="arb-http-exp-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, path, True)
+        os.mkdir(os.path.join(path, "challenger"))
+        with open(os.path.join(path, "rules.lua"), "w") as f:
+            f.write('experiment "w" { challenger = "challenger", share = 0.5, salt = "h" }\n'
+                    'touchpoint "home" { limit = 1 }\n'
+                    'action "tv" { channels = { "web" }, value = 10 }\n'
+                    'action "radio" { channels = { "web" }, value = 5 }\n')
+        with open(os.path.join(path, "challenger", "rules.lua"), "w") as f:
+            f.write('touchpoint "home" { limit = 1 }\n'
+                    'action "radio" { channels = { "web" }, value = 50 }\n'
+                    'action "new_tv" { channels = { "web" }, value = 20 }\n')
+        srv = self.http_server(rules=path, workers=1, state="memory")
+        c = self.connect(srv)
+        arms, chosen = {}, {}
+        for i in range(200):
+            r = c.ok("decide", {"customer_id": "e-%d" % i, "channel": "web", "touchpoint": "home"})
+            arms[r.get("arm")] = arms.get(r.get("arm"), 0) + 1
+            for a in r["actions"]:
+                chosen[a["id"]] = chosen.get(a["id"], 0) + 1
+        self.assertGreater(arms.get("challenger", 0), 0, arms)
+        self.assertGreater(arms.get("champion", 0), 0, arms)
+        m = parse_exposition(self.scrape(srv))
+        self.assertEqual(val(m, "arbiter_decisions_total", channel="web", touchpoint="home"), 200)
+        self.assertEqual(total(m, "arbiter_decisions_total", channel="(other)"), 0)
+        # radio is the champion's and the challenger's choice; new_tv is
+        # the challenger's alone, not the champion's: "(other)".
+        self.assertEqual(val(m, "arbiter_actions_chosen_total", action="radio"),
+                         chosen.get("radio", 0))
+        self.assertEqual(val(m, "arbiter_actions_chosen_total", action="tv"), chosen.get("tv", 0))
+        self.assertEqual(val(m, "arbiter_actions_chosen_total", action="(other)"),
+                         chosen.get("new_tv", 0))
+
     def test_ruleset_info_follows_a_reload(self):
         srv = self.http_server(workers=1)
         v1 = [dict(lb)["version"] for (n, lb) in parse_exposition(self.scrape(srv))
