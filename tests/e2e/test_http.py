@@ -254,11 +254,20 @@ class MetricsTest(HttpCase):
                          chosen.get("new_tv", 0))
 
     def test_ruleset_info_follows_a_reload(self):
-        srv = self.http_server(workers=1)
+        srv = self.http_server(workers=2)
+        c = self.connect(srv)
+        for i in range(5):
+            self.assertIsNone(self.decide(c, "web", i).error)
         v1 = [dict(lb)["version"] for (n, lb) in parse_exposition(self.scrape(srv))
               if n == "arbiter_ruleset_info"]
         srv.reload()
+        for i in range(3):
+            self.assertIsNone(self.decide(c, "web", i).error)
         m = parse_exposition(self.scrape(srv))
+        # The per-ruleset series start again with the new ruleset; the
+        # histogram counts since the start.
+        self.assertEqual(total(m, "arbiter_decisions_total"), 3)
+        self.assertEqual(val(m, "arbiter_decide_duration_seconds_count"), 8)
         v2 = [dict(lb)["version"] for (n, lb) in m if n == "arbiter_ruleset_info"]
         self.assertEqual(len(v1), 1)
         self.assertEqual(len(v2), 1)
