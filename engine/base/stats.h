@@ -9,6 +9,7 @@
 #define ARB_STATS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/base/error.h"
@@ -35,6 +36,19 @@ typedef enum arb_method {
 #define ARB_HIST_SUB 8
 #define ARB_HIST_BUCKETS (64 * ARB_HIST_SUB)
 
+/* The fixed decide-latency buckets of /metrics, upper bounds in ns; a last
+ * bucket (+Inf) follows them. */
+#define ARB_DECIDE_LE_FINITE 10
+#define ARB_DECIDE_LE_COUNT (ARB_DECIDE_LE_FINITE + 1)
+extern const uint64_t arb_decide_le_ns[ARB_DECIDE_LE_FINITE];
+
+/* The bounds of the per-ruleset counts: channels, declared touchpoints and
+ * actions past these (and undeclared touchpoints) count in the last, "other"
+ * slot, so that /metrics has a bounded number of series. */
+#define ARB_STATS_CHANNELS 16
+#define ARB_STATS_TOUCHPOINTS 32
+#define ARB_STATS_ACTIONS 1024
+
 typedef struct arb_stats {
     _Atomic uint64_t requests[ARB_METHOD_COUNT]; /* frames answered or not, by method */
     _Atomic uint64_t errors[ARB_CODE_COUNT];     /* error answers, by code */
@@ -57,6 +71,28 @@ typedef struct arb_stats {
     _Atomic uint64_t learn_syncs;                /* syncs of learned arms with the store (one writer) */
     _Atomic uint64_t learn_sync_failures;        /* ... that failed: their evidence is lost */
     _Atomic uint64_t learn_lost;                 /* deltas lost with a failed sync */
+    /* ---- for /metrics (server/http.c, server/metrics.c) */
+    _Atomic uint64_t decide_le[ARB_DECIDE_LE_COUNT]; /* decisions by fixed latency bucket (not
+                                                    cumulative; the last is over 25 ms) */
+    _Atomic uint64_t decide_sum_ns;              /* time spent in those decisions */
+    _Atomic uint64_t policy_refusals;            /* actions contact policy refused (caps,
+                                                    cooldowns, suppressions, a full channel) */
+    /* The last store answer this worker saw (monotonic ms, uv_now's clock):
+     * a worker's own, not meaningful once summed. */
+    _Atomic uint64_t store_last_ok_ms, store_last_fail_ms;
+    /* Counts indexed by the worker's ruleset (arb_stats_ruleset_begin):
+     * emptied when the worker swaps rulesets, so an index always means the
+     * ruleset rs_seq names; 0 while being emptied. Not meaningful summed. */
+    _Atomic uint64_t rs_seq, rs_ptr;
+    _Atomic uint64_t by_channel_tp[ARB_STATS_CHANNELS + 1][ARB_STATS_TOUCHPOINTS + 1];
+    _Atomic uint64_t by_action[ARB_STATS_ACTIONS + 1];
+    /* Error answers by method and code (arb_stat_error); errors[] above is
+     * their sum over methods. A request that is not RPC counts as "other". */
+    _Atomic uint64_t errors_by[ARB_METHOD_COUNT][ARB_CODE_COUNT];
+    /* Store calls by the time from the call to its answer reaching the
+     * worker, in the decide buckets (arb_decide_le_ns), and their sum. */
+    _Atomic uint64_t store_le[ARB_DECIDE_LE_COUNT];
+    _Atomic uint64_t store_sum_ns;
 } arb_stats_t;
 
 static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)
@@ -66,8 +102,28 @@ static inline void arb_stat_add(_Atomic uint64_t *c, uint64_t n)
 }
 #define arb_stat_inc(c) arb_stat_add((c), 1)
 
+/* One error answer with code to a request for method m. */
+static inline void arb_stat_error(arb_stats_t *s, arb_method_t m, arb_code_t code)
+{
+    arb_stat_inc(&s->errors[code]);
+    arb_stat_inc(&s->errors_by[(unsigned)m < ARB_METHOD_COUNT ? m : ARB_METHOD_OTHER][code]);
+}
+
 /* Record one decision that took ns nanoseconds. */
 void arb_stats_record_decide(arb_stats_t *s, uint64_t ns);
+
+/* The worker starts counting for ruleset rs (an identity, only compared)
+ * numbered seq: the per-ruleset counts are emptied. */
+void arb_stats_ruleset_begin(arb_stats_t *s, const void *rs, uint64_t seq);
+
+/* One decision decided by ruleset rs at channel index ch and touchpoint
+ * index tp (-1: undeclared); then each action (its index) it chose. Counted
+ * in "other" when rs is not the ruleset the counts are for (a challenger). */
+void arb_stats_record_choice(arb_stats_t *s, const void *rs, int ch, int tp);
+void arb_stats_record_action(arb_stats_t *s, const void *rs, uint32_t action);
+
+/* A store call's outcome (ok: it answered), at now_ms, ns after it began. */
+void arb_stats_store_seen(arb_stats_t *s, bool ok, uint64_t now_ms, uint64_t ns);
 
 /* Add every counter of src into dst (dst is not shared). */
 void arb_stats_sum(arb_stats_t *dst, const arb_stats_t *src);

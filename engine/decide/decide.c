@@ -26,12 +26,14 @@
 #include "engine/decide/explain.h"
 #include "engine/decide/history.h"
 #include "engine/decide/policy.h"
+#include "engine/decide/count.h"
 #include "engine/decide/rank.h"
 #include "engine/decide/recommend.h"
 #include "engine/request/context.h"
 
 struct arb_decider {
     arb_eval_t ev;              /* the context index and evaluator */
+    const arb_ruleset_t *serving; /* arb_decide's ruleset, a challenger's champion */
     arb_adaptive_run_t adaptive; /* learned arms and the sampler, for adaptive actions */
     arb_candidate_t *eligible;      /* eligible regular actions */
     arb_candidate_t *fallbacks;     /* eligible fallbacks */
@@ -248,10 +250,11 @@ static const char *prefilter(const arb_decider_t *d, const request_t *q, uint32_
     const arb_action_t *a = &q->rs->actions[i];
     const char *why = flags & ARB_HOT_CHECKS ? prefilter_ctx(&d->ev, a, q->tp_sym) : NULL;
     if (why || !q->customer) return why;
-    if (q->channel_full) return q->channel_full;
+    if (q->channel_full) return arb_stat_inc(&q->st->policy_refusals), q->channel_full;
     if ((flags & ARB_HOT_POLICY) || q->customer->n_suppressions)
-        return arb_policy_check(q->rs, a, q->customer, q->ctx.now, q->ctx.explain, q->arena);
-    return NULL;
+        why = arb_policy_check(q->rs, a, q->customer, q->ctx.now, q->ctx.explain, q->arena);
+    if (why) arb_stat_inc(&q->st->policy_refusals);
+    return why;
 }
 
 /* The priority a regular action must reach to be shown, as far as this
@@ -507,6 +510,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
         dec->explain = d->explained;
         dec->n_explain = rs->n_actions;
     }
+    arb__count_decision(st, d->serving, rs, q.channel, touchpoint_of(rs, q.tp_sym), from, pick, k);
     uint64_t ns = arb_clock_mono_ns() - t0;
     dec->elapsed_us = ns / 1000;
     arb_stat_inc(&st->decisions);
@@ -520,6 +524,7 @@ const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, cons
 {
     const char *experiment, *arm;
     const arb_ruleset_t *by = arb__control_split(rs, o, &experiment, &arm);
+    d->serving = rs;   /* counts are kept under the serving ruleset (count.c) */
     const arb_decision_t *dec = decide_in(d, by, o, customer, arena, st, err);
     if (dec) {
         d->decision.experiment = experiment;

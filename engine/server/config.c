@@ -102,6 +102,8 @@ int arb_config_usage(FILE *f, int code)
         "  --log-queue N          records waiting for the log's writer; beyond, dropped and counted\n"
         "                         (default 65536)\n"
         "  --log-contexts         decision records carry the whole context (for replay --log)\n"
+        "  --http HOST:PORT       serve /metrics (Prometheus), /healthz and /readyz over HTTP on\n"
+        "                         its own thread, e.g. 127.0.0.1:9090 (default: off)\n"
         "\n"
         "Signals: SIGHUP reloads the ruleset; SIGTERM or SIGINT stop accepting, answer\n"
         "what is in flight and exit 0. One arriving while the ruleset first loads acts once\n"
@@ -165,6 +167,7 @@ int arb_config_parse(arb_config_t *cfgp, int argc, char **argv)
         if (strcmp(a, "--rules") == 0) cfg.rules_dir = v;
         else if (strcmp(a, "--listen") == 0) cfg.listen = strcmp(v, "none") == 0 ? NULL : v;
         else if (strcmp(a, "--socket") == 0) cfg.socket_path = v;
+        else if (strcmp(a, "--http") == 0) cfg.http = v;
         else if (strcmp(a, "--admin") == 0) cfg.admin_path = v;
         else if (strcmp(a, "--log-level") == 0) {
             int level = arb_log_level_parse(v);

@@ -62,6 +62,7 @@ typedef struct arb_config {
     unsigned log_retention_days; /* delete files older, at rotation */
     size_t log_queue;          /* records waiting for the writer; beyond, dropped */
     bool log_contexts;         /* decision records carry the whole context */
+    const char *http;          /* HOST:PORT of /metrics, /healthz, /readyz; NULL: off */
 } arb_config_t;
 
 /* The state folder `arbiter serve` uses when --state is not given, relative

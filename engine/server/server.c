@@ -45,6 +45,7 @@
 #include "engine/server/server_priv.h"
 #include "engine/state/store.h"
 #include "engine/server/redis_loop.h"
+#include "engine/server/http.h"
 
 static void waiters_free(reload_waiter_t *wt)
 {
@@ -73,7 +74,8 @@ void arb__server_stats(arb_server_t *s, arb_stats_t *sum, int64_t *open_connecti
     *connections_refused = atomic_load(&s->refused);
     arb_stat_add(&sum->reloads_abandoned, atomic_load(&s->reloads_abandoned));
     for (int i = 0; i < ARB_CODE_COUNT; i++)
-        arb_stat_add(&sum->errors[i], atomic_load(&s->reload_errors[i]));
+        arb_stat_add(&sum->errors[i], atomic_load(&s->reload_errors[i])),
+        arb_stat_add(&sum->errors_by[ARB_METHOD_RELOAD][i], atomic_load(&s->reload_errors[i]));
 }
 
 /* ------------------------------------------------------------ reloading */
@@ -179,6 +181,7 @@ static void reload_finish(arb_server_t *s)
             arb_ruleset_free(stale);
             uv_async_send(&s->workers[i].wakeup);
         }
+        arb_http_set_ruleset(s->http, first);
         atomic_fetch_add(&s->reloads_ok, 1);
         arb_log_info("ruleset reloaded", "version=%s actions=%zu dir=%s read=%s",
                      arb_ruleset_version(first), arb_ruleset_action_count(first),
@@ -316,6 +319,8 @@ static void server_stop(arb_server_t *s)
     close_if_open((uv_handle_t *)&s->tcp, s->has_tcp);
     close_if_open((uv_handle_t *)&s->sock, s->has_sock);
     close_if_open((uv_handle_t *)&s->admin, s->has_admin);
+    arb_http_stop(s->http);   /* promptly: scrapes in progress are cut */
+    s->http = NULL;
     if (s->has_sock) arb_sockpath_release(s->cfg.socket_path, s->sock_id);
     if (s->has_admin) arb_sockpath_release(s->cfg.admin_path, s->admin_id);
     if (s->has_watch) arb_watch_close(&s->watch);
@@ -457,6 +462,19 @@ static int server_log_open(arb_server_t *s)
     return 0;
 }
 
+/* --http: after the listeners, on a thread of its own (http.h). */
+static int server_http_start(arb_server_t *s, arb_ruleset_t *rs)
+{
+    char err[300];
+    if (!(s->http = arb_http_start(s, s->cfg.http, err, sizeof err))) {
+        arb_log_error("cannot serve http", "error=\"%s\"", err);
+        return -1;
+    }
+    arb_http_set_ruleset(s->http, rs);
+    arb_log_info("http serving", "addr=%s paths=\"/metrics /healthz /readyz\"", s->cfg.http);
+    return 0;
+}
+
 static void server_close_walk(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -482,6 +500,7 @@ int arb_server_run(const arb_config_t *cfg)
     for (int i = 0; i < s->nworkers; i++, started++)
         if (arb_worker_init(s, &s->workers[i], i, copies[i]) < 0) goto out;
     if (arb_listen_all(s) < 0 || arb_listen_reserve_fds(s) < 0) goto out;
+    if (cfg->http && server_http_start(s, copies[0]) < 0) goto out;
     uv_async_init(&s->loop, &s->control, server_on_control);
     s->control.data = s;
     s->control_open = true;
@@ -524,6 +543,7 @@ out:
         }
         for (int i = started; i < s->nworkers && copies; i++) arb_ruleset_free(copies[i]);
     }
+    arb_http_stop(s->http);   /* a failed start-up: before the workers it reads go */
     for (int i = 0; i < started; i++) arb_worker_destroy(&s->workers[i]);
     /* The workers drained: every answered decision is queued; this writes
      * them all before the process exits. */

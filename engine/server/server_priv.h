@@ -32,6 +32,7 @@ struct arb_server {
     struct arb_learn_sync *learn;   /* what adaptive actions learn (learn_sync.h); before the workers */
     struct arb_log *log;            /* the decision log (audit/log.h), NULL when off; opened
                                        before the workers, closed after they drained */
+    struct arb_http *http;          /* --http (http.h), NULL when off; stopped at SIGTERM */
     uv_loop_t loop;
     uv_tcp_t tcp;
     uv_pipe_t sock, admin;

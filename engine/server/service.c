@@ -206,7 +206,7 @@ static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, ms
     arb_err_t err;
     if (dispatch(w, c, m, call->msgid, call->params, pk, &err) < 0) {
         arb_answer_rewind(pk->data);   /* drop a partly packed answer */
-        arb_stat_inc(&w->stats.errors[err.code]);
+        arb_stat_error(&w->stats, m, err.code);
         arb_rpc_pack_error(pk, call->msgid, err.code, err.message);
     }
     return 0;
@@ -220,7 +220,7 @@ int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, 
     arb_err_t err;
     int rc;
     if (arb_rpc_decode(f, &call, &answerable, &err) < 0) {
-        arb_stat_inc(&w->stats.errors[err.code]);
+        arb_stat_error(&w->stats, ARB_METHOD_OTHER, err.code);
         if (answerable) arb_rpc_pack_error(pk, call.msgid, err.code, err.message);
         rc = -1;   /* not RPC: the stream cannot be trusted any more */
     } else {
@@ -232,7 +232,9 @@ int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, 
         arb_stat_inc(&w->stats.answer_failures);
         int r = arb_rpc_answer_refused(ans, pk, answerable, call.msgid, &code);
         if (r < 0) rc = -1;
-        else if (answerable) arb_stat_inc(&w->stats.errors[code]);
+        else if (answerable)
+            arb_stat_error(&w->stats, rc == -1 ? ARB_METHOD_OTHER
+                                              : method_of(call.method, call.method_len), code);
     }
     return rc;
 }

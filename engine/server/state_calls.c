@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/base/pack.h"
 #include "engine/decide/adaptive.h"
 #include "engine/decide/decide.h"
@@ -42,7 +43,11 @@ const msgpack_object *arb_state_customer_id(const msgpack_object *ctx)
 
 /* ------------------------------------------------------------ store calls */
 
-static void call_begin(arb_pending_t *p) { atomic_store(&p->call, CALL_IN); }
+static void call_begin(arb_pending_t *p)
+{
+    p->call_ns = arb_clock_mono_ns();
+    atomic_store(&p->call, CALL_IN);
+}
 
 /* After the store call returned: true when its callback already ran. */
 static bool call_returned(arb_pending_t *p)
@@ -205,6 +210,10 @@ static int run(arb_pending_t *p, arb_err_t *err)
 {
     for (;;) {
         int r;
+        if (p->stage != ST_START)   /* for /readyz and /metrics: how the store answered */
+            arb_stats_store_seen(&p->w->stats, p->status >= 0 || p->code == ARB_INVALID_PARAMS ||
+                                 p->code == ARB_OVERLOADED, uv_now(&p->w->loop),
+                                 arb_clock_mono_ns() - p->call_ns);
         switch (p->stage) {
         case ST_START:
             r = p->m == ARB_METHOD_DECIDE || p->m == ARB_METHOD_CUSTOMER ? start_fetch(p, err)
@@ -304,7 +313,7 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
 {
     arb_worker_t *w = p->w;
     arb_conn_t *c = p->conn_id ? conn_by_id(w, p->conn_id) : NULL;
-    if (rc < 0 && p->conn_id) arb_stat_inc(&w->stats.errors[err->code]);
+    if (rc < 0 && p->conn_id) arb_stat_error(&w->stats, p->m, err->code);
     if (!c) return;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
@@ -318,7 +327,7 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
     if (ans.failed) {
         arb_stat_inc(&w->stats.answer_failures);
         if (arb_rpc_answer_refused(&ans, &pk, true, p->msgid, &code) >= 0)
-            arb_stat_inc(&w->stats.errors[code]);
+            arb_stat_error(&w->stats, p->m, code);
     }
     arb_conn_answer_late(c, p->seq, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);

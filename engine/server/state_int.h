@@ -35,6 +35,7 @@ struct arb_pending {
     int rounds;                /* decide: decisions made so far */
     bool degraded;             /* the store failed and --state-fail open: record nothing */
     _Atomic int call;
+    uint64_t call_ns;          /* when the store call began (arb_clock_mono_ns), for /metrics */
     arb_inbox_item_t *item;    /* posted by the store's thread when it completes late */
     char id[ARB_STORE_ID_MAX + 1];
     arb_arena_t arena;         /* one round's memory: customer, decision copy, contacts */

@@ -141,6 +141,7 @@ static void worker_swap_ruleset(arb_worker_t *w)
     arb_ruleset_t *old = w->ruleset;
     arb__catalog_reset(w);   /* the new ruleset read its catalog fresh */
     w->ruleset = next;
+    arb_stats_ruleset_begin(&w->stats, next, strtoull(arb_ruleset_version(next), NULL, 10));
     worker_retire_ruleset(w, old);
 }
 
@@ -229,7 +230,7 @@ static void worker_on_protocol_error(arb_conn_t *c, const char *p, size_t len, c
     if (arb_frame_peek_msgid(p, len, &msgid))
         arb_rpc_pack_error(&pk, msgid, ARB_INVALID_REQUEST, msg);
     if (ans.failed) ans.buf->size = ans.start;   /* out of memory: the close says it */
-    arb_stat_inc(&w->stats.errors[ARB_INVALID_REQUEST]);
+    arb_stat_error(&w->stats, ARB_METHOD_OTHER, ARB_INVALID_REQUEST);
 }
 
 static void worker_on_conn_close(arb_conn_t *c, void *ud)
@@ -250,6 +251,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     w->server = s;
     w->index = index;
     w->ruleset = rs;
+    arb_stats_ruleset_begin(&w->stats, rs, strtoull(arb_ruleset_version(rs), NULL, 10));
     w->decider = arb_decider_new();
     if (w->decider) arb_decider_set_deadline(w->decider, s->cfg.deadline_ms, s->cfg.max_deadline_ms);
     if (w->decider && s->cfg.learn_seeded) arb_decider_seed(w->decider, s->cfg.learn_seed + (uint64_t)index);
