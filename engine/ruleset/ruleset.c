@@ -24,6 +24,7 @@
 #include "bindings/lua/sandbox.h"
 #include "engine/base/clock.h"
 #include "engine/base/log.h"
+#include "engine/ruleset/payload.h"
 
 /* Returns -1 when memory ran out reading the files again: the version
  * would then name other bytes than the folder's. Other problems of the
@@ -172,6 +173,8 @@ static arb_ruleset_t *ruleset_load(const char *dir, const char *base, uint64_t s
     lua_settop(rs->L, 0);
     arb__load_budget(rs->L, false);
     arb__rule_files_free(job.files, job.n);
+    /* After the catalog is loaded: the templates' product fields are checked against it. */
+    if (problems->total == before) arb__payload_finish(rs, problems);
     if (problems->total != before) {
         arb_ruleset_free(rs);
         return NULL;
@@ -222,6 +225,7 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->answer_tail);
     }
     free(rs->actions);
+    arb__payload_free(rs);
     for (uint32_t i = 0; i < rs->n_policies; i++) {
         for (uint32_t k = 0; k < rs->policies[i].n_suppress; k++) free(rs->policies[i].suppress[k].outcome);
         free(rs->policies[i].suppress);
