@@ -475,6 +475,20 @@ V.settings = declare_list("settings")
 V.outcomes = declare_list("outcomes")
 V.control = declare_list("control")
 
+-- catalog "products.jsonl", or catalog { file = "products.jsonl" }: the
+-- ruleset's product catalog, a JSON-lines file in its folder (dsl/README.md,
+-- "The catalog"). The path and the file are checked where it compiles
+-- (engine/ruleset/compile_catalog.c), with the other declarations.
+function V.catalog(spec)
+  if type(spec) == "string" then
+    spec = { file = spec }
+  elseif type(spec) ~= "table" or getmetatable(spec) ~= nil then
+    fail('catalog: expected a file name, as in catalog "products.jsonl"', 2)
+  end
+  local file, line = C.where(2)
+  decls[#decls + 1] = { kind = "catalog", spec = spec, file = file, line = line }
+end
+
 ---------------------------------------------------------------- tests
 
 local T = {}

@@ -482,6 +482,7 @@ static void compile_pass(compiler_t *cc, int decls, bool actions)
                 else if (strcmp(d.kind, "channel") == 0) compile_channel(cc, spec);
                 else if (strcmp(d.kind, "control") == 0) arb__compile_global_control(cc, spec);
                 else if (strcmp(d.kind, "experiment") == 0) arb__compile_experiment(cc, spec);
+                else if (strcmp(d.kind, "catalog") == 0) arb__compile_catalog(cc, spec);
                 else compile_list_decl(cc, spec);
             }
             lua_pop(L, 1);
@@ -555,6 +556,7 @@ void arb__ruleset_compile(arb_ruleset_t *rs, arb_problems_t *problems)
     int rc = arb_raw_protected(rs->L, compile_protected, &cc, LOAD_INSTRUCTIONS, LOAD_MEMORY, err,
                                sizeof err);
     cc.d = &whole;
+    arb__catalog_load(&cc, rc == 0);
     free(cc.shared_nodes.slots);
     free(cc.shared_wexprs.slots);
     free(cc.shared_nodes.growing);

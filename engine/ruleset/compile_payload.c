@@ -420,11 +420,3 @@ int arb_payload_check(const arb_ruleset_t *rs, const arb_catalog_t *cat, arb_pro
     return bad;
 }
 
-/* TEMPORARY until branch h-cat (catalog.c) is merged: a weak stand-in so
- * that this branch links alone; the real arb_catalog_get replaces it. */
-__attribute__((weak)) bool arb_catalog_get(const arb_catalog_t *c, const arb_product_t *p,
-                                           const char *name, uint32_t len, arb_pvalue_t *out)
-{
-    out->kind = ARB_PV_NONE;
-    return false;
-}

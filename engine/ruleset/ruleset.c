@@ -24,6 +24,7 @@
 #include "bindings/lua/sandbox.h"
 #include "engine/base/clock.h"
 #include "engine/base/log.h"
+#include "engine/ruleset/catalog.h"
 #include "engine/ruleset/payload.h"
 
 /* Returns -1 when memory ran out reading the files again: the version
@@ -267,6 +268,8 @@ void arb_ruleset_free(arb_ruleset_t *rs)
     free(rs->kids);
     free(rs->wexprs);
     free(rs->dir);
+    arb_catalog_release(rs->catalog);
+    free(rs->catalog_file);
     arb_symtab_free(&rs->syms);
     free(rs);
 }

@@ -71,6 +71,25 @@ typedef struct arb_ruleset_view {
 
 void arb_ruleset_view(const arb_ruleset_t *rs, arb_ruleset_view_t *out);
 
+/* The ruleset's catalog (declared with `catalog "file"`), for the
+ * `ruleset` method: false when it declares none. */
+typedef struct arb_catalog_view {
+    const char *file;           /* as declared, relative to the ruleset folder */
+    uint32_t products;
+    const char *checksum;       /* FNV-1a 64 of the file, 16 hex digits */
+    int64_t loaded_at;          /* unix seconds */
+    size_t bytes;               /* memory the catalog holds */
+} arb_catalog_view_t;
+
+bool arb_ruleset_catalog(const arb_ruleset_t *rs, arb_catalog_view_t *out);
+
+/* Read rs's declared catalog file again (a catalog-only reload: stock or
+ * prices changed). Returns a new catalog with one reference (the caller's;
+ * arb_catalog_release) or NULL with problems: every mistake of the file as
+ * "file:line: ...", or "this ruleset declares no catalog". rs is unchanged. */
+struct arb_catalog;
+struct arb_catalog *arb_ruleset_catalog_reload(const arb_ruleset_t *rs, arb_problems_t *problems);
+
 /* The name of channel i (< n_channels), in declaration order; channel i is
  * bit i of arb_action_view_t.channels. */
 const char *arb_ruleset_channel(const arb_ruleset_t *rs, uint32_t i);

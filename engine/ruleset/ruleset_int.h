@@ -103,6 +103,12 @@ void arb__store_check(compiler_t *cc, int32_t sym);
 void arb__check_action_numbers(compiler_t *cc, int spec, const arb_action_t *a);
 int32_t arb__model_ref(compiler_t *cc, const char *name);
 
+/* catalog "file" (compile_catalog.c): check the declaration at spec; then,
+ * after the protected compile, load the catalog it names into rs->catalog
+ * (when load; its problems join the load's) and free what cc holds. */
+void arb__compile_catalog(compiler_t *cc, int spec);
+void arb__catalog_load(compiler_t *cc, bool load);
+
 /* The index of the compiled condition or weight at idx (-1 on a problem). */
 int32_t arb__compile_cond(compiler_t *cc, int idx);
 int32_t arb__compile_wexpr(compiler_t *cc, int idx);

@@ -72,6 +72,9 @@ typedef struct compiler {
     sym_decl_t *sym_decls;          /* by symbol id: what was declared under it so far */
     uint32_t n_sym_decls;
     msgpack_sbuffer answer;         /* the action's answer being packed (compile_answer) */
+    char *catalog_path;             /* the declared catalog, joined to its folder; owned */
+    const char *catalog_file;       /* where it was declared (a Lua string), for a second one */
+    int catalog_line;
 } compiler_t;
 
 /* Add "file:line: kind 'id': message" for the declaration being compiled

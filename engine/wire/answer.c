@@ -296,11 +296,31 @@ static void pack_measurement(msgpack_packer *pk, const arb_ruleset_t *rs)
     arb_pack_cstr(pk, c.gets);
 }
 
+/* "catalog": {file, products, checksum, loaded_at} or nil. */
+static void pack_catalog(msgpack_packer *pk, const arb_ruleset_t *rs)
+{
+    arb_catalog_view_t c;
+    arb_pack_lit(pk, "catalog");
+    if (!arb_ruleset_catalog(rs, &c)) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    msgpack_pack_map(pk, 4);
+    arb_pack_lit(pk, "file");
+    arb_pack_text(pk, c.file);
+    arb_pack_lit(pk, "products");
+    msgpack_pack_uint32(pk, c.products);
+    arb_pack_lit(pk, "checksum");
+    arb_pack_cstr(pk, c.checksum);
+    arb_pack_lit(pk, "loaded_at");
+    msgpack_pack_int64(pk, c.loaded_at);
+}
+
 void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs)
 {
     arb_ruleset_view_t v;
     arb_ruleset_view(rs, &v);
-    msgpack_pack_map(pk, 11);
+    msgpack_pack_map(pk, 12);
     arb_pack_lit(pk, "version");
     arb_pack_cstr(pk, v.version);
     arb_pack_lit(pk, "checksum");
@@ -334,4 +354,5 @@ void arb_answer_pack_ruleset(msgpack_packer *pk, const arb_ruleset_t *rs)
     msgpack_pack_array(pk, v.n_actions);
     for (uint32_t i = 0; i < v.n_actions; i++) pack_action_info(pk, rs, v.n_channels, i);
     pack_measurement(pk, rs);
+    pack_catalog(pk, rs);
 }
