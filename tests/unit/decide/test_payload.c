@@ -73,12 +73,13 @@ Test(payload, a_default_fills_a_missing_or_empty_value)
 {
     load("action 'd' { channels = { 'web' }, value = 1, payload = {\n"
          "  a = 'Hi {attributes.first_name|there}!', b = '[{attributes.nick|}]',\n"
-         "  c = '{attributes.tier|basic}', e = '{years_since.born|many}' } }\n");
-    rf_decide(&R, "{'attributes':{'nick':'','born':'2030-01-01'}}");
+         "  c = '{attributes.tier|basic}', e = '{years_since.born|many}', f = '{days_since.soon|later}' } }\n");
+    rf_decide(&R, "{'attributes':{'nick':'','born':'2030-01-01','soon':%lld}}", RF_NOW + 3600);
     cr_expect_str_eq(payload_key("d", "a"), "\"Hi there!\"");
     cr_expect_str_eq(payload_key("d", "b"), "\"[]\"");
     cr_expect_str_eq(payload_key("d", "c"), "\"basic\"");
     cr_expect_str_eq(payload_key("d", "e"), "\"many\"", "a date in the future: missing");
+    cr_expect_str_eq(payload_key("d", "f"), "\"later\"", "an hour ahead is not day 0");
     rf_decide(&R, "{'attributes':{'first_name':'Bo','tier':'gold'}}");
     cr_expect_str_eq(payload_key("d", "a"), "\"Hi Bo!\"");
     cr_expect_str_eq(payload_key("d", "c"), "\"gold\"");
@@ -304,4 +305,210 @@ Test(payload, every_mistake_of_a_load_is_reported)
     cr_expect_not_null(rf_problem_with(&R, "action 'x'", "{nope}", NULL), "%s", rf_problems(&R));
     cr_expect_not_null(rf_problem_with(&R, "action 'x'", "unclosed", NULL), "%s", rf_problems(&R));
     cr_expect_not_null(rf_problem_with(&R, "a.lua:2: fallback 'f'", "{what}", NULL), "%s", rf_problems(&R));
+}
+
+/* ---- recommending actions: the products list and product fields, with a
+ * real catalog. Until recommending actions are merged (`recommend` is then
+ * a key of the action), the template is built from packed bytes directly
+ * and rendered for a one-action ruleset. */
+
+static const char PRODUCTS[] =
+    "{\"sku\": \"LT-100\", \"name\": \"Ultrabook <14>\", \"brand\": \"Acme & Co\", \"category\": \"laptop\","
+    " \"color\": \"silver\", \"price\": 999.5, \"material\": \"aluminium\", \"tags\": [\"premium\"]}\n"
+    "{\"sku\": \"MS-100\", \"name\": \"Mouse\", \"price\": 25}\n"
+    "{\"sku\": \"BG-1\"}\n";
+
+static arb_catalog_t *catalog(void)
+{
+    arb_problems_t p = { 0 };
+    arb_catalog_t *c = arb_catalog_parse(PRODUCTS, strlen(PRODUCTS), "products.jsonl", &p);
+    cr_assert_not_null(c, "%s", p.n ? p.items[0] : "?");
+    arb_problems_free(&p);
+    return c;
+}
+
+/* The payload packed from JSON text, as compile_decl.c packs a rule's table. */
+static void pack_json(msgpack_sbuffer *sb, const char *json)
+{
+    msgpack_sbuffer_init(sb);
+    if (!json) {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+        msgpack_pack_nil(&pk);
+        return;
+    }
+    char err[200];
+    cr_assert_eq(arb_json_to_msgpack(json, sb, err, sizeof err), 0, "%s", err);
+}
+
+typedef struct one {
+    arb_ruleset_t rs;
+    arb_action_t action;
+    arb_payload_tpl_t tpl;
+    int32_t action_template[1];
+    msgpack_sbuffer sb;
+    arb_problems_t problems;
+} one_t;
+
+/* A one-action ruleset whose payload is json (NULL: nil), recommending. */
+static int one_build(one_t *o, const char *json, bool html)
+{
+    memset(o, 0, sizeof *o);
+    pack_json(&o->sb, json);
+    int rc = arb_payload_tpl_build(o->sb.data, o->sb.size, html, true, "a.lua:1: action 'rec'",
+                                   &o->problems, &o->tpl);
+    o->action.id = "rec";
+    o->action.file = "a.lua";
+    o->action.line = 1;
+    o->tpl.action = "rec";
+    o->tpl.file = "a.lua";
+    o->tpl.line = 1;
+    o->rs.actions = &o->action;
+    o->rs.n_actions = 1;
+    o->rs.templates = &o->tpl;
+    o->rs.n_templates = rc == 1;
+    o->rs.action_template = o->action_template;
+    return rc;
+}
+
+static void one_free(one_t *o)
+{
+    arb_payload_tpl_free(&o->tpl);
+    msgpack_sbuffer_destroy(&o->sb);
+    arb_problems_free(&o->problems);
+}
+
+/* Render o for products (catalog indices) and return the payload as JSON. */
+static const char *one_render(one_t *o, const arb_catalog_t *cat, const uint32_t *products, uint32_t n,
+                              arb_arena_t *arena)
+{
+    arb_context_t ctx = { .now = RF_NOW, .customer_id = { "c-1", 3 }, .channel = { "web", 3 } };
+    arb_decided_action_t out = { .products = products, .n_products = n };
+    cr_assert_eq(arb_payload_render(&out, &o->rs, 0, &ctx, NULL, cat, arena), 0);
+    cr_assert(out.payload_rendered);
+    cr_expect_eq(out.tail_len, o->action.payload_at);
+    msgpack_zone z;
+    msgpack_zone_init(&z, 1024);
+    msgpack_object obj;
+    size_t off = 0;
+    cr_assert_eq(msgpack_unpack(out.payload, out.payload_len, &off, &z, &obj), MSGPACK_UNPACK_SUCCESS);
+    cr_assert_eq(off, out.payload_len, "every byte read");
+    const char *j = rf_json(&R, &obj);
+    msgpack_zone_destroy(&z);
+    return j;
+}
+
+Test(payload, a_recommending_action_lists_its_products_best_first)
+{
+    arb_catalog_t *cat = catalog();
+    one_t o;
+    cr_assert_eq(one_build(&o, "{\"headline\": \"New from {product.brand}: {product.name}\"}", true), 1);
+    arb_arena_t arena;
+    arb_arena_init(&arena);
+    uint32_t picks[] = { 1, 0, 2 };
+    cr_expect_str_eq(one_render(&o, cat, picks, 3, &arena),
+                     "{\"headline\":\"New from : Mouse\",\"products\":["
+                     "{\"sku\":\"MS-100\",\"name\":\"Mouse\",\"price\":25.0},"
+                     "{\"sku\":\"LT-100\",\"name\":\"Ultrabook <14>\",\"brand\":\"Acme & Co\","
+                     "\"category\":\"laptop\",\"color\":\"silver\",\"price\":999.5},"
+                     "{\"sku\":\"BG-1\"}]}");
+    uint32_t first[] = { 0 };
+    cr_expect_str_eq(one_render(&o, cat, first, 1, &arena),
+                     "{\"headline\":\"New from Acme &amp; Co: Ultrabook &lt;14&gt;\",\"products\":["
+                     "{\"sku\":\"LT-100\",\"name\":\"Ultrabook <14>\",\"brand\":\"Acme & Co\","
+                     "\"category\":\"laptop\",\"color\":\"silver\",\"price\":999.5}]}",
+                     "fields escaped; the list holds the catalog's values as data");
+    arb_arena_free(&arena);
+    one_free(&o);
+    arb_catalog_release(cat);
+}
+
+Test(payload, product_fields_read_numbers_and_extra_fields)
+{
+    arb_catalog_t *cat = catalog();
+    one_t o;
+    cr_assert_eq(one_build(&o, "{\"t\": \"{product.price} {product.material} {product.sku} {product.color|none}\"}",
+                           false), 1);
+    arb_arena_t arena;
+    arb_arena_init(&arena);
+    uint32_t a[] = { 0 }, b[] = { 1 };
+    cr_expect(strstr(one_render(&o, cat, a, 1, &arena), "\"t\":\"999.5 aluminium LT-100 silver\""), "%s",
+              R.jtext);
+    cr_expect(strstr(one_render(&o, cat, b, 1, &arena), "\"t\":\"25  MS-100 none\""), "%s", R.jtext);
+    cr_expect(strstr(one_render(&o, cat, NULL, 0, &arena), "\"t\":\"   none\",\"products\":[]"), "%s",
+              R.jtext);
+    arb_arena_free(&arena);
+    one_free(&o);
+    arb_catalog_release(cat);
+}
+
+Test(payload, a_nil_payload_of_a_recommending_action_becomes_its_products)
+{
+    arb_catalog_t *cat = catalog();
+    one_t o;
+    cr_assert_eq(one_build(&o, NULL, true), 1, "products alone need rendering");
+    arb_arena_t arena;
+    arb_arena_init(&arena);
+    uint32_t picks[] = { 2 };
+    cr_expect_str_eq(one_render(&o, cat, picks, 1, &arena), "{\"products\":[{\"sku\":\"BG-1\"}]}");
+    arb_arena_free(&arena);
+    one_free(&o);
+    arb_catalog_release(cat);
+}
+
+Test(payload, a_map_of_many_keys_gains_products_as_one_more)
+{
+    arb_catalog_t *cat = catalog();
+    char json[2000];
+    size_t k = (size_t)snprintf(json, sizeof json, "{");
+    for (int i = 0; i < 20; i++) k += (size_t)snprintf(json + k, sizeof json - k, "\"k%02d\": %d, ", i, i);
+    snprintf(json + k, sizeof json - k, "\"last\": \"x\"}");
+    one_t o;
+    cr_assert_eq(one_build(&o, json, true), 1);
+    cr_expect_eq(o.tpl.map_n, 21);
+    cr_expect_eq(o.tpl.map_hdr, 3, "map16");
+    arb_arena_t arena;
+    arb_arena_init(&arena);
+    uint32_t picks[] = { 2 };
+    const char *j = one_render(&o, cat, picks, 1, &arena);
+    cr_expect(strstr(j, "\"k19\":19,\"last\":\"x\",\"products\":[{\"sku\":\"BG-1\"}]}"), "%s", j);
+    arb_arena_free(&arena);
+    one_free(&o);
+    arb_catalog_release(cat);
+}
+
+Test(payload, a_recommending_action_needs_a_table_payload_without_products)
+{
+    one_t o;
+    cr_expect_eq(one_build(&o, "\"just text\"", true), -1);
+    cr_expect(o.problems.n && strstr(o.problems.items[0], "a.lua:1: action 'rec': payload: a recommending "
+                                     "action's payload must be a table"), "%s", o.problems.n ? o.problems.items[0] : "");
+    one_free(&o);
+    cr_expect_eq(one_build(&o, "3", true), -1);
+    one_free(&o);
+    cr_expect_eq(one_build(&o, "{\"products\": [1]}", true), -1);
+    cr_expect(o.problems.n && strstr(o.problems.items[0], "the key 'products' is the chosen products'"), "%s",
+              o.problems.n ? o.problems.items[0] : "");
+    one_free(&o);
+}
+
+Test(payload, product_fields_are_checked_against_the_catalog)
+{
+    arb_catalog_t *cat = catalog();
+    one_t o;
+    cr_assert_eq(one_build(&o, "{\"a\": \"{product.brand} {product.material}\"}", true), 1);
+    arb_problems_t p = { 0 };
+    cr_expect_eq(arb_payload_check(&o.rs, cat, &p), 0, "%s", p.n ? p.items[0] : "");
+    one_free(&o);
+    cr_assert_eq(one_build(&o, "{\"a\": \"{product.weight}\", \"b\": \"{product.tags}\"}", true), 1);
+    cr_expect_eq(arb_payload_check(&o.rs, cat, &p), 2);
+    cr_assert_eq(p.n, 2);
+    cr_expect(strstr(p.items[0], "a.lua:1: action 'rec': payload: {product.weight}: no product of the catalog "
+                     "has that field (fields: sku, name, brand, category, color, price, popularity, in_stock, "
+                     "material)"), "%s", p.items[0]);
+    cr_expect(strstr(p.items[1], "{product.tags} is a list"), "%s", p.items[1]);
+    cr_expect_eq(arb_payload_check(&o.rs, NULL, &p), 0, "no catalog: nothing to check against");
+    arb_problems_free(&p);
+    one_free(&o);
+    arb_catalog_release(cat);
 }
