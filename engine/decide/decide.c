@@ -489,11 +489,12 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     for (uint32_t i = 0; i < k; i++) {
         const arb_action_t *a = &rs->actions[from[pick[i]].action];
         arb__take_action(&d->picked[i], a, from[pick[i]].priority, from[pick[i]].propensity);
-        if (rs->action_template && arb_payload_render(&d->picked[i], rs, from[pick[i]].action, &q.ctx,
-                                                      customer, d->ev.catalog, arena) < 0)
-            return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
         d->picked[i].segment = a->adaptive >= 0 ? arb__adaptive_segment(&d->ev, a, arena) : NULL;
         if (a->adaptive >= 0 && !d->picked[i].segment)
+            return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+        /* Last: after the products chosen for it are set. */
+        if (rs->action_template && arb_payload_render(&d->picked[i], rs, from[pick[i]].action, &q.ctx,
+                                                      customer, d->ev.catalog, arena) < 0)
             return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     }
     dec->actions = d->picked;
