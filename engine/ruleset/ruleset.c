@@ -174,8 +174,9 @@ static arb_ruleset_t *ruleset_load(const char *dir, const char *base, uint64_t s
     lua_settop(rs->L, 0);
     arb__load_budget(rs->L, false);
     arb__rule_files_free(job.files, job.n);
-    /* After the catalog is loaded: the templates' product fields are checked against it. */
-    if (problems->total == before) arb__payload_finish(rs, problems);
+    /* After the catalog is loaded: the templates' product fields are checked against it
+     * (even when the load already failed, so that one load reports every mistake). */
+    arb__payload_finish(rs, problems);
     if (problems->total != before) {
         arb_ruleset_free(rs);
         return NULL;
