@@ -14,6 +14,7 @@ import msgpack
 from harness import FIXTURES, E2ETestCase, T, request_bytes, rules_folder, run_cli
 
 RULES = FIXTURES / "payload"
+RECO = FIXTURES / "payload_reco"
 T0 = 1767225600   # 2026-01-01T00:00:00Z
 DAY = 86400
 
@@ -59,6 +60,13 @@ def packed_payload(frame, action):
         if a["id"] == action:
             return msgpack.packb(a["payload"], use_bin_type=True)
     raise AssertionError("%s not chosen: %r" % (action, frame))
+
+
+def recommending_actions_built():
+    """Whether this build has recommending actions (branch h-rec): the
+    products tests run once it is merged."""
+    r = run_cli(["check", str(RECO)])
+    return "unknown field 'recommend'" not in r.stdout + r.stderr
 
 
 class PayloadTest(E2ETestCase):
@@ -132,6 +140,37 @@ class PayloadTest(E2ETestCase):
         out = r.stdout + r.stderr
         self.assertIn("a.lua:2: action 'x': payload \"Hello {first_name}\": unknown field {first_name}", out)
         self.assertIn("{attributes.KEY}", out)
+
+
+    @unittest.skipUnless(recommending_actions_built(), "recommending actions (h-rec) not in this build")
+    def test_a_recommending_action_fills_product_fields_and_lists_its_products(self):
+        srv = self.serve(RECO)
+        c = self.connect(srv)
+        bought = [{"sku": "LT-1", "category": "laptop", "ts": T0 - DAY}]
+        p = payloads(c.ok("decide", ctx("R1", purchases=bought, attributes={"first_name": "Ana"})))
+        self.assertEqual(p["complete"]["headline"], "New from Acme &amp; Co: Mouse &lt;pro&gt; (plastic)")
+        self.assertEqual(p["complete"]["hi"], "Hi Ana")
+        self.assertEqual(p["complete"]["products"], [
+            {"sku": "MS-1", "name": "Mouse <pro>", "brand": "Acme & Co", "category": "mouse",
+             "color": "black", "price": 25.5},
+            {"sku": "BG-1", "name": "Bag", "category": "bag", "price": 40.0}])
+        # another customer: R1 was just shown these (a recommending action excludes them)
+        p = payloads(c.ok("decide", ctx("R2", channel="email", purchases=bought)))
+        self.assertEqual(p["listed"], {"products": [
+            {"sku": "MS-1", "name": "Mouse <pro>", "brand": "Acme & Co", "category": "mouse",
+             "color": "black", "price": 25.5}]}, "no payload: the products alone")
+
+    @unittest.skipUnless(recommending_actions_built(), "recommending actions (h-rec) not in this build")
+    def test_check_names_a_product_field_no_product_has(self):
+        bad = rules_folder(self, {"products.jsonl": (RECO / "products.jsonl").read_text(),
+                                  "a.lua": 'catalog "products.jsonl"\n'
+                                           'action "x" { channels = { "web" }, value = 1,\n'
+                                           '  recommend = { from = "complements" },\n'
+                                           '  payload = { t = "{product.designer}" } }\n'})
+        r = run_cli(["check", bad])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("a.lua:2: action 'x': payload: {product.designer}: no product of the catalog has "
+                      "that field", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
