@@ -143,6 +143,21 @@ static size_t put_value(writer_t *w, const char *s, size_t n, bool html)
 {
     size_t used = 0;
     for (size_t i = 0; i < n;) {
+        /* A run of printable ASCII that needs no entity, copied at once. */
+        size_t run = i;
+        while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f &&
+               !(html && (s[run] == '&' || s[run] == '<' || s[run] == '>' || s[run] == '"' ||
+                          s[run] == '\'')))
+            run++;
+        if (run > i) {
+            size_t k = run - i;
+            if (used + k > ARB_TPL_VALUE_MAX) k = ARB_TPL_VALUE_MAX - used;
+            write_cb(w, s + i, k);
+            used += k;
+            if (k < run - i) break;
+            i = run;
+            continue;
+        }
         unsigned char c = (unsigned char)s[i];
         const char *rep = s + i;
         size_t rl = 1, adv = 1;

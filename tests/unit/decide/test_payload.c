@@ -140,6 +140,20 @@ Test(payload, an_escaped_value_is_cut_before_an_entity_that_would_pass_the_bound
     cr_expect_eq(memcmp(a->payload + a->payload_len - 5, "&amp;", 5), 0);
 }
 
+Test(payload, a_plain_ascii_value_is_cut_to_256_bytes)
+{
+    load("action 'u' { channels = { 'web' }, value = 1, payload = '{attributes.x}.' }\n");
+    char a[400];
+    memset(a, 'a', 300);
+    a[300] = '\0';
+    rf_decide(&R, "{'attributes':{'x':'%s'}}", a);
+    const arb_decided_action_t *d = rf_chosen_action(&R, "u");
+    cr_assert_not_null(d);
+    cr_expect_eq(d->payload_len, 3 + 256 + 1, "str16 header, 256 bytes of the value, the '.': %zu",
+                 d->payload_len);
+    cr_expect_eq(d->payload[d->payload_len - 1], '.');
+}
+
 Test(payload, years_and_days_since_a_date)
 {
     /* RF_NOW is 2026-01-01T00:00:00Z. */
