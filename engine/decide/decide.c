@@ -25,6 +25,7 @@
 #include "engine/decide/eval.h"
 #include "engine/decide/explain.h"
 #include "engine/decide/history.h"
+#include "engine/decide/payload.h"
 #include "engine/decide/policy.h"
 #include "engine/decide/count.h"
 #include "engine/decide/rank.h"
@@ -499,6 +500,10 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
         arb__reco_products(&d->reco, from[pick[i]].action, &d->picked[i].products, &d->picked[i].n_products);
         d->picked[i].segment = a->adaptive >= 0 ? arb__adaptive_segment(&d->ev, a, arena) : NULL;
         if (a->adaptive >= 0 && !d->picked[i].segment)
+            return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
+        /* Last: after the products chosen for it are set. */
+        if (rs->action_template && arb_payload_render(&d->picked[i], rs, from[pick[i]].action, &q.ctx,
+                                                      customer, d->ev.catalog, arena) < 0)
             return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     }
     dec->actions = d->picked;

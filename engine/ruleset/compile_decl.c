@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/ruleset/payload.h"
 #include "engine/ruleset/rawread.h"
 #include "engine/ruleset/recommend.h"
 #include "engine/base/pack.h"
@@ -356,7 +357,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     static const char *const fields[] = {
         "channels", "touchpoints", "requires", "value", "lever", "model", "propensity",
         "category", "payload", "start", "stop", "when", "weight", "description",
-        "cap", "cooldown", "group", "counts", "suppress", "control", "recommend", NULL,
+        "cap", "cooldown", "group", "counts", "suppress", "control", "recommend", "escape", NULL,
     };
     lua_State *L = cc->L;
     arb_ruleset_t *rs = cc->rs;
@@ -414,6 +415,7 @@ static void compile_action(compiler_t *cc, int spec, bool fallback)
     arb__compile_control_field(cc, spec, a->id, false);
     arb__compile_recommend(cc, spec, a);
     compile_answer(cc, spec, a);
+    arb__compile_payload(cc, spec, a);
     spec_field_string(cc, spec, "description", false, false);
 }
 

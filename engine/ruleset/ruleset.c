@@ -26,6 +26,7 @@
 #include "engine/base/log.h"
 #include "engine/ruleset/catalog.h"
 #include "engine/ruleset/recommend.h"
+#include "engine/ruleset/payload.h"
 
 /* Returns -1 when memory ran out reading the files again: the version
  * would then name other bytes than the folder's. Other problems of the
@@ -177,6 +178,9 @@ static arb_ruleset_t *ruleset_load(const char *dir, const char *base, struct arb
     lua_settop(rs->L, 0);
     arb__load_budget(rs->L, false);
     arb__rule_files_free(job.files, job.n);
+    /* After the catalog is loaded: the templates' product fields are checked against it
+     * (even when the load already failed, so that one load reports every mistake). */
+    arb__payload_finish(rs, problems);
     if (problems->total != before) {
         arb_ruleset_free(rs);
         return NULL;
@@ -227,6 +231,7 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(a->answer_tail);
     }
     free(rs->actions);
+    arb__payload_free(rs);
     for (uint32_t i = 0; i < rs->n_policies; i++) {
         for (uint32_t k = 0; k < rs->policies[i].n_suppress; k++) free(rs->policies[i].suppress[k].outcome);
         free(rs->policies[i].suppress);

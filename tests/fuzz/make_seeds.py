@@ -225,7 +225,7 @@ def ruleset_dict():
               "expect", "includes", "excludes", "reasons", "priorities", "cap", "per", "cooldown", "group",
               "counts", "suppress", "times", "within", "pause", "customer", "contacts",
               "outcomes", "outcome", "action", "positive", "trial", "prior", "strength",
-              "prior_model", "segment", "half_life", "explore", "settle"]
+              "prior_model", "segment", "half_life", "explore", "settle", "escape"]
     out += [""] + [dict_line("f_" + f, f + " = ") for f in fields]
     ctx = ["customer_id", "channel", "touchpoint", "now", "location", "purchases", "events",
            "weather", "scores", "attributes", "consent", "explain", "deadline_ms", "sku", "ts",
@@ -236,6 +236,11 @@ def ruleset_dict():
                "cart_abandon", "2026-01-15", "2026-02-30T00:00:00Z", "impression", "decision",
                "thin", "always", "click", "convert", "loyalty_tier"]
     out += [""] + [dict_line("s_" + ident(x), '"%s"' % x) for x in strings]
+    # payload templates: the fields, a default, doubled and lone braces
+    tpl = ["{attributes.first_name}", "{attributes.", "{years_since.", "{days_since.",
+           "{customer_id}", "{channel}", "{touchpoint}", "{product.", "|default}", "{{", "}}", "{", "}",
+           "\"none\"", "\"html\""]
+    out += [""] + [dict_line("t_%d" % i, x) for i, x in enumerate(tpl)]
     keywords = ["and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto",
                 "if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true",
                 "until", "while"]
@@ -452,6 +457,21 @@ RULE_EDGE_CASES = {
     "empty.lua": "",
     "syntax_error.lua": "action 'a' {\n  channels = { 'web' },\n  value = 1\n  when = raining(),\n}\n",
     "unknown_name.lua": "action 'a' { channels = { 'web' }, value = 1, when = bouhgt('laptop') }\n",
+    # Personal payloads (compile_payload.c, decide/payload.c): every field
+    # kind, defaults, doubled braces, escape = "none", and mistakes.
+    "payload_templates.lua": """\
+action "tpl" {
+  channels = { "web", "app", "email" }, value = 3,
+  payload = { t = "Hi {attributes.first_name|there}, {years_since.member_since|0} years",
+              d = "{days_since.last_order} days {{literal}} {customer_id}/{channel}/{touchpoint}",
+              deep = { { "{attributes.loyalty_tier}" }, { k = "{attributes.lifetime_value|}" } } },
+}
+action "raw" { channels = { "web" }, value = 2, escape = "none", payload = "<{attributes.first_name}>" }
+""",
+    "payload_mistakes.lua": """\
+action "bad" { channels = { "web" }, value = 1, escape = "js",
+  payload = { "{nope}", "{attributes.x", "{channel} }", "{product.name}", "{}", "{attributes.}" } }
+""",
     "all_fields.lua": """\
 models { "churn" }
 channels { "kiosk2", "voice" }
