@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 
 #include "engine/ruleset/catalog.h"
+#include "engine/ruleset/payload.h"
+#include "engine/ruleset/recommend.h"
 #include "engine/ruleset/rawread.h"
 
 /* Whether one of path's '/'-separated parts is "..". */
@@ -103,7 +105,20 @@ arb_catalog_t *arb_ruleset_catalog_reload(const arb_ruleset_t *rs, arb_problems_
         arb_problems_add(problems, "%s: this ruleset declares no catalog", rs->dir);
         return NULL;
     }
-    return arb_catalog_load(rs->catalog->path, NULL, problems);
+    /* The file alone may be right and still wrong for these rules: a
+     * relation a recommending action follows, or a field a payload fills,
+     * that no product has any more. The same checks as a full load. */
+    size_t before = problems->total;
+    arb_catalog_t *cat = arb_catalog_load(rs->catalog->path, NULL, problems);
+    if (cat) {
+        arb_recommend_check(rs, cat, problems);
+        arb_payload_check(rs, cat, problems);
+    }
+    if (problems->total > before) {
+        arb_catalog_release(cat);
+        return NULL;
+    }
+    return cat;
 }
 
 bool arb_ruleset_catalog(const arb_ruleset_t *rs, arb_catalog_view_t *out)

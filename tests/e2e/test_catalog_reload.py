@@ -143,6 +143,30 @@ class CatalogReloadTest(E2ETestCase):
         self.assertEqual(self.ids(c), ["stocked", "cheap", "browse"])
         self.assertTrue(c.ok("ping")["version"].startswith("1-"))
 
+    def test_a_catalog_the_rules_no_longer_fit_is_refused(self):
+        # The file is fine on its own, but a recommending action follows
+        # "complements" and a payload fills {product.material}: a catalog
+        # without either would answer products it cannot describe.
+        reco = ('action "look" { channels = { "web" }, value = 5,\n'
+                '  recommend = { from = "complements", within = days(30) },\n'
+                '  payload = { headline = "In {product.material}" } }\n')
+        with_rel = dict(BEFORE, relations={"complements": ["KB-1"]})
+        path = rules_folder(self, {"rules.lua": RULES + reco,
+                                   "catalog.lua": 'catalog "products.jsonl"\n',
+                                   "products.jsonl": lines(with_rel, dict(OTHER, material="oak"))},
+                            "arb-catreload-")
+        server = self.start_server(rules=path, workers=1)
+        c = self.connect(server)
+        # preview: the products shown are not remembered (exclude "shown")
+        look = lambda: [a for a in c.ok("decide", dict(ctx(), preview=True))["actions"] if a["id"] == "look"]
+        before = look()
+        self.assertEqual(before[0]["payload"]["headline"], "In oak")
+        self.write(path, lines(BEFORE, dict(OTHER, material="oak")))
+        self.assert_error(self.reload_catalog(server), "invalid_params", "complements")
+        self.write(path, lines(with_rel, OTHER))
+        self.assert_error(self.reload_catalog(server), "invalid_params", "material")
+        self.assertEqual(look(), before, "the old catalog answers")
+
     def test_reload_params(self):
         path = self.folder()
         server = self.start_server(rules=path, workers=1)
