@@ -15,6 +15,7 @@
 
 #include "engine/base/problems.h"
 #include "engine/decide/decide.h"
+#include "engine/ruleset/catalog.h"
 #include "engine/ruleset/testread.h"
 
 /* Memory and wall time all the tests' decisions may take together: each
@@ -347,6 +348,54 @@ static bool chosen_is(const outcome_t *out, const id_list_t *want)
     return true;
 }
 
+/* The skus of decided action a's products as "A, B" into buf. */
+static void skus_text(const outcome_t *out, const arb_decided_action_t *a, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < a->n_products && out->dec->catalog; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, n - used, "%s%s", i ? ", " : "", out->dec->catalog->products[a->products[i]].sku);
+    }
+    if (!buf[0]) snprintf(buf, n, "none");
+}
+
+/* products = { id = { "SKU", ... } }: the action was chosen with exactly
+ * these products, best first. */
+static int check_products(const test_case_t *t, const outcome_t *out, arb_problems_t *failures)
+{
+    int failed = 0;
+    for (size_t i = 0; i < t->product_ids.n; i++) {
+        const char *id = t->product_ids.items[i];
+        const arb_id_list_t *want = &t->product_wants[i];
+        if (!id) {
+            arb_problems_add(failures, "%s: products: each entry must be id = { \"SKU\", ... }", t->where);
+            failed++;
+            continue;
+        }
+        int at = chosen_at(out, id);
+        char got[1024], wanted[1024] = "";
+        if (at < 0) {
+            arb_problems_add(failures, "%s: products of %s: it was not chosen", t->where, id);
+            failed++;
+            continue;
+        }
+        const arb_decided_action_t *a = &out->dec->actions[at];
+        bool same = a->n_products == want->n && out->dec->catalog;
+        for (size_t k = 0; k < want->n; k++) {
+            size_t used = strlen(wanted);
+            snprintf(wanted + used, sizeof wanted - used, "%s%s", k ? ", " : "", want->items[k] ? want->items[k] : "?");
+            same = same && want->items[k] && strcmp(out->dec->catalog->products[a->products[k]].sku, want->items[k]) == 0;
+        }
+        if (!same) {
+            skus_text(out, a, got, sizeof got);
+            arb_problems_add(failures, "%s: products of %s: expected %s, got %s", t->where, id,
+                             want->n ? wanted : "none", got);
+            failed++;
+        }
+    }
+    return failed;
+}
+
 /* Check the test's expectations against out. Adds one failure per broken
  * expectation. */
 static int check_expectations(const test_case_t *t, const outcome_t *out, arb_problems_t *failures)
@@ -388,7 +437,7 @@ static int check_expectations(const test_case_t *t, const outcome_t *out, arb_pr
             failed++;
         }
     }
-    return failed + check_priorities(t, out, failures);
+    return failed + check_priorities(t, out, failures) + check_products(t, out, failures);
 }
 
 static int run_one(arb_ruleset_t *rs, arb_decider_t *d, const test_case_t *t,

@@ -53,6 +53,9 @@ static void test_case_free(test_case_t *t)
     id_list_free(&t->includes);
     id_list_free(&t->excludes);
     id_list_free(&t->reason_ids);
+    for (size_t i = 0; i < t->product_ids.n; i++) id_list_free(&t->product_wants[i]);
+    free(t->product_wants);
+    id_list_free(&t->product_ids);
     id_list_free(&t->reason_wants);
     for (size_t i = 0; i < t->n_priorities; i++) free(t->priorities[i].id);
     free(t->priorities);
@@ -156,6 +159,45 @@ static int read_reasons(lua_State *L, int spec, test_case_t *t)
     }
     lua_settop(L, spec);
     return r;
+}
+
+/* products = { id = { "SKU", ... } }: each value read as read_ids reads a
+ * list; an entry that is not id = plain list keeps a NULL id, and fails. */
+static int read_products(lua_State *L, int spec, test_case_t *t)
+{
+    int type = arb_raw_field(L, spec, "products");
+    if (type == LUA_TNIL) return lua_settop(L, spec), 0;
+    if (type != LUA_TTABLE || arb_raw_has_mt(L, -1)) {
+        snprintf(t->err, sizeof t->err, "'products' must be a plain table of id = { \"SKU\", ... }");
+        return lua_settop(L, spec), -1;
+    }
+    int tbl = lua_gettop(L);
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) lua_pop(L, 1), n++;
+    t->product_ids.items = calloc_or_raise(L, n, sizeof (char *));
+    t->product_wants = calloc_or_raise(L, n, sizeof *t->product_wants);
+    lua_pushnil(L);
+    while (lua_next(L, tbl) && t->product_ids.n < n) {
+        size_t i = t->product_ids.n++;
+        bool ok = lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE && !arb_raw_has_mt(L, -1);
+        t->product_ids.items[i] = ok ? string_copy(L, -2) : NULL;
+        if (ok) {
+            lua_Unsigned m = lua_rawlen(L, -1);
+            if (m > 100) m = 100;
+            arb_id_list_t *w = &t->product_wants[i];
+            w->given = true;
+            w->items = calloc_or_raise(L, (size_t)m, sizeof *w->items);
+            for (lua_Unsigned k = 1; k <= m; k++) {
+                lua_rawgeti(L, -1, (lua_Integer)k);
+                w->items[w->n++] = string_copy(L, -1);
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    lua_settop(L, spec);
+    return 0;
 }
 
 /* One priorities entry's value at -1 into w: a plain number (equals) or a
@@ -325,6 +367,7 @@ static void read_test(lua_State *L, int rec, int64_t now, test_case_t *t)
         read_ids(L, spec, "excludes", &t->excludes, t) == 0)
         read_reasons(L, spec, t);
     if (!t->err[0]) read_priorities(L, spec, t);
+    if (!t->err[0]) read_products(L, spec, t);
     lua_settop(L, spec - 1);
 }
 
@@ -395,7 +438,8 @@ void arb_rule_tests_check_ids(arb_rule_tests_t *tests, const arb_ruleset_t *rs)
         test_case_t *t = &tests->cases[i];
         if (t->err[0]) continue;
         (void)(unknown_id(rs, &t->expect, "expect", t) || unknown_id(rs, &t->includes, "includes", t) ||
-               unknown_id(rs, &t->excludes, "excludes", t) || unknown_id(rs, &t->reason_ids, "reasons", t));
+               unknown_id(rs, &t->excludes, "excludes", t) || unknown_id(rs, &t->reason_ids, "reasons", t) ||
+               unknown_id(rs, &t->product_ids, "products", t));
     }
 }
 

@@ -13,6 +13,7 @@
  *     includes = { ... }, excludes = { ... },-- or looser checks
  *     reasons  = { umbrella = "consent:location" },  -- explain reasons (prefix)
  *     priorities = { mouse = at_least(2.5), bag = between(1, 2), tv = 12 },
+ *     products = { complete_the_look = { "BG-118-GLD", "LS-031-RUBY" } },
  *     customer = { contacts = { { action = "x", channel = "email", ts = ago(days(1)) } },
  *                  outcomes = { ... }, purchases = { ... }, events = { ... },
  *                  consent = { email = false } },     -- the stored customer, optional
@@ -53,6 +54,11 @@ typedef struct arb_rule_test {
     arb_id_list_t reason_ids, reason_wants;   /* pairs, same length */
     arb_priority_want_t *priorities;          /* owned */
     size_t n_priorities;
+    /* products = { id = { "SKU", ... } }: a recommending action chosen with
+     * exactly these products, in order; pairs, same length (an entry that
+     * is not id = list of strings has a NULL id, and fails). */
+    arb_id_list_t product_ids;
+    arb_id_list_t *product_wants;             /* owned */
 } arb_rule_test_t;
 
 /* The tests of a folder, in file then declaration order; owns every case. */
