@@ -1,52 +1,45 @@
 -- Fashion: complete the look, dresses, shoes, the new season.
 
--- The red cocktail dresses of this season, by sku. bought { ... } with a
--- list matches any of them.
-local RED_COCKTAIL_DRESSES = { "DR-2231-RED", "DR-2240-RED", "DR-2302-RED" }
-local bought_red_cocktail_dress = bought(RED_COCKTAIL_DRESSES, within(days(30)))
+-- A red cocktail dress: the catalog (catalog.lua) knows each dress's
+-- color, so a new season's red dresses need no list of skus here. A
+-- purchase sent with its sku alone is joined to its product.
+local bought_red_cocktail_dress = bought { category = "cocktail_dress", color = "red", within = days(30) }
 
--- Complete the look: a gold clutch to go with a red cocktail dress bought
--- in the last month. Strongest right after the purchase (half after 10 days).
-action "gold_clutch" {
+-- Complete the look: after a red cocktail dress bought in the last month,
+-- the clutch and the lipstick the catalog pairs with that dress
+-- (its "complements"), one of each, never another dress, nothing the
+-- customer owns or was shown this week. Strongest right after the purchase
+-- (half after 10 days).
+action "complete_the_look" {
   channels    = { "email", "web", "app" },
   touchpoints = { "email_post_purchase", "web_home", "web_product", "app_home" },
   model       = "fashion",
-  value       = 35,
+  value       = 50,
   category    = "bags",
   when        = bought_red_cocktail_dress,
   weight      = recency("cocktail_dress", days(10)),
-  payload     = {
-    template = "complete_the_look",
-    sku      = "BG-118-GLD",
-    headline = "The finishing touch for your red dress",
-    body     = "Our metallic gold clutch: room for a phone, a lipstick and the keys.",
-    cta      = "Complete the look",
-    price    = 59.00,
+  recommend   = {
+    from    = "complements",
+    within  = days(30),
+    count   = 2,
+    where   = { category = one_of { "clutch", "lipstick" } },
+    exclude = { "owned", "shown", "seed_category" },
+    diverse = "category",
+    score   = { popularity = 2, affinity = 1 },
   },
-}
-
--- Complete the look: the matching ruby lipstick for the same dress.
-action "ruby_lipstick" {
-  channels    = { "email", "web", "app" },
-  touchpoints = { "email_post_purchase", "web_home", "web_product", "app_home" },
-  model       = "fashion",
-  value       = 15,
-  category    = "beauty",
-  when        = bought_red_cocktail_dress,
-  weight      = recency("cocktail_dress", days(10)),
   payload     = {
     template = "complete_the_look",
-    sku      = "LS-031-RUBY",
-    headline = "The red that matches your dress",
-    body     = "Long-wear ruby lipstick, shade-matched to our cocktail collection.",
-    cta      = "Add to basket",
-    price    = 24.00,
+    headline = "The finishing touch for your red dress, {attributes.first_name|with love}",
+    body     = "{product.name} by {product.brand}, chosen to go with your dress.",
+    cta      = "Complete the look",
   },
 }
 
 -- Cocktail dress picks for someone browsing cocktail dresses this week,
 -- but not to someone who bought one in the last three months: after a red
--- dress we complete the look, we do not push another red dress.
+-- dress we complete the look, we do not push another red dress. The picks
+-- are dresses like the ones they looked at (the catalog's "similar"), one
+-- per designer, in stock.
 action "cocktail_dress_picks" {
   channels    = { "web", "app", "email" },
   touchpoints = { "web_home", "web_product", "app_home", "email_weekly" },
@@ -55,11 +48,41 @@ action "cocktail_dress_picks" {
   category    = "dresses",
   when        = all { viewed("cocktail_dress", within(days(7))),
                       no(bought("cocktail_dress", within(days(90)))) },
+  recommend   = {
+    from    = "similar",
+    seeds   = "views",
+    within  = days(7),
+    count   = 3,
+    diverse = "brand",
+  },
   payload     = {
     template = "product_grid",
     headline = "Cocktail dresses picked for you",
-    skus     = { "DR-2231-RED", "DR-2255-BLK", "DR-2270-EMR" },
     cta      = "Shop the edit",
+  },
+}
+
+-- Like-minded designers: a designer piece bought in the last two months
+-- brings pieces by designers of the same school (the catalog's "similar"
+-- links them), one per designer.
+action "like_minded_designers" {
+  channels    = { "email", "web", "app" },
+  touchpoints = { "email_weekly", "web_home", "app_home" },
+  model       = "fashion",
+  value       = 30,
+  category    = "fashion",
+  when        = bought { designer_school = one_of { "classic", "avant-garde" }, within = days(60) },
+  recommend   = {
+    from    = "similar",
+    within  = days(60),
+    count   = 3,
+    diverse = "brand",
+    score   = { popularity = 1, price_band = 1 },
+  },
+  payload     = {
+    template = "designer_edit",
+    headline = "If you love {product.brand}, meet its peers",
+    cta      = "Discover the designers",
   },
 }
 

@@ -14,40 +14,65 @@ local viewed_red_dresses = {
 
 -- Complete the look ------------------------------------------------------------
 
-test "a red cocktail dress brings the gold clutch and the lipstick, not another dress" {
-  context = { channel = "web", touchpoint = "web_product",
-              purchases = { red_dress_yesterday }, events = viewed_red_dresses, scores = scores },
-  expect  = { "gold_clutch", "ruby_lipstick" },
-  reasons = { cocktail_dress_picks = "when" },
+-- The dress's complements in products.jsonl: two clutches, two lipsticks
+-- and shoes; the clutch of its own designer and the most popular lipstick
+-- win (score: popularity x 2 + affinity to the customer's brands).
+test "a red cocktail dress brings the clutch and the lipstick the catalog pairs with it, not another dress" {
+  context  = { channel = "web", touchpoint = "web_product",
+               purchases = { red_dress_yesterday }, events = viewed_red_dresses, scores = scores },
+  expect   = { "complete_the_look" },
+  products = { complete_the_look = { "BG-118-GLD", "LS-1107" } },
+  reasons  = { cocktail_dress_picks = "when" },
 }
 
-test "a dress that is not one of the red cocktail dresses does not trigger the look" {
-  context = { channel = "web", touchpoint = "web_product",
-              purchases = { { sku = "DR-2255-BLK", category = "cocktail_dress", price = 179, ts = ago(days(1)) } },
-              scores = scores },
-  excludes = { "gold_clutch", "ruby_lipstick" },
-  reasons  = { gold_clutch = "when", ruby_lipstick = "when" },
+test "a red dress sent by its sku alone is known by the catalog" {
+  context  = { channel = "web", touchpoint = "web_product", scores = scores,
+               purchases = { { sku = "DR-2302-RED", price = 480, ts = ago(days(1)) } } },
+  expect   = { "complete_the_look" },
+}
+
+test "a dress that is not red does not trigger the look" {
+  context  = { channel = "web", touchpoint = "web_product",
+               purchases = { { sku = "DR-2255-BLK", category = "cocktail_dress", price = 179, ts = ago(days(1)) } },
+               scores = scores },
+  excludes = { "complete_the_look" },
+  reasons  = { complete_the_look = "when" },
+}
+
+test "the look never shows a clutch the customer already owns" {
+  context  = { channel = "web", touchpoint = "web_product", scores = scores,
+               purchases = { red_dress_yesterday,
+                             { sku = "BG-118-GLD", category = "clutch", price = 320, ts = ago(days(200)) } } },
+  products = { complete_the_look = { "LS-1107", "BG-1055" } },
 }
 
 test "the look is no longer offered six weeks after the dress" {
-  context = { channel = "web", touchpoint = "web_product",
-              purchases = { { sku = "DR-2240-RED", category = "cocktail_dress", price = 189, ts = ago(days(42)) } },
-              scores = scores },
-  excludes = { "gold_clutch", "ruby_lipstick", "cocktail_dress_picks" },
+  context  = { channel = "web", touchpoint = "web_product",
+               purchases = { { sku = "DR-2240-RED", category = "cocktail_dress", price = 189, ts = ago(days(42)) } },
+               scores = scores },
+  excludes = { "complete_the_look", "cocktail_dress_picks" },
 }
 
-test "the post-purchase email after a red dress shows only the clutch" {
-  context = { channel = "email", touchpoint = "email_post_purchase",
-              purchases = { red_dress_yesterday }, scores = scores },
-  expect  = { "gold_clutch" },
-  reasons = { ruby_lipstick = "outranked" },
+test "the post-purchase email after a red dress carries the look" {
+  context  = { channel = "email", touchpoint = "email_post_purchase",
+               purchases = { red_dress_yesterday }, scores = scores },
+  expect   = { "complete_the_look" },
+  products = { complete_the_look = { "BG-118-GLD", "LS-1107" } },
 }
 
 -- Dress picks ------------------------------------------------------------------
 
-test "a customer browsing cocktail dresses gets the dress picks" {
-  context = { channel = "web", touchpoint = "web_product", events = viewed_red_dresses, scores = scores },
-  expect  = { "cocktail_dress_picks" },
+test "a customer browsing cocktail dresses gets dresses like the ones they viewed" {
+  context  = { channel = "web", touchpoint = "web_product", events = viewed_red_dresses, scores = scores },
+  expect   = { "cocktail_dress_picks" },
+  products = { cocktail_dress_picks = { "DR-1069", "DR-1065", "DR-1167" } },
+}
+
+test "a designer piece brings pieces by like-minded designers" {
+  context  = { channel = "web", touchpoint = "web_home", scores = scores,
+               purchases = { { sku = "DR-2270-EMR", price = 610, ts = ago(days(20)) } } },
+  includes = { "like_minded_designers" },
+  products = { like_minded_designers = { "DR-1066", "DR-1013" } },
 }
 
 test "browsing dresses two weeks ago is too old for the picks" {

@@ -207,25 +207,33 @@ class RetailScenarioTest(ScenarioCase):
     def test_red_dress_completes_the_look(self):
         ctx = context("web", "web_product", scores=ALL_SCORES,
                       purchases=[RED_DRESS_YESTERDAY], events=VIEWED_RED_DRESSES)
-        d, _ = self.assert_actions(ctx, ["gold_clutch", "ruby_lipstick"],
+        d, _ = self.assert_actions(ctx, ["complete_the_look"],
                                    reasons={"cocktail_dress_picks": "when"},
                                    excludes=["cocktail_dress_picks"])
-        self.assertEqual([a["payload"]["sku"] for a in d["actions"]],
-                         ["BG-118-GLD", "LS-031-RUBY"])
+        # The catalog's complements of that dress: a clutch and a lipstick,
+        # never a dress; the payload lists them and fills its fields.
+        products = d["actions"][0]["payload"]["products"]
+        self.assertEqual([p["category"] for p in products], ["clutch", "lipstick"])
+        self.assertEqual(products[0]["sku"], "BG-118-GLD")
+        self.assertEqual(d["actions"][0]["payload"]["body"],
+                         "Gold Evening Clutch by Caruso, chosen to go with your dress.")
 
     def test_dress_browser_without_a_dress_gets_dress_picks(self):
         # The contrast: the same browsing without the purchase brings dresses
-        # and no look to complete.
+        # like the ones viewed, and no look to complete.
         ctx = context("web", "web_product", scores=ALL_SCORES, events=VIEWED_RED_DRESSES)
-        self.assert_actions(ctx, ["cocktail_dress_picks"],
-                            reasons={"gold_clutch": "when", "ruby_lipstick": "when"})
+        d, _ = self.assert_actions(ctx, ["cocktail_dress_picks"],
+                                   reasons={"complete_the_look": "when"})
+        products = d["actions"][0]["payload"]["products"]
+        self.assertEqual({p["category"] for p in products}, {"cocktail_dress"})
+        self.assertEqual(len({p["brand"] for p in products}), len(products), "one per designer")
 
     def test_a_dress_that_is_not_red_does_not_complete_the_look(self):
         ctx = context("web", "web_product", scores=ALL_SCORES,
                       purchases=[order(1, 179, "cocktail_dress", "DR-2255-BLK")])
         self.assert_actions(ctx, ["bestsellers"],
-                            reasons={"gold_clutch": "when", "ruby_lipstick": "when"},
-                            excludes=["gold_clutch", "ruby_lipstick"])
+                            reasons={"complete_the_look": "when"},
+                            excludes=["complete_the_look"])
 
     # 3. weather ----------------------------------------------------------------
 
@@ -422,8 +430,7 @@ class RetailScenarioTest(ScenarioCase):
                                               "review_request": "outranked",
                                               "order_tracking": "fallback: not needed"})
         self.assertEqual(len(d["actions"]), 1)
-        self.assert_actions(dict(ctx, purchases=[RED_DRESS_YESTERDAY]), ["gold_clutch"],
-                            reasons={"ruby_lipstick": "outranked"})
+        self.assert_actions(dict(ctx, purchases=[RED_DRESS_YESTERDAY]), ["complete_the_look"])
         self.assert_actions(busy_customer("email", "email_post_purchase"), ["wireless_headset"])
         # Nothing to cross-sell: still exactly one block, order tracking.
         self.assert_actions(dict(ctx, purchases=[order(30)]), ["order_tracking"],
