@@ -31,4 +31,14 @@ arb_prelude_history_lua_end:
     .balign 8
 arb_prelude_history_lua_len:
     .quad arb_prelude_history_lua_end - arb_prelude_history_lua
+
+    .global arb_prelude_place_lua
+    .global arb_prelude_place_lua_len
+    .balign 16
+arb_prelude_place_lua:
+    .incbin "dsl/prelude_place.lua"
+arb_prelude_place_lua_end:
+    .balign 8
+arb_prelude_place_lua_len:
+    .quad arb_prelude_place_lua_end - arb_prelude_place_lua
     .section .note.GNU-stack,"",@progbits

@@ -52,11 +52,13 @@ static void arb_call_usage(FILE *f)
 
 static void arb_reload_usage(FILE *f)
 {
-    fputs("usage: arbiter reload --admin PATH [--timeout SECS]\n"
+    fputs("usage: arbiter reload --admin PATH [--catalog] [--timeout SECS]\n"
           "\n"
           "Ask a running server to reload its rules, through its admin Unix socket.\n"
           "\n"
           "  --admin PATH    the server's admin socket\n"
+          "  --catalog       reload only the ruleset's catalog (stock, prices): the\n"
+          "                  rules and their version stay\n"
           "  --timeout SECS  give up when no answer came by then (default 60); the\n"
           "                  server may still finish the reload\n"
           "  -h, --help      show this help\n"
@@ -367,10 +369,15 @@ int arb_cli_call(int argc, char **argv)
 int arb_cli_reload(int argc, char **argv)
 {
     arb_target_t t = {NULL, NULL, NULL};
+    int catalog = 0;
     for (int i = 1; i < argc; i++) {
         if (arb_is_help(argv[i])) {
             arb_reload_usage(stdout);
             return ARB_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--catalog") == 0) {
+            catalog = 1;
+            continue;
         }
         int r = arb_take_opt(argc, argv, &i, "--admin", &t.unix_path);
         if (r == 0)
@@ -382,5 +389,14 @@ int arb_cli_reload(int argc, char **argv)
     }
     if (t.unix_path == NULL)
         return arb_usage_error("reload", "missing --admin PATH", NULL);
-    return arb_run("reload", &t, "reload", NULL, 0, 1); /* NULL params: [] */
+    if (!catalog)
+        return arb_run("reload", &t, "reload", NULL, 0, 1); /* NULL params: [] */
+    /* The catalog-only reload of engine/server/catalog_reload.c. */
+    msgpack_sbuffer params;
+    msgpack_sbuffer_init(&params);
+    int rc = arb_pack_params("{\"only\": \"catalog\"}", &params);
+    if (rc == 0)
+        rc = arb_run("reload", &t, "reload", params.data, params.size, 1);
+    msgpack_sbuffer_destroy(&params);
+    return rc;
 }

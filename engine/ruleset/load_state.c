@@ -28,6 +28,8 @@ extern const char arb_prelude_dates_lua[];
 extern const uint64_t arb_prelude_dates_lua_len;
 extern const char arb_prelude_history_lua[];
 extern const uint64_t arb_prelude_history_lua_len;
+extern const char arb_prelude_place_lua[];
+extern const uint64_t arb_prelude_place_lua_len;
 
 /* Registry key of the table the prelude returned. */
 static const char prelude_key = 0;
@@ -61,6 +63,7 @@ static int l_prelude_part(lua_State *L)
     static const struct { const char *name; const char *text; const uint64_t *len; } parts[] = {
         { "dates", arb_prelude_dates_lua, &arb_prelude_dates_lua_len },
         { "history", arb_prelude_history_lua, &arb_prelude_history_lua_len },
+        { "place", arb_prelude_place_lua, &arb_prelude_place_lua_len },
     };
     const char *name = luaL_checkstring(L, 1);
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {

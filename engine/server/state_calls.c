@@ -90,6 +90,7 @@ static void on_commit(void *arg, const arb_commit_result_t *res, const arb_err_t
         if (n) memcpy(p->granted, res->granted, n * sizeof *p->granted);
         p->n_granted = res->n_granted;
         p->stored = res->stored;
+        p->outcomes_counted = res->outcomes_counted;
         memcpy(p->pseudonym, res->pseudonym, sizeof p->pseudonym);
         p->pseudonym[sizeof p->pseudonym - 1] = 0;
         p->committed = true;

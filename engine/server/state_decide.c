@@ -225,7 +225,10 @@ void arb__state_log(arb_pending_t *p)
     if (!who || !*who) return;
     if (p->m == ARB_METHOD_DECIDE && !p->dec.preview)
         arb_log_decision(l, &p->dec, who, p->ctx_bytes.data, p->ctx_bytes.size);
-    else if (p->m == ARB_METHOD_FEEDBACK)
+    else if (p->m == ARB_METHOD_FEEDBACK && p->committed && p->outcomes_counted)
+        /* Only an outcome the store counted: a feedback delivered again
+         * (a client's retry) is stored once (merge.c, one outcome per
+         * decision_id, action and outcome), so the report counts it once. */
         arb_log_feedback(l, &p->fb, who);
     else if (p->m == ARB_METHOD_TRACK && p->commit.n_purchases)
         arb_log_purchases(l, &p->commit, who);

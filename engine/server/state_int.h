@@ -50,6 +50,7 @@ struct arb_pending {
     char message[sizeof(((arb_err_t *)0)->message)];
     bool *granted;             /* n_contacts entries, in arena */
     size_t n_contacts, n_granted, stored;
+    size_t outcomes_counted;   /* outcomes the commit stored as new (not repeats) */
     /* decide: this round's decision, copied into arena, and its contacts */
     arb_decision_t dec;
     arb_contact_req_t *reqs;

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 
-from harness import E2ETestCase, RpcClient, T, rules_folder, wait_until
+from harness import E2ETestCase, RpcClient, T, rules_folder, run_cli, wait_until
 
 RULES = (
     'action "stocked" { channels = { "web" }, value = 3, when = bought { in_stock = true } }\n'
@@ -183,6 +183,41 @@ class CatalogReloadTest(E2ETestCase):
         public = c.call("reload", {"only": "catalog"})
         self.assertIsNotNone(public.error)
         self.assertEqual(public.error["code"], "forbidden")
+
+    def test_the_cli_reload_catalog_reloads_the_catalog_alone(self):
+        # `arbiter reload --admin PATH --catalog` sends {only = "catalog"}:
+        # a rule file broken on disk meanwhile is not read (a full reload,
+        # without --catalog, is refused for it), the version stays.
+        path = self.folder()
+        server = self.start_server(rules=path, workers=1)
+        self.assertTrue(server.wait_for_path(server.admin_path), "no admin socket")
+        c = self.connect(server)
+        version = c.ok("ping")["version"]
+        first = c.ok("ruleset")["catalog"]
+        self.write(path, lines(AFTER, OTHER))
+        with open(os.path.join(path, "rules.lua"), "a") as f:
+            f.write("action {\n")
+        full = run_cli(["reload", "--admin", server.admin_path], timeout=T(40))
+        self.assertEqual(full.returncode, 1, full.stdout + full.stderr)
+        self.assertIn("rules.lua", full.stderr)
+        cp = run_cli(["reload", "--admin", server.admin_path, "--catalog"], timeout=T(40))
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        out = json.loads(cp.stdout)
+        self.assertEqual(out["version"], version)
+        self.assertEqual(out["catalog"]["products"], 2)
+        self.assertNotEqual(out["catalog"]["checksum"], first["checksum"])
+        self.assertEqual(self.ids(c), ["browse"])
+        self.assertEqual(c.ok("ping")["version"], version)
+        # --catalog against a ruleset that declares none: refused, exit 1.
+        bare = self.start_server(rules=rules_folder(self, {"rules.lua": RULES}, "arb-catreload-"),
+                                 workers=1)
+        self.assertTrue(bare.wait_for_path(bare.admin_path), "no admin socket")
+        cp = run_cli(["reload", "--admin", bare.admin_path, "--catalog"], timeout=T(40))
+        self.assertEqual(cp.returncode, 1, cp.stdout + cp.stderr)
+        self.assertIn("declares no catalog", cp.stderr)
+        cp = run_cli(["reload", "--help"])
+        self.assertEqual(cp.returncode, 0)
+        self.assertIn("--catalog", cp.stdout)
 
     def test_a_ruleset_without_a_catalog_says_so(self):
         path = rules_folder(self, {"rules.lua": RULES}, "arb-catreload-")

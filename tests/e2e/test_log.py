@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from harness import E2ETestCase, T, rules_folder
+from harness import E2ETestCase, T, rules_folder, run_cli
 
 RULES = ('action "offer" { channels = { "web", "email" }, value = 10, counts = "decision" }\n'
          'action "other" { channels = { "web", "email" }, value = 1 }\n'
@@ -197,6 +197,37 @@ class TestDecisionLog(LogTestCase):
         self.stop(srv)
         self.assertEqual([(r["customer"], r["decision_id"] is not None) for r, _ in read_log(d)],
                          [(p, True), (p, True)])
+
+    def test_a_retried_feedback_is_logged_and_reported_once(self):
+        # A client retries a feedback whose answer it lost: the store keeps
+        # one outcome per (decision_id, action, outcome), and so must the
+        # log, or `arbiter report` counts the outcome and its value twice.
+        d = self.log_dir()
+        srv = self.serve(d)
+        c = self.connect(srv)
+        who = "cust-retry-8812"
+        dec = c.ok("decide", ctx(who))
+        self.assertEqual(dec["actions"][0]["id"], "offer")
+        fb = {"customer_id": who, "action": "offer", "outcome": "convert",
+              "decision_id": dec["decision_id"], "value": 12.5}
+        for _ in range(3):
+            self.assertEqual(c.ok("feedback", fb), {"ok": True})
+        # Another outcome of the same decision is an outcome of its own.
+        click = dict(fb, outcome="click")
+        del click["value"]
+        c.ok("feedback", click)
+        outcomes = [(o["action"], o["outcome"]) for o in self.customer(srv, who).get("outcomes") or []]
+        self.assertEqual(sorted(outcomes), [("offer", "click"), ("offer", "convert")])
+        self.stop(srv)
+
+        feedback = [(r["decision_id"], r["outcome"], r["value"]) for r, _ in read_log(d)
+                    if r["type"] == "feedback"]
+        self.assertEqual(feedback, [(dec["decision_id"], "convert", 12.5),
+                                    (dec["decision_id"], "click", None)])
+        out = run_cli(["report", d, "--json"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        offer = next(r for r in json.loads(out.stdout)["rows"] if r["action"] == "offer")
+        self.assertEqual((offer["contacts"], offer["outcomes"]), (1, {"convert": 1, "click": 1}), offer)
 
     def test_a_folder_that_cannot_be_written_stops_the_start(self):
         d = self.log_dir()

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import harness
 from harness import E2ETestCase, T, REPO_ROOT
@@ -92,14 +93,17 @@ class ServiceUnitTest(E2ETestCase):
     def test_exec_start_runs_reloads_and_drains(self):
         d = tempfile.mkdtemp(prefix="arb-unit-run-", dir="/tmp")
         self.addCleanup(shutil.rmtree, d, True)
-        port = harness.free_port()
+        port, http_port = harness.free_port(), harness.free_port()
+        while http_port == port:
+            http_port = harness.free_port()
         cmd = values(self.ds, "ExecStart")[-1]
         for old, new in ((BINARY, str(harness.require_binary())),
                          ("/etc/arbiter/rules", str(harness.RULES_DIR)),
                          ("/var/lib/arbiter", os.path.join(d, "state")),
                          ("/var/log/arbiter", os.path.join(d, "log")),
                          ("/run/arbiter", d),
-                         ("127.0.0.1:7878", "127.0.0.1:%d" % port)):
+                         ("127.0.0.1:7878", "127.0.0.1:%d" % port),
+                         ("127.0.0.1:9464", "127.0.0.1:%d" % http_port)):
             self.assertIn(old, cmd)
             cmd = cmd.replace(old, new)
         err = open(os.path.join(d, "stderr"), "wb")
@@ -119,6 +123,11 @@ class ServiceUnitTest(E2ETestCase):
         self.addCleanup(c.close)
         c.ok("decide", harness.sample_context("unit-1", channel="email",
                                               touchpoint=self.touchpoint(c)))
+        # --http: the unit's monitoring endpoints answer.
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http_port, timeout=T(10)) as r:
+            self.assertEqual(r.status, 200)
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=T(10)) as r:
+            self.assertIn(b"arbiter_", r.read())
         proc.send_signal(signal.SIGHUP)      # ExecReload
         deadline = time.monotonic() + T(30)
         while c.ok("stats")["reloads"]["ok"] < 1:

@@ -92,9 +92,8 @@ class Methods:
         that counts on impression), for learning (adaptive actions) and for the
         report. Pass the decision's ``decision_id``: the server then stores
         the outcome once per (decision_id, action, outcome), and this client
-        sends it again after a lost connection or a timeout (the decision
-        log records each delivery, so the report may count a repeat twice;
-        ``retries=0`` avoids it). Without
+        sends it again after a lost connection or a timeout (stored and
+        logged once, the report counts it once). Without
         a ``decision_id``, or for ``impression`` (whose contact is not
         deduplicated), it is retried only on ``overloaded``. ``value``: money
         the outcome brought; ``ts``: when it happened (unix seconds).
