@@ -31,15 +31,13 @@ typedef struct idmap {
     uint32_t *keys;
     double *vals;
     uint32_t mask;
-    uint32_t shift;         /* 32 - log2(capacity): the hash's top bits index */
 } idmap_t;
 
 static int idmap_init(idmap_t *m, arb_arena_t *a, uint32_t n, bool vals)
 {
-    uint32_t cap = 16, bits = 4;
-    while (cap < 2 * n + 2) cap *= 2, bits++;
+    uint32_t cap = 16;
+    while (cap < 2 * n + 2) cap *= 2;
     m->mask = cap - 1;
-    m->shift = 32 - bits;
     m->keys = arb_arena_alloc(a, sizeof *m->keys * cap);
     m->vals = vals ? arb_arena_alloc(a, sizeof *m->vals * cap) : NULL;
     if (!m->keys || (vals && !m->vals)) return -1;
@@ -47,15 +45,12 @@ static int idmap_init(idmap_t *m, arb_arena_t *a, uint32_t n, bool vals)
     return 0;
 }
 
-/* Fibonacci hashing takes the product's top bits: the keys are small ids
- * (2 x category + 1, product index + 1), whose low-bit patterns a fixed
- * shift left clustered into long probes (callgrind: a quarter of choose()). */
-static inline uint32_t idmap_hash(const idmap_t *m, uint32_t k) { return (k * 2654435761u) >> m->shift; }
+static inline uint32_t idmap_hash(uint32_t k) { return (k * 2654435761u) >> 7; }
 
 /* The slot of key k (k != 0): its own, or the empty one it would take. */
 static inline uint32_t idmap_slot(const idmap_t *m, uint32_t k)
 {
-    uint32_t s = idmap_hash(m, k) & m->mask;
+    uint32_t s = idmap_hash(k) & m->mask;
     while (m->keys[s] && m->keys[s] != k) s = (s + 1) & m->mask;
     return s;
 }
