@@ -440,6 +440,7 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
         arb_eval_begin(&d->ev, rs, &q.ctx, arena) < 0)
         return arb_err_set(err, ARB_INTERNAL, "out of memory"), NULL;
     arb__reco_begin(&d->reco, rs, d->ev.catalog, &q.ctx, q.ctx.explain, arena);
+    d->reco.p_prod = d->ev.p_prod, d->reco.e_prod = d->ev.e_prod;   /* found once, read by both */
     if (q.ctx.explain) {
         memset(d->chosen, 0, rs->n_actions);
         memset(d->reasons, 0, sizeof *d->reasons * rs->n_actions);

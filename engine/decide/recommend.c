@@ -87,6 +87,7 @@ void arb__reco_begin(arb_reco_run_t *r, const arb_ruleset_t *rs, const arb_catal
     r->explain = explain;
     r->arena = arena;
     r->found = NULL;
+    r->p_prod = r->e_prod = NULL;
 }
 
 typedef struct seed {
@@ -182,15 +183,6 @@ static void taste_add(sel_t *s, const arb_product_t *p, arb_str_t category, doub
     if (p && p->brand >= 0) idmap_add(&s->taste, 2u * (uint32_t)p->brand + 2, w);
 }
 
-/* Ask for the cache line of sku's slot in the catalog's sku table. */
-static inline void sku_prefetch(const arb_catalog_t *cat, arb_str_t sku)
-{
-    const arb_symtab_t *t = &cat->skus;
-    if (!sku.len || sku.len > 16 || !t->cap) return;
-    arb_symkey_t k = arb_symkey_load(sku.ptr, sku.len);
-    __builtin_prefetch(&t->slots[(uint32_t)arb_symkey_hash(&k) & (t->cap - 1)]);
-}
-
 static bool history_event(const arb_ctx_event_t *e)
 {
     return ARB_STR_IS(e->type, "view") || ARB_STR_IS(e->type, "recommended") ||
@@ -198,27 +190,26 @@ static bool history_event(const arb_ctx_event_t *e)
 }
 
 /* The products of the history's records (NULL: not in the catalog), into
- * pp (purchases) and ep (events): every sku's slot asked for first, then
- * every product's line, so that the misses of a large catalog overlap. */
-static void history_products(const sel_t *s, const arb_product_t **pp, const arb_product_t **ep)
+ * pp (purchases) and ep (events): the ones arb_eval_begin found for this
+ * decision when the caller passed them, else looked up by sku. */
+static void history_products(const sel_t *s, const arb_reco_run_t *r, const arb_product_t **pp,
+                             const arb_product_t **ep)
 {
     const arb_context_t *ctx = s->ctx;
-    for (uint32_t i = 0; i < ctx->n_purchases; i++) sku_prefetch(s->cat, ctx->purchases[i].sku);
-    for (uint32_t i = 0; i < ctx->n_events; i++)
-        if (history_event(&ctx->events[i])) sku_prefetch(s->cat, ctx->events[i].sku);
     for (uint32_t i = 0; i < ctx->n_purchases; i++) {
-        pp[i] = product_of(s->cat, ctx->purchases[i].sku);
+        pp[i] = r->p_prod ? r->p_prod[i] : product_of(s->cat, ctx->purchases[i].sku);
         if (pp[i]) __builtin_prefetch(pp[i]);
     }
     for (uint32_t i = 0; i < ctx->n_events; i++) {
-        ep[i] = history_event(&ctx->events[i]) ? product_of(s->cat, ctx->events[i].sku) : NULL;
+        ep[i] = !history_event(&ctx->events[i]) ? NULL
+              : r->e_prod ? r->e_prod[i] : product_of(s->cat, ctx->events[i].sku);
         if (ep[i]) __builtin_prefetch(ep[i]);
     }
 }
 
 /* One pass over the merged history: seeds, affinity, owned, shown, the
  * mean purchase price. */
-static int read_history(sel_t *s)
+static int read_history(sel_t *s, const arb_reco_run_t *r)
 {
     const arb_recommend_t *rec = s->rec;
     const arb_context_t *ctx = s->ctx;
@@ -228,7 +219,7 @@ static int read_history(sel_t *s)
         idmap_init(&s->owned, s->arena, ctx->n_purchases, false) < 0 ||
         idmap_init(&s->shown, s->arena, ctx->n_events, false) < 0)
         return -1;
-    history_products(s, pp, ep);
+    history_products(s, r, pp, ep);
     bool taste = rec->w_affinity > 0;
     double price_sum = 0, prices = 0;
     for (uint32_t i = 0; i < ctx->n_purchases; i++) {
@@ -353,7 +344,7 @@ static int32_t diverse_key(const arb_recommend_t *rec, const arb_product_t *p)
 static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_t *f)
 {
     sel_t s = { .rec = rec, .cat = r->cat, .ctx = r->ctx, .rs = r->rs, .arena = r->arena };
-    if (read_history(&s) < 0) return -1;
+    if (read_history(&s, r) < 0) return -1;
     int32_t rels[ARB_RECO_MAX_FROM];
     uint32_t n_rels = 0, bound = 0;
     for (uint32_t j = 0; j < rec->n_from; j++) {

@@ -32,6 +32,10 @@ typedef struct arb_reco_run {
     arb_arena_t *arena;
     bool explain;                   /* keep what was considered, for explain */
     struct arb_reco_found *found;   /* per rs->recommends entry, made on first use; arena */
+    /* Per purchase and per event: its product in cat, as arb_eval_begin
+     * already found them (arb_eval_t.p_prod / e_prod, the same catalog);
+     * NULL: looked up here. Set by the caller after arb__reco_begin. */
+    const struct arb_product *const *p_prod, *const *e_prod;
 } arb_reco_run_t;
 
 /* Start a decision's run (no work until a recommending action is eligible). */
