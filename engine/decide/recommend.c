@@ -153,6 +153,7 @@ typedef struct sel {
     idmap_t taste;              /* 2 x value id + 1 (+1 brand) -> decayed weight */
     double total;               /* decayed weight of the whole history */
     idmap_t owned, shown;       /* product index + 1 */
+    idmap_t model;              /* product index + 1 -> scores["<model>:<sku>"] (score.model) */
     double mean_price;          /* of the purchases; 0 unknown */
 } sel_t;
 
@@ -299,20 +300,32 @@ static const char *excluded(const sel_t *s, const arb_product_t *p, uint32_t idx
     return NULL;
 }
 
-/* scores["<model>:<sku>"], 0 when the context does not send it. */
-static double model_score(const sel_t *s, const arb_product_t *p)
+/* scores["<model>:<sku>"], 0 when the context does not send it: read
+ * once per decision into s->model (a candidate per score would be
+ * quadratic in what a client sends), each clamped to [0, 1], the bound the
+ * priority's pruning needs. */
+static int read_model_scores(sel_t *s)
 {
     const arb_recommend_t *rec = s->rec;
-    uint32_t want = rec->model_len + 1 + p->sku_len;
-    for (uint32_t i = 0; i < s->ctx->n_scores; i++) {
-        arb_str_t m = s->ctx->scores[i].model;
-        if (m.len == want && memcmp(m.ptr, rec->model, rec->model_len) == 0 && m.ptr[rec->model_len] == ':' &&
-            memcmp(m.ptr + rec->model_len + 1, p->sku, p->sku_len) == 0) {
-            double v = s->ctx->scores[i].value;
-            return v > 1 ? 1 : v > 0 ? v : 0;   /* a score is in [0, 1]: the priority's bound needs it */
-        }
+    const arb_context_t *ctx = s->ctx;
+    if (idmap_init(&s->model, s->arena, ctx->n_scores, true) < 0) return -1;
+    for (uint32_t i = 0; i < ctx->n_scores; i++) {
+        arb_str_t m = ctx->scores[i].model;
+        if (m.len <= rec->model_len + 1 || memcmp(m.ptr, rec->model, rec->model_len) != 0 ||
+            m.ptr[rec->model_len] != ':')
+            continue;
+        const arb_product_t *p = arb_catalog_find(s->cat, m.ptr + rec->model_len + 1,
+                                                  m.len - rec->model_len - 1);
+        uint32_t k = p ? (uint32_t)(p - s->cat->products) + 1 : 0;
+        double v = ctx->scores[i].value;
+        if (k && !idmap_has(&s->model, k)) idmap_add(&s->model, k, v > 1 ? 1 : v > 0 ? v : 0);
     }
     return 0;
+}
+
+static double model_score(const sel_t *s, const arb_product_t *p)
+{
+    return idmap_get(&s->model, (uint32_t)(p - s->cat->products) + 1);
 }
 
 static double score_of(const sel_t *s, const arb_product_t *p)
@@ -345,6 +358,7 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
 {
     sel_t s = { .rec = rec, .cat = r->cat, .ctx = r->ctx, .rs = r->rs, .arena = r->arena };
     if (read_history(&s, r) < 0) return -1;
+    if (s.rec->w_model > 0 && s.rec->model && read_model_scores(&s) < 0) return -1;
     int32_t rels[ARB_RECO_MAX_FROM];
     uint32_t n_rels = 0, bound = 0;
     for (uint32_t j = 0; j < rec->n_from; j++) {
