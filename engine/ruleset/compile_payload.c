@@ -392,7 +392,13 @@ static int check_part(const arb_payload_tpl_t *t, const arb_tpart_t *p, const ar
 {
     const char *name = t->text + p->text;
     arb_pvalue_t v;
-    for (uint32_t i = 0; i < cat->n_products; i++) {
+    static const char *const named[] = { "sku", "name", "brand", "category", "color", "price",
+                                         "popularity", "in_stock", "tags", NULL };
+    bool maybe = arb_symtab_find(&cat->fields, name, p->text_len) >= 0 ||
+                 arb_symtab_find(&cat->relations, name, p->text_len) >= 0;
+    for (const char *const *k = named; *k && !maybe; k++) maybe = strcmp(*k, name) == 0;
+    /* A name no product can have is told without a pass over the catalog. */
+    for (uint32_t i = 0; maybe && i < cat->n_products; i++) {
         if (!arb_catalog_get(cat, &cat->products[i], name, p->text_len, &v)) continue;
         if (v.kind != ARB_PV_LIST) return 0;
         arb_problems_add(problems, "%s:%d: action '%s': payload: {product.%s} is a list; a field "
