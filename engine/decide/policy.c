@@ -258,6 +258,10 @@ int arb_policy_feedback_contacts(const arb_ruleset_t *rs, const char *action, co
 /* Offers: a feedback comes within days of its decision, and each adaptive
  * action shown adds one; 100 of ~60 bytes keep the record's bound. */
 #define RETAIN_OFFERS 100
+/* "recommended" events, one per product a decision recommends, kept apart
+ * from the customer's own events (which they would otherwise push out) and
+ * once per sku: enough for "shown" to cover ten decisions of 20 products. */
+#define RETAIN_RECOMMENDED 200
 
 void arb_ruleset_retention(const arb_ruleset_t *rs, arb_retention_t *out)
 {
@@ -269,6 +273,7 @@ void arb_ruleset_retention(const arb_ruleset_t *rs, arb_retention_t *out)
     out->max_contacts = RETAIN_CONTACTS;
     out->max_outcomes = RETAIN_OUTCOMES;
     out->max_offers = RETAIN_OFFERS;
+    out->max_recommended = RETAIN_RECOMMENDED;
 }
 
 const arb_ruleset_t *arb_policy_ruleset_of(const arb_ruleset_t *rs, const char *id)

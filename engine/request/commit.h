@@ -64,10 +64,14 @@ typedef struct arb_learn_rule {
 
 /* What is kept per customer: entries older than max_age seconds before the
  * commit's `now` are dropped, then the oldest beyond each count. 0 means no
- * limit. The ruleset must keep max_age at least its longest cap window. */
+ * limit. The ruleset must keep max_age at least its longest cap window.
+ * Events of type "recommended" (what a decision recommended) are counted
+ * apart: max_events bounds the others, however many recommended ones there
+ * are, and max_recommended bounds those, keeping the newest per sku. */
 typedef struct arb_retention {
     int64_t max_age;
     uint32_t max_events, max_purchases, max_contacts, max_outcomes, max_offers;
+    uint32_t max_recommended;
 } arb_retention_t;
 
 typedef struct arb_commit {

@@ -81,6 +81,39 @@ static int merge_events(const arb_event_t *old, size_t n_old, const arb_event_t 
     return 0;
 }
 
+/* Retention of the event list: drop the events older than now - max_age,
+ * then keep the newest max_events that are not "recommended" and, apart,
+ * the newest max_recommended "recommended" ones, the newest per sku only
+ * (all that "shown" reads). Counted apart because a decision records one
+ * per product it recommends: under one count they would push the
+ * customer's own views and carts out of the record within a few decisions.
+ * The list stays sorted by ts. */
+static int retain_events(arb_event_t *e, size_t *n, int64_t now, const arb_retention_t *rt,
+                         arb_arena_t *a)
+{
+    bool *keep = alloc(a, *n * sizeof *keep);
+    if (!keep) return -1;
+    size_t others = 0, recos = 0;
+    for (size_t i = *n; i-- > 0;) {
+        keep[i] = false;
+        if (rt->max_age > 0 && e[i].ts < now - rt->max_age) continue;
+        if (!same_str(e[i].type, "recommended")) {
+            if (!rt->max_events || others < rt->max_events) keep[i] = true, others++;
+            continue;
+        }
+        if (rt->max_recommended && recos >= rt->max_recommended) continue;
+        bool newer = false;
+        for (size_t j = i + 1; j < *n && !newer; j++)
+            newer = keep[j] && same_str(e[j].type, "recommended") && same_str(e[j].sku, e[i].sku);
+        if (!newer) keep[i] = true, recos++;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (keep[i]) e[k++] = e[i];
+    *n = k;
+    return 0;
+}
+
 /* The keys of add replace those of old; both msgpack maps. */
 static int merge_attributes(const uint8_t *old, size_t n_old, const uint8_t *add, size_t n_add,
                             arb_arena_t *a, const uint8_t **out, size_t *n_out, arb_err_t *err)
@@ -217,7 +250,7 @@ int arb_commit_merge(const arb_customer_t *old, const arb_commit_t *cm,
         merge_events(old->purchases, old->n_purchases, cm->purchases, cm->n_purchases, a,
                      &out->purchases, &out->n_purchases, &res->stored))
         goto nomem;
-    RETAIN(out->events, out->n_events, now, rt->max_age, rt->max_events);
+    if (retain_events(out->events, &out->n_events, now, rt, a)) goto nomem;
     RETAIN(out->purchases, out->n_purchases, now, rt->max_age, rt->max_purchases);
 
     /* Consent: the latest statement per key wins; at the same second a

@@ -8,8 +8,9 @@ owns, never out of stock; after a red dress the clutch and the lipstick;
 similar designers from the catalog's relations, one per brand; explain's
 products; the products a stored customer was shown are recorded as
 "recommended" events and excluded on the next decision on any channel,
-until shown_within passes; a preview records nothing; a ruleset without a
-catalog decides as before; `arbiter decide --explain` lists the products.
+until shown_within passes; a preview records nothing; recommended events
+never evict the customer's view; a ruleset without a catalog decides as
+before; `arbiter decide --explain` lists the products.
 """
 
 import os
@@ -116,6 +117,40 @@ class RecommendTest(StateTestCase):
         self.assertEqual([e for e in cust.get("events", []) if e.get("type") == "recommended"], [])
         _, x = self.decide(ctx("P1"))
         self.assertEqual(self.chosen(x["laptop_accessories"]), ["MS-100", "BG-100"])
+
+
+class RetentionTest(StateTestCase):
+    """Recommended events are kept apart from the customer's own: twelve
+    decisions of 20 products each (240 "recommended" events) used to push
+    the one view out of the 200 events a record keeps, and the view-seeded
+    action stopped being chosen."""
+
+    def test_many_recommendations_never_evict_the_view_that_seeds_them(self):
+        products = [{"sku": "SEED", "category": "seed", "popularity": 0.5,
+                     "relations": {"similar": ["P%03d" % i for i in range(100)]}}]
+        products += [{"sku": "P%03d" % i, "category": "c%d" % i, "popularity": 0.5}
+                     for i in range(100)]
+        import json
+        from harness import rules_folder
+        folder = rules_folder(self, {
+            "products.jsonl": "".join(json.dumps(p) + "\n" for p in products),
+            "rules.lua": 'catalog "products.jsonl"\n'
+                         'action "more" { channels = { "web" }, value = 1,\n'
+                         '  recommend = { from = "similar", seeds = "views", count = 20,\n'
+                         '                exclude = { "owned" } } }\n'})
+        srv = self.start_server(rules=folder)
+        c = self.connect(srv)
+        c.ok("track", {"customer_id": "R1", "events": [
+            {"type": "view", "sku": "SEED", "channel": "web", "ts": T0 - DAY}]})
+        for i in range(12):
+            d = c.ok("decide", ctx("R1", now=T0 + i * 60))
+            self.assertEqual([a["id"] for a in d["actions"]], ["more"], (i, d["explain"]))
+        events = self.customer(srv, "R1").get("events", [])
+        views = [e for e in events if e.get("type") == "view"]
+        self.assertEqual([e.get("sku") for e in views], ["SEED"], len(events))
+        recos = [e for e in events if e.get("type") == "recommended"]
+        self.assertTrue(0 < len(recos) <= 200, len(recos))
+        self.assertEqual(len(recos), len({e.get("sku") for e in recos}), "one per sku")
 
 
 class NoCatalogTest(StateTestCase):

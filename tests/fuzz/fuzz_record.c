@@ -61,7 +61,7 @@ static void check(const uint8_t *data, size_t size)
     arb_offer_req_t of = {{1790000000, "d-1", "boots", "web", ""}, 0};
     arb_learn_rule_t rule = {"click", true};
     arb_retention_t rt = {.max_age = 86400 * 90, .max_events = 50, .max_contacts = 50, .max_outcomes = 50,
-                          .max_offers = 50};
+                          .max_offers = 50, .max_recommended = 50};
     arb_commit_t cm = {.now = 1790000000, .events = &ev, .n_events = 1, .consents = &cs, .n_consents = 1,
                        .outcomes = &oc, .n_outcomes = 1, .contacts = &k, .n_contacts = 1,
                        .offers = &of, .n_offers = 1, .learn = &rule,
