@@ -248,10 +248,8 @@ void arb__catalog_set_current(arb_server_t *s, arb_ruleset_t *rs)
         arb__catalog_reload_request(s, 0, 0, 0);
     s->catalog_published = 0;
     arb_ruleset_free(old);
-    /* The folder watch sees the folder's own entries: a catalog in a
-     * subfolder changes with a full reload only. */
-    const char *file = rs ? rs->catalog_file : NULL;
-    if (s->has_watch) arb_watch_set_catalog(&s->watch, file && !strchr(file, '/') ? file : NULL);
+    /* A catalog in a subfolder is watched there too (watch.c). */
+    if (s->has_watch) arb_watch_set_catalog(&s->watch, rs ? rs->catalog_file : NULL);
 }
 
 /* ------------------------------------------------------------ the workers */
