@@ -58,6 +58,12 @@ void arb__compile_catalog(compiler_t *cc, int spec)
                      "(no leading '/', no '..')", file);
         return;
     }
+    /* "./products.jsonl" names products.jsonl: normalised, so that the
+     * folder watch, which sees entries by name, knows it when it changes. */
+    while (file[0] == '.' && file[1] == '/') {
+        file += 2;
+        while (*file == '/') file++;
+    }
     cc->catalog_file = cc->d->file;
     cc->catalog_line = cc->d->line;
     /* The declaring file's folder: its path is "<folder>/<name>.lua". */

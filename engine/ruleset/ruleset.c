@@ -141,6 +141,12 @@ arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *p
     return ruleset_load(dir, NULL, NULL, seq, problems);
 }
 
+arb_ruleset_t *arb_ruleset_load_like(const char *dir, uint64_t seq, const arb_ruleset_t *like,
+                                     arb_problems_t *problems)
+{
+    return ruleset_load(dir, NULL, like ? like->catalog : NULL, seq, problems);
+}
+
 static arb_ruleset_t *ruleset_load(const char *dir, const char *base, struct arb_catalog *catalog,
                                    uint64_t seq, arb_problems_t *problems)
 {

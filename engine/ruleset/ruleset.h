@@ -26,6 +26,13 @@ typedef struct arb_ruleset arb_ruleset_t;
  * problems filled. */
 arb_ruleset_t *arb_ruleset_load(const char *dir, uint64_t seq, arb_problems_t *problems);
 
+/* arb_ruleset_load, reusing like's catalog (a reference; like stays the
+ * caller's) when the new ruleset declares the same file: one reload's
+ * copies for several workers then read the products file once and share
+ * one catalog. like NULL: arb_ruleset_load. */
+arb_ruleset_t *arb_ruleset_load_like(const char *dir, uint64_t seq, const arb_ruleset_t *like,
+                                     arb_problems_t *problems);
+
 /* Drop one owner's hold on rs (NULL is ignored); the last frees it. */
 void arb_ruleset_free(arb_ruleset_t *rs);
 

@@ -151,6 +151,22 @@ static void job_done(uv_work_t *req, int status)
     const char *version = arb_ruleset_version(job->rs);
     if (s->stopping) {
         arb_catalog_release(job->cat);   /* the workers are draining; waiters were answered */
+    } else if (s->current != job->rs) {
+        /* A full reload replaced the ruleset meanwhile: this catalog was
+         * read for rules that no longer answer, and the full reload's may
+         * be older than the file. Read again for the new ruleset; the
+         * waiters are answered with what then serves. */
+        arb_catalog_release(job->cat);
+        reload_waiter_t *last = job->waiters;
+        while (last && last->next) last = last->next;
+        if (last) {
+            pthread_mutex_lock(&s->control_lock);
+            last->next = s->queued_catalog;
+            s->queued_catalog = job->waiters;
+            pthread_mutex_unlock(&s->control_lock);
+        } else {
+            arb__catalog_reload_request(s, 0, 0, 0);   /* the watch's: nobody to answer */
+        }
     } else if (!job->cat) {
         atomic_fetch_add(&s->reloads_failed, 1);
         for (size_t i = 0; i < job->problems.n; i++) {
@@ -159,14 +175,9 @@ static void job_done(uv_work_t *req, int status)
                           arb_log_quote(job->problems.items[i], q, sizeof q), version);
         }
         answer_waiters(s, job->waiters, NULL, NULL, ARB_INVALID_PARAMS, &job->problems);
-    } else if (s->current != job->rs) {
-        /* A full reload replaced the ruleset meanwhile: it read its own
-         * catalog, which answers; this one is dropped. */
-        arb_catalog_release(job->cat);
-        answer_waiters(s, job->waiters, arb_ruleset_version(s->current), s->current->catalog,
-                       ARB_INTERNAL, NULL);
     } else {
         atomic_fetch_add(&s->reloads_ok, 1);
+        s->catalog_published++;
         arb_log_info("catalog reloaded", "version=%s products=%u checksum=%s file=%s", version,
                      job->cat->n_products, job->cat->checksum, job->cat->path);
         /* Published first: a request sent after the answer reads it. */
@@ -230,11 +241,15 @@ void arb__catalog_set_current(arb_server_t *s, arb_ruleset_t *rs)
 {
     arb_ruleset_t *old = s->current;
     s->current = rs ? arb_ruleset_retain(rs) : NULL;
+    /* A catalog-only reload published while the full reload ran may have
+     * read the file after it: the newest file must win, so read it again
+     * for the new ruleset (queued: it starts on the next loop turn). */
+    if (old && rs && rs->catalog_file && s->catalog_published && !s->stopping)
+        arb__catalog_reload_request(s, 0, 0, 0);
+    s->catalog_published = 0;
     arb_ruleset_free(old);
-    /* The folder watch sees the folder's own entries: a catalog in a
-     * subfolder changes with a full reload only. */
-    const char *file = rs ? rs->catalog_file : NULL;
-    if (s->has_watch) arb_watch_set_catalog(&s->watch, file && !strchr(file, '/') ? file : NULL);
+    /* A catalog in a subfolder is watched there too (watch.c). */
+    if (s->has_watch) arb_watch_set_catalog(&s->watch, rs ? rs->catalog_file : NULL);
 }
 
 /* ------------------------------------------------------------ the workers */
@@ -252,7 +267,14 @@ void arb__catalog_take(arb_worker_t *w)
     if (!atomic_load_explicit(&w->next_catalog, memory_order_relaxed)) return;
     arb_catalog_pub_t *pub = atomic_exchange_explicit(&w->next_catalog, NULL, memory_order_acquire);
     if (!pub) return;
-    if (strcmp(pub->version, arb_ruleset_version(w->ruleset)) != 0) {
+    const char *mine = arb_ruleset_version(w->ruleset);
+    if (strcmp(pub->version, mine) != 0) {
+        /* Read for a newer ruleset this worker has not swapped in yet: kept
+         * for after the swap, unless a newer publication took the slot. */
+        if (strtoull(pub->version, NULL, 10) > strtoull(mine, NULL, 10)) {
+            arb_catalog_pub_t *none = NULL;
+            if (atomic_compare_exchange_strong(&w->next_catalog, &none, pub)) return;
+        }
         arb_catalog_release(pub->catalog);   /* read for a ruleset that no longer answers */
     } else {
         arb__catalog_reset(w);

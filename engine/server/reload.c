@@ -53,7 +53,9 @@ void arb_reload_load(const char *dir, int nworkers, uint64_t seq, arb_ruleset_t 
             copies[i] = arb_ruleset_retain(copies[0]);
             continue;
         }
-        copies[i] = arb_ruleset_load(dir, seq, problems);
+        /* Each copy shares the first one's catalog: read once per reload, so
+         * every worker serves the same products under one version. */
+        copies[i] = arb_ruleset_load_like(dir, seq, i > 0 ? copies[0] : NULL, problems);
         if (i == 0 && copies[0]) arb_ruleset_run_tests(copies[0], dir, problems, 0);
     }
     arb_folder_pin(NULL);

@@ -63,6 +63,8 @@ struct arb_server {
     /* Catalog-only reloads (catalog_reload.c). */
     reload_waiter_t *queued_catalog; /* not yet started; guarded by control_lock */
     struct catalog_job *catalog_job; /* the one reading the file, NULL none */
+    unsigned catalog_published;     /* catalog-only reloads published since
+                                       current was set (main loop) */
     arb_ruleset_t *current;         /* the ruleset answering now, one hold: what the
                                        catalog is read again for */
     bool stopping;

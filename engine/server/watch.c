@@ -2,6 +2,7 @@
 #include "engine/server/watch.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,10 +27,28 @@ static void watch_on_folder(uv_fs_event_t *h, const char *filename, int events, 
 {
     arb_watch_t *w = h->data;
     if (status < 0) return;
-    if (filename && w->catalog && strcmp(filename, w->catalog) == 0) w->catalog_changed = true;
+    if (filename && w->catalog && !w->catalog_dir && strcmp(filename, w->catalog) == 0)
+        w->catalog_changed = true;
     else if (!filename || strstr(filename, ".lua")) w->rules_changed = true;
     else return;
     watch_changed(w);
+}
+
+/* The catalog's subfolder: only the catalog file counts there. */
+static void watch_on_sub(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    (void)events;
+    arb_watch_t *w = h->data;
+    if (status < 0 || !w->catalog || (filename && strcmp(filename, w->catalog) != 0)) return;
+    w->catalog_changed = true;
+    watch_changed(w);
+}
+
+static void watch_sub_arm(arb_watch_t *w)
+{
+    uv_fs_event_stop(&w->sub);
+    if (w->catalog_dir && uv_fs_event_start(&w->sub, watch_on_sub, w->catalog_dir, 0) < 0)
+        arb_log_warn("cannot watch the catalog's folder", "dir=%s", w->catalog_dir);
 }
 
 static void watch_on_parent(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -46,9 +65,15 @@ static void watch_on_parent(uv_fs_event_t *h, const char *filename, int events, 
 void arb_watch_set_catalog(arb_watch_t *w, const char *name)
 {
     if (!w->path) return;   /* closed */
-    char *copy = name ? strdup(name) : NULL;   /* out of memory: seen as another file */
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    char *copy = name ? strdup(slash ? slash + 1 : name) : NULL;   /* out of memory: seen as another file */
+    char *dir = NULL;
+    if (slash && asprintf(&dir, "%s/%.*s", w->path, (int)(slash - name), name) < 0) dir = NULL;
     free(w->catalog);
+    free(w->catalog_dir);
     w->catalog = copy;
+    w->catalog_dir = dir;
+    watch_sub_arm(w);
 }
 
 void arb_watch_rearm(arb_watch_t *w)
@@ -57,6 +82,7 @@ void arb_watch_rearm(arb_watch_t *w)
     uv_fs_event_stop(&w->folder);
     if (uv_fs_event_start(&w->folder, watch_on_folder, w->path, 0) < 0)
         arb_log_warn("cannot watch ruleset folder", "dir=%s", w->path);
+    watch_sub_arm(w);
     if (!w->parent_path) return;
     uv_fs_event_stop(&w->parent);
     if (uv_fs_event_start(&w->parent, watch_on_parent, w->parent_path, 0) < 0)
@@ -90,7 +116,8 @@ int arb_watch_start(arb_watch_t *w, uv_loop_t *loop, const char *path, arb_watch
     uv_timer_init(loop, &w->debounce);
     uv_fs_event_init(loop, &w->folder);
     uv_fs_event_init(loop, &w->parent);
-    w->debounce.data = w->folder.data = w->parent.data = w;
+    uv_fs_event_init(loop, &w->sub);
+    w->debounce.data = w->folder.data = w->parent.data = w->sub.data = w;
     arb_watch_rearm(w);
     return 0;
 }
@@ -105,10 +132,12 @@ void arb_watch_close(arb_watch_t *w)
     if (!w->path) return;
     close_once((uv_handle_t *)&w->folder);
     close_once((uv_handle_t *)&w->parent);
+    close_once((uv_handle_t *)&w->sub);
     close_once((uv_handle_t *)&w->debounce);
     free(w->path);
     free(w->parent_path);
     free(w->name);
     free(w->catalog);
-    w->path = w->parent_path = w->name = w->catalog = NULL;
+    free(w->catalog_dir);
+    w->path = w->parent_path = w->name = w->catalog = w->catalog_dir = NULL;
 }

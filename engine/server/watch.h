@@ -36,7 +36,9 @@ typedef struct arb_watch {
     char *parent_path;         /* its parent, absolute; owned, NULL if unknown */
     char *name;                /* its last component; owned */
     uint64_t first_change_ms;  /* first change of the burst being waited out */
-    char *catalog;             /* the catalog file's name in the folder; owned, NULL none */
+    char *catalog;             /* the catalog file's last component; owned, NULL none */
+    char *catalog_dir;         /* its subfolder, "<path>/<sub>"; owned, NULL: in the folder */
+    uv_fs_event_t sub;         /* that subfolder, watched while catalog_dir is set */
     bool rules_changed;        /* in this burst: a rule file or the folder (the server clears) */
     bool catalog_changed;      /* in this burst: the catalog file (the server clears) */
     arb_watch_cb on_change;    /* called once a burst settled */
@@ -49,8 +51,10 @@ typedef struct arb_watch {
 int arb_watch_start(arb_watch_t *w, uv_loop_t *loop, const char *path, arb_watch_cb on_change,
                     void *data);
 
-/* The catalog file the folder's ruleset declares (a name in the folder,
- * copied), NULL none: its changes are told apart from the rules'. */
+/* The catalog file the folder's ruleset declares (a path relative to the
+ * folder, copied), NULL none: its changes are told apart from the rules'.
+ * One in a subfolder is watched there too (a folder watch sees only its
+ * own entries). */
 void arb_watch_set_catalog(arb_watch_t *w, const char *name);
 
 /* Watch what the path names now. */

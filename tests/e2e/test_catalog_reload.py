@@ -249,6 +249,65 @@ class CatalogReloadTest(E2ETestCase):
         self.assertTrue(wait_until(lambda: c.ok("ping")["version"] != version, T(10)))
         self.assertEqual(self.ids(c), ["stocked", "cheap", "browse", "more"])
 
+    def test_the_watch_sees_a_catalog_named_with_a_path(self):
+        # "./products.jsonl" and "data/products.jsonl": the watch once
+        # compared bare names only, and never looked into a subfolder.
+        for name in ("./products.jsonl", "data/products.jsonl"):
+            with self.subTest(name=name):
+                path = rules_folder(self, {"rules.lua": RULES,
+                                           "catalog.lua": 'catalog "%s"\n' % name}, "arb-catreload-")
+                os.makedirs(os.path.join(path, "data"))
+                folder = os.path.join(path, os.path.dirname(name))
+                self.write(folder, lines(BEFORE, OTHER))
+                server = self.start_server(rules=path, workers=1, no_watch=False)
+                c = self.connect(server)
+                version = c.ok("ping")["version"]
+                self.assertEqual(self.ids(c), ["stocked", "cheap", "browse"])
+                self.write(folder, lines(AFTER, OTHER))
+                self.assertTrue(wait_until(lambda: self.ids(c) == ["browse"], T(10)),
+                                "the catalog file changed, the answers did not")
+                self.assertEqual(c.ok("ping")["version"], version, "a catalog-only reload")
+                server.stop()
+
+    def test_a_catalog_reload_racing_a_full_reload_leaves_the_newest_file_serving(self):
+        # Many actions and a plain Lua rule (one copy per worker): a full
+        # reload takes a while, and a catalog-only reload of a changed file
+        # lands before or after it. Either way the file's content serves in
+        # the end, and a success answer names the catalog that serves.
+        many = "".join('action "a%d" { channels = { "web" }, value = 0.01, when = bought { price = at_most(%d) } }\n'
+                       % (i, i) for i in range(1500))
+        path = self.folder(LUA_RULE + many)
+        server = self.start_server(rules=path, workers=2)
+        self.assertTrue(server.wait_for_path(server.admin_path), "no admin socket")
+
+        def serving():
+            return {self.connect(server).ok("ruleset")["catalog"]["checksum"] for _ in range(6)}
+
+        (sum_a,) = serving()
+        self.write(path, lines(AFTER, OTHER))
+        sum_b = self.reload_catalog(server).result["catalog"]["checksum"]
+        self.write(path, lines(BEFORE, OTHER))
+        self.assertEqual(self.reload_catalog(server).result["catalog"]["checksum"], sum_a)
+        began = time.monotonic()
+        self.assertIsNone(server.reload().error)
+        full = time.monotonic() - began
+        contents = [(lines(BEFORE, OTHER), sum_a), (lines(AFTER, OTHER), sum_b)]
+        for k in range(1, 9):
+            text, want = contents[k % 2]
+            box = {}
+            t = threading.Thread(target=lambda: box.update(r=server.reload()))
+            t.start()
+            time.sleep(full * k / 9)
+            self.write(path, text)
+            r = self.reload_catalog(server)
+            t.join(T(60))
+            self.assertIsNone(box["r"].error, box["r"].error)
+            self.assertIsNone(r.error, r.error)
+            self.assertEqual(r.result["catalog"]["checksum"], want,
+                             "round %d: a success answer names the file's catalog" % k)
+            self.assertTrue(wait_until(lambda: serving() == {want}, T(10)),
+                            "round %d: %s serves, the file's is %s" % (k, serving(), want))
+
 
 if __name__ == "__main__":
     import unittest

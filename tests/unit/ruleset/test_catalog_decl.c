@@ -101,6 +101,16 @@ Test(catalog_decl, the_path_stays_in_the_folder_and_must_exist)
     cr_assert(rf_load(&R, "a.lua", ACTION "catalog \"products.jsonl\"\n", NULL), "%s", rf_problems(&R));
 }
 
+Test(catalog_decl, a_leading_dot_slash_names_the_file_in_the_folder)
+{
+    /* The folder watch knows the catalog by its name: "./x" is "x". */
+    rf_write(&R, "products.jsonl", PRODUCTS);
+    cr_assert(rf_load(&R, "a.lua", ACTION "catalog \"././products.jsonl\"\n", NULL), "%s", rf_problems(&R));
+    arb_catalog_view_t v;
+    cr_assert(arb_ruleset_catalog(R.rs, &v));
+    cr_expect_str_eq(v.file, "products.jsonl");
+}
+
 Test(catalog_decl, the_catalog_reloads_on_its_own)
 {
     cr_assert(rf_load(&R, "a.lua", ACTION "catalog \"products.jsonl\"\n", "products.jsonl", PRODUCTS, NULL),

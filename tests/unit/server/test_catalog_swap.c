@@ -3,7 +3,8 @@
  * with a real ruleset declaring a real catalog: a catalog published for
  * the ruleset answering is decided with from the next request; one
  * published for another ruleset version is dropped, never applied; a full
- * swap goes back to the ruleset's own.
+ * swap goes back to the ruleset's own; one for a newer ruleset waits for
+ * the swap; one reload's copies share one catalog.
  */
 #include <criterion/criterion.h>
 
@@ -11,7 +12,9 @@
 #include <string.h>
 
 #include "engine/ruleset/catalog.h"
+#include "engine/ruleset/compiled.h"
 #include "engine/server/catalog_reload.h"
+#include "engine/server/reload.h"
 #include "engine/server/worker.h"
 #include "tests/support/rulefix.h"
 
@@ -92,4 +95,43 @@ Test(catalog_swap, a_newer_publication_replaces_the_one_taken)
     cr_expect(W.catalog == c);
     cr_expect_str_eq(decide(), "stocked,any");
     arb__catalog_free(&W);
+}
+
+Test(catalog_swap, a_catalog_for_a_newer_ruleset_waits_for_the_swap)
+{
+    /* The main loop publishes the new ruleset, then its catalog: a worker
+     * taking the catalog between two requests, before its wakeup swapped the
+     * ruleset, keeps it for after the swap instead of dropping it. */
+    load();
+    arb_catalog_t *c = publish(SOLD_OUT, "999999999-ffffffffffff");
+    arb__catalog_take(&W);
+    cr_expect_null(W.catalog, "not applied to the older ruleset");
+    arb_catalog_pub_t *kept = atomic_load(&W.next_catalog);
+    cr_assert_not_null(kept, "kept for the newer ruleset");
+    cr_expect(kept->catalog == c);
+    cr_expect_str_eq(decide(), "stocked,any");
+    arb__catalog_free(&W);
+}
+
+Test(catalog_swap, one_reload_reads_the_catalog_once_for_every_worker)
+{
+    /* A plain Lua function: one copy per worker, all with one catalog, so a
+     * file rewritten mid-reload cannot give workers different products. */
+    cr_assert(rf_load(&R, "rules.lua",
+                      "action 'lua' { channels = { 'web' }, value = 1, when = function(c) return true end }\n",
+                      "catalog.lua", "catalog 'products.jsonl'\n", "products.jsonl", IN_STOCK, NULL),
+              "%s", rf_problems(&R));
+    cr_assert(!arb_ruleset_shareable(R.rs));
+    arb_ruleset_t *copies[3] = { 0 };
+    arb_problems_t p = { 0 };
+    arb_reload_load(R.dir, 3, 7, copies, &p, NULL);
+    cr_assert(p.n == 0, "%s", p.items[0]);
+    cr_assert(copies[0] && copies[1] && copies[2]);
+    cr_expect(copies[0] != copies[1], "one copy per worker");
+    arb_catalog_view_t v0, v1;
+    cr_assert(arb_ruleset_catalog(copies[0], &v0) && arb_ruleset_catalog(copies[1], &v1));
+    cr_expect(copies[0]->catalog == copies[1]->catalog && copies[1]->catalog == copies[2]->catalog,
+              "one catalog, retained by every copy");
+    for (int i = 0; i < 3; i++) arb_ruleset_free(copies[i]);
+    arb_problems_free(&p);
 }
