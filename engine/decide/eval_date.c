@@ -15,15 +15,8 @@
 #define DATE_MIN (-62135596800LL)
 #define DATE_MAX 253402300799LL
 
-/* The date held in attribute sym: 0 with *ts set, -1 when absent or not a
- * date. A date without an offset is local time. */
-static int attr_date(const arb_eval_t *ev, int32_t sym, int64_t offset, int64_t *ts)
+int arb_eval_date_value(const msgpack_object *o, int64_t offset, int64_t *ts)
 {
-    const arb_ruleset_t *rs = ev->rs;
-    if (sym < 0) return -1;
-    const msgpack_object *o = arb_msgpack_map_getn(ev->ctx->attributes, rs->syms.names[sym],
-                                                   rs->syms.lens[sym]);
-    if (!o) return -1;
     switch (o->type) {
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > (uint64_t)DATE_MAX) return -1;
@@ -43,6 +36,17 @@ static int attr_date(const arb_eval_t *ev, int32_t sym, int64_t offset, int64_t 
     default:
         return -1;
     }
+}
+
+/* The date held in attribute sym: 0 with *ts set, -1 when absent or not a
+ * date. A date without an offset is local time. */
+static int attr_date(const arb_eval_t *ev, int32_t sym, int64_t offset, int64_t *ts)
+{
+    const arb_ruleset_t *rs = ev->rs;
+    if (sym < 0) return -1;
+    const msgpack_object *o = arb_msgpack_map_getn(ev->ctx->attributes, rs->syms.names[sym],
+                                                   rs->syms.lens[sym]);
+    return o ? arb_eval_date_value(o, offset, ts) : -1;
 }
 
 /* The numeric comparisons since and until_date allow (prelude.lua). */

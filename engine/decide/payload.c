@@ -88,32 +88,9 @@ static size_t number_text(double x, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-/* Unix seconds of years 1 to 9999 (as eval_date.c reads dates). */
-#define DATE_MIN (-62135596800LL)
-#define DATE_MAX 253402300799LL
-
 static int date_of(const env_t *e, const msgpack_object *o, int64_t *ts)
 {
-    switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        if (o->via.u64 > (uint64_t)DATE_MAX) return -1;
-        *ts = (int64_t)o->via.u64;
-        return 0;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        if (o->via.i64 < DATE_MIN) return -1;
-        *ts = o->via.i64;
-        return 0;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        if (!(o->via.f64 >= (double)DATE_MIN && o->via.f64 <= (double)DATE_MAX)) return -1;
-        *ts = (int64_t)floor(o->via.f64);
-        return 0;
-    case MSGPACK_OBJECT_STR:
-        return arb_civil_iso_parse(o->via.str.ptr, o->via.str.size,
-                                   arb_eval_local_offset(e->rs, e->ctx), ts);
-    default:
-        return -1;
-    }
+    return arb_eval_date_value(o, arb_eval_local_offset(e->rs, e->ctx), ts);
 }
 
 /* Whole years (calendar years in the customer's local time: a birthday
