@@ -83,7 +83,7 @@ static void write_ruleset(const char *retail)
     static const char *const files[] = { "base.lua", "electronics.lua", "fallback.lua",
                                          "family.lua", "fashion.lua", "lifecycle.lua",
                                          "replenishment.lua", "seasonal.lua", "stores.lua",
-                                         "weather.lua", NULL };
+                                         "weather.lua", "catalog.lua", "products.jsonl", NULL };
     char path[600];
     for (const char *const *f = files; *f; f++) {
         snprintf(path, sizeof path, "%s/%s", retail, *f);

@@ -61,7 +61,7 @@ static void write_ruleset(const char *retail)
     static const char *const files[] = { "base.lua", "electronics.lua", "fallback.lua",
                                          "family.lua", "fashion.lua", "lifecycle.lua",
                                          "replenishment.lua", "seasonal.lua", "stores.lua",
-                                         "weather.lua", NULL };
+                                         "weather.lua", "catalog.lua", "products.jsonl", NULL };
     char path[600];
     size_t len;
     for (const char *const *f = files; *f; f++) {
