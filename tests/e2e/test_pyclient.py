@@ -45,7 +45,16 @@ end
 
 # A rule file whose load takes a while: a reload of it is still running
 # when SIGTERM comes.
-SLOW_LOAD = "for i = 1, 40000000 do end\naction \"late\" { channels = { \"web\" } }\n"
+# A load of some 2 s made of few instructions (each comparison of two 1 MB
+# strings is one instruction and a memcmp): a spin of instructions would end
+# within the load's 50M-instruction budget before the SIGTERM at 0.3 s on a
+# fast machine, and the reload would answer invalid_params, not internal.
+SLOW_LOAD = """local a = string.rep("a", 1000000) .. "x"
+local b = string.rep("a", 1000000) .. "y"
+local n = 0
+for i = 1, 2400 do if a == b then n = n + 1 end end
+"""
+SLOW_LOAD_FILES = 10
 
 
 def ctx(customer_id="py-1", touchpoint="web_home", **over):
@@ -424,8 +433,9 @@ class ErrorMappingTest(PyClientBase):
     def test_internal_for_a_reload_cut_by_sigterm(self):
         rules = harness.rules_folder(self, SLOW_RULES)
         srv = self.serve(rules=rules)
-        with open(os.path.join(rules, "slow_load.lua"), "w") as f:
-            f.write(SLOW_LOAD)
+        for i in range(SLOW_LOAD_FILES):
+            with open(os.path.join(rules, "slow_load%02d.lua" % i), "w") as f:
+                f.write(SLOW_LOAD)
         admin = ac.Client("unix:" + srv.admin_path, timeout=T(30), retries=5)
         self.addCleanup(admin.close)
         threading.Timer(0.3, srv.send_signal, (signal.SIGTERM,)).start()
