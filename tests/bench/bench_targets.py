@@ -36,18 +36,17 @@ def _ratio_row(fig, bound, at_least, show):
 def _rows(f):
     """(target, figure keys, function of the figures -> row) for each target."""
     rps = lambda x: "{:,.0f}/s".format(x)
+
+    def vs_pctx(key, bound, more=lambda: ""):
+        return lambda: _ratio_row(f[key], bound, True, "%s against %s ping+context%s"
+                                  % (rps(f[key][0]), rps(f[key][1]), more()))
+    many = lambda: ("; customer ids from 100,000 (not judged): %.2f"
+                    % (f["net_many"][0] / f["net_many"][1]) if "net_many" in f else "")
     return [
         ("decide, 16x16, 1 worker, reference workload: at least 60% of ping+context",
-         ("net_ref",), lambda: _ratio_row(
-             f["net_ref"], 0.60, True,
-             "%s against %s ping+context%s" % (
-                 rps(f["net_ref"][0]), rps(f["net_ref"][1]),
-                 "; customer ids from 100,000 (not judged): %.2f"
-                 % (f["net_many"][0] / f["net_many"][1]) if "net_many" in f else ""))),
+         ("net_ref",), vs_pctx("net_ref", 0.60, many)),
         ("decide, 16x16, 1 worker, 1,000-action varied catalog: at least 50% of ping+context",
-         ("net_varied",), lambda: _ratio_row(
-             f["net_varied"], 0.50, True, "%s against %s ping+context"
-             % (rps(f["net_varied"][0]), rps(f["net_varied"][1])))),
+         ("net_varied",), vs_pctx("net_varied", 0.50)),
         ("decide in process, one core, 100 actions: at least 1,000,000 decisions/s",
          ("inproc100",), lambda: _ratio_row(
              (f["inproc100"][0], 1e6), 1.0, True,
@@ -60,14 +59,10 @@ def _rows(f):
          ("state_inproc",), lambda: _ratio_row(
              (f["state_inproc"][1], f["state_inproc"][0]), 1.5, False,
              "%.3f -> %.3f us" % f["state_inproc"])),
-        ("track, 1 worker, 16x16: at least 50% of ping+context",
-         ("track",), lambda: _ratio_row(
-             f["track"], 0.50, True, "%s against %s ping+context"
-             % (rps(f["track"][0]), rps(f["track"][1])))),
-        ("feedback, 1 worker, 16x16: at least 50% of ping+context",
-         ("feedback",), lambda: _ratio_row(
-             f["feedback"], 0.50, True, "%s against %s ping+context"
-             % (rps(f["feedback"][0]), rps(f["feedback"][1])))),
+        ("track, 1 worker, 16x16: at least 50% of ping+context", ("track",),
+         vs_pctx("track", 0.50)),
+        ("feedback, 1 worker, 16x16: at least 50% of ping+context", ("feedback",),
+         vs_pctx("feedback", 0.50)),
         ("decide with state on a 3-master Redis Cluster, loopback: at least 50,000 decisions/s per node",
          ("redis",), lambda: _ratio_row(
              (f["redis"][0], 50000), 1.0, True,
