@@ -129,7 +129,12 @@ def load(server, conns, depth, method, seconds=None, core=1, customers=None, ext
                        capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit("bench: loadgen failed: %s %s" % (p.stdout, p.stderr))
-    return kv(p.stdout)
+    r = kv(p.stdout)
+    # loadgen prints the first error answer of a run: what the count was.
+    first = re.search(r"first error answer: (.*)", p.stderr)
+    if first:
+        r["first_error"] = first.group(1).strip()
+    return r
 
 
 def reloads_ok(server):
@@ -174,3 +179,13 @@ def machine():
     except OSError:
         pass
     return "%d cores (%s), Linux %s" % (CORES, model, os.uname().release)
+
+
+def loadavg():
+    """The 1, 5 and 15-minute load averages: on a shared machine, how far
+    the run's microseconds are to be trusted."""
+    try:
+        with open("/proc/loadavg") as f:
+            return " / ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
