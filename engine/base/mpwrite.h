@@ -119,29 +119,39 @@ static inline void arb_mpwrite_double(arb_mpwrite_t *w, double v)
     arb_mpwrite_head(w, 0xcb, u, 8);
 }
 
-/* A header then n bytes of body (a str or a bin). */
-static inline void arb_mpwrite_body(arb_mpwrite_t *w, const void *body, size_t n)
+/* A str or bin: its header (the short form, then forms of 1, 2 and 4
+ * length bytes) and body, in one reservation. */
+static inline void arb_mpwrite_sized(arb_mpwrite_t *w, uint8_t fix, uint8_t t8, const void *body, size_t n)
 {
-    if (!n || !arb_mpwrite_reserve(w, n)) return;
-    memcpy(w->data + w->size, body, n);
-    w->size += n;
+    if (!arb_mpwrite_reserve(w, n + 5)) return;
+    uint8_t *p = w->data + w->size;
+    if (fix && n < 32) {
+        *p++ = (uint8_t)(fix | n);
+    } else if (n < 256) {
+        *p++ = t8;
+        *p++ = (uint8_t)n;
+    } else if (n < 65536) {
+        *p++ = t8 + 1;
+        arb_mpwrite_be(p, n, 2);
+        p += 2;
+    } else {
+        *p++ = t8 + 2;
+        arb_mpwrite_be(p, n, 4);
+        p += 4;
+    }
+    if (n) memcpy(p, body, n);
+    w->size = (size_t)(p - w->data) + n;
 }
 
 static inline void arb_mpwrite_str(arb_mpwrite_t *w, const char *s, size_t n)
 {
-    if (n < 32) arb_mpwrite_head(w, (uint8_t)(0xa0 | n), 0, 0);
-    else if (n < 256) arb_mpwrite_head(w, 0xd9, n, 1);
-    else if (n < 65536) arb_mpwrite_head(w, 0xda, n, 2);
-    else arb_mpwrite_head(w, 0xdb, n, 4);
-    if (!w->failed) arb_mpwrite_body(w, s, n);
+    arb_mpwrite_sized(w, 0xa0, 0xd9, s, n);
 }
 
+/* bin has no short form. */
 static inline void arb_mpwrite_bin(arb_mpwrite_t *w, const uint8_t *b, size_t n)
 {
-    if (n < 256) arb_mpwrite_head(w, 0xc4, n, 1);
-    else if (n < 65536) arb_mpwrite_head(w, 0xc5, n, 2);
-    else arb_mpwrite_head(w, 0xc6, n, 4);
-    if (!w->failed) arb_mpwrite_body(w, b, n);
+    arb_mpwrite_sized(w, 0, 0xc4, b, n);
 }
 
 #endif
