@@ -73,18 +73,30 @@ static inline bool arb_mpread_bool(arb_mpread_t *r, bool *v)
     return true;
 }
 
+/* The header of a sized value: a short form (b & fix_mask == fix, the
+ * size in the other bits; fix_mask 0: none), or the type `first` and the
+ * ones after it, with a size of first_width bytes, then twice that, up to
+ * 4. *q is left after the header. */
+static inline bool arb_mpread_head(const arb_mpread_t *r, uint8_t fix_mask, uint8_t fix, uint8_t first,
+                                   int first_width, const uint8_t **q, uint64_t *n)
+{
+    if (r->p == r->end) return false;
+    uint8_t b = *r->p;
+    *q = r->p + 1;
+    if (fix_mask && (b & fix_mask) == fix) {
+        *n = b & (uint8_t)~fix_mask;
+        return true;
+    }
+    if (b < first || b - first > 2 || (first_width << (b - first)) > 4) return false;
+    return arb_mpread_len(r, q, first_width << (b - first), n);
+}
+
 /* An array header: *n elements, at most one per byte left. */
 static inline bool arb_mpread_array(arb_mpread_t *r, uint32_t *n)
 {
-    if (r->p == r->end) return false;
-    const uint8_t *q = r->p + 1;
+    const uint8_t *q;
     uint64_t count;
-    uint8_t b = *r->p;
-    if ((b & 0xf0) == 0x90) count = b & 0x0f;
-    else if (b == 0xdc) { if (!arb_mpread_len(r, &q, 2, &count)) return false; }
-    else if (b == 0xdd) { if (!arb_mpread_len(r, &q, 4, &count)) return false; }
-    else return false;
-    if (count > (size_t)(r->end - q)) return false;
+    if (!arb_mpread_head(r, 0xf0, 0x90, 0xdc, 2, &q, &count) || count > (size_t)(r->end - q)) return false;
     r->p = q;
     *n = (uint32_t)count;
     return true;
@@ -93,25 +105,21 @@ static inline bool arb_mpread_array(arb_mpread_t *r, uint32_t *n)
 /* A map header: *n entries, at most one per two bytes left. */
 static inline bool arb_mpread_map(arb_mpread_t *r, uint32_t *n)
 {
-    if (r->p == r->end) return false;
-    const uint8_t *q = r->p + 1;
+    const uint8_t *q;
     uint64_t count;
-    uint8_t b = *r->p;
-    if ((b & 0xf0) == 0x80) count = b & 0x0f;
-    else if (b == 0xde) { if (!arb_mpread_len(r, &q, 2, &count)) return false; }
-    else if (b == 0xdf) { if (!arb_mpread_len(r, &q, 4, &count)) return false; }
-    else return false;
-    if (count * 2 > (size_t)(r->end - q)) return false;
+    if (!arb_mpread_head(r, 0xf0, 0x80, 0xde, 2, &q, &count) || count * 2 > (size_t)(r->end - q)) return false;
     r->p = q;
     *n = (uint32_t)count;
     return true;
 }
 
-/* The body of a str or bin of n bytes at q: false when it runs past the end. */
-static inline bool arb_mpread_body(arb_mpread_t *r, const uint8_t *q, uint64_t n, const uint8_t **body,
-                                   uint32_t *len)
+/* A str or bin of n bytes: its body, when it does not run past the end. */
+static inline bool arb_mpread_body(arb_mpread_t *r, uint8_t fix_mask, uint8_t fix, uint8_t first,
+                                   const uint8_t **body, uint32_t *len)
 {
-    if (n > (size_t)(r->end - q)) return false;
+    const uint8_t *q;
+    uint64_t n;
+    if (!arb_mpread_head(r, fix_mask, fix, first, 1, &q, &n) || n > (size_t)(r->end - q)) return false;
     *body = q;
     *len = (uint32_t)n;
     r->p = q + n;
@@ -121,30 +129,13 @@ static inline bool arb_mpread_body(arb_mpread_t *r, const uint8_t *q, uint64_t n
 /* A str: *s points at its n bytes in the input (not NUL-terminated). */
 static inline bool arb_mpread_str(arb_mpread_t *r, const char **s, uint32_t *n)
 {
-    if (r->p == r->end) return false;
-    const uint8_t *q = r->p + 1;
-    uint64_t len;
-    uint8_t b = *r->p;
-    if ((b & 0xe0) == 0xa0) len = b & 0x1f;
-    else if (b == 0xd9) { if (!arb_mpread_len(r, &q, 1, &len)) return false; }
-    else if (b == 0xda) { if (!arb_mpread_len(r, &q, 2, &len)) return false; }
-    else if (b == 0xdb) { if (!arb_mpread_len(r, &q, 4, &len)) return false; }
-    else return false;
-    return arb_mpread_body(r, q, len, (const uint8_t **)s, n);
+    return arb_mpread_body(r, 0xe0, 0xa0, 0xd9, (const uint8_t **)s, n);
 }
 
 /* A bin: *b points at its n bytes in the input. */
 static inline bool arb_mpread_bin(arb_mpread_t *r, const uint8_t **b, uint32_t *n)
 {
-    if (r->p == r->end) return false;
-    const uint8_t *q = r->p + 1;
-    uint64_t len;
-    uint8_t t = *r->p;
-    if (t == 0xc4) { if (!arb_mpread_len(r, &q, 1, &len)) return false; }
-    else if (t == 0xc5) { if (!arb_mpread_len(r, &q, 2, &len)) return false; }
-    else if (t == 0xc6) { if (!arb_mpread_len(r, &q, 4, &len)) return false; }
-    else return false;
-    return arb_mpread_body(r, q, len, b, n);
+    return arb_mpread_body(r, 0, 0, 0xc4, b, n);
 }
 
 /* An integer in any of MessagePack's int formats whose value fits int64_t
