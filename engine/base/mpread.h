@@ -41,19 +41,30 @@ static inline size_t arb_mpread_left(const arb_mpread_t *r)
 }
 
 /* The big-endian unsigned of k (1, 2, 4 or 8) bytes at p. */
-static inline uint64_t arb_mpread_be(const uint8_t *p, int k)
+static inline uint64_t arb_mpread_be32(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < k; i++) v = v << 8 | p[i];
-    return v;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* A length or count of k bytes after the type byte: false when the bytes
- * end first. *q is moved past it. */
+static inline uint64_t arb_mpread_be(const uint8_t *p, int k)
+{
+    /* Spelled out: a loop over a k known only at run time costs a branch a
+     * byte. Reads exactly k bytes. */
+    switch (k) {
+    case 1: return p[0];
+    case 2: return (uint32_t)p[0] << 8 | p[1];
+    case 4: return arb_mpread_be32(p);
+    default: return arb_mpread_be32(p) << 32 | arb_mpread_be32(p + 4);
+    }
+}
+
+/* A length or count of k (1, 2 or 4) bytes after the type byte: false
+ * when the bytes end first. *q is moved past it. */
 static inline bool arb_mpread_len(const arb_mpread_t *r, const uint8_t **q, int k, uint64_t *n)
 {
     if ((size_t)(r->end - *q) < (size_t)k) return false;
-    *n = arb_mpread_be(*q, k);
+    const uint8_t *p = *q;
+    *n = k == 1 ? p[0] : k == 2 ? (uint32_t)p[0] << 8 | p[1] : arb_mpread_be32(p);
     *q += k;
     return true;
 }
@@ -140,7 +151,7 @@ static inline bool arb_mpread_bin(arb_mpread_t *r, const uint8_t **b, uint32_t *
 
 /* An integer in any of MessagePack's int formats whose value fits int64_t
  * (a uint64 above INT64_MAX does not). */
-static inline bool arb_mpread_int(arb_mpread_t *r, int64_t *v)
+static inline __attribute__((always_inline)) bool arb_mpread_int(arb_mpread_t *r, int64_t *v)
 {
     if (r->p == r->end) return false;
     uint8_t b = *r->p;

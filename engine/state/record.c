@@ -366,7 +366,7 @@ static int get_offers(dec_t *d, arb_customer_t *c)
     if (get_list(d, 6, sizeof *c->offers, (void **)&c->offers, &c->n_offers, what)) return -1;
     for (size_t i = 0; i < c->n_offers; i++) {
         arb_offer_t *k = &c->offers[i];
-        int64_t learned;
+        int64_t learned = 0;
         /* An offer is found by (decision_id, action): both must be there. */
         if (get_item(d, 6, what) || get_i64(d, &k->ts, what) || get_str(d, false, &k->decision_id, what) ||
             get_str(d, false, &k->action, what) || get_str(d, true, &k->channel, what) ||
