@@ -149,7 +149,7 @@ int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, si
     arb_customer_t cur, next;
     int rc = -1;
     if (old) {
-        if (arb_record_decode(old, old_len, &cur, &arena, err)) {
+        if ((s->kept ? arb_record_decode_kept : arb_record_decode)(old, old_len, &cur, &arena, err)) {
             /* Say which customer, and the way out. */
             char why[sizeof err->message];
             snprintf(why, sizeof why, "%s", err->message);

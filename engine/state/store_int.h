@@ -25,6 +25,8 @@ struct arb_store {
     arb_store_options_t opt;  /* with the defaults filled in */
     char name[1100];
     void *impl;               /* the backend's */
+    bool kept;                /* records never leave this process (memory.c): their
+                                 checksums are not verified (arb_record_decode_kept) */
 };
 
 struct arb_store_session {
