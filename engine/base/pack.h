@@ -7,6 +7,7 @@
 #ifndef ARB_PACK_H
 #define ARB_PACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -95,6 +96,32 @@ void arb_packbuf_end(arb_packbuf_t *b);
 #define msgpack_pack_ext arb_packbuf_pack_ext   /* the template's timestamp calls it */
 #include <msgpack/pack_template.h>
 #undef msgpack_pack_ext
+
+/* The same packers without the bound check, for bytes the caller made
+ * room for: arb_packroom_put_double(&at, d) etc. write at at and move it
+ * on. A local `at` stays in a register where b->at is reloaded after
+ * every call. */
+#define msgpack_pack_inline_func(name) static inline int arb_packroom_put##name
+#define msgpack_pack_user char **
+#define msgpack_pack_append_buffer(user, buf, len) \
+    return (memcpy(*(user), buf, len), *(user) += (len), 0)
+#define msgpack_pack_ext arb_packroom_put_ext
+#include <msgpack/pack_template.h>
+#undef msgpack_pack_ext
+
+/* A literal str at at (room made for it), its head folded when compiling. */
+#define arb_packroom_lit(at, lit) \
+    (arb_packroom_put_str(at, sizeof(lit) - 1), arb_packroom_put_str_body(at, lit, sizeof(lit) - 1))
+
+/* Room for n more bytes in b: b->at has at least n free after it, the
+ * room written out first if need be. False when n is more than the whole
+ * room: pack through the checked packers then. */
+static inline bool arb_packbuf_room(arb_packbuf_t *b, size_t n)
+{
+    if ((size_t)(b->end - b->at) >= n) return true;
+    arb_packbuf_end(b);
+    return n <= sizeof b->room;
+}
 
 /* A str of len bytes; a str from a C string; a literal's. */
 static inline void arb_packbuf_strn(arb_packbuf_t *b, const char *s, size_t len)

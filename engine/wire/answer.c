@@ -9,6 +9,7 @@
 #include "engine/wire/answer.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "engine/base/pack.h"
 #include "engine/ruleset/catalog.h"
@@ -18,14 +19,29 @@ static void pack_bool(arb_packbuf_t *b, bool v)
     if (v) arb_packbuf_pack_true(b); else arb_packbuf_pack_false(b);
 }
 
+/* A chosen action's entry: its head and tail packed at load around the
+ * two numbers, with room made once for the whole entry. */
 static void pack_action(arb_packbuf_t *b, const arb_decided_action_t *a)
 {
-    arb_packbuf_append(b, a->head, a->head_len);
-    arb_packbuf_pack_double(b, a->priority);
-    arb_packbuf_lit(b, "propensity");
-    arb_packbuf_pack_double(b, a->propensity);
-    arb_packbuf_append(b, a->tail, a->tail_len);
-    if (a->payload_rendered) arb_packbuf_append(b, a->payload, a->payload_len);
+    size_t payload = a->payload_rendered ? a->payload_len : 0;
+    if (!arb_packbuf_room(b, a->head_len + a->tail_len + payload + 2 * 9 + 11)) {
+        /* An entry larger than the room (a big payload): item by item. */
+        arb_packbuf_append(b, a->head, a->head_len);
+        arb_packbuf_pack_double(b, a->priority);
+        arb_packbuf_lit(b, "propensity");
+        arb_packbuf_pack_double(b, a->propensity);
+        arb_packbuf_append(b, a->tail, a->tail_len);
+        arb_packbuf_append(b, a->payload, payload);
+        return;
+    }
+    char *at = b->at;
+    arb_packroom_put_str_body(&at, a->head, a->head_len);
+    arb_packroom_put_double(&at, a->priority);
+    arb_packroom_lit(&at, "propensity");
+    arb_packroom_put_double(&at, a->propensity);
+    arb_packroom_put_str_body(&at, a->tail, a->tail_len);
+    arb_packroom_put_str_body(&at, a->payload, payload);
+    b->at = at;
 }
 
 /* An adaptive action's evidence (dsl/README.md, "Adaptive propensity"):
@@ -118,14 +134,35 @@ void arb_answer_pack_decision(msgpack_packer *pk, const arb_decision_t *dec)
 {
     arb_packbuf_t b;
     arb_packbuf_begin(&b, pk);
-    arb_packbuf_pack_map(&b, 5u + (dec->explain ? 1 : 0) + (dec->experiment ? 2 : 0));
-    arb_packbuf_lit(&b, "decision_id");
-    arb_packbuf_strn(&b, dec->decision_id, dec->decision_id_len);
-    arb_packbuf_lit(&b, "ruleset");
-    arb_packbuf_cstr(&b, dec->ruleset);
-    /* Measurement (dsl/README.md, "Control groups and experiments"). */
-    arb_packbuf_lit(&b, "group");
-    arb_packbuf_cstr(&b, dec->group ? dec->group : "treatment");
+    const char *group = dec->group ? dec->group : "treatment";
+    size_t ruleset_len = strlen(dec->ruleset), group_len = strlen(group);
+    uint32_t n_keys = 5u + (dec->explain ? 1 : 0) + (dec->experiment ? 2 : 0);
+    /* The map head and the first three keys and values: 40 bytes of keys and
+     * heads at most (map 1, "decision_id" 12, "ruleset" 8, "group" 6, three
+     * str heads of 5) beside the strings. */
+    if (arb_packbuf_room(&b, 40 + dec->decision_id_len + ruleset_len + group_len)) {
+        char *at = b.at;
+        arb_packroom_put_map(&at, n_keys);
+        arb_packroom_lit(&at, "decision_id");
+        arb_packroom_put_str(&at, dec->decision_id_len);
+        arb_packroom_put_str_body(&at, dec->decision_id, dec->decision_id_len);
+        arb_packroom_lit(&at, "ruleset");
+        arb_packroom_put_str(&at, ruleset_len);
+        arb_packroom_put_str_body(&at, dec->ruleset, ruleset_len);
+        /* Measurement (dsl/README.md, "Control groups and experiments"). */
+        arb_packroom_lit(&at, "group");
+        arb_packroom_put_str(&at, group_len);
+        arb_packroom_put_str_body(&at, group, group_len);
+        b.at = at;
+    } else {   /* strings longer than the room */
+        arb_packbuf_pack_map(&b, n_keys);
+        arb_packbuf_lit(&b, "decision_id");
+        arb_packbuf_strn(&b, dec->decision_id, dec->decision_id_len);
+        arb_packbuf_lit(&b, "ruleset");
+        arb_packbuf_strn(&b, dec->ruleset, ruleset_len);
+        arb_packbuf_lit(&b, "group");
+        arb_packbuf_strn(&b, group, group_len);
+    }
     if (dec->experiment) {
         arb_packbuf_lit(&b, "experiment");
         arb_packbuf_text(&b, dec->experiment);
