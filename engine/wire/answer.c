@@ -31,7 +31,7 @@ static void pack_action(arb_packbuf_t *b, const arb_decided_action_t *a)
         arb_packbuf_lit(b, "propensity");
         arb_packbuf_pack_double(b, a->propensity);
         arb_packbuf_append(b, a->tail, a->tail_len);
-        arb_packbuf_append(b, a->payload, payload);
+        if (payload) arb_packbuf_append(b, a->payload, payload);
         return;
     }
     char *at = b->at;
@@ -40,7 +40,7 @@ static void pack_action(arb_packbuf_t *b, const arb_decided_action_t *a)
     arb_packroom_lit(&at, "propensity");
     arb_packroom_put_double(&at, a->propensity);
     arb_packroom_put_str_body(&at, a->tail, a->tail_len);
-    arb_packroom_put_str_body(&at, a->payload, payload);
+    if (payload) arb_packroom_put_str_body(&at, a->payload, payload);
     b->at = at;
 }
 
