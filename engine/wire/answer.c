@@ -2,144 +2,184 @@
  * server has always sent. Each chosen action's entry is mostly constant,
  * so it was packed at load (arb_action_t.answer_head/answer_tail): here it
  * is copied around the two numbers a decision computes, and only the
- * priority and propensity are packed per decision. */
+ * priority and propensity are packed per decision. A decision is gathered
+ * in an arb_packbuf_t (base/pack.h) and reaches the packer's callback in
+ * one write (a few for a long explain), not one per item: the keys are
+ * literals whose str head the compiler folds into the stores. */
 #include "engine/wire/answer.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "engine/base/pack.h"
 #include "engine/ruleset/catalog.h"
 
-static void pack_action(msgpack_packer *pk, const arb_decided_action_t *a)
+static void pack_bool(arb_packbuf_t *b, bool v)
 {
-    pk->callback(pk->data, a->head, a->head_len);
-    msgpack_pack_double(pk, a->priority);
-    arb_pack_lit(pk, "propensity");
-    msgpack_pack_double(pk, a->propensity);
-    pk->callback(pk->data, a->tail, a->tail_len);
-    if (a->payload_rendered) pk->callback(pk->data, a->payload, a->payload_len);
+    if (v) arb_packbuf_pack_true(b); else arb_packbuf_pack_false(b);
+}
+
+/* A chosen action's entry: its head and tail packed at load around the
+ * two numbers, with room made once for the whole entry. */
+static void pack_action(arb_packbuf_t *b, const arb_decided_action_t *a)
+{
+    size_t payload = a->payload_rendered ? a->payload_len : 0;
+    if (!arb_packbuf_room(b, a->head_len + a->tail_len + payload + 2 * 9 + 11)) {
+        /* An entry larger than the room (a big payload): item by item. */
+        arb_packbuf_append(b, a->head, a->head_len);
+        arb_packbuf_pack_double(b, a->priority);
+        arb_packbuf_lit(b, "propensity");
+        arb_packbuf_pack_double(b, a->propensity);
+        arb_packbuf_append(b, a->tail, a->tail_len);
+        if (payload) arb_packbuf_append(b, a->payload, payload);
+        return;
+    }
+    char *at = b->at;
+    arb_packroom_put_str_body(&at, a->head, a->head_len);
+    arb_packroom_put_double(&at, a->priority);
+    arb_packroom_lit(&at, "propensity");
+    arb_packroom_put_double(&at, a->propensity);
+    arb_packroom_put_str_body(&at, a->tail, a->tail_len);
+    if (payload) arb_packroom_put_str_body(&at, a->payload, payload);
+    b->at = at;
 }
 
 /* An adaptive action's evidence (dsl/README.md, "Adaptive propensity"):
  * segment nil for the pooled arm, sample nil when the mean was used. */
-static void pack_learned(msgpack_packer *pk, const arb_learned_t *l)
+static void pack_learned(arb_packbuf_t *b, const arb_learned_t *l)
 {
-    msgpack_pack_map(pk, 6);
-    arb_pack_lit(pk, "segment");
-    if (l->segment && *l->segment) arb_pack_text(pk, l->segment); else msgpack_pack_nil(pk);
-    arb_pack_lit(pk, "positives");
-    msgpack_pack_double(pk, l->positives);
-    arb_pack_lit(pk, "trials");
-    msgpack_pack_double(pk, l->trials);
-    arb_pack_lit(pk, "prior");
-    msgpack_pack_double(pk, l->prior);
-    arb_pack_lit(pk, "mean");
-    msgpack_pack_double(pk, l->mean);
-    arb_pack_lit(pk, "sample");
-    if (isnan(l->sample)) msgpack_pack_nil(pk); else msgpack_pack_double(pk, l->sample);
+    arb_packbuf_pack_map(b, 6);
+    arb_packbuf_lit(b, "segment");
+    if (l->segment && *l->segment) arb_packbuf_text(b, l->segment); else arb_packbuf_pack_nil(b);
+    arb_packbuf_lit(b, "positives");
+    arb_packbuf_pack_double(b, l->positives);
+    arb_packbuf_lit(b, "trials");
+    arb_packbuf_pack_double(b, l->trials);
+    arb_packbuf_lit(b, "prior");
+    arb_packbuf_pack_double(b, l->prior);
+    arb_packbuf_lit(b, "mean");
+    arb_packbuf_pack_double(b, l->mean);
+    arb_packbuf_lit(b, "sample");
+    if (isnan(l->sample)) arb_packbuf_pack_nil(b); else arb_packbuf_pack_double(b, l->sample);
 }
 
-static void pack_num(msgpack_packer *pk, const char *key, double v)
+/* A key given as a literal and its number. */
+#define pack_num(b, key, v) (arb_packbuf_lit(b, key), arb_packbuf_pack_double(b, v))
+
+/* A recommending action's products considered (decision.h): sku, score
+ * (absent for a product excluded before scoring), chosen, reason. */
+static void pack_products(arb_packbuf_t *b, const arb_explained_t *x)
 {
-    arb_pack_cstr(pk, key);
-    msgpack_pack_double(pk, v);
+    arb_packbuf_lit(b, "products");
+    arb_packbuf_pack_array(b, x->n_products);
+    for (uint32_t i = 0; i < x->n_products; i++) {
+        const arb_explained_product_t *p = &x->products[i];
+        arb_packbuf_pack_map(b, 3u + (isnan(p->score) ? 0 : 1));
+        arb_packbuf_lit(b, "sku");
+        arb_packbuf_text(b, p->sku);
+        if (!isnan(p->score)) pack_num(b, "score", p->score);
+        arb_packbuf_lit(b, "chosen");
+        pack_bool(b, p->chosen);
+        arb_packbuf_lit(b, "reason");
+        arb_packbuf_cstr(b, p->reason);
+    }
 }
 
 /* One explain entry (dsl/README.md section 11): id, chosen, reason, the
  * numbers the priority is the product of (propensity, weight and priority
  * only when its rules said yes), whom it lost to and by how much, and the
  * words of the part of its `when` that failed. */
-/* A recommending action's products considered (decision.h): sku, score
- * (absent for a product excluded before scoring), chosen, reason. */
-static void pack_products(msgpack_packer *pk, const arb_explained_t *x)
-{
-    arb_pack_lit(pk, "products");
-    msgpack_pack_array(pk, x->n_products);
-    for (uint32_t i = 0; i < x->n_products; i++) {
-        const arb_explained_product_t *p = &x->products[i];
-        msgpack_pack_map(pk, 3u + (isnan(p->score) ? 0 : 1));
-        arb_pack_lit(pk, "sku");
-        arb_pack_text(pk, p->sku);
-        if (!isnan(p->score)) pack_num(pk, "score", p->score);
-        arb_pack_lit(pk, "chosen");
-        if (p->chosen) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-        arb_pack_lit(pk, "reason");
-        arb_pack_cstr(pk, p->reason);
-    }
-}
-
-static void pack_explained(msgpack_packer *pk, const arb_explained_t *x)
+static void pack_explained(arb_packbuf_t *b, const arb_explained_t *x)
 {
     bool lost_numbers = x->lost_to && !isnan(x->lost_to_priority);
-    msgpack_pack_map(pk, 6u + (x->learned ? 1 : 0) + (x->eligible ? 3 : 0) +
-                             (x->lost_to ? 1 : 0) + (lost_numbers ? 2 : 0) + (x->failed ? 1 : 0) +
-                             (x->products ? 1 : 0));
-    arb_pack_lit(pk, "id");
-    arb_pack_cstr(pk, x->id);
-    arb_pack_lit(pk, "chosen");
-    if (x->chosen) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-    arb_pack_lit(pk, "reason");
+    arb_packbuf_pack_map(b, 6u + (x->learned ? 1 : 0) + (x->eligible ? 3 : 0) +
+                                (x->lost_to ? 1 : 0) + (lost_numbers ? 2 : 0) +
+                                (x->failed ? 1 : 0) + (x->products ? 1 : 0));
+    arb_packbuf_lit(b, "id");
+    arb_packbuf_cstr(b, x->id);
+    arb_packbuf_lit(b, "chosen");
+    pack_bool(b, x->chosen);
+    arb_packbuf_lit(b, "reason");
     /* Reasons quote rule errors, cut to a fixed size: keep them UTF-8. */
-    arb_pack_text(pk, x->reason);
+    arb_packbuf_text(b, x->reason);
     if (x->learned) {
-        arb_pack_lit(pk, "learned");
-        pack_learned(pk, x->learned);
+        arb_packbuf_lit(b, "learned");
+        pack_learned(b, x->learned);
     }
-    arb_pack_lit(pk, "propensity_from");
-    arb_pack_text(pk, x->propensity_from ? x->propensity_from : "fixed");
-    pack_num(pk, "value", x->value);
-    pack_num(pk, "lever", x->lever);
+    arb_packbuf_lit(b, "propensity_from");
+    arb_packbuf_text(b, x->propensity_from ? x->propensity_from : "fixed");
+    pack_num(b, "value", x->value);
+    pack_num(b, "lever", x->lever);
     if (x->eligible) {
-        pack_num(pk, "propensity", x->propensity);
-        pack_num(pk, "weight", x->weight);
-        pack_num(pk, "priority", x->priority);
+        pack_num(b, "propensity", x->propensity);
+        pack_num(b, "weight", x->weight);
+        pack_num(b, "priority", x->priority);
     }
     if (x->lost_to) {
-        arb_pack_lit(pk, "lost_to");
-        arb_pack_text(pk, x->lost_to);
+        arb_packbuf_lit(b, "lost_to");
+        arb_packbuf_text(b, x->lost_to);
     }
     if (lost_numbers) {
-        pack_num(pk, "lost_to_priority", x->lost_to_priority);
-        pack_num(pk, "lost_by", x->lost_by);
+        pack_num(b, "lost_to_priority", x->lost_to_priority);
+        pack_num(b, "lost_by", x->lost_by);
     }
     if (x->failed) {
-        arb_pack_lit(pk, "failed");
-        arb_pack_text(pk, x->failed);   /* a rule's strings: keep them UTF-8 */
+        arb_packbuf_lit(b, "failed");
+        arb_packbuf_text(b, x->failed);   /* a rule's strings: keep them UTF-8 */
     }
-    if (x->products) pack_products(pk, x);
-}
-
-static void pack_explain(msgpack_packer *pk, const arb_decision_t *dec)
-{
-    msgpack_pack_array(pk, dec->n_explain);
-    for (uint32_t i = 0; i < dec->n_explain; i++) pack_explained(pk, &dec->explain[i]);
+    if (x->products) pack_products(b, x);
 }
 
 void arb_answer_pack_decision(msgpack_packer *pk, const arb_decision_t *dec)
 {
-    msgpack_pack_map(pk, 5u + (dec->explain ? 1 : 0) + (dec->experiment ? 2 : 0));
-    arb_pack_lit(pk, "decision_id");
-    arb_pack_strn(pk, dec->decision_id, dec->decision_id_len);
-    arb_pack_lit(pk, "ruleset");
-    arb_pack_cstr(pk, dec->ruleset);
-    /* Measurement (dsl/README.md, "Control groups and experiments"). */
-    arb_pack_lit(pk, "group");
-    arb_pack_cstr(pk, dec->group ? dec->group : "treatment");
+    arb_packbuf_t b;
+    arb_packbuf_begin(&b, pk);
+    const char *group = dec->group ? dec->group : "treatment";
+    size_t ruleset_len = strlen(dec->ruleset), group_len = strlen(group);
+    uint32_t n_keys = 5u + (dec->explain ? 1 : 0) + (dec->experiment ? 2 : 0);
+    /* The map head and the first three keys and values: 40 bytes of keys and
+     * heads at most (map 1, "decision_id" 12, "ruleset" 8, "group" 6, three
+     * str heads of 5) beside the strings. */
+    if (arb_packbuf_room(&b, 40 + dec->decision_id_len + ruleset_len + group_len)) {
+        char *at = b.at;
+        arb_packroom_put_map(&at, n_keys);
+        arb_packroom_lit(&at, "decision_id");
+        arb_packroom_put_str(&at, dec->decision_id_len);
+        arb_packroom_put_str_body(&at, dec->decision_id, dec->decision_id_len);
+        arb_packroom_lit(&at, "ruleset");
+        arb_packroom_put_str(&at, ruleset_len);
+        arb_packroom_put_str_body(&at, dec->ruleset, ruleset_len);
+        /* Measurement (dsl/README.md, "Control groups and experiments"). */
+        arb_packroom_lit(&at, "group");
+        arb_packroom_put_str(&at, group_len);
+        arb_packroom_put_str_body(&at, group, group_len);
+        b.at = at;
+    } else {   /* strings longer than the room */
+        arb_packbuf_pack_map(&b, n_keys);
+        arb_packbuf_lit(&b, "decision_id");
+        arb_packbuf_strn(&b, dec->decision_id, dec->decision_id_len);
+        arb_packbuf_lit(&b, "ruleset");
+        arb_packbuf_strn(&b, dec->ruleset, ruleset_len);
+        arb_packbuf_lit(&b, "group");
+        arb_packbuf_strn(&b, group, group_len);
+    }
     if (dec->experiment) {
-        arb_pack_lit(pk, "experiment");
-        arb_pack_text(pk, dec->experiment);
-        arb_pack_lit(pk, "arm");
-        arb_pack_cstr(pk, dec->arm);
+        arb_packbuf_lit(&b, "experiment");
+        arb_packbuf_text(&b, dec->experiment);
+        arb_packbuf_lit(&b, "arm");
+        arb_packbuf_cstr(&b, dec->arm);
     }
-    arb_pack_lit(pk, "actions");
-    msgpack_pack_array(pk, dec->n_actions);
-    for (uint32_t i = 0; i < dec->n_actions; i++) pack_action(pk, &dec->actions[i]);
+    arb_packbuf_lit(&b, "actions");
+    arb_packbuf_pack_array(&b, dec->n_actions);
+    for (uint32_t i = 0; i < dec->n_actions; i++) pack_action(&b, &dec->actions[i]);
     if (dec->explain) {
-        arb_pack_lit(pk, "explain");
-        pack_explain(pk, dec);
+        arb_packbuf_lit(&b, "explain");
+        arb_packbuf_pack_array(&b, dec->n_explain);
+        for (uint32_t i = 0; i < dec->n_explain; i++) pack_explained(&b, &dec->explain[i]);
     }
-    arb_pack_lit(pk, "elapsed_us");
-    msgpack_pack_uint64(pk, dec->elapsed_us);
+    arb_packbuf_lit(&b, "elapsed_us");
+    arb_packbuf_pack_uint64(&b, dec->elapsed_us);
+    arb_packbuf_end(&b);
 }
 
 void arb_answer_pack_batch_head(msgpack_packer *pk, uint32_t n) { msgpack_pack_array(pk, n); }

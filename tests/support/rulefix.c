@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/support/answer_ref.h"
+
 /* ---- folders */
 
 void rf_write(rf_t *r, const char *name, const char *text)
@@ -206,6 +208,7 @@ int rf_vdecide(rf_t *r, const char *fmt, va_list ap)
         msgpack_packer pk;
         msgpack_packer_init(&pk, res, msgpack_sbuffer_write);
         arb_answer_pack_decision(&pk, r->decision);
+        ar_expect_same(r->decision);   /* the bytes clients have always read */
         cr_assert_eq(msgpack_unpack_next(&r->out, res->data, res->size, NULL), MSGPACK_UNPACK_SUCCESS,
                      "the decision is not valid MessagePack");
         r->dec = &r->out.data;
