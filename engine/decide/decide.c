@@ -315,19 +315,19 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     return 0;
 }
 
-/* Whether candidate e's priority cannot reach what this decision already
- * holds (see request_t.prune): then it is passed over unread. Its bound is
- * the same products as the priority's with the weight at its bound, and
- * rounding is monotone; a NAN bound (none known, or a fallback) never
- * compares below. Stored first, so that no extra precision of the
- * platform's arithmetic takes part in the comparison. */
-static inline bool cannot_be_shown(const arb_decider_t *d, const request_t *q, uint32_t n_elig,
-                                   const arb_cand_t *e)
+/* Whether candidate e's priority cannot reach floor, what this decision
+ * already holds (prune_floor; see request_t.prune): then it is passed
+ * over unread. Its bound is the same products as the priority's with the
+ * weight at its bound, and rounding is monotone; a NAN bound (none known,
+ * or a fallback) never compares below, nor does anything below a floor of
+ * -INFINITY. Stored first, so that no extra precision of the platform's
+ * arithmetic takes part in the comparison. */
+static inline bool cannot_be_shown(const arb_eval_t *ev, double floor, const arb_cand_t *e)
 {
-    double floor = prune_floor(d, q, n_elig), p;
+    double p;
     if (floor == -INFINITY) return false;
     if (e->model < 0) p = e->propensity;
-    else if (!arb_eval_score(&d->ev, e->model, &p)) return false;   /* "no score": the loop says */
+    else if (!arb_eval_score(ev, e->model, &p)) return false;   /* "no score": the loop says */
     double bound = p * e->value * e->weight_max * e->lever;
     return p >= 0 && bound < floor;
 }
@@ -353,26 +353,38 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
             if (consider_one(d, q, i, n_elig, n_fb) < 0 || late(d, seen++)) return -1;
         return 0;
     }
+    /* A 10,000-action catalog walks thousands of candidates and passes
+     * most over on their bound: the floor is read again only when an
+     * action was sorted in, and the passed-over ones are counted at the
+     * end. */
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
+    const arb_eval_t *ev = &d->ev;
+    double floor = prune_floor(d, q, *n_elig);
+    uint64_t passed = 0;
     for (uint32_t j = 0; j < x->n_always; j++) {
         const arb_cand_t *e = &x->always[j];
-        if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
-        else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
-        if (late(d, seen++)) return -1;
+        if (cannot_be_shown(ev, floor, e)) passed++;
+        else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
+        else floor = prune_floor(d, q, *n_elig);
+        if (late(d, seen++)) goto stop;
     }
-    const arb_eval_t *ev = &d->ev;
     for (uint32_t s = 0; s < ev->n_bought_syms; s++) {
         int32_t sym = ev->bought_syms[s];
         int64_t age = q->ctx.now - ev->bought_latest[sym];
         for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
             const arb_cand_t *e = &x->guarded[k];
             if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
-            if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
-            else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
-            if (late(d, seen++)) return -1;
+            if (cannot_be_shown(ev, floor, e)) passed++;
+            else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
+            else floor = prune_floor(d, q, *n_elig);
+            if (late(d, seen++)) goto stop;
         }
     }
+    d->considered += passed;
     return 0;
+stop:
+    d->considered += passed;
+    return -1;
 }
 
 static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,
