@@ -212,8 +212,9 @@ static __attribute__((noinline)) int check_rest(const msgpack_object *o, const p
  * zeroed with ts = INT64_MIN so a missing ts is caught. */
 static inline __attribute__((always_inline)) int
 get_records(const msgpack_object *o, const char *name, size_t size, field_fn field,
-                       void **out, uint32_t *n, arb_arena_t *arena, arb_err_t *err)
+            const msgpack_object **raw, void **out, uint32_t *n, arb_arena_t *arena, arb_err_t *err)
 {
+    *raw = o;   /* recfield.c reads the fields the walk does not know from here */
     path_t path = { name, -1, { NULL, 0 } };
     if (o->type != MSGPACK_OBJECT_ARRAY) return wrong(err, &path, "an array", o);
     uint32_t count = o->via.array.size;
@@ -383,6 +384,18 @@ typedef struct parse_state {
     arb_arena_t *arena;
 } parse_state_t;
 
+/* A part of the context whose known keys fill ctx (location, weather),
+ * checked whole when it holds others. */
+static inline __attribute__((always_inline)) int
+get_part(const msgpack_object *v, const char *name, arb_context_t *ctx, field_fn field,
+         arb_arena_t *arena, arb_err_t *err)
+{
+    path_t sub = { name, -1, { NULL, 0 } };
+    bool unknown = false;
+    if (each_field(v, &sub, ctx, field, &unknown, err) < 0) return -1;
+    return unknown ? check_rest(v, &sub, arena, err) : 0;
+}
+
 /* A top-level key by its length first: a context sends about ten of them,
  * and the length leaves at most five names to compare, each a compare of
  * a few words (ARB_STR_IS). */
@@ -391,7 +404,6 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
 {
     parse_state_t *st = out;
     arb_context_t *ctx = st->ctx;
-    bool unknown = false;
     switch (key.len) {
     case 3:
         if (ARB_STR_IS(key, "now")) {
@@ -409,11 +421,9 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
         break;
     case 6:
         if (ARB_STR_IS(key, "scores")) FIELD(11, get_scores(v, ctx, st->arena, err));
-        if (ARB_STR_IS(key, "events")) {
-            ctx->raw_events = v;
-            FIELD(13, get_records(v, "events", sizeof(arb_ctx_event_t), event_field,
+        if (ARB_STR_IS(key, "events"))
+            FIELD(13, get_records(v, "events", sizeof(arb_ctx_event_t), event_field, &ctx->raw_events,
                                   (void **)&ctx->events, &ctx->n_events, st->arena, err));
-        }
         break;
     case 7:
         if (ARB_STR_IS(key, "channel")) FIELD(1, get_str(v, path, &ctx->channel, err));
@@ -421,9 +431,7 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
         if (ARB_STR_IS(key, "weather")) {
             ctx->has_weather = true;
             ctx->weather = v;
-            path_t sub = { "weather", -1, { NULL, 0 } };
-            if (each_field(v, &sub, ctx, weather_field, &unknown, err) < 0) return -1;
-            FIELD(8, unknown ? check_rest(v, &sub, st->arena, err) : 0);
+            FIELD(8, get_part(v, "weather", ctx, weather_field, st->arena, err));
         }
         if (ARB_STR_IS(key, "explain")) FIELD(5, get_bool(v, path, &ctx->explain, err));
         if (ARB_STR_IS(key, "preview")) FIELD(14, get_bool(v, path, &ctx->preview, err));
@@ -432,18 +440,15 @@ static int context_field(void *out, arb_str_t key, const msgpack_object *v, cons
         if (ARB_STR_IS(key, "location")) {
             ctx->has_location = true;
             ctx->location = v;
-            path_t sub = { "location", -1, { NULL, 0 } };
-            if (each_field(v, &sub, ctx, location_field, &unknown, err) < 0) return -1;
-            FIELD(7, unknown ? check_rest(v, &sub, st->arena, err) : 0);
+            FIELD(7, get_part(v, "location", ctx, location_field, st->arena, err));
         }
         if (ARB_STR_IS(key, "timezone")) FIELD(15, get_timezone(v, path, ctx, err));
         break;
     case 9:
-        if (ARB_STR_IS(key, "purchases")) {
-            ctx->raw_purchases = v;
+        if (ARB_STR_IS(key, "purchases"))
             FIELD(12, get_records(v, "purchases", sizeof(arb_purchase_t), purchase_field,
-                                  (void **)&ctx->purchases, &ctx->n_purchases, st->arena, err));
-        }
+                                  &ctx->raw_purchases, (void **)&ctx->purchases, &ctx->n_purchases,
+                                  st->arena, err));
         break;
     case 10:
         if (ARB_STR_IS(key, "touchpoint")) FIELD(2, get_str(v, path, &ctx->touchpoint, err));

@@ -250,27 +250,25 @@ Test(decision, a_real_decision_packs_its_values)
 /* The decider remembers which symbol each score and consent name had in
  * the last request (eval.c sym_guess); a ruleset that numbers the same
  * names differently must still read each score and consent by its name. */
+static const char *const renumbered[2] = {
+    "models { 'ma', 'mb' }\n"
+    "action 'a' { channels = { 'web' }, model = 'ma', value = 1, requires = { 'email' } }\n"
+    "action 'b' { channels = { 'web' }, model = 'mb', value = 1, requires = { 'sms' } }\n",
+    "models { 'mz', 'mb', 'ma' }\n"
+    "action 'z' { channels = { 'web' }, model = 'mz', value = 1, requires = { 'sms' } }\n"
+    "action 'b' { channels = { 'web' }, model = 'mb', value = 1, requires = { 'sms', 'email' } }\n"
+    "action 'a' { channels = { 'web' }, model = 'ma', value = 1, requires = { 'email' } }\n",
+};
+
 Test(decision, scores_and_consents_are_read_by_name_when_a_reload_renumbers_them)
 {
-    cr_assert(rf_load(&R, "a.lua",
-                      "models { 'ma', 'mb' }\n"
-                      "action 'a' { channels = { 'web' }, model = 'ma', value = 1, requires = { 'email' } }\n"
-                      "action 'b' { channels = { 'web' }, model = 'mb', value = 1, requires = { 'sms' } }\n",
-                      NULL),
-              "%s", rf_problems(&R));
     const char *ctx = "{'scores':{'ma':0.75,'mb':0.25},'consent':{'email':true,'sms':false}}";
-    rf_decide(&R, ctx);
-    cr_assert_str_eq(rf_ids(&R), "a", "%s", rf_dump(&R));
-    cr_assert(rf_load(&R, "a.lua",
-                      "models { 'mz', 'mb', 'ma' }\n"
-                      "action 'z' { channels = { 'web' }, model = 'mz', value = 1, requires = { 'sms' } }\n"
-                      "action 'b' { channels = { 'web' }, model = 'mb', value = 1, requires = { 'sms', 'email' } }\n"
-                      "action 'a' { channels = { 'web' }, model = 'ma', value = 1, requires = { 'email' } }\n",
-                      NULL),
-              "%s", rf_problems(&R));
-    rf_decide(&R, ctx);
-    cr_expect_str_eq(rf_ids(&R), "a", "%s", rf_dump(&R));
-    cr_expect_eq(rf_priority(&R, "a"), 0.75);
+    for (int i = 0; i < 2; i++) {   /* the same decider, one ruleset then the other */
+        cr_assert(rf_load(&R, "a.lua", renumbered[i], NULL), "%s", rf_problems(&R));
+        rf_decide(&R, ctx);
+        cr_expect_str_eq(rf_ids(&R), "a", "ruleset %d: %s", i, rf_dump(&R));
+        cr_expect_eq(rf_priority(&R, "a"), 0.75);
+    }
     rf_decide(&R, "{'scores':{'ma':0.5,'mb':0.25,'mz':0.125},'consent':{'email':true,'sms':true}}");
     cr_expect_str_eq(rf_ids(&R), "a,b,z", "%s", rf_dump(&R));
     cr_expect_eq(rf_priority(&R, "z"), 0.125);
