@@ -108,6 +108,14 @@ static inline int32_t sym_guess(const arb_ruleset_t *rs, arb_str_t s, int32_t *g
     return *guess = sym_of(rs, s);
 }
 
+/* A record's category: its own, or without one its product's in the
+ * catalog; no call at all for a record that names it or a ruleset
+ * without a catalog (the commonest cases). */
+static inline arb_str_t category_of(const arb_eval_t *ev, bool purchase, uint32_t i, arb_str_t own)
+{
+    return own.len || !ev->catalog ? own : arb__eval_category(ev, purchase, i, own);
+}
+
 static inline void note_bought(arb_eval_t *ev, int32_t sym, int64_t ts)
 {
     if (sym < 0) return;
@@ -161,7 +169,7 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         const arb_purchase_t *p = &ctx->purchases[i];
         /* Sent without a category: its product's, so bought("laptop") and
          * the candidate index (bought_syms) see a laptop. */
-        ev->p_cat[i] = sym_of(rs, arb__eval_category(ev, true, i, p->category));
+        ev->p_cat[i] = sym_of(rs, category_of(ev, true, i, p->category));
         ev->p_sku[i] = sym_of(rs, p->sku);
         note_bought(ev, ev->p_cat[i], p->ts);
         note_bought(ev, ev->p_sku[i], p->ts);
@@ -169,7 +177,7 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
     }
     for (uint32_t i = 0; i < ne; i++) {
         ev->e_type[i] = sym_of(rs, ctx->events[i].type);
-        ev->e_cat[i] = sym_of(rs, arb__eval_category(ev, false, i, ctx->events[i].category));
+        ev->e_cat[i] = sym_of(rs, category_of(ev, false, i, ctx->events[i].category));
         ev->e_sku[i] = sym_of(rs, ctx->events[i].sku);
     }
     for (uint32_t i = 0; i < ctx->n_scores; i++) {
