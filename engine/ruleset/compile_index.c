@@ -123,6 +123,59 @@ static arb_cand_t cand_of(const arb_ruleset_t *rs, uint32_t i, int64_t window)
                          .weight_max = a->weight_max, .lever = a->lever };
 }
 
+/* The largest priority candidate c can have, computed as decide.c bounds
+ * it (propensity x value x weight_max x lever, in that order): a model's
+ * score is anywhere in [0, 1] (the context's check), and the rounding of
+ * x is monotone, so the bound at 0 or at 1 is the largest. INFINITY when
+ * there is none (NAN, a negative fixed propensity, which decide.c never
+ * passes over, or a model past the 64 places of *model). */
+static double cand_ub(const arb_ruleset_t *rs, const arb_cand_t *c, uint64_t *model)
+{
+    *model = 0;
+    double ub;
+    if (c->model < 0) {
+        if (!(c->propensity >= 0)) return INFINITY;
+        ub = c->propensity * c->value * c->weight_max * c->lever;
+    } else {
+        uint32_t k = 0;
+        while (k < rs->n_models && rs->models[k] != c->model) k++;
+        if (k >= 64 || k >= rs->n_models) return INFINITY;
+        *model = 1ull << k;
+        double zero = 0.0 * c->value * c->weight_max * c->lever;
+        double one = 1.0 * c->value * c->weight_max * c->lever;
+        ub = zero > one ? zero : one;
+        if (isnan(zero)) return INFINITY;
+    }
+    return isnan(ub) ? INFINITY : ub;
+}
+
+/* ub[k] and models[k] for the n candidates of c, in groups that start
+ * where start[k] is true (see arb_channel_index_t.always_ub). */
+static int run_bounds(const arb_ruleset_t *rs, const arb_cand_t *c, uint32_t n, const bool *start,
+                      double **ub_out, uint64_t **models_out)
+{
+    double *ub = calloc(n + 1, sizeof *ub);
+    uint64_t *models = calloc(n + 1, sizeof *models);
+    *ub_out = ub;
+    *models_out = models;
+    if (!ub || !models) return -1;
+    for (uint32_t k = 0; k < n; k++) ub[k] = cand_ub(rs, &c[k], &models[k]);
+    /* From the end: each run is its own bound and the next ones' of its group. */
+    for (uint32_t k = n; k-- > 0;) {
+        double hi = ub[k];
+        uint64_t m = models[k];
+        for (uint32_t j = k + 1; j < n && j < k + ARB_CAND_RUN && !start[j]; j++) {
+            uint64_t mj;   /* ub[j] and models[j] already hold j's run: j alone again */
+            double one = cand_ub(rs, &c[j], &mj);
+            if (!(one <= hi)) hi = one;
+            m |= mj;
+        }
+        ub[k] = hi;
+        models[k] = m;
+    }
+    return 0;
+}
+
 /* Returns -1 when out of memory: what was allocated is rs's to free. */
 int arb__ruleset_index_channels(arb_ruleset_t *rs)
 {
@@ -149,9 +202,22 @@ int arb__ruleset_index_channels(arb_ruleset_t *rs)
             free(g);
             return -1;
         }
+        bool *start = calloc(rs->n_actions + 1, sizeof *start);
+        if (!start) {
+            free(g);
+            return -1;
+        }
         for (uint32_t k = 0; k < ng; k++) {
             x->guarded[k] = cand_of(rs, g[k].action, g[k].window);
-            if (!x->count[g[k].sym]++) x->first[g[k].sym] = k;
+            if (!x->count[g[k].sym]++) x->first[g[k].sym] = k, start[k] = true;
+        }
+        int rc = run_bounds(rs, x->guarded, ng, start, &x->guarded_ub, &x->guarded_models);
+        memset(start, 0, rs->n_actions + 1);
+        if (rc == 0) rc = run_bounds(rs, x->always, x->n_always, start, &x->always_ub, &x->always_models);
+        free(start);
+        if (rc < 0) {
+            free(g);
+            return -1;
         }
     }
     free(g);

@@ -322,7 +322,18 @@ typedef struct arb_channel_index {
     arb_cand_t *guarded;    /* guarded actions, grouped by guard symbol, widest window first */
     uint32_t *first;        /* per symbol: where its group starts in guarded */
     uint32_t *count;        /* per symbol: how many actions its group holds */
+    /* Per candidate of always and of guarded, for passing over a run of
+     * them unread (decide.c): the largest priority bound of it and the
+     * next ARB_CAND_RUN - 1 of its group (always: the list; guarded: its
+     * symbol's), a model's score taken anywhere in [0, 1]; INFINITY when
+     * one of them has none. *_models: the places in rs->models of the
+     * models the run reads, each of which must be scored. */
+    double *always_ub, *guarded_ub;
+    uint64_t *always_models, *guarded_models;
 } arb_channel_index_t;
+
+/* The candidates one bound covers (arb_channel_index_t.always_ub). */
+#define ARB_CAND_RUN 4
 
 typedef struct arb_store {
     int32_t sym;            /* store id symbol */

@@ -265,6 +265,10 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(rs->by_channel[ch].guarded);
         free(rs->by_channel[ch].first);
         free(rs->by_channel[ch].count);
+        free(rs->by_channel[ch].always_ub);
+        free(rs->by_channel[ch].guarded_ub);
+        free(rs->by_channel[ch].always_models);
+        free(rs->by_channel[ch].guarded_models);
     }
     for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
         free(rs->touchpoints[i].id);
