@@ -339,6 +339,32 @@ static bool late(const arb_decider_t *d, uint32_t seen)
            arb_clock_mono_ns() > d->ev.deadline_ns;
 }
 
+/* late() for a run of n candidates passed over at once. */
+static bool late_after(const arb_decider_t *d, uint32_t *seen, uint32_t n)
+{
+    uint32_t from = *seen;
+    *seen += n;
+    return d->ev.deadline_ns && from / DEADLINE_EVERY != *seen / DEADLINE_EVERY &&
+           arb_clock_mono_ns() > d->ev.deadline_ns;
+}
+
+/* Whether every candidate of a run (its bound ub, the models it reads)
+ * would be passed over alone (cannot_be_shown): its bound is below floor,
+ * and each model it reads is scored, so none goes to "no score".
+ * *scored: the places in rs->models scored, found the first time. */
+static inline bool run_below(const arb_ruleset_t *rs, const arb_eval_t *ev, double floor, double ub,
+                             uint64_t models, uint64_t *scored, bool *known)
+{
+    if (!(ub < floor)) return false;   /* floor -INFINITY, or ub INFINITY */
+    if (models && !*known) {
+        double p;
+        for (uint32_t k = 0; k < rs->n_models && k < 64; k++)
+            if (arb_eval_score(ev, rs->models[k], &p)) *scored |= 1ull << k;
+        *known = true;
+    }
+    return (models & ~*scored) == 0;
+}
+
 /* Sort every candidate of this request into eligible, fallbacks or a
  * reason: with explain every action of the ruleset, else the channel's
  * unguarded actions plus, for each thing the context bought, the actions
@@ -353,15 +379,24 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
             if (consider_one(d, q, i, n_elig, n_fb) < 0 || late(d, seen++)) return -1;
         return 0;
     }
-    /* A 10,000-action catalog walks thousands of candidates and passes
-     * most over on their bound: the floor is read again only when an
-     * action was sorted in, and the passed-over ones are counted at the
-     * end. */
+    /* A 10,000-action catalog passes most candidates over on their bound:
+     * the floor is read again only when an action was sorted in, a run
+     * below it is passed over at once (run_below), and they are counted
+     * at the end. */
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
     const arb_eval_t *ev = &d->ev;
     double floor = prune_floor(d, q, *n_elig);
-    uint64_t passed = 0;
+    uint64_t passed = 0, scored = 0;
+    bool scored_known = false;
     for (uint32_t j = 0; j < x->n_always; j++) {
+        if (j % ARB_CAND_RUN == 0 &&
+            run_below(rs, ev, floor, x->always_ub[j], x->always_models[j], &scored, &scored_known)) {
+            uint32_t n = x->n_always - j < ARB_CAND_RUN ? x->n_always - j : ARB_CAND_RUN;
+            passed += n;
+            if (late_after(d, &seen, n)) goto stop;
+            j += n - 1;
+            continue;
+        }
         const arb_cand_t *e = &x->always[j];
         if (cannot_be_shown(ev, floor, e)) passed++;
         else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
@@ -371,9 +406,21 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
     for (uint32_t s = 0; s < ev->n_bought_syms; s++) {
         int32_t sym = ev->bought_syms[s];
         int64_t age = q->ctx.now - ev->bought_latest[sym];
-        for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
+        for (uint32_t k = x->first[sym], end = k + x->count[sym], run = k; k < end; k++) {
             const arb_cand_t *e = &x->guarded[k];
             if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
+            if (k == run) {   /* a run starts: passed over whole when its narrowest window reaches */
+                uint32_t n = end - k < ARB_CAND_RUN ? end - k : ARB_CAND_RUN;
+                int64_t w = x->guarded[k + n - 1].window;
+                run += n;
+                if ((w < 0 || w >= age) && run_below(rs, ev, floor, x->guarded_ub[k],
+                                                     x->guarded_models[k], &scored, &scored_known)) {
+                    passed += n;
+                    if (late_after(d, &seen, n)) goto stop;
+                    k += n - 1;
+                    continue;
+                }
+            }
             if (cannot_be_shown(ev, floor, e)) passed++;
             else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
             else floor = prune_floor(d, q, *n_elig);
@@ -383,8 +430,7 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
     d->considered += passed;
     return 0;
 stop:
-    d->considered += passed;
-    return -1;
+    return d->considered += passed, -1;
 }
 
 static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,

@@ -273,3 +273,22 @@ Test(decision, scores_and_consents_are_read_by_name_when_a_reload_renumbers_them
     cr_expect_str_eq(rf_ids(&R), "a,b,z", "%s", rf_dump(&R));
     cr_expect_eq(rf_priority(&R, "z"), 0.125);
 }
+
+/* A run of candidates guarded by one purchase is passed over at once
+ * (decide.c run_below) only when its narrowest window still reaches the
+ * purchase: past it the walk stops, and what it never reached is not
+ * counted as considered. */
+Test(decision, a_run_of_guarded_actions_is_passed_over_only_within_its_windows)
+{
+    char rules[2048];
+    size_t len = (size_t)snprintf(rules, sizeof rules, "action 'top' { channels = { 'web' }, value = 100 }\n");
+    for (int i = 0; i < 8; i++)   /* windows 40, 35, ... 5 days: 6 reach a purchase 12 days old */
+        len += (size_t)snprintf(rules + len, sizeof rules - len,
+                                "action 'g%d' { channels = { 'web' }, value = 1,"
+                                " when = bought('c1', within(days(%d))) }\n", i, 40 - 5 * i);
+    cr_assert(rf_load(&R, "a.lua", rules, NULL), "%s", rf_problems(&R));
+    uint64_t before = arb_decider_considered(R.d);
+    rf_decide(&R, "{'limit':1,'purchases':[{'category':'c1','ts':%lld}]}", AGO_DAYS(12));
+    cr_expect_str_eq(rf_ids(&R), "top", "%s", rf_dump(&R));
+    cr_expect_eq(arb_decider_considered(R.d) - before, 7, "top and the 6 windows that reach");
+}
