@@ -351,16 +351,17 @@ static bool late_after(const arb_decider_t *d, uint32_t *seen, uint32_t n)
 /* Whether every candidate of a run (its bound ub, the models it reads)
  * would be passed over alone (cannot_be_shown): its bound is below floor,
  * and each model it reads is scored, so none goes to "no score".
- * *scored: the places in rs->models scored, found the first time. */
+ * *scored: of the places in rs->models in *known, those scored, each
+ * looked up the first time a run reads it. */
 static inline bool run_below(const arb_ruleset_t *rs, const arb_eval_t *ev, double floor, double ub,
-                             uint64_t models, uint64_t *scored, bool *known)
+                             uint64_t models, uint64_t *scored, uint64_t *known)
 {
     if (!(ub < floor)) return false;   /* floor -INFINITY, or ub INFINITY */
-    if (models && !*known) {
+    for (uint64_t m = models & ~*known; m; m &= m - 1) {
+        int k = __builtin_ctzll(m);
         double p;
-        for (uint32_t k = 0; k < rs->n_models && k < 64; k++)
-            if (arb_eval_score(ev, rs->models[k], &p)) *scored |= 1ull << k;
-        *known = true;
+        if (arb_eval_score(ev, rs->models[k], &p)) *scored |= 1ull << k;
+        *known |= 1ull << k;
     }
     return (models & ~*scored) == 0;
 }
@@ -386,8 +387,7 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
     const arb_eval_t *ev = &d->ev;
     double floor = prune_floor(d, q, *n_elig);
-    uint64_t passed = 0, scored = 0;
-    bool scored_known = false;
+    uint64_t passed = 0, scored = 0, scored_known = 0;
     for (uint32_t j = 0; j < x->n_always; j++) {
         if (j % ARB_CAND_RUN == 0 &&
             run_below(rs, ev, floor, x->always_ub[j], x->always_models[j], &scored, &scored_known)) {
