@@ -149,32 +149,24 @@ static double cand_ub(const arb_ruleset_t *rs, const arb_cand_t *c, uint64_t *mo
     return isnan(ub) ? INFINITY : ub;
 }
 
-/* ub[k] and models[k] for the n candidates of c, in groups that start
- * where start[k] is true (see arb_channel_index_t.always_ub). */
-static int run_bounds(const arb_ruleset_t *rs, const arb_cand_t *c, uint32_t n, const bool *start,
-                      double **ub_out, uint64_t **models_out)
+/* The runs of the n candidates c (a list or one symbol's group; see
+ * arb_channel_index_t.always_runs), into runs[0..). */
+static void cut_runs(const arb_ruleset_t *rs, const arb_cand_t *c, uint32_t n, arb_cand_run_t *runs)
 {
-    double *ub = calloc(n + 1, sizeof *ub);
-    uint64_t *models = calloc(n + 1, sizeof *models);
-    *ub_out = ub;
-    *models_out = models;
-    if (!ub || !models) return -1;
-    for (uint32_t k = 0; k < n; k++) ub[k] = cand_ub(rs, &c[k], &models[k]);
-    /* From the end: each run is its own bound and the next ones' of its group. */
-    for (uint32_t k = n; k-- > 0;) {
-        double hi = ub[k];
-        uint64_t m = models[k];
-        for (uint32_t j = k + 1; j < n && j < k + ARB_CAND_RUN && !start[j]; j++) {
-            uint64_t mj;   /* ub[j] and models[j] already hold j's run: j alone again */
-            double one = cand_ub(rs, &c[j], &mj);
-            if (!(one <= hi)) hi = one;
-            m |= mj;
+    for (uint32_t k = 0, r = 0; k < n; k += ARB_CAND_RUN, r++) {
+        arb_cand_run_t run = { -INFINITY, 0, -1 };
+        for (uint32_t j = k; j < n && j < k + ARB_CAND_RUN; j++) {
+            uint64_t m;
+            double one = cand_ub(rs, &c[j], &m);
+            if (!(one <= run.ub)) run.ub = one;
+            run.models |= m;
+            run.window = c[j].window;   /* widest first: the last is the narrowest */
         }
-        ub[k] = hi;
-        models[k] = m;
+        runs[r] = run;
     }
-    return 0;
 }
+
+#define RUNS(n) (((n) + ARB_CAND_RUN - 1) / ARB_CAND_RUN)
 
 /* Returns -1 when out of memory: what was allocated is rs's to free. */
 int arb__ruleset_index_channels(arb_ruleset_t *rs)
@@ -202,22 +194,25 @@ int arb__ruleset_index_channels(arb_ruleset_t *rs)
             free(g);
             return -1;
         }
-        bool *start = calloc(rs->n_actions + 1, sizeof *start);
-        if (!start) {
-            free(g);
-            return -1;
-        }
+        x->run_first = calloc(rs->syms.n + 1, sizeof *x->run_first);
+        x->always_runs = calloc(RUNS(x->n_always) + 1, sizeof *x->always_runs);
+        uint32_t nr = 0;
         for (uint32_t k = 0; k < ng; k++) {
             x->guarded[k] = cand_of(rs, g[k].action, g[k].window);
-            if (!x->count[g[k].sym]++) x->first[g[k].sym] = k, start[k] = true;
+            if (!x->count[g[k].sym]++) x->first[g[k].sym] = k;
         }
-        int rc = run_bounds(rs, x->guarded, ng, start, &x->guarded_ub, &x->guarded_models);
-        memset(start, 0, rs->n_actions + 1);
-        if (rc == 0) rc = run_bounds(rs, x->always, x->n_always, start, &x->always_ub, &x->always_models);
-        free(start);
-        if (rc < 0) {
+        for (uint32_t sym = 0; sym < rs->syms.n; sym++) nr += RUNS(x->count[sym]);
+        x->guarded_runs = calloc(nr + 1, sizeof *x->guarded_runs);
+        if (!x->run_first || !x->always_runs || !x->guarded_runs) {
             free(g);
             return -1;
+        }
+        cut_runs(rs, x->always, x->n_always, x->always_runs);
+        nr = 0;
+        for (uint32_t sym = 0; sym < rs->syms.n; sym++) {
+            x->run_first[sym] = nr;
+            cut_runs(rs, &x->guarded[x->first[sym]], x->count[sym], &x->guarded_runs[nr]);
+            nr += RUNS(x->count[sym]);
         }
     }
     free(g);
