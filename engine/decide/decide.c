@@ -343,20 +343,19 @@ static bool late(const arb_decider_t *d, uint32_t seen)
 static bool late_after(const arb_decider_t *d, uint32_t *seen, uint32_t n)
 {
     uint32_t from = *seen;
-    *seen += n;
-    return d->ev.deadline_ns && from / DEADLINE_EVERY != *seen / DEADLINE_EVERY &&
+    return *seen += n, d->ev.deadline_ns && from / DEADLINE_EVERY != *seen / DEADLINE_EVERY &&
            arb_clock_mono_ns() > d->ev.deadline_ns;
 }
 
-/* Whether every candidate of a run (its bound ub, the models it reads)
- * would be passed over alone (cannot_be_shown): its bound is below floor,
- * and each model it reads is scored, so none goes to "no score".
- * *scored: of the places in rs->models in *known, those scored, each
- * looked up the first time a run reads it. */
-static inline bool run_below(const arb_ruleset_t *rs, const arb_eval_t *ev, double floor, double ub,
-                             uint64_t models, uint64_t *scored, uint64_t *known)
+/* Whether each candidate of a run would be passed over alone
+ * (cannot_be_shown): its bound is below floor and each model it reads is
+ * scored (none goes to "no score"). *scored: of the places in rs->models
+ * in *known, those scored, each looked up when a run first reads it. */
+static inline bool run_below(const arb_ruleset_t *rs, const arb_eval_t *ev, double floor,
+                             const arb_cand_run_t *run, uint64_t *scored, uint64_t *known)
 {
-    if (!(ub < floor)) return false;   /* floor -INFINITY, or ub INFINITY */
+    if (!(run->ub < floor)) return false;   /* floor -INFINITY, or ub INFINITY */
+    uint64_t models = run->models;
     for (uint64_t m = models & ~*known; m; m &= m - 1) {
         int k = __builtin_ctzll(m);
         double p;
@@ -389,8 +388,8 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
     double floor = prune_floor(d, q, *n_elig);
     uint64_t passed = 0, scored = 0, scored_known = 0;
     for (uint32_t j = 0; j < x->n_always; j++) {
-        if (j % ARB_CAND_RUN == 0 &&
-            run_below(rs, ev, floor, x->always_ub[j], x->always_models[j], &scored, &scored_known)) {
+        if (j % ARB_CAND_RUN == 0 && run_below(rs, ev, floor, &x->always_runs[j / ARB_CAND_RUN],
+                                               &scored, &scored_known)) {
             uint32_t n = x->n_always - j < ARB_CAND_RUN ? x->n_always - j : ARB_CAND_RUN;
             passed += n;
             if (late_after(d, &seen, n)) goto stop;
@@ -406,21 +405,22 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
     for (uint32_t s = 0; s < ev->n_bought_syms; s++) {
         int32_t sym = ev->bought_syms[s];
         int64_t age = q->ctx.now - ev->bought_latest[sym];
-        for (uint32_t k = x->first[sym], end = k + x->count[sym], run = k; k < end; k++) {
-            const arb_cand_t *e = &x->guarded[k];
-            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
-            if (k == run) {   /* a run starts: passed over whole when its narrowest window reaches */
+        const arb_cand_run_t *run = &x->guarded_runs[x->run_first[sym]];
+        for (uint32_t k = x->first[sym], end = k + x->count[sym], next = k; k < end; k++) {
+            if (k == next) {   /* a run: passed over whole when even its narrowest window reaches */
+                const arb_cand_run_t *r = run++;
                 uint32_t n = end - k < ARB_CAND_RUN ? end - k : ARB_CAND_RUN;
-                int64_t w = x->guarded[k + n - 1].window;
-                run += n;
-                if ((w < 0 || w >= age) && run_below(rs, ev, floor, x->guarded_ub[k],
-                                                     x->guarded_models[k], &scored, &scored_known)) {
+                next += n;
+                if ((r->window < 0 || r->window >= age) &&
+                    run_below(rs, ev, floor, r, &scored, &scored_known)) {
                     passed += n;
                     if (late_after(d, &seen, n)) goto stop;
                     k += n - 1;
                     continue;
                 }
             }
+            const arb_cand_t *e = &x->guarded[k];
+            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
             if (cannot_be_shown(ev, floor, e)) passed++;
             else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
             else floor = prune_floor(d, q, *n_elig);
