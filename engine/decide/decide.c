@@ -315,19 +315,19 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     return 0;
 }
 
-/* Whether candidate e's priority cannot reach what this decision already
- * holds (see request_t.prune): then it is passed over unread. Its bound is
- * the same products as the priority's with the weight at its bound, and
- * rounding is monotone; a NAN bound (none known, or a fallback) never
- * compares below. Stored first, so that no extra precision of the
- * platform's arithmetic takes part in the comparison. */
-static inline bool cannot_be_shown(const arb_decider_t *d, const request_t *q, uint32_t n_elig,
-                                   const arb_cand_t *e)
+/* Whether candidate e's priority cannot reach floor, what this decision
+ * already holds (prune_floor; see request_t.prune): then it is passed
+ * over unread. Its bound is the same products as the priority's with the
+ * weight at its bound, and rounding is monotone; a NAN bound (none known,
+ * or a fallback) never compares below, nor does anything below a floor of
+ * -INFINITY. Stored first, so that no extra precision of the platform's
+ * arithmetic takes part in the comparison. */
+static inline bool cannot_be_shown(const arb_eval_t *ev, double floor, const arb_cand_t *e)
 {
-    double floor = prune_floor(d, q, n_elig), p;
+    double p;
     if (floor == -INFINITY) return false;
     if (e->model < 0) p = e->propensity;
-    else if (!arb_eval_score(&d->ev, e->model, &p)) return false;   /* "no score": the loop says */
+    else if (!arb_eval_score(ev, e->model, &p)) return false;   /* "no score": the loop says */
     double bound = p * e->value * e->weight_max * e->lever;
     return p >= 0 && bound < floor;
 }
@@ -337,6 +337,32 @@ static bool late(const arb_decider_t *d, uint32_t seen)
 {
     return d->ev.deadline_ns && seen % DEADLINE_EVERY == DEADLINE_EVERY - 1 &&
            arb_clock_mono_ns() > d->ev.deadline_ns;
+}
+
+/* late() for a run of n candidates passed over at once. */
+static bool late_after(const arb_decider_t *d, uint32_t *seen, uint32_t n)
+{
+    uint32_t from = *seen;
+    return *seen += n, d->ev.deadline_ns && from / DEADLINE_EVERY != *seen / DEADLINE_EVERY &&
+           arb_clock_mono_ns() > d->ev.deadline_ns;
+}
+
+/* Whether each candidate of a run would be passed over alone
+ * (cannot_be_shown): its bound is below floor and each model it reads is
+ * scored (none goes to "no score"). *scored: of the places in rs->models
+ * in *known, those scored, each looked up when a run first reads it. */
+static inline bool run_below(const arb_ruleset_t *rs, const arb_eval_t *ev, double floor,
+                             const arb_cand_run_t *run, uint64_t *scored, uint64_t *known)
+{
+    if (!(run->ub < floor)) return false;   /* floor -INFINITY, or ub INFINITY */
+    uint64_t models = run->models;
+    for (uint64_t m = models & ~*known; m; m &= m - 1) {
+        int k = __builtin_ctzll(m);
+        double p;
+        if (arb_eval_score(ev, rs->models[k], &p)) *scored |= 1ull << k;
+        *known |= 1ull << k;
+    }
+    return (models & ~*scored) == 0;
 }
 
 /* Sort every candidate of this request into eligible, fallbacks or a
@@ -353,26 +379,58 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
             if (consider_one(d, q, i, n_elig, n_fb) < 0 || late(d, seen++)) return -1;
         return 0;
     }
+    /* A 10,000-action catalog passes most candidates over on their bound:
+     * the floor is read again only when an action was sorted in, a run
+     * below it is passed over at once (run_below), and they are counted
+     * at the end. */
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
-    for (uint32_t j = 0; j < x->n_always; j++) {
-        const arb_cand_t *e = &x->always[j];
-        if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
-        else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
-        if (late(d, seen++)) return -1;
-    }
     const arb_eval_t *ev = &d->ev;
+    double floor = prune_floor(d, q, *n_elig);
+    uint64_t passed = 0, scored = 0, scored_known = 0;
+    for (uint32_t j = 0; j < x->n_always; j++) {
+        if (j % ARB_CAND_RUN == 0 && run_below(rs, ev, floor, &x->always_runs[j / ARB_CAND_RUN],
+                                               &scored, &scored_known)) {
+            uint32_t n = x->n_always - j < ARB_CAND_RUN ? x->n_always - j : ARB_CAND_RUN;
+            passed += n;
+            if (late_after(d, &seen, n)) goto stop;
+            j += n - 1;
+            continue;
+        }
+        const arb_cand_t *e = &x->always[j];
+        if (cannot_be_shown(ev, floor, e)) passed++;
+        else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
+        else floor = prune_floor(d, q, *n_elig);
+        if (late(d, seen++)) goto stop;
+    }
     for (uint32_t s = 0; s < ev->n_bought_syms; s++) {
         int32_t sym = ev->bought_syms[s];
         int64_t age = q->ctx.now - ev->bought_latest[sym];
-        for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
+        const arb_cand_run_t *run = &x->guarded_runs[x->run_first[sym]];
+        for (uint32_t k = x->first[sym], end = k + x->count[sym], next = k; k < end; k++) {
+            if (k == next) {   /* a run: passed over whole when even its narrowest window reaches */
+                const arb_cand_run_t *r = run++;
+                uint32_t n = end - k < ARB_CAND_RUN ? end - k : ARB_CAND_RUN;
+                next += n;
+                if ((r->window < 0 || r->window >= age) &&
+                    run_below(rs, ev, floor, r, &scored, &scored_known)) {
+                    passed += n;
+                    if (late_after(d, &seen, n)) goto stop;
+                    k += n - 1;
+                    continue;
+                }
+            }
             const arb_cand_t *e = &x->guarded[k];
             if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
-            if (cannot_be_shown(d, q, *n_elig, e)) d->considered++;
-            else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) return -1;
-            if (late(d, seen++)) return -1;
+            if (cannot_be_shown(ev, floor, e)) passed++;
+            else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
+            else floor = prune_floor(d, q, *n_elig);
+            if (late(d, seen++)) goto stop;
         }
     }
+    d->considered += passed;
     return 0;
+stop:
+    return d->considered += passed, -1;
 }
 
 static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,

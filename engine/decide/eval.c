@@ -92,6 +92,30 @@ static int32_t sym_of(const arb_ruleset_t *rs, arb_str_t s)
     return s.len ? arb_symtab_find(&rs->syms, s.ptr, s.len) : -1;
 }
 
+/* The symbol of s, trying *guess first (a symbol is its name, so a guess
+ * whose name is s is the answer whatever ruleset it came from), then
+ * remembering the answer for the next request. */
+static inline int32_t sym_guess(const arb_ruleset_t *rs, arb_str_t s, int32_t *guess)
+{
+    int32_t g = *guess;
+    if (g >= 0 && (uint32_t)g < rs->syms.n && s.len && rs->syms.lens[g] == s.len) {
+        const char *name = rs->syms.names[g];
+        if (s.len <= 8 ? arb__word((const unsigned char *)s.ptr, s.len) ==
+                             arb__word((const unsigned char *)name, s.len)
+                       : memcmp(s.ptr, name, s.len) == 0)
+            return g;
+    }
+    return *guess = sym_of(rs, s);
+}
+
+/* A record's category: its own, or without one its product's in the
+ * catalog; no call at all for a record that names it or a ruleset
+ * without a catalog (the commonest cases). */
+static inline arb_str_t category_of(const arb_eval_t *ev, bool purchase, uint32_t i, arb_str_t own)
+{
+    return own.len || !ev->catalog ? own : arb__eval_category(ev, purchase, i, own);
+}
+
 static inline void note_bought(arb_eval_t *ev, int32_t sym, int64_t ts)
 {
     if (sym < 0) return;
@@ -145,7 +169,7 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
         const arb_purchase_t *p = &ctx->purchases[i];
         /* Sent without a category: its product's, so bought("laptop") and
          * the candidate index (bought_syms) see a laptop. */
-        ev->p_cat[i] = sym_of(rs, arb__eval_category(ev, true, i, p->category));
+        ev->p_cat[i] = sym_of(rs, category_of(ev, true, i, p->category));
         ev->p_sku[i] = sym_of(rs, p->sku);
         note_bought(ev, ev->p_cat[i], p->ts);
         note_bought(ev, ev->p_sku[i], p->ts);
@@ -153,17 +177,19 @@ int arb_eval_begin(arb_eval_t *ev, const arb_ruleset_t *rs, const arb_context_t 
     }
     for (uint32_t i = 0; i < ne; i++) {
         ev->e_type[i] = sym_of(rs, ctx->events[i].type);
-        ev->e_cat[i] = sym_of(rs, arb__eval_category(ev, false, i, ctx->events[i].category));
+        ev->e_cat[i] = sym_of(rs, category_of(ev, false, i, ctx->events[i].category));
         ev->e_sku[i] = sym_of(rs, ctx->events[i].sku);
     }
     for (uint32_t i = 0; i < ctx->n_scores; i++) {
-        int32_t sym = sym_of(rs, ctx->scores[i].model);
+        int32_t sym = i < 32 ? sym_guess(rs, ctx->scores[i].model, &ev->score_guess[i])
+                             : sym_of(rs, ctx->scores[i].model);
         if (sym < 0) continue;
         ev->score_stamp[sym] = ev->stamp;
         ev->score[sym] = ctx->scores[i].value;
     }
     for (uint32_t i = 0; i < ctx->n_consent; i++) {
-        int32_t sym = sym_of(rs, ctx->consent[i].name);
+        int32_t sym = i < 8 ? sym_guess(rs, ctx->consent[i].name, &ev->consent_guess[i])
+                            : sym_of(rs, ctx->consent[i].name);
         /* The first entry of a name decides, as in arb_context_consent. */
         if (sym < 0 || ev->consent_stamp[sym] == ev->stamp) continue;
         ev->consent_stamp[sym] = ev->stamp;

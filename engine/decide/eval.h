@@ -58,6 +58,11 @@ typedef struct arb_eval {
     /* Per purchase and per event: its product in catalog (by sku), NULL
      * none; arena. Both NULL without a catalog (eval_catalog.h). */
     const struct arb_product **p_prod, **e_prod;
+    /* The symbol each of the first score and consent names had in the
+     * last request, a guess checked against the name (eval.c sym_guess):
+     * a channel sends the same models in the same order, so most names
+     * cost a compare instead of a hash lookup. */
+    int32_t score_guess[32], consent_guess[8];
     int32_t condition_sym;      /* weather condition symbol, -1 */
     bool location_visible;      /* consent.location given and location sent */
     double nearest_km;          /* distance to the nearest store; < 0 not computed */

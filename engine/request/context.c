@@ -172,11 +172,15 @@ static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, con
                           arb_err_t *err)
 {
     arb_purchase_t *p = out;
-    if (ARB_STR_IS(key, "sku")) FIELD(0, get_str(v, path, &p->sku, err));
-    if (ARB_STR_IS(key, "category")) FIELD(1, get_str(v, path, &p->category, err));
-    if (ARB_STR_IS(key, "channel")) FIELD(2, get_str(v, path, &p->channel, err));
-    if (ARB_STR_IS(key, "price")) FIELD(3, get_num(v, path, &p->price, err));
-    if (ARB_STR_IS(key, "ts")) FIELD(4, get_time(v, path, &p->ts, err));
+    /* The length picks the one key it can be (see context_field). */
+    switch (key.len) {
+    case 3: if (ARB_STR_IS(key, "sku")) FIELD(0, get_str(v, path, &p->sku, err)); break;
+    case 8: if (ARB_STR_IS(key, "category")) FIELD(1, get_str(v, path, &p->category, err)); break;
+    case 7: if (ARB_STR_IS(key, "channel")) FIELD(2, get_str(v, path, &p->channel, err)); break;
+    case 5: if (ARB_STR_IS(key, "price")) FIELD(3, get_num(v, path, &p->price, err)); break;
+    case 2: if (ARB_STR_IS(key, "ts")) FIELD(4, get_time(v, path, &p->ts, err)); break;
+    default: break;
+    }
     return FIELD_UNKNOWN;
 }
 
@@ -184,10 +188,13 @@ static int event_field(void *out, arb_str_t key, const msgpack_object *v, const 
                        arb_err_t *err)
 {
     arb_ctx_event_t *e = out;
-    if (ARB_STR_IS(key, "type")) FIELD(0, get_str(v, path, &e->type, err));
-    if (ARB_STR_IS(key, "sku")) FIELD(1, get_str(v, path, &e->sku, err));
-    if (ARB_STR_IS(key, "category")) FIELD(2, get_str(v, path, &e->category, err));
-    if (ARB_STR_IS(key, "ts")) FIELD(3, get_time(v, path, &e->ts, err));
+    switch (key.len) {
+    case 4: if (ARB_STR_IS(key, "type")) FIELD(0, get_str(v, path, &e->type, err)); break;
+    case 3: if (ARB_STR_IS(key, "sku")) FIELD(1, get_str(v, path, &e->sku, err)); break;
+    case 8: if (ARB_STR_IS(key, "category")) FIELD(2, get_str(v, path, &e->category, err)); break;
+    case 2: if (ARB_STR_IS(key, "ts")) FIELD(3, get_time(v, path, &e->ts, err)); break;
+    default: break;
+    }
     return FIELD_UNKNOWN;
 }
 
@@ -205,8 +212,9 @@ static __attribute__((noinline)) int check_rest(const msgpack_object *o, const p
  * zeroed with ts = INT64_MIN so a missing ts is caught. */
 static inline __attribute__((always_inline)) int
 get_records(const msgpack_object *o, const char *name, size_t size, field_fn field,
-                       void **out, uint32_t *n, arb_arena_t *arena, arb_err_t *err)
+            const msgpack_object **raw, void **out, uint32_t *n, arb_arena_t *arena, arb_err_t *err)
 {
+    *raw = o;   /* recfield.c reads the fields the walk does not know from here */
     path_t path = { name, -1, { NULL, 0 } };
     if (o->type != MSGPACK_OBJECT_ARRAY) return wrong(err, &path, "an array", o);
     uint32_t count = o->via.array.size;
@@ -376,64 +384,92 @@ typedef struct parse_state {
     arb_arena_t *arena;
 } parse_state_t;
 
+/* A part of the context whose known keys fill ctx (location, weather),
+ * checked whole when it holds others. */
+static inline __attribute__((always_inline)) int
+get_part(const msgpack_object *v, const char *name, arb_context_t *ctx, field_fn field,
+         arb_arena_t *arena, arb_err_t *err)
+{
+    path_t sub = { name, -1, { NULL, 0 } };
+    bool unknown = false;
+    if (each_field(v, &sub, ctx, field, &unknown, err) < 0) return -1;
+    return unknown ? check_rest(v, &sub, arena, err) : 0;
+}
+
+/* A top-level key by its length first: a context sends about ten of them,
+ * and the length leaves at most five names to compare, each a compare of
+ * a few words (ARB_STR_IS). */
 static int context_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                          arb_err_t *err)
 {
     parse_state_t *st = out;
     arb_context_t *ctx = st->ctx;
-    bool unknown = false;
-    if (ARB_STR_IS(key, "customer_id")) FIELD(0, get_str(v, path, &ctx->customer_id, err));
-    if (ARB_STR_IS(key, "channel")) FIELD(1, get_str(v, path, &ctx->channel, err));
-    if (ARB_STR_IS(key, "touchpoint")) FIELD(2, get_str(v, path, &ctx->touchpoint, err));
-    if (ARB_STR_IS(key, "now")) {
-        ctx->now_given = true;
-        FIELD(3, get_time(v, path, &ctx->now, err));
+    switch (key.len) {
+    case 3:
+        if (ARB_STR_IS(key, "now")) {
+            ctx->now_given = true;
+            FIELD(3, get_time(v, path, &ctx->now, err));
+        }
+        break;
+    case 5:
+        if (ARB_STR_IS(key, "limit")) {
+            if (get_int(v, path, &ctx->limit, err) < 0) return -1;
+            if (ctx->limit < 1 || ctx->limit > 1000)
+                return arb_err_set(err, ARB_INVALID_PARAMS, "limit: must be between 1 and 1000");
+            return 4;
+        }
+        break;
+    case 6:
+        if (ARB_STR_IS(key, "scores")) FIELD(11, get_scores(v, ctx, st->arena, err));
+        if (ARB_STR_IS(key, "events"))
+            FIELD(13, get_records(v, "events", sizeof(arb_ctx_event_t), event_field, &ctx->raw_events,
+                                  (void **)&ctx->events, &ctx->n_events, st->arena, err));
+        break;
+    case 7:
+        if (ARB_STR_IS(key, "channel")) FIELD(1, get_str(v, path, &ctx->channel, err));
+        if (ARB_STR_IS(key, "consent")) FIELD(10, get_consent(v, ctx, st->arena, err));
+        if (ARB_STR_IS(key, "weather")) {
+            ctx->has_weather = true;
+            ctx->weather = v;
+            FIELD(8, get_part(v, "weather", ctx, weather_field, st->arena, err));
+        }
+        if (ARB_STR_IS(key, "explain")) FIELD(5, get_bool(v, path, &ctx->explain, err));
+        if (ARB_STR_IS(key, "preview")) FIELD(14, get_bool(v, path, &ctx->preview, err));
+        break;
+    case 8:
+        if (ARB_STR_IS(key, "location")) {
+            ctx->has_location = true;
+            ctx->location = v;
+            FIELD(7, get_part(v, "location", ctx, location_field, st->arena, err));
+        }
+        if (ARB_STR_IS(key, "timezone")) FIELD(15, get_timezone(v, path, ctx, err));
+        break;
+    case 9:
+        if (ARB_STR_IS(key, "purchases"))
+            FIELD(12, get_records(v, "purchases", sizeof(arb_purchase_t), purchase_field,
+                                  &ctx->raw_purchases, (void **)&ctx->purchases, &ctx->n_purchases,
+                                  st->arena, err));
+        break;
+    case 10:
+        if (ARB_STR_IS(key, "touchpoint")) FIELD(2, get_str(v, path, &ctx->touchpoint, err));
+        if (ARB_STR_IS(key, "attributes")) {
+            if (v->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", v);
+            ctx->attributes = v;
+            path_t sub = { "attributes", -1, { NULL, 0 } };
+            FIELD(9, arb__ctx_check_value(v, &sub, st->arena, err));
+        }
+        break;
+    case 11:
+        if (ARB_STR_IS(key, "customer_id")) FIELD(0, get_str(v, path, &ctx->customer_id, err));
+        if (ARB_STR_IS(key, "deadline_ms")) {
+            if (get_int(v, path, &ctx->deadline_ms, err) < 0) return -1;
+            if (ctx->deadline_ms < 1)
+                return arb_err_set(err, ARB_INVALID_PARAMS, "deadline_ms: must be at least 1");
+            return 6;
+        }
+        break;
+    default: break;
     }
-    if (ARB_STR_IS(key, "limit")) {
-        if (get_int(v, path, &ctx->limit, err) < 0) return -1;
-        if (ctx->limit < 1 || ctx->limit > 1000)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "limit: must be between 1 and 1000");
-        return 4;
-    }
-    if (ARB_STR_IS(key, "explain")) FIELD(5, get_bool(v, path, &ctx->explain, err));
-    if (ARB_STR_IS(key, "deadline_ms")) {
-        if (get_int(v, path, &ctx->deadline_ms, err) < 0) return -1;
-        if (ctx->deadline_ms < 1)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "deadline_ms: must be at least 1");
-        return 6;
-    }
-    if (ARB_STR_IS(key, "location")) {
-        ctx->has_location = true;
-        ctx->location = v;
-        path_t sub = { "location", -1, { NULL, 0 } };
-        if (each_field(v, &sub, ctx, location_field, &unknown, err) < 0) return -1;
-        FIELD(7, unknown ? check_rest(v, &sub, st->arena, err) : 0);
-    }
-    if (ARB_STR_IS(key, "weather")) {
-        ctx->has_weather = true;
-        ctx->weather = v;
-        path_t sub = { "weather", -1, { NULL, 0 } };
-        if (each_field(v, &sub, ctx, weather_field, &unknown, err) < 0) return -1;
-        FIELD(8, unknown ? check_rest(v, &sub, st->arena, err) : 0);
-    }
-    if (ARB_STR_IS(key, "attributes")) {
-        if (v->type != MSGPACK_OBJECT_MAP) return wrong(err, path, "a map", v);
-        ctx->attributes = v;
-        path_t sub = { "attributes", -1, { NULL, 0 } };
-        FIELD(9, arb__ctx_check_value(v, &sub, st->arena, err));
-    }
-    if (ARB_STR_IS(key, "consent")) FIELD(10, get_consent(v, ctx, st->arena, err));
-    if (ARB_STR_IS(key, "scores")) FIELD(11, get_scores(v, ctx, st->arena, err));
-    if (ARB_STR_IS(key, "purchases")) ctx->raw_purchases = v;
-    if (ARB_STR_IS(key, "events")) ctx->raw_events = v;
-    if (ARB_STR_IS(key, "purchases"))
-        FIELD(12, get_records(v, "purchases", sizeof(arb_purchase_t), purchase_field,
-                              (void **)&ctx->purchases, &ctx->n_purchases, st->arena, err));
-    if (ARB_STR_IS(key, "events"))
-        FIELD(13, get_records(v, "events", sizeof(arb_ctx_event_t), event_field,
-                              (void **)&ctx->events, &ctx->n_events, st->arena, err));
-    if (ARB_STR_IS(key, "preview")) FIELD(14, get_bool(v, path, &ctx->preview, err));
-    if (ARB_STR_IS(key, "timezone")) FIELD(15, get_timezone(v, path, ctx, err));
     return FIELD_UNKNOWN; /* unknown keys are ignored, their values read by no one */
 }
 

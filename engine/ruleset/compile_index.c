@@ -123,6 +123,51 @@ static arb_cand_t cand_of(const arb_ruleset_t *rs, uint32_t i, int64_t window)
                          .weight_max = a->weight_max, .lever = a->lever };
 }
 
+/* The largest priority candidate c can have, computed as decide.c bounds
+ * it (propensity x value x weight_max x lever, in that order): a model's
+ * score is anywhere in [0, 1] (the context's check), and the rounding of
+ * x is monotone, so the bound at 0 or at 1 is the largest. INFINITY when
+ * there is none (NAN, a negative fixed propensity, which decide.c never
+ * passes over, or a model past the 64 places of *model). */
+static double cand_ub(const arb_ruleset_t *rs, const arb_cand_t *c, uint64_t *model)
+{
+    *model = 0;
+    double ub;
+    if (c->model < 0) {
+        if (!(c->propensity >= 0)) return INFINITY;
+        ub = c->propensity * c->value * c->weight_max * c->lever;
+    } else {
+        uint32_t k = 0;
+        while (k < rs->n_models && rs->models[k] != c->model) k++;
+        if (k >= 64 || k >= rs->n_models) return INFINITY;
+        *model = 1ull << k;
+        double zero = 0.0 * c->value * c->weight_max * c->lever;
+        double one = 1.0 * c->value * c->weight_max * c->lever;
+        ub = zero > one ? zero : one;
+        if (isnan(zero)) return INFINITY;
+    }
+    return isnan(ub) ? INFINITY : ub;
+}
+
+/* The runs of the n candidates c (a list or one symbol's group; see
+ * arb_channel_index_t.always_runs), into runs[0..). */
+static void cut_runs(const arb_ruleset_t *rs, const arb_cand_t *c, uint32_t n, arb_cand_run_t *runs)
+{
+    for (uint32_t k = 0, r = 0; k < n; k += ARB_CAND_RUN, r++) {
+        arb_cand_run_t run = { -INFINITY, 0, -1 };
+        for (uint32_t j = k; j < n && j < k + ARB_CAND_RUN; j++) {
+            uint64_t m;
+            double one = cand_ub(rs, &c[j], &m);
+            if (!(one <= run.ub)) run.ub = one;
+            run.models |= m;
+            run.window = c[j].window;   /* widest first: the last is the narrowest */
+        }
+        runs[r] = run;
+    }
+}
+
+#define RUNS(n) (((n) + ARB_CAND_RUN - 1) / ARB_CAND_RUN)
+
 /* Returns -1 when out of memory: what was allocated is rs's to free. */
 int arb__ruleset_index_channels(arb_ruleset_t *rs)
 {
@@ -149,9 +194,25 @@ int arb__ruleset_index_channels(arb_ruleset_t *rs)
             free(g);
             return -1;
         }
+        x->run_first = calloc(rs->syms.n + 1, sizeof *x->run_first);
+        x->always_runs = calloc(RUNS(x->n_always) + 1, sizeof *x->always_runs);
+        uint32_t nr = 0;
         for (uint32_t k = 0; k < ng; k++) {
             x->guarded[k] = cand_of(rs, g[k].action, g[k].window);
             if (!x->count[g[k].sym]++) x->first[g[k].sym] = k;
+        }
+        for (uint32_t sym = 0; sym < rs->syms.n; sym++) nr += RUNS(x->count[sym]);
+        x->guarded_runs = calloc(nr + 1, sizeof *x->guarded_runs);
+        if (!x->run_first || !x->always_runs || !x->guarded_runs) {
+            free(g);
+            return -1;
+        }
+        cut_runs(rs, x->always, x->n_always, x->always_runs);
+        nr = 0;
+        for (uint32_t sym = 0; sym < rs->syms.n; sym++) {
+            x->run_first[sym] = nr;
+            cut_runs(rs, &x->guarded[x->first[sym]], x->count[sym], &x->guarded_runs[nr]);
+            nr += RUNS(x->count[sym]);
         }
     }
     free(g);

@@ -322,7 +322,26 @@ typedef struct arb_channel_index {
     arb_cand_t *guarded;    /* guarded actions, grouped by guard symbol, widest window first */
     uint32_t *first;        /* per symbol: where its group starts in guarded */
     uint32_t *count;        /* per symbol: how many actions its group holds */
+    /* The runs of ARB_CAND_RUN candidates a decision may pass over at
+     * once, unread (decide.c): always[j] starts always_runs[j /
+     * ARB_CAND_RUN]; a symbol's guarded group is cut into runs from its
+     * start, the first of them guarded_runs[run_first[sym]]. */
+    struct arb_cand_run *always_runs, *guarded_runs;
+    uint32_t *run_first;
 } arb_channel_index_t;
+
+/* A run of candidates as one: the largest priority bound of them, a
+ * model's score taken anywhere in [0, 1] (INFINITY when one has none);
+ * the places in rs->models of the models they read, each of which must be
+ * scored; guarded, its narrowest window (its last), -1 ever. */
+typedef struct arb_cand_run {
+    double ub;
+    uint64_t models;
+    int64_t window;
+} arb_cand_run_t;
+
+/* The candidates of a run (arb_channel_index_t.always_runs). */
+#define ARB_CAND_RUN 4
 
 typedef struct arb_store {
     int32_t sym;            /* store id symbol */

@@ -265,6 +265,9 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(rs->by_channel[ch].guarded);
         free(rs->by_channel[ch].first);
         free(rs->by_channel[ch].count);
+        free(rs->by_channel[ch].always_runs);
+        free(rs->by_channel[ch].guarded_runs);
+        free(rs->by_channel[ch].run_first);
     }
     for (uint32_t i = 0; i < rs->n_touchpoints; i++) {
         free(rs->touchpoints[i].id);

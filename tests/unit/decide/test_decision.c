@@ -246,3 +246,49 @@ Test(decision, a_real_decision_packs_its_values)
     for (uint32_t i = 0; i < d->n_explain; i++)
         cr_expect(rf_str_is(rf_get(&ex->via.array.ptr[i], "reason"), d->explain[i].reason));
 }
+
+/* The decider remembers which symbol each score and consent name had in
+ * the last request (eval.c sym_guess); a ruleset that numbers the same
+ * names differently must still read each score and consent by its name. */
+static const char *const renumbered[2] = {
+    "models { 'ma', 'mb' }\n"
+    "action 'a' { channels = { 'web' }, model = 'ma', value = 1, requires = { 'email' } }\n"
+    "action 'b' { channels = { 'web' }, model = 'mb', value = 1, requires = { 'sms' } }\n",
+    "models { 'mz', 'mb', 'ma' }\n"
+    "action 'z' { channels = { 'web' }, model = 'mz', value = 1, requires = { 'sms' } }\n"
+    "action 'b' { channels = { 'web' }, model = 'mb', value = 1, requires = { 'sms', 'email' } }\n"
+    "action 'a' { channels = { 'web' }, model = 'ma', value = 1, requires = { 'email' } }\n",
+};
+
+Test(decision, scores_and_consents_are_read_by_name_when_a_reload_renumbers_them)
+{
+    const char *ctx = "{'scores':{'ma':0.75,'mb':0.25},'consent':{'email':true,'sms':false}}";
+    for (int i = 0; i < 2; i++) {   /* the same decider, one ruleset then the other */
+        cr_assert(rf_load(&R, "a.lua", renumbered[i], NULL), "%s", rf_problems(&R));
+        rf_decide(&R, ctx);
+        cr_expect_str_eq(rf_ids(&R), "a", "ruleset %d: %s", i, rf_dump(&R));
+        cr_expect_eq(rf_priority(&R, "a"), 0.75);
+    }
+    rf_decide(&R, "{'scores':{'ma':0.5,'mb':0.25,'mz':0.125},'consent':{'email':true,'sms':true}}");
+    cr_expect_str_eq(rf_ids(&R), "a,b,z", "%s", rf_dump(&R));
+    cr_expect_eq(rf_priority(&R, "z"), 0.125);
+}
+
+/* A run of candidates guarded by one purchase is passed over at once
+ * (decide.c run_below) only when its narrowest window still reaches the
+ * purchase: past it the walk stops, and what it never reached is not
+ * counted as considered. */
+Test(decision, a_run_of_guarded_actions_is_passed_over_only_within_its_windows)
+{
+    char rules[2048];
+    size_t len = (size_t)snprintf(rules, sizeof rules, "action 'top' { channels = { 'web' }, value = 100 }\n");
+    for (int i = 0; i < 8; i++)   /* windows 40, 35, ... 5 days: 6 reach a purchase 12 days old */
+        len += (size_t)snprintf(rules + len, sizeof rules - len,
+                                "action 'g%d' { channels = { 'web' }, value = 1,"
+                                " when = bought('c1', within(days(%d))) }\n", i, 40 - 5 * i);
+    cr_assert(rf_load(&R, "a.lua", rules, NULL), "%s", rf_problems(&R));
+    uint64_t before = arb_decider_considered(R.d);
+    rf_decide(&R, "{'limit':1,'purchases':[{'category':'c1','ts':%lld}]}", AGO_DAYS(12));
+    cr_expect_str_eq(rf_ids(&R), "top", "%s", rf_dump(&R));
+    cr_expect_eq(arb_decider_considered(R.d) - before, 7, "top and the 6 windows that reach");
+}
