@@ -352,7 +352,12 @@ static void conn_process(arb_conn_t *c)
         msgpack_sbuffer *out = &c->out[c->filling];
         size_t before = out->size;
         bool behind = c->line != NULL;   /* earlier answers are owed */
-        if (set->cb.on_frame(c, &frame, out, set->ud) < 0) {
+        c->frame = p;
+        c->frame_len = flen;
+        int rc = set->cb.on_frame(c, &frame, out, set->ud);
+        c->frame = NULL;
+        c->frame_len = 0;
+        if (rc < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
         }

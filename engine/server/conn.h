@@ -96,6 +96,10 @@ struct arb_conn {
     uint64_t next_seq;
     bool line_wait;              /* reads stopped: the line is full */
     bool processing;             /* inside conn_process: a late answer must not re-enter it */
+    /* The bytes of the frame on_frame is handling (NULL outside it): what a
+     * request that outlives its frame copies instead of repacking it. */
+    const char *frame;
+    size_t frame_len;
 };
 
 #define ARB_CONN_LINE_MAX 16
