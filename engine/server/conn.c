@@ -7,8 +7,10 @@
  * for a worker), and the zone is cleared, so a steady stream of requests
  * allocates nothing.
  *
- * Writing: answers are packed into one of two buffers; one uv_write is in
- * flight at a time and takes the other buffer when it completes. When the
+ * Writing: answers are packed into one of two buffers; the answers of one
+ * read go out in one write(2) (uv_try_write) when the client takes them;
+ * what it does not take goes in a uv_write, one in flight at a time, which
+ * takes the other buffer when it completes. When the
  * answers queued for a client pass max_queued, the connection stops reading
  * (and stops answering frames already read) until the client drains them.
  * One answer is bounded by max_answer (rpc.c's writer, which the callback
@@ -149,10 +151,37 @@ static void conn_read_pause(arb_conn_t *c)
 
 static void conn_on_write(uv_write_t *req, int status);
 
+/* Write what the client can take now, without a write request: the answers
+ * of a read usually go whole in this one write(2), and libuv's completion
+ * of a uv_write costs a turn of the loop and an epoll_ctl each (it re-arms
+ * the socket when the write queue drains). Only while reading goes on
+ * unheld: a held connection resumes from conn_on_write. 0, or -1 when the
+ * connection failed and is closing. */
+static int conn_try_write(arb_conn_t *c, msgpack_sbuffer *b)
+{
+    if (!c->reading || c->held) return 0;
+    uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->size);
+    int n = uv_try_write(&c->h.stream, &buf, 1);
+    if (n == UV_EAGAIN) return 0;
+    if (n < 0) {
+        arb_conn_close(c);
+        return -1;
+    }
+    if ((size_t)n == b->size) {
+        out_release(c->set, b);
+    } else {
+        memmove(b->data, b->data + n, b->size - (size_t)n);
+        b->size -= (size_t)n;
+    }
+    conn_account(c);
+    return 0;
+}
+
 static void conn_flush(arb_conn_t *c)
 {
     if (c->writing || c->closing) return;
     msgpack_sbuffer *b = &c->out[c->filling];
+    if (b->size && conn_try_write(c, b) < 0) return;
     if (b->size == 0) {
         /* After end of stream, the last answer written is the end. */
         if ((c->close_after_flush || c->eof) && !c->pending) arb_conn_close(c);
