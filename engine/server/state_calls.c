@@ -309,6 +309,8 @@ void arb_state_spares_free(arb_worker_t *w)
         pending_destroy(p);
     }
     w->n_spares = 0;
+    msgpack_sbuffer_destroy(&w->late_out);
+    msgpack_sbuffer_init(&w->late_out);
 }
 
 static arb_pending_t *pending_new(arb_worker_t *w)
@@ -378,11 +380,13 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
     arb_conn_t *c = p->conn_id ? conn_by_id(w, p->conn_id) : NULL;
     if (rc < 0 && p->conn_id) arb_stat_error(&w->stats, p->m, err->code);
     if (!c) return;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    /* Packed in the worker's buffer for late answers, kept between them;
+     * the connection copies the answer into its line. */
+    msgpack_sbuffer *buf = &w->late_out;
+    buf->size = 0;
     arb_answer_t ans;
     msgpack_packer pk;
-    arb_answer_begin(&ans, &buf, w->server->cfg.max_answer);
+    arb_answer_begin(&ans, buf, w->server->cfg.max_answer);
     msgpack_packer_init(&pk, &ans, arb_answer_write);
     if (rc < 0) arb_rpc_pack_error(&pk, p->msgid, err->code, err->message);
     else pack_result(p, &pk);
@@ -392,8 +396,11 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
         if (arb_rpc_answer_refused(&ans, &pk, true, p->msgid, &code) >= 0)
             arb_stat_error(&w->stats, p->m, code);
     }
-    arb_conn_answer_late(c, p->seq, buf.data, buf.size);
-    msgpack_sbuffer_destroy(&buf);
+    arb_conn_answer_late(c, p->seq, buf->data, buf->size);
+    if (buf->alloc > SPARE_KEEP) {
+        msgpack_sbuffer_destroy(buf);
+        msgpack_sbuffer_init(buf);
+    }
 }
 
 void arb_state_resume(arb_worker_t *w, arb_pending_t *p)

@@ -61,6 +61,7 @@ typedef struct arb_worker {
     struct arb_pending *spares;/* finished requests kept for the next ones, with their
                                   arenas (state_calls.c); owned */
     uint32_t n_spares;
+    msgpack_sbuffer late_out;  /* where an answer that waited on the store is packed; owned */
     uv_timer_t sweep;          /* frame and idle timeouts, drain on stop */
     arb_conns_t conns;         /* open connections, their spare answer buffers */
     /* Random bytes for new customers' pseudonyms (state_decide.c), drawn
