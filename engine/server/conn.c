@@ -297,7 +297,31 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
         return;
     }
     conn_account(c);
+    if (c->set->hold) {
+        if (!c->write_due) {
+            c->write_due = true;
+            c->due_next = c->set->due;
+            c->set->due = c;
+        }
+        return;
+    }
     conn_flush(c);
+}
+
+void arb_conns_hold_writes(arb_conns_t *set)
+{
+    set->hold = true;
+}
+
+void arb_conns_release_writes(arb_conns_t *set)
+{
+    set->hold = false;
+    while (set->due) {
+        arb_conn_t *c = set->due;
+        set->due = c->due_next;
+        c->write_due = false;
+        conn_flush(c);
+    }
 }
 
 /* Answer a frame the scanner refused, then close: the stream cannot be

@@ -74,6 +74,9 @@ static void worker_drain_inbox(arb_worker_t *w)
         rev = list;
         list = next;
     }
+    /* Store completions come in runs: their answers are written once per
+     * connection at the end, not one write(2) each. */
+    arb_conns_hold_writes(&w->conns);
     while (rev) {
         arb_inbox_item_t *next = rev->next;
         if (rev->fd >= 0) {
@@ -96,6 +99,7 @@ static void worker_drain_inbox(arb_worker_t *w)
         free(rev);
         rev = next;
     }
+    arb_conns_release_writes(&w->conns);
 }
 
 /* Freeing rulesets runs on libuv's thread pool, which serves nothing else
