@@ -60,6 +60,21 @@ typedef struct arb_conn_slot {
     char data[];
 } arb_conn_slot_t;
 
+/* A slot that held no answer bytes (its answer went out at the head of the
+ * line) goes back to the set's spares for the next deferred answer. */
+#define ARB_SPARE_SLOTS 64
+
+static void slot_release(arb_conns_t *set, arb_conn_slot_t *sl, bool bare)
+{
+    if (bare && set->n_spare_slots < ARB_SPARE_SLOTS) {
+        sl->next = set->spare_slots;
+        set->spare_slots = sl;
+        set->n_spare_slots++;
+        return;
+    }
+    free(sl);
+}
+
 static void conn_process(arb_conn_t *c);
 
 static _Atomic size_t partial_total;   /* request bytes buffered, every connection */
@@ -122,7 +137,7 @@ static void conn_on_close(uv_handle_t *h)
     msgpack_unpacker_destroy(&c->unp);
     for (arb_conn_slot_t *sl = c->line, *next; sl; sl = next) {
         next = sl->next;
-        free(sl);
+        slot_release(set, sl, !sl->ready);
     }
     out_release(set, &c->out[0]);
     out_release(set, &c->out[1]);
@@ -218,7 +233,14 @@ static void conn_on_write(uv_write_t *req, int status)
 
 uint64_t arb_conn_defer(arb_conn_t *c, size_t weight)
 {
-    arb_conn_slot_t *sl = calloc(1, sizeof *sl);
+    arb_conn_slot_t *sl = c->set->spare_slots;
+    if (sl) {
+        c->set->spare_slots = sl->next;
+        c->set->n_spare_slots--;
+        memset(sl, 0, sizeof *sl);
+    } else {
+        sl = calloc(1, sizeof *sl);
+    }
     if (!sl) {
         arb_log_warn("closing connection", "reason=\"out of memory for an answer\" worker=%d",
                      c->set->log_index);
@@ -246,7 +268,7 @@ static void line_flush(arb_conn_t *c)
         c->pending--;
         c->line_bytes -= sl->len;
         arb_conn_send(c, sl->data, sl->len);
-        free(sl);
+        slot_release(c->set, sl, false);
     }
     conn_account(c);
     if (c->line_wait && c->pending < ARB_CONN_LINE_MAX && !c->closing && !c->processing) {
@@ -266,6 +288,21 @@ void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t 
     if (!sl || c->closing) return;
     if (!len) {
         arb_conn_close(c);   /* not even an error could be packed: the close says it */
+        return;
+    }
+    bool own = false;   /* data in c's own answer buffer (conn_process's answers behind) */
+    for (int i = 0; i < 2; i++)
+        own |= c->out[i].data && data >= c->out[i].data && data < c->out[i].data + c->out[i].alloc;
+    if (sl == c->line && !own) {
+        /* Nothing owed before it: it goes out now, without a copy into
+         * the slot, and those ready behind it follow. */
+        c->line = sl->next;
+        if (!c->line) c->line_tail = NULL;
+        c->pending--;
+        c->line_bytes -= sl->len;
+        slot_release(c->set, sl, true);
+        arb_conn_send(c, data, len);
+        line_flush(c);
         return;
     }
     bool tail = c->line_tail == sl;
@@ -507,6 +544,12 @@ void arb_conns_init(arb_conns_t *set, uv_loop_t *loop, const arb_config_t *cfg,
 void arb_conns_free(arb_conns_t *set)
 {
     while (set->n_spare) free(set->spare[--set->n_spare]);
+    while (set->spare_slots) {
+        arb_conn_slot_t *sl = set->spare_slots;
+        set->spare_slots = sl->next;
+        free(sl);
+    }
+    set->n_spare_slots = 0;
 }
 
 int arb_conn_open(arb_conns_t *set, int fd, bool is_pipe, bool admin)

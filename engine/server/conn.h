@@ -51,6 +51,8 @@ typedef struct arb_conns {
     uint64_t next_id;            /* ids for matching late replies to connections */
     char *spare[64];
     int n_spare;
+    struct arb_conn_slot *spare_slots; /* line slots between deferred answers, owned */
+    int n_spare_slots;
     /* Between arb_conns_hold_writes and arb_conns_release_writes: answers
      * sent are queued, and written once per connection at the release. */
     bool hold;

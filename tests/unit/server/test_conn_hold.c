@@ -1,7 +1,9 @@
 /* Unit tests for holding a connection set's writes (engine/server/conn.c,
  * arb_conns_hold_writes): answers sent while the set holds are written at
  * the release, all of a connection's in one write, in order; without a
- * hold each is written at once. A real libuv loop and a real socket pair.
+ * hold each is written at once; late answers keep the order of their
+ * requests, and a slot answered at the head of the line serves the next
+ * deferral. A real libuv loop and a real socket pair.
  */
 #include <criterion/criterion.h>
 
@@ -103,5 +105,30 @@ Test(conn_hold, a_connection_closed_while_held_is_released_safely)
     arb_conn_close(c);   /* freed by the loop's close callback, after the release */
     arb_conns_release_writes(&set);
     cr_assert_eq(readable(buf, sizeof buf), 0);
+    close_all();
+}
+
+/* Answers owed in line (arb_conn_defer, arb_conn_answer_late): written in
+ * the order of their requests whatever order they complete in; the slot of
+ * one answered at the head of the line is kept for the next deferral. */
+Test(conn_hold, late_answers_keep_the_order_of_their_requests)
+{
+    arb_conn_t *c = open_conn();
+    char buf[64];
+    uint64_t a = arb_conn_defer(c, 10), b = arb_conn_defer(c, 10);
+    cr_assert(a && b);
+    arb_conn_answer_late(c, b, "second", 6);
+    cr_assert_eq(readable(buf, sizeof buf), 0, "an answer went out before the one owed ahead of it");
+    arb_conn_answer_late(c, a, "first,", 6);
+    ssize_t n = readable(buf, sizeof buf);
+    cr_assert_eq(n, 12, "%zd bytes", n);
+    cr_assert(memcmp(buf, "first,second", 12) == 0);
+    cr_assert_eq(c->pending, 0);
+    cr_assert_eq(c->line_bytes, 0);
+    cr_assert_eq(set.n_spare_slots, 1, "the head's slot was not kept for the next deferral");
+    uint64_t d = arb_conn_defer(c, 10);
+    cr_assert_eq(set.n_spare_slots, 0, "the next deferral did not take the kept slot");
+    arb_conn_answer_late(c, d, "third", 5);
+    cr_assert_eq(readable(buf, sizeof buf), 5);
     close_all();
 }
