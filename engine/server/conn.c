@@ -10,12 +10,11 @@
  * Writing: answers are packed into one of two buffers; the answers of one
  * read go out in one write(2) (uv_try_write) when the client takes them;
  * what it does not take goes in a uv_write, one in flight at a time, which
- * takes the other buffer when it completes. When the
- * answers queued for a client pass max_queued, the connection stops reading
- * (and stops answering frames already read) until the client drains them.
- * One answer is bounded by max_answer (rpc.c's writer, which the callback
- * packs with), so a connection
- * holds at most max_queued + max_answer of answers.
+ * takes the other buffer when it completes. When the answers queued for a
+ * client pass max_queued, the connection stops reading (and stops answering
+ * frames already read) until the client drains them. One answer is bounded
+ * by max_answer (rpc.c's writer, which the callback packs with), so a
+ * connection holds at most max_queued + max_answer of answers.
  *
  * Totals: what every connection holds is also counted process-wide (one
  * server per process): request bytes buffered and not yet answered (partial
@@ -50,6 +49,7 @@
  * answers queued, and go back when they are written: an idle connection
  * holds none. */
 #define ARB_OUT_CHUNK 16384
+#define ARB_SPARE_SLOTS 64   /* line slots kept between deferred answers, per set */
 
 /* One answer owed in line (see arb_conn_t.line). */
 typedef struct arb_conn_slot {
@@ -60,10 +60,7 @@ typedef struct arb_conn_slot {
     char data[];
 } arb_conn_slot_t;
 
-/* A slot that held no answer bytes (its answer went out at the head of the
- * line) goes back to the set's spares for the next deferred answer. */
-#define ARB_SPARE_SLOTS 64
-
+/* A slot that held no answer bytes goes back to the set's spares. */
 static void slot_release(arb_conns_t *set, arb_conn_slot_t *sl, bool bare)
 {
     if (bare && set->n_spare_slots < ARB_SPARE_SLOTS) {
@@ -166,12 +163,9 @@ static void conn_read_pause(arb_conn_t *c)
 
 static void conn_on_write(uv_write_t *req, int status);
 
-/* Write what the client can take now, without a write request: the answers
- * of a read usually go whole in this one write(2), and libuv's completion
- * of a uv_write costs a turn of the loop and an epoll_ctl each (it re-arms
- * the socket when the write queue drains). Only while reading goes on
- * unheld: a held connection resumes from conn_on_write. 0, or -1 when the
- * connection failed and is closing. */
+/* Write what the client takes now, without libuv's write completion (a loop
+ * turn and an epoll_ctl each); not while held: conn_on_write resumes those.
+ * 0, or -1 when the connection failed and is closing. */
 static int conn_try_write(arb_conn_t *c, msgpack_sbuffer *b)
 {
     if (!c->reading || c->held) return 0;
@@ -234,13 +228,8 @@ static void conn_on_write(uv_write_t *req, int status)
 uint64_t arb_conn_defer(arb_conn_t *c, size_t weight)
 {
     arb_conn_slot_t *sl = c->set->spare_slots;
-    if (sl) {
-        c->set->spare_slots = sl->next;
-        c->set->n_spare_slots--;
-        memset(sl, 0, sizeof *sl);
-    } else {
-        sl = calloc(1, sizeof *sl);
-    }
+    if (sl) c->set->n_spare_slots--, c->set->spare_slots = sl->next, memset(sl, 0, sizeof *sl);
+    else sl = calloc(1, sizeof *sl);
     if (!sl) {
         arb_log_warn("closing connection", "reason=\"out of memory for an answer\" worker=%d",
                      c->set->log_index);
@@ -290,9 +279,8 @@ void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t 
         arb_conn_close(c);   /* not even an error could be packed: the close says it */
         return;
     }
-    bool own = false;   /* data in c's own answer buffer (conn_process's answers behind) */
-    for (int i = 0; i < 2; i++)
-        own |= c->out[i].data && data >= c->out[i].data && data < c->out[i].data + c->out[i].alloc;
+    const msgpack_sbuffer *f = &c->out[c->filling];   /* conn_process's answers behind */
+    bool own = f->data && data >= f->data && data < f->data + f->alloc;
     if (sl == c->line && !own) {
         /* Nothing owed before it: it goes out now, without a copy into
          * the slot, and those ready behind it follow. */
@@ -343,11 +331,6 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
         return;
     }
     conn_flush(c);
-}
-
-void arb_conns_hold_writes(arb_conns_t *set)
-{
-    set->hold = true;
 }
 
 void arb_conns_release_writes(arb_conns_t *set)
@@ -446,7 +429,6 @@ static void conn_process(arb_conn_t *c)
         c->frame_len = flen;
         int rc = set->cb.on_frame(c, &frame, out, set->ud);
         c->frame = NULL;
-        c->frame_len = 0;
         if (rc < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
@@ -544,12 +526,10 @@ void arb_conns_init(arb_conns_t *set, uv_loop_t *loop, const arb_config_t *cfg,
 void arb_conns_free(arb_conns_t *set)
 {
     while (set->n_spare) free(set->spare[--set->n_spare]);
-    while (set->spare_slots) {
-        arb_conn_slot_t *sl = set->spare_slots;
-        set->spare_slots = sl->next;
+    for (arb_conn_slot_t *sl = set->spare_slots, *next; sl; sl = next) {
+        next = sl->next;
         free(sl);
     }
-    set->n_spare_slots = 0;
 }
 
 int arb_conn_open(arb_conns_t *set, int fd, bool is_pipe, bool admin)

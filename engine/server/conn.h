@@ -130,7 +130,7 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len);
  * together (a worker's inbox), then write each connection's at once: one
  * write(2) per connection, not one per answer. Both within one callback of
  * the loop (a connection closed meanwhile is freed only after it). */
-void arb_conns_hold_writes(arb_conns_t *set);
+static inline void arb_conns_hold_writes(arb_conns_t *set) { set->hold = true; }
 void arb_conns_release_writes(arb_conns_t *set);
 
 /* Called by on_frame: the answer to the frame being handled comes later.
