@@ -7,13 +7,14 @@
  * for a worker), and the zone is cleared, so a steady stream of requests
  * allocates nothing.
  *
- * Writing: answers are packed into one of two buffers; one uv_write is in
- * flight at a time and takes the other buffer when it completes. When the
- * answers queued for a client pass max_queued, the connection stops reading
- * (and stops answering frames already read) until the client drains them.
- * One answer is bounded by max_answer (rpc.c's writer, which the callback
- * packs with), so a connection
- * holds at most max_queued + max_answer of answers.
+ * Writing: answers are packed into one of two buffers; the answers of one
+ * read go out in one write(2) (uv_try_write) when the client takes them;
+ * what it does not take goes in a uv_write, one in flight at a time, which
+ * takes the other buffer when it completes. When the answers queued for a
+ * client pass max_queued, the connection stops reading (and stops answering
+ * frames already read) until the client drains them. One answer is bounded
+ * by max_answer (rpc.c's writer, which the callback packs with), so a
+ * connection holds at most max_queued + max_answer of answers.
  *
  * Totals: what every connection holds is also counted process-wide (one
  * server per process): request bytes buffered and not yet answered (partial
@@ -48,6 +49,7 @@
  * answers queued, and go back when they are written: an idle connection
  * holds none. */
 #define ARB_OUT_CHUNK 16384
+#define ARB_SPARE_SLOTS 64   /* line slots kept between deferred answers, per set */
 
 /* One answer owed in line (see arb_conn_t.line). */
 typedef struct arb_conn_slot {
@@ -57,6 +59,18 @@ typedef struct arb_conn_slot {
     size_t len;                  /* ready: bytes in data; waiting: the weight counted */
     char data[];
 } arb_conn_slot_t;
+
+/* A slot that held no answer bytes goes back to the set's spares. */
+static void slot_release(arb_conns_t *set, arb_conn_slot_t *sl, bool bare)
+{
+    if (bare && set->n_spare_slots < ARB_SPARE_SLOTS) {
+        sl->next = set->spare_slots;
+        set->spare_slots = sl;
+        set->n_spare_slots++;
+        return;
+    }
+    free(sl);
+}
 
 static void conn_process(arb_conn_t *c);
 
@@ -120,7 +134,7 @@ static void conn_on_close(uv_handle_t *h)
     msgpack_unpacker_destroy(&c->unp);
     for (arb_conn_slot_t *sl = c->line, *next; sl; sl = next) {
         next = sl->next;
-        free(sl);
+        slot_release(set, sl, !sl->ready);
     }
     out_release(set, &c->out[0]);
     out_release(set, &c->out[1]);
@@ -149,10 +163,34 @@ static void conn_read_pause(arb_conn_t *c)
 
 static void conn_on_write(uv_write_t *req, int status);
 
+/* Write what the client takes now, without libuv's write completion (a loop
+ * turn and an epoll_ctl each); not while held: conn_on_write resumes those.
+ * 0, or -1 when the connection failed and is closing. */
+static int conn_try_write(arb_conn_t *c, msgpack_sbuffer *b)
+{
+    if (!c->reading || c->held) return 0;
+    uv_buf_t buf = uv_buf_init(b->data, (unsigned)b->size);
+    int n = uv_try_write(&c->h.stream, &buf, 1);
+    if (n == UV_EAGAIN) return 0;
+    if (n < 0) {
+        arb_conn_close(c);
+        return -1;
+    }
+    if ((size_t)n == b->size) {
+        out_release(c->set, b);
+    } else {
+        memmove(b->data, b->data + n, b->size - (size_t)n);
+        b->size -= (size_t)n;
+    }
+    conn_account(c);
+    return 0;
+}
+
 static void conn_flush(arb_conn_t *c)
 {
     if (c->writing || c->closing) return;
     msgpack_sbuffer *b = &c->out[c->filling];
+    if (b->size && conn_try_write(c, b) < 0) return;
     if (b->size == 0) {
         /* After end of stream, the last answer written is the end. */
         if ((c->close_after_flush || c->eof) && !c->pending) arb_conn_close(c);
@@ -189,7 +227,9 @@ static void conn_on_write(uv_write_t *req, int status)
 
 uint64_t arb_conn_defer(arb_conn_t *c, size_t weight)
 {
-    arb_conn_slot_t *sl = calloc(1, sizeof *sl);
+    arb_conn_slot_t *sl = c->set->spare_slots;
+    if (sl) c->set->n_spare_slots--, c->set->spare_slots = sl->next, memset(sl, 0, sizeof *sl);
+    else sl = calloc(1, sizeof *sl);
     if (!sl) {
         arb_log_warn("closing connection", "reason=\"out of memory for an answer\" worker=%d",
                      c->set->log_index);
@@ -217,7 +257,7 @@ static void line_flush(arb_conn_t *c)
         c->pending--;
         c->line_bytes -= sl->len;
         arb_conn_send(c, sl->data, sl->len);
-        free(sl);
+        slot_release(c->set, sl, false);
     }
     conn_account(c);
     if (c->line_wait && c->pending < ARB_CONN_LINE_MAX && !c->closing && !c->processing) {
@@ -237,6 +277,20 @@ void arb_conn_answer_late(arb_conn_t *c, uint64_t seq, const char *data, size_t 
     if (!sl || c->closing) return;
     if (!len) {
         arb_conn_close(c);   /* not even an error could be packed: the close says it */
+        return;
+    }
+    const msgpack_sbuffer *f = &c->out[c->filling];   /* conn_process's answers behind */
+    bool own = f->data && data >= f->data && data < f->data + f->alloc;
+    if (sl == c->line && !own) {
+        /* Nothing owed before it: it goes out now, without a copy into
+         * the slot, and those ready behind it follow. */
+        c->line = sl->next;
+        if (!c->line) c->line_tail = NULL;
+        c->pending--;
+        c->line_bytes -= sl->len;
+        slot_release(c->set, sl, true);
+        arb_conn_send(c, data, len);
+        line_flush(c);
         return;
     }
     bool tail = c->line_tail == sl;
@@ -268,7 +322,26 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len)
         return;
     }
     conn_account(c);
+    if (c->set->hold) {
+        if (!c->write_due) {
+            c->write_due = true;
+            c->due_next = c->set->due;
+            c->set->due = c;
+        }
+        return;
+    }
     conn_flush(c);
+}
+
+void arb_conns_release_writes(arb_conns_t *set)
+{
+    set->hold = false;
+    while (set->due) {
+        arb_conn_t *c = set->due;
+        set->due = c->due_next;
+        c->write_due = false;
+        conn_flush(c);
+    }
 }
 
 /* Answer a frame the scanner refused, then close: the stream cannot be
@@ -352,7 +425,11 @@ static void conn_process(arb_conn_t *c)
         msgpack_sbuffer *out = &c->out[c->filling];
         size_t before = out->size;
         bool behind = c->line != NULL;   /* earlier answers are owed */
-        if (set->cb.on_frame(c, &frame, out, set->ud) < 0) {
+        c->frame = p;
+        c->frame_len = flen;
+        int rc = set->cb.on_frame(c, &frame, out, set->ud);
+        c->frame = NULL;
+        if (rc < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
         }
@@ -449,6 +526,10 @@ void arb_conns_init(arb_conns_t *set, uv_loop_t *loop, const arb_config_t *cfg,
 void arb_conns_free(arb_conns_t *set)
 {
     while (set->n_spare) free(set->spare[--set->n_spare]);
+    for (arb_conn_slot_t *sl = set->spare_slots, *next; sl; sl = next) {
+        next = sl->next;
+        free(sl);
+    }
 }
 
 int arb_conn_open(arb_conns_t *set, int fd, bool is_pipe, bool admin)

@@ -51,6 +51,12 @@ typedef struct arb_conns {
     uint64_t next_id;            /* ids for matching late replies to connections */
     char *spare[64];
     int n_spare;
+    struct arb_conn_slot *spare_slots; /* line slots between deferred answers, owned */
+    int n_spare_slots;
+    /* Between arb_conns_hold_writes and arb_conns_release_writes: answers
+     * sent are queued, and written once per connection at the release. */
+    bool hold;
+    struct arb_conn *due;        /* connections with answers queued meanwhile */
 } arb_conns_t;
 
 /* Set up an empty set; free its spares with arb_conns_free once its
@@ -96,6 +102,12 @@ struct arb_conn {
     uint64_t next_seq;
     bool line_wait;              /* reads stopped: the line is full */
     bool processing;             /* inside conn_process: a late answer must not re-enter it */
+    /* The bytes of the frame on_frame is handling (NULL outside it): what a
+     * request that outlives its frame copies instead of repacking it. */
+    const char *frame;
+    size_t frame_len;
+    bool write_due;              /* on the set's due list */
+    struct arb_conn *due_next;
 };
 
 #define ARB_CONN_LINE_MAX 16
@@ -110,8 +122,16 @@ int arb_conn_open(arb_conns_t *set, int fd, bool is_pipe, bool admin);
 /* Stop reading and close; queued answers not yet written are dropped. */
 void arb_conn_close(arb_conn_t *c);
 
-/* Append bytes (a whole packed answer) and write them out. */
+/* Append bytes (a whole packed answer) and write them out (at the release,
+ * while the set holds writes). */
 void arb_conn_send(arb_conn_t *c, const char *data, size_t len);
+
+/* Hold the writes of arb_conn_send for a run of answers that arrive
+ * together (a worker's inbox), then write each connection's at once: one
+ * write(2) per connection, not one per answer. Both within one callback of
+ * the loop (a connection closed meanwhile is freed only after it). */
+static inline void arb_conns_hold_writes(arb_conns_t *set) { set->hold = true; }
+void arb_conns_release_writes(arb_conns_t *set);
 
 /* Called by on_frame: the answer to the frame being handled comes later.
  * weight: the bytes the request holds meanwhile, counted as queued answers

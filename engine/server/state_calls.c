@@ -60,8 +60,7 @@ static void call_complete(arb_pending_t *p)
 {
     arb_inbox_item_t *item = p->item;
     if (atomic_exchange(&p->call, CALL_DONE) != CALL_WAITING) return;
-    p->item = NULL;
-    arb_worker_post(p->w, item);
+    arb_worker_post(p->w, item);   /* still p's: the inbox hands it back, unfreed */
 }
 
 static void set_failure(arb_pending_t *p, const arb_err_t *err)
@@ -121,7 +120,8 @@ static void on_forget(void *arg, const arb_err_t *err)
 }
 
 /* The inbox item a late completion travels in, made before the call so
- * that the store's thread never allocates. */
+ * that the store's thread never allocates; kept with p for its next calls
+ * and, as a spare, for the next requests. */
 static int call_prepare(arb_pending_t *p, arb_err_t *err)
 {
     if (!p->item) p->item = calloc(1, sizeof *p->item);
@@ -193,7 +193,9 @@ static int decide_fetched(arb_pending_t *p, arb_err_t *err)
         cust = NULL;
     }
     p->rounds++;
-    const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, &p->ctx.data, cust, &p->arena,
+    const msgpack_object *ctx = arb__state_context(p);
+    if (!ctx) return arb_err_set(err, ARB_INTERNAL, "out of memory reading a waiting context");
+    const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, ctx, cust, &p->arena,
                                            &w->stats, err);
     if (!dec || arb__state_copy_decision(p, dec, err) < 0) return -1;
     if (p->degraded) return 1;
@@ -282,21 +284,83 @@ static void pack_result(arb_pending_t *p, msgpack_packer *pk)
     }
 }
 
-static void pending_free(arb_pending_t *p)
+/* ------------------------------------------------------------ spares */
+
+/* A finished request's memory is kept for the next one (its struct, its
+ * arena's chunk, its inbox item, its frame's room), so that a steady
+ * stream of stateful calls allocates nothing; up to --max-pending of them,
+ * as many as can wait at once, and none grown past SPARE_KEEP by one large
+ * request. */
+#define SPARE_KEEP (64 * 1024)
+
+static void pending_destroy(arb_pending_t *p)
 {
-    p->w->pending--;
-    msgpack_unpacked_destroy(&p->ctx);
-    msgpack_sbuffer_destroy(&p->ctx_bytes);
     arb_arena_free(&p->arena);
+    free(p->frame);
     free(p->item);
     free(p);
+}
+
+void arb_state_spares_free(arb_worker_t *w)
+{
+    while (w->spares) {
+        arb_pending_t *p = w->spares;
+        w->spares = p->next_spare;
+        pending_destroy(p);
+    }
+    w->n_spares = 0;
+    msgpack_sbuffer_destroy(&w->late_out);
+    msgpack_sbuffer_init(&w->late_out);
+}
+
+static arb_pending_t *pending_new(arb_worker_t *w)
+{
+    arb_pending_t *p = w->spares;
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (p) arb_arena_init(&p->arena);
+        return p;
+    }
+    w->spares = p->next_spare;
+    w->n_spares--;
+    arb_inbox_item_t *item = p->item;
+    arb_arena_t arena = p->arena;
+    char *frame = p->frame;
+    size_t cap = p->frame_cap;
+    memset(p, 0, sizeof *p);
+    p->item = item;
+    p->arena = arena;
+    p->frame = frame;
+    p->frame_cap = cap;
+    return p;
+}
+
+static void pending_free(arb_pending_t *p)
+{
+    arb_worker_t *w = p->w;
+    w->pending--;
+    msgpack_unpacked_destroy(&p->ctx);
+    if (w->n_spares >= w->server->cfg.max_pending) {
+        pending_destroy(p);
+        return;
+    }
+    arb_arena_reset(&p->arena);
+    if (p->arena.head && p->arena.head->size > SPARE_KEEP) arb_arena_free(&p->arena);
+    if (p->frame_cap > SPARE_KEEP) {
+        free(p->frame);
+        p->frame = NULL;
+        p->frame_cap = 0;
+    }
+    p->next_spare = w->spares;
+    w->spares = p;
+    w->n_spares++;
 }
 
 /* What a waiting request holds, counted with its connection's queued
  * answers so that --max-queued and --max-queued-total bound it too. */
 static size_t pending_weight(const arb_pending_t *p)
 {
-    size_t n = sizeof *p + p->ctx_bytes.alloc;
+    size_t n = sizeof *p + p->frame_cap;
     for (const arb_arena_chunk_t *k = p->arena.head; k; k = k->next) n += k->size;
     return n;
 }
@@ -316,11 +380,13 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
     arb_conn_t *c = p->conn_id ? conn_by_id(w, p->conn_id) : NULL;
     if (rc < 0 && p->conn_id) arb_stat_error(&w->stats, p->m, err->code);
     if (!c) return;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    /* Packed in the worker's buffer for late answers, kept between them;
+     * the connection copies the answer into its line. */
+    msgpack_sbuffer *buf = &w->late_out;
+    buf->size = 0;
     arb_answer_t ans;
     msgpack_packer pk;
-    arb_answer_begin(&ans, &buf, w->server->cfg.max_answer);
+    arb_answer_begin(&ans, buf, w->server->cfg.max_answer);
     msgpack_packer_init(&pk, &ans, arb_answer_write);
     if (rc < 0) arb_rpc_pack_error(&pk, p->msgid, err->code, err->message);
     else pack_result(p, &pk);
@@ -330,8 +396,11 @@ static void answer_late(arb_pending_t *p, int rc, const arb_err_t *err)
         if (arb_rpc_answer_refused(&ans, &pk, true, p->msgid, &code) >= 0)
             arb_stat_error(&w->stats, p->m, code);
     }
-    arb_conn_answer_late(c, p->seq, buf.data, buf.size);
-    msgpack_sbuffer_destroy(&buf);
+    arb_conn_answer_late(c, p->seq, buf->data, buf->size);
+    if (buf->alloc > SPARE_KEEP) {
+        msgpack_sbuffer_destroy(buf);
+        msgpack_sbuffer_init(buf);
+    }
 }
 
 void arb_state_resume(arb_worker_t *w, arb_pending_t *p)
@@ -357,17 +426,43 @@ static int copy_id(arb_pending_t *p, const char *id, size_t n, arb_err_t *err)
     return 0;
 }
 
-/* The context, copied: a second round decides on it after the frame's
- * memory has gone. */
-static int keep_context(arb_pending_t *p, const msgpack_object *arg, arb_err_t *err)
+/* A decision decides on the frame's own context while the frame lives:
+ * with a store that calls back at once (memory, an LMDB fetch) every round
+ * does. Only a request that goes on waiting outlives its frame: it keeps
+ * the frame's bytes (a copy into room reserved here, before any store call,
+ * so that keeping it cannot fail once a call is under way), unpacked again
+ * only if a later round or the decision log reads them. */
+static int reserve_frame(arb_pending_t *p, const arb_conn_t *c, arb_err_t *err)
 {
-    msgpack_sbuffer *sb = &p->ctx_bytes;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_object(&pk, *arg);
-    if (rc == 0 && msgpack_unpack_next(&p->ctx, sb->data, sb->size, NULL) != MSGPACK_UNPACK_SUCCESS)
-        rc = -1;
-    return rc ? arb_err_set(err, ARB_INTERNAL, "out of memory keeping a context") : 0;
+    if (!c->frame) return arb_err_set(err, ARB_INTERNAL, "a decision outside a frame");
+    if (c->frame_len <= p->frame_cap) return 0;
+    char *f = realloc(p->frame, c->frame_len);
+    if (!f) return arb_err_set(err, ARB_INTERNAL, "out of memory keeping a context");
+    p->frame = f;
+    p->frame_cap = c->frame_len;
+    return 0;
+}
+
+static void keep_frame(arb_pending_t *p, const arb_conn_t *c)
+{
+    memcpy(p->frame, c->frame, c->frame_len);
+    p->frame_len = c->frame_len;
+    p->arg = NULL;
+}
+
+const msgpack_object *arb__state_context(arb_pending_t *p)
+{
+    if (p->arg) return p->arg;
+    if (!p->frame_len ||
+        msgpack_unpack_next(&p->ctx, p->frame, p->frame_len, NULL) != MSGPACK_UNPACK_SUCCESS)
+        return NULL;
+    /* A request, checked by rpc.c before: [type, msgid, method, [context, ...]] */
+    const msgpack_object *f = &p->ctx.data;
+    if (f->type != MSGPACK_OBJECT_ARRAY || f->via.array.size != 4) return NULL;
+    const msgpack_object *params = &f->via.array.ptr[3];
+    if (params->type != MSGPACK_OBJECT_ARRAY || !params->via.array.size) return NULL;
+    p->arg = &params->via.array.ptr[0];
+    return p->arg;
 }
 
 /* What track and feedback write, parsed into p (p->commit, p->id). */
@@ -416,12 +511,14 @@ static int parse_write(arb_pending_t *p, const msgpack_object *arg, arb_err_t *e
     return copy_id(p, id, strlen(id), err);
 }
 
-static int prepare(arb_pending_t *p, const msgpack_object *arg, arb_err_t *err)
+static int prepare(arb_pending_t *p, const arb_conn_t *c, const msgpack_object *arg,
+                   arb_err_t *err)
 {
     if (p->m == ARB_METHOD_DECIDE) {
         const msgpack_object *id = arb_state_customer_id(arg);
         if (copy_id(p, id->via.str.ptr, id->via.str.size, err) < 0) return -1;
-        return keep_context(p, arg, err);
+        p->arg = arg;
+        return reserve_frame(p, c, err);
     }
     if (p->m == ARB_METHOD_TRACK || p->m == ARB_METHOD_FEEDBACK) return parse_write(p, arg, err);
     const char *id;
@@ -439,20 +536,19 @@ int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgi
     if (w->pending >= w->server->cfg.max_pending)
         return arb_err_set(err, ARB_OVERLOADED,
                            "too many requests wait on the state store (--max-pending); retry later");
-    arb_pending_t *p = calloc(1, sizeof *p);
+    arb_pending_t *p = pending_new(w);
     if (!p) return arb_err_set(err, ARB_INTERNAL, "out of memory");
     w->pending++;
     p->w = w;
     p->m = m;
     p->conn_id = notify ? 0 : c->id;
     p->msgid = msgid;
-    arb_arena_init(&p->arena);
     msgpack_unpacked_init(&p->ctx);
-    msgpack_sbuffer_init(&p->ctx_bytes);
     atomic_init(&p->call, CALL_WAITING);
-    int rc = prepare(p, arg, err);
+    int rc = prepare(p, c, arg, err);
     if (rc == 0) rc = run(p, err);
     if (rc == 1) {
+        if (p->m == ARB_METHOD_DECIDE) keep_frame(p, c);
         if (p->conn_id) p->seq = arb_conn_defer(c, pending_weight(p));
         return 0;
     }

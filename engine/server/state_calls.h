@@ -32,6 +32,10 @@ int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgi
  * carry p on, and answer it when it is done. */
 void arb_state_resume(arb_worker_t *w, arb_pending_t *p);
 
+/* Free the finished requests w keeps for its next ones (on w's thread, or
+ * once it has ended). */
+void arb_state_spares_free(arb_worker_t *w);
+
 /* Where a decision's customer_id is, or NULL when the context names none
  * (then the decision reads and writes no state). */
 const msgpack_object *arb_state_customer_id(const msgpack_object *ctx);

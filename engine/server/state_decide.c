@@ -213,6 +213,21 @@ const char *arb__state_fresh_pseudonym(arb_pending_t *p)
     return p->fresh_pseudonym;
 }
 
+/* The log's context is msgpack-c's packing of it (its digest is of those
+ * bytes, whatever encoding the client chose), made only for a decision
+ * logged. */
+static void log_decision(arb_log_t *l, arb_pending_t *p, const char *who)
+{
+    const msgpack_object *ctx = arb__state_context(p);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (ctx && msgpack_pack_object(&pk, *ctx) == 0) arb_log_decision(l, &p->dec, who, sb.data, sb.size);
+    else arb_log_decision(l, &p->dec, who, NULL, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 void arb__state_log(arb_pending_t *p)
 {
     arb_log_t *l = p->w->server->log;
@@ -224,7 +239,7 @@ void arb__state_log(arb_pending_t *p)
                       : p->m == ARB_METHOD_DECIDE ? p->customer.pseudonym : NULL;
     if (!who || !*who) return;
     if (p->m == ARB_METHOD_DECIDE && !p->dec.preview)
-        arb_log_decision(l, &p->dec, who, p->ctx_bytes.data, p->ctx_bytes.size);
+        log_decision(l, p, who);
     else if (p->m == ARB_METHOD_FEEDBACK && p->committed && p->outcomes_counted)
         /* Only an outcome the store counted: a feedback delivered again
          * (a client's retry) is stored once (merge.c, one outcome per

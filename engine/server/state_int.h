@@ -36,11 +36,18 @@ struct arb_pending {
     bool degraded;             /* the store failed and --state-fail open: record nothing */
     _Atomic int call;
     uint64_t call_ns;          /* when the store call began (arb_clock_mono_ns), for /metrics */
-    arb_inbox_item_t *item;    /* posted by the store's thread when it completes late */
-    char id[ARB_STORE_ID_MAX + 1];
+    /* Kept with p between requests (the worker's spares): */
+    arb_pending_t *next_spare;
+    arb_inbox_item_t *item;    /* posted by the store's thread when it completes late; p's */
     arb_arena_t arena;         /* one round's memory: customer, decision copy, contacts */
-    msgpack_sbuffer ctx_bytes; /* decide: the context, packed, kept for the next round */
-    msgpack_unpacked ctx;      /* ... and unpacked: its strings point into ctx_bytes */
+    char *frame;               /* decide, once it waits on the store: its frame's bytes */
+    size_t frame_cap;          /* ... the room there, reserved before the first store call */
+    /* Cleared for each request: */
+    size_t frame_len;
+    const msgpack_object *arg; /* decide: the context, the frame's while arb_state_call
+                                  runs, else ctx's; NULL: not unpacked yet */
+    msgpack_unpacked ctx;      /* ... the kept frame, unpacked when a round needs it */
+    char id[ARB_STORE_ID_MAX + 1];
     arb_commit_t commit;       /* track, feedback: what to write (in arena) */
     arb_retention_t ret;       /* the ruleset's, which commit points to */
     arb_customer_t customer;   /* what fetch read (in arena) */
@@ -67,6 +74,9 @@ struct arb_pending {
     char pseudonym[33];
     bool committed;            /* this round's commit completed */
 };
+
+/* The context p decides on (see arb_pending.arg); NULL when out of memory. */
+const msgpack_object *arb__state_context(arb_pending_t *p);
 
 /* A copy of s (n bytes, NUL added) in a, NULL when s is or out of memory. */
 char *arb__state_copy_bytes(arb_arena_t *a, const char *s, size_t n);

@@ -74,6 +74,9 @@ static void worker_drain_inbox(arb_worker_t *w)
         rev = list;
         list = next;
     }
+    /* Store completions come in runs: their answers are written once per
+     * connection at the end, not one write(2) each. */
+    arb_conns_hold_writes(&w->conns);
     while (rev) {
         arb_inbox_item_t *next = rev->next;
         if (rev->fd >= 0) {
@@ -85,13 +88,18 @@ static void worker_drain_inbox(arb_worker_t *w)
                     arb__server_conn_closed(w->server, rev->admin);
             }
         } else if (rev->pending) {
+            /* The item is its request's (state_calls.c), used again for its
+             * next store call: not freed here. */
             arb_state_resume(w, rev->pending);
+            rev = next;
+            continue;
         } else {
             worker_deliver_reply(w, rev);
         }
         free(rev);
         rev = next;
     }
+    arb_conns_release_writes(&w->conns);
 }
 
 /* Freeing rulesets runs on libuv's thread pool, which serves nothing else
@@ -291,8 +299,9 @@ void arb_worker_destroy(arb_worker_t *w)
     for (arb_inbox_item_t *it = w->inbox, *next; it; it = next) {
         next = it->next;
         if (it->fd >= 0) close(it->fd);
-        free(it);
+        if (!it->pending) free(it);   /* a request's own item goes with it */
     }
+    arb_state_spares_free(w);
     uv_loop_close(&w->loop);
     arb_ruleset_free(w->ruleset);
     arb_ruleset_free(atomic_exchange(&w->next_ruleset, NULL));

@@ -58,6 +58,10 @@ typedef struct arb_worker {
     arb_arena_t arena;         /* per-request memory, reset after each frame */
     arb_store_session_t *session; /* this thread's way into the customer store; owned */
     uint32_t pending;          /* requests waiting on the store (state_calls.c) */
+    struct arb_pending *spares;/* finished requests kept for the next ones, with their
+                                  arenas (state_calls.c); owned */
+    uint32_t n_spares;
+    msgpack_sbuffer late_out;  /* where an answer that waited on the store is packed; owned */
     uv_timer_t sweep;          /* frame and idle timeouts, drain on stop */
     arb_conns_t conns;         /* open connections, their spare answer buffers */
     /* Random bytes for new customers' pseudonyms (state_decide.c), drawn
