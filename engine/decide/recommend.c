@@ -360,7 +360,6 @@ static int32_t relation_id(const arb_ruleset_t *rs, const arb_catalog_t *cat, co
 
 /* Where candidates come from: a seed's relation, or the popular list. */
 typedef struct source {
-    const uint32_t *to;
     const arb_product_brief_t *briefs;
     uint32_t n;
 } source_t;
@@ -387,13 +386,12 @@ static uint32_t sources_of(const sel_t *s, const arb_recommend_t *rec, source_t 
             /* Asked for together, a seed's lists arrive while the others
              * are looked up (a cold catalog: each is a miss). */
             const arb_product_brief_t *b = arb_catalog_briefs(cat, to);
-            __builtin_prefetch(to);
             for (uint32_t t = 0; t < m; t += 2) __builtin_prefetch(&b[t]);
-            src[n++] = (source_t){ to, b, m };
+            src[n++] = (source_t){ b, m };
             *bound += m;
         }
     if (rec->popular && cat->n_popular) {
-        src[n++] = (source_t){ cat->popular, cat->popular_briefs, cat->n_popular };
+        src[n++] = (source_t){ cat->popular, cat->n_popular };
         *bound += cat->n_popular;
     }
     return n;
@@ -420,9 +418,9 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
     uint32_t n_pass = 0, n_out = 0;
     for (uint32_t i = 0; i < n_src; i++)
         for (uint32_t t = 0; t < src[i].n; t++) {
-            uint32_t idx = src[i].to[t];
-            if (!idmap_add(&seen, idx + 1, 0)) continue;
             const arb_product_brief_t *b = &src[i].briefs[t];
+            uint32_t idx = b->product;
+            if (!idmap_add(&seen, idx + 1, 0)) continue;
             const char *why = excluded(&s, b, idx);
             cand_t c = { idx, diverse_key(rec, b), NAN, b->sku_rank, why };
             if (!why) {

@@ -459,7 +459,6 @@ static void catalog_free(arb_catalog_t *c)
     free(c->pfields);
     free(c->briefs);
     free(c->popular);
-    free(c->popular_briefs);
     free(box);
 }
 

@@ -79,13 +79,15 @@ typedef struct arb_product {
 } arb_product_t;
 
 /* What a recommending action judges a candidate by, copied from its
- * product so that a relation's candidates are read together (catalog_pack.c). */
+ * product so that a relation's candidates are read together, their
+ * product indices with them (catalog_pack.c). 32 bytes. */
 typedef struct arb_product_brief {
     double price;           /* the product's */
     double popularity;
     int32_t category, brand;
-    uint32_t sku_rank;      /* the sku's place in byte order among the catalog's skus */
-    bool in_stock;
+    uint32_t product;       /* its index in catalog->products */
+    unsigned sku_rank : 31; /* the sku's place in byte order among the catalog's skus */
+    unsigned in_stock : 1;
 } arb_product_brief_t;
 
 typedef struct arb_catalog {
@@ -105,11 +107,10 @@ typedef struct arb_catalog {
     arb_product_field_t *pfields;
     /* briefs[i] is the brief of the product related[i] names. */
     arb_product_brief_t *briefs;
-    /* The ARB_CATALOG_POPULAR (or fewer) products in stock of the highest
-     * popularity, most popular first, ties by sku: product indices and
-     * their briefs (a recommending action's `from = "popular"`). */
-    uint32_t *popular;
-    arb_product_brief_t *popular_briefs;
+    /* The briefs of the ARB_CATALOG_POPULAR (or fewer) products in stock
+     * of the highest popularity, most popular first, ties by sku (a
+     * recommending action's `from = "popular"`). */
+    arb_product_brief_t *popular;
     uint32_t n_popular;
     size_t bytes;           /* memory the catalog holds, all of it (for stats and the bench) */
 } arb_catalog_t;

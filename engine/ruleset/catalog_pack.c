@@ -9,12 +9,17 @@
  * relations name (stock, category, brand, price, popularity). Read from
  * the products, each is a cache miss in a large catalog (88 bytes a
  * product, 8.8 MB for 100,000); copied beside catalog->related, a seed's
- * relation brings its candidates in a few consecutive lines.
+ * relation brings its candidates in a few consecutive lines, their product
+ * indices with them (the decision reads neither catalog->related nor the
+ * products for them: only the chosen ones' products, for the payload).
  */
 #include "engine/ruleset/catalog.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Two briefs a cache line: a seed's 5 or 10 related products in 3 or 5. */
+_Static_assert(sizeof(arb_product_brief_t) == 32, "a brief is 32 bytes");
 
 typedef struct sku_at {
     const char *sku;
@@ -27,11 +32,12 @@ static int by_sku(const void *x, const void *y)
     return strcmp(((const sku_at_t *)x)->sku, ((const sku_at_t *)y)->sku);
 }
 
-static arb_product_brief_t brief_of(const arb_product_t *p, uint32_t rank)
+static arb_product_brief_t brief_of(const arb_catalog_t *c, uint32_t i, const uint32_t *rank)
 {
+    const arb_product_t *p = &c->products[i];
     return (arb_product_brief_t){ .price = p->price, .popularity = p->popularity,
-                                  .category = p->category, .brand = p->brand,
-                                  .sku_rank = rank, .in_stock = p->in_stock };
+                                  .category = p->category, .brand = p->brand, .product = i,
+                                  .sku_rank = rank[i] & 0x7fffffffu, .in_stock = p->in_stock };
 }
 
 /* Most popular first, then by sku: the order the popular source lists. */
@@ -46,21 +52,18 @@ static int by_popularity(const void *x, const void *y)
  * Kept as a bounded sorted insert: one pass over the catalog. */
 static void keep_popular(arb_catalog_t *c, const uint32_t *rank)
 {
-    arb_product_brief_t *top = c->popular_briefs;
-    uint32_t *idx = c->popular, n = 0;
+    arb_product_brief_t *top = c->popular;
+    uint32_t n = 0;
     for (uint32_t i = 0; i < c->n_products; i++) {
-        const arb_product_t *p = &c->products[i];
-        if (!p->in_stock) continue;
-        arb_product_brief_t b = brief_of(p, rank[i]);
+        if (!c->products[i].in_stock) continue;
+        arb_product_brief_t b = brief_of(c, i, rank);
         if (n == ARB_CATALOG_POPULAR && by_popularity(&b, &top[n - 1]) >= 0) continue;
         uint32_t j = n < ARB_CATALOG_POPULAR ? n++ : n - 1;
         while (j > 0 && by_popularity(&b, &top[j - 1]) < 0) {
             top[j] = top[j - 1];
-            idx[j] = idx[j - 1];
             j--;
         }
         top[j] = b;
-        idx[j] = i;
     }
     c->n_popular = n;
 }
@@ -71,8 +74,7 @@ int arb__catalog_pack(arb_catalog_t *c, uint32_t n_related)
     uint32_t *rank = malloc(sizeof *rank * (c->n_products + 1));
     c->briefs = malloc(sizeof *c->briefs * (n_related + 1));
     c->popular = malloc(sizeof *c->popular * ARB_CATALOG_POPULAR);
-    c->popular_briefs = malloc(sizeof *c->popular_briefs * ARB_CATALOG_POPULAR);
-    if (!order || !rank || !c->briefs || !c->popular || !c->popular_briefs) {
+    if (!order || !rank || !c->briefs || !c->popular) {
         free(order);
         free(rank);
         return -1;
@@ -82,11 +84,10 @@ int arb__catalog_pack(arb_catalog_t *c, uint32_t n_related)
     for (uint32_t i = 0; i < c->n_products; i++) order[i] = (sku_at_t){ c->products[i].sku, i };
     qsort(order, c->n_products, sizeof *order, by_sku);
     for (uint32_t i = 0; i < c->n_products; i++) rank[order[i].product] = i;
-    for (uint32_t e = 0; e < n_related; e++) c->briefs[e] = brief_of(&c->products[c->related[e]], rank[c->related[e]]);
+    for (uint32_t e = 0; e < n_related; e++) c->briefs[e] = brief_of(c, c->related[e], rank);
     keep_popular(c, rank);
     free(order);
     free(rank);
-    c->bytes += sizeof *c->briefs * n_related +
-                ARB_CATALOG_POPULAR * (sizeof *c->popular + sizeof *c->popular_briefs);
+    c->bytes += sizeof *c->briefs * n_related + ARB_CATALOG_POPULAR * sizeof *c->popular;
     return 0;
 }

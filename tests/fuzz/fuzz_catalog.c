@@ -89,7 +89,8 @@ static void check_product(const arb_catalog_t *c, uint32_t i)
             FUZZ_CHECK(ids[k] < c->n_products && ids[k] != i, "related index");
             const arb_product_brief_t *b = &arb_catalog_briefs(c, ids)[k];
             const arb_product_t *q = &c->products[ids[k]];
-            FUZZ_CHECK(b->category == q->category && b->brand == q->brand && b->in_stock == q->in_stock &&
+            FUZZ_CHECK(b->product == ids[k] && b->category == q->category && b->brand == q->brand &&
+                       b->in_stock == q->in_stock &&
                        b->popularity == q->popularity && (b->price == q->price || (isnan(b->price) && isnan(q->price))),
                        "brief of a related product");
         }
@@ -107,10 +108,10 @@ static void check_popular(const arb_catalog_t *c)
     FUZZ_CHECK(c->n_popular == (in_stock < ARB_CATALOG_POPULAR ? in_stock : ARB_CATALOG_POPULAR),
                "%u popular of %u in stock", c->n_popular, in_stock);
     for (uint32_t k = 0; k < c->n_popular; k++) {
-        const arb_product_t *p = &c->products[c->popular[k]];
-        FUZZ_CHECK(p->in_stock && c->popular_briefs[k].popularity == p->popularity, "popular %u", k);
+        const arb_product_t *p = &c->products[c->popular[k].product];
+        FUZZ_CHECK(p->in_stock && c->popular[k].popularity == p->popularity, "popular %u", k);
         if (k == 0) continue;
-        const arb_product_t *q = &c->products[c->popular[k - 1]];
+        const arb_product_t *q = &c->products[c->popular[k - 1].product];
         FUZZ_CHECK(q->popularity > p->popularity || (q->popularity == p->popularity && strcmp(q->sku, p->sku) < 0),
                    "popular order at %u", k);
     }
