@@ -1,8 +1,10 @@
 /* Choosing a recommending action's products (recommend.h). Keeps decide/'s
  * rule: values only, the request's arena for scratch, no I/O. What it reads
  * is bounded by what the customer did, not by the catalog: the seeds (at
- * most 20 purchases or views, newest first), their relations, and one pass
- * over the merged history for affinity, ownership and what was shown.
+ * most 20 purchases or views, newest first), their relations (or the
+ * catalog's 100 popular products), and one pass over the merged history
+ * for affinity, ownership and what was shown. A candidate is judged from
+ * its brief (catalog.h): its product's record is read only for `where`.
  */
 #include "engine/decide/recommend.h"
 
