@@ -1,8 +1,10 @@
 /* Choosing a recommending action's products (recommend.h). Keeps decide/'s
  * rule: values only, the request's arena for scratch, no I/O. What it reads
  * is bounded by what the customer did, not by the catalog: the seeds (at
- * most 20 purchases or views, newest first), their relations, and one pass
- * over the merged history for affinity, ownership and what was shown.
+ * most 20 purchases or views, newest first), their relations (or the
+ * catalog's 100 popular products), and one pass over the merged history
+ * for affinity, ownership and what was shown. A candidate is judged from
+ * its brief (catalog.h): its product's record is read only for `where`.
  */
 #include "engine/decide/recommend.h"
 
@@ -99,7 +101,7 @@ typedef struct cand {
     uint32_t product;
     int32_t key;            /* its category or brand with diverse, else -1 */
     double score;
-    const char *sku;
+    uint32_t sku_rank;      /* ties: by sku, without reading the product */
     const char *reason;
 } cand_t;
 
@@ -107,7 +109,7 @@ static int by_score(const void *x, const void *y)
 {
     const cand_t *a = x, *b = y;
     if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    return strcmp(a->sku, b->sku);
+    return (a->sku_rank > b->sku_rank) - (a->sku_rank < b->sku_rank);
 }
 
 /* Keep x among the best k held sorted in top[0..*m), at most one per key
@@ -285,18 +287,18 @@ static bool where_one(const sel_t *s, const arb_product_t *p, const arb_reco_whe
     }
 }
 
-/* Why product p may not be recommended, or NULL. */
-static const char *excluded(const sel_t *s, const arb_product_t *p, uint32_t idx)
+/* Why product idx (its brief b) may not be recommended, or NULL. */
+static const char *excluded(const sel_t *s, const arb_product_brief_t *b, uint32_t idx)
 {
     const arb_recommend_t *rec = s->rec;
     if ((rec->exclude & ARB_RECO_EX_OWNED) && idmap_has(&s->owned, idx + 1)) return "owned";
     if ((rec->exclude & ARB_RECO_EX_SHOWN) && idmap_has(&s->shown, idx + 1)) return "shown";
-    if (!p->in_stock) return "out_of_stock";
-    if ((rec->exclude & ARB_RECO_EX_SEED_CATEGORY) && p->category >= 0)
+    if (!b->in_stock) return "out_of_stock";
+    if ((rec->exclude & ARB_RECO_EX_SEED_CATEGORY) && b->category >= 0)
         for (uint32_t k = 0; k < s->n_seeds; k++)
-            if (s->seed_cat[k] == p->category) return "seed_category";
+            if (s->seed_cat[k] == b->category) return "seed_category";
     for (uint32_t k = 0; k < rec->n_where; k++)
-        if (!where_one(s, p, &rec->where[k])) return "where";
+        if (!where_one(s, &s->cat->products[idx], &rec->where[k])) return "where";
     return NULL;
 }
 
@@ -323,12 +325,7 @@ static int read_model_scores(sel_t *s)
     return 0;
 }
 
-static double model_score(const sel_t *s, const arb_product_t *p)
-{
-    return idmap_get(&s->model, (uint32_t)(p - s->cat->products) + 1);
-}
-
-static double score_of(const sel_t *s, const arb_product_t *p)
+static double score_of(const sel_t *s, const arb_product_brief_t *p, uint32_t idx)
 {
     const arb_recommend_t *rec = s->rec;
     double sum = 0;
@@ -342,15 +339,64 @@ static double score_of(const sel_t *s, const arb_product_t *p)
         double m = s->mean_price, x = p->price;
         sum += rec->w_price_band * (m > 0 && x > 0 ? (x < m ? x / m : m / x) : 0.5);
     }
-    if (rec->w_model > 0 && rec->model) sum += rec->w_model * model_score(s, p);
+    if (rec->w_model > 0 && rec->model) sum += rec->w_model * idmap_get(&s->model, idx + 1);
     double v = sum / rec->w_sum;
     return v > 1 ? 1 : v > 0 ? v : 0;
 }
 
-static int32_t diverse_key(const arb_recommend_t *rec, const arb_product_t *p)
+static int32_t diverse_key(const arb_recommend_t *rec, const arb_product_brief_t *p)
 {
     return rec->diverse == ARB_RECO_DIVERSE_CATEGORY ? p->category
          : rec->diverse == ARB_RECO_DIVERSE_BRAND ? p->brand : -1;
+}
+
+/* The id of rec's relation j in cat: resolved at load for the ruleset's
+ * own catalog (which the ruleset holds, so the same address is the same
+ * catalog); another one, swapped in by a catalog-only reload, by name. */
+static int32_t relation_id(const arb_ruleset_t *rs, const arb_catalog_t *cat, const arb_recommend_t *rec,
+                           uint32_t j)
+{
+    if (cat == rs->catalog) return rec->from_id[j];
+    return arb_symtab_find(&cat->relations, rec->from[j], rec->from_len[j]);
+}
+
+/* Where candidates come from: a seed's relation, or the popular list. */
+typedef struct source {
+    const arb_product_brief_t *briefs;
+    uint32_t n;
+} source_t;
+
+/* The sources of rec for this customer, into src (room for every seed x
+ * relation + 1); returns how many, *bound the candidates they hold. */
+static uint32_t sources_of(const sel_t *s, const arb_recommend_t *rec, source_t *src, uint32_t *bound)
+{
+    const arb_catalog_t *cat = s->cat;
+    int32_t rels[ARB_RECO_MAX_FROM];
+    uint32_t n_rels = 0, n = 0;
+    for (uint32_t j = 0; j < rec->n_from; j++) {
+        int32_t id = relation_id(s->rs, cat, rec, j);
+        if (id >= 0) rels[n_rels++] = id;
+    }
+    for (uint32_t k = 0; k < s->n_seeds && n_rels; k++)
+        __builtin_prefetch(&cat->rels[cat->products[s->seeds[k].product].rels]);
+    *bound = 0;
+    for (uint32_t k = 0; k < s->n_seeds; k++)
+        for (uint32_t j = 0; j < n_rels; j++) {
+            const uint32_t *to;
+            uint32_t m = arb_catalog_related(cat, &cat->products[s->seeds[k].product], rels[j], &to);
+            if (!m) continue;
+            /* Asked for together, a seed's lists arrive while the others
+             * are looked up (a cold catalog: each is a miss). */
+            const arb_product_brief_t *b = arb_catalog_briefs(cat, to);
+            for (uint32_t t = 0; t < m; t += 2) __builtin_prefetch(&b[t]);
+            src[n++] = (source_t){ b, m };
+            *bound += m;
+        }
+    if (rec->popular && cat->n_popular) {
+        src[n++] = (source_t){ cat->popular, cat->n_popular };
+        *bound += cat->n_popular;
+    }
+    return n;
 }
 
 /* Choose the products of rec into f. 0, or -1 out of memory. */
@@ -359,55 +405,34 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
     sel_t s = { .rec = rec, .cat = r->cat, .ctx = r->ctx, .rs = r->rs, .arena = r->arena };
     if (read_history(&s, r) < 0) return -1;
     if (s.rec->w_model > 0 && s.rec->model && read_model_scores(&s) < 0) return -1;
-    int32_t rels[ARB_RECO_MAX_FROM];
-    uint32_t n_rels = 0, bound = 0;
-    for (uint32_t j = 0; j < rec->n_from; j++) {
-        int32_t id = arb_symtab_find(&s.cat->relations, rec->from[j], (uint32_t)strlen(rec->from[j]));
-        if (id >= 0) rels[n_rels++] = id;
-    }
-    for (uint32_t k = 0; k < s.n_seeds; k++)
-        __builtin_prefetch(&s.cat->rels[s.cat->products[s.seeds[k].product].rels]);
-    for (uint32_t k = 0; k < s.n_seeds; k++)
-        for (uint32_t j = 0; j < n_rels; j++) {
-            const uint32_t *to;
-            bound += arb_catalog_related(s.cat, &s.cat->products[s.seeds[k].product], rels[j], &to);
-            if (to) __builtin_prefetch(to);
-        }
+    uint32_t bound = 0;
+    source_t *src = arb_arena_alloc(r->arena, sizeof *src * (s.n_seeds * rec->n_from + 1));
+    if (!src) return -1;
+    uint32_t n_src = sources_of(&s, rec, src, &bound);
     idmap_t seen;
     cand_t *pass = arb_arena_alloc(r->arena, sizeof *pass * (bound + 1));
-    uint32_t *ids = arb_arena_alloc(r->arena, sizeof *ids * (bound + 1));
     cand_t *out = r->explain ? arb_arena_alloc(r->arena, sizeof *out * ARB_RECO_EXPLAIN_MAX) : NULL;
-    if (!pass || !ids || (r->explain && !out) || idmap_init(&seen, r->arena, bound, false) < 0) return -1;
-    uint32_t n_ids = 0, n_pass = 0, n_out = 0;
-    /* The candidates first, each product's line asked for as it is found:
-     * in a large catalog every one is a cache miss, and asked for together
-     * they overlap instead of being waited for one by one. */
-    for (uint32_t k = 0; k < s.n_seeds; k++)
-        for (uint32_t j = 0; j < n_rels; j++) {
-            const uint32_t *to;
-            uint32_t n = arb_catalog_related(s.cat, &s.cat->products[s.seeds[k].product], rels[j], &to);
-            for (uint32_t t = 0; t < n; t++)
-                if (idmap_add(&seen, to[t] + 1, 0)) {
-                    __builtin_prefetch(&s.cat->products[to[t]]);
-                    ids[n_ids++] = to[t];
-                }
-        }
+    if (!pass || (r->explain && !out) || idmap_init(&seen, r->arena, bound, false) < 0) return -1;
     for (uint32_t k = 0; k < s.n_seeds && (rec->exclude & ARB_RECO_EX_SEED_CATEGORY); k++)
         s.seed_cat[k] = s.cat->products[s.seeds[k].product].category;
     f->products = arb_arena_alloc(r->arena, sizeof *f->products * rec->count);
     if (!f->products) return -1;
-    for (uint32_t i = 0; i < n_ids; i++) {
-        const arb_product_t *p = &s.cat->products[ids[i]];
-        const char *why = excluded(&s, p, ids[i]);
-        cand_t c = { ids[i], diverse_key(rec, p), NAN, p->sku, why };
-        if (!why) {
-            c.score = score_of(&s, p);
-            if (r->explain) pass[n_pass++] = c;
-            else top_add(pass, &n_pass, rec->count, c);
-        } else if (out && n_out < ARB_RECO_EXPLAIN_MAX) {
-            out[n_out++] = c;
+    uint32_t n_pass = 0, n_out = 0;
+    for (uint32_t i = 0; i < n_src; i++)
+        for (uint32_t t = 0; t < src[i].n; t++) {
+            const arb_product_brief_t *b = &src[i].briefs[t];
+            uint32_t idx = b->product;
+            if (!idmap_add(&seen, idx + 1, 0)) continue;
+            const char *why = excluded(&s, b, idx);
+            cand_t c = { idx, diverse_key(rec, b), NAN, b->sku_rank, why };
+            if (!why) {
+                c.score = score_of(&s, b, idx);
+                if (r->explain) pass[n_pass++] = c;
+                else top_add(pass, &n_pass, rec->count, c);
+            } else if (out && n_out < ARB_RECO_EXPLAIN_MAX) {
+                out[n_out++] = c;
+            }
         }
-    }
     if (!r->explain) {   /* pass holds the chosen, best first */
         for (uint32_t i = 0; i < n_pass; i++) f->products[i] = pass[i].product;
         f->n = n_pass;
@@ -416,16 +441,17 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
         return 0;
     }
     qsort(pass, n_pass, sizeof *pass, by_score);
+    int32_t keys[ARB_RECO_MAX_COUNT];
     for (uint32_t i = 0; i < n_pass; i++) {
         int32_t key = pass[i].key;
         bool clash = false;
-        for (uint32_t j = 0; key >= 0 && j < f->n && !clash; j++)
-            clash = diverse_key(rec, &s.cat->products[f->products[j]]) == key;
+        for (uint32_t j = 0; key >= 0 && j < f->n && !clash; j++) clash = keys[j] == key;
         if (f->n == rec->count) pass[i].reason = "outranked";
         else if (clash) pass[i].reason = "diversity";
         else {
             pass[i].reason = "chosen";
             if (!f->n) f->best = pass[i].score;
+            keys[f->n] = key;
             f->products[f->n++] = pass[i].product;
         }
     }
@@ -440,7 +466,7 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
             bool chosen = pass_no < 2 && strcmp(from[i].reason, "chosen") == 0;
             if (pass_no < 2 && chosen != (pass_no == 0)) continue;
             f->considered[f->n_considered++] = (arb_explained_product_t){
-                from[i].sku, from[i].score, pass_no == 0, from[i].reason };
+                s.cat->products[from[i].product].sku, from[i].score, pass_no == 0, from[i].reason };
         }
     }
     return 0;

@@ -457,6 +457,8 @@ static void catalog_free(arb_catalog_t *c)
     free(c->rels);
     free(c->tag_ids);
     free(c->pfields);
+    free(c->briefs);
+    free(c->popular);
     free(box);
 }
 
@@ -503,6 +505,7 @@ arb_catalog_t *arb_catalog_parse(const char *data, size_t len, const char *displ
     if (!ld.oom) {
         finish(&ld);
         resolve(&ld);
+        if (problems->total == ld.before && arb__catalog_pack(c, ld.n_related) < 0) oom(&ld);
     }
     box->pool = ld.pool;
     free(ld.name_off);

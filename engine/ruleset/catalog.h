@@ -42,6 +42,7 @@
 #define ARB_CATALOG_MAX_SKU      64u            /* bytes in a sku */
 #define ARB_CATALOG_MAX_TEXT     512u           /* bytes in a name or a string field */
 #define ARB_CATALOG_MAX_LIST     100u           /* tags, or skus in one relation */
+#define ARB_CATALOG_POPULAR      100u           /* products the popular list keeps */
 
 /* A relation of one product: the products it names, as indices into
  * catalog->products, in file order. */
@@ -77,6 +78,18 @@ typedef struct arb_product {
     int line;               /* its line in the file, for messages */
 } arb_product_t;
 
+/* What a recommending action judges a candidate by, copied from its
+ * product so that a relation's candidates are read together, their
+ * product indices with them (catalog_pack.c). 32 bytes. */
+typedef struct arb_product_brief {
+    double price;           /* the product's */
+    double popularity;
+    int32_t category, brand;
+    uint32_t product;       /* its index in catalog->products */
+    unsigned sku_rank : 31; /* the sku's place in byte order among the catalog's skus */
+    unsigned in_stock : 1;
+} arb_product_brief_t;
+
 typedef struct arb_catalog {
     _Atomic uint32_t refs;
     char *path;             /* the file it was read from */
@@ -92,6 +105,13 @@ typedef struct arb_catalog {
     arb_product_rel_t *rels;
     int32_t *tag_ids;
     arb_product_field_t *pfields;
+    /* briefs[i] is the brief of the product related[i] names. */
+    arb_product_brief_t *briefs;
+    /* The briefs of the ARB_CATALOG_POPULAR (or fewer) products in stock
+     * of the highest popularity, most popular first, ties by sku (a
+     * recommending action's `from = "popular"`). */
+    arb_product_brief_t *popular;
+    uint32_t n_popular;
     size_t bytes;           /* memory the catalog holds, all of it (for stats and the bench) */
 } arb_catalog_t;
 
@@ -118,6 +138,17 @@ static inline const arb_product_t *arb_catalog_find(const arb_catalog_t *c, cons
     if (!c) return NULL;
     int32_t i = arb_symtab_find(&c->skus, sku, len);
     return i < 0 ? NULL : &c->products[i];
+}
+
+/* The loader's own (catalog.c calls it once the relations are resolved):
+ * build briefs and the popular list, adding their memory to c->bytes. 0,
+ * or -1 when memory runs out (what it allocated is freed with c). */
+int arb__catalog_pack(arb_catalog_t *c, uint32_t n_related);
+
+/* The briefs of the products arb_catalog_related returned in `to`. */
+static inline const arb_product_brief_t *arb_catalog_briefs(const arb_catalog_t *c, const uint32_t *to)
+{
+    return c->briefs + (to - c->related);
 }
 
 /* A product's field as rules read it: by name, for conditions

@@ -42,6 +42,13 @@ static void read_from(compiler_t *cc, int spec, arb_recommend_t *r)
             spec_problem(cc, "'from': a relation name must not be empty");
             continue;
         }
+        if (len == strlen(ARB_RECO_POPULAR) && memcmp(s, ARB_RECO_POPULAR, len) == 0) {
+            if (r->popular) spec_problem(cc, "'from' names \"popular\" twice");
+            r->popular = true;
+            continue;
+        }
+        r->from_len[r->n_from] = (uint32_t)len;
+        r->from_id[r->n_from] = -1;
         r->from[r->n_from++] = dup_n(cc->L, s, len);
     }
     spec_list_close(cc, &l);
@@ -172,6 +179,24 @@ static int64_t read_seconds(compiler_t *cc, int spec, const char *name, double d
     return (int64_t)spec_field_number(cc, spec, name, def, false, lo, MAX_SECONDS);
 }
 
+/* from = "popular" alone starts from no purchase or view: a field that
+ * only chooses seeds would silently do nothing, so it is a mistake. */
+static void check_seedless(compiler_t *cc, int spec, const arb_recommend_t *r)
+{
+    static const char *const seed_fields[] = { "seeds", "within", NULL };
+    for (int i = 0; seed_fields[i]; i++) {
+        int t = arb_raw_field(cc->L, spec, seed_fields[i]);
+        lua_pop(cc->L, 1);
+        if (t != LUA_TNIL)
+            spec_problem(cc, "'%s' does nothing with from = \"popular\" alone: the popular products "
+                         "start from no purchase or view (remove '%s', or add a relation to 'from')",
+                         seed_fields[i], seed_fields[i]);
+    }
+    if (r->exclude & ARB_RECO_EX_SEED_CATEGORY)
+        spec_problem(cc, "'exclude': \"seed_category\" needs seeds, and from = \"popular\" alone has "
+                     "none (add a relation to 'from', or drop \"seed_category\")");
+}
+
 void arb__compile_recommend(compiler_t *cc, int spec, arb_action_t *a)
 {
     static const char *const fields[] = {
@@ -234,6 +259,7 @@ void arb__compile_recommend(compiler_t *cc, int spec, arb_action_t *a)
     if (r->w_model > 0 && !model)
         spec_problem(cc, "'score' weighs the model but no 'model' is named: add model = \"reco\" "
                      "(read as scores[\"reco:<sku>\"])");
+    if (r->popular && !r->n_from) check_seedless(cc, at, r);
     cc->within = NULL;
     lua_pop(L, 1);
 }
@@ -267,8 +293,15 @@ int arb_recommend_check(const arb_ruleset_t *rs, const arb_catalog_t *cat, arb_p
     int found = 0;
     for (uint32_t k = 0; k < rs->n_recommends; k++) {
         const arb_recommend_t *r = &rs->recommends[k];
+        if (r->popular && arb_symtab_find(&cat->relations, ARB_RECO_POPULAR, strlen(ARB_RECO_POPULAR)) >= 0) {
+            arb_problems_add(p, "%s:%d: action '%s': recommend: 'from': \"popular\" is the catalog's most "
+                             "popular products, but the catalog %s also has a relation named 'popular': "
+                             "rename that relation in the catalog", r->file, r->line, r->action,
+                             rs->catalog_file ? rs->catalog_file : cat->path ? cat->path : "");
+            found++;
+        }
         for (uint32_t j = 0; j < r->n_from; j++) {
-            if (arb_symtab_find(&cat->relations, r->from[j], (uint32_t)strlen(r->from[j])) >= 0) continue;
+            if (arb_symtab_find(&cat->relations, r->from[j], r->from_len[j]) >= 0) continue;
             char known[400] = "";
             for (uint32_t i = 0; i < cat->relations.n; i++) {
                 if (*known) strncat(known, ", ", sizeof known - strlen(known) - 1);
@@ -288,6 +321,13 @@ void arb__recommend_load_check(arb_ruleset_t *rs, arb_problems_t *p)
 {
     if (!rs->n_recommends) return;
     if (rs->catalog) {
+        /* The ids a decision reading this catalog uses (another catalog,
+         * after a catalog-only reload, is read by name). */
+        for (uint32_t k = 0; k < rs->n_recommends; k++) {
+            arb_recommend_t *r = &rs->recommends[k];
+            for (uint32_t j = 0; j < r->n_from; j++)
+                r->from_id[j] = arb_symtab_find(&rs->catalog->relations, r->from[j], r->from_len[j]);
+        }
         arb_recommend_check(rs, rs->catalog, p);
         return;
     }

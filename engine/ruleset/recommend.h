@@ -6,7 +6,12 @@
  * decide/recommend.c reads it against the catalog a decision reads.
  *
  * Relation names stay names: a catalog-only reload may number its
- * relations differently, so a decision finds their ids in its own catalog.
+ * relations differently. Their ids in the ruleset's own catalog are
+ * resolved at load (from_id); a decision reading another catalog (after a
+ * catalog-only reload) finds them by name in it.
+ *
+ * `from = "popular"` is not a relation: the catalog's most popular
+ * products in stock (catalog->popular), a source without seeds.
  *
  * Ownership: every pointer in an arb_recommend_t is owned by the ruleset
  * (freed by arb_recommend_free), but `action`, the id of the action it
@@ -55,7 +60,10 @@ typedef struct arb_recommend {
     char *file;             /* where the action was declared, for load problems; owned */
     int line;
     char *from[ARB_RECO_MAX_FROM]; /* relation names; owned */
+    uint32_t from_len[ARB_RECO_MAX_FROM];
+    int32_t from_id[ARB_RECO_MAX_FROM]; /* in rs->catalog->relations (set at load), -1 none */
     uint32_t n_from;
+    bool popular;           /* `from` names "popular": the catalog's popular list too */
     uint32_t seeds;         /* ARB_RECO_SEED_* */
     int64_t within;         /* seeds this recent, seconds */
     uint32_t count, min;    /* 1 <= min <= count <= ARB_RECO_MAX_COUNT */
@@ -71,8 +79,13 @@ typedef struct arb_recommend {
     uint32_t n_where;
 } arb_recommend_t;
 
+/* The name `from` gives the popular source; a catalog relation of that
+ * name cannot be followed (a load problem when an action asks for it). */
+#define ARB_RECO_POPULAR "popular"
+
 /* The checks that need the catalog: every `from` relation is one some
- * product of cat has. Adds "file:line: action 'id': recommend: ..." to p
+ * product of cat has, and none is named "popular" when an action reads the
+ * popular list. Adds "file:line: action 'id': recommend: ..." to p
  * for each problem; returns how many it found. Run at load, once the
  * catalog is loaded, and by a catalog-only reload against the new one. */
 struct arb_catalog;

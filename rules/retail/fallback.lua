@@ -3,15 +3,18 @@
 
 -- Our bestsellers, for the home pages, product and cart pages and the
 -- weekly email. Not for push notifications or SMS: no message is better
--- than a generic one there.
+-- than a generic one there. The products are the catalog's most popular
+-- in stock (from = "popular": no purchase or view needed, a fallback's
+-- customer often has none), one per category, not what the customer owns
+-- or was shown this week; with a history, its brands and categories first.
 fallback "bestsellers" {
   channels    = { "web", "app", "email" },
   touchpoints = { "web_home", "web_product", "web_cart", "app_home", "email_weekly" },
   value       = 1,
+  recommend   = { from = "popular", count = 4, diverse = "category" },
   payload     = {
     template = "product_grid",
     headline = "Bestsellers this week",
-    skus     = { "HS-7710-BT", "UM-220-BLK", "CT-880-NAVY", "VT-300-D3" },
     cta      = "Shop bestsellers",
   },
 }

@@ -81,6 +81,9 @@ test "browsing dresses two weeks ago is too old for the picks" {
               scores = scores },
   expect  = { "bestsellers" },
   reasons = { cocktail_dress_picks = "when" },
+  -- The bestsellers still lean to what was viewed: the most popular
+  -- Caruso cocktail dress first, then one per other category.
+  products = { bestsellers = { "DR-2302-RED", "BG-1106", "PH-1024", "CT-1024" } },
 }
 
 -- Shoes --------------------------------------------------------------------------

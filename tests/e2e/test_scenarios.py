@@ -512,11 +512,32 @@ class RetailScenarioTest(ScenarioCase):
 
     def test_fallback_when_nothing_is_eligible(self):
         nothing = context("web", "web_home")
-        self.assert_actions(nothing, ["bestsellers"],
-                            reasons={"winter_sale": "no score: engagement",
-                                     "welcome_first_order": "no score: onboarding"})
+        d, _ = self.assert_actions(nothing, ["bestsellers"],
+                                   reasons={"winter_sale": "no score: engagement",
+                                            "welcome_first_order": "no score: onboarding"})
+        # No purchase, no view: the catalog's most popular products in stock
+        # (from = "popular"), one per category; no sku is listed by hand.
+        self.assertEqual([p["sku"] for p in d["actions"][0]["payload"]["products"]],
+                         ["DR-1014", "PH-1024", "CT-1024", "HS-1036"])
         self.assert_actions(context("call_center", "call_center_next_best"),
                             ["call_center_thank_you"])
+
+    def test_bestsellers_are_not_shown_twice_in_a_week(self):
+        # Not a preview: each decision records its products as "recommended"
+        # in the customer's record (the real store), so the next decision of
+        # the same customer, on another channel, shows the next bestsellers.
+        first = self.decide(context("web", "web_home", customer_id="c-bestsellers",
+                                    preview=False))
+        again = self.decide(context("email", "email_weekly", customer_id="c-bestsellers",
+                                    preview=False))
+        skus = [[p["sku"] for p in d["actions"][0]["payload"]["products"]] for d in (first, again)]
+        self.assertEqual(skus[0], ["DR-1014", "PH-1024", "CT-1024", "HS-1036"])
+        self.assertEqual(skus[1], ["DR-2302-RED", "KB-1102", "LB-1009", "PH-1129"])
+        # A preview reads what was shown but records nothing: twice the third list.
+        for _ in range(2):
+            preview = self.decide(context("web", "web_home", customer_id="c-bestsellers"))
+            self.assertEqual([p["sku"] for p in preview["actions"][0]["payload"]["products"]],
+                             ["HS-1126", "KC-1047", "KB-1080", "PC-1080"])
 
     def test_no_fallback_when_something_is_eligible(self):
         self.assert_actions(context("web", "web_home", scores={"engagement": 0.2}),

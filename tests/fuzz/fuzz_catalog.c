@@ -16,6 +16,9 @@
  *     of its kind (strings valid UTF-8 of their length);
  *   - every related index is a product other than itself, and
  *     arb_catalog_list_has finds every tag and related sku in its list;
+ *   - each related index's brief (catalog_pack.c) copies its product, and
+ *     the popular list holds min(ARB_CATALOG_POPULAR, products in stock)
+ *     products in stock, by popularity then sku, none twice;
  *   - retain/release balance (ASan reports a leak or a double free).
  */
 #include <math.h>
@@ -82,11 +85,35 @@ static void check_product(const arb_catalog_t *c, uint32_t i)
         const uint32_t *ids;
         uint32_t n = arb_catalog_related(c, p, (int32_t)r, &ids);
         FUZZ_CHECK(n == (v.kind == ARB_PV_LIST ? v.n : 0), "related and get disagree");
-        for (uint32_t k = 0; k < n; k++) FUZZ_CHECK(ids[k] < c->n_products && ids[k] != i, "related index");
+        for (uint32_t k = 0; k < n; k++) {
+            FUZZ_CHECK(ids[k] < c->n_products && ids[k] != i, "related index");
+            const arb_product_brief_t *b = &arb_catalog_briefs(c, ids)[k];
+            const arb_product_t *q = &c->products[ids[k]];
+            FUZZ_CHECK(b->product == ids[k] && b->category == q->category && b->brand == q->brand &&
+                       b->in_stock == q->in_stock &&
+                       b->popularity == q->popularity && (b->price == q->price || (isnan(b->price) && isnan(q->price))),
+                       "brief of a related product");
+        }
     }
     for (uint32_t f = 0; f < c->fields.n; f++) {
         arb_catalog_get(c, p, c->fields.names[f], c->fields.lens[f], &v);
         check_value(c, &v);
+    }
+}
+
+static void check_popular(const arb_catalog_t *c)
+{
+    uint32_t in_stock = 0;
+    for (uint32_t i = 0; i < c->n_products; i++) in_stock += c->products[i].in_stock;
+    FUZZ_CHECK(c->n_popular == (in_stock < ARB_CATALOG_POPULAR ? in_stock : ARB_CATALOG_POPULAR),
+               "%u popular of %u in stock", c->n_popular, in_stock);
+    for (uint32_t k = 0; k < c->n_popular; k++) {
+        const arb_product_t *p = &c->products[c->popular[k].product];
+        FUZZ_CHECK(p->in_stock && c->popular[k].popularity == p->popularity, "popular %u", k);
+        if (k == 0) continue;
+        const arb_product_t *q = &c->products[c->popular[k - 1].product];
+        FUZZ_CHECK(q->popularity > p->popularity || (q->popularity == p->popularity && strcmp(q->sku, p->sku) < 0),
+                   "popular order at %u", k);
     }
 }
 
@@ -104,6 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(problems.total == 0, "loaded with %zu problems", problems.total);
         arb_catalog_retain(c);
         for (uint32_t i = 0; i < c->n_products; i++) check_product(c, i);
+        check_popular(c);
         arb_catalog_release(c);
         arb_catalog_release(c);
     }

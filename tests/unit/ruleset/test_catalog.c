@@ -325,6 +325,69 @@ Test(catalog, related_gives_indices_in_file_order)
     arb_catalog_release(c);
 }
 
+Test(catalog, every_relation_edge_has_a_brief_of_its_product)
+{
+    arb_catalog_t *c = parse(FULL);
+    cr_assert_not_null(c, "%s", all_problems());
+    for (uint32_t i = 0; i < c->n_products; i++)
+        for (uint32_t r = 0; r < c->products[i].n_rels; r++) {
+            const arb_product_rel_t *rel = &c->rels[c->products[i].rels + r];
+            for (uint32_t k = 0; k < rel->count; k++) {
+                const arb_product_t *p = &c->products[c->related[rel->first + k]];
+                const arb_product_brief_t *b = &arb_catalog_briefs(c, c->related + rel->first)[k];
+                cr_expect(b->product == c->related[rel->first + k] && b->category == p->category &&
+                              b->brand == p->brand && b->in_stock == p->in_stock &&
+                              b->popularity == p->popularity &&
+                              (b->price == p->price || (isnan(b->price) && isnan(p->price))),
+                          "edge %u of %s", k, c->products[i].sku);
+            }
+        }
+    arb_catalog_release(c);
+}
+
+/* 150 products, popularity (i % 50) / 50, every third out of stock, skus
+ * "P-<i>" (whose byte order is not the numbers' order). */
+static char *many_products(void)
+{
+    size_t cap = 150 * 80, n = 0;
+    char *text = malloc(cap);
+    for (int i = 0; i < 150; i++)
+        n += (size_t)snprintf(text + n, cap - n, "{\"sku\": \"P-%d\", \"popularity\": %g, \"in_stock\": %s}\n", i,
+                              (i % 50) / 50.0, i % 3 == 0 ? "false" : "true");
+    return text;
+}
+
+Test(catalog, the_popular_list_holds_the_100_most_popular_in_stock_ties_by_sku)
+{
+    char *text = many_products();
+    arb_catalog_t *c = parse(text);
+    free(text);
+    cr_assert_not_null(c, "%s", all_problems());
+    cr_assert_eq(c->n_popular, ARB_CATALOG_POPULAR, "100 of the 100 in stock");
+    for (uint32_t i = 0; i < c->n_popular; i++) {
+        const arb_product_t *p = &c->products[c->popular[i].product];
+        cr_expect(p->in_stock, "%s is out of stock", p->sku);
+        cr_expect_eq(c->popular[i].popularity, p->popularity);
+        if (i == 0) continue;
+        const arb_product_t *q = &c->products[c->popular[i - 1].product];
+        cr_expect(q->popularity > p->popularity || (q->popularity == p->popularity && strcmp(q->sku, p->sku) < 0),
+                  "%s before %s", q->sku, p->sku);
+        if (q->popularity == p->popularity)
+            cr_expect_lt(c->popular[i - 1].sku_rank, c->popular[i].sku_rank, "ranks follow the skus");
+    }
+    /* 0.98: P-49 and P-149 (P-99 is out of stock), by sku. */
+    cr_expect_str_eq(c->products[c->popular[0].product].sku, "P-149");
+    cr_expect_str_eq(c->products[c->popular[1].product].sku, "P-49");
+    arb_catalog_release(c);
+    /* Fewer in stock than the bound: all of them. */
+    c = parse(FULL);
+    cr_assert_not_null(c);
+    uint32_t in_stock = 0;
+    for (uint32_t i = 0; i < c->n_products; i++) in_stock += c->products[i].in_stock;
+    cr_expect_eq(c->n_popular, in_stock);
+    arb_catalog_release(c);
+}
+
 Test(catalog, checksum_and_bytes)
 {
     arb_catalog_t *a = parse(FULL), *b = parse(FULL "\n"), *c = parse(FULL);

@@ -17,7 +17,8 @@
  * trial re-reading it made this test some 3.7 times slower, for no path
  * the 3,000th product takes that the 30th does not. So the loads read a
  * copy of the folder (small_rules) whose catalog keeps only the products
- * the rules and their tests name and the products those relate to, with
+ * the rules and their tests name, the catalog's most popular in stock
+ * (what `from = "popular"` reaches) and the products those relate to, with
  * every relation of the kept products cut to the kept ones: the loader
  * still meets tags, relations, extra fields, out-of-stock products, and
  * the rules' tests still pass against it.
@@ -39,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/ruleset/catalog.h"
 #include "engine/ruleset/ruleset.h"
 #include "engine/decide/ruletest.h"
 
@@ -191,6 +193,38 @@ static void mark_named(const char *text, json_t *by_sku, json_t *named)
     }
 }
 
+static int by_popularity_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* Marks the products `from = "popular"` reaches (the catalog's
+ * ARB_CATALOG_POPULAR most popular in stock): kept with every product at
+ * least as popular, the small catalog's popular list is the full one's. */
+static void keep_popular(const json_t *lines, json_t *named)
+{
+    size_t i, n = 0;
+    json_t *p;
+    double *pop = calloc(json_array_size(lines) + 1, sizeof *pop);
+    CHECK(pop, "out of memory");
+    json_array_foreach(lines, i, p) {
+        json_t *st = json_object_get(p, "in_stock");
+        if (st && (json_is_false(st) || (json_is_number(st) && json_number_value(st) <= 0))) continue;
+        json_t *v = json_object_get(p, "popularity");
+        pop[n++] = v ? json_number_value(v) : 0;
+    }
+    qsort(pop, n, sizeof *pop, by_popularity_desc);
+    double least = n ? pop[n < ARB_CATALOG_POPULAR ? n - 1 : ARB_CATALOG_POPULAR - 1] : 0;
+    free(pop);
+    json_array_foreach(lines, i, p) {
+        json_t *st = json_object_get(p, "in_stock"), *v = json_object_get(p, "popularity");
+        if (st && (json_is_false(st) || (json_is_number(st) && json_number_value(st) <= 0))) continue;
+        if ((v ? json_number_value(v) : 0) >= least)
+            json_object_set_new(named, json_string_value(json_object_get(p, "sku")), json_true());
+    }
+}
+
 /* Writes to `out` the lines of the catalog `in` that are kept: the
  * products the Lua files of `lua_text` name, and what they relate to;
  * a kept product's relations name kept products only. */
@@ -208,6 +242,7 @@ static void write_small_catalog(const char *in, const char *out, const char *lua
     }
     free(text);
     mark_named(lua_text, by_sku, named);
+    keep_popular(lines, named);
     const char *sku;
     json_t *v;
     json_object_foreach(named, sku, v) {
