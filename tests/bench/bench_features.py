@@ -238,6 +238,9 @@ RECO_SPEC = """
   },"""
 RECO_LIGHT = """
   recommend = { from = "complements", within = days(30), count = 3 },"""
+# rules/retail's bestsellers: no seeds, the catalog's 100 most popular.
+RECO_POPULAR = """
+  recommend = { from = "popular", count = 4, diverse = "category" },"""
 
 
 def recommend_section(rules, products=100000):
@@ -254,7 +257,8 @@ def recommend_section(rules, products=100000):
     subprocess.run([sys.executable, os.path.join(BENCH, "gen_products"), CONTEXTS, catalog,
                     "--products", str(products)], check=True)
     dirs = {}
-    for name, spec in (("base", ""), ("reco", RECO_SPEC), ("light", RECO_LIGHT)):
+    for name, spec in (("base", ""), ("reco", RECO_SPEC), ("light", RECO_LIGHT),
+                       ("popular", RECO_POPULAR)):
         d = os.path.join(OUT, "rules-100-reco-%s" % name)
         shutil.rmtree(d, ignore_errors=True)
         shutil.copytree(rules, d)
@@ -263,14 +267,15 @@ def recommend_section(rules, products=100000):
             f.write('catalog "products.jsonl"\n' + RECO_ACTION % spec)
         dirs[name] = d
     # Alternated, 3 each: the median of each is compared.
-    runs = {"base": [], "reco": [], "light": []}
+    runs = {"base": [], "reco": [], "light": [], "popular": []}
     loadavg = open("/proc/loadavg").read().split()[0]
     for _ in range(3):
-        for name in ("base", "reco", "light"):
+        for name in runs:
             runs[name].append(in_process(dirs[name])[0])
     med = {k: sorted(v, key=lambda r: num(r, "us_per_decision"))[1] for k, v in runs.items()}
     base, reco = num(med["base"], "us_per_decision"), num(med["reco"], "us_per_decision")
     light = num(med["light"], "us_per_decision")
+    popular = num(med["popular"], "us_per_decision")
     found = subprocess.run([ARBITER, "decide", "--rules", dirs["reco"], "-", "--json"],
                            input=first_context_json(), capture_output=True, text=True)
     shown = re.findall(r'"id":\s*"reco"', found.stdout)
@@ -280,7 +285,10 @@ def recommend_section(rules, products=100000):
              "%.2f" % reco, "%+.2f" % (reco - base), med["reco"]["allocs_per_decision"]],
             ["recommend: complements of the purchases of the last 30 days",
              "%.0f" % num(med["light"], "decisions_per_s"), "%.2f" % light, "%+.2f" % (light - base),
-             med["light"]["allocs_per_decision"]]]
+             med["light"]["allocs_per_decision"]],
+            ["recommend: the catalog's 100 most popular (no seeds: rules/retail's bestsellers)",
+             "%.0f" % num(med["popular"], "decisions_per_s"), "%.2f" % popular,
+             "%+.2f" % (popular - base), med["popular"]["allocs_per_decision"]]]
     return ["## Recommending actions, in process, one core, %s products" % format(products, ","), "",
             table(["ruleset (100 actions + 1)", "decisions/s", "us/decision", "us added",
                    "allocations/decision"], rows),
@@ -294,7 +302,9 @@ def recommend_section(rules, products=100000):
             "seeds' categories, then scored (affinity over the history, popularity, price "
             "band), the best 3 kept one per category. The second: the purchases of the last "
             "30 days (about a third), their 5 complements each, the default exclude and "
-            "score. No pass over the catalog: the cost follows the candidates, not the "
+            "score. The third: no seeds, the catalog's 100 most popular products in stock (a list "
+            "made at load), each filtered and scored the same way, 4 kept one per category. "
+            "No pass over the catalog: the cost follows the candidates, not the "
             "catalog's size. The first context chose `reco`: %s." % (
                 loadavg, "yes" if shown else "NO (check the rules)"), ""]
 
