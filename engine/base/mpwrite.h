@@ -35,8 +35,8 @@ typedef struct arb_mpwrite {
 /* Make room for n more bytes (doubling): false when memory runs out. */
 static inline bool arb_mpwrite_reserve(arb_mpwrite_t *w, size_t n)
 {
-    if (w->cap - w->size >= n) return true;
     if (w->failed) return false;
+    if (w->cap - w->size >= n) return true;
     size_t cap = w->cap ? w->cap : 256;
     while (cap - w->size < n) cap *= 2;
     uint8_t *p = realloc(w->data, cap);

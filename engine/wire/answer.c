@@ -137,10 +137,10 @@ void arb_answer_pack_decision(msgpack_packer *pk, const arb_decision_t *dec)
     const char *group = dec->group ? dec->group : "treatment";
     size_t ruleset_len = strlen(dec->ruleset), group_len = strlen(group);
     uint32_t n_keys = 5u + (dec->explain ? 1 : 0) + (dec->experiment ? 2 : 0);
-    /* The map head and the first three keys and values: 40 bytes of keys and
+    /* The map head and the first three keys and values: 42 bytes of keys and
      * heads at most (map 1, "decision_id" 12, "ruleset" 8, "group" 6, three
      * str heads of 5) beside the strings. */
-    if (arb_packbuf_room(&b, 40 + dec->decision_id_len + ruleset_len + group_len)) {
+    if (arb_packbuf_room(&b, 42 + dec->decision_id_len + ruleset_len + group_len)) {
         char *at = b.at;
         arb_packroom_put_map(&at, n_keys);
         arb_packroom_lit(&at, "decision_id");
