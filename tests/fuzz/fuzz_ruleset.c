@@ -196,7 +196,7 @@ static void check_problem(const arb_problems_t *list, size_t i, const char *what
 {
     const char *p = list->items[i];
     FUZZ_CHECK(p && p[0], "a %s is empty", what);
-    if (i == list->n - 1 && i == ARB_PROBLEMS_MAX && strncmp(p, "... and ", 8) == 0) return;
+    if (fuzz_problem_is_cap_summary(list, i)) return;
     FUZZ_CHECK(strncmp(p, g_dir, strlen(g_dir)) == 0, "a %s does not name its file: %s", what, p);
     FUZZ_CHECK(strstr(p, "(null)") == NULL || memmem(g_input, g_input_len, "(null)", 6) != NULL,
                "a %s reads \"(null)\": %s", what, p);

@@ -19,6 +19,8 @@
 
 #include <msgpack.h>
 
+#include "engine/base/problems.h"
+
 /* A property the target checks: when it does not hold, print why and abort,
  * which libFuzzer reports as a crash and saves the input for. */
 #define FUZZ_CHECK(cond, ...)                                                         \
@@ -68,6 +70,20 @@ static inline bool fuzz_utf8_valid(const char *str, size_t n)
         if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
         i += len;
     }
+    return true;
+}
+
+/* Whether problem i of list is the cap's summary (problems.c): past
+ * ARB_PROBLEMS_MAX, the last line counts the rest and names no file. It
+ * must count exactly what was left out. */
+static inline bool fuzz_problem_is_cap_summary(const arb_problems_t *list, size_t i)
+{
+    if (i != ARB_PROBLEMS_MAX || i != list->n - 1 || strncmp(list->items[i], "... and ", 8) != 0) return false;
+    size_t more = list->total - ARB_PROBLEMS_MAX;
+    char want[80];
+    snprintf(want, sizeof want, "... and %zu more problem%s", more, more == 1 ? "" : "s");
+    FUZZ_CHECK(strcmp(list->items[i], want) == 0, "cap summary '%s' for %zu problems", list->items[i],
+               list->total);
     return true;
 }
 
