@@ -144,6 +144,16 @@ static void read_tags(loader_t *ld, arb_product_t *p, const json_t *v)
 }
 
 /* One relation: its skus kept aside until every product is known. */
+/* The fields every product line may have (read_line reads them by name). */
+static bool named_field(const char *k)
+{
+    static const char *const names[] = { "sku", "name", "category", "brand", "color", "price",
+                                         "popularity", "in_stock", "tags", "relations" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(k, names[i]) == 0) return true;
+    return false;
+}
+
 static void read_relation(loader_t *ld, arb_product_t *p, const char *name, const json_t *v)
 {
     arb_catalog_t *c = ld->c;
@@ -161,6 +171,17 @@ static void read_relation(loader_t *ld, arb_product_t *p, const char *name, cons
     size_t n = json_array_size(v);
     if (n > ARB_CATALOG_MAX_LIST) {
         PROB(ld, p->line, "relation '%s' has %zu skus (at most %u)", shown_name, n, ARB_CATALOG_MAX_LIST);
+        return;
+    }
+    /* A rule reads a relation and a field alike, by name (product.<name>,
+     * where): one name must mean one thing. */
+    if (named_field(name)) {
+        PROB(ld, p->line, "relation '%s' has the name of a product field: name it otherwise", shown_name);
+        return;
+    }
+    if (arb_symtab_find(&c->fields, name, (uint32_t)nl) >= 0) {
+        PROB(ld, p->line, "'%s' is a field of another product and a relation here: name one otherwise",
+             shown_name);
         return;
     }
     int32_t rel = arb_symtab_intern(&c->relations, name, (uint32_t)nl);
@@ -229,6 +250,11 @@ static void read_extra(loader_t *ld, arb_product_t *p, const char *k, const json
     } else {
         PROB(ld, p->line, "field '%s' is %s: only strings, numbers and booleans; lists go in tags "
              "or relations", shown(k, kl, buf, sizeof buf), type_name(v));
+        return;
+    }
+    if (arb_symtab_find(&c->relations, k, (uint32_t)kl) >= 0) {
+        PROB(ld, p->line, "'%s' is a relation of another product and a field here: name one otherwise",
+             shown(k, kl, buf, sizeof buf));
         return;
     }
     if ((f.field = arb_symtab_intern(&c->fields, k, (uint32_t)kl)) < 0) {

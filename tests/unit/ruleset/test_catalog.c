@@ -138,6 +138,22 @@ Test(catalog, a_relation_naming_an_unknown_sku_or_itself)
                    "products.jsonl:2: relation 'similar' of 'A-2' names the product itself");
 }
 
+/* A rule reads product.<name> and `where` alike for a relation and a
+ * field: a name that is both would read one of them by luck. */
+Test(catalog, a_relation_named_like_a_field_is_a_mistake)
+{
+    expect_problem(GOOD1 "{\"sku\": \"A-2\", \"relations\": {\"popularity\": [\"A-1\"]}}\n",
+                   "products.jsonl:2: relation 'popularity' has the name of a product field: name it otherwise");
+    expect_problem(GOOD1 "{\"sku\": \"A-2\", \"relations\": {\"tags\": [\"A-1\"]}}\n",
+                   "products.jsonl:2: relation 'tags' has the name of a product field");
+    expect_problem("{\"sku\": \"A-1\", \"fit\": \"slim\"}\n"
+                   "{\"sku\": \"A-2\", \"relations\": {\"fit\": [\"A-1\"]}}\n",
+                   "products.jsonl:2: 'fit' is a field of another product and a relation here: name one otherwise");
+    expect_problem("{\"sku\": \"A-1\", \"relations\": {\"fit\": [\"A-2\"]}}\n"
+                   "{\"sku\": \"A-2\", \"fit\": true}\n",
+                   "products.jsonl:2: 'fit' is a relation of another product and a field here: name one otherwise");
+}
+
 /* A list of n strings "X-0", "X-1"... as JSON. */
 static char *json_list(unsigned n)
 {
