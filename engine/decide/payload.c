@@ -249,42 +249,51 @@ static void put_slot(env_t *e, writer_t *w, const arb_payload_tpl_t *t, const ar
     w->n = start + h.n + len;
 }
 
-static size_t value_len(const arb_catalog_t *c, int32_t v) { return strlen(arb_catalog_value(c, v)); }
+/* Value v's bytes (none when v < 0). */
+static size_t value_len(const arb_catalog_t *c, int32_t v) { return v < 0 ? 0 : c->values.lens[v]; }
 
-static void pack_kv(msgpack_packer *pk, const char *key, const char *v, size_t n)
-{
-    arb_pack_cstr(pk, key);
-    arb_pack_strn(pk, v, n);
-}
+/* A key and a str value at at (room made for them). */
+#define PUT_KV(at, lit, v, n) \
+    (arb_packroom_lit(at, lit), arb_packroom_put_str(at, n), arb_packroom_put_str_body(at, v, n))
 
 /* `products`: {sku, name, brand, category, color, price} per chosen
  * product, best first, absent fields left out. The catalog's values as
  * they are: structured data the client reads (and escapes where it
- * shows them), not text inserted into the marketer's. */
-static void put_products(env_t *e, msgpack_packer *pk)
+ * shows them), not text inserted into the marketer's. Written without a
+ * check per item: products_max made room for them all. */
+static void put_products(env_t *e, writer_t *w, size_t room)
 {
+    if (w->cap - w->n < room) {
+        w->overflow = true;
+        return;
+    }
     const arb_catalog_t *c = e->cat;
     uint32_t n = c ? e->n_products : 0;
-    arb_pack_lit(pk, "products");
-    msgpack_pack_array(pk, n);
+    char *at = w->buf + w->n, **pa = &at;
+    arb_packroom_lit(pa, "products");
+    arb_packroom_put_array(pa, n);
     for (uint32_t i = 0; i < n; i++) {
         const arb_product_t *p = &c->products[e->products[i]];
         uint32_t k = 1 + (p->name_len > 0) + (p->brand >= 0) + (p->category >= 0) +
                      (p->color >= 0) + !isnan(p->price);
-        msgpack_pack_map(pk, k);
-        pack_kv(pk, "sku", p->sku, p->sku_len);
-        if (p->name_len) pack_kv(pk, "name", p->name, p->name_len);
-        if (p->brand >= 0) pack_kv(pk, "brand", arb_catalog_value(c, p->brand), value_len(c, p->brand));
+        arb_packroom_put_map(pa, k);
+        PUT_KV(pa, "sku", p->sku, p->sku_len);
+        if (p->name_len) PUT_KV(pa, "name", p->name, p->name_len);
+        if (p->brand >= 0) PUT_KV(pa, "brand", arb_catalog_value(c, p->brand), value_len(c, p->brand));
         if (p->category >= 0)
-            pack_kv(pk, "category", arb_catalog_value(c, p->category), value_len(c, p->category));
-        if (p->color >= 0) pack_kv(pk, "color", arb_catalog_value(c, p->color), value_len(c, p->color));
+            PUT_KV(pa, "category", arb_catalog_value(c, p->category), value_len(c, p->category));
+        if (p->color >= 0) PUT_KV(pa, "color", arb_catalog_value(c, p->color), value_len(c, p->color));
         if (!isnan(p->price)) {
-            arb_pack_lit(pk, "price");
-            msgpack_pack_double(pk, p->price);
+            arb_packroom_lit(pa, "price");
+            arb_packroom_put_double(pa, p->price);
         }
     }
+    w->n = (size_t)(at - w->buf);
 }
 
+/* The bytes put_products may write: per product its strings, and at most
+ * 71 of keys and heads (6 keys of 30 bytes with their 6 heads, 5 str
+ * heads of up to 5, a double of 9, a map head of 1). */
 static size_t products_max(const env_t *e)
 {
     const arb_catalog_t *c = e->cat;
@@ -308,7 +317,7 @@ int arb_payload_render(arb_decided_action_t *out, const arb_ruleset_t *rs, uint3
                 .products = out->products, .n_products = out->products ? out->n_products : 0 };
     for (uint32_t i = 0; cat && i < e.n_products; i++)
         if (e.products[i] >= cat->n_products) e.n_products = i;   /* never past the catalog */
-    size_t cap = t->render_max + (t->products ? products_max(&e) : 0);
+    size_t room = t->products ? products_max(&e) : 0, cap = t->render_max + room;
     writer_t w = { .buf = arb_arena_alloc(arena, cap), .cap = cap };
     if (!w.buf) return -1;
     msgpack_packer pk;
@@ -325,7 +334,7 @@ int arb_payload_render(arb_decided_action_t *out, const arb_ruleset_t *rs, uint3
         pos = sl->end;
     }
     write_cb(&w, t->bytes + pos, t->len - pos);
-    if (t->products) put_products(&e, &pk);
+    if (t->products) put_products(&e, &w, room);
     if (e.zone_live) msgpack_zone_destroy(&e.zone);
     if (w.overflow) return -1;
     const arb_action_t *a = &rs->actions[action];

@@ -28,18 +28,25 @@ typedef struct arb_reco_found {
 
 /* ---- a small open-addressing table of uint32 keys (0 is empty), with a
  * number per key, in the arena: the history's brands and categories, the
- * products owned or shown, the candidates seen. */
+ * products owned or shown, the candidates seen. Most lookups miss (a
+ * candidate is rarely owned or shown), and a miss walks to an empty slot:
+ * kept at most a quarter full, a miss is about one probe. */
 typedef struct idmap {
     uint32_t *keys;
     double *vals;
     uint32_t mask;
+    uint32_t shift;             /* 32 - log2(capacity) */
+    uint64_t bits[4];           /* a bit per key's hash: most misses end here */
 } idmap_t;
 
+/* Room for at most n keys. */
 static int idmap_init(idmap_t *m, arb_arena_t *a, uint32_t n, bool vals)
 {
-    uint32_t cap = 16;
-    while (cap < 2 * n + 2) cap *= 2;
+    uint32_t cap = 16, bits = 4;
+    while (cap < 4 * n) cap *= 2, bits++;
     m->mask = cap - 1;
+    m->shift = 32 - bits;
+    memset(m->bits, 0, sizeof m->bits);
     m->keys = arb_arena_alloc(a, sizeof *m->keys * cap);
     m->vals = vals ? arb_arena_alloc(a, sizeof *m->vals * cap) : NULL;
     if (!m->keys || (vals && !m->vals)) return -1;
@@ -47,12 +54,21 @@ static int idmap_init(idmap_t *m, arb_arena_t *a, uint32_t n, bool vals)
     return 0;
 }
 
-static inline uint32_t idmap_hash(uint32_t k) { return (k * 2654435761u) >> 7; }
+/* Fibonacci hashing: the product's top bits mix every bit of the key
+ * (product indices and value ids are small and dense). */
+static inline uint32_t idmap_mix(uint32_t k) { return k * 2654435769u; }
 
-/* The slot of key k (k != 0): its own, or the empty one it would take. */
-static inline uint32_t idmap_slot(const idmap_t *m, uint32_t k)
+/* Whether k may be in m: false for most keys not in it, without a probe. */
+static inline bool idmap_may(const idmap_t *m, uint32_t h)
 {
-    uint32_t s = idmap_hash(k) & m->mask;
+    return (m->bits[h >> 30] >> ((h >> 24) & 63)) & 1;
+}
+
+/* The slot of key k (k != 0, h its mix): its own, or the empty one it
+ * would take. */
+static inline uint32_t idmap_slot(const idmap_t *m, uint32_t k, uint32_t h)
+{
+    uint32_t s = h >> m->shift;
     while (m->keys[s] && m->keys[s] != k) s = (s + 1) & m->mask;
     return s;
 }
@@ -60,21 +76,28 @@ static inline uint32_t idmap_slot(const idmap_t *m, uint32_t k)
 /* Insert k; true when it was not there. */
 static inline bool idmap_add(idmap_t *m, uint32_t k, double v)
 {
-    uint32_t s = idmap_slot(m, k);
+    uint32_t h = idmap_mix(k), s = idmap_slot(m, k, h);
     bool fresh = !m->keys[s];
     if (fresh) {
         m->keys[s] = k;
+        m->bits[h >> 30] |= 1ull << ((h >> 24) & 63);
         if (m->vals) m->vals[s] = 0;
     }
     if (m->vals) m->vals[s] += v;
     return fresh;
 }
 
-static inline bool idmap_has(const idmap_t *m, uint32_t k) { return m->keys[idmap_slot(m, k)] == k; }
+static inline bool idmap_has(const idmap_t *m, uint32_t k)
+{
+    uint32_t h = idmap_mix(k);
+    return idmap_may(m, h) && m->keys[idmap_slot(m, k, h)] == k;
+}
 
 static inline double idmap_get(const idmap_t *m, uint32_t k)
 {
-    uint32_t s = idmap_slot(m, k);
+    uint32_t h = idmap_mix(k);
+    if (!idmap_may(m, h)) return 0;
+    uint32_t s = idmap_slot(m, k, h);
     return m->keys[s] == k ? m->vals[s] : 0;
 }
 
@@ -120,6 +143,10 @@ static int by_score(const void *x, const void *y)
  * needed. */
 static void top_add(cand_t *top, uint32_t *m, uint32_t k, cand_t x)
 {
+    /* Full, and not better than the last one held: no place for x (a
+     * held one of its key, if any, is better too). Most candidates end
+     * here once the best are found. */
+    if (*m == k && by_score(&x, &top[k - 1]) >= 0) return;
     uint32_t j = *m;
     for (uint32_t i = 0; x.key >= 0 && i < *m; i++)
         if (top[i].key == x.key) {
@@ -128,12 +155,8 @@ static void top_add(cand_t *top, uint32_t *m, uint32_t k, cand_t x)
             break;
         }
     if (j == *m) {
-        if (*m == k) {
-            if (by_score(&x, &top[k - 1]) >= 0) return;
-            j = k - 1;
-        } else {
-            (*m)++;
-        }
+        if (*m == k) j = k - 1;
+        else (*m)++;
     }
     while (j > 0 && by_score(&x, &top[j - 1]) < 0) {
         top[j] = top[j - 1];
@@ -151,7 +174,7 @@ typedef struct sel {
     arb_arena_t *arena;
     seed_t seeds[ARB_RECO_MAX_SEEDS];
     uint32_t n_seeds;
-    int32_t seed_cat[ARB_RECO_MAX_SEEDS]; /* the seeds' categories (with seed_category) */
+    idmap_t seed_cats;          /* the seeds' categories + 1 (with seed_category) */
     idmap_t taste;              /* 2 x value id + 1 (+1 brand) -> decayed weight */
     double total;               /* decayed weight of the whole history */
     idmap_t owned, shown;       /* product index + 1 */
@@ -218,7 +241,7 @@ static int read_history(sel_t *s, const arb_reco_run_t *r)
     const arb_context_t *ctx = s->ctx;
     uint32_t n = ctx->n_purchases + ctx->n_events;
     const arb_product_t **pp = arb_arena_alloc(s->arena, sizeof *pp * (n + 1)), **ep = pp + ctx->n_purchases;
-    if (!pp || idmap_init(&s->taste, s->arena, n, true) < 0 ||
+    if (!pp || idmap_init(&s->taste, s->arena, 2 * n, true) < 0 ||
         idmap_init(&s->owned, s->arena, ctx->n_purchases, false) < 0 ||
         idmap_init(&s->shown, s->arena, ctx->n_events, false) < 0)
         return -1;
@@ -294,9 +317,9 @@ static const char *excluded(const sel_t *s, const arb_product_brief_t *b, uint32
     if ((rec->exclude & ARB_RECO_EX_OWNED) && idmap_has(&s->owned, idx + 1)) return "owned";
     if ((rec->exclude & ARB_RECO_EX_SHOWN) && idmap_has(&s->shown, idx + 1)) return "shown";
     if (!b->in_stock) return "out_of_stock";
-    if ((rec->exclude & ARB_RECO_EX_SEED_CATEGORY) && b->category >= 0)
-        for (uint32_t k = 0; k < s->n_seeds; k++)
-            if (s->seed_cat[k] == b->category) return "seed_category";
+    if ((rec->exclude & ARB_RECO_EX_SEED_CATEGORY) && b->category >= 0 &&
+        idmap_has(&s->seed_cats, (uint32_t)b->category + 1))
+        return "seed_category";
     for (uint32_t k = 0; k < rec->n_where; k++)
         if (!where_one(s, &s->cat->products[idx], &rec->where[k])) return "where";
     return NULL;
@@ -413,16 +436,23 @@ static int choose(arb_reco_run_t *r, const arb_recommend_t *rec, arb_reco_found_
     cand_t *pass = arb_arena_alloc(r->arena, sizeof *pass * (bound + 1));
     cand_t *out = r->explain ? arb_arena_alloc(r->arena, sizeof *out * ARB_RECO_EXPLAIN_MAX) : NULL;
     if (!pass || (r->explain && !out) || idmap_init(&seen, r->arena, bound, false) < 0) return -1;
-    for (uint32_t k = 0; k < s.n_seeds && (rec->exclude & ARB_RECO_EX_SEED_CATEGORY); k++)
-        s.seed_cat[k] = s.cat->products[s.seeds[k].product].category;
+    if (rec->exclude & ARB_RECO_EX_SEED_CATEGORY) {
+        if (idmap_init(&s.seed_cats, r->arena, s.n_seeds, false) < 0) return -1;
+        for (uint32_t k = 0; k < s.n_seeds; k++) {
+            int32_t cat = s.cat->products[s.seeds[k].product].category;
+            if (cat >= 0) idmap_add(&s.seed_cats, (uint32_t)cat + 1, 0);
+        }
+    }
     f->products = arb_arena_alloc(r->arena, sizeof *f->products * rec->count);
     if (!f->products) return -1;
     uint32_t n_pass = 0, n_out = 0;
+    /* The popular list alone names each product once (catalog_pack.c). */
+    bool dedupe = !(n_src == 1 && src[0].briefs == s.cat->popular);
     for (uint32_t i = 0; i < n_src; i++)
         for (uint32_t t = 0; t < src[i].n; t++) {
             const arb_product_brief_t *b = &src[i].briefs[t];
             uint32_t idx = b->product;
-            if (!idmap_add(&seen, idx + 1, 0)) continue;
+            if (dedupe && !idmap_add(&seen, idx + 1, 0)) continue;
             const char *why = excluded(&s, b, idx);
             cand_t c = { idx, diverse_key(rec, b), NAN, b->sku_rank, why };
             if (!why) {
