@@ -404,7 +404,9 @@ static void read_line(loader_t *ld, const char *s, size_t n, int line)
 static void resolve(loader_t *ld)
 {
     arb_catalog_t *c = ld->c;
-    if (ld->n_related && !(c->related = malloc(ld->n_related * sizeof *c->related))) {
+    /* Never NULL, even without an edge: an empty relation's list is
+     * related + first, and NULL + 0 is undefined. */
+    if (!(c->related = malloc((ld->n_related + 1) * sizeof *c->related))) {
         oom(ld);
         return;
     }

@@ -322,6 +322,22 @@ Test(catalog, list_has_reads_tags_by_value_and_relations_by_sku)
     arb_catalog_release(c);
 }
 
+/* A catalog whose only relation is empty has no edge at all: its list
+ * was once read as NULL + 0, which clang's UBSan in fuzz_catalog flags
+ * (tests/fuzz/regressions/catalog/empty-relation-no-edges.jsonl). */
+Test(catalog, an_empty_relation_without_any_edge_reads_as_an_empty_list)
+{
+    arb_catalog_t *c = parse("{\"sku\": \"A-1\", \"relations\": {\"complements\": []}}\n");
+    cr_assert_not_null(c, "%s", all_problems());
+    arb_pvalue_t v;
+    cr_assert(arb_catalog_get(c, &c->products[0], "complements", 11, &v));
+    cr_expect(v.kind == ARB_PV_LIST && v.n == 0 && v.is_products);
+    const uint32_t *ids;
+    cr_expect_eq(arb_catalog_related(c, &c->products[0], 0, &ids), 0);
+    cr_expect(!arb_catalog_list_has(c, &v, "A-1", 3));
+    arb_catalog_release(c);
+}
+
 Test(catalog, related_gives_indices_in_file_order)
 {
     arb_catalog_t *c = parse(FULL);
