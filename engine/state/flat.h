@@ -30,10 +30,14 @@ int arb_flat_make(const arb_customer_t *c, arb_flat_t **out, arb_err_t *err);
 /* The customer inside f: valid, and not to be changed, until f is freed. */
 const arb_customer_t *arb_flat_customer(const arb_flat_t *f);
 
-/* The block's size in bytes, the customer included: never less than
- * arb_record_encode's payload for the same customer (each stored field
- * takes at least as many bytes here as msgpack gives it). */
+/* The block's size in bytes, the customer included. */
 size_t arb_flat_size(const arb_flat_t *f);
+
+/* Never less than arb_record_encode's payload for the same customer (each
+ * entry's struct is at least what msgpack spends on its numbers and
+ * headers, and every string and range is copied whole): so that the memory store
+ * can refuse what the record form would without encoding. */
+size_t arb_flat_record_max(const arb_flat_t *f);
 
 /* *out: a customer of its own in arena (one allocation, one memcpy, every
  * pointer moved), independent of f. -1 when the arena is out of memory. */

@@ -90,12 +90,13 @@ static void mem_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *o
 /* The merged customer kept as a new block, refused where the record form
  * would refuse it (a pseudonym that is not 32 hex digits, a record over
  * ARB_RECORD_MAX), so that the memory store keeps what LMDB and Redis
- * would: a block is never smaller than the record's payload, so only a
- * block over the limit needs the encoder's verdict, and its message. */
+ * would: only a customer whose record might be over the limit needs the
+ * encoder's verdict, and its message. */
 static int keep(const arb_customer_t *next, arb_flat_t **out, arb_err_t *err)
 {
     if (arb_flat_make(next, out, err)) return -1;
-    if (arb_flat_size(*out) <= ARB_RECORD_MAX && (!next->pseudonym || arb_record_pseudonym_ok(next->pseudonym)))
+    if (arb_flat_record_max(*out) <= ARB_RECORD_MAX &&
+        (!next->pseudonym || arb_record_pseudonym_ok(next->pseudonym)))
         return 0;
     uint8_t *rec;
     size_t len;
