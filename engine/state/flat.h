@@ -8,7 +8,8 @@
  * customer as a decision reads it, whatever stored it.
  *
  * Layout: the arb_customer_t first, then its arrays (aligned), then every
- * string and byte range it points to. Every pointer of the customer points
+ * string (one copy of each distinct one, however many entries name it)
+ * and byte range it points to. Every pointer of the customer points
  * into the block (NULL stays NULL), so a copy made with one memcpy becomes
  * a customer of its own by adding the distance between the two blocks to
  * each pointer.
@@ -23,19 +24,22 @@
 typedef struct arb_flat arb_flat_t;
 
 /* c and everything it points to copied into one malloc'd block (*out, the
- * caller's until arb_flat_free). Empty lists become NULL. -1 with err
- * (ARB_INTERNAL) when out of memory. */
-int arb_flat_make(const arb_customer_t *c, arb_flat_t **out, arb_err_t *err);
+ * caller's until arb_flat_free). Empty lists become NULL. like (NULL: none)
+ * is a block of about the same customer, its previous version: its size
+ * is the first guess of this one's. -1 with err (ARB_INTERNAL) when out of
+ * memory. */
+int arb_flat_make(const arb_customer_t *c, const arb_flat_t *like, arb_flat_t **out, arb_err_t *err);
 
 /* The customer inside f: valid, and not to be changed, until f is freed. */
 const arb_customer_t *arb_flat_customer(const arb_flat_t *f);
 
-/* The block's size in bytes, the customer included. */
+/* The block's size in bytes, the customer included (what it holds in
+ * the heap). */
 size_t arb_flat_size(const arb_flat_t *f);
 
 /* Never less than arb_record_encode's payload for the same customer (each
  * entry's struct is at least what msgpack spends on its numbers and
- * headers, and every string and range is copied whole): so that the memory store
+ * headers, and every use of a string counts): so that the memory store
  * can refuse what the record form would without encoding. */
 size_t arb_flat_record_max(const arb_flat_t *f);
 

@@ -92,9 +92,9 @@ static void mem_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *o
  * ARB_RECORD_MAX), so that the memory store keeps what LMDB and Redis
  * would: only a customer whose record might be over the limit needs the
  * encoder's verdict, and its message. */
-static int keep(const arb_customer_t *next, arb_flat_t **out, arb_err_t *err)
+static int keep(const arb_customer_t *next, const arb_flat_t *like, arb_flat_t **out, arb_err_t *err)
 {
-    if (arb_flat_make(next, out, err)) return -1;
+    if (arb_flat_make(next, like, out, err)) return -1;
     if (arb_flat_record_max(*out) <= ARB_RECORD_MAX &&
         (!next->pseudonym || arb_record_pseudonym_ok(next->pseudonym)))
         return 0;
@@ -130,7 +130,7 @@ static void mem_commit(arb_store_session_t *ss, const char *id, const arb_commit
     entry_t *e = *slot;
     int rc = arb_store_merge(ss->store, id, e ? arb_flat_customer(e->customer) : NULL, c, arena, &next,
                              granted, &res, &err);
-    if (!rc) rc = keep(&next, &kept, &err);
+    if (!rc) rc = keep(&next, e ? e->customer : NULL, &kept, &err);
     if (!rc && !e) {
         size_t n = strlen(id) + 1;
         if ((e = calloc(1, sizeof *e + n))) {

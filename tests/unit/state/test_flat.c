@@ -72,7 +72,7 @@ static void expect_round_trip(const arb_customer_t *c)
 {
     arb_flat_t *f;
     arb_err_t err;
-    cr_assert_eq(arb_flat_make(c, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(arb_flat_make(c, NULL, &f, &err), 0, "%s", err.message);
     const char *why = custfix_diff(arb_flat_customer(f), c);
     cr_assert_null(why, "the block differs from the customer in %s", why);
     arb_arena_t a;
@@ -138,7 +138,7 @@ Test(flat, the_decoded_record_round_trips)
     cr_assert_eq(arb_record_decode(buf, len, &d, &a, &err), 0, "%s", err.message);
     expect_round_trip(&d);
     arb_flat_t *f;
-    cr_assert_eq(arb_flat_make(&d, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(arb_flat_make(&d, NULL, &f, &err), 0, "%s", err.message);
     /* What memory.c relies on to refuse what the record form refuses. */
     cr_assert_geq(arb_flat_record_max(f), len - ARB_RECORD_HEADER);
     arb_flat_free(f);
@@ -157,7 +157,7 @@ Test(flat, the_copy_points_only_into_its_own_memory)
     realistic(&c);
     arb_flat_t *f;
     arb_err_t err;
-    cr_assert_eq(arb_flat_make(&c, &f, &err), 0, "%s", err.message);
+    cr_assert_eq(arb_flat_make(&c, NULL, &f, &err), 0, "%s", err.message);
     const void *block = arb_flat_customer(f);
     size_t n = arb_flat_size(f);
     arb_arena_t a;
@@ -179,4 +179,52 @@ Test(flat, the_copy_points_only_into_its_own_memory)
     arb_flat_free(f);
     cr_assert_str_eq(copy.contacts[199].action, c.contacts[199].action);
     arb_arena_free(&a);
+}
+
+/* More distinct strings than the table of names holds, and more bytes of
+ * them than the first guess: copied on their own, after a second pass. */
+Test(flat, many_long_distinct_strings_round_trip)
+{
+    arb_customer_t c;
+    realistic(&c);
+    static arb_contact_t many[300];
+    static char names[300][48];
+    for (int k = 0; k < 300; k++) {
+        snprintf(names[k], sizeof names[k], "an-action-with-a-long-name-number-%04d", k);
+        many[k] = (arb_contact_t){1700000000 + k, names[k], chans[k % 4], k % 2 ? "decision" : names[k]};
+    }
+    c.contacts = many;
+    c.n_contacts = 300;
+    expect_round_trip(&c);
+    /* And a previous block far smaller than this one: its guess is short. */
+    arb_customer_t small;
+    arb_customer_empty(&small, "cust-1");
+    arb_flat_t *like, *f;
+    arb_err_t err;
+    cr_assert_eq(arb_flat_make(&small, NULL, &like, &err), 0, "%s", err.message);
+    cr_assert_eq(arb_flat_make(&c, like, &f, &err), 0, "%s", err.message);
+    const char *why = custfix_diff(arb_flat_customer(f), &c);
+    cr_assert_null(why, "the block differs from the customer in %s", why);
+    cr_assert_gt(arb_flat_size(f), 300 * 38, "every distinct string is in the block");
+    arb_flat_free(like);
+    arb_flat_free(f);
+}
+
+Test(flat, a_string_named_by_many_entries_is_kept_once)
+{
+    arb_customer_t c;
+    realistic(&c);
+    static char a1[] = "A001", a2[] = "A001";  /* equal, at two addresses */
+    static arb_contact_t two[2];
+    two[0] = (arb_contact_t){1, a1, "web", "decision"};
+    two[1] = (arb_contact_t){2, a2, "web", "decision"};
+    c.contacts = two;
+    c.n_contacts = 2;
+    arb_flat_t *f;
+    arb_err_t err;
+    cr_assert_eq(arb_flat_make(&c, NULL, &f, &err), 0, "%s", err.message);
+    const arb_customer_t *b = arb_flat_customer(f);
+    cr_assert_eq(b->contacts[0].action, b->contacts[1].action);
+    cr_assert_str_eq(b->contacts[1].action, "A001");
+    arb_flat_free(f);
 }
