@@ -10,8 +10,8 @@
  * counts under callgrind, per function:
  *   valgrind --tool=callgrind --toggle-collect=arb_store_fetch \
  *     --toggle-collect=arb_store_commit build/bench/bench_store memory 2000
- * then callgrind_annotate --inclusive=yes (divide by ROUNDS; the fill's 200
- * commits are counted too unless --fill-only runs are subtracted).
+ * then callgrind_annotate --inclusive=yes; subtract a run with ROUNDS 0
+ * (the fill's 201 commits) and divide by ROUNDS.
  *
  * usage: bench_store SPEC [ROUNDS]   (SPEC: memory, or a fresh LMDB folder)
  */
