@@ -1,11 +1,16 @@
-/* The `memory` backend: records in a hash map under one mutex; nothing
- * persists. Keeps state/'s rule that a backend only stores record bytes:
- * the merge, caps and retention are arb_store_apply's, run under the mutex
- * so that concurrent commits for one customer are serialized. The learned
- * arms are a second map, action -> arms.c's value, merged under the same
- * mutex. Every callback runs in the calling thread before the call returns,
- * outside the mutex. */
+/* The `memory` backend: customers in a hash map under one mutex; nothing
+ * persists. Each customer is kept decoded, as one relocatable block
+ * (flat.c), since its bytes never leave the process: a fetch copies the
+ * block into the request's arena, a commit merges straight from it and
+ * flattens the result. Keeps state/'s rule that a backend never looks
+ * inside a customer: the merge, caps and retention are arb_store_merge's
+ * (the same as LMDB's and Redis's), run under the mutex so that concurrent
+ * commits for one customer are serialized. The learned arms are a second
+ * map, action -> arms.c's value bytes, merged under the same mutex. Every
+ * callback runs in the calling thread before the call returns, outside the
+ * mutex. */
 #include "engine/state/arms.h"
+#include "engine/state/flat.h"
 #include "engine/state/record.h"
 #include "engine/state/store_int.h"
 
@@ -17,7 +22,8 @@ enum { BUCKETS = 4096 };
 
 typedef struct entry {
     struct entry *next;
-    uint8_t *rec;
+    arb_flat_t *customer;  /* the customers' table */
+    uint8_t *rec;          /* the arms' table: arms.c's value */
     size_t len;
     char id[];
 } entry_t;
@@ -47,52 +53,84 @@ static entry_t **find(memory_t *m, const char *id)
     return find_in(m->bucket, id);
 }
 
+/* A session's arena for the merge, reset at each commit: after warm-up a
+ * commit allocates only the new block. Used only under the mutex. */
+static int mem_session_open(arb_store_session_t *ss, arb_err_t *err)
+{
+    arb_arena_t *a = malloc(sizeof *a);
+    if (!a) return arb_err_set(err, ARB_INTERNAL, "state: out of memory opening a store session");
+    arb_arena_init(a);
+    ss->impl = a;
+    return 0;
+}
+
+static void mem_session_close(arb_store_session_t *ss)
+{
+    arb_arena_free(ss->impl);
+    free(ss->impl);
+}
+
 static void mem_fetch(arb_store_session_t *ss, const char *id, arb_customer_t *out, arb_arena_t *arena,
                       arb_store_fetch_cb cb, void *arg)
 {
     memory_t *m = ss->store->impl;
-    uint8_t *copy = NULL;
-    size_t len = 0;
-    arb_err_t err;
     pthread_mutex_lock(&m->lock);
     entry_t *e = *find(m, id);
-    if (e && (copy = arb_arena_alloc(arena, e->len))) {
-        memcpy(copy, e->rec, e->len);
-        len = e->len;
-    }
+    int rc = e ? arb_flat_copy(e->customer, arena, out) : 0;
     pthread_mutex_unlock(&m->lock);
-    if (e && !copy) {
+    if (rc) {
+        arb_err_t err;
         arb_err_set(&err, ARB_INTERNAL, "state: out of memory reading customer %s", id);
-        cb(arg, -1, &err);
-        return;
-    }
-    /* Bytes this process wrote: their checksum guards nothing here. */
-    if (copy && arb_record_decode_kept(copy, len, out, arena, &err)) {
         cb(arg, -1, &err);
         return;
     }
     cb(arg, 0, NULL);
 }
 
+/* The merged customer kept as a new block, refused where the record form
+ * would refuse it (a pseudonym that is not 32 hex digits, a record over
+ * ARB_RECORD_MAX), so that the memory store keeps what LMDB and Redis
+ * would: only a customer whose record might be over the limit needs the
+ * encoder's verdict, and its message. */
+static int keep(const arb_customer_t *next, const arb_flat_t *like, arb_flat_t **out, arb_err_t *err)
+{
+    if (arb_flat_make(next, like, out, err)) return -1;
+    if (arb_flat_record_max(*out) <= ARB_RECORD_MAX &&
+        (!next->pseudonym || arb_record_pseudonym_ok(next->pseudonym)))
+        return 0;
+    uint8_t *rec;
+    size_t len;
+    if (!arb_record_encode(next, &rec, &len, err)) {
+        free(rec);
+        return 0;
+    }
+    arb_flat_free(*out);
+    *out = NULL;
+    return -1;
+}
+
 static void mem_commit(arb_store_session_t *ss, const char *id, const arb_commit_t *c,
                        arb_store_commit_cb cb, void *arg)
 {
     memory_t *m = ss->store->impl;
+    arb_arena_t *arena = ss->impl;
     arb_err_t err;
     arb_commit_result_t res;
+    arb_customer_t next;
+    arb_flat_t *kept = NULL;
     bool *granted = calloc(c->n_contacts + 1, sizeof *granted);
-    uint8_t *rec = NULL;
-    size_t len = 0;
     if (!granted) {
         arb_err_set(&err, ARB_INTERNAL, "state: out of memory committing for customer %s", id);
         cb(arg, NULL, &err);
         return;
     }
     pthread_mutex_lock(&m->lock);
+    arb_arena_reset(arena);
     entry_t **slot = find(m, id);
     entry_t *e = *slot;
-    int rc = arb_store_apply(ss->store, id, e ? e->rec : NULL, e ? e->len : 0, c, granted, &res,
-                             &rec, &len, &err);
+    int rc = arb_store_merge(ss->store, id, e ? arb_flat_customer(e->customer) : NULL, c, arena, &next,
+                             granted, &res, &err);
+    if (!rc) rc = keep(&next, e ? e->customer : NULL, &kept, &err);
     if (!rc && !e) {
         size_t n = strlen(id) + 1;
         if ((e = calloc(1, sizeof *e + n))) {
@@ -100,14 +138,12 @@ static void mem_commit(arb_store_session_t *ss, const char *id, const arb_commit
             *slot = e;
         } else {
             rc = arb_err_set(&err, ARB_INTERNAL, "state: out of memory committing for customer %s", id);
-            free(rec);
+            arb_flat_free(kept);
         }
     }
     if (!rc) {
-        if (e->rec) explicit_bzero(e->rec, e->len);  /* no old version lingers in the heap */
-        free(e->rec);
-        e->rec = rec;
-        e->len = len;
+        arb_flat_free(e->customer);  /* zeroed: no old version lingers in the heap */
+        e->customer = kept;
     }
     pthread_mutex_unlock(&m->lock);
     cb(arg, rc ? NULL : &res, rc ? &err : NULL);
@@ -122,8 +158,7 @@ static void mem_forget(arb_store_session_t *ss, const char *id, arb_store_done_c
     entry_t *e = *slot;
     if (e) {
         *slot = e->next;
-        explicit_bzero(e->rec, e->len);  /* erased, not just unlinked */
-        free(e->rec);
+        arb_flat_free(e->customer);  /* erased (zeroed), not just unlinked */
         free(e);
     }
     pthread_mutex_unlock(&m->lock);
@@ -179,6 +214,7 @@ static void free_table(entry_t **table)
     for (size_t i = 0; i < BUCKETS; i++)
         for (entry_t *e = table[i], *next; e; e = next) {
             next = e->next;
+            arb_flat_free(e->customer);
             free(e->rec);
             free(e);
         }
@@ -194,6 +230,8 @@ static void mem_close(arb_store_t *s)
 }
 
 static const arb_store_ops_t ops = {
+    .session_open = mem_session_open,
+    .session_close = mem_session_close,
     .fetch = mem_fetch,
     .commit = mem_commit,
     .forget = mem_forget,
@@ -208,6 +246,5 @@ int arb_memory_open(arb_store_t *s, arb_err_t *err)
     pthread_mutex_init(&m->lock, NULL);
     s->impl = m;
     s->ops = &ops;
-    s->kept = true;
     return 0;
 }

@@ -140,31 +140,17 @@ void arb_store_forget(arb_store_session_t *ss, const char *id, arb_store_done_cb
     ss->store->ops->forget(ss, id, cb, arg);
 }
 
-int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, size_t old_len,
-                    const arb_commit_t *c, bool *granted, arb_commit_result_t *res,
-                    uint8_t **rec, size_t *rec_len, arb_err_t *err)
+int arb_store_merge(const arb_store_t *s, const char *id, const arb_customer_t *old, const arb_commit_t *c,
+                    arb_arena_t *arena, arb_customer_t *next, bool *granted, arb_commit_result_t *res,
+                    arb_err_t *err)
 {
-    arb_arena_t arena;
-    arb_arena_init(&arena);
-    arb_customer_t cur, next;
-    int rc = -1;
-    if (old) {
-        if ((s->kept ? arb_record_decode_kept : arb_record_decode)(old, old_len, &cur, &arena, err)) {
-            /* Say which customer, and the way out. */
-            char why[sizeof err->message];
-            snprintf(why, sizeof why, "%s", err->message);
-            arb_err_set(err, ARB_INTERNAL, "%s (customer %s in %s; `forget` it to start afresh)", why,
-                        id, s->name);
-            goto done;
-        }
-    } else {
-        arb_customer_empty(&cur, id);
-    }
+    arb_customer_t cur;
+    if (old) cur = *old;
+    else arb_customer_empty(&cur, id);
     cur.id = id;
-    if (arb_commit_merge(&cur, c, &s->opt.retention, &arena, &next, granted, res, err)) goto done;
-    rc = arb_record_encode(&next, rec, rec_len, err);
-    /* The learn_* strings point into the merge's arena, freed below: they
-     * must reach the backend's callback. */
+    if (arb_commit_merge(&cur, c, &s->opt.retention, arena, next, granted, res, err)) return -1;
+    /* The learn_* strings point into the merge's arena (or the kept
+     * customer), gone before the backend's callback runs. */
     const char **keep[3] = { &res->learn_channel, &res->learn_segment, &res->learn_decision_id };
     for (int i = 0; i < 3; i++)
         if (*keep[i]) {
@@ -173,8 +159,27 @@ int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, si
         }
     /* Inline like the strings above, so the decision log can name the
      * customer after the arena is gone ("" for none). */
-    if (!rc && next.pseudonym) snprintf(res->pseudonym, sizeof res->pseudonym, "%s", next.pseudonym);
-done:
+    if (next->pseudonym) snprintf(res->pseudonym, sizeof res->pseudonym, "%s", next->pseudonym);
+    return 0;
+}
+
+int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, size_t old_len,
+                    const arb_commit_t *c, bool *granted, arb_commit_result_t *res,
+                    uint8_t **rec, size_t *rec_len, arb_err_t *err)
+{
+    arb_arena_t arena;
+    arb_arena_init(&arena);
+    arb_customer_t cur, next;
+    int rc = -1;
+    if (old && arb_record_decode(old, old_len, &cur, &arena, err)) {
+        /* Say which customer, and the way out. */
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        arb_err_set(err, ARB_INTERNAL, "%s (customer %s in %s; `forget` it to start afresh)", why,
+                    id, s->name);
+    } else if (!arb_store_merge(s, id, old ? &cur : NULL, c, &arena, &next, granted, res, err)) {
+        rc = arb_record_encode(&next, rec, rec_len, err);
+    }
     arb_arena_free(&arena);
     return rc;
 }

@@ -25,8 +25,6 @@ struct arb_store {
     arb_store_options_t opt;  /* with the defaults filled in */
     char name[1100];
     void *impl;               /* the backend's */
-    bool kept;                /* records never leave this process (memory.c): their
-                                 checksums are not verified (arb_record_decode_kept) */
 };
 
 struct arb_store_session {
@@ -34,10 +32,20 @@ struct arb_store_session {
     void *impl;               /* the backend's, per session */
 };
 
-/* One commit applied to a stored record (old, or NULL when none): decode,
- * merge with the store's retention, encode. *rec is malloc'd (the caller
- * frees it); granted holds c->n_contacts entries. Every backend runs this
- * inside its own atomic step. */
+/* One commit applied to a decoded customer (old, or NULL when none):
+ * merged with the store's retention into *next, allocated in arena (and
+ * pointing into old where nothing changed: old must outlive next). The
+ * learn_* strings and the pseudonym of *res are copied into res itself, so
+ * res outlives arena and old. granted holds c->n_contacts entries. What
+ * every backend runs inside its own atomic step: memory.c on the customer
+ * it keeps, arb_store_apply on record bytes. */
+int arb_store_merge(const arb_store_t *s, const char *id, const arb_customer_t *old, const arb_commit_t *c,
+                    arb_arena_t *arena, arb_customer_t *next, bool *granted, arb_commit_result_t *res,
+                    arb_err_t *err);
+
+/* arb_store_merge on a stored record (old, or NULL when none): decode,
+ * merge, encode. *rec is malloc'd (the caller frees it). For the backends
+ * that keep bytes (LMDB, Redis). */
 int arb_store_apply(const arb_store_t *s, const char *id, const uint8_t *old, size_t old_len,
                     const arb_commit_t *c, bool *granted, arb_commit_result_t *res,
                     uint8_t **rec, size_t *rec_len, arb_err_t *err);
