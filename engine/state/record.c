@@ -403,8 +403,7 @@ static int decode_payload(dec_t *d, int version, arb_customer_t *c)
     return 0;
 }
 
-static int decode(const uint8_t *data, size_t len, arb_customer_t *c, arb_arena_t *arena, arb_err_t *err,
-                  bool check_crc)
+static int decode(const uint8_t *data, size_t len, arb_customer_t *c, arb_arena_t *arena, arb_err_t *err)
 {
     dec_t d = {.arena = arena, .err = err};
     arb_customer_empty(c, "");
@@ -419,7 +418,7 @@ static int decode(const uint8_t *data, size_t len, arb_customer_t *c, arb_arena_
     if (!size) return bad(&d, "payload length past the end");
     const uint8_t *p = data + ARB_RECORD_HEADER;
     size_t plen = size - ARB_RECORD_HEADER;
-    if (check_crc && crc32(0, p, (uInt)plen) != get_u32(data + 9)) return bad(&d, "checksum mismatch");
+    if (crc32(0, p, (uInt)plen) != get_u32(data + 9)) return bad(&d, "checksum mismatch");
     arb_mpread_init(&d.r, p, plen);
     if (!(d.pool = arb_arena_alloc(arena, plen ? plen : 1))) return no_memory(&d);
     int rc = decode_payload(&d, data[4], c);
@@ -429,13 +428,7 @@ static int decode(const uint8_t *data, size_t len, arb_customer_t *c, arb_arena_
 
 int arb_record_decode(const uint8_t *data, size_t len, arb_customer_t *c, arb_arena_t *arena, arb_err_t *err)
 {
-    return decode(data, len, c, arena, err, true);
-}
-
-int arb_record_decode_kept(const uint8_t *data, size_t len, arb_customer_t *c, arb_arena_t *arena,
-                           arb_err_t *err)
-{
-    return decode(data, len, c, arena, err, false);
+    return decode(data, len, c, arena, err);
 }
 
 void arb_customer_empty(arb_customer_t *c, const char *id)

@@ -45,13 +45,6 @@ size_t arb_record_size(const uint8_t *data, size_t len);
 int arb_record_decode(const uint8_t *data, size_t len, arb_customer_t *c,
                       arb_arena_t *arena, arb_err_t *err);
 
-/* arb_record_decode without verifying the checksum, for bytes this process
- * encoded and kept in its own memory since (the memory store), where it
- * guards against nothing a disk or a network could do and costs a quarter
- * of a decode. Still total: any bytes give a customer or an error. */
-int arb_record_decode_kept(const uint8_t *data, size_t len, arb_customer_t *c,
-                           arb_arena_t *arena, arb_err_t *err);
-
 /* True when p[0..n) is exactly one msgpack object nested at most max_depth
  * (<= 32) deep whose containers claim no more elements than bytes remain:
  * what must hold before msgpack-c may unpack bytes nobody checked. */

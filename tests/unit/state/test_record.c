@@ -541,37 +541,3 @@ Test(record, a_pseudonym_that_is_not_32_hex_digits_is_never_written)
     cr_assert_not(arb_record_pseudonym_ok(NULL));
 }
 
-/* The memory store's decode skips the checksum (its bytes never left the
- * process) but nothing else: a wrong checksum decodes, a wrong shape or a
- * cut payload does not. */
-static uint8_t *realistic_record(arb_customer_t *c, size_t *len)
-{
-    uint8_t *buf;
-    arb_err_t err;
-    realistic(c);
-    cr_assert_eq(arb_record_encode(c, &buf, len, &err), 0, "%s", err.message);
-    return buf;
-}
-
-Test(record, the_kept_decode_skips_only_the_checksum)
-{
-    arb_customer_t c, d;
-    size_t len;
-    uint8_t *buf = realistic_record(&c, &len);
-    arb_err_t err;
-    buf[9] ^= 0xff;
-    expect_bad(buf, len, "checksum mismatch");
-    arb_arena_t a;
-    arb_arena_init(&a);
-    cr_assert_eq(arb_record_decode_kept(buf, len, &d, &a, &err), 0, "%s", err.message);
-    cr_assert_str_eq(d.id, c.id);
-    cr_assert_eq(d.n_contacts, 10);
-    buf[13] ^= 0x41;  /* the payload is no longer an array */
-    cr_assert_eq(arb_record_decode_kept(buf, len, &d, &a, &err), -1);
-    cr_assert_not_null(strstr(err.message, "corrupt customer record"), "%s", err.message);
-    buf[13] ^= 0x41;
-    cr_assert_eq(arb_record_decode_kept(buf, len - 1, &d, &a, &err), -1);
-    cr_assert_str_eq(d.id, "");
-    arb_arena_free(&a);
-    free(buf);
-}
