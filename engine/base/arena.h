@@ -63,6 +63,14 @@ static inline void arb_arena_reset(arb_arena_t *a)
     c->used = 0;
 }
 
+/* arb_arena_reset, zeroing first every byte handed out: what must not
+ * linger in memory once its owner is done (a customer `forget` may erase). */
+static inline void arb_arena_wipe(arb_arena_t *a)
+{
+    for (arb_arena_chunk_t *c = a->head; c; c = c->next) explicit_bzero(c->data, c->used);
+    arb_arena_reset(a);
+}
+
 static inline void arb_arena_free(arb_arena_t *a)
 {
     arb_arena_reset(a);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 struct arb_flat {
     size_t size;           /* of the allocation, this header included */
@@ -86,17 +87,10 @@ STEP const void *w_bytes(walk_t *w, walk_mode_t mode, const void *p, size_t n)
     return w_put(w, p, n);
 }
 
-static uint64_t hash(const char *s, size_t len)
-{
-    uint64_t x = len, y = 0;
-    if (len >= 8) {  /* the first and the last 8 bytes */
-        memcpy(&x, s, 8);
-        memcpy(&y, s + len - 8, 8);
-    } else {
-        for (size_t i = 0; i < len; i++) x = x << 8 | (unsigned char)s[i];
-    }
-    return (x * UINT64_C(0x9E3779B97F4A7C15)) ^ (y * UINT64_C(0xC2B2AE3D27D4EB4F)) ^ len;
-}
+/* Every byte: names that differ only in their middle (category paths,
+ * numbered actions) must not share a run of the table, which a commit
+ * walks under the store's one mutex. */
+static uint64_t hash(const char *s, size_t len) { return XXH3_64bits(s, len); }
 
 /* s's name, its copy put at the end of the bytes if it is new; NULL when
  * the table is full (then s is copied on its own). */

@@ -101,6 +101,7 @@ static int keep(const arb_customer_t *next, const arb_flat_t *like, arb_flat_t *
     uint8_t *rec;
     size_t len;
     if (!arb_record_encode(next, &rec, &len, err)) {
+        explicit_bzero(rec, len);
         free(rec);
         return 0;
     }
@@ -125,7 +126,6 @@ static void mem_commit(arb_store_session_t *ss, const char *id, const arb_commit
         return;
     }
     pthread_mutex_lock(&m->lock);
-    arb_arena_reset(arena);
     entry_t **slot = find(m, id);
     entry_t *e = *slot;
     int rc = arb_store_merge(ss->store, id, e ? arb_flat_customer(e->customer) : NULL, c, arena, &next,
@@ -145,6 +145,8 @@ static void mem_commit(arb_store_session_t *ss, const char *id, const arb_commit
         arb_flat_free(e->customer);  /* zeroed: no old version lingers in the heap */
         e->customer = kept;
     }
+    /* Nor the merge's copy (res holds none of it: its strings are inline). */
+    arb_arena_wipe(arena);
     pthread_mutex_unlock(&m->lock);
     cb(arg, rc ? NULL : &res, rc ? &err : NULL);
     free(granted);

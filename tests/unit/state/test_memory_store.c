@@ -22,6 +22,7 @@
 
 #include "engine/state/record.h"
 #include "engine/state/store.h"
+#include "engine/state/store_int.h"
 #include "tests/unit/state/custfix.h"
 
 static char dir[64];
@@ -345,4 +346,22 @@ Test(memory_store, forget_then_fetch_finds_nothing, .init = setup, .fini = teard
     cr_assert_eq(m.status, 0);
     cr_assert_str_eq(m.res.pseudonym, "");
     arb_arena_free(&a);
+}
+
+/* What a commit merged lingers nowhere once it is kept: the session's
+ * scratch (the merge's copy of the customer) is zeroed before the commit
+ * answers, as the block it replaced is. A `forget` then leaves no copy. */
+Test(memory_store, a_commit_leaves_no_copy_of_the_customer_in_its_scratch, .init = setup, .fini = teardown)
+{
+    static const uint8_t attrs[] = { 0x81, 0xa5, 'e', 'm', 'a', 'i', 'l', 0xb0, 's', 'e', 'c', 'r', 'e',
+                                     't', '@', 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c' };
+    arb_commit_t c = {.now = 1790000000, .attributes = attrs, .attributes_len = sizeof attrs};
+    answer_t m;
+    commit_to(mem_s, "secret", &c, &m);
+    cr_assert_eq(m.status, 0);
+    forget(mem_s, "secret");
+    const arb_arena_t *a = mem_s->impl;
+    cr_assert_not_null(a->head, "the merge used the session's arena");
+    for (const arb_arena_chunk_t *ch = a->head; ch; ch = ch->next)
+        cr_expect_null(memmem(ch->data, ch->size, "secret@example.c", 16), "the attribute lingers");
 }
