@@ -5,7 +5,8 @@
  * Input: bytes read as a snapshot: counter values (8 bytes each) for the
  * summed stats, the per-ruleset counts and the gauges, then NUL-separated
  * strings for the version, channels, touchpoints and actions (any bytes:
- * quotes, backslashes, newlines, invalid UTF-8).
+ * quotes, backslashes, newlines, invalid UTF-8; each name once in its list,
+ * as a ruleset has them).
  *
  * Properties checked: the renderer never crashes or leaks (ASan); its text
  * passes the exposition validator of tests/support/expocheck.c (every line
@@ -85,6 +86,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m->n_actions = 64;
     for (uint32_t i = 0; i < m->n_channels + m->n_touchpoints + m->n_actions; i++)
         names[i] = in.n ? str(&in, &pool, &left) : "x";
+    /* A ruleset names each channel, touchpoint and action once: a name
+     * met again in its list (the input ran out, or repeats one) is made
+     * distinct, as the loader would have refused the copy. */
+    static char renamed[3 * 64][16];
+    uint32_t lists[3][2] = { { 0, m->n_channels },
+                             { m->n_channels, m->n_channels + m->n_touchpoints },
+                             { m->n_channels + m->n_touchpoints, m->n_channels + m->n_touchpoints + m->n_actions } };
+    for (int l = 0; l < 3; l++)
+        for (uint32_t i = lists[l][0]; i < lists[l][1]; i++)
+            for (uint32_t j = lists[l][0], tries = 0; j < i; j++)
+                if (strcmp(names[i], names[j]) == 0) {   /* renamed until unlike every earlier one */
+                    snprintf(renamed[i], sizeof renamed[i], "dup-%u-%u", i, tries++);
+                    names[i] = renamed[i];
+                    j = lists[l][0] - 1;
+                }
     m->channels = names;
     m->touchpoints = names + m->n_channels;
     m->actions = names + m->n_channels + m->n_touchpoints;
