@@ -168,6 +168,57 @@ static void cut_runs(const arb_ruleset_t *rs, const arb_cand_t *c, uint32_t n, a
 
 #define RUNS(n) (((n) + ARB_CAND_RUN - 1) / ARB_CAND_RUN)
 
+/* A candidate of always[] with its bound, while it is sorted. */
+typedef struct ranked {
+    arb_cand_t c;
+    double ub;
+    uint64_t model;
+} ranked_t;
+
+static int by_bound(const void *x, const void *y)
+{
+    const ranked_t *a = x, *b = y;
+    if (a->ub != b->ub) return a->ub > b->ub ? -1 : 1;
+    return a->c.action < b->c.action ? -1 : a->c.action > b->c.action;
+}
+
+/* Sort x->always (id order on entry) into stretches, highest bound first,
+ * and fill x->always_rest (see arb_channel_index_t). A decision's floor
+ * then rises on the first candidates of a stretch and passes over the rest
+ * of it on one comparison. An adaptive action is a stretch of its own: the
+ * floor it meets, and so whether it draws, stays what it was in id order.
+ * The candidates with no bound (INFINITY: fallbacks, controls, plain Lua
+ * functions) come first in each stretch, in id order, so that they are
+ * considered in the same order as before. Returns -1 when out of memory. */
+static int order_always(const arb_ruleset_t *rs, arb_channel_index_t *x)
+{
+    uint32_t n = x->n_always;
+    ranked_t *r = calloc(n + 1, sizeof *r);
+    x->always_rest = calloc(n + 1, sizeof *x->always_rest);
+    if (!r || !x->always_rest) {
+        free(r);
+        return -1;
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        r[j].c = x->always[j];
+        r[j].ub = cand_ub(rs, &r[j].c, &r[j].model);
+    }
+    for (uint32_t from = 0, to; from < n; from = to) {
+        to = from + 1;
+        if (rs->actions[r[from].c.action].adaptive < 0)
+            while (to < n && rs->actions[r[to].c.action].adaptive < 0) to++;
+        qsort(&r[from], to - from, sizeof *r, by_bound);
+        uint64_t models = 0;
+        for (uint32_t j = to; j-- > from;) {
+            models |= r[j].model;
+            x->always[j] = r[j].c;
+            x->always_rest[j] = (arb_cand_rest_t){ r[j].ub, models, to };
+        }
+    }
+    free(r);
+    return 0;
+}
+
 /* Returns -1 when out of memory: what was allocated is rs's to free. */
 int arb__ruleset_index_channels(arb_ruleset_t *rs)
 {
@@ -204,6 +255,10 @@ int arb__ruleset_index_channels(arb_ruleset_t *rs)
         for (uint32_t sym = 0; sym < rs->syms.n; sym++) nr += RUNS(x->count[sym]);
         x->guarded_runs = calloc(nr + 1, sizeof *x->guarded_runs);
         if (!x->run_first || !x->always_runs || !x->guarded_runs) {
+            free(g);
+            return -1;
+        }
+        if (order_always(rs, x) < 0) {
             free(g);
             return -1;
         }
