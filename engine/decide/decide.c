@@ -379,11 +379,20 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
         int32_t sym = ev->bought_syms[s];
         int64_t age = q->ctx.now - ev->bought_latest[sym];
         const arb_cand_run_t *run = &x->guarded_runs[x->run_first[sym]];
-        for (uint32_t k = x->first[sym], end = k + x->count[sym], next = k; k < end; k++) {
-            if (k == next) {   /* a run: passed over whole when even its narrowest window reaches */
-                const arb_cand_run_t *r = run++;
+        for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
+            const arb_cand_t *e = &x->guarded[k];
+            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
+            const arb_cand_rest_t *t = &x->guarded_rest[k];   /* its stretch: one window */
+            if (t->ub < floor && all_scored(rs, ev, t->models, &scored, &scored_known)) {
+                passed += t->end - k;
+                if (late_after(d, &seen, t->end - k)) goto stop;
+                k = t->end - 1;
+                continue;
+            }
+            uint32_t at = k - x->first[sym];
+            if (at % ARB_CAND_RUN == 0) {   /* a run: passed over whole when even its narrowest window reaches */
+                const arb_cand_run_t *r = &run[at / ARB_CAND_RUN];
                 uint32_t n = end - k < ARB_CAND_RUN ? end - k : ARB_CAND_RUN;
-                next += n;
                 if ((r->window < 0 || r->window >= age) &&
                     run_below(rs, ev, floor, r, &scored, &scored_known)) {
                     passed += n;
@@ -392,8 +401,6 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
                     continue;
                 }
             }
-            const arb_cand_t *e = &x->guarded[k];
-            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
             if (cannot_be_shown(ev, floor, e)) passed++;
             else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
             else floor = prune_floor(d, q, *n_elig);

@@ -328,19 +328,21 @@ typedef struct arb_channel_index {
      * start, the first of them guarded_runs[run_first[sym]]. */
     struct arb_cand_run *always_runs, *guarded_runs;
     uint32_t *run_first;
-    /* always[] is cut into stretches at its adaptive actions (each a
-     * stretch of its own: its draw takes the sampler's next number, so it
-     * keeps its place among the others), in id order; inside a stretch the
+    /* always[], and each symbol's guarded group, is cut into stretches
+     * at its adaptive actions (each a stretch of its own: its draw takes
+     * the sampler's next number, so it keeps its place among the others)
+     * and, guarded, where the window changes; the stretches keep the
+     * list's order (id order; widest window first), and inside one the
      * candidates go highest priority bound first, ties in id order. Per
-     * position j, what a decision needs to pass over the rest of j's
+     * position, what a decision needs to pass over the rest of its
      * stretch at once (decide.c). */
-    struct arb_cand_rest *always_rest;
+    struct arb_cand_rest *always_rest, *guarded_rest;
 } arb_channel_index_t;
 
-/* The rest of a stretch of always[] from position j (see always_rest):
- * ub, the bound of always[j] (arb_cand_run_t.ub), is the largest of every
- * candidate's in always[j..end); models, the places in rs->models they
- * read, each of which must be scored. */
+/* The rest of a stretch from position j of always[] (or guarded[]; see
+ * always_rest): ub, the bound of the candidate at j (arb_cand_run_t.ub),
+ * is the largest of every candidate's in [j, end); models, the places in
+ * rs->models they read, each of which must be scored. */
 typedef struct arb_cand_rest {
     double ub;
     uint64_t models;
