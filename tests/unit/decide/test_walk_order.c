@@ -8,6 +8,12 @@
  * propensities, models with and without a score in the context, bounded
  * weights, plain Lua functions, adaptive actions (a mean, no draw: settle =
  * 0), fallbacks, guarded actions, limits 1 to 3.
+ *
+ * A second test keeps the draws of adaptive actions that sample: each draw
+ * takes the seeded sampler's next number, so they must be taken in id
+ * order, as explain takes them. At a touchpoint with diversity nothing is
+ * passed over (every eligible action may be needed), so there explain and
+ * plain, seeded alike, must choose the same actions with the same draws.
  */
 #include <criterion/criterion.h>
 
@@ -65,21 +71,33 @@ static const char *const LEVER[] = { "", "", "", "lever = 0.5,", "lever = 2," };
 
 #define PICK(a) a[rnd(sizeof a / sizeof *a)]
 
-static char *ruleset(void)
+/* Where the conditions that guard an action by a purchase start in WHEN. */
+enum { GUARDED = 8 };
+
+/* A random ruleset; drawing: a third of the actions are adaptive and
+ * draw, the touchpoint web_home shows one action per category, and no
+ * action is guarded by a purchase (the walk reaches those after the
+ * others, explain in id order: their draws would come in another order). */
+static char *ruleset_of(bool drawing)
 {
     size_t len = 0, cap = 1 << 14;
     char *buf = malloc(cap);
     cr_assert(buf);
-    append(&buf, &len, &cap, "models { 'm1', 'm2', 'm3' }\n");
+    append(&buf, &len, &cap, "models { 'm1', 'm2', 'm3' }\n%s\n",
+           drawing ? "touchpoint 'web_home' { diverse = 'category' }" : "");
     uint32_t n = 5 + rnd(60);
-    for (uint32_t i = 0; i < n; i++)
-        append(&buf, &len, &cap, "%s 'a%03u' { channels = 'web', value = %u, %s %s %s %s }\n",
-               rnd(12) ? "action" : "fallback", i, 1u << rnd(5), PICK(PROPENSITY), PICK(WEIGHT),
-               PICK(WHEN), PICK(LEVER));
+    for (uint32_t i = 0; i < n; i++) {
+        const char *p = drawing && !rnd(3) ? "propensity = adaptive { prior = 0.5 }," : PICK(PROPENSITY);
+        append(&buf, &len, &cap, "%s 'a%03u' { channels = 'web', value = %u, category = 'c%u', %s %s %s %s }\n",
+               rnd(12) ? "action" : "fallback", i, 1u << rnd(5), rnd(3), p, PICK(WEIGHT),
+               WHEN[rnd(drawing ? GUARDED : sizeof WHEN / sizeof *WHEN)], PICK(LEVER));
+    }
     for (char *c = buf; *c; c++)
         if (*c == '\'') *c = '"';
     return buf;
 }
+
+static char *ruleset(void) { return ruleset_of(false); }
 
 static const char *const SCORE[] = { "0.25", "0.5", "0.75", "1", "0" };
 
@@ -112,7 +130,8 @@ static void chosen(char *out, size_t cap)
     out[0] = 0;
     for (uint32_t i = 0; i < d->n_actions; i++) {
         size_t at = strlen(out);
-        snprintf(out + at, cap - at, "%s=%.17g ", d->actions[i].id, d->actions[i].priority);
+        snprintf(out + at, cap - at, "%s=%.17g/%.17g ", d->actions[i].id, d->actions[i].priority,
+                 d->actions[i].propensity);
     }
 }
 
@@ -143,4 +162,40 @@ Test(walk_order, explain_and_plain_choose_the_same_actions_and_priorities)
     }
     cr_assert_eq(compared, RULESETS * CONTEXTS);
     cr_assert_gt(ties, 100, "the rulesets should tie often (%u ties)", ties);
+}
+
+/* The decisions of the loaded ruleset over the contexts, with or without
+ * explain, from the sampler seeded with 42, into out. */
+static void decide_all(char **ctxs, bool explain, char *out, size_t cap)
+{
+    arb_decider_seed(R.d, 42);
+    out[0] = 0;
+    for (uint32_t k = 0; k < CONTEXTS; k++) {
+        rf_decide(&R, "{'explain': %s, %s}", explain ? "true" : "false", ctxs[k]);
+        size_t at = strlen(out);
+        chosen(out + at, cap - at);
+        strncat(out, "\n", cap - strlen(out) - 1);
+    }
+}
+
+Test(walk_order, adaptive_actions_draw_in_id_order)
+{
+    static char a[1 << 16], b[1 << 16];
+    uint32_t draws = 0;
+    for (uint32_t s = 0; s < RULESETS; s++) {
+        char *rules = ruleset_of(true);
+        cr_assert(rf_load(&R, "a.lua", rules, NULL), "%s\n%s", rf_problems(&R), rules);
+        char *ctxs[CONTEXTS];
+        for (uint32_t k = 0; k < CONTEXTS; k++) ctxs[k] = context();
+        decide_all(ctxs, true, a, sizeof a);
+        decide_all(ctxs, false, b, sizeof b);
+        cr_assert_str_eq(b, a, "ruleset %u:\n%s", s, rules);
+        for (const char *p = a; (p = strchr(p, '/')); p++) {
+            double x = strtod(p + 1, NULL);   /* not a fixed propensity nor a score: a draw */
+            draws += x != 0 && x != 0.25 && x != 0.5 && x != 0.75 && x != 1;
+        }
+        for (uint32_t k = 0; k < CONTEXTS; k++) free(ctxs[k]);
+        free(rules);
+    }
+    cr_assert_gt(draws, 100, "adaptive actions should be chosen with their draw (%u)", draws);
 }
