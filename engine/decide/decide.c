@@ -1,7 +1,8 @@
 /* The decide pipeline (see decide.h).
  *
  * For one context: check it, index it (eval.c), walk the candidates of its
- * channel (precomputed per channel, in id order), drop in C what C can
+ * channel (precomputed per channel, highest priority bound first within
+ * stretches that keep adaptive actions in place), drop in C what C can
  * decide (touchpoint, flight dates, consent, a missing score), evaluate the
  * conditions and weight of the survivors, then arbitrate: priority =
  * propensity x weight x value x lever, best first, ties by id, the
@@ -333,9 +334,10 @@ static bool late_after(const arb_decider_t *d, uint32_t *seen, uint32_t n)
 
 /* Sort every candidate of this request into eligible, fallbacks or a
  * reason: with explain every action of the ruleset in id order, else the
- * channel's unguarded actions (in the order of arb_channel_index_t) plus, for each thing the context bought, the actions
- * guarded by it whose window reaches that purchase. Returns 0, or -1 when
- * the deadline passed first. */
+ * channel's unguarded actions plus, for each thing the context bought,
+ * the actions guarded by it whose window reaches that purchase, in the
+ * order of arb_channel_index_t. Returns 0, or -1 when the deadline passed
+ * first. */
 static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *n_fb)
 {
     const arb_ruleset_t *rs = q->rs;
@@ -347,8 +349,8 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
     }
     /* A 10,000-action catalog passes most candidates over on their bound:
      * the floor is read again only when an action was sorted in, the rest
-     * of a stretch of always[] (highest bound first) or a run below it is
-     * passed over at once, and they are counted at the end. */
+     * of a stretch (highest bound first) or a run below it is passed over
+     * at once, and they are counted at the end. */
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
     const arb_eval_t *ev = &d->ev;
     double floor = prune_floor(d, q, *n_elig);
@@ -390,7 +392,8 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
                 continue;
             }
             uint32_t at = k - x->first[sym];
-            if (at % ARB_CAND_RUN == 0) {   /* a run: passed over whole when even its narrowest window reaches */
+            /* A run: passed over whole when even its narrowest window reaches. */
+            if (at % ARB_CAND_RUN == 0) {
                 const arb_cand_run_t *r = &run[at / ARB_CAND_RUN];
                 uint32_t n = end - k < ARB_CAND_RUN ? end - k : ARB_CAND_RUN;
                 if ((r->window < 0 || r->window >= age) &&

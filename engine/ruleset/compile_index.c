@@ -168,18 +168,19 @@ static void cut_runs(const arb_ruleset_t *rs, const arb_cand_t *c, uint32_t n, a
 
 #define RUNS(n) (((n) + ARB_CAND_RUN - 1) / ARB_CAND_RUN)
 
-/* A candidate of always[] with its bound, while it is sorted. */
+/* A candidate with its bound (never NAN: cand_ub), while it is sorted. */
 typedef struct ranked {
     arb_cand_t c;
     double ub;
     uint64_t model;
 } ranked_t;
 
+/* Highest bound first, then id order. */
 static int by_bound(const void *x, const void *y)
 {
     const ranked_t *a = x, *b = y;
-    if (a->ub != b->ub) return a->ub > b->ub ? -1 : 1;
-    return a->c.action < b->c.action ? -1 : a->c.action > b->c.action;
+    int ub = (a->ub < b->ub) - (a->ub > b->ub);
+    return ub ? ub : (a->c.action > b->c.action) - (a->c.action < b->c.action);
 }
 
 /* Sort the n candidates c (a list in its order on entry: always[] in id

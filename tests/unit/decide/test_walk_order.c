@@ -35,24 +35,6 @@ static uint32_t rnd(uint32_t n)
     return (rnd_state >> 8) % n;
 }
 
-static void append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
-        va_end(ap);
-        cr_assert(n >= 0);
-        if ((size_t)n < *cap - *len) {
-            *len += (size_t)n;
-            return;
-        }
-        *cap = (*cap + (size_t)n) * 2;
-        *buf = realloc(*buf, *cap);
-        cr_assert(*buf);
-    }
-}
-
 static const char *const PROPENSITY[] = {
     "", "propensity = 0.5,", "propensity = 0.25,", "propensity = 0,", "model = 'm1',",
     "model = 'm2',", "model = 'm3',", "propensity = adaptive { prior = 0.5, settle = 0 },",
@@ -80,18 +62,20 @@ enum { GUARDED = 8 };
  * others, explain in id order: their draws would come in another order). */
 static char *ruleset_of(bool drawing)
 {
-    size_t len = 0, cap = 1 << 14;
-    char *buf = malloc(cap);
-    cr_assert(buf);
-    append(&buf, &len, &cap, "models { 'm1', 'm2', 'm3' }\n%s\n",
-           drawing ? "touchpoint 'web_home' { diverse = 'category' }" : "");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert(f);
+    fprintf(f, "models { 'm1', 'm2', 'm3' }\n%s\n",
+            drawing ? "touchpoint 'web_home' { diverse = 'category' }" : "");
     uint32_t n = 5 + rnd(60);
     for (uint32_t i = 0; i < n; i++) {
         const char *p = drawing && !rnd(3) ? "propensity = adaptive { prior = 0.5 }," : PICK(PROPENSITY);
-        append(&buf, &len, &cap, "%s 'a%03u' { channels = 'web', value = %u, category = 'c%u', %s %s %s %s }\n",
-               rnd(12) ? "action" : "fallback", i, 1u << rnd(5), rnd(3), p, PICK(WEIGHT),
-               WHEN[rnd(drawing ? GUARDED : sizeof WHEN / sizeof *WHEN)], PICK(LEVER));
+        fprintf(f, "%s 'a%03u' { channels = 'web', value = %u, category = 'c%u', %s %s %s %s }\n",
+                rnd(12) ? "action" : "fallback", i, 1u << rnd(5), rnd(3), p, PICK(WEIGHT),
+                WHEN[rnd(drawing ? GUARDED : sizeof WHEN / sizeof *WHEN)], PICK(LEVER));
     }
+    cr_assert(fclose(f) == 0);
     for (char *c = buf; *c; c++)
         if (*c == '\'') *c = '"';
     return buf;
@@ -104,19 +88,21 @@ static const char *const SCORE[] = { "0.25", "0.5", "0.75", "1", "0" };
 /* A random context, without its braces' explain field. */
 static char *context(void)
 {
-    size_t len = 0, cap = 1024;
-    char *buf = malloc(cap);
-    cr_assert(buf);
-    append(&buf, &len, &cap, "'limit': %u, 'scores': {", 1 + rnd(3));
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert(f);
+    fprintf(f, "'limit': %u, 'scores': {", 1 + rnd(3));
     const char *sep = "";
     for (uint32_t m = 1; m <= 3; m++) {
         if (!rnd(3)) continue;   /* a model without a score: its actions say "no score" */
-        append(&buf, &len, &cap, "%s'm%u': %s", sep, m, PICK(SCORE));
+        fprintf(f, "%s'm%u': %s", sep, m, PICK(SCORE));
         sep = ", ";
     }
-    append(&buf, &len, &cap, "}, 'attributes': {'x': %u, 'segments': [%s]}", rnd(6),
-           rnd(2) ? "'s1'" : rnd(2) ? "'s2'" : "");
-    if (rnd(2)) append(&buf, &len, &cap, ", 'purchases': [{'category': 'tv', 'ts': %lld}]", AGO_DAYS(rnd(40)));
+    fprintf(f, "}, 'attributes': {'x': %u, 'segments': [%s]}", rnd(6),
+            rnd(2) ? "'s1'" : rnd(2) ? "'s2'" : "");
+    if (rnd(2)) fprintf(f, ", 'purchases': [{'category': 'tv', 'ts': %lld}]", AGO_DAYS(rnd(40)));
+    cr_assert(fclose(f) == 0);
     for (char *c = buf; *c; c++)
         if (*c == '\'') *c = '"';
     return buf;
