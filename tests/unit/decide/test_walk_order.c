@@ -27,13 +27,9 @@ TestSuite(walk_order, .init = rf_setup, .fini = rf_teardown);
 
 enum { RULESETS = 40, CONTEXTS = 40 };
 
-/* A small deterministic generator: the same rulesets on every run. */
-static uint32_t rnd_state = 2026;
-static uint32_t rnd(uint32_t n)
-{
-    rnd_state = rnd_state * 1103515245u + 12345u;
-    return (rnd_state >> 8) % n;
-}
+/* The same rulesets and contexts on every run. */
+static unsigned short rnd_state[3] = { 2026, 11, 30 };
+static uint32_t rnd(uint32_t n) { return (uint32_t)nrand48(rnd_state) % n; }
 
 static const char *const PROPENSITY[] = {
     "", "propensity = 0.5,", "propensity = 0.25,", "propensity = 0,", "model = 'm1',",
