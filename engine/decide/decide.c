@@ -1,7 +1,8 @@
 /* The decide pipeline (see decide.h).
  *
  * For one context: check it, index it (eval.c), walk the candidates of its
- * channel (precomputed per channel, in id order), drop in C what C can
+ * channel (precomputed per channel, highest priority bound first within
+ * stretches that keep adaptive actions in place), drop in C what C can
  * decide (touchpoint, flight dates, consent, a missing score), evaluate the
  * conditions and weight of the survivors, then arbitrate: priority =
  * propensity x weight x value x lever, best first, ties by id, the
@@ -25,6 +26,7 @@
 #include "engine/decide/eval.h"
 #include "engine/decide/explain.h"
 #include "engine/decide/history.h"
+#include "engine/decide/pass.h"
 #include "engine/decide/payload.h"
 #include "engine/decide/policy.h"
 #include "engine/decide/count.h"
@@ -315,23 +317,6 @@ consider_one(arb_decider_t *d, request_t *q, uint32_t i, uint32_t *n_elig, uint3
     return 0;
 }
 
-/* Whether candidate e's priority cannot reach floor, what this decision
- * already holds (prune_floor; see request_t.prune): then it is passed
- * over unread. Its bound is the same products as the priority's with the
- * weight at its bound, and rounding is monotone; a NAN bound (none known,
- * or a fallback) never compares below, nor does anything below a floor of
- * -INFINITY. Stored first, so that no extra precision of the platform's
- * arithmetic takes part in the comparison. */
-static inline bool cannot_be_shown(const arb_eval_t *ev, double floor, const arb_cand_t *e)
-{
-    double p;
-    if (floor == -INFINITY) return false;
-    if (e->model < 0) p = e->propensity;
-    else if (!arb_eval_score(ev, e->model, &p)) return false;   /* "no score": the loop says */
-    double bound = p * e->value * e->weight_max * e->lever;
-    return p >= 0 && bound < floor;
-}
-
 /* True every DEADLINE_EVERY candidates once the deadline has passed. */
 static bool late(const arb_decider_t *d, uint32_t seen)
 {
@@ -347,29 +332,12 @@ static bool late_after(const arb_decider_t *d, uint32_t *seen, uint32_t n)
            arb_clock_mono_ns() > d->ev.deadline_ns;
 }
 
-/* Whether each candidate of a run would be passed over alone
- * (cannot_be_shown): its bound is below floor and each model it reads is
- * scored (none goes to "no score"). *scored: of the places in rs->models
- * in *known, those scored, each looked up when a run first reads it. */
-static inline bool run_below(const arb_ruleset_t *rs, const arb_eval_t *ev, double floor,
-                             const arb_cand_run_t *run, uint64_t *scored, uint64_t *known)
-{
-    if (!(run->ub < floor)) return false;   /* floor -INFINITY, or ub INFINITY */
-    uint64_t models = run->models;
-    for (uint64_t m = models & ~*known; m; m &= m - 1) {
-        int k = __builtin_ctzll(m);
-        double p;
-        if (arb_eval_score(ev, rs->models[k], &p)) *scored |= 1ull << k;
-        *known |= 1ull << k;
-    }
-    return (models & ~*scored) == 0;
-}
-
 /* Sort every candidate of this request into eligible, fallbacks or a
- * reason: with explain every action of the ruleset, else the channel's
- * unguarded actions plus, for each thing the context bought, the actions
- * guarded by it whose window reaches that purchase. Returns 0, or -1 when
- * the deadline passed first. */
+ * reason: with explain every action of the ruleset in id order, else the
+ * channel's unguarded actions plus, for each thing the context bought,
+ * the actions guarded by it whose window reaches that purchase, in the
+ * order of arb_channel_index_t. Returns 0, or -1 when the deadline passed
+ * first. */
 static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *n_fb)
 {
     const arb_ruleset_t *rs = q->rs;
@@ -380,14 +348,21 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
         return 0;
     }
     /* A 10,000-action catalog passes most candidates over on their bound:
-     * the floor is read again only when an action was sorted in, a run
-     * below it is passed over at once (run_below), and they are counted
-     * at the end. */
+     * the floor is read again only when an action was sorted in, the rest
+     * of a stretch (highest bound first) or a run below it is passed over
+     * at once, and they are counted at the end. */
     const arb_channel_index_t *x = &rs->by_channel[q->channel];
     const arb_eval_t *ev = &d->ev;
     double floor = prune_floor(d, q, *n_elig);
     uint64_t passed = 0, scored = 0, scored_known = 0;
     for (uint32_t j = 0; j < x->n_always; j++) {
+        const arb_cand_rest_t *t = &x->always_rest[j];
+        if (t->ub < floor && all_scored(rs, ev, t->models, &scored, &scored_known)) {
+            passed += t->end - j;   /* the rest of its stretch, bound highest first */
+            if (late_after(d, &seen, t->end - j)) goto stop;
+            j = t->end - 1;
+            continue;
+        }
         if (j % ARB_CAND_RUN == 0 && run_below(rs, ev, floor, &x->always_runs[j / ARB_CAND_RUN],
                                                &scored, &scored_known)) {
             uint32_t n = x->n_always - j < ARB_CAND_RUN ? x->n_always - j : ARB_CAND_RUN;
@@ -406,11 +381,21 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
         int32_t sym = ev->bought_syms[s];
         int64_t age = q->ctx.now - ev->bought_latest[sym];
         const arb_cand_run_t *run = &x->guarded_runs[x->run_first[sym]];
-        for (uint32_t k = x->first[sym], end = k + x->count[sym], next = k; k < end; k++) {
-            if (k == next) {   /* a run: passed over whole when even its narrowest window reaches */
-                const arb_cand_run_t *r = run++;
+        for (uint32_t k = x->first[sym], end = k + x->count[sym]; k < end; k++) {
+            const arb_cand_t *e = &x->guarded[k];
+            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
+            const arb_cand_rest_t *t = &x->guarded_rest[k];   /* its stretch: one window */
+            if (t->ub < floor && all_scored(rs, ev, t->models, &scored, &scored_known)) {
+                passed += t->end - k;
+                if (late_after(d, &seen, t->end - k)) goto stop;
+                k = t->end - 1;
+                continue;
+            }
+            uint32_t at = k - x->first[sym];
+            /* A run: passed over whole when even its narrowest window reaches. */
+            if (at % ARB_CAND_RUN == 0) {
+                const arb_cand_run_t *r = &run[at / ARB_CAND_RUN];
                 uint32_t n = end - k < ARB_CAND_RUN ? end - k : ARB_CAND_RUN;
-                next += n;
                 if ((r->window < 0 || r->window >= age) &&
                     run_below(rs, ev, floor, r, &scored, &scored_known)) {
                     passed += n;
@@ -419,8 +404,6 @@ static int consider(arb_decider_t *d, request_t *q, uint32_t *n_elig, uint32_t *
                     continue;
                 }
             }
-            const arb_cand_t *e = &x->guarded[k];
-            if (e->window >= 0 && e->window < age) break;   /* narrower ones too */
             if (cannot_be_shown(ev, floor, e)) passed++;
             else if (consider_one(d, q, e->action, n_elig, n_fb) < 0) goto stop;
             else floor = prune_floor(d, q, *n_elig);

@@ -168,6 +168,60 @@ static void cut_runs(const arb_ruleset_t *rs, const arb_cand_t *c, uint32_t n, a
 
 #define RUNS(n) (((n) + ARB_CAND_RUN - 1) / ARB_CAND_RUN)
 
+/* A candidate with its bound (never NAN: cand_ub), while it is sorted. */
+typedef struct ranked {
+    arb_cand_t c;
+    double ub;
+    uint64_t model;
+} ranked_t;
+
+/* Highest bound first, then id order. */
+static int by_bound(const void *x, const void *y)
+{
+    const ranked_t *a = x, *b = y;
+    int ub = (a->ub < b->ub) - (a->ub > b->ub);
+    return ub ? ub : (a->c.action > b->c.action) - (a->c.action < b->c.action);
+}
+
+/* Sort the n candidates c (a list in its order on entry: always[] in id
+ * order, or one symbol's guarded group, widest window first) into
+ * stretches, highest bound first, and fill rest[0..n) (see
+ * arb_channel_index_t.always_rest), its ends counted from base. A
+ * decision's floor then rises on the first candidates of a stretch and
+ * passes over the rest of it on one comparison. A stretch holds one
+ * window, so that a group stays widest window first (decide.c stops at
+ * the first that does not reach the purchase). An adaptive action is a
+ * stretch of its own: the floor it meets, and so whether it draws, stays
+ * what it was in the list's order. The candidates with no bound (INFINITY:
+ * controls, plain Lua functions, fallbacks) come first in each stretch, in
+ * id order, so that they are considered in the same order as before.
+ * Returns -1 when out of memory. */
+static int order_stretches(const arb_ruleset_t *rs, arb_cand_t *c, uint32_t n, uint32_t base,
+                           arb_cand_rest_t *rest)
+{
+    ranked_t *r = calloc(n + 1, sizeof *r);
+    if (!r) return -1;
+    for (uint32_t j = 0; j < n; j++) {
+        r[j].c = c[j];
+        r[j].ub = cand_ub(rs, &r[j].c, &r[j].model);
+    }
+    for (uint32_t from = 0, to; from < n; from = to) {
+        to = from + 1;
+        if (rs->actions[r[from].c.action].adaptive < 0)
+            while (to < n && rs->actions[r[to].c.action].adaptive < 0 && r[to].c.window == r[from].c.window)
+                to++;
+        qsort(&r[from], to - from, sizeof *r, by_bound);
+        uint64_t models = 0;
+        for (uint32_t j = to; j-- > from;) {
+            models |= r[j].model;
+            c[j] = r[j].c;
+            rest[j] = (arb_cand_rest_t){ r[j].ub, models, base + to };
+        }
+    }
+    free(r);
+    return 0;
+}
+
 /* Returns -1 when out of memory: what was allocated is rs's to free. */
 int arb__ruleset_index_channels(arb_ruleset_t *rs)
 {
@@ -207,9 +261,21 @@ int arb__ruleset_index_channels(arb_ruleset_t *rs)
             free(g);
             return -1;
         }
+        x->always_rest = calloc(x->n_always + 1, sizeof *x->always_rest);
+        x->guarded_rest = calloc(ng + 1, sizeof *x->guarded_rest);
+        if (!x->always_rest || !x->guarded_rest ||
+            order_stretches(rs, x->always, x->n_always, 0, x->always_rest) < 0) {
+            free(g);
+            return -1;
+        }
         cut_runs(rs, x->always, x->n_always, x->always_runs);
         nr = 0;
         for (uint32_t sym = 0; sym < rs->syms.n; sym++) {
+            uint32_t at = x->first[sym];
+            if (order_stretches(rs, &x->guarded[at], x->count[sym], at, &x->guarded_rest[at]) < 0) {
+                free(g);
+                return -1;
+            }
             x->run_first[sym] = nr;
             cut_runs(rs, &x->guarded[x->first[sym]], x->count[sym], &x->guarded_runs[nr]);
             nr += RUNS(x->count[sym]);

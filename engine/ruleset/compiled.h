@@ -317,7 +317,7 @@ typedef struct arb_cand {
  * reached through what the context bought, with a window no older than that
  * purchase; the others are candidates for every context. */
 typedef struct arb_channel_index {
-    arb_cand_t *always;     /* actions without such a guard, id order */
+    arb_cand_t *always;     /* actions without such a guard: see always_rest for the order */
     uint32_t n_always;
     arb_cand_t *guarded;    /* guarded actions, grouped by guard symbol, widest window first */
     uint32_t *first;        /* per symbol: where its group starts in guarded */
@@ -328,7 +328,26 @@ typedef struct arb_channel_index {
      * start, the first of them guarded_runs[run_first[sym]]. */
     struct arb_cand_run *always_runs, *guarded_runs;
     uint32_t *run_first;
+    /* always[], and each symbol's guarded group, is cut into stretches
+     * at its adaptive actions (each a stretch of its own: its draw takes
+     * the sampler's next number, so it keeps its place among the others)
+     * and, guarded, where the window changes; the stretches keep the
+     * list's order (id order; widest window first), and inside one the
+     * candidates go highest priority bound first, ties in id order. Per
+     * position, what a decision needs to pass over the rest of its
+     * stretch at once (decide.c). */
+    struct arb_cand_rest *always_rest, *guarded_rest;
 } arb_channel_index_t;
+
+/* The rest of a stretch from position j of always[] (or guarded[]; see
+ * always_rest): ub, the bound of the candidate at j (arb_cand_run_t.ub),
+ * is the largest of every candidate's in [j, end); models, the places in
+ * rs->models they read, each of which must be scored. */
+typedef struct arb_cand_rest {
+    double ub;
+    uint64_t models;
+    uint32_t end;
+} arb_cand_rest_t;
 
 /* A run of candidates as one: the largest priority bound of them, a
  * model's score taken anywhere in [0, 1] (INFINITY when one has none);

@@ -266,6 +266,8 @@ void arb_ruleset_free(arb_ruleset_t *rs)
         free(rs->by_channel[ch].first);
         free(rs->by_channel[ch].count);
         free(rs->by_channel[ch].always_runs);
+        free(rs->by_channel[ch].always_rest);
+        free(rs->by_channel[ch].guarded_rest);
         free(rs->by_channel[ch].guarded_runs);
         free(rs->by_channel[ch].run_first);
     }
