@@ -356,6 +356,27 @@ class Server:
     def send_signal(self, sig):
         self.proc.send_signal(sig)
 
+    def pause(self, timeout=None):
+        """SIGSTOP the server and return once every thread has stopped. A
+        stop is not instant: until the thread that takes the signal runs
+        (late, on a busy machine), the other threads go on answering."""
+        self.proc.send_signal(signal.SIGSTOP)
+        end = time.monotonic() + (timeout or T(10))
+        tasks = Path("/proc/%d/task" % self.proc.pid)
+        while True:
+            states = []
+            for t in tasks.iterdir():
+                try:
+                    stat = (t / "stat").read_text()
+                except OSError:
+                    continue          # a thread that just ended
+                states.append(stat[stat.rindex(")") + 2])
+            if states and all(s in "tT" for s in states):
+                return
+            if time.monotonic() > end:
+                raise AssertionError("the server's threads did not stop: %s" % states)
+            time.sleep(0.002)
+
     def stop(self, sig=signal.SIGTERM, timeout=None):
         """Send sig and wait for exit; returns the exit code (None on timeout,
         in which case the process is still running)."""

@@ -84,7 +84,7 @@ class CliStatsTest(E2ETestCase):
         r = run_cli(["stats", "--connect", "127.0.0.1:%d" % harness.free_port()])
         self.assertEqual(r.returncode, 2)
         self.assertIn("cannot connect", r.stderr)
-        self.srv.send_signal(signal.SIGSTOP)
+        self.srv.pause()
         self.addCleanup(self.srv.send_signal, signal.SIGCONT)
         t0 = time.monotonic()
         r = run_cli(["stats", "--connect", self.addr, "--timeout", "0.5"], timeout=T(20))

@@ -13,12 +13,14 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
+from unittest import mock
 
 import harness
 from harness import E2ETestCase, T, REPO_ROOT
@@ -89,7 +91,7 @@ class PyClientBase(E2ETestCase):
 
     def stopped(self):
         """SIGSTOP the server until the test ends (SIGCONT in cleanup)."""
-        self.srv.send_signal(signal.SIGSTOP)
+        self.srv.pause()
         self.addCleanup(self.srv.send_signal, signal.SIGCONT)
 
     def resume_after(self, seconds):
@@ -97,6 +99,40 @@ class PyClientBase(E2ETestCase):
         t.start()
         self.addCleanup(t.cancel)
         return t
+
+    def resume_after_reconnects(self, n):
+        """SIGCONT the stopped server once the client has opened n new
+        connections, i.e. retried n times (or after T(30)). A timer would make
+        the proof of a retry depend on the machine's speed: a client starved
+        for the whole stop sends once and is answered after SIGCONT."""
+        real = socket.create_connection
+        opened = []
+        enough = threading.Event()
+
+        def counting(*args, **kwargs):
+            opened.append(1)
+            if len(opened) >= n:
+                enough.set()
+            return real(*args, **kwargs)
+
+        patch = mock.patch("socket.create_connection", counting)
+        patch.start()
+        self.addCleanup(patch.stop)
+
+        def wake():
+            enough.wait(T(30))
+            self.srv.send_signal(signal.SIGCONT)
+        t = threading.Thread(target=wake, daemon=True)
+        t.start()
+        return t
+
+    def until(self, what, check, timeout):
+        """Poll check() until it is true; fail naming what was awaited."""
+        end = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > end:
+                self.fail("%s: not within %gs" % (what, timeout))
+            time.sleep(0.05)
 
 
 class SyncClientTest(PyClientBase):
@@ -281,17 +317,21 @@ class RetryTest(PyClientBase):
         c = self.client(timeout=0.25, retries=20, backoff=0.01, max_backoff=0.05)
         before = c.stats()["requests"]
         self.stopped()
-        self.resume_after(1.0)
+        waker = self.resume_after_reconnects(2)
         self.assertIs(c.ping()["pong"], True)      # retried until the server woke
-        self.srv.send_signal(signal.SIGSTOP)
-        self.resume_after(1.0)
+        waker.join()
+        self.srv.pause()
         with self.assertRaises(ac.Timeout):
             c.decide(ctx("once"))
-        time.sleep(1.2)
-        after = c.stats(timeout=T(10))["requests"]
-        self.assertGreater(after["ping"] - before["ping"], 1, "ping was not retried")
+        self.srv.send_signal(signal.SIGCONT)
         # The decide that timed out was still done by the server, once: a
         # retry would have decided (and counted contacts) twice.
+        self.until("the timed-out decide done", lambda:
+                   c.stats(timeout=T(10))["requests"]["decide"] > before["decide"], T(10))
+        time.sleep(0.5)                           # room for a wrong second one
+        after = c.stats(timeout=T(10))["requests"]
+        # Three pings were sent (two retries); each reached the server.
+        self.assertGreaterEqual(after["ping"] - before["ping"], 3, "ping was not retried")
         self.assertEqual(after["decide"] - before["decide"], 1)
 
     def test_feedback_is_retried_only_with_a_decision_id(self):
@@ -300,16 +340,21 @@ class RetryTest(PyClientBase):
         d = c.decide(ctx("fb-1"))
         action = d["actions"][0]["id"]
         self.stopped()
-        self.resume_after(1.0)
+        waker = self.resume_after_reconnects(2)
         self.assertEqual(c.feedback("fb-1", action, "click", decision_id=d["decision_id"]),
                          {"ok": True})
-        self.srv.send_signal(signal.SIGSTOP)
-        self.resume_after(1.0)
+        waker.join()
+        self.srv.pause()
         with self.assertRaises(ac.Timeout):
             c.feedback("fb-1", action, "dismiss")
-        time.sleep(1.2)
+        self.srv.send_signal(signal.SIGCONT)
         with ac.Client("unix:" + self.srv.admin_path, timeout=T(10)) as admin:
-            outcomes = admin.customer("fb-1")["outcomes"]
+            def outcomes():
+                return admin.customer("fb-1")["outcomes"]
+            self.until("the timed-out dismiss recorded",
+                       lambda: any(o["outcome"] == "dismiss" for o in outcomes()), T(10))
+            time.sleep(0.5)                       # room for a wrong second one
+            outcomes = outcomes()
         clicks = [o for o in outcomes if o["outcome"] == "click"]
         dismisses = [o for o in outcomes if o["outcome"] == "dismiss"]
         # Several attempts reached the server; it kept one click.
