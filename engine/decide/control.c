@@ -14,29 +14,13 @@ static bool in_share(double share, const char *salt, size_t salt_len, arb_str_t 
     return share > 0 && arb_bucket(salt, salt_len, id.ptr, id.len) < share;
 }
 
-/* The context's customer_id, as the parse will read it, or an empty one. */
-static arb_str_t customer_id_of(const msgpack_object *o)
-{
-    arb_str_t none = { NULL, 0 };
-    if (!o || o->type != MSGPACK_OBJECT_MAP) return none;
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == 11 &&
-            memcmp(kv->key.via.str.ptr, "customer_id", 11) == 0)
-            return kv->val.type == MSGPACK_OBJECT_STR
-                       ? (arb_str_t){ kv->val.via.str.ptr, kv->val.via.str.size } : none;
-    }
-    return none;
-}
-
-const arb_ruleset_t *arb__control_split(const arb_ruleset_t *rs, const msgpack_object *o,
+const arb_ruleset_t *arb__control_split(const arb_ruleset_t *rs, arb_str_t id,
                                         const char **experiment, const char **arm)
 {
     const arb_experiment_t *e = rs->experiment;
     *experiment = NULL;
     *arm = NULL;
     if (!e || !e->ruleset) return rs;
-    arb_str_t id = customer_id_of(o);
     if (!id.ptr) return rs;
     *experiment = e->name;
     if (in_share(e->share, e->salt, e->salt_len, id)) {

@@ -17,12 +17,12 @@
 #include "engine/request/str.h"
 #include "engine/ruleset/compiled.h"
 
-/* The ruleset that decides the context o for champion rs: its experiment's
- * challenger when the context's customer_id falls in the experiment's
- * share, else rs. Sets *experiment and *arm ("champion"/"challenger"), both
- * NULL without an experiment. A context without a string customer_id goes
- * to the champion (whose parse then says what is wrong). Borrowed from rs. */
-const arb_ruleset_t *arb__control_split(const arb_ruleset_t *rs, const msgpack_object *o,
+/* The ruleset that decides for customer_id (a parsed context's) for
+ * champion rs: its experiment's challenger when the id falls in the
+ * experiment's share, else rs. Sets *experiment and *arm
+ * ("champion"/"challenger"), both NULL without an experiment. Borrowed
+ * from rs. */
+const arb_ruleset_t *arb__control_split(const arb_ruleset_t *rs, arb_str_t customer_id,
                                         const char **experiment, const char **arm);
 
 /* The per-action or group control that holds action i (flagged

@@ -416,13 +416,13 @@ stop:
     return d->considered += passed, -1;
 }
 
-static int request_prepare(request_t *q, const arb_ruleset_t *rs, const msgpack_object *o,
+static int request_prepare(request_t *q, const arb_ruleset_t *rs, const arb_context_t *ctx,
                            const arb_customer_t *customer, bool force_explain, arb_arena_t *arena,
                            arb_err_t *err)
 {
     q->rs = rs;
     q->arena = arena;
-    if (arb_context_parse(o, arb_clock_wall_s(), &q->ctx, arena, err) < 0) return -1;
+    q->ctx = *ctx;   /* a copy: the history merge and explain change it */
     q->ctx.explain |= force_explain;
     q->channel = channel_of(rs, q->ctx.channel);
     if (q->channel < 0) return unknown_channel(rs, q->ctx.channel, err);
@@ -467,13 +467,13 @@ static uint32_t hold_globally(arb_decider_t *d, request_t *q, const uint32_t *pi
     return 0;
 }
 
-static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
+static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs,
+                                       const arb_context_t *ctx, uint64_t t0,
                                        const arb_customer_t *customer, arb_arena_t *arena,
                                        arb_stats_t *st, arb_err_t *err)
 {
-    uint64_t t0 = arb_clock_mono_ns();
     request_t q = { .st = st };
-    if (request_prepare(&q, rs, o, customer, d->force_explain, arena, err) < 0) return NULL;
+    if (request_prepare(&q, rs, ctx, customer, d->force_explain, arena, err) < 0) return NULL;
     q.held = arb__held_alloc(rs, q.limit, arena, &q.held_cap);
     char *touchpoint = arb_arena_alloc(arena, q.ctx.touchpoint.len + 1);
     d->ev.catalog = d->cat && d->cat_rs == rs ? d->cat : rs->catalog;   /* begin joins to it */
@@ -565,17 +565,28 @@ static const arb_decision_t *decide_in(arb_decider_t *d, const arb_ruleset_t *rs
     return dec;
 }
 
-const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
-                                 const arb_customer_t *customer, arb_arena_t *arena,
-                                 arb_stats_t *st, arb_err_t *err)
+const arb_decision_t *arb_decide_context(arb_decider_t *d, const arb_ruleset_t *rs,
+                                         const arb_context_t *ctx, uint64_t t0,
+                                         const arb_customer_t *customer, arb_arena_t *arena,
+                                         arb_stats_t *st, arb_err_t *err)
 {
     const char *experiment, *arm;
-    const arb_ruleset_t *by = arb__control_split(rs, o, &experiment, &arm);
+    const arb_ruleset_t *by = arb__control_split(rs, ctx->customer_id, &experiment, &arm);
     d->serving = rs;   /* counts are kept under the serving ruleset (count.c) */
-    const arb_decision_t *dec = decide_in(d, by, o, customer, arena, st, err);
+    const arb_decision_t *dec = decide_in(d, by, ctx, t0, customer, arena, st, err);
     if (dec) {
         d->decision.experiment = experiment;
         d->decision.arm = arm;
     }
     return dec;
+}
+
+const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *o,
+                                 const arb_customer_t *customer, arb_arena_t *arena,
+                                 arb_stats_t *st, arb_err_t *err)
+{
+    uint64_t t0 = arb_clock_mono_ns();
+    arb_context_t ctx;
+    if (arb_context_parse(o, arb_clock_wall_s(), &ctx, arena, err) < 0) return NULL;
+    return arb_decide_context(d, rs, &ctx, t0, customer, arena, st, err);
 }

@@ -19,6 +19,7 @@
 #include "engine/request/decision.h"
 #include "engine/base/error.h"
 #include "engine/base/stats.h"
+#include "engine/request/context.h"
 #include "engine/request/customer.h"
 
 typedef struct arb_ruleset arb_ruleset_t;
@@ -72,6 +73,15 @@ uint64_t arb_decider_considered(const arb_decider_t *d);
 const arb_decision_t *arb_decide(arb_decider_t *d, const arb_ruleset_t *rs, const msgpack_object *ctx,
                                  const arb_customer_t *customer, arb_arena_t *arena,
                                  arb_stats_t *stats, arb_err_t *err);
+
+/* arb_decide on a context the caller parsed (arb_context_parse or
+ * arb_context_parse_bytes into the same arena), borrowed for the call; t0:
+ * when the request began (arb_clock_mono_ns), for the decision's elapsed
+ * time. */
+const arb_decision_t *arb_decide_context(arb_decider_t *d, const arb_ruleset_t *rs,
+                                         const arb_context_t *ctx, uint64_t t0,
+                                         const arb_customer_t *customer, arb_arena_t *arena,
+                                         arb_stats_t *stats, arb_err_t *err);
 
 /* Where decide_many hands each decision, in order, before the next one is
  * made: returns 0, or -1 (with its own err already set by ud's owner) to
