@@ -47,8 +47,8 @@ static inline bool is_container(const msgpack_object *o)
 }
 
 /* A sized body (str, bin, ext data) of n bytes at q, or false past the end. */
-static inline bool body(arb_mpread_t *r, const uint8_t *q, uint64_t n, const char **ptr,
-                        uint32_t *size)
+static inline __attribute__((always_inline)) bool body(arb_mpread_t *r, const uint8_t *q,
+                                                       uint64_t n, const char **ptr, uint32_t *size)
 {
     if (n > (size_t)(r->end - q)) return false;
     *ptr = (const char *)q;
@@ -57,64 +57,85 @@ static inline bool body(arb_mpread_t *r, const uint8_t *q, uint64_t n, const cha
     return true;
 }
 
+/* A count of a map (pairs: twice the items) or array, each item at least
+ * one byte of those left after q. */
+static inline __attribute__((always_inline)) bool count(arb_mpread_t *r, const uint8_t *q,
+                                                        uint64_t n, uint64_t items, uint32_t *size)
+{
+    if (items > (size_t)(r->end - q)) return false;
+    *size = (uint32_t)n;
+    r->p = q;
+    return true;
+}
+
 /* The next item as msgpack-c's unpacker makes it: a scalar whole (strings
  * pointing into the bytes; signed formats holding a value >= 0 as
  * POSITIVE_INTEGER; float32 widened; ext as EXT), a map or an array as its
  * header (size set, ptr NULL), each count at most the bytes left. False,
- * with the cursor where it was, for bytes that are not one. */
+ * with the cursor where it was, for bytes that are not one. One jump on
+ * the first byte: this runs for every key and value of the context. */
 static inline __attribute__((always_inline)) bool item(arb_mpread_t *r, msgpack_object *o)
 {
     if (r->p == r->end) return false;
     uint8_t b = *r->p;
-    if (b <= 0x7f) {
-        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-        o->via.u64 = b;
-        r->p++;
-        return true;
-    }
-    if (b >= 0xe0) {
-        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
-        o->via.i64 = (int8_t)b;
-        r->p++;
-        return true;
-    }
-    if ((b & 0xe0) == 0xa0 || (b >= 0xd9 && b <= 0xdb)) {
-        o->type = MSGPACK_OBJECT_STR;
-        const char *s;
-        uint32_t n;
-        if (!arb_mpread_str(r, &s, &n)) return false;
-        o->via.str = (msgpack_object_str){ n, s };
-        return true;
-    }
-    if ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) {
-        o->type = MSGPACK_OBJECT_MAP;
-        o->via.map.ptr = NULL;
-        return arb_mpread_map(r, &o->via.map.size);
-    }
-    if ((b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd) {
-        o->type = MSGPACK_OBJECT_ARRAY;
-        o->via.array.ptr = NULL;
-        return arb_mpread_array(r, &o->via.array.size);
-    }
     const uint8_t *q = r->p + 1;
     uint64_t n;
+    int k;
     switch (b) {
-    case 0xc0: o->type = MSGPACK_OBJECT_NIL; r->p++; return true;
+    case 0x00 ... 0x7f:
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = b;
+        r->p = q;
+        return true;
+    case 0xe0 ... 0xff:
+        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o->via.i64 = (int8_t)b;
+        r->p = q;
+        return true;
+    case 0xa0 ... 0xbf:
+        o->type = MSGPACK_OBJECT_STR;
+        return body(r, q, b & 0x1f, &o->via.str.ptr, &o->via.str.size);
+    case 0xd9: case 0xda: case 0xdb:
+        if (!arb_mpread_len(r, &q, 1 << (b - 0xd9), &n)) return false;
+        o->type = MSGPACK_OBJECT_STR;
+        return body(r, q, n, &o->via.str.ptr, &o->via.str.size);
+    case 0xc4: case 0xc5: case 0xc6:
+        if (!arb_mpread_len(r, &q, 1 << (b - 0xc4), &n)) return false;
+        o->type = MSGPACK_OBJECT_BIN;
+        return body(r, q, n, &o->via.bin.ptr, &o->via.bin.size);
+    case 0x80 ... 0x8f:
+        o->type = MSGPACK_OBJECT_MAP;
+        o->via.map.ptr = NULL;
+        return count(r, q, b & 0x0f, 2 * (uint64_t)(b & 0x0f), &o->via.map.size);
+    case 0xde: case 0xdf:
+        if (!arb_mpread_len(r, &q, b == 0xde ? 2 : 4, &n)) return false;
+        o->type = MSGPACK_OBJECT_MAP;
+        o->via.map.ptr = NULL;
+        return count(r, q, n, 2 * n, &o->via.map.size);
+    case 0x90 ... 0x9f:
+        o->type = MSGPACK_OBJECT_ARRAY;
+        o->via.array.ptr = NULL;
+        return count(r, q, b & 0x0f, b & 0x0f, &o->via.array.size);
+    case 0xdc: case 0xdd:
+        if (!arb_mpread_len(r, &q, b == 0xdc ? 2 : 4, &n)) return false;
+        o->type = MSGPACK_OBJECT_ARRAY;
+        o->via.array.ptr = NULL;
+        return count(r, q, n, n, &o->via.array.size);
+    case 0xc0: o->type = MSGPACK_OBJECT_NIL; r->p = q; return true;
     case 0xc2: case 0xc3:
         o->type = MSGPACK_OBJECT_BOOLEAN;
         o->via.boolean = b == 0xc3;
-        r->p++;
+        r->p = q;
         return true;
     case 0xca: o->type = MSGPACK_OBJECT_FLOAT32; return arb_mpread_float(r, &o->via.f64);
     case 0xcb: o->type = MSGPACK_OBJECT_FLOAT64; return arb_mpread_float(r, &o->via.f64);
-    case 0xcc: case 0xcd: case 0xce: case 0xcf: {
-        int k = 1 << (b - 0xcc);
-        if (arb_mpread_left(r) < (size_t)k + 1) return false;
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        k = 1 << (b - 0xcc);
+        if ((size_t)(r->end - q) < (size_t)k) return false;
         o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
         o->via.u64 = arb_mpread_be(q, k);
         r->p = q + k;
         return true;
-    }
     case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
         int64_t v;
         if (!arb_mpread_int(r, &v)) return false;
@@ -122,15 +143,7 @@ static inline __attribute__((always_inline)) bool item(arb_mpread_t *r, msgpack_
         o->via.i64 = v;   /* the same bits as u64 for v >= 0 */
         return true;
     }
-    case 0xc4: case 0xc5: case 0xc6: {
-        const uint8_t *bin;
-        uint32_t len;
-        if (!arb_mpread_bin(r, &bin, &len)) return false;
-        o->type = MSGPACK_OBJECT_BIN;
-        o->via.bin = (msgpack_object_bin){ len, (const char *)bin };
-        return true;
-    }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: n = 1u << (b - 0xd4); break;
+    case 0xd4 ... 0xd8: n = 1u << (b - 0xd4); break;
     case 0xc7: case 0xc8: case 0xc9:
         if (!arb_mpread_len(r, &q, 1 << (b - 0xc7), &n)) return false;
         break;
@@ -140,12 +153,7 @@ static inline __attribute__((always_inline)) bool item(arb_mpread_t *r, msgpack_
     if (q == r->end) return false;
     o->type = MSGPACK_OBJECT_EXT;
     o->via.ext.type = (int8_t)*q;
-    const uint8_t *start = r->p;
-    if (!body(r, q + 1, n, &o->via.ext.ptr, &o->via.ext.size)) {
-        r->p = start;
-        return false;
-    }
-    return true;
+    return body(r, q + 1, n, &o->via.ext.ptr, &o->via.ext.size);
 }
 
 /* [p, end) as a tree in the zone: for the values read as a whole. */
@@ -217,8 +225,11 @@ records(bwalk_t *w, uint32_t count, const char *name, bool purchase, void **out,
         if (m.type != MSGPACK_OBJECT_MAP) return arb__ctx_wrong(w->err, &sub, "a map", &m);
         uint32_t seen;
         bool unknown;
-        if (fields(w, m.via.map.size, &sub, rec, purchase ? purchase_field : event_field,
-                   CTX_DEPTH - 3, &seen, &unknown) < 0 ||
+        /* each call with its own field function, inlined */
+        if ((purchase ? fields(w, m.via.map.size, &sub, rec, purchase_field, CTX_DEPTH - 3, &seen,
+                               &unknown)
+                      : fields(w, m.via.map.size, &sub, rec, event_field, CTX_DEPTH - 3, &seen,
+                               &unknown)) < 0 ||
             record_done(*ts, &sub, w->err) < 0)
             return -1;
         uint32_t len = (uint32_t)(w->r.p - start);

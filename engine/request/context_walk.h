@@ -119,7 +119,7 @@ field_seen(int bit, uint32_t *seen, bool *unknown, const path_t *sub, arb_err_t 
     return 0;
 }
 
-static inline int purchase_field(void *out, arb_str_t key, const msgpack_object *v,
+static inline __attribute__((always_inline)) int purchase_field(void *out, arb_str_t key, const msgpack_object *v,
                                  const path_t *path, arb_err_t *err)
 {
     arb_purchase_t *p = out;
@@ -135,7 +135,7 @@ static inline int purchase_field(void *out, arb_str_t key, const msgpack_object 
     return FIELD_UNKNOWN;
 }
 
-static inline int event_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
+static inline __attribute__((always_inline)) int event_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
                               arb_err_t *err)
 {
     arb_ctx_event_t *e = out;
