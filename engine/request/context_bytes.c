@@ -156,6 +156,17 @@ static inline __attribute__((always_inline)) bool item(arb_mpread_t *r, msgpack_
     return body(r, q + 1, n, &o->via.ext.ptr, &o->via.ext.size);
 }
 
+/* A map key: nearly always a short string (fixstr), read without the
+ * jump of item(). */
+static inline __attribute__((always_inline)) bool key_item(arb_mpread_t *r, msgpack_object *o)
+{
+    if (r->p != r->end && (*r->p & 0xe0) == 0xa0) {
+        o->type = MSGPACK_OBJECT_STR;
+        return body(r, r->p + 1, *r->p & 0x1f, &o->via.str.ptr, &o->via.str.size);
+    }
+    return item(r, o);
+}
+
 /* [p, end) as a tree in the zone: for the values read as a whole. */
 static const msgpack_object *unpack_span(bwalk_t *w, const uint8_t *p, const uint8_t *end)
 {
@@ -193,7 +204,7 @@ fields(bwalk_t *w, uint32_t n, const path_t *path, void *out, field_fn field, in
     path_t sub = *path;
     for (uint32_t i = 0; i < n; i++) {
         msgpack_object k, v;
-        if (!item(&w->r, &k)) return not_msgpack(w->err);
+        if (!key_item(&w->r, &k)) return not_msgpack(w->err);
         if (key_str(&k, path, &sub.key, w->err) < 0) return -1;
         const uint8_t *at = w->r.p;
         if (!item(&w->r, &v)) return not_msgpack(w->err);
@@ -270,7 +281,7 @@ static __attribute__((noinline)) int check_names(bwalk_t *w, const char *name, c
 static inline __attribute__((always_inline)) bool key_then_value(bwalk_t *w, msgpack_object *k,
                                                                  msgpack_object *v)
 {
-    if (!item(&w->r, k)) return false;
+    if (!key_item(&w->r, k)) return false;
     if (k->type == MSGPACK_OBJECT_STR) return item(&w->r, v);
     *v = *k;
     return true;
@@ -393,7 +404,7 @@ static int walk(bwalk_t *w, int64_t now_default)
     bool unknown = false;
     for (uint32_t i = 0; i < top.via.map.size; i++) {
         msgpack_object k, v;
-        if (!item(&w->r, &k)) return not_msgpack(w->err);
+        if (!key_item(&w->r, &k)) return not_msgpack(w->err);
         if (key_str(&k, &path, &sub.key, w->err) < 0) return -1;
         const uint8_t *at = w->r.p;
         if (!item(&w->r, &v)) return not_msgpack(w->err);
