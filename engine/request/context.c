@@ -3,7 +3,7 @@
 #include "engine/request/context.h"
 
 #include "engine/base/civil.h"
-#include "engine/request/context_int.h"
+#include "engine/request/context_walk.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -45,92 +45,17 @@ const char *arb__ctx_path_text(const path_t *p, char *buf, size_t n)
     return buf;
 }
 
-static __attribute__((noinline, cold)) int
-wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o)
+/* "<path>: expected <want>, got <what o is>" (context_int.h). */
+__attribute__((noinline, cold)) int
+arb__ctx_wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o)
 {
     char where[160];
     return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected %s, got %s",
                        arb__ctx_path_text(path, where, sizeof where), want, arb__ctx_type_name(o));
 }
 
-static inline __attribute__((always_inline)) int
-get_str(const msgpack_object *o, const path_t *path, arb_str_t *out, arb_err_t *err)
-{
-    if (o->type != MSGPACK_OBJECT_STR) return wrong(err, path, "a string", o);
-    out->ptr = o->via.str.ptr;
-    out->len = o->via.str.size;
-    return 0;
-}
-
-/* Unix times from year 1 to year 9999: far enough for any calendar, near
- * enough that differences of two never overflow. */
-#define ARB_TIME_MIN (-62135596800LL)
-#define ARB_TIME_MAX 253402300799LL
-
-static inline __attribute__((always_inline)) int
-get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err);
-
-static inline __attribute__((always_inline)) int
-get_time(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
-{
-    if (get_int(o, path, out, err) < 0) return -1;
-    if (*out >= ARB_TIME_MIN && *out <= ARB_TIME_MAX) return 0;
-    char where[160];
-    return arb_err_set(err, ARB_INVALID_PARAMS, "%s: a unix time between years 1 and 9999",
-                       arb__ctx_path_text(path, where, sizeof where));
-}
-
-static inline __attribute__((always_inline)) int
-get_int(const msgpack_object *o, const path_t *path, int64_t *out, arb_err_t *err)
-{
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) { *out = o->via.i64; return 0; }
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (o->via.u64 > INT64_MAX) {
-            char where[160];
-            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: integer out of range",
-                               arb__ctx_path_text(path, where, sizeof where));
-        }
-        *out = (int64_t)o->via.u64;
-        return 0;
-    }
-    return wrong(err, path, "an integer", o);
-}
-
-static inline __attribute__((always_inline)) int
-get_num(const msgpack_object *o, const path_t *path, double *out, arb_err_t *err)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return 0;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return 0;
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        if (!isfinite(o->via.f64)) {
-            char where[160];
-            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: expected a finite number",
-                               arb__ctx_path_text(path, where, sizeof where));
-        }
-        *out = o->via.f64;
-        return 0;
-    default: return wrong(err, path, "a number", o);
-    }
-}
-
-static inline __attribute__((always_inline)) int
-get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err)
-{
-    if (o->type != MSGPACK_OBJECT_BOOLEAN) return wrong(err, path, "a boolean", o);
-    *out = o->via.boolean;
-    return 0;
-}
-
-/* Walk the str-keyed map o, calling field(key, value) for each entry. A
- * field function returns the bit of the known key it read (0 to 31),
- * FIELD_UNKNOWN for a key it does not know, or -1 with *err set. Each
- * known key seen twice is a duplicate, caught here for the price of an
- * AND; unknown keys are rare, and *unknown tells the caller to check the
- * whole map the slow way (see check_rest). field_fn: context_int.h. */
-
-static __attribute__((noinline, cold)) int dup_error(const path_t *path, arb_err_t *err)
+/* "<path>: duplicate key: a map may hold each key once" (context_int.h). */
+__attribute__((noinline, cold)) int arb__ctx_dup_error(const path_t *path, arb_err_t *err)
 {
     char where[160];
     arb__ctx_path_text(path, where, sizeof where);
@@ -138,7 +63,12 @@ static __attribute__((noinline, cold)) int dup_error(const path_t *path, arb_err
                        *where ? where : "context");   /* the empty key at the top */
 }
 
-/* Inlined into each caller, so field() is a direct call the compiler can
+#define wrong arb__ctx_wrong
+#define dup_error arb__ctx_dup_error
+
+/* Walk the str-keyed map o, calling field(key, value) for each entry and
+ * folding its answer in (field_seen). field_fn: context_int.h.
+ * Inlined into each caller, so field() is a direct call the compiler can
  * inline too: this walk runs for every key of every context. */
 static inline __attribute__((always_inline)) int
 each_field(const msgpack_object *o, const path_t *path, void *out, field_fn field, bool *unknown,
@@ -149,53 +79,11 @@ each_field(const msgpack_object *o, const path_t *path, void *out, field_fn fiel
     path_t sub = *path;
     uint32_t seen = 0;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        if (k->type != MSGPACK_OBJECT_STR) {
-            char where[160];
-            const char *at = *path->base ? arb__ctx_path_text(path, where, sizeof where) : "context";
-            return arb_err_set(err, ARB_INVALID_PARAMS, "%s: keys must be strings", at);
-        }
-        sub.key = (arb_str_t){ k->via.str.ptr, k->via.str.size };
+        if (key_str(&o->via.map.ptr[i].key, path, &sub.key, err) < 0) return -1;
         int bit = field(out, sub.key, &o->via.map.ptr[i].val, &sub, err);
-        if (bit < 0) return -1;
-        if (bit == FIELD_UNKNOWN) {
-            *unknown = true;
-            continue;
-        }
-        if (seen & (1u << bit)) return dup_error(&sub, err);
-        seen |= 1u << bit;
+        if (field_seen(bit, &seen, unknown, &sub, err) < 0) return -1;
     }
     return 0;
-}
-
-static int purchase_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
-                          arb_err_t *err)
-{
-    arb_purchase_t *p = out;
-    /* The length picks the one key it can be (see context_field). */
-    switch (key.len) {
-    case 3: if (ARB_STR_IS(key, "sku")) FIELD(0, get_str(v, path, &p->sku, err)); break;
-    case 8: if (ARB_STR_IS(key, "category")) FIELD(1, get_str(v, path, &p->category, err)); break;
-    case 7: if (ARB_STR_IS(key, "channel")) FIELD(2, get_str(v, path, &p->channel, err)); break;
-    case 5: if (ARB_STR_IS(key, "price")) FIELD(3, get_num(v, path, &p->price, err)); break;
-    case 2: if (ARB_STR_IS(key, "ts")) FIELD(4, get_time(v, path, &p->ts, err)); break;
-    default: break;
-    }
-    return FIELD_UNKNOWN;
-}
-
-static int event_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
-                       arb_err_t *err)
-{
-    arb_ctx_event_t *e = out;
-    switch (key.len) {
-    case 4: if (ARB_STR_IS(key, "type")) FIELD(0, get_str(v, path, &e->type, err)); break;
-    case 3: if (ARB_STR_IS(key, "sku")) FIELD(1, get_str(v, path, &e->sku, err)); break;
-    case 8: if (ARB_STR_IS(key, "category")) FIELD(2, get_str(v, path, &e->category, err)); break;
-    case 2: if (ARB_STR_IS(key, "ts")) FIELD(3, get_time(v, path, &e->ts, err)); break;
-    default: break;
-    }
-    return FIELD_UNKNOWN;
 }
 
 /* A part of the context the typed walk read (location, weather, a purchase,
@@ -223,18 +111,10 @@ get_records(const msgpack_object *o, const char *name, size_t size, field_fn fie
     for (uint32_t i = 0; i < count; i++) {
         path_t sub = { name, i, { NULL, 0 } };
         void *rec = recs + i * size;
-        memset(rec, 0, size);
-        int64_t *ts = (int64_t *)((char *)rec + (field == purchase_field
-                                                     ? offsetof(arb_purchase_t, ts)
-                                                     : offsetof(arb_ctx_event_t, ts)));
-        *ts = INT64_MIN;
+        int64_t *ts = record_start(rec, size, field == purchase_field);
         bool unknown = false;
         if (each_field(&o->via.array.ptr[i], &sub, rec, field, &unknown, err) < 0) return -1;
-        if (*ts == INT64_MIN) {
-            char where[160];
-            return arb_err_set(err, ARB_INVALID_PARAMS, "%s.ts: required",
-                               arb__ctx_path_text(&sub, where, sizeof where));
-        }
+        if (record_done(*ts, &sub, err) < 0) return -1;
         if (unknown && check_rest(&o->via.array.ptr[i], &sub, arena, err) < 0) return -1;
     }
     *out = recs;
@@ -242,35 +122,10 @@ get_records(const msgpack_object *o, const char *name, size_t size, field_fn fie
     return 0;
 }
 
-/* A string key of at most 7 bytes as a number whose order is the keys'
- * byte order: the bytes from the top, the length in the low byte to break
- * ties ("ab" < "ab\0"). Different keys have different ranks, so a map whose
- * keys rise in it (a sorted map, as most senders build one) holds each key
- * once, known without a table. Keys of 4 to 7 bytes are read as two
- * overlapping words (their first and last 4 bytes), shorter ones byte by
- * byte. */
-static inline __attribute__((always_inline)) uint64_t short_key_rank(const unsigned char *p,
-                                                                     uint32_t len)
-{
-    if (len >= 4) {
-        uint32_t a = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-        const unsigned char *q = p + len - 4;
-        uint32_t b = (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
-        return ((uint64_t)a << 32 | (uint64_t)b << (8 * (8 - len))) | len;
-    }
-    uint64_t rank = len;
-    switch (len) {
-    case 3: rank |= (uint64_t)p[2] << 40; /* fall through */
-    case 2: rank |= (uint64_t)p[1] << 48; /* fall through */
-    case 1: rank |= (uint64_t)p[0] << 56; /* fall through */
-    default: return rank;
-    }
-}
-
 /* The keys of scores or consent (all strings, checked by the caller) each
  * once. */
-static int check_keys(const msgpack_object *o, const char *name, arb_arena_t *arena,
-                      arb_err_t *err)
+int arb__ctx_check_keys(const msgpack_object *o, const char *name, arb_arena_t *arena,
+                        arb_err_t *err)
 {
     int dup = arb__ctx_map_dup(o->via.map.ptr, o->via.map.size, arena);
     if (dup == -1) return 0;
@@ -292,27 +147,11 @@ static int get_scores(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *
     uint64_t prev = 0;
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "scores: keys must be strings");
-        s[i].model = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
-        if (rising) {
-            uint32_t len = s[i].model.len;
-            uint64_t rank = len <= 7 ? short_key_rank((const unsigned char *)s[i].model.ptr, len) : 0;
-            rising = rank > prev;   /* 0 for long keys: not rising */
-            prev = rank;
-        }
-        path.key = s[i].model;
-        if (get_num(&kv->val, &path, &s[i].value, err) < 0) return -1;
-        if (s[i].value < 0 || s[i].value > 1) {
-            char where[160];
-            return arb_err_set(err, ARB_INVALID_PARAMS,
-                               "%s: a score is a propensity, between 0 and 1",
-                               arb__ctx_path_text(&path, where, sizeof where));
-        }
+        if (score_entry(&kv->key, &kv->val, &path, &s[i], &rising, &prev, err) < 0) return -1;
     }
     ctx->scores = s;
     ctx->n_scores = n;
-    return rising ? 0 : check_keys(o, "scores", arena, err);
+    return rising ? 0 : arb__ctx_check_keys(o, "scores", arena, err);
 }
 
 static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t *arena,
@@ -325,44 +164,11 @@ static int get_consent(const msgpack_object *o, arb_context_t *ctx, arb_arena_t 
     if (n && !c) return arb_err_set(err, ARB_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR)
-            return arb_err_set(err, ARB_INVALID_PARAMS, "consent: keys must be strings");
-        c[i].name = (arb_str_t){ kv->key.via.str.ptr, kv->key.via.str.size };
-        for (uint32_t j = 0; j < i && n <= 8; j++)   /* a handful of names: pair by pair */
-            if (c[j].name.len == c[i].name.len &&
-                (c[i].name.len == 0 || memcmp(c[j].name.ptr, c[i].name.ptr, c[i].name.len) == 0)) {
-                path.key = c[i].name;
-                return dup_error(&path, err);
-            }
-        path.key = c[i].name;
-        if (get_bool(&kv->val, &path, &c[i].given, err) < 0) return -1;
+        if (consent_entry(&kv->key, &kv->val, c, i, n, &path, err) < 0) return -1;
     }
     ctx->consent = c;
     ctx->n_consent = n;
-    return n <= 8 ? 0 : check_keys(o, "consent", arena, err);
-}
-
-static int location_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
-                          arb_err_t *err)
-{
-    arb_context_t *ctx = out;
-    if (ARB_STR_IS(key, "lat")) FIELD(0, get_num(v, path, &ctx->lat, err));
-    if (ARB_STR_IS(key, "lon")) FIELD(1, get_num(v, path, &ctx->lon, err));
-    if (ARB_STR_IS(key, "store_id")) FIELD(2, get_str(v, path, &ctx->store_id, err));
-    if (ARB_STR_IS(key, "country")) FIELD(3, get_str(v, path, &ctx->country, err));
-    return FIELD_UNKNOWN;
-}
-
-static int weather_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
-                         arb_err_t *err)
-{
-    arb_context_t *ctx = out;
-    if (ARB_STR_IS(key, "temp_c")) {
-        ctx->has_temp = true;
-        FIELD(0, get_num(v, path, &ctx->temp_c, err));
-    }
-    if (ARB_STR_IS(key, "condition")) FIELD(1, get_str(v, path, &ctx->condition, err));
-    return FIELD_UNKNOWN;
+    return n <= 8 ? 0 : arb__ctx_check_keys(o, "consent", arena, err);
 }
 
 /* A fixed UTC offset. IANA names ("Europe/Paris") would need the tz
@@ -377,12 +183,6 @@ static int get_timezone(const msgpack_object *v, const path_t *path, arb_context
     ctx->has_timezone = true;
     return 0;
 }
-
-/* What the top-level walk needs besides the context being filled. */
-typedef struct parse_state {
-    arb_context_t *ctx;
-    arb_arena_t *arena;
-} parse_state_t;
 
 /* A part of the context whose known keys fill ctx (location, weather),
  * checked whole when it holds others. */
@@ -480,6 +280,32 @@ static int require_str(arb_str_t s, const char *name, arb_err_t *err)
     return 0;
 }
 
+int arb__ctx_top_dup(const msgpack_object *o, arb_arena_t *arena, arb_err_t *err)
+{
+    int dup = arb__ctx_map_dup(o->via.map.ptr, o->via.map.size, arena);
+    if (dup == -2) return arb_err_set(err, ARB_INTERNAL, "out of memory");
+    if (dup < 0) return 0;
+    const msgpack_object *k = &o->via.map.ptr[dup].key;
+    path_t top = { "", -1, { k->via.str.ptr, k->via.str.size } };
+    return dup_error(&top, err);
+}
+
+int arb__ctx_required(arb_context_t *ctx, int64_t now_default, arb_err_t *err)
+{
+    if (require_str(ctx->customer_id, "customer_id", err) < 0 ||
+        require_str(ctx->channel, "channel", err) < 0 ||
+        require_str(ctx->touchpoint, "touchpoint", err) < 0)
+        return -1;
+    if (!ctx->now_given) ctx->now = now_default;
+    return 0;
+}
+
+int arb__ctx_top_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
+                       arb_err_t *err)
+{
+    return context_field(out, key, v, path, err);
+}
+
 int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_t *ctx,
                       arb_arena_t *arena, arb_err_t *err)
 {
@@ -491,22 +317,11 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
     path_t top = { "", -1, { NULL, 0 } };
     bool unknown = false;
     if (each_field(o, &top, &st, context_field, &unknown, err) < 0) return -1;
-    if (unknown) {   /* known keys were counted; an unknown one may repeat too */
-        int dup = arb__ctx_map_dup(o->via.map.ptr, o->via.map.size, arena);
-        if (dup == -2) return arb_err_set(err, ARB_INTERNAL, "out of memory");
-        if (dup >= 0) {
-            const msgpack_object *k = &o->via.map.ptr[dup].key;
-            top.key = (arb_str_t){ k->via.str.ptr, k->via.str.size };
-            return dup_error(&top, err);
-        }
-    }
-    if (require_str(ctx->customer_id, "customer_id", err) < 0 ||
-        require_str(ctx->channel, "channel", err) < 0 ||
-        require_str(ctx->touchpoint, "touchpoint", err) < 0)
-        return -1;
+    /* known keys were counted; an unknown one may repeat too */
+    if (unknown && arb__ctx_top_dup(o, arena, err) < 0) return -1;
+    if (arb__ctx_required(ctx, now_default, err) < 0) return -1;
     ctx->has_coords = ctx->location && arb_msgpack_map_get(ctx->location, "lat") &&
                       arb_msgpack_map_get(ctx->location, "lon");
-    if (!ctx->now_given) ctx->now = now_default;
     ctx->raw = o;
     return 0;
 }
@@ -532,13 +347,6 @@ int arb__ctx_get_bool(const msgpack_object *o, const path_t *path, bool *out, ar
 {
     return get_bool(o, path, out, err);
 }
-
-int arb__ctx_wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o)
-{
-    return wrong(err, path, want, o);
-}
-
-int arb__ctx_dup_error(const path_t *path, arb_err_t *err) { return dup_error(path, err); }
 
 int arb__ctx_each_field(const msgpack_object *o, const path_t *path, void *out, field_fn field,
                         bool *unknown, arb_err_t *err)

@@ -31,9 +31,10 @@ typedef struct arb_purchase {
     arb_str_t channel;   /* empty when absent */
     double price;        /* 0 when absent */
     int64_t ts;          /* unix seconds; required */
-    /* A stored purchase's other fields (brand, ...) as a msgpack map, NULL
-     * for the context's own (their fields are in ctx->raw); set by
-     * decide/history.c, borrowed from the stored customer. */
+    /* A stored purchase's other fields (brand, ...) as a msgpack map, set
+     * by decide/history.c, borrowed from the stored customer. For the
+     * context's own: NULL (their fields are in ctx->raw), or with
+     * ctx->records_sent the whole record map as sent, in the input bytes. */
     const uint8_t *extra;
     uint32_t extra_len;
 } arb_purchase_t;
@@ -44,8 +45,9 @@ typedef struct arb_ctx_event {
     arb_str_t category;  /* empty when absent */
     int64_t ts;          /* unix seconds; required */
     /* Of a stored event (decide/history.c): its channel and its other
-     * fields as a msgpack map; empty and NULL for the context's own, whose
-     * fields are in ctx->raw. Borrowed from the stored customer. */
+     * fields as a msgpack map, borrowed from the stored customer. For the
+     * context's own: empty and NULL, their fields in ctx->raw; or with
+     * ctx->records_sent extra is the whole record map as sent. */
     arb_str_t channel;
     const uint8_t *extra;
     uint32_t extra_len;
@@ -76,7 +78,9 @@ typedef struct arb_context {
     bool has_coords;             /* it had both lat and lon */
     double lat, lon;
     arb_str_t store_id, country; /* empty when absent */
-    const msgpack_object *location; /* the raw map, for plain Lua rules */
+    /* The raw map; NULL from arb_context_parse_bytes without `whole` (no
+     * reader needs it: plain Lua rules read ctx->raw). */
+    const msgpack_object *location;
 
     const arb_purchase_t *purchases;
     uint32_t n_purchases;
@@ -87,18 +91,24 @@ typedef struct arb_context {
     bool has_temp;
     double temp_c;
     arb_str_t condition;         /* empty when absent */
-    const msgpack_object *weather;
+    const msgpack_object *weather; /* the raw map, NULL as location */
 
     const arb_score_t *scores;
     uint32_t n_scores;
 
     const msgpack_object *attributes; /* the raw map, or NULL */
 
-    const msgpack_object *raw;   /* the whole context map, for plain Lua rules */
+    /* The whole context map, for plain Lua rules; NULL from
+     * arb_context_parse_bytes without `whole`, and so are the two below. */
+    const msgpack_object *raw;
     /* Its "purchases" and "events" arrays (NULL when absent), found once:
      * a field of record i is read from them (recfield.c) per node and
      * record, and the top-level map may hold any number of other keys. */
     const msgpack_object *raw_purchases, *raw_events;
+    /* The context's own purchases and events hold their record map as sent
+     * in extra (arb_context_parse_bytes without `whole`): recfield.c reads
+     * a field there as it would from raw_purchases / raw_events. */
+    bool records_sent;
     int64_t limit;               /* 0 means the touchpoint's default */
     int64_t deadline_ms;         /* 0 means the server's default deadline */
     bool explain;                /* include the reason for every action */
@@ -125,6 +135,23 @@ typedef struct arb_context {
  * error naming the field ("purchases[2].ts: expected an integer"). */
 int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_t *ctx,
                       arb_arena_t *arena, arb_err_t *err);
+
+/* The same check and the same *ctx, errors included, as arb_context_parse
+ * on msgpack-c's unpacking of [p, p + len), which must hold exactly one
+ * MessagePack value nested at most 32 deep (else invalid_params "context:
+ * not MessagePack"), read without building its tree. whole: also unpack
+ * the whole context into zone and set ctx->raw, raw_purchases and
+ * raw_events, for rulesets that read the context as a whole (plain Lua
+ * rules: !arb_ruleset_shareable); without it those stay NULL, and so do
+ * ctx->location and ctx->weather, and the context's own records keep their
+ * bytes (records_sent), which record-field conditions read.
+ *
+ * Ownership: strings and extra point into [p, p + len); trees (attributes,
+ * raw) live in zone, which the caller owns and clears after the decision;
+ * arrays in the arena. */
+int arb_context_parse_bytes(const char *p, size_t len, int64_t now_default, bool whole,
+                            arb_context_t *ctx, arb_arena_t *arena, msgpack_zone *zone,
+                            arb_err_t *err);
 
 /* Whether consent `name` was given (a missing key means false). */
 bool arb_context_consent(const arb_context_t *ctx, const char *name, size_t len);

@@ -60,9 +60,10 @@ int arb__ctx_get_time(const msgpack_object *o, const path_t *path, int64_t *out,
 int arb__ctx_get_num(const msgpack_object *o, const path_t *path, double *out, arb_err_t *err);
 int arb__ctx_get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err);
 /* "<path>: expected <want>, got <what o is>". */
-int arb__ctx_wrong(arb_err_t *err, const path_t *path, const char *want, const msgpack_object *o);
+__attribute__((cold)) int arb__ctx_wrong(arb_err_t *err, const path_t *path, const char *want,
+                                       const msgpack_object *o);
 /* "<path>: duplicate key: a map may hold each key once". */
-int arb__ctx_dup_error(const path_t *path, arb_err_t *err);
+__attribute__((cold)) int arb__ctx_dup_error(const path_t *path, arb_err_t *err);
 /* o must be a map of string keys; field() is called for each, and each
  * known bit seen twice is a duplicate. *unknown: some key was not known
  * (then the caller checks the whole map with arb__ctx_check_value). */

@@ -178,17 +178,29 @@ static bool typed(arb_str_t s, msgpack_object *out)
     return true;
 }
 
+static uint32_t own_records(const arb_context_t *ctx, bool purchase)
+{
+    return ctx->merged ? (purchase ? ctx->n_ctx_purchases : ctx->n_ctx_events)
+                       : (purchase ? ctx->n_purchases : ctx->n_events);
+}
+
 /* The context's own record i as the channel sent it, or NULL. */
 static const msgpack_object *raw_record(const arb_context_t *ctx, bool purchase, uint32_t i)
 {
-    uint32_t own = ctx->merged ? (purchase ? ctx->n_ctx_purchases : ctx->n_ctx_events)
-                               : (purchase ? ctx->n_purchases : ctx->n_events);
-    if (i >= own) return NULL;
+    if (i >= own_records(ctx, purchase)) return NULL;
     const msgpack_object *a = purchase ? ctx->raw_purchases : ctx->raw_events;
     /* A context not made by arb_context_parse (a test's) has only raw. */
     if (!a && ctx->raw) a = arb_msgpack_map_get(ctx->raw, purchase ? "purchases" : "events");
     if (!a || a->type != MSGPACK_OBJECT_ARRAY || i >= a->via.array.size) return NULL;
     return &a->via.array.ptr[i];
+}
+
+/* Record i is the context's own, its map as sent in extra
+ * (arb_context_parse_bytes): every field is read there, price and an
+ * event's channel included, present only when sent, as from raw. */
+static bool sent_record(const arb_context_t *ctx, bool purchase, uint32_t i)
+{
+    return ctx->records_sent && i < own_records(ctx, purchase);
 }
 
 bool arb_record_field(const arb_context_t *ctx, bool purchase, uint32_t i, const char *name,
@@ -214,6 +226,7 @@ bool arb_record_field(const arb_context_t *ctx, bool purchase, uint32_t i, const
                 *out = *v;
                 return true;
             }
+            if (sent_record(ctx, true, i)) return bytes_field(p->extra, p->extra_len, name, len, out);
             out->type = MSGPACK_OBJECT_FLOAT64;
             out->via.f64 = p->price;
             return true;
@@ -241,6 +254,6 @@ bool arb_record_field(const arb_context_t *ctx, bool purchase, uint32_t i, const
         if (v) *out = *v;
         return v != NULL;
     }
-    if (ARB_STR_IS(key, "channel")) return typed(e->channel, out);
+    if (ARB_STR_IS(key, "channel") && !sent_record(ctx, false, i)) return typed(e->channel, out);
     return bytes_field(e->extra, e->extra_len, name, len, out);
 }

@@ -23,7 +23,12 @@
  *     nothing; an answer is one well-formed decision map whose chosen
  *     actions respect the limit, and whose strings are valid UTF-8 whenever
  *     the context's strings were;
- *   - the ruleset's Lua stack is left as it was.
+ *   - the ruleset's Lua stack is left as it was;
+ *   - arb_context_parse_bytes on the same bytes (whole false and true)
+ *     agrees with arb_context_parse: the same code and message, or every
+ *     field the same (tests/support/ctxsame.h); on bytes that are not
+ *     exactly one value (cut short, bytes after it, past the scanner's
+ *     limits) it refuses them as not MessagePack.
  */
 #include <math.h>
 #include <stdint.h>
@@ -44,6 +49,7 @@
 #include "engine/ruleset/ruleset.h"
 #include "engine/base/stats.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "tests/support/ctxsame.h"
 
 static char g_dir[64];
 static arb_ruleset_t *g_rs;
@@ -244,6 +250,27 @@ static void decide_once(arb_decider_t *d, const msgpack_object *o, int parse_rc,
     arb_arena_reset(&g_arena);
 }
 
+/* arb_context_parse_bytes on bytes that are not exactly one value (with
+ * whole false and true): refused as not MessagePack. */
+static void check_not_one_value(const uint8_t *data, size_t size)
+{
+    for (int whole = 0; whole < 2; whole++) {
+        msgpack_zone zone;
+        msgpack_zone_init(&zone, 2048);
+        arb_context_t ctx;
+        arb_err_t err;
+        memset(&err, 0, sizeof err);
+        int rc = arb_context_parse_bytes((const char *)data, size, 1767225600, whole, &ctx, &g_arena,
+                                         &zone, &err);
+        FUZZ_CHECK(rc == -1 && err.code == ARB_INVALID_PARAMS &&
+                       strcmp(err.message, "context: not MessagePack") == 0,
+                   "arb_context_parse_bytes (whole=%d) on bytes that are not one value: %d '%s'",
+                   whole, rc, rc ? err.message : "");
+        msgpack_zone_destroy(&zone);
+        arb_arena_reset(&g_arena);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) return 0;
@@ -252,7 +279,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arb_frame_scan_reset(&scan);
     arb_frame_limits_t lim = { size, ARB_FRAME_DEPTH_MAX };
     size_t flen;
-    if (arb_frame_scan(&scan, (const char *)data, size, &lim, &flen) != ARB_FRAME_DONE) return 0;
+    if (arb_frame_scan(&scan, (const char *)data, size, &lim, &flen) != ARB_FRAME_DONE) {
+        check_not_one_value(data, size);
+        return 0;
+    }
+    if (flen < size) check_not_one_value(data, size);   /* bytes after the context */
 
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -262,6 +293,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                "msgpack-c refused (rc %d) a frame the scanner accepted", rc);
     const msgpack_object *o = &u.data;
     bool utf8_in = all_utf8(o);
+
+    /* The byte parser agrees with arb_context_parse on the span msgpack-c
+     * unpacked, field by field (tests/support/ctxsame.h). */
+    char why[400];
+    FUZZ_CHECK(ctxsame_check(o, (const char *)data, flen, 1767225600, &g_arena, why, sizeof why),
+               "arb_context_parse_bytes disagrees with arb_context_parse: %s", why);
+    arb_arena_reset(&g_arena);
 
     arb_context_t ctx;
     arb_err_t perr;
