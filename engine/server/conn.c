@@ -1,11 +1,11 @@
 /* A client connection (see conn.h).
  *
- * Reading: libuv reads straight into msgpack-c's streaming buffer. Before
- * msgpack-c parses anything, the frame scanner (frame.c) must have seen one
- * whole frame within the limits; msgpack-c then parses exactly that frame
- * into the unpacker's zone, the set's on_frame callback answers it (rpc.c,
- * for a worker), and the zone is cleared, so a steady stream of requests
- * allocates nothing.
+ * Reading: libuv reads straight into msgpack-c's streaming buffer. The
+ * frame scanner (frame.c) must have seen one whole frame within the limits
+ * before the set's on_frame callback gets its bytes; msgpack-c parses
+ * exactly that frame into the unpacker's zone only if the callback asks
+ * (arb_conn_frame_tree), and the zone is cleared after it, so a steady
+ * stream of requests allocates nothing.
  *
  * Writing: answers are packed into one of two buffers; the answers of one
  * read go out in one write(2) (uv_try_write) when the client takes them;
@@ -415,20 +415,24 @@ static void conn_process(arb_conn_t *c)
             conn_protocol_error(c, st);
             break;
         }
-        if (msgpack_unpacker_execute(&c->unp) <= 0) {
-            /* The scanner accepted what msgpack-c refused: treat as garbage. */
-            conn_protocol_error(c, ARB_FRAME_INVALID);
-            break;
-        }
-        msgpack_object frame = msgpack_unpacker_data(&c->unp);
         conn_out_ready(c);
         msgpack_sbuffer *out = &c->out[c->filling];
         size_t before = out->size;
         bool behind = c->line != NULL;   /* earlier answers are owed */
         c->frame = p;
         c->frame_len = flen;
-        int rc = set->cb.on_frame(c, &frame, out, set->ud);
+        c->frame_unpacked = c->frame_refused = false;
+        int rc = set->cb.on_frame(c, p, flen, out, set->ud);
         c->frame = NULL;
+        if (c->frame_refused) {
+            /* The scanner accepted what msgpack-c refused: treat as garbage. */
+            conn_protocol_error(c, ARB_FRAME_INVALID);
+            break;
+        }
+        /* A frame answered without its tree was never parsed by the
+         * unpacker: step its buffer past the frame (msgpack-c has no call
+         * for this; off is where its next parse starts). */
+        if (!c->frame_unpacked) c->unp.off += flen;
         if (rc < 0) {
             c->close_after_flush = true;
             conn_read_pause(c);
@@ -452,6 +456,20 @@ static void conn_process(arb_conn_t *c)
     unpacker_recycle(c);
     conn_account(c);
     conn_flush(c);
+}
+
+const msgpack_object *arb_conn_frame_tree(arb_conn_t *c)
+{
+    if (!c->frame || c->frame_refused) return NULL;
+    if (!c->frame_unpacked) {
+        c->frame_unpacked = true;
+        if (msgpack_unpacker_execute(&c->unp) <= 0) {
+            c->frame_refused = true;
+            return NULL;
+        }
+    }
+    c->frame_tree = msgpack_unpacker_data(&c->unp);
+    return &c->frame_tree;
 }
 
 static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -572,28 +590,4 @@ int arb_conn_open(arb_conns_t *set, int fd, bool is_pipe, bool admin)
     }
     conn_read_start(c);
     return 0;
-}
-
-void arb_conn_check_timeouts(arb_conn_t *c, uint64_t now_ms, bool draining,
-                             uint64_t drain_deadline_ms)
-{
-    const arb_config_t *cfg = c->set->cfg;
-    if (c->closing) return;
-    if (c->frame_started_ms && cfg->frame_timeout > 0 &&
-        now_ms - c->frame_started_ms > (uint64_t)(cfg->frame_timeout * 1000)) {
-        arb_log_warn("closing connection", "reason=\"partial frame stalled\" worker=%d",
-                     c->set->log_index);
-        arb_conn_close(c);
-        return;
-    }
-    if (cfg->idle_timeout > 0 && !c->writing &&
-        now_ms - c->last_active_ms > (uint64_t)(cfg->idle_timeout * 1000)) {
-        arb_conn_close(c);
-        return;
-    }
-    if (draining) {
-        bool quiet = now_ms - c->last_active_ms >= 100 && !c->writing &&
-                     arb_conn_queued(c) == 0 && !c->pending;
-        if (quiet || now_ms >= drain_deadline_ms) arb_conn_close(c);
-    }
 }

@@ -23,10 +23,11 @@ typedef struct arb_conn arb_conn_t;
 
 /* What the owner of a set of connections is told. ud is the set's. */
 typedef struct arb_conn_callbacks {
-    /* One whole frame, unpacked (valid during the call only): append its
-     * answer, if any, to out. Return 0, or -1 to close the connection once
-     * what out holds is written. */
-    int (*on_frame)(arb_conn_t *c, const msgpack_object *frame, msgpack_sbuffer *out, void *ud);
+    /* One whole frame, len bytes checked by the frame scanner (valid
+     * during the call only; arb_conn_frame_tree unpacks it when the owner
+     * wants msgpack-c's tree): append its answer, if any, to out. Return
+     * 0, or -1 to close the connection once what out holds is written. */
+    int (*on_frame)(arb_conn_t *c, const char *frame, size_t len, msgpack_sbuffer *out, void *ud);
     /* The bytes at the stream's head (len of them) are not a frame within
      * the limits, for the reason msg: append to out what the client should
      * read before the close (possibly nothing). */
@@ -106,6 +107,9 @@ struct arb_conn {
      * request that outlives its frame copies instead of repacking it. */
     const char *frame;
     size_t frame_len;
+    bool frame_unpacked;         /* arb_conn_frame_tree ran on it */
+    bool frame_refused;          /* and msgpack-c refused what the scanner took */
+    msgpack_object frame_tree;   /* what it built */
     bool write_due;              /* on the set's due list */
     struct arb_conn *due_next;
 };
@@ -132,6 +136,12 @@ void arb_conn_send(arb_conn_t *c, const char *data, size_t len);
  * the loop (a connection closed meanwhile is freed only after it). */
 static inline void arb_conns_hold_writes(arb_conns_t *set) { set->hold = true; }
 void arb_conns_release_writes(arb_conns_t *set);
+
+/* Called by on_frame: msgpack-c's tree of the frame being handled, built
+ * once, in the connection's unpacker (valid during on_frame only). NULL
+ * when msgpack-c refuses bytes the scanner took: on_frame then packs
+ * nothing, and the connection answers as to bytes that are not a frame. */
+const msgpack_object *arb_conn_frame_tree(arb_conn_t *c);
 
 /* Called by on_frame: the answer to the frame being handled comes later.
  * weight: the bytes the request holds meanwhile, counted as queued answers

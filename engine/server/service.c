@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "engine/audit/log.h"
+#include "engine/base/clock.h"
 #include "engine/base/pack.h"
 #include "engine/decide/adaptive.h"
 #include "engine/decide/decide.h"
@@ -181,6 +182,15 @@ static int dispatch(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msg
     }
 }
 
+/* The one error exit of a request: what it packed is dropped. */
+static void answer_error(arb_worker_t *w, msgpack_packer *pk, arb_method_t m, uint32_t msgid,
+                         const arb_err_t *err)
+{
+    arb_answer_rewind(pk->data);   /* drop a partly packed answer */
+    arb_stat_error(&w->stats, m, err->code);
+    arb_rpc_pack_error(pk, msgid, err->code, err->message);
+}
+
 static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, msgpack_packer *pk)
 {
     arb_method_t m = method_of(call->method, call->method_len);
@@ -204,20 +214,66 @@ static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, ms
         return 0;
     }
     arb_err_t err;
-    if (dispatch(w, c, m, call->msgid, call->params, pk, &err) < 0) {
-        arb_answer_rewind(pk->data);   /* drop a partly packed answer */
-        arb_stat_error(&w->stats, m, err.code);
-        arb_rpc_pack_error(pk, call->msgid, err.code, err.message);
-    }
+    if (dispatch(w, c, m, call->msgid, call->params, pk, &err) < 0)
+        answer_error(w, pk, m, call->msgid, &err);
     return 0;
 }
 
-int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, msgpack_packer *pk)
+/* The rulesets deciding now read the context as a whole (plain Lua rules,
+ * the champion's or its challenger's): the one-pass parse then unpacks it
+ * too. */
+static bool reads_whole(const arb_ruleset_t *rs)
+{
+    const arb_ruleset_t *ch = rs->experiment ? rs->experiment->ruleset : NULL;
+    return !arb_ruleset_shareable(rs) || (ch && !arb_ruleset_shareable(ch));
+}
+
+/* decide's common request ([0, msgid, "decide", [context]]) from its bytes:
+ * the context is checked in one pass, msgpack-c's tree of the frame is
+ * never built. The same checks, answers and counts as dispatch's decide. */
+static int decide_bytes(arb_worker_t *w, arb_conn_t *c, const arb_rpc_peek_t *rq,
+                        msgpack_packer *pk, arb_err_t *err)
+{
+    if (shed(w, err)) return -1;
+    if (arb_conn_queued_over_total(c)) return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
+    arb_context_t ctx;
+    if (arb_context_parse_bytes(rq->arg, rq->arg_len, arb_clock_wall_s(), reads_whole(w->ruleset),
+                                &ctx, &w->arena, &w->zone, err) < 0)
+        return -1;
+    /* A parsed context names its customer: decide reads and writes state. */
+    return arb_state_decide(w, c, rq->msgid, &ctx, rq->arg, rq->arg_len, pk, err);
+}
+
+/* After an answer was packed: one refused for its size or memory is
+ * replaced by the error saying why. Returns -1 when the connection must
+ * close. */
+static int answer_refused(arb_worker_t *w, msgpack_packer *pk, bool answerable, uint32_t msgid,
+                          arb_method_t m)
 {
     arb_answer_t *ans = pk->data;
+    if (!ans->failed) return 0;
+    arb_code_t code;
+    arb_stat_inc(&w->stats.answer_failures);
+    int r = arb_rpc_answer_refused(ans, pk, answerable, msgid, &code);
+    if (r < 0) return -1;
+    if (answerable) arb_stat_error(&w->stats, m, code);
+    return 0;
+}
+
+int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const char *frame, size_t len,
+                       msgpack_packer *pk)
+{
+    arb_rpc_peek_t rq;
+    arb_err_t err;
+    if (arb_rpc_peek_one(frame, len, &rq) && rq.method_len == 6 && !memcmp(rq.method, "decide", 6)) {
+        arb_stat_inc(&w->stats.requests[ARB_METHOD_DECIDE]);
+        if (decide_bytes(w, c, &rq, pk, &err) < 0) answer_error(w, pk, ARB_METHOD_DECIDE, rq.msgid, &err);
+        return answer_refused(w, pk, true, rq.msgid, ARB_METHOD_DECIDE);
+    }
+    const msgpack_object *f = arb_conn_frame_tree(c);
+    if (!f) return 0;   /* not MessagePack after all: the connection answers it */
     arb_rpc_call_t call;
     bool answerable;
-    arb_err_t err;
     int rc;
     if (arb_rpc_decode(f, &call, &answerable, &err) < 0) {
         arb_stat_error(&w->stats, ARB_METHOD_OTHER, err.code);
@@ -227,14 +283,6 @@ int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const msgpack_object *f, 
         rc = handle(w, c, &call, pk);
         answerable = !call.notification;
     }
-    if (ans->failed) {
-        arb_code_t code;
-        arb_stat_inc(&w->stats.answer_failures);
-        int r = arb_rpc_answer_refused(ans, pk, answerable, call.msgid, &code);
-        if (r < 0) rc = -1;
-        else if (answerable)
-            arb_stat_error(&w->stats, rc == -1 ? ARB_METHOD_OTHER
-                                              : method_of(call.method, call.method_len), code);
-    }
-    return rc;
+    arb_method_t m = rc == -1 ? ARB_METHOD_OTHER : method_of(call.method, call.method_len);
+    return answer_refused(w, pk, answerable, call.msgid, m) < 0 ? -1 : rc;
 }

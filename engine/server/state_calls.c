@@ -193,10 +193,15 @@ static int decide_fetched(arb_pending_t *p, arb_err_t *err)
         cust = NULL;
     }
     p->rounds++;
-    const msgpack_object *ctx = arb__state_context(p);
-    if (!ctx) return arb_err_set(err, ARB_INTERNAL, "out of memory reading a waiting context");
-    const arb_decision_t *dec = arb_decide(w->decider, w->ruleset, ctx, cust, &p->arena,
-                                           &w->stats, err);
+    const arb_decision_t *dec;
+    if (p->parsed) {
+        dec = arb_decide_context(w->decider, w->ruleset, p->parsed, arb_clock_mono_ns(), cust,
+                                 &p->arena, &w->stats, err);
+    } else {
+        const msgpack_object *ctx = arb__state_context(p);
+        if (!ctx) return arb_err_set(err, ARB_INTERNAL, "out of memory reading a waiting context");
+        dec = arb_decide(w->decider, w->ruleset, ctx, cust, &p->arena, &w->stats, err);
+    }
     if (!dec || arb__state_copy_decision(p, dec, err) < 0) return -1;
     if (p->degraded) return 1;
     int n = arb__state_decision_commit(p, err);
@@ -448,11 +453,18 @@ static void keep_frame(arb_pending_t *p, const arb_conn_t *c)
     memcpy(p->frame, c->frame, c->frame_len);
     p->frame_len = c->frame_len;
     p->arg = NULL;
+    p->parsed = NULL;
+    p->ctx_bytes = NULL;
 }
 
 const msgpack_object *arb__state_context(arb_pending_t *p)
 {
     if (p->arg) return p->arg;
+    if (p->ctx_bytes) {   /* the frame's, read without a tree so far */
+        if (msgpack_unpack_next(&p->ctx, p->ctx_bytes, p->ctx_len, NULL) != MSGPACK_UNPACK_SUCCESS)
+            return NULL;
+        return p->arg = &p->ctx.data;
+    }
     if (!p->frame_len ||
         msgpack_unpack_next(&p->ctx, p->frame, p->frame_len, NULL) != MSGPACK_UNPACK_SUCCESS)
         return NULL;
@@ -514,6 +526,10 @@ static int parse_write(arb_pending_t *p, const msgpack_object *arg, arb_err_t *e
 static int prepare(arb_pending_t *p, const arb_conn_t *c, const msgpack_object *arg,
                    arb_err_t *err)
 {
+    if (p->m == ARB_METHOD_DECIDE && p->parsed) {
+        if (copy_id(p, p->parsed->customer_id.ptr, p->parsed->customer_id.len, err) < 0) return -1;
+        return reserve_frame(p, c, err);
+    }
     if (p->m == ARB_METHOD_DECIDE) {
         const msgpack_object *id = arb_state_customer_id(arg);
         if (copy_id(p, id->via.str.ptr, id->via.str.size, err) < 0) return -1;
@@ -526,13 +542,16 @@ static int prepare(arb_pending_t *p, const arb_conn_t *c, const msgpack_object *
     return copy_id(p, id, strlen(id), err);
 }
 
-int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid, bool notify,
-                   const msgpack_object *arg, msgpack_packer *pk, arb_err_t *err)
+/* decide, or one of the state methods: ctx (decide's common request)
+ * parsed from bytes [ctx_bytes, + ctx_len), else arg. */
+static int state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid, bool notify,
+                      const msgpack_object *arg, const arb_context_t *ctx, const char *ctx_bytes,
+                      size_t ctx_len, msgpack_packer *pk, arb_err_t *err)
 {
     if ((m == ARB_METHOD_CUSTOMER || m == ARB_METHOD_FORGET) && !c->admin)
         return arb_err_set(err, ARB_FORBIDDEN, "%s is allowed only on the admin socket",
                            arb_method_name(m));
-    if (!arg) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: a map is required");
+    if (!arg && !ctx) return arb_err_set(err, ARB_INVALID_PARAMS, "params[0]: a map is required");
     if (w->pending >= w->server->cfg.max_pending)
         return arb_err_set(err, ARB_OVERLOADED,
                            "too many requests wait on the state store (--max-pending); retry later");
@@ -545,6 +564,9 @@ int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgi
     p->msgid = msgid;
     msgpack_unpacked_init(&p->ctx);
     atomic_init(&p->call, CALL_WAITING);
+    p->parsed = ctx;
+    p->ctx_bytes = ctx_bytes;
+    p->ctx_len = ctx_len;
     int rc = prepare(p, c, arg, err);
     if (rc == 0) rc = run(p, err);
     if (rc == 1) {
@@ -556,4 +578,16 @@ int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgi
     if (rc == 0 && !notify) pack_result(p, pk);
     pending_free(p);
     return rc;
+}
+
+int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid, bool notify,
+                   const msgpack_object *arg, msgpack_packer *pk, arb_err_t *err)
+{
+    return state_call(w, c, m, msgid, notify, arg, NULL, NULL, 0, pk, err);
+}
+
+int arb_state_decide(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const arb_context_t *ctx,
+                     const char *bytes, size_t len, msgpack_packer *pk, arb_err_t *err)
+{
+    return state_call(w, c, ARB_METHOD_DECIDE, msgid, false, NULL, ctx, bytes, len, pk, err);
 }

@@ -47,6 +47,13 @@ struct arb_pending {
     const msgpack_object *arg; /* decide: the context, the frame's while arb_state_call
                                   runs, else ctx's; NULL: not unpacked yet */
     msgpack_unpacked ctx;      /* ... the kept frame, unpacked when a round needs it */
+    /* decide's common request, read from its bytes (arb_state_decide): the
+     * context parsed, and params[0]'s bytes, both the frame's while
+     * arb_state_decide runs; NULL once the frame is kept (a later round
+     * then decides on arg). */
+    const arb_context_t *parsed;
+    const char *ctx_bytes;
+    size_t ctx_len;
     char id[ARB_STORE_ID_MAX + 1];
     arb_commit_t commit;       /* track, feedback: what to write (in arena) */
     arb_retention_t ret;       /* the ruleset's, which commit points to */

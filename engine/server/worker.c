@@ -210,7 +210,7 @@ void arb_worker_main(void *arg)
 
 /* A whole frame from one of w's connections: service.c answers it, bounded by
  * --max-answer, and the request's memory is reset for the next one. */
-static int worker_on_frame(arb_conn_t *c, const msgpack_object *frame, msgpack_sbuffer *out,
+static int worker_on_frame(arb_conn_t *c, const char *frame, size_t len, msgpack_sbuffer *out,
                            void *ud)
 {
     arb_worker_t *w = ud;
@@ -220,8 +220,9 @@ static int worker_on_frame(arb_conn_t *c, const msgpack_object *frame, msgpack_s
     arb_answer_t ans;
     arb_answer_begin(&ans, out, w->server->cfg.max_answer);
     msgpack_packer_init(&pk, &ans, arb_answer_write);
-    int rc = arb_service_handle(w, c, frame, &pk);
+    int rc = arb_service_handle(w, c, frame, len, &pk);
     arb_arena_reset(&w->arena);
+    msgpack_zone_clear(&w->zone);
     return rc;
 }
 
@@ -264,6 +265,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     if (w->decider) arb_decider_set_deadline(w->decider, s->cfg.deadline_ms, s->cfg.max_deadline_ms);
     if (w->decider && s->cfg.learn_seeded) arb_decider_seed(w->decider, s->cfg.learn_seed + (uint64_t)index);
     arb_arena_init(&w->arena);
+    bool zone = msgpack_zone_init(&w->zone, 4096);
     pthread_mutex_init(&w->inbox_lock, NULL);
     atomic_init(&w->next_ruleset, NULL);
     atomic_init(&w->next_arms, NULL);
@@ -273,7 +275,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     if (r == 0) r = uv_async_init(&w->loop, &w->wakeup, worker_on_wakeup);
     if (r == 0) r = uv_timer_init(&w->loop, &w->sweep);
     arb_conns_init(&w->conns, &w->loop, &s->cfg, &w->stats, index, &worker_conn_callbacks, w);
-    if (r < 0 || !w->decider) return r < 0 ? r : UV_ENOMEM;
+    if (r < 0 || !w->decider || !zone) return r < 0 ? r : UV_ENOMEM;
     arb_err_t err;
     w->session = arb_store_session_open(s->store, &err);
     if (!w->session) {
@@ -311,5 +313,6 @@ void arb_worker_destroy(arb_worker_t *w)
     arb_arms_snap_release(atomic_exchange(&w->next_arms, NULL));
     arb_store_session_close(w->session);
     arb_arena_free(&w->arena);
+    msgpack_zone_destroy(&w->zone);
     pthread_mutex_destroy(&w->inbox_lock);
 }

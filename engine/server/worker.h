@@ -56,6 +56,8 @@ typedef struct arb_worker {
     struct arb_catalog *catalog; /* a catalog-only reload deciding now for ruleset; one
                                     reference owned; NULL: the ruleset's own */
     arb_arena_t arena;         /* per-request memory, reset after each frame */
+    msgpack_zone zone;         /* per-request msgpack-c trees (a context's attributes), cleared
+                                  after each frame */
     arb_store_session_t *session; /* this thread's way into the customer store; owned */
     uint32_t pending;          /* requests waiting on the store (state_calls.c) */
     struct arb_pending *spares;/* finished requests kept for the next ones, with their

@@ -1,6 +1,8 @@
 /* MessagePack-RPC envelope and error exit (see rpc.h). */
 #include "engine/wire/rpc.h"
 
+#include "engine/base/mpread.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -125,6 +127,20 @@ int arb_rpc_decode(const msgpack_object *f, arb_rpc_call_t *call, bool *answerab
     call->method_len = a[2].via.str.size;
     call->params = &a[3];
     return 0;
+}
+
+bool arb_rpc_peek_one(const char *f, size_t len, arb_rpc_peek_t *out)
+{
+    arb_mpread_t r;
+    arb_mpread_init(&r, f, len);
+    uint32_t n, params;
+    int64_t type, msgid;
+    return arb_mpread_array(&r, &n) && n == 4 && arb_mpread_int(&r, &type) && type == 0 &&
+           arb_mpread_int(&r, &msgid) && msgid >= 0 && msgid <= UINT32_MAX &&
+           arb_mpread_str(&r, &out->method, &out->method_len) &&
+           arb_mpread_array(&r, &params) && params == 1 && r.p < r.end &&
+           (out->msgid = (uint32_t)msgid, out->arg = (const char *)r.p,
+            out->arg_len = arb_mpread_left(&r), true);
 }
 
 int arb_rpc_answer_refused(arb_answer_t *a, msgpack_packer *pk, bool answerable, uint32_t msgid,

@@ -34,6 +34,20 @@ typedef struct arb_rpc_call {
 int arb_rpc_decode(const msgpack_object *f, arb_rpc_call_t *call, bool *answerable,
                    arb_err_t *err);
 
+/* The common request, [0, msgid, method, [arg]] with one param, read
+ * from frame f's len bytes (one whole MessagePack value, as the frame
+ * scanner checked) without a tree: its msgid, method and arg's bytes,
+ * which run to the frame's end. False for any other frame (notifications,
+ * other params, a method sent as bin), which arb_rpc_decode reads. */
+typedef struct arb_rpc_peek {
+    uint32_t msgid;
+    const char *method;   /* not NUL-terminated; borrows from f */
+    uint32_t method_len;
+    const char *arg;      /* borrows from f */
+    size_t arg_len;
+} arb_rpc_peek_t;
+bool arb_rpc_peek_one(const char *f, size_t len, arb_rpc_peek_t *out);
+
 /* Where one answer is packed: a msgpack-c write callback over the
  * connection's answer buffer that refuses to grow one answer past `limit`
  * and notices a failed allocation. Either failure is sticky: every later

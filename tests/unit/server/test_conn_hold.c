@@ -20,9 +20,9 @@ static arb_stats_t stats;
 static arb_conns_t set;
 static int peer = -1;
 
-static int no_frame(arb_conn_t *c, const msgpack_object *f, msgpack_sbuffer *out, void *ud)
+static int no_frame(arb_conn_t *c, const char *f, size_t len, msgpack_sbuffer *out, void *ud)
 {
-    (void)c, (void)f, (void)out, (void)ud;
+    (void)c, (void)f, (void)len, (void)out, (void)ud;
     return 0;
 }
 
