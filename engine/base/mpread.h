@@ -208,6 +208,14 @@ static inline bool arb_mpread_float(arb_mpread_t *r, double *v)
     return false;
 }
 
+/* Whether [p, p + n) is exactly one value, nesting at most 32 deep, in
+ * the forms msgpack-c packs: the shortest header for every length and
+ * count, the shortest integer (unsigned when not negative), and a float32
+ * that its trip through a double keeps. msgpack-c's packing of its
+ * unpacking then gives back these very bytes, so a caller that needs the
+ * canonical bytes (a digest) can take them as they are. */
+bool arb_mpread_shortest(const void *p, size_t n);
+
 /* Move past one value of any type, containers nesting at most max_depth
  * (<= 32) deep, each claiming no more elements than bytes remain. False,
  * with the cursor unmoved, for anything that is not one whole value. */

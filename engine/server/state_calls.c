@@ -454,13 +454,13 @@ static void keep_frame(arb_pending_t *p, const arb_conn_t *c)
     p->frame_len = c->frame_len;
     p->arg = NULL;
     p->parsed = NULL;
-    p->ctx_bytes = NULL;
+    if (p->ctx_bytes) p->ctx_bytes = p->frame + (p->ctx_bytes - c->frame);   /* now the copy's */
 }
 
 const msgpack_object *arb__state_context(arb_pending_t *p)
 {
     if (p->arg) return p->arg;
-    if (p->ctx_bytes) {   /* the frame's, read without a tree so far */
+    if (p->ctx_bytes) {   /* read without a tree so far */
         if (msgpack_unpack_next(&p->ctx, p->ctx_bytes, p->ctx_len, NULL) != MSGPACK_UNPACK_SUCCESS)
             return NULL;
         return p->arg = &p->ctx.data;

@@ -12,6 +12,7 @@
 
 #include "engine/audit/log.h"
 #include "engine/base/hex.h"
+#include "engine/base/mpread.h"
 #include "engine/decide/adaptive.h"
 #include "engine/decide/policy.h"
 #include "engine/learn/learner.h"
@@ -215,9 +216,14 @@ const char *arb__state_fresh_pseudonym(arb_pending_t *p)
 
 /* The log's context is msgpack-c's packing of it (its digest is of those
  * bytes, whatever encoding the client chose), made only for a decision
- * logged. */
+ * logged: the bytes as sent when they are already in that form (as
+ * msgpack libraries send them), no tree, no packing. */
 static void log_decision(arb_log_t *l, arb_pending_t *p, const char *who)
 {
+    if (p->ctx_bytes && arb_mpread_shortest(p->ctx_bytes, p->ctx_len)) {
+        arb_log_decision(l, &p->dec, who, p->ctx_bytes, p->ctx_len);
+        return;
+    }
     const msgpack_object *ctx = arb__state_context(p);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);

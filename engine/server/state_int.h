@@ -48,9 +48,9 @@ struct arb_pending {
                                   runs, else ctx's; NULL: not unpacked yet */
     msgpack_unpacked ctx;      /* ... the kept frame, unpacked when a round needs it */
     /* decide's common request, read from its bytes (arb_state_decide): the
-     * context parsed, and params[0]'s bytes, both the frame's while
-     * arb_state_decide runs; NULL once the frame is kept (a later round
-     * then decides on arg). */
+     * context parsed, the frame's while arb_state_decide runs (NULL once
+     * the frame is kept: a later round then decides on arg), and params[0]'s
+     * bytes, in the frame, then in its copy. */
     const arb_context_t *parsed;
     const char *ctx_bytes;
     size_t ctx_len;

@@ -23,6 +23,10 @@
  *   - an accepted request [0, msgid, method, [context, ...]] has its context
  *     checked by arb_context_parse, and a rejection's message packs as an
  *     RPC error answer that is valid UTF-8;
+ *   - arb_rpc_peek_one reads exactly the requests with a string method and
+ *     one param, as arb_rpc_decode does on the tree; decide's are checked
+ *     from their bytes (arb_context_parse_bytes) and the unpacker only
+ *     steps past them, as conn.c does;
  *   - the unpacker's zone and buffer are released per frame as conn.c does
  *     (LeakSanitizer checks nothing is left).
  */
@@ -33,6 +37,7 @@
 #include <msgpack.h>
 
 #include "engine/base/arena.h"
+#include "engine/base/mpread.h"
 #include "engine/request/context.h"
 #include "engine/wire/frame.h"
 #include "engine/wire/rpc.h"
@@ -168,6 +173,83 @@ static void check_frame_object(const msgpack_object *f, arb_arena_t *arena)
     arb_arena_reset(arena);
 }
 
+/* arb_rpc_peek_one (the server's read of decide's common request) agrees
+ * with arb_rpc_decode on msgpack-c's tree of the same frame: it reads a
+ * frame exactly when the frame is a request with a string method and one
+ * param, and then the same msgid, method and param. */
+static void check_peek(const char *p, size_t flen, bool peeked, const arb_rpc_peek_t *rq)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    size_t off = 0;
+    FUZZ_REQUIRE(msgpack_unpack_next(&up, p, flen, &off) == MSGPACK_UNPACK_SUCCESS && off == flen,
+                 "msgpack-c refused a frame the scanner accepted");
+    arb_rpc_call_t call;
+    bool answerable;
+    arb_err_t err;
+    bool common = arb_rpc_decode(&up.data, &call, &answerable, &err) == 0 && !call.notification &&
+                  up.data.via.array.ptr[2].type == MSGPACK_OBJECT_STR &&
+                  call.params->via.array.size == 1;
+    FUZZ_CHECK(peeked == common, "peek says %d, the tree says %d", peeked, common);
+    /* arb_mpread_shortest (the decision log takes a context's bytes as
+     * sent when it holds): msgpack-c's packing always passes it, and bytes
+     * that pass it are what msgpack-c's packing gives back. */
+    msgpack_sbuffer re;
+    msgpack_sbuffer_init(&re);
+    msgpack_packer pre;
+    msgpack_packer_init(&pre, &re, msgpack_sbuffer_write);
+    msgpack_pack_object(&pre, up.data);
+    FUZZ_CHECK(arb_mpread_shortest(re.data, re.size), "msgpack-c's packing is not in shortest forms");
+    if (arb_mpread_shortest(p, flen))
+        FUZZ_CHECK(re.size == flen && memcmp(re.data, p, flen) == 0,
+                   "bytes in shortest forms that msgpack-c packs otherwise");
+    msgpack_sbuffer_destroy(&re);
+    if (peeked) {
+        FUZZ_CHECK(rq->msgid == call.msgid, "peek msgid %u, tree %u", rq->msgid, call.msgid);
+        FUZZ_CHECK(rq->method_len == call.method_len &&
+                       memcmp(rq->method, call.method, rq->method_len) == 0,
+                   "peek and tree read different methods");
+        msgpack_unpacked arg;
+        msgpack_unpacked_init(&arg);
+        size_t aoff = 0;
+        FUZZ_CHECK(msgpack_unpack_next(&arg, rq->arg, rq->arg_len, &aoff) == MSGPACK_UNPACK_SUCCESS &&
+                       aoff == rq->arg_len,
+                   "peek's param is not one whole value");
+        /* Compared packed: msgpack_object_equal says a NaN differs from itself. */
+        msgpack_sbuffer a, b;
+        msgpack_sbuffer_init(&a);
+        msgpack_sbuffer_init(&b);
+        msgpack_packer pa, pb;
+        msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
+        msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
+        msgpack_pack_object(&pa, arg.data);
+        msgpack_pack_object(&pb, call.params->via.array.ptr[0]);
+        FUZZ_CHECK(a.size == b.size && memcmp(a.data, b.data, a.size) == 0,
+                   "peek's param differs from the tree's");
+        msgpack_sbuffer_destroy(&a);
+        msgpack_sbuffer_destroy(&b);
+        msgpack_unpacked_destroy(&arg);
+    }
+    msgpack_unpacked_destroy(&up);
+}
+
+/* decide's common request as the server answers it: the context checked
+ * from its bytes, with the same verdict as the tree's check. */
+static void check_decide_bytes(const arb_rpc_peek_t *rq, arb_arena_t *arena, msgpack_zone *zone)
+{
+    arb_context_t ctx;
+    arb_err_t err;
+    memset(&err, 0, sizeof err);
+    int rc = arb_context_parse_bytes(rq->arg, rq->arg_len, 1767225600, false, &ctx, arena, zone,
+                                     &err);
+    FUZZ_CHECK(rc == 0 || (rc == -1 && err.message[0]), "arb_context_parse_bytes returned %d", rc);
+    if (rc == 0)
+        FUZZ_CHECK(ctx.customer_id.len && ctx.channel.len && ctx.touchpoint.len,
+                   "an accepted context lacks a required string");
+    arb_arena_reset(arena);
+    msgpack_zone_clear(zone);
+}
+
 /* ---- the connection */
 
 typedef struct rng {
@@ -212,6 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     arb_frame_scan_reset(&scan);
     arb_arena_t arena;
     arb_arena_init(&arena);
+    msgpack_zone zone;
+    FUZZ_REQUIRE(msgpack_zone_init(&zone, 4096), "msgpack_zone_init");
 
     size_t fed = 0;          /* stream bytes handed to the unpacker */
     size_t frame_start = 0;  /* stream offset of the frame being scanned */
@@ -287,6 +371,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        flen, (int)ref, rpos);
             FUZZ_CHECK(rnest <= lim.max_depth, "accepted a frame nesting %d deep (limit %d)",
                        rnest, lim.max_depth);
+            arb_rpc_peek_t rq;
+            bool peeked = arb_rpc_peek_one(p, flen, &rq);
+            check_peek(p, flen, peeked, &rq);
+            if (peeked && rq.method_len == 6 && memcmp(rq.method, "decide", 6) == 0) {
+                /* conn.c for decide: answered from the bytes, the unpacker
+                 * only stepped past them. */
+                check_decide_bytes(&rq, &arena, &zone);
+                unp.off += flen;
+                msgpack_unpacker_reset(&unp);
+                arb_frame_scan_reset(&scan);
+                frame_start += flen;
+                continue;
+            }
             size_t off_before = unp.off;
             int rc = msgpack_unpacker_execute(&unp);
             FUZZ_CHECK(rc > 0, "msgpack-c refused (rc %d) a %zu-byte frame the scanner accepted",
@@ -306,5 +403,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     msgpack_unpacker_destroy(&unp);
     arb_arena_free(&arena);
+    msgpack_zone_destroy(&zone);
     return 0;
 }

@@ -186,3 +186,80 @@ Test(mpread, refuses_counts_beyond_the_bytes_and_depth_beyond_the_limit)
     arb_mpread_init(&r, never_used, 1);
     cr_assert_not(arb_mpread_skip(&r, 32));
 }
+
+/* arb_mpread_shortest: what msgpack-c packs, at every boundary of its
+ * forms, is in shortest forms; each longer form of the same value is not,
+ * and msgpack-c's packing of its unpacking differs from it indeed. */
+Test(mpread, shortest_is_what_msgpack_c_packs)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char *big = calloc(1, 70000);
+    cr_assert(big);
+    size_t n = sizeof ints / sizeof ints[0], m = sizeof lens / sizeof lens[0];
+    msgpack_pack_array(&pk, (uint32_t)(n + 6 * m + 3));
+    for (size_t i = 0; i < n; i++) msgpack_pack_int64(&pk, ints[i]);
+    for (size_t i = 0; i < m; i++) {
+        msgpack_pack_str(&pk, lens[i]);
+        msgpack_pack_str_body(&pk, big, lens[i]);
+        msgpack_pack_bin(&pk, lens[i]);
+        msgpack_pack_bin_body(&pk, big, lens[i]);
+        msgpack_pack_ext(&pk, lens[i], 7);
+        msgpack_pack_ext_body(&pk, big, lens[i]);
+        msgpack_pack_array(&pk, (uint32_t)lens[i]);
+        for (size_t k = 0; k < lens[i]; k++) msgpack_pack_nil(&pk);
+        msgpack_pack_map(&pk, (uint32_t)lens[i]);
+        for (size_t k = 0; k < 2 * lens[i]; k++) msgpack_pack_true(&pk);
+        msgpack_pack_ext(&pk, lens[i] % 17, -1);
+        msgpack_pack_ext_body(&pk, big, lens[i] % 17);
+    }
+    msgpack_pack_float(&pk, 1.5f);
+    msgpack_pack_double(&pk, -0.1);
+    msgpack_pack_float(&pk, __builtin_nanf(""));
+    cr_assert(arb_mpread_shortest(sb.data, sb.size));
+    cr_assert(!arb_mpread_shortest(sb.data, sb.size - 1), "cut short");
+    msgpack_sbuffer_write(&sb, "\xc0", 1);
+    cr_assert(!arb_mpread_shortest(sb.data, sb.size), "a second value after the first");
+    msgpack_sbuffer_destroy(&sb);
+    free(big);
+}
+
+Test(mpread, longer_forms_are_not_shortest)
+{
+    static const struct { const char *bytes; size_t len; } longer[] = {
+        { "\xcc\x05", 2 },                 /* uint8 5: a fixint */
+        { "\xcd\x00\xff", 3 },             /* uint16 255: a uint8 */
+        { "\xce\x00\x00\xff\xff", 5 },     /* uint32 65535 */
+        { "\xcf\x00\x00\x00\x00\xff\xff\xff\xff", 9 },
+        { "\xd0\x05", 2 },                 /* int8 5: unsigned, a fixint */
+        { "\xd0\xe0", 2 },                 /* int8 -32: a negative fixint */
+        { "\xd1\xff\x80", 3 },             /* int16 -128: an int8 */
+        { "\xd2\xff\xff\x80\x00", 5 },
+        { "\xd3\xff\xff\xff\xff\x80\x00\x00\x00", 9 },
+        { "\xd9\x01x", 3 },                /* str8 of 1: a fixstr */
+        { "\xda\x00\x01x", 4 },
+        { "\xc5\x00\x01x", 4 },            /* bin16 of 1: a bin8 */
+        { "\xc7\x04\x01xxxx", 7 },         /* ext8 of 4: a fixext4 */
+        { "\xdc\x00\x01\xc0", 4 },         /* array16 of 1: a fixarray */
+        { "\xde\x00\x00", 3 },             /* map16 of 0: a fixmap */
+        { "\xca\x7f\x80\x00\x01", 5 },     /* a signalling NaN a double quiets */
+    };
+    for (size_t i = 0; i < sizeof longer / sizeof longer[0]; i++) {
+        cr_assert(!arb_mpread_shortest(longer[i].bytes, longer[i].len), "sample %zu", i);
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        cr_assert_eq(msgpack_unpack_next(&up, longer[i].bytes, longer[i].len, NULL),
+                     MSGPACK_UNPACK_SUCCESS, "sample %zu", i);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_object(&pk, up.data);
+        cr_assert(sb.size != longer[i].len || memcmp(sb.data, longer[i].bytes, sb.size) != 0,
+                  "sample %zu: msgpack-c packs it the same", i);
+        msgpack_sbuffer_destroy(&sb);
+        msgpack_unpacked_destroy(&up);
+    }
+}
