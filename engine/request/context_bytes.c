@@ -128,7 +128,14 @@ static inline __attribute__((always_inline)) bool item(arb_mpread_t *r, msgpack_
         r->p = q;
         return true;
     case 0xca: o->type = MSGPACK_OBJECT_FLOAT32; return arb_mpread_float(r, &o->via.f64);
-    case 0xcb: o->type = MSGPACK_OBJECT_FLOAT64; return arb_mpread_float(r, &o->via.f64);
+    case 0xcb: {   /* prices, scores, coordinates: the commonest value after strings */
+        if ((size_t)(r->end - q) < 8) return false;
+        uint64_t u = arb_mpread_be(q, 8);
+        o->type = MSGPACK_OBJECT_FLOAT64;
+        memcpy(&o->via.f64, &u, sizeof u);
+        r->p = q + 8;
+        return true;
+    }
     case 0xcc: case 0xcd: case 0xce: case 0xcf:
         k = 1 << (b - 0xcc);
         if ((size_t)(r->end - q) < (size_t)k) return false;
