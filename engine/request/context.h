@@ -147,11 +147,11 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
  * !arb_ruleset_shareable); without it they stay NULL, and record-field
  * conditions read the records' bytes instead.
  *
- * Ownership: strings and extra point into [p, p + len); trees (attributes,
- * raw) live in zone, which the caller owns and clears after the decision
- * (a context without attributes, and without unknown keys in its records,
- * location or weather, takes nothing from it unless whole); arrays live
- * in the arena. */
+ * Ownership: strings and extra point into [p, p + len), which must outlive
+ * the decision; trees (attributes, raw) live in zone (not NULL), which the
+ * caller owns and clears after the decision (a context without attributes
+ * and without unknown keys in its records, location or weather takes
+ * nothing from it unless whole); arrays live in the arena. */
 int arb_context_parse_bytes(const char *p, size_t len, int64_t now_default, bool whole,
                             arb_context_t *ctx, arb_arena_t *arena, msgpack_zone *zone,
                             arb_err_t *err);
