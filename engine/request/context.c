@@ -63,6 +63,13 @@ __attribute__((noinline, cold)) int arb__ctx_dup_error(const path_t *path, arb_e
                        *where ? where : "context");   /* the empty key at the top */
 }
 
+__attribute__((noinline, cold)) int arb__ctx_keys_error(const path_t *path, arb_err_t *err)
+{
+    char where[160];
+    const char *at = *path->base ? arb__ctx_path_text(path, where, sizeof where) : "context";
+    return arb_err_set(err, ARB_INVALID_PARAMS, "%s: keys must be strings", at);
+}
+
 #define wrong arb__ctx_wrong
 #define dup_error arb__ctx_dup_error
 
@@ -290,7 +297,8 @@ int arb__ctx_top_dup(const msgpack_object *o, arb_arena_t *arena, arb_err_t *err
     return dup_error(&top, err);
 }
 
-int arb__ctx_required(arb_context_t *ctx, int64_t now_default, arb_err_t *err)
+static inline __attribute__((always_inline)) int required(arb_context_t *ctx, int64_t now_default,
+                                                          arb_err_t *err)
 {
     if (require_str(ctx->customer_id, "customer_id", err) < 0 ||
         require_str(ctx->channel, "channel", err) < 0 ||
@@ -298,6 +306,11 @@ int arb__ctx_required(arb_context_t *ctx, int64_t now_default, arb_err_t *err)
         return -1;
     if (!ctx->now_given) ctx->now = now_default;
     return 0;
+}
+
+int arb__ctx_required(arb_context_t *ctx, int64_t now_default, arb_err_t *err)
+{
+    return required(ctx, now_default, err);
 }
 
 int arb__ctx_top_field(void *out, arb_str_t key, const msgpack_object *v, const path_t *path,
@@ -319,7 +332,7 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
     if (each_field(o, &top, &st, context_field, &unknown, err) < 0) return -1;
     /* known keys were counted; an unknown one may repeat too */
     if (unknown && arb__ctx_top_dup(o, arena, err) < 0) return -1;
-    if (arb__ctx_required(ctx, now_default, err) < 0) return -1;
+    if (required(ctx, now_default, err) < 0) return -1;
     ctx->has_coords = ctx->location && arb_msgpack_map_get(ctx->location, "lat") &&
                       arb_msgpack_map_get(ctx->location, "lon");
     ctx->raw = o;

@@ -106,8 +106,8 @@ typedef struct arb_context {
      * record, and the top-level map may hold any number of other keys. */
     const msgpack_object *raw_purchases, *raw_events;
     /* The context's own purchases and events hold their record map as sent
-     * in extra (arb_context_parse_bytes without `whole`): recfield.c reads
-     * a field there as it would from raw_purchases / raw_events. */
+     * in extra (arb_context_parse_bytes): without raw_purchases /
+     * raw_events, recfield.c reads a field there as it would from them. */
     bool records_sent;
     int64_t limit;               /* 0 means the touchpoint's default */
     int64_t deadline_ms;         /* 0 means the server's default deadline */
@@ -139,16 +139,19 @@ int arb_context_parse(const msgpack_object *o, int64_t now_default, arb_context_
 /* The same check and the same *ctx, errors included, as arb_context_parse
  * on msgpack-c's unpacking of [p, p + len), which must hold exactly one
  * MessagePack value nested at most 32 deep (else invalid_params "context:
- * not MessagePack"), read without building its tree. whole: also unpack
- * the whole context into zone and set ctx->raw, raw_purchases and
- * raw_events, for rulesets that read the context as a whole (plain Lua
- * rules: !arb_ruleset_shareable); without it those stay NULL, and so do
- * ctx->location and ctx->weather, and the context's own records keep their
- * bytes (records_sent), which record-field conditions read.
+ * not MessagePack"), read without building its tree; besides, the
+ * context's own records keep their bytes (records_sent). whole: then also
+ * unpack the whole context into zone and set ctx->raw, raw_purchases,
+ * raw_events, location and weather into that tree, as arb_context_parse
+ * does, for rulesets that read the context as a whole (plain Lua rules:
+ * !arb_ruleset_shareable); without it they stay NULL, and record-field
+ * conditions read the records' bytes instead.
  *
- * Ownership: strings and extra point into [p, p + len); trees (attributes,
- * raw) live in zone, which the caller owns and clears after the decision;
- * arrays in the arena. */
+ * Ownership: strings and extra point into [p, p + len), which must outlive
+ * the decision; trees (attributes, raw) live in zone (not NULL), which the
+ * caller owns and clears after the decision (a context without attributes
+ * and without unknown keys in its records, location or weather takes
+ * nothing from it unless whole); arrays live in the arena. */
 int arb_context_parse_bytes(const char *p, size_t len, int64_t now_default, bool whole,
                             arb_context_t *ctx, arb_arena_t *arena, msgpack_zone *zone,
                             arb_err_t *err);

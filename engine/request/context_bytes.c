@@ -128,7 +128,14 @@ static inline __attribute__((always_inline)) bool item(arb_mpread_t *r, msgpack_
         r->p = q;
         return true;
     case 0xca: o->type = MSGPACK_OBJECT_FLOAT32; return arb_mpread_float(r, &o->via.f64);
-    case 0xcb: o->type = MSGPACK_OBJECT_FLOAT64; return arb_mpread_float(r, &o->via.f64);
+    case 0xcb: {   /* prices, scores, coordinates: the commonest value after strings */
+        if ((size_t)(r->end - q) < 8) return false;
+        uint64_t u = arb_mpread_be(q, 8);
+        o->type = MSGPACK_OBJECT_FLOAT64;
+        memcpy(&o->via.f64, &u, sizeof u);
+        r->p = q + 8;
+        return true;
+    }
     case 0xcc: case 0xcd: case 0xce: case 0xcf:
         k = 1 << (b - 0xcc);
         if ((size_t)(r->end - q) < (size_t)k) return false;
@@ -428,24 +435,32 @@ static bool one_value(const char *p, size_t len)
     return arb_mpread_skip(&r, CTX_DEPTH) && r.p == r.end;
 }
 
+/* whole: the tree of the context the walk accepted (so msgpack-c reads
+ * only counts the bytes can hold), and the parts arb_context_parse points
+ * into it. Keys are known unique once accepted: a lookup finds the one. */
+static int add_tree(bwalk_t *w, const uint8_t *p, const uint8_t *end)
+{
+    const msgpack_object *o = unpack_span(w, p, end);
+    if (!o) return -1;
+    arb_context_t *ctx = w->ctx;
+    ctx->raw = o;
+    ctx->raw_purchases = arb_msgpack_map_get(o, "purchases");
+    ctx->raw_events = arb_msgpack_map_get(o, "events");
+    ctx->location = arb_msgpack_map_get(o, "location");
+    ctx->weather = arb_msgpack_map_get(o, "weather");
+    if (ctx->attributes) ctx->attributes = arb_msgpack_map_get(o, "attributes");
+    return 0;
+}
+
 int arb_context_parse_bytes(const char *p, size_t len, int64_t now_default, bool whole,
                             arb_context_t *ctx, arb_arena_t *arena, msgpack_zone *zone,
                             arb_err_t *err)
 {
-    if (whole) {
-        /* The tree is wanted anyway (ctx->raw): walking it costs less than
-         * walking the bytes beside it. Checked first: msgpack-c reserves
-         * memory from the counts it reads. */
-        memset(ctx, 0, sizeof *ctx);
-        bwalk_t w = { .zone = zone, .err = err };
-        if (!one_value(p, len)) return not_msgpack(err);
-        const msgpack_object *o = unpack_span(&w, (const uint8_t *)p, (const uint8_t *)p + len);
-        return o ? arb_context_parse(o, now_default, ctx, arena, err) : -1;
-    }
     memset(ctx, 0, sizeof *ctx);
     bwalk_t w = { .ctx = ctx, .arena = arena, .zone = zone, .err = err };
     arb_mpread_init(&w.r, p, len);
-    if (walk(&w, now_default) == 0) return 0;
+    if (walk(&w, now_default) == 0)
+        return whole ? add_tree(&w, (const uint8_t *)p, (const uint8_t *)p + len) : 0;
     /* A refusal of a value msgpack-c would not have unpacked at all is
      * about the bytes, whatever the walk met first. */
     if (err->code == ARB_INVALID_PARAMS && !one_value(p, len)) return not_msgpack(err);

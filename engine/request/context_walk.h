@@ -89,15 +89,14 @@ get_bool(const msgpack_object *o, const path_t *path, bool *out, arb_err_t *err)
 enum { CTX_BIT_LOCATION = 7, CTX_BIT_WEATHER = 8, CTX_BIT_ATTRIBUTES = 9, CTX_BIT_CONSENT = 10,
        CTX_BIT_SCORES = 11, CTX_BIT_PURCHASES = 12, CTX_BIT_EVENTS = 13 };
 
+/* "<path>: keys must be strings" ("context" at the top). */
+__attribute__((cold)) int arb__ctx_keys_error(const path_t *path, arb_err_t *err);
+
 /* A map key the walk met: it must be a string. */
 static inline __attribute__((always_inline)) int
 key_str(const msgpack_object *k, const path_t *path, arb_str_t *key, arb_err_t *err)
 {
-    if (k->type != MSGPACK_OBJECT_STR) {
-        char where[160];
-        const char *at = *path->base ? arb__ctx_path_text(path, where, sizeof where) : "context";
-        return arb_err_set(err, ARB_INVALID_PARAMS, "%s: keys must be strings", at);
-    }
+    if (k->type != MSGPACK_OBJECT_STR) return arb__ctx_keys_error(path, err);
     *key = (arb_str_t){ k->via.str.ptr, k->via.str.size };
     return 0;
 }

@@ -389,6 +389,30 @@ def context_edge_cases():
         "duplicate_keys.msgpack": Raw(b"\x84" + pack("customer_id") + pack("a") + pack("channel")
                                       + pack("web") + pack("touchpoint") + pack("web_home")
                                       + pack("channel") + pack("email")),
+        # arb_context_parse_bytes: encodings msgpack-c accepts but does not
+        # write (a str8 key, a uint32 of 3, map16 and array16 heads), the
+        # maps it unpacks alone (records with unknown keys, attributes),
+        # long and unsorted score names, many consent names, an ext and a
+        # bin where a scalar is expected, and bytes after the context.
+        "bytes_long_forms.msgpack": Raw(b"\xde\x00\x05" + b"\xd9\x0bcustomer_id" + pack("c")
+                                        + pack("channel") + pack("web") + pack("touchpoint")
+                                        + pack("web_home") + pack("limit") + b"\xce\x00\x00\x00\x03"
+                                        + pack("purchases") + b"\xdc\x00\x01\xde\x00\x02"
+                                        + pack("ts") + b"\xd3" + struct.pack(">q", NOW)
+                                        + pack("price") + b"\xd0\x05"),
+        "bytes_record_fields.msgpack": minimal(
+            purchases=[{"ts": NOW - DAY, "sku": "A", "brand": "acme", "tags": ["x", {"y": 1}]},
+                       {"ts": NOW - 2 * DAY, "price": F32(9.5), "size": 42}],
+            events=[{"type": "view", "ts": NOW - 60, "channel": "app", "meta": {"k": [1, 2]}}],
+            location={"lat": 1.5, "lon": 2, "floor": {"n": 2}},
+            weather={"temp_c": -3, "condition": "rain", "wind": [1]},
+            session={"deep": deep(20, [1])}),
+        "bytes_names.msgpack": minimal(
+            scores={"zeta_propensity_model": 0.5, "alpha": 1, "b": 0, "a": 0.25},
+            consent={c: True for c in "abcdefghij"}),
+        "bytes_ext_scalars.msgpack": minimal(limit=b"\x01", now=Raw(b"\xd6\x01abcd"),
+                                             purchases=[{"ts": 1, "x": Raw(b"\xd4\x01\x02")}]),
+        "bytes_after.msgpack": Raw(pack(minimal()) + b"\xc0"),
         "many_events.msgpack": minimal(events=[{"type": t, "category": "laptop", "sku": "s%d" % i,
                                                 "ts": NOW - i * 3600}
                                                for i, t in enumerate(

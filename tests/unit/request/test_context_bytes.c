@@ -5,7 +5,8 @@
  * tests/bench/contexts.msgpack) and on hand-written contexts, good and bad;
  * bytes that are not one MessagePack value are refused as such; and a
  * record-field condition reads the context's own records' fields from the
- * bytes (no tree) as it does from the tree.
+ * bytes (no tree) as it does from the tree, read by arb_record_field and
+ * evaluated by decide/eval.c (the ruleset fixture: tests/support/rulefix.c).
  */
 #include <criterion/criterion.h>
 
@@ -15,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/decide/eval.h"
 #include "engine/request/context.h"
 #include "engine/request/recfield.h"
 #include "tests/support/ctxfix.h"
 #include "tests/support/ctxsame.h"
+#include "tests/support/rulefix.h"
 
 TestSuite(context_bytes, .init = ctx_setup, .fini = ctx_teardown);
 
@@ -286,4 +289,58 @@ Test(context_bytes, record_fields_read_without_the_tree)
                 if (ha && hb) cr_expect(ctxsame_obj(&a, &b), "%u.%s", i, names[k]);
             }
     msgpack_zone_destroy(&zone);
+}
+
+/* The condition itself: a shareable ruleset's `bought { brand = ... }`
+ * and `bought { size = ... }` evaluated (decide/eval.c) on contexts parsed
+ * without the tree, as with it: the own records' other fields are read
+ * from their bytes. */
+Test(context_bytes, a_record_field_condition_holds_without_the_tree)
+{
+    rf_init(&R);
+    cr_assert(rf_load(&R, "rules.lua",
+                      "action 'acme' { channels = { 'web' }, value = 1, when = bought { brand = 'acme' } }\n"
+                      "action 'big' { channels = { 'web' }, value = 1, when = bought { size = 42 } }\n",
+                      NULL),
+              "%s", rf_problems(&R));
+    cr_assert(arb_ruleset_shareable(R.rs), "no plain Lua: decided with whole=false");
+    static const struct { const char *ctx; bool acme, big; } cases[] = {
+        { "{\"purchases\": [{\"ts\": 5, \"brand\": \"acme\"}]}", true, false },
+        { "{\"purchases\": [{\"ts\": 5, \"brand\": \"other\", \"size\": 42}]}", false, true },
+        { "{\"purchases\": [{\"ts\": 5, \"sku\": \"a\"}, {\"size\": 42, \"ts\": 6, \"brand\": \"acme\"}]}",
+          true, true },
+        { "{\"purchases\": [{\"ts\": 5, \"size\": 41}]}", false, false },
+    };
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    arb_eval_t ev;
+    arb_eval_init(&ev);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int whole = 0; whole < 2; whole++) {
+            json_t *j = json(cases[c].ctx);
+            json_object_set_new(j, "customer_id", json_string("c"));
+            json_object_set_new(j, "channel", json_string("web"));
+            json_object_set_new(j, "touchpoint", json_string("web_home"));
+            msgpack_sbuffer_clear(&g_sb);
+            pack_json(&g_pk, j);
+            json_decref(j);
+            arb_context_t ctx;
+            arb_err_t e;
+            cr_assert_eq(bytes_parse(g_sb.data, g_sb.size, whole, &ctx, &e, &zone), 0, "%s", e.message);
+            cr_assert_eq(ctx.raw == NULL, !whole);
+            ev.catalog = NULL;
+            cr_assert_eq(arb_eval_begin(&ev, R.rs, &ctx, &g_arena), 0);
+            for (uint32_t a = 0; a < R.rs->n_actions; a++) {
+                bool acme = strcmp(R.rs->actions[a].id, "acme") == 0;
+                int got = arb_cond_eval(&ev, R.rs->actions[a].when);
+                cr_expect_eq(got, acme ? cases[c].acme : cases[c].big, "%s whole=%d: %s",
+                             cases[c].ctx, whole, R.rs->actions[a].id);
+            }
+            arb_eval_end(&ev);
+            arb_arena_reset(&g_arena);
+            msgpack_zone_clear(&zone);
+        }
+    arb_eval_free(&ev);
+    msgpack_zone_destroy(&zone);
+    rf_fini(&R);
 }
