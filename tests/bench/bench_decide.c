@@ -6,8 +6,9 @@
  * linker's --wrap).
  *
  * Last, for reference, the time msgpack-c alone takes to decode one context
- * into its object tree, the way a connection does (engine/conn.c): every
- * decision over the network pays it before deciding starts.
+ * into its object tree, the way a connection does (engine/conn.c), and the
+ * time a decision takes from the context's bytes, checked in one pass
+ * without a tree (arb_context_parse_bytes): the server's decide.
  *
  * With --state DIR (a fresh folder) the timed loop is the stateful one
  * instead: DIR is opened as an LMDB customer store, one realistic record is
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/base/clock.h"
 #include "engine/wire/answer.h"
 #include "engine/request/context.h"
 #include "engine/decide/decide.h"
@@ -140,6 +142,38 @@ static void decide_and_answer(arb_decider_t *d, arb_ruleset_t *rs, const msgpack
     const arb_decision_t *dec = arb_decide(d, rs, ctx, NULL, arena, stats, &err);
     if (dec) arb_answer_pack_decision(pk, dec);
     arb_arena_reset(arena);
+}
+
+/* The server's path for decide: the context checked straight from its
+ * bytes (no tree), decided, the answer packed. Microseconds a decision
+ * over whole passes lasting at least `seconds`. */
+static double bytes_us(arb_decider_t *d, arb_ruleset_t *rs, const char *data, const size_t *starts,
+                       size_t n, double seconds, arb_arena_t *arena, arb_stats_t *stats,
+                       msgpack_packer *pk, msgpack_sbuffer *out)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init(&zone, 4096)) return -1;
+    bool whole = !arb_ruleset_shareable(rs);
+    unsigned long long decisions = 0;
+    double t0 = now_s(), t1;
+    do {
+        for (size_t i = 0; i < n; i++) {
+            arb_err_t err;
+            arb_context_t ctx;
+            out->size = 0;
+            uint64_t begin = arb_clock_mono_ns();
+            if (arb_context_parse_bytes(data + starts[i], starts[i + 1] - starts[i], arb_clock_wall_s(),
+                                        whole, &ctx, arena, &zone, &err) == 0) {
+                const arb_decision_t *dec = arb_decide_context(d, rs, &ctx, begin, NULL, arena, stats, &err);
+                if (dec) arb_answer_pack_decision(pk, dec);
+            }
+            arb_arena_reset(arena);
+            msgpack_zone_clear(&zone);
+        }
+        decisions += n;
+    } while ((t1 = now_s()) - t0 < seconds);
+    msgpack_zone_destroy(&zone);
+    return (t1 - t0) * 1e6 / (double)decisions;
 }
 
 /* arb_store_fetch on LMDB calls back in the calling thread before it returns. */
@@ -307,18 +341,34 @@ int main(int argc, char **argv)
         size_t glen;
         char *gtext = slurp(golden, &glen), *save = NULL;
         char *line = gtext ? strtok_r(gtext, "\n", &save) : NULL;
+        msgpack_zone zone;
+        if (!msgpack_zone_init(&zone, 4096)) return 2;
         for (size_t i = 0; i < n; i++, line = strtok_r(NULL, "\n", &save)) {
-            const arb_decision_t *dec = arb_decide(d, rs, &objs[i].data, NULL, &arena, &stats, &err);
-            if (!dec) {
-                fprintf(stderr, "context %zu: %s\n", i + 1, err.message);
-                failures++;
-                continue;
+            /* From the tree, then from the bytes (the server's path): both
+             * must give the golden answer. */
+            for (int from_bytes = 0; from_bytes < 2; from_bytes++) {
+                arb_context_t ctx;
+                const arb_decision_t *dec =
+                    !from_bytes ? arb_decide(d, rs, &objs[i].data, NULL, &arena, &stats, &err)
+                    : arb_context_parse_bytes(data + starts[i], starts[i + 1] - starts[i],
+                                              arb_clock_wall_s(), !arb_ruleset_shareable(rs), &ctx,
+                                              &arena, &zone, &err) < 0 ? NULL
+                    : arb_decide_context(d, rs, &ctx, arb_clock_mono_ns(), NULL, &arena, &stats, &err);
+                if (!dec) {
+                    fprintf(stderr, "context %zu%s: %s\n", i + 1, from_bytes ? " (bytes)" : "",
+                            err.message);
+                    failures++;
+                } else if (!line || check_golden(dec, line, (int)i) < 0) {
+                    failures++;
+                }
+                arb_arena_reset(&arena);
+                msgpack_zone_clear(&zone);
             }
-            if (!line || check_golden(dec, line, (int)i) < 0) failures++;
-            arb_arena_reset(&arena);
         }
+        msgpack_zone_destroy(&zone);
         free(gtext);
-        printf("golden: %zu contexts, %d mismatches\n", n, failures);
+        printf("golden: %zu contexts, %d mismatches (each decided from its tree and from its bytes)\n",
+               n, failures);
     }
     if (state) {
         failures += state_run(rs, d, objs, n, state, seconds, &arena, &stats, &pk, &out);
@@ -338,10 +388,11 @@ int main(int argc, char **argv)
         } while ((t1 = now_s()) - t0 < seconds);
         double allocs = (double)(allocations - allocs_before) / (double)decisions;
         double considered = (double)(arb_decider_considered(d) - considered_before) / (double)decisions;
-        printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f considered_per_decision=%.1f unpack_us=%.3f\n",
+        printf("actions=%zu contexts=%zu decisions=%llu seconds=%.2f decisions_per_s=%.0f us_per_decision=%.3f allocs_per_decision=%.4f considered_per_decision=%.1f unpack_us=%.3f bytes_us=%.3f\n",
                arb_ruleset_action_count(rs), n, decisions, t1 - t0, (double)decisions / (t1 - t0),
                (t1 - t0) * 1e6 / (double)decisions, allocs, considered,
-               unpack_us(data, starts, n, seconds / 3));
+               unpack_us(data, starts, n, seconds / 3),
+               bytes_us(d, rs, data, starts, n, seconds / 2, &arena, &stats, &pk, &out));
     }
     free(starts);
     for (size_t i = 0; i <= n && i < cap; i++) msgpack_unpacked_destroy(&objs[i]);
