@@ -220,8 +220,7 @@ static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, ms
 }
 
 /* The rulesets deciding now read the context as a whole (plain Lua rules,
- * the champion's or its challenger's): the one-pass parse then unpacks it
- * too. */
+ * the champion's or its challenger's). */
 static bool reads_whole(const arb_ruleset_t *rs)
 {
     const arb_ruleset_t *ch = rs->experiment ? rs->experiment->ruleset : NULL;
@@ -237,8 +236,8 @@ static int decide_bytes(arb_worker_t *w, arb_conn_t *c, const arb_rpc_peek_t *rq
     if (shed(w, err)) return -1;
     if (arb_conn_queued_over_total(c)) return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
     arb_context_t ctx;
-    if (arb_context_parse_bytes(rq->arg, rq->arg_len, arb_clock_wall_s(), reads_whole(w->ruleset),
-                                &ctx, &w->arena, &w->zone, err) < 0)
+    if (arb_context_parse_bytes(rq->arg, rq->arg_len, arb_clock_wall_s(), false, &ctx, &w->arena,
+                                &w->zone, err) < 0)
         return -1;
     /* A parsed context names its customer: decide reads and writes state. */
     return arb_state_decide(w, c, rq->msgid, &ctx, rq->arg, rq->arg_len, pk, err);
@@ -265,7 +264,10 @@ int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const char *frame, size_t
 {
     arb_rpc_peek_t rq;
     arb_err_t err;
-    if (arb_rpc_peek_one(frame, len, &rq) && rq.method_len == 6 && !memcmp(rq.method, "decide", 6)) {
+    /* A ruleset that reads the context whole (plain Lua rules) needs its
+     * tree anyway: msgpack-c's of the frame, as for every other method. */
+    if (!reads_whole(w->ruleset) && arb_rpc_peek_one(frame, len, &rq) && rq.method_len == 6 &&
+        !memcmp(rq.method, "decide", 6)) {
         arb_stat_inc(&w->stats.requests[ARB_METHOD_DECIDE]);
         if (decide_bytes(w, c, &rq, pk, &err) < 0) answer_error(w, pk, ARB_METHOD_DECIDE, rq.msgid, &err);
         return answer_refused(w, pk, true, rq.msgid, ARB_METHOD_DECIDE);
