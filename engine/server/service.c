@@ -229,18 +229,29 @@ static bool reads_whole(const arb_ruleset_t *rs)
 
 /* decide's common request ([0, msgid, "decide", [context]]) from its bytes:
  * the context is checked in one pass, msgpack-c's tree of the frame is
- * never built. The same checks, answers and counts as dispatch's decide. */
+ * never built. A context refused answers as from the tree (dispatch), so
+ * that what the state path checks first (a customer_id too long for the
+ * store, --max-pending, a store that failed closed) still answers first.
+ * Returns 0, -1 with err, or 1 when msgpack-c refuses the frame (the
+ * connection answers it). */
 static int decide_bytes(arb_worker_t *w, arb_conn_t *c, const arb_rpc_peek_t *rq,
                         msgpack_packer *pk, arb_err_t *err)
 {
     if (shed(w, err)) return -1;
     if (arb_conn_queued_over_total(c)) return arb_err_set(err, ARB_OVERLOADED, QUEUED_OVER_TOTAL);
+    uint64_t t0 = arb_clock_mono_ns();
     arb_context_t ctx;
     if (arb_context_parse_bytes(rq->arg, rq->arg_len, arb_clock_wall_s(), false, &ctx, &w->arena,
-                                &w->zone, err) < 0)
-        return -1;
+                                &w->zone, err) < 0) {
+        arb_arena_reset(&w->arena);
+        msgpack_zone_clear(&w->zone);
+        const msgpack_object *f = arb_conn_frame_tree(c);
+        if (!f) return 1;
+        return dispatch(w, c, ARB_METHOD_DECIDE, rq->msgid, &f->via.array.ptr[3], pk, err);
+    }
     /* A parsed context names its customer: decide reads and writes state. */
-    return arb_state_decide(w, c, rq->msgid, &ctx, rq->arg, rq->arg_len, pk, err);
+    return arb_state_decide(w, c, rq->msgid, &ctx, arb_clock_mono_ns() - t0, rq->arg,
+                            rq->arg_len, pk, err);
 }
 
 /* After an answer was packed: one refused for its size or memory is
@@ -269,7 +280,9 @@ int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const char *frame, size_t
     if (!reads_whole(w->ruleset) && arb_rpc_peek_one(frame, len, &rq) && rq.method_len == 6 &&
         !memcmp(rq.method, "decide", 6)) {
         arb_stat_inc(&w->stats.requests[ARB_METHOD_DECIDE]);
-        if (decide_bytes(w, c, &rq, pk, &err) < 0) answer_error(w, pk, ARB_METHOD_DECIDE, rq.msgid, &err);
+        int rc = decide_bytes(w, c, &rq, pk, &err);
+        if (rc > 0) return 0;   /* not MessagePack after all: the connection answers it */
+        if (rc < 0) answer_error(w, pk, ARB_METHOD_DECIDE, rq.msgid, &err);
         return answer_refused(w, pk, true, rq.msgid, ARB_METHOD_DECIDE);
     }
     const msgpack_object *f = arb_conn_frame_tree(c);

@@ -195,8 +195,11 @@ static int decide_fetched(arb_pending_t *p, arb_err_t *err)
     p->rounds++;
     const arb_decision_t *dec;
     if (p->parsed) {
-        dec = arb_decide_context(w->decider, w->ruleset, p->parsed, arb_clock_mono_ns(), cust,
-                                 &p->arena, &w->stats, err);
+        /* The clock (elapsed_us, the deadline) counts the parse, as it does
+         * for a context parsed by arb_decide. */
+        dec = arb_decide_context(w->decider, w->ruleset, p->parsed,
+                                 arb_clock_mono_ns() - p->parse_ns, cust, &p->arena, &w->stats,
+                                 err);
     } else {
         const msgpack_object *ctx = arb__state_context(p);
         if (!ctx) return arb_err_set(err, ARB_INTERNAL, "out of memory reading a waiting context");
@@ -545,8 +548,8 @@ static int prepare(arb_pending_t *p, const arb_conn_t *c, const msgpack_object *
 /* decide, or one of the state methods: ctx (decide's common request)
  * parsed from bytes [ctx_bytes, + ctx_len), else arg. */
 static int state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid, bool notify,
-                      const msgpack_object *arg, const arb_context_t *ctx, const char *ctx_bytes,
-                      size_t ctx_len, msgpack_packer *pk, arb_err_t *err)
+                      const msgpack_object *arg, const arb_context_t *ctx, uint64_t parse_ns,
+                      const char *ctx_bytes, size_t ctx_len, msgpack_packer *pk, arb_err_t *err)
 {
     if ((m == ARB_METHOD_CUSTOMER || m == ARB_METHOD_FORGET) && !c->admin)
         return arb_err_set(err, ARB_FORBIDDEN, "%s is allowed only on the admin socket",
@@ -565,6 +568,7 @@ static int state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t m
     msgpack_unpacked_init(&p->ctx);
     atomic_init(&p->call, CALL_WAITING);
     p->parsed = ctx;
+    p->parse_ns = parse_ns;
     p->ctx_bytes = ctx_bytes;
     p->ctx_len = ctx_len;
     int rc = prepare(p, c, arg, err);
@@ -583,11 +587,13 @@ static int state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t m
 int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid, bool notify,
                    const msgpack_object *arg, msgpack_packer *pk, arb_err_t *err)
 {
-    return state_call(w, c, m, msgid, notify, arg, NULL, NULL, 0, pk, err);
+    return state_call(w, c, m, msgid, notify, arg, NULL, 0, NULL, 0, pk, err);
 }
 
 int arb_state_decide(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const arb_context_t *ctx,
-                     const char *bytes, size_t len, msgpack_packer *pk, arb_err_t *err)
+                     uint64_t parse_ns, const char *bytes, size_t len, msgpack_packer *pk,
+                     arb_err_t *err)
 {
-    return state_call(w, c, ARB_METHOD_DECIDE, msgid, false, NULL, ctx, bytes, len, pk, err);
+    return state_call(w, c, ARB_METHOD_DECIDE, msgid, false, NULL, ctx, parse_ns, bytes, len, pk,
+                      err);
 }

@@ -29,12 +29,13 @@ typedef struct arb_pending arb_pending_t;
 int arb_state_call(arb_worker_t *w, arb_conn_t *c, arb_method_t m, uint32_t msgid, bool notify,
                    const msgpack_object *arg, msgpack_packer *pk, arb_err_t *err);
 
-/* decide's common request, its context ctx already parsed from params[0]'s
- * bytes [bytes, + len) in the frame c is handling (both borrowed for the
- * call; a request that waits on the store keeps the frame's bytes). As
- * arb_state_call otherwise. */
+/* decide's common request, its context ctx already parsed (in parse_ns)
+ * from params[0]'s bytes [bytes, + len) in the frame c is handling (both
+ * borrowed for the call; a request that waits on the store keeps the
+ * frame's bytes). As arb_state_call otherwise. */
 int arb_state_decide(arb_worker_t *w, arb_conn_t *c, uint32_t msgid, const arb_context_t *ctx,
-                     const char *bytes, size_t len, msgpack_packer *pk, arb_err_t *err);
+                     uint64_t parse_ns, const char *bytes, size_t len, msgpack_packer *pk,
+                     arb_err_t *err);
 
 /* Called on w's thread with a completion posted by the store's thread:
  * carry p on, and answer it when it is done. */

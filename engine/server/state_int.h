@@ -52,6 +52,7 @@ struct arb_pending {
      * the frame is kept: a later round then decides on arg), and params[0]'s
      * bytes, in the frame, then in its copy. */
     const arb_context_t *parsed;
+    uint64_t parse_ns;         /* ... what parsing it took */
     const char *ctx_bytes;
     size_t ctx_len;
     char id[ARB_STORE_ID_MAX + 1];

@@ -265,7 +265,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     if (w->decider) arb_decider_set_deadline(w->decider, s->cfg.deadline_ms, s->cfg.max_deadline_ms);
     if (w->decider && s->cfg.learn_seeded) arb_decider_seed(w->decider, s->cfg.learn_seed + (uint64_t)index);
     arb_arena_init(&w->arena);
-    bool zone = msgpack_zone_init(&w->zone, 4096);
+    w->zone_ready = msgpack_zone_init(&w->zone, 4096);
     pthread_mutex_init(&w->inbox_lock, NULL);
     atomic_init(&w->next_ruleset, NULL);
     atomic_init(&w->next_arms, NULL);
@@ -275,7 +275,7 @@ int arb_worker_init(arb_server_t *s, arb_worker_t *w, int index, arb_ruleset_t *
     if (r == 0) r = uv_async_init(&w->loop, &w->wakeup, worker_on_wakeup);
     if (r == 0) r = uv_timer_init(&w->loop, &w->sweep);
     arb_conns_init(&w->conns, &w->loop, &s->cfg, &w->stats, index, &worker_conn_callbacks, w);
-    if (r < 0 || !w->decider || !zone) return r < 0 ? r : UV_ENOMEM;
+    if (r < 0 || !w->decider || !w->zone_ready) return r < 0 ? r : UV_ENOMEM;
     arb_err_t err;
     w->session = arb_store_session_open(s->store, &err);
     if (!w->session) {
@@ -313,6 +313,6 @@ void arb_worker_destroy(arb_worker_t *w)
     arb_arms_snap_release(atomic_exchange(&w->next_arms, NULL));
     arb_store_session_close(w->session);
     arb_arena_free(&w->arena);
-    msgpack_zone_destroy(&w->zone);
+    if (w->zone_ready) msgpack_zone_destroy(&w->zone);
     pthread_mutex_destroy(&w->inbox_lock);
 }

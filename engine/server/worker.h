@@ -58,6 +58,7 @@ typedef struct arb_worker {
     arb_arena_t arena;         /* per-request memory, reset after each frame */
     msgpack_zone zone;         /* per-request msgpack-c trees (a context's attributes), cleared
                                   after each frame */
+    bool zone_ready;           /* zone was initialised (and is destroyed with the worker) */
     arb_store_session_t *session; /* this thread's way into the customer store; owned */
     uint32_t pending;          /* requests waiting on the store (state_calls.c) */
     struct arb_pending *spares;/* finished requests kept for the next ones, with their
