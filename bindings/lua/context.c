@@ -15,6 +15,11 @@ static const char ctx_mt_name[] = "arbiter.context";
 
 typedef struct lua_ctx {
     const arb_context_t *ctx;   /* NULL outside a decision */
+    /* A part of a context read without a tree (ctx->raw_bytes), unpacked
+     * here to be pushed as from the tree; cleared for each rule, freed with
+     * the state (__gc): a Lua error thrown while pushing leaks nothing. */
+    msgpack_zone zone;
+    bool zone_ready;
 } lua_ctx_t;
 
 void arb_lua_push_msgpack(lua_State *L, const msgpack_object *o)
@@ -56,10 +61,37 @@ static void push_str(lua_State *L, arb_str_t s)
     if (s.ptr) lua_pushlstring(L, s.ptr, s.len); else lua_pushnil(L);
 }
 
-/* Push the field `key` of the request's context map, or nil. Stack: +1. */
-static void push_raw_field(lua_State *L, const arb_context_t *ctx, const char *key)
+/* The value of `key` in the context map's bytes (its first entry, as
+ * arb_msgpack_map_get finds it), unpacked into u's zone; NULL when absent. */
+static const msgpack_object *bytes_field(lua_ctx_t *u, const arb_context_t *ctx, const char *key)
 {
-    const msgpack_object *v = arb_msgpack_map_get(ctx->raw, key);
+    arb_mpcursor_t c = { ctx->raw_bytes, ctx->raw_bytes + ctx->raw_len };
+    msgpack_object m, k;
+    size_t len = strlen(key);
+    if (!u->zone_ready || !arb_mpcursor_next(&c, &m) || m.type != MSGPACK_OBJECT_MAP) return NULL;
+    for (uint32_t i = 0; i < m.via.map.size && arb_mpcursor_next(&c, &k); i++) {
+        /* the keys of a context that was accepted are strings: only values nest */
+        const uint8_t *at = c.p;
+        if (!arb_mpcursor_skip(&c)) return NULL;
+        if (k.type != MSGPACK_OBJECT_STR || k.via.str.size != len || memcmp(k.via.str.ptr, key, len))
+            continue;
+        msgpack_object *o = msgpack_zone_malloc(&u->zone, sizeof *o);
+        size_t off = 0;
+        if (!o || msgpack_unpack((const char *)at, (size_t)(c.p - at), &off, &u->zone, o) !=
+                      MSGPACK_UNPACK_SUCCESS)
+            return NULL;
+        return o;
+    }
+    return NULL;
+}
+
+/* Push the field `key` of the request's context map, or nil. Stack: +1.
+ * From the tree when there is one, else from the map's bytes (a context
+ * read without a tree, arb_context_parse_bytes), the same values. */
+static void push_raw_field(lua_State *L, lua_ctx_t *u, const arb_context_t *ctx, const char *key)
+{
+    const msgpack_object *v = ctx->raw || !ctx->raw_bytes ? arb_msgpack_map_get(ctx->raw, key)
+                                                           : bytes_field(u, ctx, key);
     if (v) arb_lua_push_msgpack(L, v); else lua_pushnil(L);
 }
 
@@ -184,7 +216,7 @@ static int l_context_index(lua_State *L)
     } else if (strcmp(key, "location") == 0 || strcmp(key, "purchases") == 0 ||
                strcmp(key, "events") == 0 || strcmp(key, "weather") == 0 ||
                strcmp(key, "scores") == 0 || strcmp(key, "attributes") == 0) {
-        push_raw_field(L, ctx, key);
+        push_raw_field(L, u, ctx, key);
         if (lua_isnil(L, -1)) {
             lua_pop(L, 1);
             lua_newtable(L);   /* absent containers read as empty */
@@ -205,6 +237,14 @@ static int l_context_newindex(lua_State *L)
     return luaL_error(L, "the context is read-only");
 }
 
+static int l_context_gc(lua_State *L)
+{
+    lua_ctx_t *u = lua_touserdata(L, 1);
+    if (u && u->zone_ready) msgpack_zone_destroy(&u->zone);
+    if (u) u->zone_ready = false;
+    return 0;
+}
+
 void arb_lua_context_init(lua_State *L)
 {
     luaL_newmetatable(L, ctx_mt_name);                  /* mt */
@@ -212,11 +252,14 @@ void arb_lua_context_init(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, l_context_newindex);
     lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, l_context_gc);
+    lua_setfield(L, -2, "__gc");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     lua_ctx_t *u = lua_newuserdatauv(L, sizeof *u, 1);  /* u */
     u->ctx = NULL;
+    u->zone_ready = msgpack_zone_init(&u->zone, 2048);  /* else parts read without a tree are nil */
     luaL_setmetatable(L, ctx_mt_name);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ctx_udata_key);
 }
@@ -228,6 +271,7 @@ void arb_lua_context_set(lua_State *L, const arb_context_t *ctx)
     arb_lua_context_push(L);                            /* u */
     lua_ctx_t *u = lua_touserdata(L, -1);
     u->ctx = ctx;
+    if (u->zone_ready) msgpack_zone_clear(&u->zone);
     lua_pushnil(L);                                     /* u nil */
     lua_setiuservalue(L, -2, 1);     /* cache dropped: the next read converts afresh */
     lua_pop(L, 1);

@@ -109,6 +109,11 @@ typedef struct arb_context {
      * in extra (arb_context_parse_bytes): without raw_purchases /
      * raw_events, recfield.c reads a field there as it would from them. */
     bool records_sent;
+    /* The context map's bytes as sent (arb_context_parse_bytes; NULL from
+     * arb_context_parse): without ctx->raw, plain Lua rules read a part of
+     * the context (c.location, c.scores...) from here. */
+    const uint8_t *raw_bytes;
+    uint32_t raw_len;
     int64_t limit;               /* 0 means the touchpoint's default */
     int64_t deadline_ms;         /* 0 means the server's default deadline */
     bool explain;                /* include the reason for every action */

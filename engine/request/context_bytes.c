@@ -459,8 +459,11 @@ int arb_context_parse_bytes(const char *p, size_t len, int64_t now_default, bool
     memset(ctx, 0, sizeof *ctx);
     bwalk_t w = { .ctx = ctx, .arena = arena, .zone = zone, .err = err };
     arb_mpread_init(&w.r, p, len);
-    if (walk(&w, now_default) == 0)
+    if (walk(&w, now_default) == 0) {
+        ctx->raw_bytes = (const uint8_t *)p;
+        ctx->raw_len = (uint32_t)len;
         return whole ? add_tree(&w, (const uint8_t *)p, (const uint8_t *)p + len) : 0;
+    }
     /* A refusal of a value msgpack-c would not have unpacked at all is
      * about the bytes, whatever the walk met first. */
     if (err->code == ARB_INVALID_PARAMS && !one_value(p, len)) return not_msgpack(err);

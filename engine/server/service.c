@@ -219,14 +219,6 @@ static int handle(arb_worker_t *w, arb_conn_t *c, const arb_rpc_call_t *call, ms
     return 0;
 }
 
-/* The rulesets deciding now read the context as a whole (plain Lua rules,
- * the champion's or its challenger's). */
-static bool reads_whole(const arb_ruleset_t *rs)
-{
-    const arb_ruleset_t *ch = rs->experiment ? rs->experiment->ruleset : NULL;
-    return !arb_ruleset_shareable(rs) || (ch && !arb_ruleset_shareable(ch));
-}
-
 /* decide's common request ([0, msgid, "decide", [context]]) from its bytes:
  * the context is checked in one pass, msgpack-c's tree of the frame is
  * never built. A context refused answers as from the tree (dispatch), so
@@ -275,10 +267,7 @@ int arb_service_handle(arb_worker_t *w, arb_conn_t *c, const char *frame, size_t
 {
     arb_rpc_peek_t rq;
     arb_err_t err;
-    /* A ruleset that reads the context whole (plain Lua rules) needs its
-     * tree anyway: msgpack-c's of the frame, as for every other method. */
-    if (!reads_whole(w->ruleset) && arb_rpc_peek_one(frame, len, &rq) && rq.method_len == 6 &&
-        !memcmp(rq.method, "decide", 6)) {
+    if (arb_rpc_peek_one(frame, len, &rq) && rq.method_len == 6 && !memcmp(rq.method, "decide", 6)) {
         arb_stat_inc(&w->stats.requests[ARB_METHOD_DECIDE]);
         int rc = decide_bytes(w, c, &rq, pk, &err);
         if (rc > 0) return 0;   /* not MessagePack after all: the connection answers it */
